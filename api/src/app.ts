@@ -1,0 +1,60 @@
+import { createFetch } from '@whatwg-node/fetch';
+import { createYoga } from 'graphql-yoga';
+import { keyFromHeaders } from './auth/api-keys.service.ts';
+import type { RequestContext, Services } from './context.ts';
+import { createImageLoaders } from './images/images.loaders.ts';
+import { createImagesRepository } from './images/images.repository.ts';
+import { maskError } from './plugins/mask-error.ts';
+import { useBlobRoutes } from './plugins/use-blob-routes.ts';
+import { useHealth } from './plugins/use-health.ts';
+import { schema } from './schema.ts';
+
+// expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
+const isExpected = (arg: unknown) =>
+  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string';
+const quietLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: (...args: unknown[]) => console.warn(...args),
+  error: (...args: unknown[]) => {
+    if (!args.some(isExpected)) console.error(...args);
+  },
+};
+
+/** The GraphQL-over-HTTP server: one yoga instance; tests call `app.fetch` in-process. */
+export function createApp(services: Services) {
+  const { config } = services;
+  const imagesRepo = createImagesRepository(services.db);
+  return createYoga<Record<string, never>, RequestContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: { title: 'Pixelfind GraphiQL' },
+    landingPage: false,
+    maskedErrors: { maskError },
+    // the file plus the multipart envelope (operations, map)
+    maxRequestBodySize: config.upload.maxBytes + 1024 * 1024,
+    logging: quietLogger,
+    // multipart bodies are bounded while they stream in, not after
+    fetchAPI: createFetch({
+      formDataLimits: { fileSize: config.upload.maxBytes, files: 2, fieldSize: 1024 * 1024, fields: 10, parts: 12 },
+    }),
+    context: async ({ request }) => ({
+      request,
+      caller: await services.apiKeys.resolve(keyFromHeaders(request.headers)),
+      loaders: createImageLoaders(imagesRepo),
+      services,
+    }),
+    plugins: [
+      useHealth({
+        checks: {
+          database: async () => {
+            await services.db.query('SELECT 1');
+          },
+          cache: () => services.cache.ping(),
+        },
+      }),
+      useBlobRoutes({ blobs: services.blobs }),
+    ],
+  });
+}
+export type App = ReturnType<typeof createApp>;

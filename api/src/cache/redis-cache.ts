@@ -1,0 +1,42 @@
+import { Redis } from 'ioredis';
+import type { Cache } from './cache.ts';
+
+/** ioredis-backed cache. `prefix` isolates tenants and tests sharing one Redis. */
+export function createRedisCache(url: string, options: { prefix?: string } = {}): Cache {
+  const redis = new Redis(url, {
+    keyPrefix: options.prefix ?? 'pf:',
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    lazyConnect: false,
+  });
+  // connection errors surface on commands; the emitter must not crash the process
+  redis.on('error', () => {});
+  return {
+    kind: 'redis',
+    getBuffer: (key) => redis.getBuffer(key),
+    async setBuffer(key, value, ttlSeconds) {
+      if (ttlSeconds > 0) await redis.set(key, value, 'EX', ttlSeconds);
+      else await redis.set(key, value);
+    },
+    async delete(key) {
+      await redis.del(key);
+    },
+    async setAdd(key, members) {
+      if (members.length > 0) await redis.sadd(key, ...members);
+    },
+    async setRemove(key, members) {
+      if (members.length > 0) await redis.srem(key, ...members);
+    },
+    async setHasMany(key, members) {
+      if (members.length === 0) return [];
+      const flags = await redis.smismember(key, ...members);
+      return flags.map((f) => f === 1);
+    },
+    async ping() {
+      await redis.ping();
+    },
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

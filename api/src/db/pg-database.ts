@@ -1,0 +1,47 @@
+import pg from 'pg';
+import type { Database, Queryable, QueryResult } from './database.ts';
+
+// int8 and numeric come back as strings by default; ids are selected as text on purpose,
+// counts are small enough for a JS number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export function createPgDatabase(connectionString: string, options: { max?: number } = {}): Database {
+  const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+  // an idle client's error (server restart) must not crash the process
+  pool.on('error', (error) => console.error(JSON.stringify({ level: 'error', msg: 'pg pool', error: error.message })));
+  let statements = 0;
+
+  const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
+    statements += 1;
+    const result = await client.query(sql, params as unknown[]);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 } satisfies QueryResult<Row>;
+  };
+
+  return {
+    engine: 'postgres',
+    get statementCount() {
+      return statements;
+    },
+    query: (sql, params) => run(pool, sql, params),
+    async transaction(fn) {
+      const client = await pool.connect();
+      const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
+      try {
+        await client.query('BEGIN');
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async exec(sql) {
+      statements += 1;
+      await pool.query(sql);
+    },
+    close: () => pool.end(),
+  };
+}

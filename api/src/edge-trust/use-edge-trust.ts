@@ -1,0 +1,93 @@
+import type { Plugin } from 'graphql-yoga';
+import { type EdgeKey, signEmbedding, verifyEdgeEmbedding, verifyEdgeRequest } from './edge-trust.ts';
+import { EDGE_HEADERS, EDGE_PRIVATE_HEADERS } from './protocol.ts';
+
+export interface EdgeTrustOptions {
+  /** `EDGE_SIGNING_KEY`, shared with the Worker. Unset: no embedding is accepted or returned. */
+  key: EdgeKey | undefined;
+  /** The model_version now answering searches; sent on every response as x-pixelfind-model-version. Default: no header. */
+  activeModelVersion?: () => string | null | undefined;
+  /** Oldest edge signature accepted, in seconds. Default 300. */
+  maxAgeSeconds?: number;
+}
+
+interface EdgeRequestState {
+  key: EdgeKey | undefined;
+  maxAgeSeconds: number;
+  /** The request carries a valid edge signature over its method and path. */
+  fromEdge: boolean;
+  /** Set by the search path on an embedding-cache miss; returned only to the edge. */
+  outgoing?: { modelVersion: string; text: string; embedding: Float32Array };
+}
+
+const states = new WeakMap<Request, EdgeRequestState>();
+
+/**
+ * Yoga plugin for the edge contract: marks requests signed by the edge, lets the search path
+ * take a signed query embedding from them (`edgeEmbeddingFor`) and hand a freshly encoded one
+ * back (`returnEmbeddingToEdge`), and reports the active model version on every response.
+ */
+export function useEdgeTrust({ key, activeModelVersion, maxAgeSeconds = 300 }: EdgeTrustOptions): Plugin {
+  return {
+    onRequest({ request }) {
+      const fromEdge =
+        key !== undefined &&
+        verifyEdgeRequest(request.headers, {
+          key,
+          maxAgeSeconds,
+          method: request.method,
+          path: new URL(request.url).pathname,
+        });
+      states.set(request, { key, maxAgeSeconds, fromEdge });
+    },
+    onResponse({ request, response }) {
+      // the API may sit behind something that echoes headers: never leak edge-only ones
+      for (const name of EDGE_PRIVATE_HEADERS) response.headers.delete(name);
+      const modelVersion = activeModelVersion?.();
+      if (modelVersion) response.headers.set(EDGE_HEADERS.modelVersion, modelVersion);
+      const state = states.get(request);
+      if (state?.fromEdge && state.key !== undefined && state.outgoing) {
+        const { embedding, modelVersion: model, text } = state.outgoing;
+        const headers = signEmbedding(embedding, { key: state.key, modelVersion: model, text });
+        for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+      }
+    },
+  };
+}
+
+/**
+ * The query embedding the edge sent with this request, when it is signed for this model and
+ * text; null otherwise (then encode the text). Call from the search path with `context.request`.
+ */
+export function edgeEmbeddingFor(
+  request: Request,
+  { modelVersion, text, dimensions }: { modelVersion: string; text: string; dimensions?: number },
+): Float32Array | null {
+  const state = states.get(request);
+  if (!state || state.key === undefined) return null;
+  return verifyEdgeEmbedding(request.headers, {
+    key: state.key,
+    maxAgeSeconds: state.maxAgeSeconds,
+    modelVersion,
+    text,
+    dimensions,
+  });
+}
+
+/**
+ * Offers the embedding just encoded for `text` to the edge's KV cache. It is sent (signed) in
+ * the response headers only when the request itself was signed by the edge; the first offer
+ * per request wins.
+ */
+export function returnEmbeddingToEdge(
+  request: Request,
+  outgoing: { modelVersion: string; text: string; embedding: Float32Array },
+): void {
+  const state = states.get(request);
+  if (state?.fromEdge && !state.outgoing) state.outgoing = outgoing;
+}
+
+/** True when the request carries a valid edge signature (for metrics and logs). */
+export function isEdgeRequest(request: Request): boolean {
+  return states.get(request)?.fromEdge ?? false;
+}

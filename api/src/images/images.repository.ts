@@ -1,0 +1,96 @@
+import type { Queryable } from '../db/database.ts';
+import type { ImageRecord, ImageStatsRecord, TagRecord, TagSource } from './image.types.ts';
+
+const IMAGE_COLUMNS = `id::text AS id, storage_url, mime_type, byte_size, width, height, uploader_id, status,
+  sha256, safety_score, created_at, deleted_at`;
+
+export interface NewImage {
+  storageUrl: string;
+  mimeType: string;
+  byteSize: number;
+  width: number;
+  height: number;
+  uploaderId: string;
+  sha256: string;
+}
+
+/** Only this file and its siblings' repositories write SQL for images, tags and stats. */
+export function createImagesRepository(db: Queryable) {
+  return {
+    async findByIds(ids: readonly string[]): Promise<ImageRecord[]> {
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<ImageRecord>(
+        `SELECT ${IMAGE_COLUMNS} FROM images WHERE id = ANY($1::bigint[])`,
+        [ids],
+      );
+      return rows;
+    },
+
+    async tagsForImages(ids: readonly string[]): Promise<TagRecord[]> {
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<TagRecord>(
+        `SELECT image_id::text AS image_id, label, confidence, source FROM tags
+         WHERE image_id = ANY($1::bigint[]) ORDER BY image_id, confidence DESC, label`,
+        [ids],
+      );
+      return rows;
+    },
+
+    async statsForImages(ids: readonly string[]): Promise<ImageStatsRecord[]> {
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<ImageStatsRecord>(
+        `SELECT image_id::text AS image_id, impressions, clicks, saves FROM image_stats
+         WHERE image_id = ANY($1::bigint[])`,
+        [ids],
+      );
+      return rows;
+    },
+
+    async findLiveByUploaderAndSha(uploaderId: string, sha256: string): Promise<ImageRecord | null> {
+      const { rows } = await db.query<ImageRecord>(
+        `SELECT ${IMAGE_COLUMNS} FROM images WHERE uploader_id = $1 AND sha256 = $2 AND deleted_at IS NULL`,
+        [uploaderId, sha256],
+      );
+      return rows[0] ?? null;
+    },
+
+    async countByStorageUrl(storageUrl: string): Promise<number> {
+      const { rows } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM images WHERE storage_url = $1 AND deleted_at IS NULL',
+        [storageUrl],
+      );
+      return rows[0]!.n;
+    },
+
+    /** Inserts the row PENDING; returns null when the same uploader already has these bytes. */
+    async insertPending(image: NewImage): Promise<ImageRecord | null> {
+      const { rows } = await db.query<ImageRecord>(
+        `INSERT INTO images (storage_url, mime_type, byte_size, width, height, uploader_id, sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (uploader_id, sha256) WHERE deleted_at IS NULL DO NOTHING
+         RETURNING ${IMAGE_COLUMNS}`,
+        [image.storageUrl, image.mimeType, image.byteSize, image.width, image.height, image.uploaderId, image.sha256],
+      );
+      return rows[0] ?? null;
+    },
+
+    async insertTags(imageId: string, labels: readonly string[], source: TagSource, confidence = 1) {
+      if (labels.length === 0) return;
+      await db.query(
+        `INSERT INTO tags (image_id, label, confidence, source)
+         SELECT $1::bigint, label, $3, $4 FROM unnest($2::text[]) AS label
+         ON CONFLICT (image_id, source, label) DO NOTHING`,
+        [imageId, labels, confidence, source],
+      );
+    },
+
+    async enqueueIndexJob(imageId: string, kind: 'index' | 'reindex' | 'delete' = 'index', modelVersion: string | null = null) {
+      await db.query(
+        `INSERT INTO index_jobs (image_id, kind, model_version) VALUES ($1, $2, $3)
+         ON CONFLICT (image_id, kind, coalesce(model_version, '')) WHERE state IN ('queued', 'running') DO NOTHING`,
+        [imageId, kind, modelVersion],
+      );
+    },
+  };
+}
+export type ImagesRepository = ReturnType<typeof createImagesRepository>;

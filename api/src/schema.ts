@@ -1,0 +1,8 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './images/images.schema.ts';
+
+/** Every domain schema file registers itself on import; this builds the one schema. */
+export const schema = builder.toSchema();
+
+export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;

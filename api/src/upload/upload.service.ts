@@ -1,0 +1,84 @@
+import type { BlobStore } from '../blobs/blob-store.ts';
+import { blobKeyFor } from '../blobs/blob-store.ts';
+import type { Database } from '../db/database.ts';
+import { AppError } from '../errors.ts';
+import type { ImageRecord } from '../images/image.types.ts';
+import { createImagesRepository } from '../images/images.repository.ts';
+import { inspectImage } from '../images/inspect-image.ts';
+import { parseTagsHint, parseUploaderId } from './upload-input.ts';
+
+export interface UploadLimits {
+  maxBytes: number;
+  maxPixels: number;
+}
+
+export interface UploadRequest {
+  file: { size: number; arrayBuffer(): Promise<ArrayBuffer> };
+  uploaderId: string;
+  tagsHint?: readonly string[] | null;
+}
+
+export interface UploadOutcome {
+  image: ImageRecord;
+  /** false when the same uploader had already sent these bytes. */
+  created: boolean;
+}
+
+const BLOB_SCHEME = 'blob:';
+export const blobKeyOf = (storageUrl: string) =>
+  storageUrl.startsWith(BLOB_SCHEME) ? storageUrl.slice(BLOB_SCHEME.length) : storageUrl;
+
+/**
+ * validate -> write blob -> insert image PENDING + tags + index job in one transaction -> answer.
+ * Never waits for the model; the indexing worker picks the job up.
+ */
+export function createUploadService(deps: { db: Database; blobs: BlobStore; limits: UploadLimits }) {
+  const { db, blobs, limits } = deps;
+  const repo = createImagesRepository(db);
+
+  return {
+    async upload(request: UploadRequest): Promise<UploadOutcome> {
+      const uploaderId = parseUploaderId(request.uploaderId);
+      const tags = parseTagsHint(request.tagsHint);
+      if (request.file.size > limits.maxBytes) {
+        throw new AppError('PAYLOAD_TOO_LARGE', `Expected an image of at most ${limits.maxBytes} bytes but received ${request.file.size}`);
+      }
+      const bytes = Buffer.from(await request.file.arrayBuffer());
+      const image = await inspectImage(bytes, limits);
+
+      const existing = await repo.findLiveByUploaderAndSha(uploaderId, image.sha256);
+      if (existing) return { image: existing, created: false };
+
+      const key = blobKeyFor(image.sha256, image.ext);
+      const storageUrl = `${BLOB_SCHEME}${key}`;
+      await blobs.put(key, bytes, image.mime);
+      try {
+        const inserted = await db.transaction(async (tx) => {
+          const txRepo = createImagesRepository(tx);
+          const row = await txRepo.insertPending({
+            storageUrl,
+            mimeType: image.mime,
+            byteSize: bytes.length,
+            width: image.width,
+            height: image.height,
+            uploaderId,
+            sha256: image.sha256,
+          });
+          if (!row) return null; // a concurrent upload of the same bytes won
+          await txRepo.insertTags(row.id, tags, 'user');
+          await txRepo.enqueueIndexJob(row.id);
+          return row;
+        });
+        if (inserted) return { image: inserted, created: true };
+        const winner = await repo.findLiveByUploaderAndSha(uploaderId, image.sha256);
+        if (!winner) throw new Error('upload lost a race and found no winner');
+        return { image: winner, created: false };
+      } catch (error) {
+        // the blob is content-addressed: remove it only when no live image points at it
+        if ((await repo.countByStorageUrl(storageUrl)) === 0) await blobs.delete(key).catch(() => {});
+        throw error;
+      }
+    },
+  };
+}
+export type UploadService = ReturnType<typeof createUploadService>;

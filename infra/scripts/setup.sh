@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Sets up Pixelfind on a Debian machine with Node 20. Idempotent: run it as often as you like.
+#   bash infra/scripts/setup.sh          # build deps, npm ci, FAISS, native addon, tiny model
+#   bash infra/scripts/setup.sh --test   # also Postgres and Redis for the test suite, started
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+with_test_services=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test_services=1 ;;
+    *) echo "setup: unknown option $arg (known: --test)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))." >&2
+  exit 1
+fi
+
+# Debian packages: compilers for the FAISS addon, BLAS/LAPACK it links with, FAISS itself
+# (headers and the generic fallback), dpkg-dev to fetch FAISS's source for the AVX2 build.
+packages=(g++ make cmake python3 pkg-config dpkg-dev libopenblas-dev liblapack-dev libfaiss-dev libgomp1)
+if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "Installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: these Debian packages are missing; install them, then run setup again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# npm ci only when the lockfile changed since the last install
+export ONNXRUNTIME_NODE_INSTALL=skip
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.pixelfind-lock ] || [ "$(cat node_modules/.pixelfind-lock)" != "$lock_sum" ]; then
+  say "npm ci"
+  npm ci --no-fund --no-audit
+  echo "$lock_sum" > node_modules/.pixelfind-lock
+fi
+# npm 11 skips install scripts it was not told to allow: check the native packages really built
+node -e "require('sharp'); require('onnxruntime-node'); require('hnswlib-node')" \
+  || { echo "setup: a native npm package did not build (see above)" >&2; exit 1; }
+
+if [ -f infra/scripts/build-faiss.sh ]; then
+  say "FAISS (AVX2 build when the CPU has it)"
+  bash infra/scripts/build-faiss.sh
+fi
+if node -e 'process.exit(require("./package.json").scripts["build:native"] ? 0 : 1)'; then
+  say "FAISS addon"
+  npm run --silent build:native
+fi
+if node -e 'process.exit(require("./package.json").scripts["fixtures:generate"] ? 0 : 1)'; then
+  say "Tiny CLIP model and test fixtures"
+  npm run --silent fixtures:generate
+fi
+
+if [ "$with_test_services" = 1 ]; then
+  say "Postgres and Redis for the tests"
+  bash infra/scripts/test-services.sh
+fi
+say "Set-up done."

@@ -1,0 +1,69 @@
+// Shared pieces of the addon: the index handle, the promise worker, typed-array copies.
+#pragma once
+
+#include <faiss/Index.h>
+#include <faiss/IndexIDMap.h>
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pixelfind {
+
+// One FAISS index and how its ids are kept. Workers hold a shared_ptr, so close() or garbage
+// collection of the JS object never frees an index that a queued call still uses.
+struct IndexHandle {
+  std::unique_ptr<faiss::Index> index;  // what is written, read, counted
+  faiss::IndexIDMap* idmap = nullptr;   // set when the id map (not the index itself) keeps our ids
+};
+using IndexRef = std::shared_ptr<IndexHandle>;
+
+// Takes ownership. Indexes that cannot keep ids themselves (Flat, HNSW) are wrapped in an
+// IndexIDMap; the IVF family keeps them natively (an id map over IVF breaks on remove).
+IndexRef WrapIndex(faiss::Index* index);
+
+// Resident bytes of the index data, estimated from its containers (no serialisation).
+size_t EstimateBytes(const faiss::Index* index);
+
+// Short name of the index kind: flat, hnsw, ivf or other.
+const char* IndexKind(const faiss::Index* index);
+
+// Process-wide OpenMP team size (0: OpenMP's default). Each libuv worker has its own OpenMP
+// state, so every worker applies it before calling FAISS.
+extern std::atomic<int> g_threads;
+void ApplyThreads();
+
+// Copies so that Execute() on the worker thread never touches JavaScript memory.
+std::vector<float> CopyFloats(const Napi::Value& value, const char* name);
+std::vector<int64_t> CopyIds(const Napi::Value& value, const char* name);
+
+// Base of every slow call: Run() on the libuv pool, the result resolves a promise, and any
+// exception (faiss::FaissException, std::bad_alloc, ...) rejects it instead of crashing.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, const char* name);
+  Napi::Promise QueueForPromise();
+
+ protected:
+  virtual void Run() = 0;
+  virtual Napi::Value Result(Napi::Env env);
+
+ private:
+  void Execute() final;
+  void OnOK() final;
+  void OnError(const Napi::Error& error) final;
+
+  std::string name_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// Per-environment data: the constructors that workers use to wrap their results.
+struct AddonData {
+  Napi::FunctionReference indexConstructor;
+  Napi::FunctionReference vectorFileConstructor;
+};
+
+}  // namespace pixelfind

@@ -1,0 +1,160 @@
+#include "search.h"
+
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/impl/IDSelector.h>
+
+#include <limits>
+#include <optional>
+
+namespace pixelfind {
+
+namespace {
+
+// The id map keeps our ids apart from the index's positions, so a selector over our ids
+// is asked through the map (what IDSelectorTranslated does in later FAISS versions).
+struct SelectorThroughIdMap : faiss::IDSelector {
+  SelectorThroughIdMap(const std::vector<faiss::Index::idx_t>& idMap, const faiss::IDSelector& ours)
+      : idMap(idMap), ours(ours) {}
+  bool is_member(faiss::Index::idx_t position) const override { return ours.is_member(idMap[position]); }
+  const std::vector<faiss::Index::idx_t>& idMap;
+  const faiss::IDSelector& ours;
+};
+
+struct SearchRequest {
+  std::vector<float> queries;
+  int64_t k = 0;
+  int nprobe = 0;    // 0: the index's own setting
+  int efSearch = 0;  // 0: the index's own setting
+  std::optional<std::vector<int64_t>> allowedIds;
+};
+
+// Owns every SearchParameters object of one call (they point at each other).
+struct ParameterSet {
+  std::vector<std::unique_ptr<faiss::SearchParameters>> owned;
+
+  faiss::SearchParameters* For(const faiss::Index* index, const SearchRequest& request, faiss::IDSelector* sel) {
+    if (auto pre = dynamic_cast<const faiss::IndexPreTransform*>(index)) {
+      auto inner = For(pre->index, request, sel);
+      if (!inner) return nullptr;
+      auto params = std::make_unique<faiss::SearchParametersPreTransform>();
+      params->index_params = inner;
+      return Keep(std::move(params));
+    }
+    if (auto ivf = dynamic_cast<const faiss::IndexIVF*>(index)) {
+      auto params = std::make_unique<faiss::SearchParametersIVF>();
+      params->nprobe = request.nprobe > 0 ? request.nprobe : ivf->nprobe;
+      params->sel = sel;
+      if (request.efSearch > 0 && dynamic_cast<const faiss::IndexHNSW*>(ivf->quantizer)) {
+        auto quantizer = std::make_unique<faiss::SearchParametersHNSW>();
+        quantizer->efSearch = request.efSearch;
+        params->quantizer_params = Keep(std::move(quantizer));
+      }
+      return Keep(std::move(params));
+    }
+    if (auto hnsw = dynamic_cast<const faiss::IndexHNSW*>(index)) {
+      if (request.efSearch <= 0 && !sel) return nullptr;
+      auto params = std::make_unique<faiss::SearchParametersHNSW>();
+      params->efSearch = request.efSearch > 0 ? request.efSearch : hnsw->hnsw.efSearch;
+      params->sel = sel;
+      return Keep(std::move(params));
+    }
+    if (!sel) return nullptr;
+    auto params = std::make_unique<faiss::SearchParameters>();
+    params->sel = sel;
+    return Keep(std::move(params));
+  }
+
+  faiss::SearchParameters* Keep(std::unique_ptr<faiss::SearchParameters> params) {
+    owned.push_back(std::move(params));
+    return owned.back().get();
+  }
+};
+
+class SearchWorker : public PromiseWorker {
+ public:
+  SearchWorker(Napi::Env env, IndexRef handle, SearchRequest request)
+      : PromiseWorker(env, "search"), handle_(std::move(handle)), request_(std::move(request)) {}
+
+ protected:
+  void Run() override {
+    const faiss::Index* top = handle_->index.get();
+    const faiss::IndexIDMap* idmap = handle_->idmap;
+    const faiss::Index* target = idmap ? idmap->index : top;
+    auto n = static_cast<int64_t>(request_.queries.size() / top->d);
+    int64_t k = request_.k;
+    distances_.assign(n * k, -std::numeric_limits<float>::infinity());
+    labels_.assign(n * k, -1);
+    if (n == 0 || top->ntotal == 0) return;
+
+    std::unique_ptr<faiss::IDSelectorBatch> allowed;
+    std::unique_ptr<SelectorThroughIdMap> translated;
+    faiss::IDSelector* sel = nullptr;
+    if (request_.allowedIds) {
+      if (request_.allowedIds->empty()) return;
+      allowed = std::make_unique<faiss::IDSelectorBatch>(request_.allowedIds->size(), request_.allowedIds->data());
+      sel = allowed.get();
+      if (idmap) {
+        translated = std::make_unique<SelectorThroughIdMap>(idmap->id_map, *allowed);
+        sel = translated.get();
+      }
+    }
+    ParameterSet parameters;
+    faiss::SearchParameters* params = parameters.For(target, request_, sel);
+    target->search(n, request_.queries.data(), k, distances_.data(), labels_.data(), params);
+
+    for (size_t i = 0; i < labels_.size(); i++) {
+      if (labels_[i] < 0) {
+        labels_[i] = -1;
+        distances_[i] = -std::numeric_limits<float>::infinity();
+      } else if (idmap) {
+        labels_[i] = idmap->id_map[labels_[i]];
+      }
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto distances = Napi::Float32Array::New(env, distances_.size());
+    std::copy(distances_.begin(), distances_.end(), distances.Data());
+    auto ids = Napi::TypedArrayOf<int64_t>::New(env, labels_.size(), napi_bigint64_array);
+    std::copy(labels_.begin(), labels_.end(), ids.Data());
+    auto result = Napi::Object::New(env);
+    result.Set("distances", distances);
+    result.Set("ids", ids);
+    return result;
+  }
+
+ private:
+  IndexRef handle_;
+  SearchRequest request_;
+  std::vector<float> distances_;
+  std::vector<faiss::Index::idx_t> labels_;
+};
+
+int OptionalInt(const Napi::Object& options, const char* name) {
+  Napi::Value value = options.Get(name);
+  return value.IsNumber() ? value.As<Napi::Number>().Int32Value() : 0;
+}
+
+}  // namespace
+
+Napi::Value QueueSearch(Napi::Env env, IndexRef handle, const Napi::Value& queries, const Napi::Value& k,
+                        const Napi::Value& options) {
+  SearchRequest request;
+  request.queries = CopyFloats(queries, "queries");
+  if (!k.IsNumber()) throw Napi::TypeError::New(env, "Expected number for k");
+  request.k = k.As<Napi::Number>().Int64Value();
+  if (request.k <= 0) throw Napi::RangeError::New(env, "Expected positive k");
+  if (options.IsObject()) {
+    auto object = options.As<Napi::Object>();
+    request.nprobe = OptionalInt(object, "nprobe");
+    request.efSearch = OptionalInt(object, "efSearch");
+    Napi::Value allowed = object.Get("allowedIds");
+    if (!allowed.IsUndefined() && !allowed.IsNull()) request.allowedIds = CopyIds(allowed, "allowedIds");
+  }
+  auto worker = new SearchWorker(env, std::move(handle), std::move(request));
+  return worker->QueueForPromise();
+}
+
+}  // namespace pixelfind

@@ -1,0 +1,30 @@
+#include "train.h"
+
+namespace pixelfind {
+
+namespace {
+
+class TrainWorker : public PromiseWorker {
+ public:
+  TrainWorker(Napi::Env env, IndexRef handle, std::vector<float> vectors)
+      : PromiseWorker(env, "train"), handle_(std::move(handle)), vectors_(std::move(vectors)) {}
+
+ protected:
+  void Run() override {
+    faiss::Index* index = handle_->index.get();
+    index->train(static_cast<faiss::Index::idx_t>(vectors_.size() / index->d), vectors_.data());
+  }
+
+ private:
+  IndexRef handle_;
+  std::vector<float> vectors_;
+};
+
+}  // namespace
+
+Napi::Value QueueTrain(Napi::Env env, IndexRef handle, const Napi::Value& vectors) {
+  auto worker = new TrainWorker(env, std::move(handle), CopyFloats(vectors, "vectors"));
+  return worker->QueueForPromise();
+}
+
+}  // namespace pixelfind

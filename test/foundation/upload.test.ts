@@ -1,0 +1,158 @@
+import { readdir } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Backend, backends } from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+
+const jpeg = (r: number, g: number, b: number, width = 64, height = 48) =>
+  sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
+
+async function countFiles(dir: string): Promise<number> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** A 30000x30000 PNG header: claims 900 Mpx in a few hundred bytes (a decompression bomb). */
+async function pngBomb(): Promise<Buffer> {
+  const small = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
+  const bomb = Buffer.from(small);
+  bomb.writeUInt32BE(30000, 16);
+  bomb.writeUInt32BE(30000, 20);
+  // IHDR's CRC covers its type and data (bytes 12..29)
+  bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+  return bomb;
+}
+
+describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
+  let backend: Backend;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    backend = await create();
+    t = await createTestApp(backend);
+  });
+  afterAll(async () => {
+    await t.close();
+    await backend.dispose();
+  });
+
+  const imageCount = async () =>
+    (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images')).rows[0]!.n;
+
+  it('stores a JPEG as PENDING with its size, tags hint and a readable blob', async () => {
+    const bytes = await jpeg(200, 10, 10, 80, 60);
+    const { status, body } = await t.upload(bytes, { uploaderId: 'alice', tagsHint: ['Sunset', ' beach ', 'sunset'] });
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    const uploaded = (body.data as { uploadImage: { image: Record<string, unknown> } }).uploadImage.image;
+    expect(uploaded.status).toBe('PENDING');
+    expect(uploaded).toMatchObject({ width: 80, height: 60 });
+
+    const read = await t.gql<{ image: Record<string, unknown> }>(
+      'query($id: ID!) { image(id: $id) { id width height status uploaderId createdAt storageUrl tags { label confidence source } } }',
+      { id: uploaded.id },
+    );
+    expect(read.body.data?.image).toMatchObject({ id: uploaded.id, width: 80, height: 60, status: 'PENDING', uploaderId: 'alice' });
+    const tags = (read.body.data?.image.tags as { label: string; source: string }[]).map((tag) => `${tag.label}/${tag.source}`);
+    expect(tags.sort()).toEqual(['beach/user', 'sunset/user']);
+
+    const blobPath = new URL(String(read.body.data?.image.storageUrl)).pathname;
+    const blob = await t.app.fetch(`http://pixelfind.test${blobPath}`);
+    expect(blob.status).toBe(200);
+    expect(blob.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await blob.arrayBuffer()).equals(bytes)).toBe(true);
+
+    const jobs = await backend.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM index_jobs WHERE image_id = $1 AND state = 'queued'",
+      [uploaded.id],
+    );
+    expect(jobs.rows[0]!.n).toBe(1);
+  });
+
+  it('returns the existing image when the same uploader sends the same bytes again', async () => {
+    const bytes = await jpeg(1, 2, 3);
+    const first = await t.upload(bytes, { uploaderId: 'bob' });
+    const second = await t.upload(bytes, { uploaderId: 'bob' });
+    const other = await t.upload(bytes, { uploaderId: 'carol' });
+    const id = (r: typeof first) => (r.body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+    expect(id(second)).toBe(id(first));
+    expect(id(other)).not.toBe(id(first));
+  });
+
+  describe('bad input gets a coded error and leaves no row and no blob behind', () => {
+    const cases: [string, () => Promise<Buffer>, Record<string, unknown>, string][] = [
+      ['not an image', async () => Buffer.from('hello, I am text, not pixels'), {}, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['a zero-byte file', async () => Buffer.alloc(0), {}, 'BAD_USER_INPUT'],
+      ['a truncated JPEG', async () => (await jpeg(9, 9, 9, 300, 300)).subarray(0, 400), {}, 'BAD_USER_INPUT'],
+      ['a 30000x30000 PNG', pngBomb, {}, 'PAYLOAD_TOO_LARGE'],
+      [
+        'an SVG',
+        async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'),
+        {},
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      ['an empty uploaderId', () => jpeg(5, 5, 5), { uploaderId: '  ' }, 'BAD_USER_INPUT'],
+      ['more than 50 tags', () => jpeg(6, 6, 6), { tagsHint: Array.from({ length: 51 }, (_, i) => `t${i}`) }, 'BAD_USER_INPUT'],
+      ['a 1 kB tag', () => jpeg(7, 7, 7), { tagsHint: ['x'.repeat(1024)] }, 'BAD_USER_INPUT'],
+    ];
+    it.each(cases)('%s', async (_name, makeBytes, variables, code) => {
+      const rowsBefore = await imageCount();
+      const blobsBefore = await countFiles(t.blobDir);
+      const { body } = await t.upload(await makeBytes(), { uploaderId: 'mallory', ...variables });
+      expect(body.errors?.[0]?.extensions?.code).toBe(code);
+      expect(await imageCount()).toBe(rowsBefore);
+      expect(await countFiles(t.blobDir)).toBe(blobsBefore);
+      // and the server keeps serving
+      const health = await t.app.fetch('http://pixelfind.test/healthz');
+      expect(health.status).toBe(200);
+    });
+
+    it('a 100 MB upload', async () => {
+      const rowsBefore = await imageCount();
+      const { status, body } = await t.upload(Buffer.alloc(100 * 1024 * 1024, 1), { uploaderId: 'mallory' });
+      expect(body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(status).toBe(413);
+      expect(await imageCount()).toBe(rowsBefore);
+    });
+
+    it('a missing uploaderId', async () => {
+      const { status, body } = await t.upload(await jpeg(8, 8, 8), {});
+      expect(status).toBe(400);
+      expect(body.errors?.[0]?.message).toMatch(/uploaderId/);
+    });
+
+    it('an unknown id and a malformed id', async () => {
+      const unknown = await t.gql('{ image(id: "987654321") { id } }');
+      expect(unknown.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      const malformed = await t.gql('{ image(id: "not-an-id") { id } }');
+      expect(malformed.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      const many = await t.gql('{ images(ids: ["1", "x"]) { id } }');
+      expect(many.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    });
+  });
+
+  it('hydrates images(ids:) for 50 ids with their tags in a constant number of statements', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const { body } = await t.upload(await jpeg(i, 100, 200 - i, 16, 16), { uploaderId: 'dl', tagsHint: [`tag${i}`, 'common'] });
+      ids.push((body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
+    }
+    const query = 'query($ids: [ID!]!) { images(ids: $ids) { id width tags { label source } } }';
+    const cost = async (some: string[]) => {
+      const before = backend.db.statementCount;
+      const { body } = await t.gql<{ images: { id: string; tags: unknown[] }[] }>(query, { ids: some });
+      expect(body.data?.images.map((image) => image.id)).toEqual(some);
+      expect(body.data?.images.every((image) => image.tags.length === 2)).toBe(true);
+      return backend.db.statementCount - before;
+    };
+    const forFive = await cost(ids.slice(0, 5));
+    const forFifty = await cost(ids);
+    expect(forFifty).toBe(forFive);
+    expect(forFifty).toBeLessThanOrEqual(2); // one for images, one for tags
+  });
+});

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Cache } from '../../api/src/cache/cache.ts';
+import { createMemoryCache } from '../../api/src/cache/memory-cache.ts';
+import { createRedisCache } from '../../api/src/cache/redis-cache.ts';
+import type { Database } from '../../api/src/db/database.ts';
+import { migrate } from '../../api/src/db/migrate.ts';
+import { createPgDatabase } from '../../api/src/db/pg-database.ts';
+import { createPgliteDatabase } from '../../api/src/db/pglite-database.ts';
+
+/**
+ * The adapters every integration suite runs against: the embedded defaults always, real
+ * Postgres and Redis when reachable. CI sets PIXELFIND_REQUIRE_SERVICES=1 so that a missing
+ * service fails the run instead of quietly skipping half of it.
+ */
+const requireServices = process.env.PIXELFIND_REQUIRE_SERVICES === '1';
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function reachable(probe: () => Promise<void>, what: string): Promise<boolean> {
+  try {
+    await probe();
+    return true;
+  } catch (error) {
+    if (requireServices) throw new Error(`${what} is required (PIXELFIND_REQUIRE_SERVICES=1) but unreachable: ${error}`);
+    console.warn(`[tests] ${what} unreachable, its variant of the suite is skipped: ${error}`);
+    return false;
+  }
+}
+
+export const postgresAvailable = await reachable(async () => {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 });
+  await client.connect();
+  await client.end();
+}, `Postgres at ${TEST_DATABASE_URL}`);
+
+export const redisAvailable = await reachable(async () => {
+  const cache = createRedisCache(TEST_REDIS_URL, { prefix: 'pf-probe:' });
+  try {
+    await Promise.race([
+      cache.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 2 s')), 2000)),
+    ]);
+  } finally {
+    await cache.close();
+  }
+}, `Redis at ${TEST_REDIS_URL}`);
+
+export interface Backend {
+  name: string;
+  db: Database;
+  cache: Cache;
+  dispose(): Promise<void>;
+}
+
+/** A fresh, migrated database of its own (one per test file or test) and a cache namespace. */
+export async function createPostgresBackend(): Promise<Backend> {
+  const name = `pf_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const db = createPgDatabase(url.toString(), { max: 5 });
+  await migrate(db);
+  const cache = createRedisCache(TEST_REDIS_URL, { prefix: `${name}:` });
+  return {
+    name: 'postgres+redis',
+    db,
+    cache,
+    async dispose() {
+      await cache.close();
+      await db.close();
+      const dropper = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropper.end();
+    },
+  };
+}
+
+export async function createEmbeddedBackend(): Promise<Backend> {
+  const db = await createPgliteDatabase(null);
+  await migrate(db);
+  const cache = createMemoryCache();
+  return {
+    name: 'pglite+memory',
+    db,
+    cache,
+    async dispose() {
+      await cache.close();
+      await db.close();
+    },
+  };
+}
+
+/** For `describe.each`: the embedded defaults, plus real services when they answer. */
+export const backends: { name: string; create: () => Promise<Backend> }[] = [
+  { name: 'pglite+memory', create: createEmbeddedBackend },
+  ...(postgresAvailable && redisAvailable ? [{ name: 'postgres+redis', create: createPostgresBackend }] : []),
+];

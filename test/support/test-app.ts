@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createApp } from '../../api/src/app.ts';
+import { LocalBlobStore } from '../../api/src/blobs/local-blob-store.ts';
+import { loadConfig } from '../../api/src/config/config.ts';
+import type { Services } from '../../api/src/context.ts';
+import { createServices } from '../../api/src/services.ts';
+import type { Backend } from './backends.ts';
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  services: Services;
+  blobDir: string;
+  /** POST a GraphQL operation as JSON. */
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } }>;
+  /** POST a GraphQL multipart request with one file at variables.file. */
+  upload(
+    file: Buffer,
+    variables: Record<string, unknown>,
+    options?: { filename?: string; type?: string; headers?: Record<string, string> },
+  ): ReturnType<TestApp['gql']>;
+  close(): Promise<void>;
+}
+
+export const UPLOAD_MUTATION = `mutation Upload($file: Upload!, $uploaderId: ID!, $tagsHint: [String!]) {
+  uploadImage(file: $file, uploaderId: $uploaderId, tagsHint: $tagsHint) { image { id status storageUrl width height } }
+}`;
+
+export async function createTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-test-'));
+  const blobDir = path.join(dataDir, 'blobs');
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '4000', ...env });
+  const services = await createServices(config, {
+    db: backend.db,
+    cache: backend.cache,
+    blobs: new LocalBlobStore(blobDir),
+  });
+  const app = createApp(services);
+
+  const gql: TestApp['gql'] = async (query, variables, headers) => {
+    const response = await app.fetch('http://pixelfind.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+
+  return {
+    app,
+    services,
+    blobDir,
+    gql,
+    async upload(file, variables, options = {}) {
+      const form = new FormData();
+      form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }));
+      form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+      form.set('0', new Blob([file], { type: options.type ?? 'application/octet-stream' }), options.filename ?? 'image');
+      const response = await app.fetch('http://pixelfind.test/graphql', {
+        method: 'POST',
+        headers: { accept: 'application/graphql-response+json', ...options.headers },
+        body: form,
+      });
+      return { status: response.status, body: await response.json() };
+    },
+    async close() {
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
