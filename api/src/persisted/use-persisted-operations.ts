@@ -1,8 +1,7 @@
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
+import type { Role } from '../auth/roles.ts';
 import { AppError, badInput } from '../errors.ts';
 import { HEX_SHA256, loadPersistedManifest, type PersistedManifest, sha256Hex } from './manifest.ts';
-
-export type Role = 'anonymous' | 'user' | 'partner' | 'moderator' | 'admin';
 
 export interface PersistedOperationsOptions {
   /** The caller's role, from its API key; asked only for documents that are not persisted. */
@@ -78,7 +77,7 @@ export function usePersistedOperations({
           'This API key may run persisted operations only: send ?id=<sha256> or extensions.persistedQuery',
         );
       }
-      if (params !== rest) setParams(rest);
+      if ('id' in params) setParams(rest);
     },
   };
 }

@@ -1,0 +1,93 @@
+#include "rescore.h"
+
+#include <faiss/utils/distances.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace pixelfind {
+
+namespace {
+
+class RescoreWorker : public PromiseWorker {
+ public:
+  RescoreWorker(Napi::Env env, MappedRef mapped, std::vector<float> queries, std::vector<int64_t> candidates,
+                int64_t k)
+      : PromiseWorker(env, "rescore"),
+        mapped_(std::move(mapped)),
+        queries_(std::move(queries)),
+        candidates_(std::move(candidates)),
+        k_(k) {}
+
+ protected:
+  void Run() override {
+    const int64_t d = mapped_->dimension;
+    const int64_t n = static_cast<int64_t>(queries_.size()) / d;
+    const int64_t perQuery = n > 0 ? static_cast<int64_t>(candidates_.size()) / n : 0;
+    distances_.assign(n * k_, -std::numeric_limits<float>::infinity());
+    ids_.assign(n * k_, -1);
+
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t q = 0; q < n; q++) {
+      std::vector<std::pair<float, int64_t>> scored;
+      scored.reserve(perQuery);
+      const float* query = queries_.data() + q * d;
+      const int64_t* ids = candidates_.data() + q * perQuery;
+      for (int64_t c = 0; c < perQuery; c++) {
+        if (ids[c] < 0) continue;
+        int64_t row = mapped_->RowOf(ids[c]);
+        if (row < 0) continue;
+        scored.emplace_back(faiss::fvec_inner_product(query, mapped_->vectors + row * d, d), ids[c]);
+      }
+      // Highest score first; on ties the smaller id, so results do not depend on candidate order.
+      auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+      std::sort(scored.begin(), scored.end(), better);
+      scored.erase(std::unique(scored.begin(), scored.end(),
+                               [](const auto& a, const auto& b) { return a.second == b.second; }),
+                   scored.end());
+      int64_t kept = std::min<int64_t>(k_, scored.size());
+      for (int64_t j = 0; j < kept; j++) {
+        distances_[q * k_ + j] = scored[j].first;
+        ids_[q * k_ + j] = scored[j].second;
+      }
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto distances = Napi::Float32Array::New(env, distances_.size());
+    std::copy(distances_.begin(), distances_.end(), distances.Data());
+    auto ids = Napi::TypedArrayOf<int64_t>::New(env, ids_.size(), napi_bigint64_array);
+    std::copy(ids_.begin(), ids_.end(), ids.Data());
+    auto result = Napi::Object::New(env);
+    result.Set("distances", distances);
+    result.Set("ids", ids);
+    return result;
+  }
+
+ private:
+  MappedRef mapped_;
+  std::vector<float> queries_;
+  std::vector<int64_t> candidates_;
+  int64_t k_;
+  std::vector<float> distances_;
+  std::vector<int64_t> ids_;
+};
+
+}  // namespace
+
+Napi::Value QueueRescore(Napi::Env env, MappedRef mapped, const Napi::Value& queries, const Napi::Value& candidates,
+                         const Napi::Value& k) {
+  auto queryCopy = CopyFloats(queries, "queries");
+  auto candidateCopy = CopyIds(candidates, "candidates");
+  if (!k.IsNumber() || k.As<Napi::Number>().Int64Value() <= 0) throw Napi::RangeError::New(env, "Expected positive k");
+  if (queryCopy.size() % mapped->dimension != 0) throw Napi::RangeError::New(env, "queries do not match the dimension");
+  int64_t n = static_cast<int64_t>(queryCopy.size()) / mapped->dimension;
+  if ((n == 0 && !candidateCopy.empty()) || (n > 0 && candidateCopy.size() % n != 0)) {
+    throw Napi::RangeError::New(env, "candidates must hold the same number of ids per query");
+  }
+  auto worker = new RescoreWorker(env, std::move(mapped), std::move(queryCopy), std::move(candidateCopy),
+                                  k.As<Napi::Number>().Int64Value());
+  return worker->QueueForPromise();
+}
+
+}  // namespace pixelfind

@@ -1,0 +1,156 @@
+import type { MainTierKind } from '../shard/main-tier.ts';
+import type { VectorIndex, VectorIndexFactory } from '../shard/vector-index.ts';
+import type { VectorRecord } from './vector-source.ts';
+
+export interface MainTierChoiceOptions {
+  /** Force a structure, or 'auto' to choose by size. Default 'auto'. */
+  mainTier: 'auto' | MainTierKind;
+  /** 'auto': exact Flat up to this many vectors. Default 20_000. */
+  flatMaxVectors: number;
+  /** 'auto': HNSW up to this many vectors, IVF-PQ with re-scoring above. Default 300_000. */
+  hnswMaxVectors: number;
+  /** HNSW neighbours per node. Default 32. */
+  hnswM: number;
+  /** IVF-PQ factory string; by default chosen from size and dimension (see `ivfpqFactory`). */
+  ivfpqFactory?: string;
+}
+
+/** Below this many vectors IVF-PQ cannot train (PQ needs 256 points per sub-quantiser), so Flat it is. */
+export const IVFPQ_MIN_VECTORS = 2048;
+
+/**
+ * `IVF{nlist},PQ{m}`: nlist ~ 4 sqrt(n) (a power of two, at least 39 training points per list), m the
+ * largest divisor of the dimension not above dimension/8 (512-d -> 64 bytes per vector, 1/32 of
+ * float32).
+ */
+export function ivfpqFactory(n: number, dimension: number): string {
+  const target = Math.max(1, Math.min(4 * Math.sqrt(n), n / 39, 65536));
+  const nlist = 2 ** Math.max(0, Math.floor(Math.log2(target)));
+  let m = Math.max(1, Math.floor(dimension / 8));
+  while (dimension % m !== 0) m--;
+  return `IVF${nlist},PQ${m}`;
+}
+
+export function chooseMainTier(
+  n: number,
+  dimension: number,
+  options: MainTierChoiceOptions,
+): { kind: MainTierKind; factory: string } {
+  let kind: MainTierKind = options.mainTier === 'auto' ? 'ivfpq' : options.mainTier;
+  if (options.mainTier === 'auto') {
+    if (n <= options.flatMaxVectors) kind = 'flat';
+    else if (n <= options.hnswMaxVectors) kind = 'hnsw';
+  }
+  if (kind === 'ivfpq' && n < IVFPQ_MIN_VECTORS) kind = 'flat';
+  switch (kind) {
+    case 'flat':
+      return { kind, factory: 'Flat' };
+    case 'hnsw':
+      return { kind, factory: `HNSW${options.hnswM}` };
+    case 'ivfpq':
+      return { kind, factory: options.ivfpqFactory ?? ivfpqFactory(n, dimension) };
+  }
+}
+
+export interface CollectedVectors {
+  ids: BigInt64Array;
+  vectors: Float32Array;
+  /** Records dropped because their vector had the wrong length or non-finite values. */
+  skipped: number;
+}
+
+/**
+ * Reads the records this shard owns into two flat arrays. A later record for the same id replaces
+ * the earlier one; malformed vectors are counted and skipped, not fatal (one bad row must not block
+ * every rebuild).
+ */
+export async function collectVectors(
+  records: AsyncIterable<VectorRecord>,
+  dimension: number,
+  owns: (id: bigint) => boolean,
+  signal?: AbortSignal,
+): Promise<CollectedVectors> {
+  let capacity = 1024;
+  let ids = new BigInt64Array(capacity);
+  let vectors = new Float32Array(capacity * dimension);
+  const rowOf = new Map<bigint, number>();
+  let n = 0;
+  let skipped = 0;
+  for await (const { id, vector } of records) {
+    signal?.throwIfAborted();
+    if (!owns(id)) continue;
+    if (vector.length !== dimension || !vector.every(Number.isFinite)) {
+      skipped++;
+      continue;
+    }
+    const existing = rowOf.get(id);
+    if (existing !== undefined) {
+      vectors.set(vector, existing * dimension);
+      continue;
+    }
+    if (n === capacity) {
+      capacity *= 2;
+      const grownIds = new BigInt64Array(capacity);
+      grownIds.set(ids);
+      ids = grownIds;
+      const grownVectors = new Float32Array(capacity * dimension);
+      grownVectors.set(vectors);
+      vectors = grownVectors;
+    }
+    ids[n] = id;
+    vectors.set(vector, n * dimension);
+    rowOf.set(id, n);
+    n++;
+  }
+  return { ids: ids.slice(0, n), vectors: vectors.slice(0, n * dimension), skipped };
+}
+
+/** Deterministic sample of rows for training (a partial Fisher-Yates shuffle with a fixed seed). */
+export function trainingSample(vectors: Float32Array, dimension: number, size: number): Float32Array {
+  const n = vectors.length / dimension;
+  if (size >= n) return vectors;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let state = 0x2545f491;
+  const out = new Float32Array(size * dimension);
+  for (let i = 0; i < size; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    const j = i + ((state >>> 0) % (n - i));
+    const tmp = order[i]!;
+    order[i] = order[j]!;
+    order[j] = tmp;
+    out.set(vectors.subarray(order[i]! * dimension, order[i]! * dimension + dimension), i * dimension);
+  }
+  return out;
+}
+
+/** Creates, trains (when the structure needs it) and fills the main tier's ANN index. */
+export async function buildIndex(
+  factory: VectorIndexFactory,
+  factoryString: string,
+  dimension: number,
+  { ids, vectors }: { ids: BigInt64Array; vectors: Float32Array },
+  signal?: AbortSignal,
+): Promise<VectorIndex> {
+  const index = factory.create(dimension, factoryString);
+  try {
+    if (!index.isTrained) {
+      const nlist = Number(/IVF(\d+)/.exec(factoryString)?.[1] ?? 256);
+      const sampleSize = Math.min(ids.length, Math.max(nlist * 64, 16_384), 262_144);
+      await index.train(trainingSample(vectors, dimension, sampleSize));
+    }
+    // batches keep each native call (and the copy it makes) bounded
+    const batch = 65_536;
+    for (let start = 0; start < ids.length; start += batch) {
+      signal?.throwIfAborted();
+      const end = Math.min(ids.length, start + batch);
+      await index.add(vectors.subarray(start * dimension, end * dimension), ids.subarray(start, end));
+    }
+    return index;
+  } catch (error) {
+    index.close();
+    throw error;
+  }
+}

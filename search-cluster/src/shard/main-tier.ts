@@ -1,0 +1,201 @@
+import { IdTable } from './int64.ts';
+import type { RowStore } from './row-store.ts';
+import { dot, type Hit, TopK } from './topk.ts';
+import type { VectorIndex, VectorSearchOptions } from './vector-index.ts';
+
+export type MainTierKind = 'flat' | 'hnsw' | 'ivfpq';
+
+/** How a main tier searches; fixed when it is built, stored in its snapshot. */
+export interface MainTierSearchParams {
+  /** IVF lists probed when the query names none. */
+  nprobe: number;
+  /** HNSW candidate list size when the query names none. */
+  efSearch: number;
+  /** IVF-PQ: candidates per wanted result that are re-scored with full-precision vectors. */
+  rescoreFactor: number;
+}
+
+export interface MainTierInit {
+  kind: MainTierKind;
+  factory: string;
+  index: VectorIndex;
+  /** Row order of `store`; unique. */
+  ids: BigInt64Array;
+  store: RowStore;
+  /** Source watermark the tier was built at. */
+  watermark: bigint;
+  params: MainTierSearchParams;
+}
+
+export interface TierQueryOptions {
+  nprobe?: number;
+  efSearch?: number;
+  allowedIds?: BigInt64Array;
+}
+
+/**
+ * The immutable, batch-built tier of a shard. Its vectors never change; deleting (or shadowing by a
+ * newer vector in the hot tier) marks an id in `deleted`. Flat and IVF indexes then drop the id
+ * physically; HNSW cannot, so the id stays inside the graph as a tombstone and searches fetch that
+ * many extra candidates. A rebuild starts the next tier clean.
+ */
+export class MainTier {
+  readonly kind: MainTierKind;
+  readonly factory: string;
+  readonly index: VectorIndex;
+  readonly ids: BigInt64Array;
+  readonly table: IdTable;
+  readonly store: RowStore;
+  readonly watermark: bigint;
+  readonly params: MainTierSearchParams;
+  readonly dimension: number;
+  /** Ids no longer live in this tier (deleted, or replaced by a newer hot-tier vector). */
+  readonly deleted = new Set<bigint>();
+  /** Deleted ids still inside the ANN index (tombstones): searches over-fetch by this many. */
+  private readonly ghosts = new Set<bigint>();
+  private refs = 0;
+  private retired = false;
+  private closed = false;
+
+  constructor(init: MainTierInit) {
+    this.kind = init.kind;
+    this.factory = init.factory;
+    this.index = init.index;
+    this.ids = init.ids;
+    this.table = new IdTable(init.ids);
+    this.store = init.store;
+    this.watermark = init.watermark;
+    this.params = init.params;
+    this.dimension = init.index.dimension;
+  }
+
+  /** FAISS HNSW has no remove_ids; the others drop deleted ids for real. */
+  get canRemove(): boolean {
+    return this.kind !== 'hnsw';
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  get liveCount(): number {
+    return this.ids.length - this.deleted.size;
+  }
+
+  get tombstones(): number {
+    return this.ghosts.size;
+  }
+
+  get memoryBytes(): number {
+    return this.index.memoryBytes + this.store.memoryBytes + this.table.memoryBytes + this.ids.byteLength;
+  }
+
+  /** Row of a live id, or -1. */
+  liveRow(id: bigint): number {
+    const row = this.table.rowOf(id);
+    return row >= 0 && !this.deleted.has(id) ? row : -1;
+  }
+
+  has(id: bigint): boolean {
+    return this.liveRow(id) >= 0;
+  }
+
+  /** Marks ids as gone from this tier; returns how many were live here. */
+  markDeleted(ids: Iterable<bigint>): number {
+    let n = 0;
+    for (const id of ids) {
+      if (this.table.rowOf(id) < 0 || this.deleted.has(id)) continue;
+      this.deleted.add(id);
+      this.ghosts.add(id);
+      n++;
+    }
+    return n;
+  }
+
+  /** Physically removes deleted ids where the index type allows; call from the shard's write queue. */
+  async removeGhosts(): Promise<void> {
+    if (!this.canRemove || this.ghosts.size === 0 || this.closed) return;
+    const ids = BigInt64Array.from(this.ghosts);
+    await this.index.remove(ids);
+    for (const id of ids) this.ghosts.delete(id);
+  }
+
+  /**
+   * Best `k` live hits per query from this tier. Scores are exact inner products: Flat and HNSW
+   * store full vectors; IVF-PQ re-scores a short list of `k * rescoreFactor` from the row store.
+   */
+  async search(queries: Float32Array, nq: number, k: number, options: TierQueryOptions): Promise<Hit[][]> {
+    const d = this.dimension;
+    const extra = this.ghosts.size;
+    const want = this.kind === 'ivfpq' ? Math.max(k * this.params.rescoreFactor, k + extra) : k + extra;
+    const fetchK = Math.max(1, Math.min(want, this.ids.length));
+    const native: VectorSearchOptions = {};
+    if (options.allowedIds) native.allowedIds = options.allowedIds;
+    if (this.kind === 'hnsw') native.efSearch = Math.max(options.efSearch ?? this.params.efSearch, fetchK);
+    if (this.kind === 'ivfpq') native.nprobe = options.nprobe ?? this.params.nprobe;
+    const { ids, distances } = await this.index.search(queries, fetchK, native);
+    return this.collect(queries, nq, k, fetchK, ids, distances, d);
+  }
+
+  private async collect(
+    queries: Float32Array,
+    nq: number,
+    k: number,
+    fetchK: number,
+    ids: BigInt64Array,
+    distances: Float32Array,
+    d: number,
+  ): Promise<Hit[][]> {
+    const perQuery: Hit[][] = [];
+    for (let q = 0; q < nq; q++) {
+      const hits: Hit[] = [];
+      for (let j = 0; j < fetchK; j++) {
+        const id = ids[q * fetchK + j]!;
+        if (id < 0n || this.deleted.has(id)) continue;
+        hits.push({ id, score: distances[q * fetchK + j]! });
+      }
+      perQuery.push(hits);
+    }
+    if (this.kind !== 'ivfpq') return perQuery.map((hits) => hits.slice(0, k));
+    return this.rescore(queries, perQuery, k, d);
+  }
+
+  /** Replaces PQ distances of the short lists by exact inner products and keeps the best k. */
+  private async rescore(queries: Float32Array, shortLists: Hit[][], k: number, d: number): Promise<Hit[][]> {
+    const rowOf = new Map<bigint, number>();
+    for (const hits of shortLists) for (const h of hits) rowOf.set(h.id, -1);
+    const rows: number[] = [];
+    for (const id of rowOf.keys()) {
+      rowOf.set(id, rows.length);
+      rows.push(this.table.rowOf(id));
+    }
+    const vectors = await this.store.read(rows);
+    return shortLists.map((hits, q) => {
+      const top = new TopK(k);
+      for (const h of hits) top.push(h.id, Math.fround(dot(queries, q * d, vectors, rowOf.get(h.id)! * d, d)));
+      return top.result();
+    });
+  }
+
+  acquire(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    this.refs--;
+    if (this.retired && this.refs === 0) void this.close();
+  }
+
+  /** Closes the tier once no search holds it (after a swap replaced it). */
+  retire(): void {
+    this.retired = true;
+    if (this.refs === 0) void this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.index.close();
+    await this.store.close();
+  }
+}

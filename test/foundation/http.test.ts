@@ -1,0 +1,84 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Backend, backends } from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+
+const tinyJpeg = () => sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
+
+describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create }) => {
+  let backend: Backend;
+  let t: TestApp;
+  let open: TestApp;
+
+  beforeAll(async () => {
+    backend = await create();
+    t = await createTestApp(backend, { ALLOW_ANONYMOUS_UPLOADS: 'false' });
+    open = await createTestApp(backend);
+  });
+  afterAll(async () => {
+    await t.close();
+    await open.close();
+    await backend.dispose();
+  });
+
+  it('answers a GET query with application/graphql-response+json', async () => {
+    const response = await t.app.fetch('http://pixelfind.test/graphql?query=%7B__typename%7D', {
+      headers: { accept: 'application/graphql-response+json' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/graphql-response\+json/);
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('refuses a mutation sent with GET (405) and a malformed query (400)', async () => {
+    const mutation = encodeURIComponent('mutation { uploadImage(file: null, uploaderId: "x") { image { id } } }');
+    const viaGet = await t.app.fetch(`http://pixelfind.test/graphql?query=${mutation}`, {
+      headers: { accept: 'application/graphql-response+json' },
+    });
+    expect(viaGet.status).toBe(405);
+    const broken = await t.gql('{ image(id: ');
+    expect(broken.status).toBe(400);
+    expect(broken.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+  });
+
+  it('serves GraphiQL to a browser', async () => {
+    const response = await t.app.fetch('http://pixelfind.test/graphql', { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('Pixelfind GraphiQL');
+  });
+
+  it('reports liveness and readiness', async () => {
+    const health = await t.app.fetch('http://pixelfind.test/healthz');
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await t.app.fetch('http://pixelfind.test/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: 'ok', cache: 'ok' } });
+  });
+
+  it('refuses anonymous uploads unless the deployment allows them', async () => {
+    const refused = await t.upload(await tinyJpeg(), { uploaderId: 'anon' });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const allowed = await open.upload(await tinyJpeg(), { uploaderId: 'anon' });
+    expect(allowed.body.errors).toBeUndefined();
+  });
+
+  it('lets a user key upload as its owner only, and stores only the key hash', async () => {
+    const { key } = await t.services.apiKeys.create('user', 'dana');
+    const headers = { authorization: `Bearer ${key}` };
+    const own = await t.upload(await tinyJpeg(), { uploaderId: 'dana' }, { headers });
+    expect(own.body.errors).toBeUndefined();
+    const other = await t.upload(await tinyJpeg(), { uploaderId: 'erin' }, { headers });
+    expect(other.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const stored = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys WHERE key_hash = $1 OR prefix = $1', [key]);
+    expect(stored.rows[0]!.n).toBe(0);
+  });
+
+  it('refuses a partner key upload and an unknown key', async () => {
+    const { key } = await t.services.apiKeys.create('partner', 'acme');
+    const partner = await t.upload(await tinyJpeg(), { uploaderId: 'acme' }, { headers: { 'x-api-key': key } });
+    expect(partner.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const forged = await t.gql('{ __typename }', {}, { authorization: `Bearer pf_admin_${'A'.repeat(32)}` });
+    expect(forged.status).toBe(401);
+    expect(forged.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
