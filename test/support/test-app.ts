@@ -60,7 +60,7 @@ export async function createTestApp(backend: Backend, env: Record<string, string
       const form = new FormData();
       form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }));
       form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-      form.set('0', new Blob([file], { type: options.type ?? 'application/octet-stream' }), options.filename ?? 'image');
+      form.set('0', new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }), options.filename ?? 'image');
       const response = await app.fetch('http://pixelfind.test/graphql', {
         method: 'POST',
         headers: { accept: 'application/graphql-response+json', ...options.headers },

@@ -40,7 +40,7 @@ export class ClipTokenizer {
     const eosId = tokenizer.token_to_id(eosToken);
     if (eosId === undefined) throw new Error(`${tokenizerPath} has no end token ${eosToken}`);
     const padToken = stringField(config, 'pad_token');
-    const padId = (padToken && tokenizer.token_to_id(padToken)) ?? eosId;
+    const padId = (padToken === undefined ? undefined : tokenizer.token_to_id(padToken)) ?? eosId;
     const configured = (config as { model_max_length?: unknown }).model_max_length;
     // tokenizer configs without a limit say 1e30; the registry's context length wins then
     const length =

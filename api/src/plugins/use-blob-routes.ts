@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import type { BlobStore } from '../blobs/blob-store.ts';
+import { type BlobStore, isValidBlobKey } from '../blobs/blob-store.ts';
 
 /** Serves stored image bytes at `/blobs/<key>` for stores without a public URL (local disk). */
 export function useBlobRoutes(options: { blobs: BlobStore; prefix?: string }): Plugin {
@@ -11,7 +11,16 @@ export function useBlobRoutes(options: { blobs: BlobStore; prefix?: string }): P
         endResponse(new fetchAPI.Response(null, { status: 405, headers: { allow: 'GET, HEAD' } }));
         return;
       }
-      const key = decodeURIComponent(url.pathname.slice(prefix.length));
+      let key = '';
+      try {
+        key = decodeURIComponent(url.pathname.slice(prefix.length));
+      } catch {
+        // a malformed escape is just another name that no blob has
+      }
+      if (!isValidBlobKey(key)) {
+        endResponse(fetchAPI.Response.json({ error: 'not found' }, { status: 404 }));
+        return;
+      }
       return options.blobs
         .get(key)
         .catch(() => null)
@@ -21,7 +30,7 @@ export function useBlobRoutes(options: { blobs: BlobStore; prefix?: string }): P
             return;
           }
           endResponse(
-            new fetchAPI.Response(request.method === 'HEAD' ? null : blob.bytes, {
+            new fetchAPI.Response(request.method === 'HEAD' ? null : new Uint8Array(blob.bytes), {
               headers: {
                 'content-type': blob.contentType,
                 'content-length': String(blob.bytes.length),

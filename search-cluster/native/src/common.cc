@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <new>
+#include <regex>
 
 namespace pixelfind {
 
@@ -90,6 +91,13 @@ const char* IndexKind(const faiss::Index* index) {
   return "other";
 }
 
+std::string FaissMessage(const std::string& what) {
+  static const std::regex preamble(R"(^Error in [\s\S]*? at [^ ]+:\d+: (Error: '[\s\S]*?' failed: )?)");
+  std::string message = std::regex_replace(what, preamble, "", std::regex_constants::format_first_only);
+  while (!message.empty() && (message.back() == ' ' || message.back() == '\n')) message.pop_back();
+  return message;
+}
+
 std::vector<float> CopyFloats(const Napi::Value& value, const char* name) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     throw Napi::TypeError::New(value.Env(), std::string("Expected Float32Array for ") + name);
@@ -122,7 +130,7 @@ void PromiseWorker::Execute() {
     ApplyThreads();
     Run();
   } catch (const faiss::FaissException& error) {
-    SetError(name_ + " failed: " + error.msg);
+    SetError(name_ + " failed: " + FaissMessage(error.msg));
   } catch (const std::bad_alloc&) {
     SetError(name_ + " failed: out of memory");
   } catch (const std::exception& error) {

@@ -31,6 +31,9 @@ size_t EstimateBytes(const faiss::Index* index);
 // Short name of the index kind: flat, hnsw, ivf or other.
 const char* IndexKind(const faiss::Index* index);
 
+// FAISS's message without its "Error in <function> at <file>:<line>:" preamble.
+std::string FaissMessage(const std::string& what);
+
 // Process-wide OpenMP team size (0: OpenMP's default). Each libuv worker has its own OpenMP
 // state, so every worker applies it before calling FAISS.
 extern std::atomic<int> g_threads;

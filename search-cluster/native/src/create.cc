@@ -19,7 +19,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   try {
     index = faiss::index_factory(dimension, factory.c_str(), faiss::METRIC_INNER_PRODUCT);
   } catch (const faiss::FaissException& error) {
-    throw Napi::Error::New(env, "Could not create index from factory string '" + factory + "': " + error.msg);
+    throw Napi::Error::New(env, "Could not create index from factory string '" + factory + "': " + FaissMessage(error.msg));
   } catch (const std::exception& error) {
     throw Napi::Error::New(env, "Could not create index from factory string '" + factory + "': " + error.what());
   }
