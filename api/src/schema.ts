@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './builder.ts';
+import './feedback/feedback.schema.ts';
 import './images/images.schema.ts';
 
 /** Every domain schema file registers itself on import; this builds the one schema. */

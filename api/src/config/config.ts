@@ -31,6 +31,29 @@ export interface Config {
   upload: { maxBytes: number; maxPixels: number };
   /** Base URL the API is reachable at, used to build blob URLs served through the API. */
   publicUrl: string;
+  search: {
+    /** Candidates asked of the shards per query (100-500). Default 200. */
+    topK: number;
+    /** Stored safety scores under this never show, and uploads under it are REJECTED. Default 0.5. */
+    safetyThreshold: number;
+    /** JSON file with a versioned ranker config; unset: the built-in default. */
+    rankerConfigPath: string | null;
+    embeddingTtlSeconds: number;
+    /** Hosts `imageUrl` may name even when they resolve to private addresses. */
+    fetchAllowHosts: string[];
+  };
+  shards: {
+    /** Remote shard replicas: `url|url,url|url` (comma between shards, | between replicas); unset: in-process. */
+    remote: string | null;
+    /** In-process shard count in single-node mode. Default 2. */
+    inProcessCount: number;
+    /** Per-shard deadline. Default 150 ms (the product budget is 200 ms end to end). */
+    deadlineMs: number;
+  };
+  /** Run the indexing worker inside the API process. Default: true in single-node mode. */
+  inProcessWorker: boolean;
+  /** HMAC key shared with the edge Worker; unset: edge embedding headers are ignored. */
+  edgeSigningKey: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -42,6 +65,21 @@ function intFrom(env: Env, name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0) {
     throw new Error(`Expected a non-negative integer for ${name} but received ${JSON.stringify(raw)}`);
   }
+  return value;
+}
+
+function floatFrom(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw new Error(`Expected a number in [0, 1] for ${name} but received ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function clamp(value: number, min: number, max: number, name: string): number {
+  if (value < min || value > max) throw new Error(`Expected ${name} between ${min} and ${max} but received ${value}`);
   return value;
 }
 
@@ -90,5 +128,19 @@ export function loadConfig(env: Env = process.env): Config {
       maxPixels: intFrom(env, 'UPLOAD_MAX_PIXELS', 50_000_000),
     },
     publicUrl: env.PUBLIC_URL ?? `http://${isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    search: {
+      topK: clamp(intFrom(env, 'SEARCH_TOP_K', 200), 100, 500, 'SEARCH_TOP_K'),
+      safetyThreshold: floatFrom(env, 'SAFETY_THRESHOLD', 0.5),
+      rankerConfigPath: env.RANKER_CONFIG || null,
+      embeddingTtlSeconds: intFrom(env, 'EMBEDDING_CACHE_TTL_SECONDS', 86_400),
+      fetchAllowHosts: (env.IMAGE_FETCH_ALLOW_HOSTS ?? '').split(/[\s,]+/).filter(Boolean),
+    },
+    shards: {
+      remote: env.SHARDS || null,
+      inProcessCount: Math.max(1, intFrom(env, 'SHARD_COUNT', 2)),
+      deadlineMs: intFrom(env, 'SHARD_DEADLINE_MS', 150),
+    },
+    inProcessWorker: boolFrom(env, 'INDEXER_IN_PROCESS') ?? mode === 'single',
+    edgeSigningKey: env.EDGE_SIGNING_KEY || null,
   };
 }

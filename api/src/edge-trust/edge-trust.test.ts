@@ -22,12 +22,20 @@ describe('verifyEdgeEmbedding', () => {
   });
 
   it('ignores a header signed with another key (a client forging one)', () => {
-    const forged = new Headers(signEmbedding(new Float32Array([9, 9, 9, 9]), { key: 'guess', modelVersion: 'clip-v1', text: 'red car' }));
+    const forged = new Headers(
+      signEmbedding(new Float32Array([9, 9, 9, 9]), {
+        key: 'guess',
+        modelVersion: 'clip-v1',
+        text: 'red car',
+      }),
+    );
     expect(verify(forged)).toBeNull();
   });
 
   it('ignores an embedding swapped under a valid signature', () => {
-    const swapped = signed({ [EDGE_HEADERS.embedding]: bytesToBase64(embeddingToBytes(new Float32Array([1, 1, 1, 1]))) });
+    const swapped = signed({
+      [EDGE_HEADERS.embedding]: bytesToBase64(embeddingToBytes(new Float32Array([1, 1, 1, 1]))),
+    });
     expect(verify(swapped)).toBeNull();
   });
 
@@ -49,9 +57,13 @@ describe('verifyEdgeEmbedding', () => {
     expect(verify(signed({ [EDGE_HEADERS.embeddingSignature]: 'zz' }))).toBeNull();
     expect(verify(signed({ [EDGE_HEADERS.embeddingTimestamp]: 'soon' }))).toBeNull();
     expect(verify(signed(), { dimensions: 512 })).toBeNull();
-    const nan = new Headers(signEmbedding(new Float32Array([Number.NaN, 1]), { key, modelVersion: 'clip-v1', text: 'red car' }));
+    const nan = new Headers(
+      signEmbedding(new Float32Array([Number.NaN, 1]), { key, modelVersion: 'clip-v1', text: 'red car' }),
+    );
     expect(verify(nan)).toBeNull();
-    const empty = new Headers(signEmbedding(new Float32Array(0), { key, modelVersion: 'clip-v1', text: 'red car' }));
+    const empty = new Headers(
+      signEmbedding(new Float32Array(0), { key, modelVersion: 'clip-v1', text: 'red car' }),
+    );
     expect(verify(empty)).toBeNull();
   });
 });
@@ -102,7 +114,10 @@ describe('useEdgeTrust', () => {
 
   it('uses a signed edge embedding instead of encoding', async () => {
     const { search, encoded } = server();
-    const res = await search('red car', signEmbedding(vector, { key, modelVersion: 'clip-v1', text: 'red car' }));
+    const res = await search(
+      'red car',
+      signEmbedding(vector, { key, modelVersion: 'clip-v1', text: 'red car' }),
+    );
     expect(((await res.json()) as { data: { embed: number[] } }).data.embed).toEqual([...vector]);
     expect(encoded).toEqual([]);
     expect(res.headers.get(EDGE_HEADERS.modelVersion)).toBe('clip-v1');
@@ -110,9 +125,18 @@ describe('useEdgeTrust', () => {
 
   it('encodes the text itself when the embedding header is forged or stale', async () => {
     const { search, encoded } = server();
-    await search('red car', signEmbedding(vector, { key: 'forged', modelVersion: 'clip-v1', text: 'red car' }));
-    await search('red car', signEmbedding(vector, { key, modelVersion: 'clip-v1', text: 'red car', now: Date.now() - 3_600_000 }));
-    await search('red car', { [EDGE_HEADERS.embedding]: bytesToBase64(embeddingToBytes(vector)), [EDGE_HEADERS.embeddingModel]: 'clip-v1' });
+    await search(
+      'red car',
+      signEmbedding(vector, { key: 'forged', modelVersion: 'clip-v1', text: 'red car' }),
+    );
+    await search(
+      'red car',
+      signEmbedding(vector, { key, modelVersion: 'clip-v1', text: 'red car', now: Date.now() - 3_600_000 }),
+    );
+    await search('red car', {
+      [EDGE_HEADERS.embedding]: bytesToBase64(embeddingToBytes(vector)),
+      [EDGE_HEADERS.embeddingModel]: 'clip-v1',
+    });
     expect(encoded).toEqual(['red car', 'red car', 'red car']);
   });
 
@@ -120,7 +144,10 @@ describe('useEdgeTrust', () => {
     const { search, fromEdge } = server();
     const plain = await search('blue sky');
     expect(plain.headers.get(EDGE_HEADERS.embedding)).toBeNull();
-    const forgedEdge = await search('blue sky', { [EDGE_HEADERS.edgeTimestamp]: '1', [EDGE_HEADERS.edgeSignature]: '00' });
+    const forgedEdge = await search('blue sky', {
+      [EDGE_HEADERS.edgeTimestamp]: '1',
+      [EDGE_HEADERS.edgeSignature]: '00',
+    });
     expect(forgedEdge.headers.get(EDGE_HEADERS.embedding)).toBeNull();
     const edge = await search('blue sky', fromEdge());
     expect(verifyEdgeEmbedding(edge.headers, { key, modelVersion: 'clip-v1', text: 'blue sky' })).toEqual(

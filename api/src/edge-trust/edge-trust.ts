@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
+  base64ToBytes,
   bytesToBase64,
   bytesToEmbedding,
   bytesToHex,
@@ -7,7 +8,6 @@ import {
   edgeRequestMessage,
   embeddingMessage,
   embeddingToBytes,
-  base64ToBytes,
   hexToBytes,
   isFresh,
   parseTimestamp,
@@ -75,14 +75,7 @@ export function signEmbedding(
  */
 export function verifyEdgeEmbedding(
   headers: HeaderSource,
-  {
-    key,
-    modelVersion,
-    text,
-    dimensions,
-    maxAgeSeconds = 300,
-    now = Date.now(),
-  }: VerifyEmbeddingOptions,
+  { key, modelVersion, text, dimensions, maxAgeSeconds = 300, now = Date.now() }: VerifyEmbeddingOptions,
 ): Float32Array | null {
   const encoded = headers.get(EDGE_HEADERS.embedding);
   const signedModel = headers.get(EDGE_HEADERS.embeddingModel);
@@ -121,7 +114,7 @@ export function verifyEdgeRequest(
     path,
     maxAgeSeconds = 300,
     now = Date.now(),
-  }: VerifyOptions & { method: string; /** URL pathname, e.g. /graphql. */ path: string },
+  }: VerifyOptions & { method: string /** URL pathname, e.g. /graphql. */; path: string },
 ): boolean {
   const timestamp = parseTimestamp(headers.get(EDGE_HEADERS.edgeTimestamp));
   if (timestamp === null || !isFresh(timestamp, unixSeconds(now), maxAgeSeconds)) return false;

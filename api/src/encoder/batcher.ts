@@ -1,7 +1,7 @@
 export interface BatcherOptions {
   /** most items in one model call; default 16 */
   maxBatch?: number;
-  /** how long the first item of a batch waits for company, in ms; default 5 */
+  /** how long the first item of a batch waits for company, in ms; 0 batches only what is pushed in the same tick; default 2 */
   maxWaitMs?: number;
 }
 
@@ -21,19 +21,23 @@ export class DynamicBatcher<I, O> {
   readonly maxBatch: number;
   readonly maxWaitMs: number;
   private queue: Pending<I, O>[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private cancelTimer: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
-    { maxBatch = 16, maxWaitMs = 5 }: BatcherOptions = {},
+    { maxBatch = 16, maxWaitMs = 2 }: BatcherOptions = {},
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-      throw new Error(`Expected positive integer for maxBatch but received ${maxBatch} of type ${typeof maxBatch}`);
+      throw new Error(
+        `Expected positive integer for maxBatch but received ${maxBatch} of type ${typeof maxBatch}`,
+      );
     }
     if (!(maxWaitMs >= 0)) {
-      throw new Error(`Expected non-negative number for maxWaitMs but received ${maxWaitMs} of type ${typeof maxWaitMs}`);
+      throw new Error(
+        `Expected non-negative number for maxWaitMs but received ${maxWaitMs} of type ${typeof maxWaitMs}`,
+      );
     }
     this.maxBatch = maxBatch;
     this.maxWaitMs = maxWaitMs;
@@ -62,18 +66,20 @@ export class DynamicBatcher<I, O> {
 
   private schedule(): void {
     if (this.running) return; // the running batch flushes the queue when it ends
-    if (this.queue.length >= this.maxBatch || this.maxWaitMs === 0) {
+    if (this.queue.length >= this.maxBatch) {
       this.flush();
-    } else {
-      this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+    } else if (!this.cancelTimer && this.maxWaitMs === 0) {
+      const immediate = setImmediate(() => this.flush());
+      this.cancelTimer = () => clearImmediate(immediate);
+    } else if (!this.cancelTimer) {
+      const timeout = setTimeout(() => this.flush(), this.maxWaitMs);
+      this.cancelTimer = () => clearTimeout(timeout);
     }
   }
 
   private flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.cancelTimer?.();
+    this.cancelTimer = null;
     if (this.running || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
     this.running = this.execute(batch).finally(() => {

@@ -35,14 +35,19 @@ function sizeField(value: unknown, name: string): { height: number; width: numbe
   if (typeof value === 'object') {
     const v = value as Record<string, unknown>;
     if (typeof v.shortest_edge === 'number') return v.shortest_edge;
-    if (typeof v.height === 'number' && typeof v.width === 'number') return { height: v.height, width: v.width };
+    if (typeof v.height === 'number' && typeof v.width === 'number')
+      return { height: v.height, width: v.width };
   }
   throw new Error(`preprocessor config: cannot read ${name} ${JSON.stringify(value)}`);
 }
 
 function triple(value: unknown, name: string, fallback: [number, number, number]): [number, number, number] {
   if (value === undefined) return fallback;
-  if (Array.isArray(value) && value.length === 3 && value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+  if (
+    Array.isArray(value) &&
+    value.length === 3 &&
+    value.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
     return value as [number, number, number];
   }
   throw new Error(`preprocessor config: ${name} must be three numbers, got ${JSON.stringify(value)}`);
@@ -130,7 +135,10 @@ export async function decodeRgb(
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb');
     if (resize) image = image.resize(resize);
-    const { data, info } = await image.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await image
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
     return { data, width: info.width, height: info.height };
   } catch (error) {

@@ -34,7 +34,9 @@ export class ClipTokenizer {
     try {
       tokenizer = new Tokenizer(tokenizerJson, config);
     } catch (error) {
-      throw new Error(`${tokenizerPath} is not a tokenizer the tokenizer library can read: ${message(error)}`);
+      throw new Error(
+        `${tokenizerPath} is not a tokenizer the tokenizer library can read: ${message(error)}`,
+      );
     }
     const eosToken = stringField(config, 'eos_token') ?? '<|endoftext|>';
     const eosId = tokenizer.token_to_id(eosToken);

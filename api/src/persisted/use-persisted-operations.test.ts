@@ -1,10 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { buildPersistedManifest, loadPersistedManifest, MANIFEST_PATH, type PersistedManifest, serialiseManifest, sha256Hex } from './manifest.ts';
 import type { Role } from '../auth/roles.ts';
 import { maskError } from '../plugins/mask-error.ts';
+import {
+  buildPersistedManifest,
+  loadPersistedManifest,
+  MANIFEST_PATH,
+  type PersistedManifest,
+  serialiseManifest,
+  sha256Hex,
+} from './manifest.ts';
 import { usePersistedOperations } from './use-persisted-operations.ts';
-import { readFileSync } from 'node:fs';
 
 const hello = 'query Hello($name: String) {\n  hello(name: $name)\n}';
 const bump = 'mutation Bump {\n  bump\n}';
@@ -23,7 +30,10 @@ function server() {
     schema: createSchema({
       typeDefs: 'type Query { hello(name: String): String! secret: String! } type Mutation { bump: Int! }',
       resolvers: {
-        Query: { hello: (_: unknown, { name }: { name?: string }) => `hello ${name ?? 'world'}`, secret: () => 's' },
+        Query: {
+          hello: (_: unknown, { name }: { name?: string }) => `hello ${name ?? 'world'}`,
+          secret: () => 's',
+        },
         Mutation: { bump: () => ++bumps },
       },
     }),
@@ -37,7 +47,13 @@ function server() {
   });
   const call = async (path: string, init: RequestInit = {}) => {
     const response = await yoga.fetch(`http://yoga${path}`, init);
-    return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+    return {
+      status: response.status,
+      body: (await response.json()) as {
+        data?: Record<string, unknown>;
+        errors?: { message: string; extensions: { code: string } }[];
+      },
+    };
   };
   const post = (body: unknown, role?: Role) =>
     call('/graphql', {
@@ -76,7 +92,7 @@ describe('usePersistedOperations', () => {
     const { post } = server();
     const res = await post({ query: '{ secret }' }, 'partner');
     expect(res.status).toBe(403);
-    expect(res.body.errors?.[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(res.body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_ONLY');
     expect(res.body.data).toBeUndefined();
   });
 
@@ -84,7 +100,7 @@ describe('usePersistedOperations', () => {
     const { post } = server();
     const query = '{ secret }';
     const res = await post({ query, extensions: apq(sha256Hex(query)) }, 'partner');
-    expect(res.body.errors?.[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(res.body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_ONLY');
   });
 
   it('runs plain queries for every other role', async () => {
@@ -108,16 +124,18 @@ describe('usePersistedOperations', () => {
   it('runs the APQ retry (document + unknown hash) as a plain query for non-partners', async () => {
     const { post } = server();
     const query = '{ secret }';
-    expect((await post({ query, extensions: apq(sha256Hex(query)) })).body).toEqual({ data: { secret: 's' } });
+    expect((await post({ query, extensions: apq(sha256Hex(query)) })).body).toEqual({
+      data: { secret: 's' },
+    });
   });
 
   it('refuses a hash that is not hex, and a document that does not match its hash', async () => {
     const { call, post } = server();
     const notHex = await call('/graphql?id=not-a-hash');
     expect(notHex.status).toBe(400);
-    expect(notHex.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(notHex.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
     const mismatch = await post({ query: '{ secret }', extensions: apq(helloId) });
-    expect(mismatch.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(mismatch.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
 
   it('keeps mutations off GET even when persisted', async () => {
@@ -135,6 +153,10 @@ describe('persisted operations manifest', () => {
 
   it('loads, and every id is the sha256 of its document', () => {
     const loaded = loadPersistedManifest();
-    expect(Object.values(loaded).map((op) => op.name).sort()).toEqual(['Image', 'RecordClick', 'Search', 'UploadImage']);
+    expect(
+      Object.values(loaded)
+        .map((op) => op.name)
+        .sort(),
+    ).toEqual(['Image', 'RecordClick', 'Search', 'UploadImage']);
   });
 });

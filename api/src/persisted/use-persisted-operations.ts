@@ -64,10 +64,15 @@ export function usePersistedOperations({
         }
         const persisted = operations[id];
         if (persisted) {
-          setParams({ ...rest, query: persisted.document, operationName: rest.operationName ?? persisted.name });
+          setParams({
+            ...rest,
+            query: persisted.document,
+            operationName: rest.operationName ?? persisted.name,
+          });
           return;
         }
-        if (typeof rest.query !== 'string') throw new AppError('PERSISTED_QUERY_NOT_FOUND', PERSISTED_QUERY_NOT_FOUND);
+        if (typeof rest.query !== 'string')
+          throw new AppError('PERSISTED_QUERY_NOT_FOUND', PERSISTED_QUERY_NOT_FOUND);
         // an APQ client registering a document we do not know: it is a plain query from here on
       }
       if (rest.query === undefined || rest.query === null) return; // yoga answers "Must provide query string."

@@ -1,5 +1,8 @@
 #include "create.h"
 
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPreTransform.h>
 #include <faiss/index_factory.h>
 #include <faiss/impl/FaissException.h>
 
@@ -7,6 +10,14 @@
 #include "index-object.h"
 
 namespace pixelfind {
+
+// The factory turns on polysemous training for PQ codes (seconds to minutes of extra training);
+// it only serves Hamming-filtered polysemous search, which this addon never runs.
+static void DisablePolysemousTraining(faiss::Index* index) {
+  if (auto pre = dynamic_cast<faiss::IndexPreTransform*>(index)) return DisablePolysemousTraining(pre->index);
+  if (auto ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(index)) ivfpq->do_polysemous_training = false;
+  if (auto pq = dynamic_cast<faiss::IndexPQ*>(index)) pq->do_polysemous_training = false;
+}
 
 Napi::Value Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -23,6 +34,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   } catch (const std::exception& error) {
     throw Napi::Error::New(env, "Could not create index from factory string '" + factory + "': " + error.what());
   }
+  DisablePolysemousTraining(index);
   return IndexObject::NewInstance(env, WrapIndex(index));
 }
 

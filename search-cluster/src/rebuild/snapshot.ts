@@ -6,6 +6,7 @@ import { ClusterError } from '../errors.ts';
 import type { MainTierKind, MainTierSearchParams } from '../shard/main-tier.ts';
 import type { Partition } from '../shard/partition.ts';
 import type { VectorIndex } from '../shard/vector-index.ts';
+import { writeVectorFile } from '../faiss/vector-file.ts';
 
 /**
  * A main tier on disk. One directory per snapshot under the model version's directory:
@@ -13,8 +14,8 @@ import type { VectorIndex } from '../shard/vector-index.ts';
  *   <dataDir>/<model version>/CURRENT            name of the live snapshot directory
  *   <dataDir>/<model version>/snap-<watermark>-<ms>/
  *       index.faiss    the ANN index as FAISS writes it
- *       ids.i64        row order ids, little-endian int64
- *       vectors.f32    full-precision rows, little-endian float32 (re-scoring, exact scans)
+ *       vectors.pxvec  ids (ascending) and full-precision rows, the format of ../faiss/vector-file.ts,
+ *                      memory-mapped for re-scoring or read into memory
  *       meta.json      SnapshotMeta below, written last, with size and CRC-32 of each file
  *
  * A snapshot is written to a temporary directory, fsynced and renamed into place, then CURRENT is
@@ -22,6 +23,11 @@ import type { VectorIndex } from '../shard/vector-index.ts';
  * sizes and checksums before FAISS parses a byte, since a damaged index file can crash FAISS.
  */
 export const SNAPSHOT_FORMAT = 1;
+
+/** Header of a vectors.pxvec file (see search-cluster/native/src/vector-file.h). */
+const PXVEC_MAGIC = 'PXVECF01';
+const PXVEC_HEADER_BYTES = 32;
+export const pxvecBytes = (count: number, dimension: number) => PXVEC_HEADER_BYTES + count * 8 + count * dimension * 4;
 
 export interface SnapshotFile {
   name: string;
@@ -41,14 +47,13 @@ export interface SnapshotMeta {
   factory: string;
   params: MainTierSearchParams;
   createdAt: string;
-  files: { index: SnapshotFile; ids: SnapshotFile; vectors: SnapshotFile };
+  files: { index: SnapshotFile; vectors: SnapshotFile };
 }
 
 export interface Snapshot {
   dir: string;
   meta: SnapshotMeta;
   indexPath: string;
-  idsPath: string;
   vectorsPath: string;
 }
 
@@ -82,9 +87,6 @@ async function fileCrc32(path: string): Promise<number> {
   return crc;
 }
 
-const bytesOf = (array: BigInt64Array | Float32Array) =>
-  new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-
 export interface SnapshotInput {
   modelVersion: string;
   partition: Partition;
@@ -108,11 +110,12 @@ export async function writeSnapshot(dataDir: string, input: SnapshotInput): Prom
   try {
     await input.index.write(join(tmp, 'index.faiss'));
     await syncPath(join(tmp, 'index.faiss'));
-    const ids = bytesOf(input.ids);
-    const vectors = bytesOf(input.vectors);
-    await writeDurably(join(tmp, 'ids.i64'), ids);
-    await writeDurably(join(tmp, 'vectors.f32'), vectors);
-    const indexStat = await stat(join(tmp, 'index.faiss'));
+    await writeVectorFile(join(tmp, 'vectors.pxvec'), input.index.dimension, input.vectors, input.ids);
+    const fileInfo = async (name: string): Promise<SnapshotFile> => ({
+      name,
+      bytes: (await stat(join(tmp, name))).size,
+      crc32: await fileCrc32(join(tmp, name)),
+    });
     const meta: SnapshotMeta = {
       format: SNAPSHOT_FORMAT,
       modelVersion: input.modelVersion,
@@ -124,11 +127,7 @@ export async function writeSnapshot(dataDir: string, input: SnapshotInput): Prom
       factory: input.factory,
       params: input.params,
       createdAt: new Date().toISOString(),
-      files: {
-        index: { name: 'index.faiss', bytes: indexStat.size, crc32: await fileCrc32(join(tmp, 'index.faiss')) },
-        ids: { name: 'ids.i64', bytes: ids.byteLength, crc32: crc32(ids) },
-        vectors: { name: 'vectors.f32', bytes: vectors.byteLength, crc32: crc32(vectors) },
-      },
+      files: { index: await fileInfo('index.faiss'), vectors: await fileInfo('vectors.pxvec') },
     };
     await writeDurably(join(tmp, 'meta.json'), Buffer.from(JSON.stringify(meta, null, 2)));
     await syncPath(tmp);
@@ -149,7 +148,6 @@ function snapshotAt(dir: string, meta: SnapshotMeta): Snapshot {
     dir,
     meta,
     indexPath: join(dir, meta.files.index.name),
-    idsPath: join(dir, meta.files.ids.name),
     vectorsPath: join(dir, meta.files.vectors.name),
   };
 }
@@ -194,7 +192,7 @@ export async function readSnapshot(dataDir: string, expected: SnapshotExpectatio
   }
   const problem = checkMeta(meta, expected);
   if (problem) throw corrupt(dir, problem);
-  for (const file of [meta.files.index, meta.files.ids, meta.files.vectors]) {
+  for (const file of [meta.files.index, meta.files.vectors]) {
     const path = join(dir, file.name);
     let size: number;
     try {
@@ -223,12 +221,13 @@ function checkMeta(meta: SnapshotMeta, expected: SnapshotExpectation): string | 
   if (!Number.isInteger(meta.count) || meta.count < 0) return `count ${String(meta.count)} is invalid`;
   if (!['flat', 'hnsw', 'ivfpq'].includes(meta.kind)) return `kind ${String(meta.kind)} is unknown`;
   const files = meta.files;
-  if (!files?.index || !files.ids || !files.vectors) return 'files are missing from meta.json';
-  for (const f of [files.index, files.ids, files.vectors]) {
+  if (!files?.index || !files.vectors) return 'files are missing from meta.json';
+  for (const f of [files.index, files.vectors]) {
     if (typeof f.name !== 'string' || !/^[a-z0-9.]+$/.test(f.name)) return `file name ${String(f.name)} is invalid`;
   }
-  if (files.ids.bytes !== meta.count * 8) return `ids.i64 should hold ${meta.count} ids`;
-  if (files.vectors.bytes !== meta.count * meta.dimension * 4) return `vectors.f32 should hold ${meta.count} vectors`;
+  if (files.vectors.bytes !== pxvecBytes(meta.count, meta.dimension)) {
+    return `${files.vectors.name} should hold ${meta.count} vectors of dimension ${meta.dimension}`;
+  }
   return null;
 }
 
@@ -241,18 +240,43 @@ export async function quarantineSnapshot(dataDir: string, modelVersion: string):
   }
 }
 
-/** Reads a snapshot's ids file into memory. */
+/** Reads the ids (ascending) of a snapshot's vector file, checking its header. */
 export async function readIds(snapshot: Snapshot): Promise<BigInt64Array> {
-  const buf = await readFile(snapshot.idsPath);
-  const ids = new BigInt64Array(snapshot.meta.count);
-  new Uint8Array(ids.buffer).set(buf);
-  return ids;
+  const { count, dimension } = snapshot.meta;
+  const file = await open(snapshot.vectorsPath, 'r');
+  try {
+    const header = Buffer.alloc(PXVEC_HEADER_BYTES);
+    await file.read(header, 0, PXVEC_HEADER_BYTES, 0);
+    if (
+      header.toString('latin1', 0, 8) !== PXVEC_MAGIC ||
+      header.readUInt32LE(8) !== dimension ||
+      header.readBigUInt64LE(16) !== BigInt(count)
+    ) {
+      throw corrupt(snapshot.dir, `${snapshot.meta.files.vectors.name} header does not match meta.json`);
+    }
+    const ids = new BigInt64Array(count);
+    await file.read(new Uint8Array(ids.buffer), 0, ids.byteLength, PXVEC_HEADER_BYTES);
+    return ids;
+  } finally {
+    await file.close();
+  }
 }
 
-/** Reads a snapshot's full-precision vectors into memory. */
+/** Reads a snapshot's full-precision rows into memory (row i belongs to readIds()[i]). */
 export async function readVectors(snapshot: Snapshot): Promise<Float32Array> {
-  const buf = await readFile(snapshot.vectorsPath);
-  const vectors = new Float32Array(snapshot.meta.count * snapshot.meta.dimension);
-  new Uint8Array(vectors.buffer).set(buf);
-  return vectors;
+  const { count, dimension } = snapshot.meta;
+  const file = await open(snapshot.vectorsPath, 'r');
+  try {
+    const vectors = new Float32Array(count * dimension);
+    const bytes = new Uint8Array(vectors.buffer);
+    const start = PXVEC_HEADER_BYTES + count * 8;
+    for (let done = 0; done < bytes.length; ) {
+      const { bytesRead } = await file.read(bytes, done, Math.min(1 << 26, bytes.length - done), start + done);
+      if (bytesRead === 0) throw corrupt(snapshot.dir, 'vector file ends early');
+      done += bytesRead;
+    }
+    return vectors;
+  } finally {
+    await file.close();
+  }
 }

@@ -1,3 +1,4 @@
+import { NATIVE_MAX_K } from './faiss-factory.ts';
 import type { Hit } from './topk.ts';
 import type { VectorIndex, VectorSearchOptions } from './vector-index.ts';
 
@@ -74,7 +75,7 @@ export class HotTier {
     k: number,
     allowedIds: BigInt64Array | undefined,
   ): Promise<Hit[][]> {
-    const fetchK = Math.max(1, Math.min(k + this.pendingRemovals, this.index.count));
+    const fetchK = Math.max(1, Math.min(k + this.pendingRemovals, this.index.count, NATIVE_MAX_K));
     const options: VectorSearchOptions = allowedIds ? { allowedIds } : {};
     const { ids, distances } = await this.index.search(queries, fetchK, options);
     const perQuery: Hit[][] = [];

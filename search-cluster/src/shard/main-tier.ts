@@ -1,6 +1,7 @@
+import { NATIVE_MAX_K } from './faiss-factory.ts';
 import { IdTable } from './int64.ts';
 import type { RowStore } from './row-store.ts';
-import { dot, type Hit, TopK } from './topk.ts';
+import type { Hit } from './topk.ts';
 import type { VectorIndex, VectorSearchOptions } from './vector-index.ts';
 
 export type MainTierKind = 'flat' | 'hnsw' | 'ivfpq';
@@ -125,16 +126,15 @@ export class MainTier {
    * store full vectors; IVF-PQ re-scores a short list of `k * rescoreFactor` from the row store.
    */
   async search(queries: Float32Array, nq: number, k: number, options: TierQueryOptions): Promise<Hit[][]> {
-    const d = this.dimension;
     const extra = this.ghosts.size;
     const want = this.kind === 'ivfpq' ? Math.max(k * this.params.rescoreFactor, k + extra) : k + extra;
-    const fetchK = Math.max(1, Math.min(want, this.ids.length));
+    const fetchK = Math.max(1, Math.min(want, this.ids.length, NATIVE_MAX_K));
     const native: VectorSearchOptions = {};
     if (options.allowedIds) native.allowedIds = options.allowedIds;
     if (this.kind === 'hnsw') native.efSearch = Math.max(options.efSearch ?? this.params.efSearch, fetchK);
     if (this.kind === 'ivfpq') native.nprobe = options.nprobe ?? this.params.nprobe;
     const { ids, distances } = await this.index.search(queries, fetchK, native);
-    return this.collect(queries, nq, k, fetchK, ids, distances, d);
+    return this.collect(queries, nq, k, fetchK, ids, distances);
   }
 
   private async collect(
@@ -144,37 +144,44 @@ export class MainTier {
     fetchK: number,
     ids: BigInt64Array,
     distances: Float32Array,
-    d: number,
   ): Promise<Hit[][]> {
+    if (this.kind === 'ivfpq') {
+      // re-score the short lists exactly: PQ distances only decide who makes the list
+      const candidates = new BigInt64Array(nq * fetchK).fill(-1n);
+      const rows = new Int32Array(nq * fetchK).fill(-1);
+      for (let j = 0; j < nq * fetchK; j++) {
+        const id = ids[j]!;
+        if (id < 0n || this.deleted.has(id)) continue;
+        candidates[j] = id;
+        rows[j] = this.table.rowOf(id);
+      }
+      return this.store.score(queries, nq, fetchK, candidates, rows, k);
+    }
     const perQuery: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
       const hits: Hit[] = [];
-      for (let j = 0; j < fetchK; j++) {
-        const id = ids[q * fetchK + j]!;
+      for (let j = q * fetchK; j < (q + 1) * fetchK && hits.length < k; j++) {
+        const id = ids[j]!;
         if (id < 0n || this.deleted.has(id)) continue;
-        hits.push({ id, score: distances[q * fetchK + j]! });
+        hits.push({ id, score: distances[j]! });
       }
       perQuery.push(hits);
     }
-    if (this.kind !== 'ivfpq') return perQuery.map((hits) => hits.slice(0, k));
-    return this.rescore(queries, perQuery, k, d);
+    return perQuery;
   }
 
-  /** Replaces PQ distances of the short lists by exact inner products and keeps the best k. */
-  private async rescore(queries: Float32Array, shortLists: Hit[][], k: number, d: number): Promise<Hit[][]> {
-    const rowOf = new Map<bigint, number>();
-    for (const hits of shortLists) for (const h of hits) rowOf.set(h.id, -1);
-    const rows: number[] = [];
-    for (const id of rowOf.keys()) {
-      rowOf.set(id, rows.length);
-      rows.push(this.table.rowOf(id));
+  /** Exact top k among the given live ids (and their rows) of this tier, for each query. */
+  scoreExact(queries: Float32Array, nq: number, ids: bigint[], rows: number[], k: number): Promise<Hit[][]> {
+    const per = ids.length;
+    const allIds = new BigInt64Array(nq * per);
+    const allRows = new Int32Array(nq * per);
+    for (let q = 0; q < nq; q++) {
+      for (let i = 0; i < per; i++) {
+        allIds[q * per + i] = ids[i]!;
+        allRows[q * per + i] = rows[i]!;
+      }
     }
-    const vectors = await this.store.read(rows);
-    return shortLists.map((hits, q) => {
-      const top = new TopK(k);
-      for (const h of hits) top.push(h.id, Math.fround(dot(queries, q * d, vectors, rowOf.get(h.id)! * d, d)));
-      return top.result();
-    });
+    return this.store.score(queries, nq, per, allIds, allRows, k);
   }
 
   acquire(): void {

@@ -1,81 +1,108 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import { VectorFile } from '../faiss/vector-file.ts';
+import { dot, type Hit, TopK } from './topk.ts';
 
 /**
- * Full-precision vectors of an immutable tier, row i belonging to the tier's ids[i]. The main tier
- * re-scores its compressed short list and scans small filtered subsets exactly from here.
+ * Exact candidate scoring for an immutable tier: the main tier re-scores its compressed short list
+ * and scans small filtered subsets here. Candidates are given per query, `perQuery` each, as ids
+ * (for the memory-mapped file, which looks rows up itself) and as rows of the tier (for memory);
+ * id -1 / row -1 pads a shorter list.
  */
 export interface RowStore {
-  readonly rows: number;
-  readonly dimension: number;
-  /** Resident bytes (0 for rows paged in from disk on demand). */
+  /** Resident bytes (0 for a memory-mapped file: the page cache holds what queries touch). */
   readonly memoryBytes: number;
-  /** The vectors of `rows`, concatenated in the order given. */
-  read(rows: ArrayLike<number>): Promise<Float32Array>;
+  score(
+    queries: Float32Array,
+    nq: number,
+    perQuery: number,
+    ids: BigInt64Array,
+    rows: Int32Array,
+    k: number,
+  ): Promise<Hit[][]>;
+  /** The vectors of `rows` concatenated, where the store can hand them out (memory); null otherwise. */
+  read(rows: ArrayLike<number>): Promise<Float32Array | null>;
   close(): Promise<void>;
 }
 
+/** Rows held in memory, row i of `vectors` belonging to the tier's ids[i]. */
 export class MemoryRowStore implements RowStore {
-  readonly rows: number;
   constructor(
     readonly vectors: Float32Array,
     readonly dimension: number,
-  ) {
-    this.rows = vectors.length / dimension;
-  }
+  ) {}
 
   get memoryBytes(): number {
     return this.vectors.byteLength;
   }
 
+  async score(
+    queries: Float32Array,
+    nq: number,
+    perQuery: number,
+    ids: BigInt64Array,
+    rows: Int32Array,
+    k: number,
+  ): Promise<Hit[][]> {
+    const d = this.dimension;
+    const results: Hit[][] = [];
+    for (let q = 0; q < nq; q++) {
+      const top = new TopK(k);
+      for (let j = q * perQuery; j < (q + 1) * perQuery; j++) {
+        const row = rows[j]!;
+        if (row < 0) continue;
+        top.push(ids[j]!, Math.fround(dot(queries, q * d, this.vectors, row * d, d)));
+      }
+      results.push(top.result());
+    }
+    return results;
+  }
+
   async read(rows: ArrayLike<number>): Promise<Float32Array> {
     const d = this.dimension;
     const out = new Float32Array(rows.length * d);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      out.set(this.vectors.subarray(row * d, row * d + d), i * d);
-    }
+    for (let i = 0; i < rows.length; i++) out.set(this.vectors.subarray(rows[i]! * d, rows[i]! * d + d), i * d);
     return out;
   }
 
   async close(): Promise<void> {}
 }
 
-/**
- * Rows read on demand from a little-endian float32 file (the snapshot's vectors file), so re-scoring
- * vectors stay on disk and in the page cache instead of on the heap.
- */
-export class FileRowStore implements RowStore {
+/** Rows in the snapshot's memory-mapped vector file, scored natively off the main thread. */
+export class VectorFileStore implements RowStore {
   readonly memoryBytes = 0;
-  private constructor(
-    private readonly file: FileHandle,
-    readonly rows: number,
-    readonly dimension: number,
-    private readonly byteOffset: number,
-  ) {}
 
-  static async open(path: string, rows: number, dimension: number, byteOffset = 0): Promise<FileRowStore> {
-    return new FileRowStore(await open(path, 'r'), rows, dimension, byteOffset);
+  private constructor(private readonly file: VectorFile) {}
+
+  static open(path: string): VectorFileStore {
+    return new VectorFileStore(VectorFile.open(path));
   }
 
-  async read(rows: ArrayLike<number>): Promise<Float32Array> {
-    const rowBytes = this.dimension * 4;
-    const out = new Float32Array(rows.length * this.dimension);
-    const bytes = new Uint8Array(out.buffer);
-    // one pread per row, a bounded number in flight so a big scan does not flood the libuv pool
-    const inFlight = 16;
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < rows.length; i = next++) {
-        const position = this.byteOffset + rows[i]! * rowBytes;
-        const { bytesRead } = await this.file.read(bytes, i * rowBytes, rowBytes, position);
-        if (bytesRead !== rowBytes) throw new Error(`short read of row ${rows[i]} (${bytesRead} bytes)`);
+  async score(
+    queries: Float32Array,
+    nq: number,
+    perQuery: number,
+    ids: BigInt64Array,
+    _rows: Int32Array,
+    k: number,
+  ): Promise<Hit[][]> {
+    if (perQuery === 0) return Array.from({ length: nq }, () => []);
+    const { ids: top, distances } = await this.file.rescore(queries, ids, k);
+    const results: Hit[][] = [];
+    for (let q = 0; q < nq; q++) {
+      const hits: Hit[] = [];
+      for (let j = q * k; j < (q + 1) * k; j++) {
+        const id = top[j]!;
+        if (id >= 0n) hits.push({ id, score: distances[j]! });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(inFlight, rows.length) }, worker));
-    return out;
+      results.push(hits);
+    }
+    return results;
+  }
+
+  async read(): Promise<null> {
+    return null;
   }
 
   async close(): Promise<void> {
-    await this.file.close();
+    this.file.close();
   }
 }

@@ -58,8 +58,13 @@ export function checkIds(name: string, ids: unknown): BigInt64Array {
   if (!(ids instanceof BigInt64Array)) {
     throw badRequest(`Expected BigInt64Array for ${name} but received ${describe(ids)}`);
   }
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i]! < 0n) throw badRequest(`Expected non-negative ids in ${name} but found ${ids[i]} at index ${i}`);
+  // the sign bit is the top bit of each id's high half: no BigInt per id
+  const halves = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+  for (let i = 1; i < halves.length; i += 2) {
+    if (halves[i]! >= 0x80000000) {
+      const at = (i - 1) / 2;
+      throw badRequest(`Expected non-negative ids in ${name} but found ${ids[at]} at index ${at}`);
+    }
   }
   return ids;
 }

@@ -1,0 +1,314 @@
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DynamicBatcher } from './batcher.ts';
+import { defaultIntraOpThreads, type ExecutionProvider, openSession } from './onnx-session.ts';
+import { loadPreprocessConfig, outputSize, type PreprocessConfig, preprocessImage } from './preprocess.ts';
+import { howToGet, type ModelEntry, missingFiles, type ResolveOptions, resolveModel } from './registry.ts';
+import { normaliseText } from './text.ts';
+import { ClipTokenizer } from './tokenizer.ts';
+import { prompt, readLabels, type Tag, ZeroShotClassifier } from './zero-shot.ts';
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface EncoderOptions extends ResolveOptions {
+  /** default env PIXELFIND_EXECUTION_PROVIDER, else cpu */
+  executionProvider?: ExecutionProvider;
+  /** threads per model call; default env PIXELFIND_ONNX_THREADS, else min(4, cores) */
+  intraOpThreads?: number;
+  /** let idle onnxruntime threads spin (see SessionOptions); default env PIXELFIND_ONNX_SPIN=1, else false */
+  allowSpinning?: boolean;
+  /** most texts or images per model call; default 16 */
+  maxBatch?: number;
+  /** longest wait for a batch to fill, ms; default 2 */
+  maxWaitMs?: number;
+  /** lowest zero-shot probability that makes a tag; default the registry's (tiny 0.2, ViT-B/32 0.1) */
+  tagThreshold?: number;
+  /** most tags per image; default 5 */
+  maxTags?: number;
+  /** default console */
+  logger?: Logger;
+}
+
+export interface ModelInfo {
+  modelVersion: string;
+  name: string;
+  dimension: number;
+  dir: string;
+  testModel: boolean;
+  /** why the tiny model runs instead of the real one, or null */
+  fallbackWarning: string | null;
+  executionProvider: ExecutionProvider;
+  intraOpThreads: number;
+  contextLength: number;
+  imageSize: { height: number; width: number };
+}
+
+export interface Encoder {
+  /** the model_version every vector from this encoder must carry */
+  readonly modelVersion: string;
+  readonly dimension: number;
+  readonly info: ModelInfo;
+  /** the registry entry: labels, unsafe concepts, logit scale */
+  readonly entry: ModelEntry;
+  /** L2-normalised text embedding; BAD_USER_INPUT for empty, too long or control-character text */
+  encodeText(text: string): Promise<Float32Array>;
+  encodeTexts(texts: string[]): Promise<Float32Array[]>;
+  /** L2-normalised image embedding; UNSUPPORTED_MEDIA_TYPE when the bytes are not an image */
+  encodeImage(bytes: Buffer): Promise<Float32Array>;
+  encodeImages(bytes: Buffer[]): Promise<Float32Array[]>;
+  /** zero-shot tags from the model's label vocabulary */
+  tagImage(embedding: Float32Array): Promise<Tag[]>;
+  /** a zero-shot classifier over other labels (embedded once, here) */
+  createClassifier(labels: string[], template?: string): Promise<ZeroShotClassifier>;
+  close(): Promise<void>;
+}
+
+/** Scales a vector to unit length in place (a zero vector stays zero). */
+export function l2Normalise(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i]! /= norm;
+  return v;
+}
+
+function rows(tensor: ort.Tensor, expectedRows: number, dimension: number, what: string): Float32Array[] {
+  const [n, d] = tensor.dims;
+  if (tensor.dims.length === 2 && n === expectedRows && d !== dimension) {
+    throw new Error(`${what} are ${d}-dimensional but the model registry says ${dimension}`);
+  }
+  if (tensor.dims.length !== 2 || n !== expectedRows || d !== dimension) {
+    throw new Error(
+      `${what} has shape [${tensor.dims.join(', ')}], expected [${expectedRows}, ${dimension}]`,
+    );
+  }
+  const data = tensor.data as Float32Array;
+  return Array.from({ length: n }, (_, i) => l2Normalise(data.slice(i * d, (i + 1) * d)));
+}
+
+function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = env[name];
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function checkPreprocessing(entry: ModelEntry, config: PreprocessConfig, file: string): void {
+  const size = outputSize(config);
+  const expected = entry.preprocessing;
+  const close = (a: readonly number[], b: readonly number[]) => a.every((x, i) => Math.abs(x - b[i]!) < 1e-6);
+  if (size.height !== expected.imageSize || size.width !== expected.imageSize) {
+    throw new Error(
+      `${file} crops to ${size.width}x${size.height} but ${entry.modelVersion} expects ${expected.imageSize}x${expected.imageSize}: wrong model directory?`,
+    );
+  }
+  if (config.doNormalize && (!close(config.mean, expected.mean) || !close(config.std, expected.std))) {
+    throw new Error(
+      `${file} normalises with other mean/std than the registry says for ${entry.modelVersion}`,
+    );
+  }
+}
+
+class ClipEncoder implements Encoder {
+  readonly modelVersion: string;
+  readonly dimension: number;
+  private readonly textBatcher: DynamicBatcher<number[], Float32Array>;
+  private readonly imageBatcher: DynamicBatcher<Float32Array, Float32Array>;
+  private labelClassifier: ZeroShotClassifier | null = null;
+  private readonly pixelsPerImage: number;
+
+  constructor(
+    readonly info: ModelInfo,
+    readonly entry: ModelEntry,
+    private readonly tokenizer: ClipTokenizer,
+    private readonly preprocess: PreprocessConfig,
+    private readonly textSession: ort.InferenceSession,
+    private readonly visionSession: ort.InferenceSession,
+    private readonly idsType: 'int64' | 'int32',
+    private readonly tagThreshold: number,
+    private readonly maxTags: number,
+    batching: { maxBatch: number; maxWaitMs: number },
+  ) {
+    this.modelVersion = info.modelVersion;
+    this.dimension = info.dimension;
+    this.pixelsPerImage = 3 * info.imageSize.height * info.imageSize.width;
+    this.textBatcher = new DynamicBatcher((batch) => this.runText(batch), batching);
+    this.imageBatcher = new DynamicBatcher((batch) => this.runVision(batch), batching);
+  }
+
+  private async runText(batch: number[][]): Promise<Float32Array[]> {
+    const { inputIds, attentionMask, length } = this.tokenizer.pad(batch);
+    const dims = [batch.length, length];
+    const toTensor = (values: BigInt64Array) =>
+      this.idsType === 'int64'
+        ? new ort.Tensor('int64', values, dims)
+        : new ort.Tensor('int32', Int32Array.from(values, Number), dims);
+    const feeds: Record<string, ort.Tensor> = { input_ids: toTensor(inputIds) };
+    if (this.textSession.inputNames.includes('attention_mask'))
+      feeds.attention_mask = toTensor(attentionMask);
+    const out = await this.textSession.run(feeds, ['text_embeds']);
+    return rows(out.text_embeds!, batch.length, this.dimension, `${this.modelVersion} text_embeds`);
+  }
+
+  private async runVision(batch: Float32Array[]): Promise<Float32Array[]> {
+    const { height, width } = this.info.imageSize;
+    const pixels = new Float32Array(batch.length * this.pixelsPerImage);
+    batch.forEach((image, i) => {
+      pixels.set(image, i * this.pixelsPerImage);
+    });
+    const out = await this.visionSession.run(
+      { pixel_values: new ort.Tensor('float32', pixels, [batch.length, 3, height, width]) },
+      ['image_embeds'],
+    );
+    return rows(out.image_embeds!, batch.length, this.dimension, `${this.modelVersion} image_embeds`);
+  }
+
+  encodeText(text: string): Promise<Float32Array> {
+    try {
+      return this.textBatcher.push(this.tokenizer.encode(normaliseText(text)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  encodeTexts(texts: string[]): Promise<Float32Array[]> {
+    try {
+      return this.textBatcher.pushMany(texts.map((t) => this.tokenizer.encode(normaliseText(t))));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async encodeImage(bytes: Buffer): Promise<Float32Array> {
+    return this.imageBatcher.push(await preprocessImage(bytes, this.preprocess));
+  }
+
+  async encodeImages(bytes: Buffer[]): Promise<Float32Array[]> {
+    const tensors = await Promise.all(bytes.map((b) => preprocessImage(b, this.preprocess)));
+    return this.imageBatcher.pushMany(tensors);
+  }
+
+  async createClassifier(labels: string[], template = '{}'): Promise<ZeroShotClassifier> {
+    const embeddings = await this.encodeTexts(labels.map((l) => prompt(template, l)));
+    return new ZeroShotClassifier(labels, embeddings, this.entry.logitScale);
+  }
+
+  /** Label embeddings, computed once at start. */
+  async loadLabels(): Promise<void> {
+    const labels = await readLabels(this.entry.labels.file);
+    this.labelClassifier = await this.createClassifier(labels, this.entry.labels.template);
+  }
+
+  async tagImage(embedding: Float32Array): Promise<Tag[]> {
+    if (!this.labelClassifier) await this.loadLabels();
+    return this.labelClassifier!.tags(embedding, this.tagThreshold, this.maxTags);
+  }
+
+  /** First calls are slow (allocations, kernel selection): pay for them before serving. */
+  async warmUp(): Promise<void> {
+    await this.encodeText('a photo');
+    const { height, width } = this.info.imageSize;
+    await this.imageBatcher.push(new Float32Array(3 * height * width));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.textBatcher.close(), this.imageBatcher.close()]);
+    await Promise.all([this.textSession.release(), this.visionSession.release()]);
+  }
+}
+
+/**
+ * Loads a CLIP model (registry entry + Hugging Face export layout), opens both sessions once,
+ * warms them up and embeds the label vocabulary, so the first real call is not a cold one.
+ * Fails with a clear Error when a file is missing or unreadable, the model's inputs or outputs
+ * are not CLIP's, or its dimension differs from the registry.
+ */
+export async function createEncoder(options: EncoderOptions = {}): Promise<Encoder> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? console;
+  const { entry, dir, fallbackWarning } = await resolveModel(options);
+  if (fallbackWarning) logger.warn(fallbackWarning);
+
+  const missing = await missingFiles(entry, dir);
+  if (missing.length > 0) {
+    throw new Error(
+      `Model ${entry.modelVersion} is incomplete in ${dir}: missing ${missing.join(', ')}. To get it, ${howToGet(entry)}.`,
+    );
+  }
+  const file = (relative: string) => path.join(dir, relative);
+  const executionProvider =
+    options.executionProvider ?? (env.PIXELFIND_EXECUTION_PROVIDER as ExecutionProvider | undefined) ?? 'cpu';
+  const intraOpThreads = options.intraOpThreads ?? envNumber(env, 'PIXELFIND_ONNX_THREADS');
+  const allowSpinning = options.allowSpinning ?? env.PIXELFIND_ONNX_SPIN === '1';
+  const sessionOptions = { executionProvider, allowSpinning, ...(intraOpThreads ? { intraOpThreads } : {}) };
+
+  const preprocess = await loadPreprocessConfig(file(entry.files.preprocessor));
+  checkPreprocessing(entry, preprocess, file(entry.files.preprocessor));
+  const tokenizer = await ClipTokenizer.load(
+    file(entry.files.tokenizer),
+    entry.files.tokenizerConfig ? file(entry.files.tokenizerConfig) : null,
+    entry.contextLength,
+  );
+  const [textSession, visionSession] = await Promise.all([
+    openSession(file(entry.files.textModel), `${entry.modelVersion} text model`, sessionOptions),
+    openSession(file(entry.files.visionModel), `${entry.modelVersion} vision model`, sessionOptions),
+  ]);
+  try {
+    const expect = (session: ort.InferenceSession, what: string, inputs: string[], output: string) => {
+      const lacking = inputs.filter((i) => !session.inputNames.includes(i));
+      if (lacking.length > 0 || !session.outputNames.includes(output)) {
+        throw new Error(
+          `${what} is not a CLIP export: it takes [${session.inputNames.join(', ')}] and gives ` +
+            `[${session.outputNames.join(', ')}], expected ${inputs.join(', ')} -> ${output}`,
+        );
+      }
+    };
+    expect(textSession, file(entry.files.textModel), ['input_ids'], 'text_embeds');
+    expect(visionSession, file(entry.files.visionModel), ['pixel_values'], 'image_embeds');
+    const idsMeta = textSession.inputMetadata?.[textSession.inputNames.indexOf('input_ids')];
+    const idsType = idsMeta?.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64';
+
+    const info: ModelInfo = {
+      modelVersion: entry.modelVersion,
+      name: entry.name,
+      dimension: entry.dimension,
+      dir,
+      testModel: entry.testModel,
+      fallbackWarning,
+      executionProvider,
+      intraOpThreads: intraOpThreads ?? defaultIntraOpThreads(),
+      contextLength: tokenizer.contextLength,
+      imageSize: outputSize(preprocess),
+    };
+    const encoder = new ClipEncoder(
+      info,
+      entry,
+      tokenizer,
+      preprocess,
+      textSession,
+      visionSession,
+      idsType,
+      options.tagThreshold ?? entry.labels.threshold,
+      options.maxTags ?? 5,
+      { maxBatch: options.maxBatch ?? 16, maxWaitMs: options.maxWaitMs ?? 2 },
+    );
+    try {
+      await encoder.warmUp();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Model ${entry.modelVersion} in ${dir} failed its first run: ${reason}`);
+    }
+    await encoder.loadLabels();
+    logger.info(
+      `encoder: ${entry.modelVersion} (${entry.dimension}-d) from ${dir} on ${executionProvider}, ${info.intraOpThreads} threads`,
+    );
+    return encoder;
+  } catch (error) {
+    await Promise.allSettled([textSession.release(), visionSession.release()]);
+    throw error;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The encoder: CLIP text and image embeddings (onnxruntime-node), zero-shot tags and safety
+ * scores. See README.md in this folder.
+ */
+export { DynamicBatcher } from './batcher.ts';
+export {
+  createEncoder,
+  type Encoder,
+  type EncoderOptions,
+  type Logger,
+  l2Normalise,
+  type ModelInfo,
+} from './encoder.ts';
+export type { ExecutionProvider } from './onnx-session.ts';
+export { decodeRgb, MAX_INPUT_PIXELS } from './preprocess.ts';
+export {
+  DEFAULT_REAL_MODEL_VERSION,
+  getModelEntry,
+  MODELS,
+  type ModelEntry,
+  modelsDirFrom,
+  resolveModel,
+  TINY_MODEL_VERSION,
+} from './registry.ts';
+export {
+  createSafetyScorer,
+  type NsfwClass,
+  type NsfwModelName,
+  nsfwSafety,
+  type SafetyOptions,
+  type SafetyScore,
+  type SafetyScorer,
+} from './safety.ts';
+export { MAX_TEXT_CHARS, normaliseText } from './text.ts';
+export { type Tag, ZERO_SHOT_SOURCE, ZeroShotClassifier } from './zero-shot.ts';

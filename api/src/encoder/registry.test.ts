@@ -1,0 +1,65 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_REAL_MODEL_VERSION,
+  MODELS,
+  modelsDirFrom,
+  resolveModel,
+  TINY_MODEL_VERSION,
+} from './registry.ts';
+
+describe('model registry', () => {
+  let modelsDir: string;
+
+  beforeAll(async () => {
+    modelsDir = await mkdtemp(path.join(os.tmpdir(), 'pixelfind-models-'));
+  });
+  afterAll(() => rm(modelsDir, { recursive: true, force: true }));
+
+  it('falls back to the tiny model and says what to run to get the real one', async () => {
+    const resolved = await resolveModel({ env: { MODELS_DIR: modelsDir } });
+    expect(resolved.entry.modelVersion).toBe(TINY_MODEL_VERSION);
+    expect(resolved.fallbackWarning).toMatch(/running the tiny test model tiny-clip-v1/);
+    expect(resolved.fallbackWarning).toMatch(/npm run model:download/);
+  });
+
+  it('picks the real model by default once its files are present', async () => {
+    const dir = path.join(modelsDir, 'clip-vit-base-patch32');
+    for (const file of Object.values(MODELS[DEFAULT_REAL_MODEL_VERSION]!.files)) {
+      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+      await writeFile(path.join(dir, file), '');
+    }
+    const resolved = await resolveModel({ env: { MODELS_DIR: modelsDir } });
+    expect(resolved.entry.modelVersion).toBe(DEFAULT_REAL_MODEL_VERSION);
+    expect(resolved.dir).toBe(dir);
+    expect(resolved.fallbackWarning).toBeNull();
+  });
+
+  it('lets PIXELFIND_MODEL choose, and rejects unknown versions', async () => {
+    const resolved = await resolveModel({
+      env: { PIXELFIND_MODEL: TINY_MODEL_VERSION, MODELS_DIR: modelsDir },
+    });
+    expect(resolved.entry.modelVersion).toBe(TINY_MODEL_VERSION);
+    expect(resolved.fallbackWarning).toBeNull();
+    await expect(resolveModel({ env: { PIXELFIND_MODEL: 'clip-vit-h14' } })).rejects.toThrow(
+      /Unknown model "clip-vit-h14"; known models: .*tiny-clip-v1/,
+    );
+  });
+
+  it('finds models under MODELS_DIR, else DATA_DIR/models, else ./data/models', () => {
+    expect(modelsDirFrom({ env: { MODELS_DIR: '/m' } })).toBe('/m');
+    expect(modelsDirFrom({ env: { DATA_DIR: '/d' } })).toBe('/d/models');
+    expect(modelsDirFrom({ env: {} })).toBe(path.resolve('data/models'));
+  });
+
+  it('gives every entry a distinct version and a sane description', () => {
+    for (const [key, entry] of Object.entries(MODELS)) {
+      expect(entry.modelVersion).toBe(key);
+      expect(entry.dimension).toBeGreaterThan(0);
+      expect(entry.labels.threshold).toBeGreaterThan(0);
+      expect(entry.unsafeConcepts.concepts.length).toBeGreaterThan(0);
+    }
+  });
+});

@@ -1,0 +1,214 @@
+import { Worker } from 'node:worker_threads';
+import { DynamicBatcher } from './batcher.ts';
+import type { Encoder } from './encoder.ts';
+import { decodeRgb } from './preprocess.ts';
+import { readLabels, type ZeroShotClassifier } from './zero-shot.ts';
+
+export type NsfwClass = 'Drawing' | 'Hentai' | 'Neutral' | 'Porn' | 'Sexy';
+export type NsfwModelName = 'MobileNetV2' | 'MobileNetV2Mid' | 'InceptionV3';
+
+export interface SafetyOptions {
+  /** the encoder whose embeddings `score` receives; its model's concepts and labels are used */
+  encoder: Encoder;
+  /** run nsfwjs; default true. Without it `nsfw` is null and only the concepts count. */
+  nsfw?: boolean;
+  /** nsfwjs model, bundled in its npm package; default MobileNetV2 (~60-90 ms an image on WASM) */
+  nsfwModel?: NsfwModelName;
+  /** unsafe concepts for CLIP zero-shot; default the registry's (tiny model: magenta) */
+  unsafeConcepts?: string[];
+  /** prompt template for the concepts; default the registry's */
+  conceptTemplate?: string;
+  /** most images per nsfwjs call; default 8 */
+  maxBatch?: number;
+  /** longest wait for an nsfwjs batch to fill, ms; default 2 */
+  maxWaitMs?: number;
+}
+
+export interface SafetyScore {
+  /** combined safety in [0,1], 1 = safe: the lower of the parts */
+  score: number;
+  /** nsfwjs part in [0,1], 1 = safe: 1 - (Porn + Hentai + Sexy / 2); null when nsfwjs is off */
+  nsfw: number | null;
+  /** CLIP zero-shot part in [0,1], 1 = safe: 1 - probability of the unsafe concepts */
+  concepts: number;
+  /** nsfwjs class probabilities, or null */
+  nsfwClasses: Record<NsfwClass, number> | null;
+  /** each unsafe concept's probability, highest first */
+  conceptMatches: { concept: string; probability: number }[];
+  /** model_version of the embedding the concepts were compared with */
+  modelVersion: string;
+  /** e.g. nsfwjs/MobileNetV2, or null */
+  nsfwModel: string | null;
+}
+
+export interface SafetyScorer {
+  score(bytes: Buffer, embedding: Float32Array): Promise<SafetyScore>;
+  close(): Promise<void>;
+}
+
+/** Safety of nsfwjs' class probabilities: porn and hentai count fully, "sexy" half. */
+export function nsfwSafety(p: Record<NsfwClass, number>): number {
+  return clamp01(1 - (p.Porn + p.Hentai + 0.5 * p.Sexy));
+}
+
+const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
+
+type WorkerReply =
+  | { type: 'ready'; size: number; backend: string; classes: NsfwClass[]; loadMs: number }
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; probabilities: number[][] }
+  | { type: 'error'; id: number; message: string };
+
+/** nsfwjs in a worker thread; a worker that dies is replaced on the next call. */
+class NsfwWorker {
+  private worker: Worker | null = null;
+  private ready: Promise<{ size: number; classes: NsfwClass[] }> | null = null;
+  private nextId = 1;
+  private pending = new Map<
+    number,
+    { resolve: (rows: number[][]) => void; reject: (error: Error) => void }
+  >();
+  size = 224;
+
+  constructor(readonly model: NsfwModelName) {}
+
+  start(): Promise<{ size: number; classes: NsfwClass[] }> {
+    this.ready ??= new Promise((resolve, reject) => {
+      const worker = new Worker(new URL('./nsfw-worker.mjs', import.meta.url), {
+        workerData: { model: this.model },
+      });
+      this.worker = worker;
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready') {
+          this.size = reply.size;
+          resolve({ size: reply.size, classes: reply.classes });
+        } else if (reply.type === 'failed') {
+          reject(new Error(`nsfwjs (${this.model}) failed to load: ${reply.message}`));
+        } else {
+          const waiter = this.pending.get(reply.id);
+          this.pending.delete(reply.id);
+          if (reply.type === 'result') waiter?.resolve(reply.probabilities);
+          else waiter?.reject(new Error(`nsfwjs failed: ${reply.message}`));
+        }
+      });
+      const fail = (error: Error) => {
+        reject(error);
+        for (const waiter of this.pending.values()) waiter.reject(error);
+        this.pending.clear();
+        this.worker = null;
+        this.ready = null;
+      };
+      worker.on('error', (error) => fail(new Error(`nsfwjs worker crashed: ${error.message}`)));
+      worker.on('exit', (code) => fail(new Error(`nsfwjs worker exited with code ${code}`)));
+    });
+    return this.ready;
+  }
+
+  async classify(pixels: Uint8Array[]): Promise<number[][]> {
+    await this.start();
+    const joined = new Uint8Array(pixels.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of pixels) {
+      joined.set(p, offset);
+      offset += p.length;
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ type: 'classify', id, count: pixels.length, pixels: joined }, [
+        joined.buffer,
+      ]);
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    this.ready = null;
+    if (worker) {
+      worker.removeAllListeners('exit');
+      await worker.terminate();
+    }
+  }
+}
+
+/**
+ * Safety scores from two signals: nsfwjs (TF.js WASM, worker thread, weights from the npm
+ * package) and CLIP zero-shot against unsafe concepts, whose probability is a softmax over the
+ * concepts plus the model's tag vocabulary (so "unsafe" has to beat ordinary labels).
+ */
+export async function createSafetyScorer(options: SafetyOptions): Promise<SafetyScorer> {
+  const { encoder } = options;
+  const { entry } = encoder;
+  const concepts = options.unsafeConcepts ?? entry.unsafeConcepts.concepts;
+  if (concepts.length === 0) throw new Error('Expected at least one unsafe concept');
+  const template = options.conceptTemplate ?? entry.unsafeConcepts.template;
+  const references = (await readLabels(entry.labels.file)).filter((l) => !concepts.includes(l));
+
+  const classifierPromise: Promise<ZeroShotClassifier> = encoder.createClassifier(
+    [...concepts, ...references],
+    template,
+  );
+
+  let nsfw: NsfwWorker | null = null;
+  let batcher: DynamicBatcher<Uint8Array, number[]> | null = null;
+  let classes: NsfwClass[] = [];
+  if (options.nsfw ?? true) {
+    nsfw = new NsfwWorker(options.nsfwModel ?? 'MobileNetV2');
+    const worker = nsfw;
+    try {
+      ({ classes } = await worker.start());
+    } catch (error) {
+      await worker.close();
+      throw error;
+    }
+    batcher = new DynamicBatcher((batch) => worker.classify(batch), {
+      maxBatch: options.maxBatch ?? 8,
+      maxWaitMs: options.maxWaitMs ?? 2,
+    });
+  }
+  const classifier = await classifierPromise;
+
+  async function nsfwPart(bytes: Buffer): Promise<Record<NsfwClass, number> | null> {
+    if (!nsfw || !batcher) return null;
+    // decode and resize on the libuv pool (sharp); the worker gets size x size RGB bytes
+    const rgb = await decodeRgb(bytes, {
+      width: nsfw.size,
+      height: nsfw.size,
+      fit: 'fill',
+      kernel: 'linear',
+    });
+    const row = await batcher.push(new Uint8Array(rgb.data.buffer, rgb.data.byteOffset, rgb.data.length));
+    return Object.fromEntries(classes.map((c, i) => [c, row[i] ?? 0])) as Record<NsfwClass, number>;
+  }
+
+  return {
+    async score(bytes, embedding) {
+      if (embedding.length !== encoder.dimension) {
+        throw new Error(
+          `Expected a ${encoder.dimension}-d ${encoder.modelVersion} embedding but received ${embedding.length} values`,
+        );
+      }
+      const probabilities = classifier.probabilities(embedding);
+      const conceptMatches = concepts
+        .map((concept, i) => ({ concept, probability: probabilities[i]! }))
+        .sort((a, b) => b.probability - a.probability);
+      const conceptSafety = clamp01(1 - conceptMatches.reduce((s, m) => s + m.probability, 0));
+      const nsfwClasses = await nsfwPart(bytes);
+      const nsfwScore = nsfwClasses ? nsfwSafety(nsfwClasses) : null;
+      return {
+        score: Math.min(conceptSafety, nsfwScore ?? 1),
+        nsfw: nsfwScore,
+        concepts: conceptSafety,
+        nsfwClasses,
+        conceptMatches,
+        modelVersion: encoder.modelVersion,
+        nsfwModel: nsfw ? `nsfwjs/${nsfw.model}` : null,
+      };
+    },
+    async close() {
+      await batcher?.close();
+      await nsfw?.close();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import type { Database } from '../db/database.ts';
+import { createFeedbackService, type FeedbackService } from './feedback.service.ts';
+import { createQueryLog, type QueryLog, type QueryLogOptions } from './query-log.ts';
+
+/** The fields feedback adds to `Services` (context.ts). */
+export interface FeedbackServices {
+  queryLog: QueryLog;
+  feedback: FeedbackService;
+}
+
+export interface FeedbackServicesOptions {
+  queryLog?: Omit<QueryLogOptions, 'db'>;
+  /** See FeedbackServiceOptions.lateQueryWaitMs. Default 0 (single node). */
+  lateQueryWaitMs?: number;
+}
+
+/** The query log and the click/save service over one database. Close with `queryLog.close()`. */
+export function createFeedbackServices(db: Database, options: FeedbackServicesOptions = {}): FeedbackServices {
+  const queryLog = createQueryLog({ db, ...options.queryLog });
+  const feedback = createFeedbackService({ db, queryLog, lateQueryWaitMs: options.lateQueryWaitMs ?? 0 });
+  return { queryLog, feedback };
+}

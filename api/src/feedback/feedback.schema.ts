@@ -1,0 +1,62 @@
+import { authorize } from '../auth/roles.ts';
+import { builder } from '../builder.ts';
+import type { RequestContext } from '../context.ts';
+import { badInput } from '../errors.ts';
+import type { ImageRecord } from '../images/image.types.ts';
+import { ImageRef } from '../images/images.schema.ts';
+import type { FeedbackServices } from './create-feedback-services.ts';
+import type { FeedbackService } from './feedback.service.ts';
+
+// Until `feedback` is a field of Services (context.ts), it is read here; a missing wiring is a
+// fault of ours, so it surfaces masked as an internal error.
+function feedbackOf(ctx: RequestContext): FeedbackService {
+  const { feedback } = ctx.services as RequestContext['services'] & Partial<FeedbackServices>;
+  if (!feedback) throw new Error('services.feedback is not configured');
+  return feedback;
+}
+
+const RecordClickPayload = builder.objectRef<{ position: number }>('RecordClickPayload').implement({
+  fields: (t) => ({
+    ok: t.boolean({ resolve: () => true }),
+    position: t.exposeInt('position', { description: "0-based index of the image in the query's results." }),
+  }),
+});
+
+const SaveImagePayload = builder.objectRef<{ image: ImageRecord }>('SaveImagePayload').implement({
+  fields: (t) => ({
+    image: t.field({ type: ImageRef, resolve: (payload) => payload.image }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  recordClick: t.field({
+    type: RecordClickPayload,
+    description:
+      'Records a click on a search result. BAD_USER_INPUT when the query did not show the image, NOT_FOUND for an unknown query. Every call counts as a click.',
+    args: {
+      queryId: t.arg.id({ required: true, description: 'The queryId a search returned.' }),
+      imageId: t.arg.id({ required: true }),
+    },
+    resolve: async (_root, args, ctx) => {
+      authorize(ctx.caller, 'click', ctx.services.policy);
+      return feedbackOf(ctx).recordClick(String(args.queryId), String(args.imageId));
+    },
+  }),
+  saveImage: t.field({
+    type: SaveImagePayload,
+    description: 'Saves an image for a user; saving it again changes nothing. NOT_FOUND for a deleted image.',
+    args: {
+      imageId: t.arg.id({ required: true }),
+      userId: t.arg.id({ required: true }),
+    },
+    resolve: async (_root, args, ctx) => {
+      authorize(ctx.caller, 'save', ctx.services.policy);
+      const userId = String(args.userId);
+      if (ctx.caller.role === 'user' && userId.trim() !== ctx.caller.ownerId) {
+        throw badInput('Expected userId to be the owner of the API key');
+      }
+      const { image } = await feedbackOf(ctx).saveImage(String(args.imageId), userId);
+      return { image };
+    },
+  }),
+}));

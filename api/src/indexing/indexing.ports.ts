@@ -1,0 +1,17 @@
+/** What the indexing worker needs from the encoder, the safety scorer and the shards. */
+
+export interface ImageEmbedder {
+  readonly modelVersion: string;
+  readonly dimension: number;
+  encodeImages(images: Buffer[]): Promise<Float32Array[]>;
+  tagImage(embedding: Float32Array): Promise<{ label: string; confidence: number }[]>;
+}
+
+export interface SafetyCheck {
+  score(image: Buffer, embedding: Float32Array): Promise<{ score: number; [part: string]: unknown }>;
+}
+
+export interface VectorWriter {
+  upsert(modelVersion: string, items: { id: bigint; vector: Float32Array }[]): Promise<void>;
+  remove(modelVersion: string, ids: bigint[]): Promise<void>;
+}

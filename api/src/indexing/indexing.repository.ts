@@ -1,0 +1,92 @@
+import type { Queryable } from '../db/database.ts';
+
+export interface ImageToIndex {
+  id: string;
+  storage_url: string;
+  sha256: string;
+  status: string;
+  deleted_at: Date | null;
+}
+
+const toBytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+export function createIndexingRepository(db: Queryable) {
+  return {
+    async imagesForJobs(ids: readonly string[]): Promise<ImageToIndex[]> {
+      const { rows } = await db.query<ImageToIndex>(
+        `SELECT id::text AS id, storage_url, sha256, status, deleted_at FROM images WHERE id = ANY($1::bigint[])`,
+        [ids],
+      );
+      return rows;
+    },
+
+    /** Another live image with the same bytes already indexed for this model: the canonical copy. */
+    async indexedTwin(imageId: string, sha256: string, modelVersion: string): Promise<string | null> {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT i.id::text AS id FROM images i JOIN embeddings e ON e.image_id = i.id AND e.model_version = $3 AND e.deleted_at IS NULL
+         WHERE i.sha256 = $2 AND i.id <> $1 AND i.status = 'INDEXED' AND i.deleted_at IS NULL
+           AND i.duplicate_of IS NULL
+         ORDER BY i.id LIMIT 1`,
+        [imageId, sha256, modelVersion],
+      );
+      return rows[0]?.id ?? null;
+    },
+
+    /** The vector of record, tags, safety and status, written together (idempotent). */
+    async markIndexed(args: {
+      imageId: string;
+      modelVersion: string;
+      vector: Float32Array;
+      tags: { label: string; confidence: number }[];
+      safetyScore: number;
+      safetyDetail: Record<string, unknown>;
+    }) {
+      await db.query(
+        `INSERT INTO embeddings (image_id, model_version, dim, vector) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (image_id, model_version) DO UPDATE
+           SET vector = EXCLUDED.vector, dim = EXCLUDED.dim, deleted_at = NULL, seq = DEFAULT`,
+        [args.imageId, args.modelVersion, args.vector.length, toBytes(args.vector)],
+      );
+      await db.query(`DELETE FROM tags WHERE image_id = $1 AND source = 'clip-zero-shot'`, [args.imageId]);
+      if (args.tags.length > 0) {
+        await db.query(
+          `INSERT INTO tags (image_id, label, confidence, source, model_version)
+           SELECT $1::bigint, t.label, t.confidence, 'clip-zero-shot', $4
+           FROM unnest($2::text[], $3::real[]) AS t(label, confidence)
+           ON CONFLICT (image_id, source, label) DO UPDATE SET confidence = EXCLUDED.confidence`,
+          [args.imageId, args.tags.map((t) => t.label), args.tags.map((t) => t.confidence), args.modelVersion],
+        );
+      }
+      await db.query(
+        `UPDATE images SET status = 'INDEXED', safety_score = $2, safety_detail = $3, last_error = NULL,
+                indexed_at = now(), updated_at = now(), duplicate_of = NULL
+         WHERE id = $1 AND deleted_at IS NULL`,
+        [args.imageId, args.safetyScore, JSON.stringify(args.safetyDetail)],
+      );
+    },
+
+    async markDuplicate(imageId: string, canonicalId: string) {
+      await db.query(
+        `UPDATE images SET status = 'INDEXED', duplicate_of = $2, safety_score =
+           (SELECT safety_score FROM images WHERE id = $2), indexed_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL`,
+        [imageId, canonicalId],
+      );
+    },
+
+    async markRejected(imageId: string, safetyScore: number, safetyDetail: Record<string, unknown>) {
+      await db.query(
+        `UPDATE images SET status = 'REJECTED', safety_score = $2, safety_detail = $3, updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL`,
+        [imageId, safetyScore, JSON.stringify(safetyDetail)],
+      );
+    },
+
+    async markFailed(imageId: string, error: string) {
+      await db.query(
+        `UPDATE images SET status = 'FAILED', last_error = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`,
+        [imageId, error],
+      );
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { Database } from '../db/database.ts';
+import { blobKeyOf } from '../upload/upload.service.ts';
+import { type ClaimedJob, createIndexJobsRepository } from './index-jobs.repository.ts';
+import { createIndexingRepository, type ImageToIndex } from './indexing.repository.ts';
+import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
+
+export type JobOutcome = 'indexed' | 'duplicate' | 'rejected' | 'skipped' | 'retry' | 'dead';
+
+export interface WorkerOptions {
+  /** Jobs claimed and encoded together. Default 16. */
+  batchSize?: number;
+  /** Lease length; a live worker renews at a third of it. Default 30 s. */
+  leaseSeconds?: number;
+  /** Attempts before the image is FAILED and the job parked. Default 5. */
+  maxAttempts?: number;
+  /** Images scoring under this are REJECTED and never indexed. Default 0.5. */
+  safetyThreshold?: number;
+  /** Idle poll interval when the queue is empty. Default 250 ms. */
+  pollMs?: number;
+  /** Backoff base: attempt n waits base * 2^(n-1) seconds, capped at 10 minutes. Default 2. */
+  backoffBaseSeconds?: number;
+}
+
+export interface WorkerDeps {
+  db: Database;
+  blobs: BlobStore;
+  embedder: ImageEmbedder;
+  safety: SafetyCheck;
+  vectors: VectorWriter;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
+
+/**
+ * The indexing worker: claims jobs from Postgres, encodes their images in one batch, gates
+ * on safety, writes the vector to its shard, then records embedding + tags + INDEXED in one
+ * transaction. Every step is idempotent, so a job that runs twice (a lease that expired on a
+ * slow worker) leaves one embedding, one set of tags and one vector.
+ */
+export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = {}) {
+  const batchSize = options.batchSize ?? 16;
+  const leaseSeconds = options.leaseSeconds ?? 30;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const threshold = options.safetyThreshold ?? 0.5;
+  const pollMs = options.pollMs ?? 250;
+  const backoffBase = options.backoffBaseSeconds ?? 2;
+  const owner = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const jobs = createIndexJobsRepository(deps.db);
+  const images = createIndexingRepository(deps.db);
+  const log = deps.log ?? (() => {});
+  const { embedder } = deps;
+
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  const held = new Set<string>();
+  const counts: Record<JobOutcome, number> = { indexed: 0, duplicate: 0, rejected: 0, skipped: 0, retry: 0, dead: 0 };
+
+  async function fail(job: ClaimedJob, error: unknown): Promise<JobOutcome> {
+    const message = describe(error);
+    if (job.attempts >= maxAttempts) {
+      await deps.db.transaction(async (tx) => {
+        await createIndexJobsRepository(tx).bury(owner, job.id, message);
+        await createIndexingRepository(tx).markFailed(job.image_id, message);
+      });
+      log('index job dead', { job: job.id, image: job.image_id, error: message });
+      return 'dead';
+    }
+    const delay = Math.min(600, backoffBase * 2 ** (job.attempts - 1));
+    await jobs.retryLater(owner, job.id, message, delay);
+    return 'retry';
+  }
+
+  async function indexOne(job: ClaimedJob, image: ImageToIndex, bytes: Buffer, vector: Float32Array): Promise<JobOutcome> {
+    const modelVersion = embedder.modelVersion;
+    const twin = await images.indexedTwin(image.id, image.sha256, modelVersion);
+    if (twin) {
+      // skip: these exact bytes are already in the index under another id
+      await deps.db.transaction(async (tx) => {
+        await createIndexingRepository(tx).markDuplicate(image.id, twin);
+        await createIndexJobsRepository(tx).complete(owner, job.id);
+      });
+      return 'duplicate';
+    }
+    const safety = await deps.safety.score(bytes, vector);
+    if (safety.score < threshold) {
+      await deps.db.transaction(async (tx) => {
+        await createIndexingRepository(tx).markRejected(image.id, safety.score, safety);
+        await createIndexJobsRepository(tx).complete(owner, job.id);
+      });
+      return 'rejected';
+    }
+    const tags = await embedder.tagImage(vector);
+    // shard first, then the record: a crash in between re-runs the job, and the upsert is
+    // idempotent; search only shows images whose row says INDEXED
+    await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]);
+    await deps.db.transaction(async (tx) => {
+      await createIndexingRepository(tx).markIndexed({
+        imageId: image.id,
+        modelVersion,
+        vector,
+        tags,
+        safetyScore: safety.score,
+        safetyDetail: safety,
+      });
+      await createIndexJobsRepository(tx).complete(owner, job.id);
+    });
+    return 'indexed';
+  }
+
+  /** One batch: claim, encode together, settle each job. Returns the outcomes. */
+  async function runBatch(): Promise<JobOutcome[]> {
+    const claimed = await jobs.claim(owner, batchSize, leaseSeconds);
+    if (claimed.length === 0) return [];
+    for (const job of claimed) held.add(job.id);
+    const renew = setInterval(() => {
+      jobs.renew(owner, [...held], leaseSeconds).catch((error) => log('lease renew failed', { error: describe(error) }));
+    }, (leaseSeconds * 1000) / 3);
+    renew.unref();
+    try {
+      const rows = new Map((await images.imagesForJobs(claimed.map((j) => j.image_id))).map((r) => [r.id, r]));
+      const outcomes = new Map<string, JobOutcome>();
+      const toEncode: { job: ClaimedJob; image: ImageToIndex; bytes: Buffer }[] = [];
+
+      for (const job of claimed) {
+        const image = rows.get(job.image_id);
+        try {
+          if (!image || image.deleted_at || job.kind === 'delete') {
+            if (job.kind === 'delete' || image?.deleted_at) {
+              await deps.vectors.remove(embedder.modelVersion, [BigInt(job.image_id)]);
+            }
+            await jobs.complete(owner, job.id);
+            outcomes.set(job.id, 'skipped');
+            continue;
+          }
+          const blob = await deps.blobs.get(blobKeyOf(image.storage_url));
+          if (!blob) throw new Error(`blob ${image.storage_url} is missing`);
+          toEncode.push({ job, image, bytes: blob.bytes });
+        } catch (error) {
+          outcomes.set(job.id, await fail(job, error));
+        }
+      }
+
+      let vectors: (Float32Array | Error)[] = [];
+      if (toEncode.length > 0) {
+        try {
+          vectors = await embedder.encodeImages(toEncode.map((e) => e.bytes));
+        } catch {
+          // one bad image must not fail its batch-mates: encode one by one to find it
+          vectors = await Promise.all(
+            toEncode.map((e) =>
+              embedder.encodeImages([e.bytes]).then(
+                (v) => v[0]!,
+                (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+              ),
+            ),
+          );
+        }
+      }
+      for (const [i, { job, image, bytes }] of toEncode.entries()) {
+        const vector = vectors[i];
+        try {
+          if (!vector) throw new Error('encoder returned no vector');
+          if (vector instanceof Error) throw vector;
+          outcomes.set(job.id, await indexOne(job, image, bytes, vector));
+        } catch (error) {
+          outcomes.set(job.id, await fail(job, error));
+        }
+      }
+      const result = claimed.map((job) => outcomes.get(job.id) ?? 'retry');
+      for (const outcome of result) counts[outcome] += 1;
+      return result;
+    } finally {
+      clearInterval(renew);
+      for (const job of claimed) held.delete(job.id);
+    }
+  }
+
+  return {
+    owner,
+    runBatch,
+    counts: () => ({ ...counts }),
+
+    /** Runs until stop(); drains the queue, then polls. Call `nudge()` after an upload. */
+    start() {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          let outcomes: JobOutcome[] = [];
+          try {
+            outcomes = await runBatch();
+          } catch (error) {
+            log('indexing batch failed', { error: describe(error) });
+          }
+          if (outcomes.length === 0 && running) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, pollMs);
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            wake = null;
+          }
+        }
+      })();
+    },
+
+    /** Work is waiting: skip the rest of the idle wait. */
+    nudge() {
+      wake?.();
+    },
+
+    /** Finishes the batch in hand, then returns; any job still held is released. */
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+      await jobs.release(owner, [...held]);
+    },
+  };
+}
+export type IndexingWorker = ReturnType<typeof createIndexingWorker>;

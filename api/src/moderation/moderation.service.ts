@@ -1,0 +1,79 @@
+import type { Caller } from '../auth/roles.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { Database } from '../db/database.ts';
+import { AppError, badInput, notFound } from '../errors.ts';
+import { parseImageId } from '../images/image-id.ts';
+import { createImagesRepository } from '../images/images.repository.ts';
+import type { VectorWriter } from '../indexing/indexing.ports.ts';
+import type { Blocklist } from '../search/blocklist.ts';
+import { blobKeyOf } from '../upload/upload.service.ts';
+
+export interface ModerationDeps {
+  db: Database;
+  blobs: BlobStore;
+  blocklist: Blocklist;
+  vectors: VectorWriter;
+  modelVersion: () => string;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Flag (moderators) and delete (owners): both take effect on the very next query. */
+export function createModerationService(deps: ModerationDeps) {
+  const images = createImagesRepository(deps.db);
+  const log = deps.log ?? (() => {});
+
+  return {
+    async flag(rawId: string, rawReason: string, caller: Caller) {
+      const id = parseImageId(rawId);
+      const reason = rawReason.trim();
+      if (reason.length === 0 || reason.length > 500) throw badInput('Expected a reason of 1 to 500 characters');
+      const [image] = await images.findByIds([id]);
+      if (!image || image.deleted_at) throw notFound(`No image with id ${id}`);
+      await deps.db.query(
+        `INSERT INTO safety_blocklist (image_id, reason, flagged_by) VALUES ($1, $2, $3)
+         ON CONFLICT (image_id) DO UPDATE SET reason = EXCLUDED.reason, flagged_by = EXCLUDED.flagged_by`,
+        [id, reason, caller.ownerId],
+      );
+      // the record is written; the set every query checks follows at once
+      await deps.blocklist.add(id);
+      return image;
+    },
+
+    async remove(rawId: string, caller: Caller) {
+      const id = parseImageId(rawId);
+      const [image] = await images.findByIds([id]);
+      if (!image || image.deleted_at) throw notFound(`No image with id ${id}`);
+      if (caller.role === 'user' && image.uploader_id !== caller.ownerId) {
+        throw new AppError('FORBIDDEN', 'Only the uploader may delete this image');
+      }
+      await deps.db.transaction(async (tx) => {
+        await tx.query(`UPDATE images SET deleted_at = now(), status = 'DELETED', updated_at = now() WHERE id = $1`, [id]);
+        // a copy of these bytes from another uploader becomes the indexed one
+        await tx.query(
+          `INSERT INTO index_jobs (image_id, kind)
+           SELECT id, 'index' FROM images WHERE duplicate_of = $1 AND deleted_at IS NULL
+           ON CONFLICT DO NOTHING`,
+          [id],
+        );
+        await tx.query(`UPDATE images SET duplicate_of = NULL, status = 'PENDING' WHERE duplicate_of = $1 AND deleted_at IS NULL`, [id]);
+        // a tombstone, not a DELETE: shards replaying the table must see the removal
+        await tx.query(`UPDATE embeddings SET deleted_at = now(), seq = DEFAULT WHERE image_id = $1 AND deleted_at IS NULL`, [id]);
+      });
+      // results already exclude it (the row says DELETED); now the shards and the blob
+      try {
+        await deps.vectors.remove(deps.modelVersion(), [BigInt(id)]);
+      } catch (error) {
+        // a delete job retries the shard removal; search gates on the row meanwhile
+        await images.enqueueIndexJob(id, 'delete');
+        log('shard delete deferred', { image: id, error: String(error) });
+      }
+      if ((await images.countByStorageUrl(image.storage_url)) === 0) {
+        await deps.blobs.delete(blobKeyOf(image.storage_url)).catch((error) => {
+          log('blob delete failed', { image: id, error: String(error) });
+        });
+      }
+      return { ...image, deleted_at: new Date(), status: 'DELETED' as const };
+    },
+  };
+}
+export type ModerationService = ReturnType<typeof createModerationService>;

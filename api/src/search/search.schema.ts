@@ -1,0 +1,72 @@
+import { authorize } from '../auth/roles.ts';
+import { builder } from '../builder.ts';
+import { ImageRef } from '../images/images.schema.ts';
+import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
+import type { SearchHit, SearchOutcome } from './search.service.ts';
+
+const FusionEnum = builder.enumType('Fusion', {
+  description: 'How a text+image query is combined.',
+  values: {
+    EARLY: { value: 'EARLY', description: 'One search with the weighted sum of both embeddings, renormalised.' },
+    LATE: { value: 'LATE', description: 'One search per modality, merged by textWeight * s_text + (1 - textWeight) * s_image.' },
+  } as const,
+});
+
+const SearchInputRef = builder.inputType('SearchInput', {
+  description: 'Text, a reference image (one of image, imageUrl, imageId), or both.',
+  fields: (t) => ({
+    text: t.string({ required: false }),
+    imageUrl: t.string({ required: false, description: 'An http(s) URL the API fetches (public hosts only).' }),
+    imageId: t.id({ required: false, description: 'An indexed image to search like.' }),
+    image: t.field({ type: 'Upload', required: false, description: 'An uploaded reference image (multipart).' }),
+    textWeight: t.float({ required: false, description: 'alpha in [0, 1]: the text side weight. Default 0.5.' }),
+    fusion: t.field({ type: FusionEnum, required: false, description: 'Default EARLY.' }),
+    labels: t.stringList({ required: false, description: 'Only images carrying every one of these labels.' }),
+    limit: t.int({ required: false, description: `Default 20, at most ${MAX_LIMIT}.` }),
+    offset: t.int({ required: false, description: `Default 0, at most ${MAX_OFFSET}.` }),
+  }),
+});
+
+const SignalsRef = builder.objectRef<SearchHit['signals']>('RankingSignals').implement({
+  description: 'What a hit score is made of.',
+  fields: (t) => ({
+    similarity: t.exposeFloat('similarity', { description: 'Cosine similarity to the query embedding.' }),
+    engagement: t.exposeFloat('engagement', { description: 'Smoothed click-through and save rate in [0, 1].' }),
+    recency: t.exposeFloat('recency', { description: 'Age decay in [0, 1].' }),
+  }),
+});
+
+const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
+  fields: (t) => ({
+    image: t.field({ type: ImageRef, resolve: (hit) => hit.image }),
+    score: t.exposeFloat('score'),
+    similarity: t.exposeFloat('similarity'),
+    signals: t.field({ type: SignalsRef, resolve: (hit) => hit.signals }),
+  }),
+});
+
+const SearchResultRef = builder.objectRef<SearchOutcome>('SearchResult').implement({
+  fields: (t) => ({
+    queryId: t.exposeID('queryId', { description: 'Pass it to recordClick.' }),
+    modelVersion: t.exposeString('modelVersion'),
+    partial: t.exposeBoolean('partial', { description: 'A shard did not answer in time: results may miss some images.' }),
+    tookMs: t.exposeFloat('tookMs'),
+    hits: t.field({ type: [SearchHitRef], resolve: (result) => result.hits }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  search: t.field({
+    type: SearchResultRef,
+    args: { input: t.arg({ type: SearchInputRef, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      authorize(ctx.caller, 'search', ctx.services.policy);
+      const outcome = await ctx.services.search.search(
+        { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
+        { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: ctx.edge?.textEmbedding ?? null },
+      );
+      ctx.edge?.onSearch?.(outcome);
+      return outcome;
+    },
+  }),
+}));

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { Caller } from '../auth/roles.ts';
+import type { Cache } from '../cache/cache.ts';
+import type { Database } from '../db/database.ts';
+import { AppError, notFound } from '../errors.ts';
+import type { ImageRecord } from '../images/image.types.ts';
+import type { ImageLoaders } from '../images/images.loaders.ts';
+import { inspectImage } from '../images/inspect-image.ts';
+import { smoothedEngagement } from '../feedback/engagement.ts';
+import type { Blocklist } from './blocklist.ts';
+import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
+import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
+import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
+import { createSearchRepository } from './search.repository.ts';
+import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
+
+export interface SearchOptions {
+  /** Candidates asked of the shards (100-500). Default 200. */
+  topK: number;
+  /** Images whose stored safety score is under this never appear. Default 0.5. */
+  safetyThreshold: number;
+  ranker: RankerConfig;
+  /** Query embedding cache TTL. Default 1 day. */
+  embeddingTtlSeconds: number;
+  /** Largest label allow-list handed to the shards. */
+  maxAllowedIds: number;
+  imageLimits: { maxBytes: number; maxPixels: number };
+}
+
+export interface SearchHit {
+  image: ImageRecord;
+  score: number;
+  similarity: number;
+  signals: Signals;
+}
+
+export interface SearchOutcome {
+  queryId: string;
+  modelVersion: string;
+  partial: boolean;
+  tookMs: number;
+  hits: SearchHit[];
+  /** Per-stage milliseconds, for metrics and the search benchmark. */
+  stages: { encode: number; fanout: number; hydrate: number; rerank: number };
+  /** The text embedding when one was computed here (the edge may cache it). */
+  textEmbedding: Float32Array | null;
+}
+
+export interface SearchDeps {
+  db: Database;
+  cache: Cache;
+  encoder: QueryEncoder;
+  searcher: VectorSearcher;
+  blocklist: Blocklist;
+  queryLog: QueryLogSink;
+  fetchImage: (url: string) => Promise<Buffer>;
+  options: SearchOptions;
+}
+
+/** Same text, same model: same embedding. Case and spacing do not change a CLIP query. */
+export const normaliseQueryText = (text: string) => text.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+export const embeddingCacheKey = (modelVersion: string, text: string) => `emb:${modelVersion}:${normaliseQueryText(text)}`;
+
+/** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
+export function createSearchService(deps: SearchDeps) {
+  const { encoder, options } = deps;
+  const repo = createSearchRepository(deps.db);
+
+  async function textVector(text: string, trusted: Float32Array | null): Promise<Float32Array> {
+    if (trusted && trusted.length === encoder.dimension) return trusted;
+    const key = embeddingCacheKey(encoder.modelVersion, text);
+    const cached = await deps.cache.getBuffer(key).catch(() => null);
+    if (cached && cached.byteLength === encoder.dimension * 4) return bufferToVector(cached);
+    const vector = await encoder.encodeText(normaliseQueryText(text));
+    void deps.cache.setBuffer(key, vectorToBuffer(vector), options.embeddingTtlSeconds).catch(() => {});
+    return vector;
+  }
+
+  async function imageVector(input: SearchInput): Promise<{ vector: Float32Array; ref: string } | null> {
+    if (input.imageId) {
+      const vector = await repo.embeddingOf(input.imageId, encoder.modelVersion);
+      if (!vector) throw notFound(`No indexed image with id ${input.imageId}`);
+      return { vector, ref: `image:${input.imageId}` };
+    }
+    let bytes: Buffer | null = null;
+    let ref = '';
+    if (input.imageUrl) {
+      bytes = await deps.fetchImage(input.imageUrl);
+      ref = `url:${input.imageUrl}`;
+    } else if (input.image) {
+      if (input.image.size > options.imageLimits.maxBytes) {
+        throw new AppError('PAYLOAD_TOO_LARGE', `Expected an image of at most ${options.imageLimits.maxBytes} bytes`);
+      }
+      bytes = Buffer.from(await input.image.arrayBuffer());
+      ref = 'upload';
+    }
+    if (!bytes) return null;
+    const inspected = await inspectImage(bytes, options.imageLimits);
+    return { vector: await encoder.encodeImage(bytes), ref: ref === 'upload' ? `upload:${inspected.sha256}` : ref };
+  }
+
+  return {
+    async search(
+      raw: RawSearchInput,
+      ctx: { loaders: ImageLoaders; caller: Caller; trustedTextEmbedding?: Float32Array | null },
+    ): Promise<SearchOutcome> {
+      const started = performance.now();
+      const input = parseSearchInput(raw);
+      const need = input.offset + input.limit;
+      // over-fetch so that the gate and filters still leave a full page
+      const k = Math.min(1000, Math.max(options.topK, need * 3));
+
+      let mark = performance.now();
+      const [text, image] = await Promise.all([
+        input.text ? textVector(input.text, ctx.trustedTextEmbedding ?? null) : null,
+        imageVector(input),
+      ]);
+      const encodeMs = performance.now() - mark;
+
+      let allowedIds: bigint[] | undefined;
+      if (input.labels.length > 0) {
+        allowedIds = await repo.idsWithLabels(input.labels, options.maxAllowedIds);
+        if (allowedIds.length === 0) allowedIds = [];
+      }
+
+      mark = performance.now();
+      let candidates: ScoredId[] = [];
+      let partial = false;
+      if (allowedIds && allowedIds.length === 0) {
+        candidates = [];
+      } else if (text && image && input.fusion === 'LATE') {
+        const [byText, byImage] = await Promise.all([
+          deps.searcher.search(encoder.modelVersion, text, k, { allowedIds }),
+          deps.searcher.search(encoder.modelVersion, image.vector, k, { allowedIds }),
+        ]);
+        partial = byText.partial || byImage.partial;
+        candidates = fuseLate(byText.hits, byImage.hits, input.textWeight);
+      } else {
+        const query = text && image ? fuseEarly(text, image.vector, input.textWeight) : (text ?? image!.vector);
+        const result = await deps.searcher.search(encoder.modelVersion, query, k, { allowedIds });
+        partial = result.partial;
+        candidates = result.hits;
+      }
+      const fanoutMs = performance.now() - mark;
+
+      // hydrate the candidates (one statement) and apply the hard safety gate: status,
+      // deletion, stored score, blocklist
+      mark = performance.now();
+      const ids = candidates.map((c) => c.id.toString());
+      const [rows, blocked] = await Promise.all([ctx.loaders.imageById.loadMany(ids), deps.blocklist.check(ids)]);
+      const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
+      candidates.forEach((candidate, i) => {
+        const row = rows[i];
+        if (!row || row instanceof Error || blocked[i]) return;
+        if (row.status !== 'INDEXED' || row.deleted_at) return;
+        if (row.safety_score === null || row.safety_score < options.safetyThreshold) return;
+        admitted.push({ candidate, image: row });
+      });
+      const hydrateMs = performance.now() - mark;
+
+      mark = performance.now();
+      const stats = await ctx.loaders.statsByImageId.loadMany(admitted.map((a) => a.image.id));
+      const now = Date.now();
+      const ranked = admitted
+        .map(({ candidate, image }, i) => {
+          const stat = stats[i];
+          const signals: Signals = {
+            similarity: candidate.score,
+            engagement: smoothedEngagement(stat instanceof Error ? null : (stat ?? null)),
+            recency: recency(image.created_at, now, options.ranker.recencyHalfLifeDays),
+          };
+          return { image, similarity: candidate.score, signals, score: combine(signals, options.ranker) };
+        })
+        .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
+      const hits = ranked.slice(input.offset, need);
+      const rerankMs = performance.now() - mark;
+
+
+      const tookMs = performance.now() - started;
+      const queryId = randomUUID();
+      deps.queryLog.record({
+        id: queryId,
+        queryText: input.text,
+        imageRef: image?.ref ?? null,
+        fusion: text && image ? input.fusion : null,
+        textWeight: text && image ? input.textWeight : null,
+        filters: input.labels.length ? { labels: input.labels } : {},
+        resultIds: hits.map((h) => h.image.id),
+        modelVersion: encoder.modelVersion,
+        rankerVersion: options.ranker.version,
+        latencyMs: tookMs,
+        partial,
+        apiKeyId: ctx.caller.keyId,
+        createdAt: new Date(),
+      });
+      return {
+        queryId,
+        modelVersion: encoder.modelVersion,
+        partial,
+        tookMs,
+        hits,
+        stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },
+        textEmbedding: text,
+      };
+    },
+  };
+}
+export type SearchService = ReturnType<typeof createSearchService>;
+

@@ -1,0 +1,106 @@
+import { EDGE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
+import { resultCacheKey } from './cache-key.ts';
+import type { Caller } from './caller.ts';
+import { cachedEmbeddingHeaders, storeReturnedEmbedding } from './embedding-cache.ts';
+import { MAX_TEXT_BYTES, numberVar } from './limits.ts';
+import { activeModelVersion, learnModelVersion } from './model-version.ts';
+import { callOrigin, type OriginAnswer } from './origin.ts';
+import type { ResolvedOperation } from './persisted-operations.ts';
+import { cachedResult, reasonNotToStore, storeResult } from './result-cache.ts';
+
+export interface OperationCall {
+  operation: ResolvedOperation;
+  caller: Caller;
+  /** The client asked by GET: only such answers may be shared through the cache. */
+  viaGet: boolean;
+  /** Upload parts (GraphQL multipart request: `map` and files), sent instead of a JSON body. */
+  multipart?: { map: Record<string, string[]>; files: [string, File][] };
+}
+
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+/** An answer to a GraphQL operation, with where it came from. */
+export interface OperationAnswer extends Omit<OriginAnswer, 'edgeHeaders'> {
+  cache: CacheStatus;
+}
+
+/** The search text whose embedding the edge can cache: the persisted Search op's `input.text`. */
+function searchText(operation: ResolvedOperation): string | null {
+  if (operation.persisted?.name !== 'Search') return null;
+  const input = operation.variables.input as { text?: unknown } | undefined;
+  const text = input?.text;
+  return typeof text === 'string' && text.trim() !== '' && text.length <= MAX_TEXT_BYTES ? text : null;
+}
+
+function envelope(operation: ResolvedOperation): Record<string, unknown> {
+  return {
+    query: operation.query,
+    variables: operation.variables,
+    operationName: operation.operationName,
+    // the API checks the same allow-list; naming the id lets it see the operation is persisted
+    ...(operation.hash ? { extensions: { persistedQuery: { version: 1, sha256Hash: operation.hash } } } : {}),
+  };
+}
+
+function bodyOf(call: OperationCall): string | FormData {
+  if (!call.multipart) return JSON.stringify(envelope(call.operation));
+  const form = new FormData();
+  form.set('operations', JSON.stringify(envelope(call.operation)));
+  form.set('map', JSON.stringify(call.multipart.map));
+  for (const [name, file] of call.multipart.files) form.set(name, file, file.name);
+  return form;
+}
+
+/**
+ * Runs one operation through the caches and the API. Shared answers: anonymous GETs of
+ * persisted queries only, keyed by operation, canonical variables and the active model version;
+ * never mutations, errors, partial answers or anything sent with credentials.
+ */
+export async function runOperation(
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  call: OperationCall,
+): Promise<OperationAnswer> {
+  const { operation, caller } = call;
+  const shareable = call.viaGet && !caller.authenticated && operation.persisted?.type === 'query';
+  const modelVersion = await activeModelVersion(env);
+  const origin = new URL(request.url).origin;
+  const keyFor = (version: string) =>
+    resultCacheKey({
+      origin,
+      operationHash: operation.hash!,
+      variables: operation.variables,
+      modelVersion: version,
+    });
+
+  if (shareable && modelVersion) {
+    const hit = await cachedResult(await keyFor(modelVersion), modelVersion, ctx);
+    if (hit) {
+      const headers = new Headers(hit.headers);
+      return { status: hit.status, headers, body: await hit.text(), cache: 'HIT' };
+    }
+  }
+
+  const text = searchText(operation);
+  const embeddingHeaders =
+    text && modelVersion ? await cachedEmbeddingHeaders(env, ctx, { modelVersion, text }) : {};
+  const answer = await callOrigin(request, env, bodyOf(call), embeddingHeaders);
+
+  const answeredBy = answer.headers.get(EDGE_HEADERS.modelVersion);
+  if (answeredBy) learnModelVersion(env, ctx, answeredBy);
+  if (text) storeReturnedEmbedding(env, ctx, text, answer.edgeHeaders);
+
+  if (!shareable) return { ...answer, cache: 'BYPASS' };
+  if (answeredBy && reasonNotToStore(answer) === null) {
+    // keyed by the version that produced this answer, which may be newer than the one we knew
+    storeResult(await keyFor(answeredBy), answer, numberVar(env.RESULT_TTL_SECONDS, 60), ctx);
+  }
+  return { ...answer, cache: 'MISS' };
+}
+
+export function toResponse(answer: OperationAnswer): Response {
+  const headers = new Headers(answer.headers);
+  headers.set('x-cache', answer.cache);
+  return new Response(answer.body, { status: answer.status, headers });
+}

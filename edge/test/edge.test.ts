@@ -1,0 +1,436 @@
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import manifest from '../../schema/persisted-operations.json' with { type: 'json' };
+import { resultCacheKey } from '../src/cache-key.ts';
+import { type EdgeOptions, type RunningEdge, startEdge } from './edge-harness.ts';
+import { startFakeOrigin } from './fake-origin.ts';
+
+const signingKey = 'edge-test-signing-key';
+const ids = Object.fromEntries(Object.entries(manifest).map(([hash, op]) => [op.name, hash])) as Record<
+  'Search' | 'Image' | 'UploadImage' | 'RecordClick',
+  string
+>;
+
+type Body = {
+  data?: { search: { modelVersion: string; partial: boolean }; image: { id: string } } | null;
+  errors?: { message: string; extensions: { code: string } }[];
+};
+
+async function startPair(options: Partial<EdgeOptions> = {}) {
+  const origin = await startFakeOrigin({ signingKey });
+  const edge = await startEdge({ originUrl: origin.url, signingKey, ...options });
+  return { origin, edge, close: async () => Promise.all([edge.dispose(), origin.close()]) };
+}
+
+const searchPath = (input: Record<string, unknown>) =>
+  `/graphql?id=${ids.Search}&variables=${encodeURIComponent(JSON.stringify({ input }))}`;
+
+/** Waits until the edge's background cache write for this search has landed (ctx.waitUntil). */
+async function cached(edge: RunningEdge, input: Record<string, unknown>, modelVersion: string) {
+  const key = await resultCacheKey({
+    origin: 'http://edge.test',
+    operationHash: ids.Search,
+    variables: { input },
+    modelVersion,
+  });
+  const caches = await edge.miniflare.getCaches();
+  await vi.waitFor(async () => expect(await caches.default.match(key)).toBeTruthy(), { timeout: 5000 });
+}
+
+async function json(response: Response): Promise<Body> {
+  return (await response.json()) as Body;
+}
+
+describe('edge: result cache', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+  });
+  afterAll(() => pair.close());
+
+  it('serves the second identical public search from the cache; the API sees one request', async () => {
+    const { edge, origin } = pair;
+    const input = { text: 'red car', limit: 5 };
+    const first = await edge.fetch(searchPath(input));
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const firstBody = await json(first);
+    expect(firstBody.data?.search.modelVersion).toBe('clip-v1');
+    await cached(edge, input, 'clip-v1');
+
+    const before = origin.requests.length;
+    const second = await edge.fetch(searchPath({ limit: 5, text: 'red car' })); // key order does not matter
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    expect(await json(second)).toEqual(firstBody);
+    expect(origin.requests.length).toBe(before);
+  });
+
+  it('shares entries between GET /search and the same GraphQL GET', async () => {
+    const { edge, origin } = pair;
+    const first = await edge.fetch('/search?q=green%20tree&limit=3');
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    await cached(edge, { text: 'green tree', limit: 3 }, 'clip-v1');
+    const before = origin.requests.length;
+    const viaGraphQL = await edge.fetch(searchPath({ text: 'green tree', limit: 3 }));
+    expect(viaGraphQL.headers.get('x-cache')).toBe('HIT');
+    expect(origin.requests.length).toBe(before);
+  });
+
+  it('passes mutations through uncached', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const res = await edge.fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: ids.RecordClick, variables: { queryId: 'q1', imageId: '1' } }),
+      });
+      expect(res.headers.get('x-cache')).toBe('BYPASS');
+      expect((await json(res)).data).toEqual({ recordClick: { ok: true } });
+    }
+    expect(origin.requests.length).toBe(before + 2);
+  });
+
+  it('passes authenticated searches through uncached', async () => {
+    const { edge, origin } = pair;
+    const path = searchPath({ text: 'personal', limit: 2 });
+    await edge.fetch(path); // an anonymous copy in the cache must not be served to a key either
+    await cached(edge, { text: 'personal', limit: 2 }, 'clip-v1');
+    const before = origin.requests.length;
+    for (const headers of [{ authorization: 'Bearer pf_user_abc' }, { 'x-api-key': 'pf_user_abc' }] as Record<
+      string,
+      string
+    >[]) {
+      const res = await edge.fetch(path, { headers });
+      expect(res.headers.get('x-cache')).toBe('BYPASS');
+      expect(res.status).toBe(200);
+    }
+    expect(origin.requests.length).toBe(before + 2);
+    expect(origin.requests.at(-1)?.headers.get('x-api-key')).toBe('pf_user_abc');
+  });
+
+  it('never caches error answers or partial ones', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const res = await edge.fetch(searchPath({ text: 'boom' }));
+      expect((await json(res)).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+    }
+    origin.partial = true;
+    try {
+      for (let i = 0; i < 2; i++) {
+        expect((await json(await edge.fetch(searchPath({ text: 'slow shard' })))).data?.search.partial).toBe(
+          true,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100)); // give a (wrong) background write time to land
+      const again = await edge.fetch(searchPath({ text: 'slow shard' }));
+      expect(again.headers.get('x-cache')).toBe('MISS');
+    } finally {
+      origin.partial = false;
+    }
+    expect(origin.requests.length).toBe(before + 5);
+  });
+});
+
+describe('edge: model version', () => {
+  it('misses when the API reports a different model_version: never an answer from the old model', async () => {
+    const { edge, origin, close } = await startPair();
+    try {
+      const input = { text: 'red car' };
+      await edge.fetch(searchPath(input));
+      await cached(edge, input, 'clip-v1');
+      expect((await edge.fetch(searchPath(input))).headers.get('x-cache')).toBe('HIT');
+
+      origin.modelVersion = 'clip-v2';
+      // any answer from the API tells the edge about the swap
+      await edge.fetch('/search/q1/click', { method: 'POST', body: JSON.stringify({ image_id: '1' }) });
+      const before = origin.requests.length;
+      const after = await edge.fetch(searchPath(input));
+      expect(after.headers.get('x-cache')).toBe('MISS');
+      expect(after.headers.get('x-pixelfind-model-version')).toBe('clip-v2');
+      expect((await json(after)).data?.search.modelVersion).toBe('clip-v2');
+      expect(origin.requests.length).toBe(before + 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('asks the API again once the model version it knows is older than MODEL_VERSION_TTL_SECONDS', async () => {
+    const { edge, origin, close } = await startPair({ vars: { MODEL_VERSION_TTL_SECONDS: '1' } });
+    try {
+      const input = { text: 'blue boat' };
+      await edge.fetch(searchPath(input));
+      await cached(edge, input, 'clip-v1');
+      origin.modelVersion = 'clip-v2';
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const after = await edge.fetch(searchPath(input));
+      expect(after.headers.get('x-cache')).toBe('MISS');
+      expect((await json(after)).data?.search.modelVersion).toBe('clip-v2');
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('edge: embedding cache', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+  });
+  afterAll(() => pair.close());
+
+  it('stores the embedding the API returns and forwards it, signed, on the next search of that text', async () => {
+    const { edge, origin } = pair;
+    const kv = await edge.miniflare.getKVNamespace('EMBEDDINGS');
+    await edge.fetch(searchPath({ text: 'Blue  Sky' }));
+    expect(origin.requests.at(-1)?.embedding).toBe('encoded');
+    await vi.waitFor(async () => expect(await kv.get('emb:clip-v1:blue sky', 'arrayBuffer')).not.toBeNull());
+
+    const res = await edge.fetch(searchPath({ text: '  blue sky ', limit: 7 })); // a result-cache miss
+    expect(res.status).toBe(200);
+    expect(origin.requests.at(-1)?.embedding).toBe('edge');
+    // the API's embedding headers never reach the client
+    expect(res.headers.get('x-pixelfind-embedding')).toBeNull();
+  });
+
+  it('ignores and deletes a KV entry that is not a valid embedding', async () => {
+    const { edge, origin } = pair;
+    const kv = await edge.miniflare.getKVNamespace('EMBEDDINGS');
+    await edge.fetch(searchPath({ text: 'warm up' })); // the edge learns the model version
+    await kv.put('emb:clip-v1:garbage', 'ragged'); // 6 bytes: not a whole number of float32s
+    const res = await edge.fetch(searchPath({ text: 'garbage' }));
+    expect(res.status).toBe(200);
+    expect(origin.requests.at(-1)?.embedding).toBe('encoded');
+    expect(origin.requests.at(-1)?.headers.get('x-pixelfind-embedding')).toBeNull();
+    // deleted, then replaced by the valid embedding the API returned
+    await vi.waitFor(async () => {
+      const stored = await kv.get('emb:clip-v1:garbage', 'arrayBuffer');
+      expect(stored === null || stored.byteLength === 16).toBe(true);
+    });
+  });
+
+  it('drops embedding headers a client sends; the API encodes the text itself', async () => {
+    const { edge, origin } = pair;
+    const res = await edge.fetch(searchPath({ text: 'injected' }), {
+      headers: {
+        'x-pixelfind-embedding': 'AAAAAAAAAAAAAAAAAAAAAA==',
+        'x-pixelfind-embedding-model': 'clip-v1',
+        'x-pixelfind-embedding-ts': String(Math.floor(Date.now() / 1000)),
+        'x-pixelfind-embedding-sig': '00'.repeat(32),
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(origin.requests.at(-1)?.embedding).toBe('encoded');
+  });
+});
+
+describe('edge: persisted operations', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+  });
+  afterAll(() => pair.close());
+
+  it('refuses a plain query from a partner key at the edge, without calling the API', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    const res = await edge.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer pf_partner_123' },
+      body: JSON.stringify({ query: '{ image(id: "1") { id } }' }),
+    });
+    expect(res.status).toBe(403);
+    expect((await json(res)).errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(origin.requests.length).toBe(before);
+  });
+
+  it('lets a partner key run persisted operations, which the API accepts too', async () => {
+    const { edge } = pair;
+    const res = await edge.fetch(`/graphql?id=${ids.Image}&variables=${encodeURIComponent('{"id":"1"}')}`, {
+      headers: { 'x-api-key': 'pf_partner_123' },
+    });
+    expect(res.status).toBe(200);
+    expect((await json(res)).data?.image.id).toBe('1');
+  });
+
+  it('lets other callers send plain queries', async () => {
+    const { edge } = pair;
+    const res = await edge.fetch(`/graphql?query=${encodeURIComponent('{ image(id: "1") { width } }')}`);
+    expect(await json(res)).toEqual({ data: { image: { width: 64 } } });
+  });
+
+  it('answers an unknown persisted id with PersistedQueryNotFound (GET id and APQ)', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    const unknown = 'f'.repeat(64);
+    const byId = await edge.fetch(`/graphql?id=${unknown}`);
+    const byApq = await edge.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: unknown } } }),
+    });
+    for (const res of [byId, byApq]) {
+      expect(res.status).toBe(200);
+      expect(await json(res)).toEqual({
+        errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }],
+      });
+    }
+    expect(origin.requests.length).toBe(before);
+  });
+
+  it('runs a persisted query named by the APQ extension in a GET', async () => {
+    const { edge } = pair;
+    const extensions = encodeURIComponent(
+      JSON.stringify({ persistedQuery: { version: 1, sha256Hash: ids.Image } }),
+    );
+    const res = await edge.fetch(
+      `/graphql?extensions=${extensions}&variables=${encodeURIComponent('{"id":"1"}')}`,
+    );
+    expect((await json(res)).data?.image.id).toBe('1');
+  });
+});
+
+describe('edge: REST shapes', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+  });
+  afterAll(() => pair.close());
+
+  it('GET /search maps q, limit, offset and filter_label onto the Search operation', async () => {
+    const res = await pair.edge.fetch(
+      '/search?q=red&limit=2&offset=0&filter_label=car&filter_label=red,blue',
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { modelVersion: string; hits: unknown[] };
+    expect(body.modelVersion).toBe('clip-v1');
+    expect(body.hits).toHaveLength(1);
+    expect(pair.origin.requests.at(-1)?.operationName).toBe('Search');
+  });
+
+  it('GET /search without q or image_url, or with a bad limit, is a 400', async () => {
+    for (const path of ['/search', '/search?q=red&limit=ten']) {
+      const res = await pair.edge.fetch(path);
+      expect(res.status).toBe(400);
+      expect((await json(res)).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+    }
+  });
+
+  it('GET /images/:id returns the image, or 404', async () => {
+    const found = await pair.edge.fetch('/images/1');
+    expect(((await found.json()) as { id: string }).id).toBe('1');
+    const missing = await pair.edge.fetch('/images/404');
+    expect(missing.status).toBe(404);
+    expect((await json(missing)).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
+  });
+
+  it('POST /images uploads a file as the UploadImage multipart mutation', async () => {
+    const form = new FormData();
+    form.set('file', new File([new Uint8Array(10)], 'tiny.png', { type: 'image/png' }));
+    form.set('uploader_id', 'u1');
+    form.set('tags_hint', 'beach,sun');
+    const res = await pair.edge.fetch('/images', { method: 'POST', body: form });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ image: { id: '1010', status: 'PENDING', storageUrl: '/blobs/1010' } });
+    expect(res.headers.get('x-cache')).toBe('BYPASS');
+  });
+
+  it('POST /search/:queryId/click records the click', async () => {
+    const res = await pair.edge.fetch('/search/q1/click', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image_id: '1' }),
+    });
+    expect(await res.json()).toEqual({ ok: true });
+  });
+});
+
+describe('edge: bad input', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+  });
+  afterAll(() => pair.close());
+
+  const expectError = async (res: Response, status: number, code: string) => {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/json/);
+    const body = await json(res);
+    expect(body.errors?.[0]?.extensions.code).toBe(code);
+    expect(JSON.stringify(body)).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack
+  };
+
+  it('malformed variables JSON is a 400', async () => {
+    await expectError(
+      await pair.edge.fetch(`/graphql?id=${ids.Search}&variables=%7Bnot-json`),
+      400,
+      'BAD_USER_INPUT',
+    );
+  });
+
+  it('a long query string is a 414 JSON error; 100 kB is refused before the Worker or by it', async () => {
+    await expectError(await pair.edge.fetch(`/search?q=${'a'.repeat(20_000)}`), 414, 'BAD_USER_INPUT');
+    const before = pair.origin.requests.length;
+    const huge = await pair.edge.fetch(`/graphql?query=${'a'.repeat(100_000)}`);
+    // workerd's HTTP parser answers 431 at this size (Cloudflare: 414); smaller ones reach our check
+    expect([414, 431]).toContain(huge.status);
+    expect(pair.origin.requests.length).toBe(before);
+  });
+
+  it('a 100 kB GraphQL document by POST is a 413 JSON error', async () => {
+    const res = await pair.edge.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ ${'a '.repeat(50_000)} }` }),
+    });
+    await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('an unknown route is a 404 JSON error, a wrong method a 405', async () => {
+    await expectError(await pair.edge.fetch('/nope'), 404, 'NOT_FOUND');
+    await expectError(await pair.edge.fetch('/search', { method: 'DELETE' }), 405, 'METHOD_NOT_ALLOWED');
+  });
+
+  it('a persisted id that is not a hex sha256 is a 400', async () => {
+    await expectError(await pair.edge.fetch('/graphql?id=xyz'), 400, 'BAD_USER_INPUT');
+    await expectError(await pair.edge.fetch(`/graphql?id=${'g'.repeat(64)}`), 400, 'BAD_USER_INPUT');
+  });
+
+  it('a persisted mutation by GET is a 405', async () => {
+    await expectError(await pair.edge.fetch(`/graphql?id=${ids.RecordClick}`), 405, 'METHOD_NOT_ALLOWED');
+  });
+
+  it('an API that is down is a 503 JSON GraphQL error with a code', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const edge = await startEdge({ originUrl: `http://127.0.0.1:${port}`, signingKey });
+    try {
+      const res = await edge.fetch(searchPath({ text: 'red' }));
+      await expectError(res, 503, 'SERVICE_UNAVAILABLE');
+      expect(res.headers.get('retry-after')).toBe('5');
+    } finally {
+      await edge.dispose();
+    }
+  });
+
+  it('an API answering a 5xx page instead of GraphQL is a 502 JSON GraphQL error', async () => {
+    const broken = createHttpServer((_, res) =>
+      res.writeHead(500, { 'content-type': 'text/html' }).end('<h1>oops</h1>'),
+    );
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+    const { port } = broken.address() as { port: number };
+    const edge = await startEdge({ originUrl: `http://127.0.0.1:${port}` });
+    try {
+      await expectError(await edge.fetch(searchPath({ text: 'red' })), 502, 'BAD_GATEWAY');
+    } finally {
+      await edge.dispose();
+      await new Promise((resolve) => broken.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,156 @@
+// A small GraphQL API over node:http standing in for Pixelfind's: the schema of the persisted
+// operations, and the real API-side edge modules (usePersistedOperations, useEdgeTrust), so the
+// edge tests also prove both sides speak the same protocol. It counts what reaches it.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSchema, createYoga } from 'graphql-yoga';
+import type { Role } from '../../api/src/auth/roles.ts';
+import {
+  edgeEmbeddingFor,
+  returnEmbeddingToEdge,
+  useEdgeTrust,
+} from '../../api/src/edge-trust/use-edge-trust.ts';
+import { AppError } from '../../api/src/errors.ts';
+import { usePersistedOperations } from '../../api/src/persisted/use-persisted-operations.ts';
+import { maskError } from '../../api/src/plugins/mask-error.ts';
+
+const typeDefs = /* GraphQL */ `
+  scalar Upload
+  type Tag { label: String! confidence: Float! source: String! }
+  type Image { id: ID! storageUrl: String! width: Int! height: Int! status: String! createdAt: String! tags: [Tag!]! }
+  type Hit { score: Float! similarity: Float! image: Image! }
+  type SearchResult { queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! hits: [Hit!]! }
+  input SearchInput {
+    text: String imageUrl: String imageId: ID textWeight: Float fusion: String labels: [String!] limit: Int offset: Int
+  }
+  type UploadImagePayload { image: Image! }
+  type RecordClickPayload { ok: Boolean! }
+  type Query { search(input: SearchInput!): SearchResult! image(id: ID!): Image }
+  type Mutation {
+    uploadImage(file: Upload!, uploaderId: ID!, tagsHint: [String!]): UploadImagePayload!
+    recordClick(queryId: ID!, imageId: ID!): RecordClickPayload!
+  }
+`;
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: Headers;
+  operationName?: string;
+  /** For searches with text: where the query embedding came from. */
+  embedding?: 'edge' | 'encoded';
+}
+
+export interface FakeOrigin {
+  url: string;
+  requests: SeenRequest[];
+  /** The model_version the API reports; change it to simulate a swap. */
+  modelVersion: string;
+  /** Answer searches with `partial: true`. */
+  partial: boolean;
+  close(): Promise<void>;
+}
+
+const image = (id: string) => ({
+  id,
+  storageUrl: `/blobs/${id}`,
+  width: 64,
+  height: 48,
+  status: 'INDEXED',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  tags: [{ label: 'red', confidence: 0.9, source: 'model' }],
+});
+
+/** A vector the fake "encoder" derives from the text. */
+const encode = (text: string) => new Float32Array([text.length, 1, 0, 0.5]);
+
+const roleOf = async (request: Request): Promise<Role> => {
+  const key =
+    request.headers.get('x-api-key') ??
+    /^Bearer (\S+)$/.exec(request.headers.get('authorization') ?? '')?.[1];
+  if (!key) return 'anonymous';
+  return key.startsWith('pf_partner_') ? 'partner' : 'user';
+};
+
+export async function startFakeOrigin({ signingKey }: { signingKey?: string } = {}): Promise<FakeOrigin> {
+  const state = { modelVersion: 'clip-v1', partial: false };
+  const requests: SeenRequest[] = [];
+  const seen = new WeakMap<Request, SeenRequest>();
+  let queries = 0;
+  const yoga = createYoga<{ request: Request }>({
+    logging: false,
+    maskedErrors: { maskError },
+    schema: createSchema<{ request: Request }>({
+      typeDefs,
+      resolvers: {
+        Query: {
+          search: (_: unknown, { input }: { input: { text?: string } }, { request }) => {
+            const { text } = input;
+            if (text === 'boom') throw new AppError('BAD_USER_INPUT', 'boom is not a query');
+            if (text) {
+              const modelVersion = state.modelVersion;
+              const fromEdge = edgeEmbeddingFor(request, { modelVersion, text });
+              const record = seen.get(request);
+              if (record) record.embedding = fromEdge ? 'edge' : 'encoded';
+              if (!fromEdge) returnEmbeddingToEdge(request, { modelVersion, text, embedding: encode(text) });
+            }
+            queries += 1;
+            return {
+              queryId: `q${queries}`,
+              modelVersion: state.modelVersion,
+              partial: state.partial,
+              tookMs: 1,
+              hits: [{ score: 0.9, similarity: 0.8, image: image('1') }],
+            };
+          },
+          image: (_: unknown, { id }: { id: string }) => (id === '1' ? image('1') : null),
+        },
+        Mutation: {
+          uploadImage: async (_: unknown, { file }: { file: File }) => ({
+            image: { ...image(String(1000 + (await file.arrayBuffer()).byteLength)), status: 'PENDING' },
+          }),
+          recordClick: () => ({ ok: true }),
+        },
+      },
+    }),
+    plugins: [
+      {
+        onRequest({ request }) {
+          const record: SeenRequest = {
+            method: request.method,
+            path: new URL(request.url).pathname,
+            headers: request.headers,
+          };
+          seen.set(request, record);
+          requests.push(record);
+        },
+        onParams({ params, request }) {
+          const record = seen.get(request);
+          if (record) record.operationName = params.operationName;
+        },
+      },
+      usePersistedOperations({ roleOf }),
+      useEdgeTrust({ key: signingKey, activeModelVersion: () => state.modelVersion }),
+    ],
+  });
+  const server: Server = createServer(yoga);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get modelVersion() {
+      return state.modelVersion;
+    },
+    set modelVersion(value: string) {
+      state.modelVersion = value;
+    },
+    get partial() {
+      return state.partial;
+    },
+    set partial(value: boolean) {
+      state.partial = value;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

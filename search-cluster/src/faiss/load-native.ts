@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The kinds of index the addon tells apart (the rest is `other`). */
+export type IndexKind = 'flat' | 'hnsw' | 'ivf' | 'other';
+
+export interface NativeSearchResult {
+  distances: Float32Array;
+  ids: BigInt64Array;
+}
+
+/** One FAISS index inside the addon. It has no lock: FaissIndex orders calls on it. */
+export interface NativeIndex {
+  readonly dimension: number;
+  readonly count: number;
+  readonly isTrained: boolean;
+  readonly memoryBytes: number;
+  readonly kind: IndexKind;
+  train(vectors: Float32Array): Promise<void>;
+  add(vectors: Float32Array, ids: BigInt64Array): Promise<void>;
+  remove(ids: BigInt64Array): Promise<number>;
+  search(
+    queries: Float32Array,
+    k: number,
+    options?: { nprobe?: number; efSearch?: number; allowedIds?: BigInt64Array },
+  ): Promise<NativeSearchResult>;
+  write(path: string): Promise<void>;
+  toBuffer(): Promise<Buffer>;
+  close(): void;
+}
+
+/** Full-precision vectors memory-mapped for exact re-scoring (see vector-file.ts). */
+export interface NativeVectorFile {
+  readonly count: number;
+  readonly dimension: number;
+  rescore(queries: Float32Array, candidates: BigInt64Array, k: number): Promise<NativeSearchResult>;
+  close(): void;
+}
+
+export interface NativeAddon {
+  create(dimension: number, factory: string): NativeIndex;
+  read(path: string): Promise<NativeIndex>;
+  fromBuffer(bytes: Uint8Array): Promise<NativeIndex>;
+  openVectorFile(path: string): NativeVectorFile;
+  setThreads(threads: number): void;
+  getThreads(): number;
+  /** Whether the addon links the AVX2 FAISS build (false: Debian's generic library). */
+  readonly avx2: boolean;
+}
+
+/** Where `npm run build:native` puts the addon; PIXELFIND_FAISS_ADDON overrides it. */
+export const DEFAULT_ADDON_PATH = fileURLToPath(
+  new URL('../../native/build/Release/pixelfind_faiss.node', import.meta.url),
+);
+
+const FIX =
+  'Install FAISS and its libraries with `apt-get install libfaiss-dev libopenblas-dev liblapack-dev` ' +
+  '(or run `bash infra/scripts/build-faiss.sh`, which also builds FAISS for this CPU), then `npm run build:native`.';
+
+const require = createRequire(import.meta.url);
+const loaded = new Map<string, NativeAddon>();
+
+/** Loads the addon once per path; when it fails, the error says what to install and run. */
+export function loadNative(path: string = process.env.PIXELFIND_FAISS_ADDON ?? DEFAULT_ADDON_PATH): NativeAddon {
+  const cached = loaded.get(path);
+  if (cached) return cached;
+  if (!existsSync(path)) {
+    throw new Error(`The FAISS addon is not built: ${path} does not exist. ${FIX}`);
+  }
+  let addon: NativeAddon;
+  try {
+    addon = require(path) as NativeAddon;
+  } catch (error) {
+    const reason = (error as Error).message;
+    const hint = /cannot open shared object|undefined symbol/.test(reason)
+      ? 'A shared library it links is missing or does not match the one it was built against. '
+      : '';
+    throw new Error(`Could not load the FAISS addon ${path}: ${reason}. ${hint}${FIX}`, { cause: error });
+  }
+  loaded.set(path, addon);
+  return addon;
+}

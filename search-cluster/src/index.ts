@@ -1,0 +1,28 @@
+/**
+ * The search cluster as the API sees it: one router, its configuration, the source-of-record
+ * interface the API implements over Postgres, and the error type. Nothing here speaks HTTP.
+ */
+export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
+export {
+  MemoryVectorSource,
+  type VectorChange,
+  type VectorRecord,
+  type VectorSource,
+  type VectorSourceSnapshot,
+} from './rebuild/vector-source.ts';
+export { createRouter, parseShardsSetting, type RouterConfig } from './router/config.ts';
+export type {
+  Hit,
+  RebuildReport,
+  RouterBatchSearchResult,
+  RouterHealth,
+  RouterOptions,
+  RouterSearchOptions,
+  RouterSearchResult,
+  RouterStats,
+  ShardRouter,
+  UpsertItems,
+} from './router/router.ts';
+export { type Partition, shardOf } from './shard/partition.ts';
+export type { ModelVersionSpec } from './shard/shard.ts';
+export { MAX_K } from './shard/validate.ts';

@@ -1,0 +1,66 @@
+import type { Partition } from '../shard/partition.ts';
+import type { VectorChange, VectorRecord, VectorSource, VectorSourceSnapshot } from './vector-source.ts';
+
+/** The one thing this needs from a database client (pg, PGlite or the API's Database). */
+export interface SqlClient {
+  query<Row>(sql: string, params?: unknown[]): Promise<{ rows: Row[] }>;
+}
+
+/**
+ * Seq values are taken when a statement runs but become visible when its transaction commits,
+ * so a lower seq can appear after a higher one was read. `since` re-reads this many seqs
+ * below its watermark; replaying a row is harmless (it carries the row's latest state).
+ */
+const COMMIT_ORDER_SLACK = 10_000n;
+const PAGE = 5_000;
+
+const toVector = (bytes: Uint8Array): Float32Array => {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return new Float32Array(copy.buffer);
+};
+
+/** The `embeddings` table as a shard's source of record (see migrations 0001 and 0003). */
+export class PostgresVectorSource implements VectorSource {
+  constructor(private readonly db: SqlClient) {}
+
+  async snapshot(modelVersion: string, _partition: Partition): Promise<VectorSourceSnapshot> {
+    const { rows } = await this.db.query<{ w: string | null }>(
+      'SELECT max(seq)::text AS w FROM embeddings WHERE model_version = $1',
+      [modelVersion],
+    );
+    const watermark = BigInt(rows[0]?.w ?? '0');
+    const db = this.db;
+    async function* records(): AsyncIterable<VectorRecord> {
+      let after = -1n;
+      for (;;) {
+        const page = await db.query<{ id: string; vector: Uint8Array }>(
+          `SELECT image_id::text AS id, vector FROM embeddings
+           WHERE model_version = $1 AND deleted_at IS NULL AND seq <= $2 AND image_id > $3
+           ORDER BY image_id LIMIT ${PAGE}`,
+          [modelVersion, watermark.toString(), after.toString()],
+        );
+        for (const row of page.rows) yield { id: BigInt(row.id), vector: toVector(row.vector) };
+        if (page.rows.length < PAGE) return;
+        after = BigInt(page.rows[page.rows.length - 1]!.id);
+      }
+    }
+    return { watermark, records: records() };
+  }
+
+  async *since(modelVersion: string, watermark: bigint, _partition: Partition): AsyncIterable<VectorChange> {
+    let after = watermark > COMMIT_ORDER_SLACK ? watermark - COMMIT_ORDER_SLACK : 0n;
+    for (;;) {
+      const page = await this.db.query<{ id: string; vector: Uint8Array; deleted: boolean; seq: string }>(
+        `SELECT image_id::text AS id, vector, deleted_at IS NOT NULL AS deleted, seq::text AS seq FROM embeddings
+         WHERE model_version = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
+        [modelVersion, after.toString()],
+      );
+      for (const row of page.rows) {
+        yield { id: BigInt(row.id), vector: row.deleted ? null : toVector(row.vector), watermark: BigInt(row.seq) };
+      }
+      if (page.rows.length < PAGE) return;
+      after = BigInt(page.rows[page.rows.length - 1]!.seq);
+    }
+  }
+}

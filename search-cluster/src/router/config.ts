@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import type { VectorSource } from '../rebuild/vector-source.ts';
+import { faissFactory } from '../shard/faiss-factory.ts';
+import { type Logger, silentLogger, type TierOptions } from '../shard/options.ts';
+import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
+import type { VectorIndexFactory } from '../shard/vector-index.ts';
+import { LocalReplica, RemoteReplica, type ShardReplica } from './replica.ts';
+import { ClusterRouter, type RouterOptions, type ShardRouter } from './router.ts';
+
+/** Shards in this process (single-node mode). */
+export interface InProcessRouterConfig extends RouterOptions {
+  mode: 'in-process';
+  /** Number of shards. Default 1. */
+  shards?: number;
+  modelVersions: ModelVersionSpec[];
+  /** Vectors of record for rebuilds and restarts (Postgres `embeddings` in production). */
+  source?: VectorSource;
+  /** Snapshots go to <dataDir>/shard-<i>-of-<n>/. Default: none (nothing survives a restart). */
+  dataDir?: string;
+  tiers?: Partial<TierOptions>;
+  log?: Logger;
+  /** Index implementation. Default: FAISS through the native addon. */
+  factory?: VectorIndexFactory;
+}
+
+/** Shard server replicas over HTTP: `replicas[s]` lists the base URLs of shard s. */
+export interface RemoteRouterConfig extends RouterOptions {
+  mode: 'remote';
+  replicas: string[][];
+}
+
+export type RouterConfig = InProcessRouterConfig | RemoteRouterConfig;
+
+/**
+ * Reads the SHARDS setting: a shard count ("4": that many in-process shards) or shard server URLs,
+ * shards separated by ",", replicas of one shard by "|":
+ *   "http://10.0.0.1:7001|http://10.0.0.2:7001,http://10.0.0.3:7001"  -> shard 0 has two replicas.
+ */
+export function parseShardsSetting(value: string | undefined): { mode: 'in-process'; shards: number } | RemoteRouterConfig {
+  const text = (value ?? '').trim();
+  if (text === '') return { mode: 'in-process', shards: 1 };
+  if (/^[0-9]+$/.test(text)) {
+    const shards = Number(text);
+    if (shards < 1 || shards > 1024) throw new Error(`SHARDS=${text}: expected between 1 and 1024 shards`);
+    return { mode: 'in-process', shards };
+  }
+  const replicas = text.split(',').map((group, s) => {
+    const urls = group
+      .split('|')
+      .map((u) => u.trim())
+      .filter(Boolean);
+    if (urls.length === 0) throw new Error(`SHARDS: shard ${s} lists no replica URL`);
+    for (const url of urls) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new Error(`SHARDS: "${url}" is not a URL`);
+      }
+      if (parsed.protocol !== 'http:') throw new Error(`SHARDS: "${url}" must be an http:// URL`);
+    }
+    return urls;
+  });
+  return { mode: 'remote', replicas };
+}
+
+/**
+ * Builds the router the API uses. In-process shards are started (snapshot load, refill or rebuild)
+ * before this resolves; a shard that fails to load keeps retrying and makes answers partial.
+ */
+export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
+  if (config.mode === 'remote') {
+    const replicas: ShardReplica[][] = config.replicas.map((urls) => urls.map((url) => new RemoteReplica(url)));
+    return new ClusterRouter(replicas, config);
+  }
+  const count = config.shards ?? 1;
+  const shards = Array.from(
+    { length: count },
+    (_, index) =>
+      new Shard({
+        partition: { index, count },
+        modelVersions: config.modelVersions,
+        factory: config.factory ?? faissFactory,
+        log: config.log ?? silentLogger,
+        ...(config.source ? { source: config.source } : {}),
+        ...(config.dataDir ? { dataDir: join(config.dataDir, `shard-${index}-of-${count}`) } : {}),
+        ...(config.tiers ? { tiers: config.tiers } : {}),
+      }),
+  );
+  await Promise.all(shards.map((shard) => shard.start()));
+  return new ClusterRouter(
+    shards.map((shard) => [new LocalReplica(shard)]),
+    config,
+  );
+}

@@ -1,0 +1,502 @@
+import { badRequest, ClusterError, isClusterError } from '../errors.ts';
+import type { RebuildOutcome } from '../shard/model-index.ts';
+import { partitionIds, shardOfHalves } from '../shard/partition.ts';
+import type { ShardHealth, ShardSearchRequest, ShardStats } from '../shard/shard.ts';
+import { type Hit, mergeTopK } from '../shard/topk.ts';
+import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
+import type { ShardReplica } from './replica.ts';
+
+export type { Hit } from '../shard/topk.ts';
+
+export interface RouterSearchOptions {
+  /** Restrict results to these ids (a label filter). Each shard receives only the ids it owns. */
+  allowedIds?: readonly bigint[] | BigInt64Array;
+  /** IVF lists probed (shard default when absent). */
+  nprobe?: number;
+  /** HNSW candidate list (shard default when absent). */
+  efSearch?: number;
+  /** Per-shard deadline in ms; a shard that misses it makes the answer partial. Default: router's. */
+  deadlineMs?: number;
+  /** Cancels the whole search (e.g. the client went away). */
+  signal?: AbortSignal;
+}
+
+export interface RouterSearchResult {
+  /** Global top k, best first, each id once. */
+  hits: Hit[];
+  /** True when at least one shard did not answer in time (its vectors are missing from hits). */
+  partial: boolean;
+  shardsAnswered: number;
+  shardsTotal: number;
+}
+
+export interface RouterBatchSearchResult extends Omit<RouterSearchResult, 'hits'> {
+  /** One list per query, in query order. */
+  results: Hit[][];
+}
+
+export type UpsertItems = readonly { id: bigint; vector: Float32Array }[] | { ids: BigInt64Array; vectors: Float32Array };
+
+export interface ReplicaHealth {
+  name: string;
+  status: 'ok' | 'loading' | 'down' | 'mismatch';
+  error?: string;
+  health?: ShardHealth;
+}
+
+export interface RouterHealth {
+  /** ok: every replica serves; degraded: every shard has a serving replica; down: some shard has none. */
+  status: 'ok' | 'degraded' | 'down';
+  shards: { index: number; serving: number; replicas: ReplicaHealth[] }[];
+}
+
+export interface RouterStats {
+  shards: { index: number; replicas: { name: string; stats?: ShardStats; error?: string }[] }[];
+}
+
+export interface RebuildReport {
+  shard: number;
+  replica: string;
+  outcome?: RebuildOutcome;
+  error?: string;
+}
+
+/** What the API uses: the only door into the search cluster. */
+export interface ShardRouter {
+  readonly shardCount: number;
+  /** Inserts or replaces vectors (idempotent by id) on every replica of the owning shards. */
+  upsert(modelVersion: string, items: UpsertItems): Promise<{ upserted: number; unchanged: number }>;
+  /** Deletes ids from every replica of the owning shards; returns how many were present. */
+  delete(modelVersion: string, ids: readonly bigint[] | BigInt64Array): Promise<{ deleted: number }>;
+  /** Top k for one query vector over all shards. */
+  search(modelVersion: string, query: Float32Array, k: number, options?: RouterSearchOptions): Promise<RouterSearchResult>;
+  /** Top k for several query vectors of equal length, one fan-out. */
+  searchBatch(
+    modelVersion: string,
+    queries: readonly Float32Array[],
+    k: number,
+    options?: RouterSearchOptions,
+  ): Promise<RouterBatchSearchResult>;
+  /** Rebuilds every replica's main tier from the source of record, one replica at a time. */
+  rebuild(modelVersion: string): Promise<RebuildReport[]>;
+  /** Serves a new model version on every replica (blue-green). */
+  addModelVersion(name: string, dimension: number): Promise<void>;
+  health(): Promise<RouterHealth>;
+  stats(): Promise<RouterStats>;
+  close(): Promise<void>;
+}
+
+export interface RouterOptions {
+  /** Per-shard search deadline. Default 200 ms. */
+  deadlineMs?: number;
+  /** Send the hedged request to a second replica after this long without an answer. Default deadline / 3. */
+  hedgeAfterMs?: number;
+  /** Upsert and delete timeout per replica. Default 10 s. */
+  writeTimeoutMs?: number;
+  /** Rebuild timeout per replica. Default 1 h. */
+  rebuildTimeoutMs?: number;
+  /** Health and stats timeout per replica. Default 2 s. */
+  probeTimeoutMs?: number;
+  /** A failing replica is tried last for this long, doubling per failure up to 30 s. Default 1 s. */
+  backoffMs?: number;
+}
+
+const CLIENT_ERRORS = new Set(['BAD_REQUEST']);
+
+class ReplicaState {
+  failures = 0;
+  downUntil = 0;
+  constructor(readonly replica: ShardReplica) {}
+}
+
+type ShardAnswer = { ok: true; results: Hit[][] } | { ok: false; error: unknown };
+
+/**
+ * Routes writes to the owning shard (`shardOf(id, shardCount)`, see ../shard/partition.ts) and fans
+ * searches out to every shard, one replica each, merging the answers.
+ *
+ * Per shard, a search goes to the replica that has failed least recently (round-robin among
+ * healthy ones). If it fails, or gives no answer within `hedgeAfterMs`, one hedged request goes to
+ * another replica; the first answer wins and the other is aborted. A shard with no answer by
+ * `deadlineMs` is left out and the result is `partial`. Writes go to every replica of the owning
+ * shard and fail unless all acknowledge; they are idempotent, so the caller (the indexing job)
+ * retries.
+ */
+export class ClusterRouter implements ShardRouter {
+  readonly shardCount: number;
+  private readonly shards: ReplicaState[][];
+  private readonly cursor: number[];
+  private readonly deadlineMs: number;
+  private readonly hedgeAfterMs: number | undefined;
+  private readonly writeTimeoutMs: number;
+  private readonly rebuildTimeoutMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly backoffMs: number;
+
+  constructor(shards: ShardReplica[][], options: RouterOptions = {}) {
+    if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
+      throw new Error('A router needs at least one shard, each with at least one replica');
+    }
+    this.shardCount = shards.length;
+    this.shards = shards.map((replicas) => replicas.map((r) => new ReplicaState(r)));
+    this.cursor = shards.map(() => 0);
+    this.deadlineMs = options.deadlineMs ?? 200;
+    this.hedgeAfterMs = options.hedgeAfterMs;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
+    this.rebuildTimeoutMs = options.rebuildTimeoutMs ?? 3_600_000;
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
+    this.backoffMs = options.backoffMs ?? 1_000;
+  }
+
+  // ---------------------------------------------------------------- search
+
+  async search(
+    modelVersion: string,
+    query: Float32Array,
+    k: number,
+    options: RouterSearchOptions = {},
+  ): Promise<RouterSearchResult> {
+    const { results, ...rest } = await this.searchBatch(modelVersion, [query], k, options);
+    return { hits: results[0]!, ...rest };
+  }
+
+  async searchBatch(
+    modelVersion: string,
+    queries: readonly Float32Array[],
+    k: number,
+    options: RouterSearchOptions = {},
+  ): Promise<RouterBatchSearchResult> {
+    checkModelVersion(modelVersion);
+    checkK(k);
+    const deadlineMs = checkOptionalPositiveInt('deadlineMs', options.deadlineMs, 600_000) ?? this.deadlineMs;
+    if (!Array.isArray(queries) || queries.length === 0) throw badRequest('Expected at least one query vector');
+    const dimension = queries[0]!.length;
+    const packed = new Float32Array(queries.length * dimension);
+    queries.forEach((q, i) => {
+      if (!(q instanceof Float32Array)) throw badRequest(`Expected Float32Array for query ${i}`);
+      if (q.length !== dimension || dimension === 0) {
+        throw badRequest(`Expected every query to have dimension ${dimension} but query ${i} has ${q.length}`);
+      }
+      packed.set(q, i * dimension);
+    });
+    const allowed = options.allowedIds === undefined ? undefined : toIdArray('allowedIds', options.allowedIds);
+    const allowedPerShard = allowed ? partitionIds(allowed, this.shardCount) : undefined;
+
+    const base: ShardSearchRequest = { modelVersion, queries: packed, dimension, k };
+    if (options.nprobe !== undefined) base.nprobe = options.nprobe;
+    if (options.efSearch !== undefined) base.efSearch = options.efSearch;
+
+    const answers = await Promise.all(
+      this.shards.map((_, s): Promise<ShardAnswer> => {
+        const shardAllowed = allowedPerShard?.[s];
+        // a filter that leaves this shard no ids: nothing to ask
+        if (shardAllowed && shardAllowed.length === 0) {
+          return Promise.resolve({ ok: true, results: queries.map(() => []) });
+        }
+        const request = shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
+        return this.searchShard(s, request, deadlineMs, options.signal);
+      }),
+    );
+
+    const failures = answers.filter((a): a is { ok: false; error: unknown } => !a.ok);
+    // the caller's mistake is the same on every shard: report it rather than a partial answer
+    const clientError = failures.find((f) => isClusterError(f.error) && CLIENT_ERRORS.has(f.error.code));
+    if (clientError) throw clientError.error;
+    options.signal?.throwIfAborted();
+    if (failures.length === answers.length) {
+      const unknown = failures.every((f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION');
+      if (unknown) throw failures[0]!.error;
+      throw new ClusterError(
+        'SHARD_UNAVAILABLE',
+        `No shard answered within ${deadlineMs} ms: ${describeError(failures[0]!.error)}`,
+      );
+    }
+    const answered = answers.filter((a): a is { ok: true; results: Hit[][] } => a.ok);
+    const results = queries.map((_, q) => mergeTopK(answered.map((a) => a.results[q] ?? []), k));
+    return {
+      results,
+      partial: failures.length > 0,
+      shardsAnswered: answered.length,
+      shardsTotal: this.shardCount,
+    };
+  }
+
+  /** Replicas of shard `s` in the order to try: healthy ones round-robin, then the backed-off ones. */
+  private replicaOrder(s: number): ReplicaState[] {
+    const replicas = this.shards[s]!;
+    const start = this.cursor[s]!++ % replicas.length;
+    const rotated = [...replicas.slice(start), ...replicas.slice(0, start)];
+    const now = Date.now();
+    return [...rotated.filter((r) => r.downUntil <= now), ...rotated.filter((r) => r.downUntil > now)];
+  }
+
+  private searchShard(s: number, request: ShardSearchRequest, deadlineMs: number, outer?: AbortSignal): Promise<ShardAnswer> {
+    const order = this.replicaOrder(s);
+    const attempts = Math.min(2, order.length);
+    const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
+    const hedgeAfter = this.hedgeAfterMs ?? Math.max(1, Math.floor(deadlineMs / 3));
+
+    return new Promise<ShardAnswer>((resolve) => {
+      const controllers: AbortController[] = [];
+      let launched = 0;
+      let failed = 0;
+      let lastError: unknown = null;
+      let settled = false;
+      let hedgeTimer: NodeJS.Timeout | null = null;
+
+      const finish = (answer: ShardAnswer) => {
+        if (settled) return;
+        settled = true;
+        if (hedgeTimer) clearTimeout(hedgeTimer);
+        signal.removeEventListener('abort', onDeadline);
+        for (const c of controllers) c.abort();
+        resolve(answer);
+      };
+      const onDeadline = () => {
+        // replicas that never answered count as failing, so the next query tries another first
+        if (deadline.aborted) for (let i = 0; i < launched; i++) this.markFailed(order[i]!);
+        finish({ ok: false, error: lastError ?? signal.reason });
+      };
+      const launch = () => {
+        if (settled || launched >= attempts) return;
+        const state = order[launched++]!;
+        const controller = new AbortController();
+        controllers.push(controller);
+        state.replica.search(request, AbortSignal.any([signal, controller.signal])).then(
+          (results) => {
+            this.markHealthy(state);
+            finish({ ok: true, results });
+          },
+          (error: unknown) => {
+            if (settled) return;
+            lastError = error;
+            if (isClusterError(error) && CLIENT_ERRORS.has(error.code)) {
+              finish({ ok: false, error });
+              return;
+            }
+            this.markFailed(state);
+            failed++;
+            // a failure is the hedge's cue: do not wait for the timer
+            if (launched < attempts) launch();
+            else if (failed === launched) finish({ ok: false, error });
+          },
+        );
+      };
+
+      if (signal.aborted) {
+        finish({ ok: false, error: signal.reason });
+        return;
+      }
+      signal.addEventListener('abort', onDeadline, { once: true });
+      launch();
+      if (attempts > 1) hedgeTimer = setTimeout(launch, hedgeAfter);
+    });
+  }
+
+  private markHealthy(state: ReplicaState): void {
+    state.failures = 0;
+    state.downUntil = 0;
+  }
+
+  private markFailed(state: ReplicaState): void {
+    state.failures++;
+    state.downUntil = Date.now() + Math.min(30_000, this.backoffMs * 2 ** (state.failures - 1));
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async upsert(modelVersion: string, items: UpsertItems): Promise<{ upserted: number; unchanged: number }> {
+    checkModelVersion(modelVersion);
+    const { ids, vectors } = packItems(items);
+    if (ids.length === 0) return { upserted: 0, unchanged: 0 };
+    const d = vectors.length / ids.length;
+    const rows = this.rowsByShard(ids);
+    let upserted = 0;
+    let unchanged = 0;
+    await Promise.all(
+      rows.map(async (shardRows, s) => {
+        if (shardRows.length === 0) return;
+        const shardIds = new BigInt64Array(shardRows.length);
+        const shardVectors = new Float32Array(shardRows.length * d);
+        shardRows.forEach((row, i) => {
+          shardIds[i] = ids[row]!;
+          shardVectors.set(vectors.subarray(row * d, row * d + d), i * d);
+        });
+        const acks = await this.writeAll(s, 'upsert', (r, signal) => r.upsert(modelVersion, shardIds, shardVectors, signal));
+        upserted += acks[0]!.upserted;
+        unchanged += acks[0]!.unchanged;
+      }),
+    );
+    return { upserted, unchanged };
+  }
+
+  async delete(modelVersion: string, ids: readonly bigint[] | BigInt64Array): Promise<{ deleted: number }> {
+    checkModelVersion(modelVersion);
+    const all = toIdArray('ids', ids);
+    let deleted = 0;
+    await Promise.all(
+      partitionIds(all, this.shardCount).map(async (shardIds, s) => {
+        if (shardIds.length === 0) return;
+        const acks = await this.writeAll(s, 'delete', (r, signal) => r.delete(modelVersion, shardIds, signal));
+        deleted += Math.max(...acks.map((a) => a.deleted));
+      }),
+    );
+    return { deleted };
+  }
+
+  private rowsByShard(ids: BigInt64Array): number[][] {
+    const rows: number[][] = this.shards.map(() => []);
+    const halves = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    for (let i = 0; i < ids.length; i++) {
+      rows[shardOfHalves(halves[i * 2]!, halves[i * 2 + 1]!, this.shardCount)]!.push(i);
+    }
+    return rows;
+  }
+
+  /** Runs a write on every replica of shard `s`; all must succeed. */
+  private async writeAll<T>(
+    s: number,
+    what: string,
+    call: (replica: ShardReplica, signal: AbortSignal) => Promise<T>,
+  ): Promise<T[]> {
+    const states = this.shards[s]!;
+    const settled = await Promise.allSettled(
+      states.map((state) => call(state.replica, AbortSignal.timeout(this.writeTimeoutMs))),
+    );
+    const results: T[] = [];
+    const errors: string[] = [];
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        results.push(r.value);
+        return;
+      }
+      if (isClusterError(r.reason) && (CLIENT_ERRORS.has(r.reason.code) || r.reason.code === 'UNKNOWN_MODEL_VERSION')) {
+        throw r.reason;
+      }
+      this.markFailed(states[i]!);
+      errors.push(`${states[i]!.replica.name}: ${describeError(r.reason)}`);
+    });
+    if (errors.length > 0) {
+      throw new ClusterError(
+        'SHARD_UNAVAILABLE',
+        `${what} reached ${results.length} of ${states.length} replicas of shard ${s} (${errors.join('; ')}); retry, writes are idempotent`,
+      );
+    }
+    return results;
+  }
+
+  // ---------------------------------------------------------------- control
+
+  async rebuild(modelVersion: string): Promise<RebuildReport[]> {
+    checkModelVersion(modelVersion);
+    const reports: RebuildReport[] = [];
+    // one at a time: a rebuild is CPU-heavy and in-process shards share the machine
+    for (const [s, states] of this.shards.entries()) {
+      for (const { replica } of states) {
+        try {
+          const outcome = await replica.rebuild(modelVersion, AbortSignal.timeout(this.rebuildTimeoutMs));
+          reports.push({ shard: s, replica: replica.name, outcome });
+        } catch (error) {
+          if (isClusterError(error) && (CLIENT_ERRORS.has(error.code) || error.code === 'UNKNOWN_MODEL_VERSION')) throw error;
+          reports.push({ shard: s, replica: replica.name, error: describeError(error) });
+        }
+      }
+    }
+    return reports;
+  }
+
+  async addModelVersion(name: string, dimension: number): Promise<void> {
+    await Promise.all(
+      this.shards.map((_, s) =>
+        this.writeAll(s, 'addModelVersion', (r) => r.addModelVersion(name, dimension, AbortSignal.timeout(this.rebuildTimeoutMs))),
+      ),
+    );
+  }
+
+  async health(): Promise<RouterHealth> {
+    const shards = await Promise.all(
+      this.shards.map(async (states, index) => {
+        const replicas = await Promise.all(
+          states.map(async ({ replica }): Promise<ReplicaHealth> => {
+            try {
+              const health = await replica.health(AbortSignal.timeout(this.probeTimeoutMs));
+              if (health.partition.index !== index || health.partition.count !== this.shardCount) {
+                return {
+                  name: replica.name,
+                  status: 'mismatch',
+                  error: `replica serves shard ${health.partition.index}/${health.partition.count}, router expects ${index}/${this.shardCount}`,
+                  health,
+                };
+              }
+              return { name: replica.name, status: health.status === 'ok' ? 'ok' : 'loading', health };
+            } catch (error) {
+              return { name: replica.name, status: 'down', error: describeError(error) };
+            }
+          }),
+        );
+        return { index, serving: replicas.filter((r) => r.status === 'ok').length, replicas };
+      }),
+    );
+    const status = shards.some((s) => s.serving === 0)
+      ? 'down'
+      : shards.every((s) => s.serving === s.replicas.length)
+        ? 'ok'
+        : 'degraded';
+    return { status, shards };
+  }
+
+  async stats(): Promise<RouterStats> {
+    const shards = await Promise.all(
+      this.shards.map(async (states, index) => ({
+        index,
+        replicas: await Promise.all(
+          states.map(async ({ replica }) => {
+            try {
+              return { name: replica.name, stats: await replica.stats(AbortSignal.timeout(this.probeTimeoutMs)) };
+            } catch (error) {
+              return { name: replica.name, error: describeError(error) };
+            }
+          }),
+        ),
+      })),
+    );
+    return { shards };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.shards.flat().map((s) => s.replica.close()));
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.name === 'TimeoutError' ? 'timed out' : error.message;
+  return String(error);
+}
+
+/** Accepts either item objects or two flat arrays; returns flat arrays. */
+function packItems(items: UpsertItems): { ids: BigInt64Array; vectors: Float32Array } {
+  if (!Array.isArray(items)) {
+    const { ids, vectors } = items as { ids: BigInt64Array; vectors: Float32Array };
+    toIdArray('ids', ids);
+    if (!(vectors instanceof Float32Array) || (ids.length > 0 && vectors.length % ids.length !== 0)) {
+      throw badRequest(`Expected a Float32Array holding one vector per id for vectors`);
+    }
+    return { ids, vectors };
+  }
+  const list = items as readonly { id: bigint; vector: Float32Array }[];
+  if (list.length === 0) return { ids: new BigInt64Array(0), vectors: new Float32Array(0) };
+  const d = list[0]!.vector?.length ?? 0;
+  const ids = toIdArray(
+    'ids',
+    list.map((item) => item.id),
+  );
+  const vectors = new Float32Array(list.length * d);
+  list.forEach((item, i) => {
+    if (!(item.vector instanceof Float32Array) || item.vector.length !== d || d === 0) {
+      throw badRequest(`Expected every vector to be a Float32Array of dimension ${d} but item ${i} is not`);
+    }
+    vectors.set(item.vector, i * d);
+  });
+  return { ids, vectors };
+}

@@ -1,0 +1,671 @@
+import { performance } from 'node:perf_hooks';
+import { ClusterError } from '../errors.ts';
+import { buildIndex, chooseMainTier, collectVectors } from '../rebuild/build-main.ts';
+import {
+  quarantineSnapshot,
+  readIds,
+  readSnapshot,
+  readVectors,
+  type Snapshot,
+  writeSnapshot,
+} from '../rebuild/snapshot.ts';
+import type { VectorChange, VectorSource } from '../rebuild/vector-source.ts';
+import { HotTier } from './hot-tier.ts';
+import { MainTier, type MainTierKind, type MainTierSearchParams } from './main-tier.ts';
+import type { Logger, TierOptions } from './options.ts';
+import { owns, type Partition } from './partition.ts';
+import { MemoryRowStore, type RowStore, VectorFileStore } from './row-store.ts';
+import { dot, type Hit, mergeTopK, TopK } from './topk.ts';
+import type { VectorIndex, VectorIndexFactory } from './vector-index.ts';
+import { WriteQueue } from './write-queue.ts';
+
+export interface ModelIndexConfig {
+  modelVersion: string;
+  dimension: number;
+  partition: Partition;
+  factory: VectorIndexFactory;
+  tiers: TierOptions;
+  log: Logger;
+  /** Vectors of record; without one the shard cannot rebuild or refill after a restart. */
+  source?: VectorSource;
+  /** Where snapshots live; without one nothing survives a restart. */
+  dataDir?: string;
+}
+
+export interface SearchOptions {
+  nprobe?: number;
+  efSearch?: number;
+  allowedIds?: BigInt64Array;
+}
+
+export type ModelIndexState = 'loading' | 'ready' | 'closed';
+
+export interface RebuildOutcome {
+  outcome: 'rebuilt';
+  modelVersion: string;
+  /** Source watermark the new main tier reflects. */
+  watermark: string;
+  kind: MainTierKind | 'empty';
+  vectors: number;
+  /** Source records skipped for a wrong length or non-finite values. */
+  skipped: number;
+  /** Hot-tier entries the new main tier took over. */
+  movedFromHot: number;
+  /** Snapshot directory, or null when none was written (no data dir, or the write failed). */
+  snapshot: string | null;
+  durationMs: number;
+}
+
+export interface ModelIndexStats {
+  modelVersion: string;
+  dimension: number;
+  state: ModelIndexState;
+  hot: { vectors: number; memoryBytes: number };
+  main: {
+    kind: MainTierKind;
+    factory: string;
+    vectors: number;
+    live: number;
+    tombstones: number;
+    memoryBytes: number;
+    watermark: string;
+  } | null;
+  rebuilding: boolean;
+  pendingWrites: number;
+  lastRebuild: RebuildOutcome | null;
+  lastError: { code: string; message: string; at: string } | null;
+}
+
+const EMPTY = (nq: number): Hit[][] => Array.from({ length: nq }, () => []);
+
+/**
+ * One model version on one shard: a hot tier taking live writes and an immutable main tier rebuilt
+ * in batch from the source of record.
+ *
+ * Consistency rules (what the concurrency test checks):
+ * - Writes (upsert, delete, swap, refill) run one at a time through `writes`, in call order.
+ * - An id is live iff the hot tier holds it or the current main tier holds it undeleted. Every hit,
+ *   whichever tier and whichever main tier generation it came from, is checked against that after
+ *   the native searches return, so a delete that finished is never returned.
+ * - Nothing is removed from a tier before the tier taking it over can serve it: an upsert adds to
+ *   the hot tier before it tombstones the main tier's copy; a swap installs the new main tier
+ *   before it drops the hot entries it covers. A search started on the old pair therefore still
+ *   finds the id (its hit passes the liveness check through the new main tier).
+ * - A replaced main tier is closed only when the last search holding it finishes.
+ */
+export class ModelIndex {
+  readonly modelVersion: string;
+  readonly dimension: number;
+  state: ModelIndexState = 'loading';
+  private main: MainTier | null = null;
+  private readonly hot: HotTier;
+  private readonly writes = new WriteQueue();
+  private rebuildRun: Promise<RebuildOutcome> | null = null;
+  /** Ids deleted while a load or rebuild reads its input: the new main tier may still hold them. */
+  private racingDeletes: Set<bigint> | null = null;
+  private lastRebuild: RebuildOutcome | null = null;
+  private lastError: ModelIndexStats['lastError'] = null;
+  private readonly closing = new AbortController();
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Searches in flight; close() waits for them before freeing the hot tier's native index. */
+  private searches = 0;
+  private searchesDone: (() => void) | null = null;
+
+  constructor(private readonly config: ModelIndexConfig) {
+    this.modelVersion = config.modelVersion;
+    this.dimension = config.dimension;
+    this.hot = new HotTier(config.factory.create(config.dimension, config.tiers.hotFactory), config.dimension);
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  get vectorCount(): number {
+    return this.hot.size + (this.main?.liveCount ?? 0);
+  }
+
+  /** Is `id` searchable right now? */
+  isLive(id: bigint): boolean {
+    return this.hot.entries.has(id) || (this.main?.has(id) ?? false);
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  /**
+   * Loads the last snapshot and replays the source's changes since it into the hot tier; with no
+   * usable snapshot, rebuilds from the source. Never throws: a failure is logged, kept in
+   * `lastError`, and retried with backoff while searches answer SHARD_NOT_READY.
+   */
+  async open(attempt = 0): Promise<void> {
+    if (this.state === 'closed') return;
+    try {
+      await this.load();
+      if (this.state === 'loading') this.state = 'ready';
+      this.config.log.info('model version ready', { modelVersion: this.modelVersion, vectors: this.vectorCount });
+    } catch (error) {
+      this.recordError(error);
+      const delay = Math.min(30_000, this.config.tiers.loadRetryMs * 2 ** attempt);
+      this.config.log.error('loading failed, retrying', {
+        modelVersion: this.modelVersion,
+        error: (error as Error).message,
+        retryInMs: delay,
+      });
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        void this.open(attempt + 1);
+      }, delay);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async load(): Promise<void> {
+    const { dataDir, source } = this.config;
+    this.racingDeletes ??= new Set();
+    let main: MainTier | null = null;
+    if (dataDir && !this.main) {
+      try {
+        const snapshot = await readSnapshot(dataDir, this.snapshotExpectation());
+        if (snapshot) main = await this.loadMain(snapshot);
+      } catch (error) {
+        // a damaged snapshot is not fatal: shards are derived state, rebuild from the source
+        this.recordError(error);
+        this.config.log.error('snapshot unusable, rebuilding from source', {
+          modelVersion: this.modelVersion,
+          error: (error as Error).message,
+        });
+        await quarantineSnapshot(dataDir, this.modelVersion).catch(() => undefined);
+      }
+    }
+    if (main) {
+      const loaded = main;
+      // every hot entry (written while loading) is newer than the snapshot: seq 0 keeps them all
+      await this.writes.run(() => this.swap(loaded, 0));
+      if (source) await this.refill(source, loaded.watermark);
+      return;
+    }
+    if (source && !this.main) await this.runRebuild();
+    this.racingDeletes = null;
+  }
+
+  private snapshotExpectation() {
+    return { modelVersion: this.modelVersion, dimension: this.dimension, partition: this.config.partition };
+  }
+
+  private async loadMain(snapshot: Snapshot): Promise<MainTier> {
+    const { meta } = snapshot;
+    let index: VectorIndex;
+    try {
+      index = await this.config.factory.read(snapshot.indexPath);
+    } catch (error) {
+      throw new ClusterError('SNAPSHOT_CORRUPT', `Snapshot ${snapshot.dir}: FAISS cannot read index.faiss: ${(error as Error).message}`);
+    }
+    let store: RowStore | null = null;
+    try {
+      if (index.count !== meta.count || index.dimension !== meta.dimension) {
+        throw new ClusterError(
+          'SNAPSHOT_CORRUPT',
+          `Snapshot ${snapshot.dir}: index holds ${index.count} vectors of dimension ${index.dimension}, meta.json says ${meta.count} of ${meta.dimension}`,
+        );
+      }
+      const ids = await readIds(snapshot);
+      store = this.onDisk(meta.kind)
+        ? VectorFileStore.open(snapshot.vectorsPath)
+        : new MemoryRowStore(await readVectors(snapshot), meta.dimension);
+      return new MainTier({
+        kind: meta.kind,
+        factory: meta.factory,
+        index,
+        ids,
+        store,
+        watermark: BigInt(meta.watermark),
+        params: this.searchParams(),
+      });
+    } catch (error) {
+      index.close();
+      await store?.close();
+      if (error instanceof ClusterError) throw error;
+      throw new ClusterError('SNAPSHOT_CORRUPT', `Snapshot ${snapshot.dir}: ${(error as Error).message}`);
+    }
+  }
+
+  private onDisk(kind: MainTierKind): boolean {
+    const setting = this.config.tiers.vectorsOnDisk;
+    return this.config.dataDir !== undefined && (setting === 'auto' ? kind === 'ivfpq' : setting);
+  }
+
+  private searchParams(): MainTierSearchParams {
+    const { nprobe, efSearch, rescoreFactor } = this.config.tiers;
+    return { nprobe, efSearch, rescoreFactor };
+  }
+
+  /** Replays changes after `watermark` (the snapshot's) so the shard catches up with the source. */
+  private async refill(source: VectorSource, watermark: bigint): Promise<void> {
+    const d = this.dimension;
+    const { partition } = this.config;
+    let upsertIds: bigint[] = [];
+    let upsertVectors: Float32Array[] = [];
+    let deleteIds: bigint[] = [];
+    const flush = async () => {
+      if (upsertIds.length > 0) {
+        const vectors = new Float32Array(upsertIds.length * d);
+        upsertVectors.forEach((v, i) => vectors.set(v, i * d));
+        await this.upsert(BigInt64Array.from(upsertIds), vectors);
+        upsertIds = [];
+        upsertVectors = [];
+      }
+      if (deleteIds.length > 0) {
+        await this.delete(BigInt64Array.from(deleteIds));
+        deleteIds = [];
+      }
+    };
+    let applied = 0;
+    for await (const change of source.since(this.modelVersion, watermark, partition) as AsyncIterable<VectorChange>) {
+      if (this.state === 'closed') return;
+      if (!owns(partition, change.id)) continue;
+      // keep call order between the two kinds of change: flush the other kind first
+      if (change.vector === null) {
+        if (upsertIds.length > 0) await flush();
+        deleteIds.push(change.id);
+      } else {
+        if (change.vector.length !== d || !change.vector.every(Number.isFinite)) continue;
+        if (deleteIds.length > 0) await flush();
+        upsertIds.push(change.id);
+        upsertVectors.push(change.vector);
+      }
+      if (upsertIds.length + deleteIds.length >= 1024) await flush();
+      applied++;
+    }
+    await flush();
+    this.config.log.info('refilled hot tier from source', { modelVersion: this.modelVersion, changes: applied });
+  }
+
+  // ---------------------------------------------------------------- search
+
+  private assertReady(): void {
+    if (this.state === 'ready') return;
+    if (this.state === 'closed') throw new ClusterError('CLOSED', 'Shard is shutting down');
+    throw new ClusterError(
+      'SHARD_NOT_READY',
+      `Model version ${this.modelVersion} is still loading${this.lastError ? ` (last error: ${this.lastError.message})` : ''}`,
+    );
+  }
+
+  /** Best `k` hits for each of `nq` queries, over both tiers. Inputs are validated by the Shard. */
+  async search(queries: Float32Array, nq: number, k: number, options: SearchOptions = {}): Promise<Hit[][]> {
+    this.assertReady();
+    this.searches++;
+    try {
+      return await this.searchTiers(queries, nq, k, options);
+    } finally {
+      if (--this.searches === 0 && this.searchesDone) this.searchesDone();
+    }
+  }
+
+  private async searchTiers(queries: Float32Array, nq: number, k: number, options: SearchOptions): Promise<Hit[][]> {
+    const main = this.main;
+    main?.acquire();
+    try {
+      const allowed = options.allowedIds;
+      if (allowed && allowed.length <= this.config.tiers.exactScanMaxIds) {
+        return await this.exactScan(queries, nq, k, allowed, main);
+      }
+      const [hotHits, mainHits] = await Promise.all([
+        this.hot.index.count > 0 ? this.hot.search(queries, nq, k, allowed) : EMPTY(nq),
+        main && main.liveCount > 0 ? main.search(queries, nq, k, options) : EMPTY(nq),
+      ]);
+      const results: Hit[][] = [];
+      for (let q = 0; q < nq; q++) {
+        const fromHot = hotHits[q]!.filter((h) => this.isLive(h.id));
+        const fromMain = main ? mainHits[q]!.filter((h) => !main.deleted.has(h.id) && this.isLive(h.id)) : [];
+        results.push(mergeTopK([fromHot, fromMain], k));
+      }
+      if (allowed) await this.topUpFiltered(queries, k, allowed, results);
+      return results;
+    } finally {
+      main?.release();
+    }
+  }
+
+  /**
+   * An ANN search with an id selector can come back short (HNSW leaves the allowed region, IVF
+   * probes lists without allowed ids). When more allowed ids are live than were found, scan them
+   * exactly so k results come back whenever k exist.
+   */
+  private async topUpFiltered(queries: Float32Array, k: number, allowed: BigInt64Array, results: Hit[][]) {
+    const short = results.flatMap((hits, q) => (hits.length < k ? [q] : []));
+    if (short.length === 0) return;
+    let live = 0;
+    for (let i = 0; i < allowed.length && live < k; i++) if (this.isLive(allowed[i]!)) live++;
+    const d = this.dimension;
+    for (const q of short) {
+      if (results[q]!.length >= live) continue;
+      const main = this.main;
+      main?.acquire();
+      try {
+        const [hits] = await this.exactScan(queries.subarray(q * d, q * d + d), 1, k, allowed, main);
+        results[q] = hits!;
+      } finally {
+        main?.release();
+      }
+    }
+  }
+
+  /** Scores every live allowed id exactly: hot vectors from memory, main ones from its row store. */
+  private async exactScan(
+    queries: Float32Array,
+    nq: number,
+    k: number,
+    allowed: BigInt64Array,
+    main: MainTier | null,
+  ): Promise<Hit[][]> {
+    const d = this.dimension;
+    const hotIds: bigint[] = [];
+    const hotVectors: Float32Array[] = [];
+    const mainIds: bigint[] = [];
+    const mainRows: number[] = [];
+    const seen = new Set<bigint>();
+    for (let i = 0; i < allowed.length; i++) {
+      const id = allowed[i]!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      // the hot entry is the newest vector of an id
+      const entry = this.hot.entries.get(id);
+      if (entry) {
+        hotIds.push(id);
+        hotVectors.push(entry.vector);
+        continue;
+      }
+      const row = main ? main.liveRow(id) : -1;
+      if (row >= 0) {
+        mainIds.push(id);
+        mainRows.push(row);
+      }
+    }
+    const fromMain = main && mainIds.length > 0 ? await main.scoreExact(queries, nq, mainIds, mainRows, k) : EMPTY(nq);
+    const results: Hit[][] = [];
+    for (let q = 0; q < nq; q++) {
+      const top = new TopK(k);
+      const offset = q * d;
+      for (let i = 0; i < hotIds.length; i++) top.push(hotIds[i]!, Math.fround(dot(queries, offset, hotVectors[i]!, 0, d)));
+      for (const hit of fromMain[q]!) top.push(hit.id, hit.score);
+      // scoring the main tier's rows was async: drop ids deleted meanwhile
+      results.push(top.result().filter((h) => this.isLive(h.id)));
+    }
+    return results;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Inserts or replaces vectors by id. Idempotent: an id already holding exactly this vector is left
+   * alone, and an id never holds two vectors (a replaced main-tier copy becomes a tombstone).
+   */
+  upsert(ids: BigInt64Array, vectors: Float32Array): Promise<{ upserted: number; unchanged: number }> {
+    return this.writes.run(async () => {
+      if (this.state === 'closed') throw new ClusterError('CLOSED', 'Shard is shutting down');
+      const d = this.dimension;
+      const last = new Map<bigint, number>();
+      for (let i = 0; i < ids.length; i++) last.set(ids[i]!, i);
+      const replaceInHot: bigint[] = [];
+      const checkMain: { id: bigint; at: number; row: number }[] = [];
+      const add: { id: bigint; at: number }[] = [];
+      const main = this.main;
+      for (const [id, at] of last) {
+        if (this.hot.holds(id, vectors, at * d)) continue;
+        if (this.hot.entries.has(id)) {
+          replaceInHot.push(id);
+          add.push({ id, at });
+          continue;
+        }
+        const row = main ? main.liveRow(id) : -1;
+        if (row >= 0) checkMain.push({ id, at, row });
+        else add.push({ id, at });
+      }
+      if (main && checkMain.length > 0) {
+        main.acquire();
+        try {
+          const stored = await main.store.read(checkMain.map((c) => c.row));
+          checkMain.forEach((c, i) => {
+            // rows on disk are not compared: replacing an identical vector is still one vector
+            if (!stored) {
+              add.push(c);
+              return;
+            }
+            for (let j = 0; j < d; j++) {
+              if (stored[i * d + j] !== vectors[c.at * d + j]) {
+                add.push(c);
+                return;
+              }
+            }
+          });
+        } finally {
+          main.release();
+        }
+      }
+      if (replaceInHot.length > 0) await this.hot.remove(replaceInHot);
+      if (add.length > 0) {
+        const addIds = new BigInt64Array(add.length);
+        const addVectors = new Float32Array(add.length * d);
+        add.forEach(({ id, at }, i) => {
+          addIds[i] = id;
+          addVectors.set(vectors.subarray(at * d, at * d + d), i * d);
+        });
+        await this.hot.add(addIds, addVectors);
+        // only now that the hot tier serves the new vectors may the main tier's copies go
+        const current = this.main;
+        if (current && current.markDeleted(addIds) > 0) await current.removeGhosts();
+      }
+      this.maybeAutoRebuild();
+      return { upserted: add.length, unchanged: last.size - add.length };
+    });
+  }
+
+  /** Deletes ids from both tiers; returns how many were live. */
+  delete(ids: BigInt64Array): Promise<{ deleted: number }> {
+    return this.writes.run(async () => {
+      if (this.state === 'closed') throw new ClusterError('CLOSED', 'Shard is shutting down');
+      if (this.racingDeletes) for (const id of ids) this.racingDeletes.add(id);
+      const main = this.main;
+      const fromMain = main ? main.markDeleted(ids) : 0;
+      const fromHot = await this.hot.remove(ids);
+      if (main && fromMain > 0) await main.removeGhosts();
+      this.maybeAutoRebuild();
+      return { deleted: fromMain + fromHot };
+    });
+  }
+
+  // ---------------------------------------------------------------- rebuild
+
+  /**
+   * Builds a new main tier from the source of record and swaps it in under live traffic. Concurrent
+   * calls share one run. Throws ClusterError('NO_SOURCE') without a source, and for real faults
+   * (source unreachable, FAISS failure); the serving tiers are untouched then.
+   */
+  rebuild(): Promise<RebuildOutcome> {
+    if (!this.config.source) {
+      return Promise.reject(new ClusterError('NO_SOURCE', `Shard has no source of record to rebuild ${this.modelVersion} from`));
+    }
+    if (this.state === 'closed') return Promise.reject(new ClusterError('CLOSED', 'Shard is shutting down'));
+    // while loading, the load itself rebuilds when it has to
+    if (this.state === 'loading') return Promise.reject(new ClusterError('SHARD_NOT_READY', `Model version ${this.modelVersion} is still loading`));
+    return this.runRebuild();
+  }
+
+  private runRebuild(): Promise<RebuildOutcome> {
+    if (!this.rebuildRun) {
+      this.rebuildRun = this.doRebuild().finally(() => {
+        this.rebuildRun = null;
+      });
+    }
+    return this.rebuildRun;
+  }
+
+  private maybeAutoRebuild(): void {
+    const { autoRebuildHotVectors, autoRebuildTombstoneRatio } = this.config.tiers;
+    if (!this.config.source || this.rebuildRun || this.state !== 'ready') return;
+    const main = this.main;
+    const hotFull = autoRebuildHotVectors > 0 && this.hot.size >= autoRebuildHotVectors;
+    const tombstoned =
+      autoRebuildTombstoneRatio > 0 && main !== null && main.tombstones > autoRebuildTombstoneRatio * main.size;
+    if (!hotFull && !tombstoned) return;
+    this.runRebuild().catch((error) => {
+      this.recordError(error);
+      this.config.log.error('automatic rebuild failed', { modelVersion: this.modelVersion, error: (error as Error).message });
+    });
+  }
+
+  private async doRebuild(): Promise<RebuildOutcome> {
+    const started = performance.now();
+    const { source, dataDir, partition, factory } = this.config;
+    const signal = this.closing.signal;
+    const d = this.dimension;
+    // Writers commit to the source before they call the shard, so every hot entry older than
+    // this seq is in the snapshot read below; newer ones may not be and must stay hot.
+    const startSeq = this.hot.seq;
+    this.racingDeletes = new Set();
+    try {
+      const snapshot = await source!.snapshot(this.modelVersion, partition);
+      const collected = await collectVectors(snapshot.records, d, (id) => owns(partition, id), signal);
+      let next: MainTier | null = null;
+      let snapshotDir: string | null = null;
+      if (collected.ids.length > 0) {
+        const choice = chooseMainTier(collected.ids.length, d, this.config.tiers);
+        const index = await buildIndex(factory, choice.factory, d, collected, signal);
+        let store: RowStore | null = null;
+        try {
+          if (dataDir) {
+            try {
+              const written = await writeSnapshot(dataDir, {
+                modelVersion: this.modelVersion,
+                partition,
+                watermark: snapshot.watermark,
+                kind: choice.kind,
+                factory: choice.factory,
+                params: this.searchParams(),
+                index,
+                ids: collected.ids,
+                vectors: collected.vectors,
+              });
+              snapshotDir = written.dir;
+              if (this.onDisk(choice.kind)) store = VectorFileStore.open(written.vectorsPath);
+            } catch (error) {
+              // still serve the new tier; the next rebuild tries again
+              this.recordError(error);
+              this.config.log.error('snapshot write failed', { modelVersion: this.modelVersion, error: (error as Error).message });
+            }
+          }
+          store ??= new MemoryRowStore(collected.vectors, d);
+          next = new MainTier({
+            ...choice,
+            index,
+            ids: collected.ids,
+            store,
+            watermark: snapshot.watermark,
+            params: this.searchParams(),
+          });
+        } catch (error) {
+          index.close();
+          await store?.close();
+          throw error;
+        }
+      }
+      signal.throwIfAborted();
+      const movedFromHot = await this.writes.run(() => this.swap(next, startSeq));
+      const outcome: RebuildOutcome = {
+        outcome: 'rebuilt',
+        modelVersion: this.modelVersion,
+        watermark: snapshot.watermark.toString(),
+        kind: next?.kind ?? 'empty',
+        vectors: collected.ids.length,
+        skipped: collected.skipped,
+        movedFromHot,
+        snapshot: snapshotDir,
+        durationMs: Math.round(performance.now() - started),
+      };
+      this.lastRebuild = outcome;
+      this.config.log.info('rebuilt main tier', { ...outcome });
+      return outcome;
+    } finally {
+      this.racingDeletes = null;
+    }
+  }
+
+  /** Runs inside the write queue: install `next`, then hand the hot entries it covers over to it. */
+  private async swap(next: MainTier | null, startSeq: number): Promise<number> {
+    if (this.state === 'closed') {
+      await next?.close();
+      throw new ClusterError('CLOSED', 'Shard is shutting down');
+    }
+    const covered: bigint[] = [];
+    if (next) {
+      // deleted while the source was being read: the snapshot may predate the delete
+      next.markDeleted(this.racingDeletes ?? []);
+      const newer: bigint[] = [];
+      for (const [id, entry] of this.hot.entries) {
+        if (next.table.rowOf(id) < 0) continue;
+        if (entry.seq >= startSeq) newer.push(id);
+        else covered.push(id);
+      }
+      // hot entries written after the rebuild started hold newer vectors than the snapshot
+      next.markDeleted(newer);
+    }
+    const previous = this.main;
+    this.main = next;
+    this.racingDeletes = null;
+    previous?.retire();
+    await this.hot.remove(covered);
+    await next?.removeGhosts();
+    return covered.length;
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  private recordError(error: unknown): void {
+    const code = error instanceof ClusterError ? error.code : 'INTERNAL';
+    this.lastError = { code, message: (error as Error).message ?? String(error), at: new Date().toISOString() };
+  }
+
+  stats(): ModelIndexStats {
+    const main = this.main;
+    return {
+      modelVersion: this.modelVersion,
+      dimension: this.dimension,
+      state: this.state,
+      hot: { vectors: this.hot.size, memoryBytes: this.hot.memoryBytes },
+      main: main
+        ? {
+            kind: main.kind,
+            factory: main.factory,
+            vectors: main.size,
+            live: main.liveCount,
+            tombstones: main.tombstones,
+            memoryBytes: main.memoryBytes,
+            watermark: main.watermark.toString(),
+          }
+        : null,
+      rebuilding: this.rebuildRun !== null,
+      pendingWrites: this.writes.depth,
+      lastRebuild: this.lastRebuild,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Stops taking work, lets queued writes finish, then frees the native indexes. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.closing.abort();
+    await this.rebuildRun?.catch(() => undefined);
+    await this.writes.drain();
+    if (this.searches > 0) {
+      await new Promise<void>((resolve) => {
+        this.searchesDone = resolve;
+      });
+    }
+    this.main?.retire();
+    this.main = null;
+    this.hot.index.close();
+  }
+}

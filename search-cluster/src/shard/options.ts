@@ -1,0 +1,63 @@
+import type { MainTierChoiceOptions } from '../rebuild/build-main.ts';
+
+/** How a shard's tiers are built and searched. Every field has a default (shown). */
+export interface TierOptions extends MainTierChoiceOptions {
+  /** HNSW efSearch when a query names none. Default 64. */
+  efSearch: number;
+  /** IVF nprobe when a query names none. Default 32. */
+  nprobe: number;
+  /** IVF-PQ re-scores `k * rescoreFactor` candidates with full-precision vectors. Default 8. */
+  rescoreFactor: number;
+  /**
+   * Read the main tier's full-precision vectors from the snapshot file on demand instead of holding
+   * them in memory (needs a data dir). 'auto' = only for IVF-PQ tiers. Default 'auto'.
+   */
+  vectorsOnDisk: boolean | 'auto';
+  /** Filtered searches with at most this many allowed ids scan them exactly. Default 4096. */
+  exactScanMaxIds: number;
+  /** Hot tier FAISS factory; must support remove (Flat does, HNSW does not). Default 'Flat'. */
+  hotFactory: string;
+  /** Start a rebuild when the hot tier reaches this many vectors (0: never). Default 100_000. */
+  autoRebuildHotVectors: number;
+  /** Start a rebuild when this share of the main tier is tombstones (0: never). Default 0.1. */
+  autoRebuildTombstoneRatio: number;
+  /** First delay before retrying a failed start-up load, doubled up to 30 s. Default 1000 ms. */
+  loadRetryMs: number;
+}
+
+export const DEFAULT_TIER_OPTIONS: TierOptions = {
+  mainTier: 'auto',
+  flatMaxVectors: 20_000,
+  hnswMaxVectors: 300_000,
+  hnswM: 32,
+  efSearch: 64,
+  nprobe: 32,
+  rescoreFactor: 8,
+  vectorsOnDisk: 'auto',
+  exactScanMaxIds: 4096,
+  hotFactory: 'Flat',
+  autoRebuildHotVectors: 100_000,
+  autoRebuildTombstoneRatio: 0.1,
+  loadRetryMs: 1000,
+};
+
+/** Minimal structured logger; the server passes one that writes JSON lines. */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export const jsonLogger = (base: Record<string, unknown>): Logger => {
+  const write = (level: string, message: string, fields?: Record<string, unknown>) =>
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...base, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
+    );
+  return {
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+  };
+};
