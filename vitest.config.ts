@@ -1,6 +1,13 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  resolve: {
+    // one graphql instance: packages in node_modules load its CommonJS build, so ours must too
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     include: ['api/**/*.test.ts', 'search-cluster/**/*.test.ts', 'edge/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/data/**'],

@@ -134,7 +134,7 @@ for (const version of ['clip-vit-b32-fp32', 'clip-vit-b32-q8']) {
   const missing = await missingFiles(entry, dir);
   if (missing.length > 0) {
     notes.push(
-      `${version}: skipped, files not present in ${dir} (\`npm run model:download -- ${version}\`).`,
+      `${version}: not measured, its files are not in ${path.relative(process.cwd(), dir)} (\`npm run model:download -- ${version}\`).`,
     );
     console.error(notes.at(-1));
     continue;
@@ -169,7 +169,8 @@ const md = [
   '',
   'A call is one item (batch 1, calls in sequence) or 16 items submitted together (batch 16). Image calls',
   'include decoding and preprocessing a 512x512 JPEG; safety calls include decoding, resizing to 224x224,',
-  'nsfwjs and the CLIP concept check.',
+  'nsfwjs and the CLIP concept check. Calls in sequence at batch 1 skip the batching wait: each arrives',
+  'while the previous batch is finishing and runs right after it.',
   '',
   '| model | task | batch | calls | throughput | p50 per call | p99 per call |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: |',

@@ -1,6 +1,9 @@
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
+import type { Caller } from './auth/roles.ts';
+import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
+import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import type { RequestContext, Services } from './context.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
@@ -25,6 +28,16 @@ const quietLogger = {
 export function createApp(services: Services) {
   const { config } = services;
   const imagesRepo = createImagesRepository(services.db);
+  // one key lookup per request, shared by the persisted-operations check and the context
+  const callers = new WeakMap<Request, Promise<Caller>>();
+  const callerOf = (request: Request) => {
+    let caller = callers.get(request);
+    if (!caller) {
+      caller = services.apiKeys.resolve(keyFromHeaders(request.headers));
+      callers.set(request, caller);
+    }
+    return caller;
+  };
   return createYoga<Record<string, never>, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -40,11 +53,17 @@ export function createApp(services: Services) {
     }),
     context: async ({ request }) => ({
       request,
-      caller: await services.apiKeys.resolve(keyFromHeaders(request.headers)),
+      caller: await callerOf(request),
       loaders: createImageLoaders(imagesRepo),
       services,
     }),
     plugins: [
+      // partners may run persisted operations only; the edge enforces the same list
+      usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
+      useEdgeTrust({
+        key: config.edgeSigningKey ?? undefined,
+        activeModelVersion: () => services.encoder.modelVersion,
+      }),
       useHealth({
         checks: {
           database: async () => {

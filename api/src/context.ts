@@ -1,14 +1,21 @@
+import type { ShardRouter } from '../../search-cluster/src/router/router.ts';
 import type { ApiKeysService } from './auth/api-keys.service.ts';
 import type { AuthPolicy, Caller } from './auth/roles.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import type { Cache } from './cache/cache.ts';
 import type { Config } from './config/config.ts';
 import type { Database } from './db/database.ts';
+import type { Encoder } from './encoder/index.ts';
+import type { FeedbackServices } from './feedback/create-feedback-services.ts';
 import type { ImageLoaders } from './images/images.loaders.ts';
+import type { IndexingWorker } from './indexing/indexing.worker.ts';
+import type { ModerationService } from './moderation/moderation.service.ts';
+import type { Blocklist } from './search/blocklist.ts';
+import type { SearchService } from './search/search.service.ts';
 import type { UploadService } from './upload/upload.service.ts';
 
-/** Process-wide dependencies, built once at start (see app.ts). */
-export interface Services {
+/** Process-wide dependencies, built once at start (see services.ts). */
+export interface Services extends FeedbackServices {
   config: Config;
   db: Database;
   cache: Cache;
@@ -16,6 +23,15 @@ export interface Services {
   apiKeys: ApiKeysService;
   upload: UploadService;
   policy: AuthPolicy;
+  encoder: Encoder;
+  router: ShardRouter;
+  blocklist: Blocklist;
+  search: SearchService;
+  moderation: ModerationService;
+  /** A worker over these services (loads the safety models on first use). */
+  createWorker(): Promise<IndexingWorker>;
+  /** The in-process worker, when the configuration runs one. */
+  worker: IndexingWorker | null;
   /** Absolute URL a client can GET the image bytes from. */
   blobUrl(storageUrl: string): string;
 }

@@ -18,6 +18,9 @@ async function main() {
     }
   }
 
+  services.worker?.start();
+  if (services.encoder.info.fallbackWarning) console.warn(`\n${services.encoder.info.fallbackWarning}\n`);
+
   const server = createServer(app);
   server.listen(config.port, config.host, () => {
     log('listening', {
@@ -25,6 +28,9 @@ async function main() {
       database: services.db.engine,
       cache: services.cache.kind,
       anonymousUploads: config.allowAnonymousUploads,
+      modelVersion: services.encoder.modelVersion,
+      shards: services.router.shardCount,
+      inProcessWorker: services.worker !== null,
     });
     console.log(`\nPixelfind is up. GraphiQL: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/graphql\n`);
   });

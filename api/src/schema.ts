@@ -2,6 +2,8 @@ import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './feedback/feedback.schema.ts';
 import './images/images.schema.ts';
+import './search/search.schema.ts';
+import './moderation/moderation.schema.ts';
 
 /** Every domain schema file registers itself on import; this builds the one schema. */
 export const schema = builder.toSchema();

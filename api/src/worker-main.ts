@@ -11,7 +11,7 @@ const log = (msg: string, fields: Record<string, unknown> = {}) =>
 
 const config = loadConfig({ ...process.env, INDEXER_IN_PROCESS: 'false' });
 const services = await createServices(config);
-const worker = services.createWorker();
+const worker = await services.createWorker();
 worker.start();
 log('indexing worker started', { owner: worker.owner, model: services.encoder.modelVersion });
 

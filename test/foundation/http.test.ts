@@ -73,10 +73,10 @@ describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create 
     expect(stored.rows[0]!.n).toBe(0);
   });
 
-  it('refuses a partner key upload and an unknown key', async () => {
+  it('refuses a partner key a plain (not persisted) operation, and an unknown key', async () => {
     const { key } = await t.services.apiKeys.create('partner', 'acme');
     const partner = await t.upload(await tinyJpeg(), { uploaderId: 'acme' }, { headers: { 'x-api-key': key } });
-    expect(partner.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(partner.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_ONLY');
     const forged = await t.gql('{ __typename }', {}, { authorization: `Bearer pf_admin_${'A'.repeat(32)}` });
     expect(forged.status).toBe(401);
     expect(forged.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');

@@ -8,7 +8,7 @@ export interface ImageEmbedder {
 }
 
 export interface SafetyCheck {
-  score(image: Buffer, embedding: Float32Array): Promise<{ score: number; [part: string]: unknown }>;
+  score(image: Buffer, embedding: Float32Array): Promise<{ score: number }>;
 }
 
 export interface VectorWriter {

@@ -39,7 +39,7 @@ export function createIndexingRepository(db: Queryable) {
       vector: Float32Array;
       tags: { label: string; confidence: number }[];
       safetyScore: number;
-      safetyDetail: Record<string, unknown>;
+      safetyDetail: object;
     }) {
       await db.query(
         `INSERT INTO embeddings (image_id, model_version, dim, vector) VALUES ($1, $2, $3, $4)
@@ -74,7 +74,7 @@ export function createIndexingRepository(db: Queryable) {
       );
     },
 
-    async markRejected(imageId: string, safetyScore: number, safetyDetail: Record<string, unknown>) {
+    async markRejected(imageId: string, safetyScore: number, safetyDetail: object) {
       await db.query(
         `UPDATE images SET status = 'REJECTED', safety_score = $2, safety_detail = $3, updated_at = now()
          WHERE id = $1 AND deleted_at IS NULL`,

@@ -1,5 +1,6 @@
 import { authorize } from '../auth/roles.ts';
 import { builder } from '../builder.ts';
+import { edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
 import { ImageRef } from '../images/images.schema.ts';
 import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
@@ -61,11 +62,17 @@ builder.queryFields((t) => ({
     args: { input: t.arg({ type: SearchInputRef, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'search', ctx.services.policy);
+      const modelVersion = ctx.services.encoder.modelVersion;
+      const text = input.text ?? null;
+      // a signed embedding from the edge's cache spares the text encoder
+      const trusted = text ? edgeEmbeddingFor(ctx.request, { modelVersion, text, dimensions: ctx.services.encoder.dimension }) : null;
       const outcome = await ctx.services.search.search(
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
-        { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: ctx.edge?.textEmbedding ?? null },
+        { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: trusted },
       );
-      ctx.edge?.onSearch?.(outcome);
+      if (text && !trusted && outcome.textEmbedding) {
+        returnEmbeddingToEdge(ctx.request, { modelVersion, text, embedding: outcome.textEmbedding });
+      }
       return outcome;
     },
   }),

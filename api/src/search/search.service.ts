@@ -6,6 +6,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
 import { inspectImage } from '../images/inspect-image.ts';
+import { normaliseQueryText } from '../edge-trust/protocol.ts';
 import { smoothedEngagement } from '../feedback/engagement.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
@@ -57,8 +58,7 @@ export interface SearchDeps {
   options: SearchOptions;
 }
 
-/** Same text, same model: same embedding. Case and spacing do not change a CLIP query. */
-export const normaliseQueryText = (text: string) => text.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+/** Same text, same model: same embedding (the edge's KV uses the same normaliser). */
 export const embeddingCacheKey = (modelVersion: string, text: string) => `emb:${modelVersion}:${normaliseQueryText(text)}`;
 
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */

@@ -32,7 +32,13 @@ export const blobKeyOf = (storageUrl: string) =>
  * validate -> write blob -> insert image PENDING + tags + index job in one transaction -> answer.
  * Never waits for the model; the indexing worker picks the job up.
  */
-export function createUploadService(deps: { db: Database; blobs: BlobStore; limits: UploadLimits }) {
+export function createUploadService(deps: {
+  db: Database;
+  blobs: BlobStore;
+  limits: UploadLimits;
+  /** Called after a job is queued (the in-process worker skips its idle wait). */
+  onQueued?: () => void;
+}) {
   const { db, blobs, limits } = deps;
   const repo = createImagesRepository(db);
 
@@ -69,7 +75,10 @@ export function createUploadService(deps: { db: Database; blobs: BlobStore; limi
           await txRepo.enqueueIndexJob(row.id);
           return row;
         });
-        if (inserted) return { image: inserted, created: true };
+        if (inserted) {
+          deps.onQueued?.();
+          return { image: inserted, created: true };
+        }
         const winner = await repo.findLiveByUploaderAndSha(uploaderId, image.sha256);
         if (!winner) throw new Error('upload lost a race and found no winner');
         return { image: winner, created: false };

@@ -1,5 +1,7 @@
 #include "create.h"
 
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexPreTransform.h>
@@ -19,6 +21,13 @@ static void DisablePolysemousTraining(faiss::Index* index) {
   if (auto pq = dynamic_cast<faiss::IndexPQ*>(index)) pq->do_polysemous_training = false;
 }
 
+// Graph build quality of an HNSW index, or of an IVF index's HNSW coarse quantizer.
+static void SetEfConstruction(faiss::Index* index, int efConstruction) {
+  if (auto pre = dynamic_cast<faiss::IndexPreTransform*>(index)) return SetEfConstruction(pre->index, efConstruction);
+  if (auto ivf = dynamic_cast<faiss::IndexIVF*>(index)) return SetEfConstruction(ivf->quantizer, efConstruction);
+  if (auto hnsw = dynamic_cast<faiss::IndexHNSW*>(index)) hnsw->hnsw.efConstruction = efConstruction;
+}
+
 Napi::Value Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber() || !info[1].IsString()) {
@@ -35,6 +44,9 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "Could not create index from factory string '" + factory + "': " + error.what());
   }
   DisablePolysemousTraining(index);
+  if (info[2].IsNumber() && info[2].As<Napi::Number>().Int32Value() > 0) {
+    SetEfConstruction(index, info[2].As<Napi::Number>().Int32Value());
+  }
   return IndexObject::NewInstance(env, WrapIndex(index));
 }
 

@@ -4,7 +4,7 @@
 
 namespace pixelfind {
 
-// create(dimension, factory): a new empty index with the inner-product metric. Synchronous:
+// create(dimension, factory, efConstruction?): a new empty index with the inner-product metric. Synchronous:
 // building an empty index allocates little (an IVF quantizer is trained later).
 Napi::Value Create(const Napi::CallbackInfo& info);
 

@@ -24,7 +24,12 @@ afterAll(async () => {
 });
 
 /** Exact top-k by inner product, in plain TypeScript, as the reference. */
-function bruteForce(vectors: Float32Array, vectorIds: BigInt64Array, qs: Float32Array, k: number): BigInt64Array {
+function bruteForce(
+  vectors: Float32Array,
+  vectorIds: BigInt64Array,
+  qs: Float32Array,
+  k: number,
+): BigInt64Array {
   const n = vectors.length / DIM;
   const out = new BigInt64Array((qs.length / DIM) * k);
   for (let q = 0; q < qs.length / DIM; q++) {
@@ -91,7 +96,8 @@ describe('FaissIndex', () => {
   });
 
   it('reaches high recall with HNSW32 and more with a larger efSearch', async () => {
-    const index = await filled('HNSW32');
+    const index = FaissIndex.create(DIM, 'HNSW32', { efConstruction: 80 });
+    await index.add(base, ids);
     expect(index.kind).toBe('hnsw');
     const low = recallAtK(truth, (await index.search(queries, 10, { efSearch: 10 })).ids, 10);
     const high = recallAtK(truth, (await index.search(queries, 10, { efSearch: 200 })).ids, 10);
@@ -110,7 +116,8 @@ describe('FaissIndex', () => {
     await index.train(base);
     expect(index.isTrained).toBe(true);
     await index.add(base, ids);
-    const recall = async (nprobe: number) => recallAtK(truth, (await index.search(queries, 10, { nprobe })).ids, 10);
+    const recall = async (nprobe: number) =>
+      recallAtK(truth, (await index.search(queries, 10, { nprobe })).ids, 10);
     const one = await recall(1);
     const all = await recall(64);
     expect(one).toBeLessThan(0.9);
@@ -164,8 +171,12 @@ describe('FaissIndex', () => {
     );
     const path = join(dir, 'corrupt.faiss');
     await writeFile(path, bytes.subarray(0, 100));
-    await expect(FaissIndex.read(path)).rejects.toThrow(`Could not read FAISS index from ${path}: read failed:`);
-    await expect(FaissIndex.read(join(dir, 'missing.faiss'))).rejects.toThrow(/could not open .*missing\.faiss for reading/);
+    await expect(FaissIndex.read(path)).rejects.toThrow(
+      `Could not read FAISS index from ${path}: read failed:`,
+    );
+    await expect(FaissIndex.read(join(dir, 'missing.faiss'))).rejects.toThrow(
+      /could not open .*missing\.faiss for reading/,
+    );
   });
 
   it('rejects calls after close', async () => {
@@ -187,6 +198,23 @@ describe('FaissIndex', () => {
     const low = new Set(ids.subarray(0, N / 2));
     expect(Array.from((await searchingAfter).ids).some((id) => low.has(id))).toBe(false);
     index.close();
+  });
+
+  it('answers concurrent searches exactly as it answers them one at a time', async () => {
+    for (const factory of ['Flat', 'HNSW32', 'IVF32,Flat']) {
+      const index = await filled(factory);
+      // 40 queries per call takes the BLAS path for Flat; 4 takes the scalar one.
+      const batches = [0, 40, 80, 4, 44, 84].map((start) =>
+        queries.subarray(start * DIM, (start + (start % 40 === 0 ? 40 : 4)) * DIM),
+      );
+      const serial: unknown[] = [];
+      for (const batch of batches) serial.push(await index.search(batch, 10, { nprobe: 8, efSearch: 64 }));
+      const concurrent = await Promise.all(
+        batches.map((batch) => index.search(batch, 10, { nprobe: 8, efSearch: 64 })),
+      );
+      expect(concurrent).toEqual(serial);
+      index.close();
+    }
   });
 
   it('sets the number of FAISS threads', () => {

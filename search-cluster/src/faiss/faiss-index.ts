@@ -1,5 +1,6 @@
 import { type IndexKind, loadNative, type NativeIndex } from './load-native.ts';
 import {
+  assertCreateOptions,
   assertDimension,
   assertFactory,
   assertIdList,
@@ -7,6 +8,7 @@ import {
   assertPositiveInteger,
   assertSearchOptions,
   assertVectors,
+  type CreateOptions,
   invalidParameterError,
   MAX_K,
   type SearchOptions,
@@ -14,7 +16,7 @@ import {
 import { ReadWriteLock } from './rw-lock.ts';
 
 export type { IndexKind } from './load-native.ts';
-export type { SearchOptions } from './options.ts';
+export type { CreateOptions, SearchOptions } from './options.ts';
 
 export interface SearchResult {
   /** nq * k inner products, best first within each query; -Infinity where no result. */
@@ -49,11 +51,15 @@ export class FaissIndex {
     this.#refresh();
   }
 
-  /** A new empty index from a FAISS factory string ("Flat", "HNSW32", "IVF1024,PQ64", ...). */
-  static create(dimension: number, factory: string): FaissIndex {
+  /**
+   * A new empty index from a FAISS factory string ("Flat", "HNSW32", "IVF1024,PQ64", ...). PQ codes
+   * skip FAISS's polysemous training (it only serves a search mode this wrapper never uses).
+   */
+  static create(dimension: number, factory: string, options: CreateOptions = {}): FaissIndex {
     assertDimension(dimension);
     assertFactory(factory);
-    return new FaissIndex(loadNative().create(dimension, factory));
+    assertCreateOptions(options);
+    return new FaissIndex(loadNative().create(dimension, factory, options.efConstruction ?? 0));
   }
 
   /** Loads an index that write() saved; a missing or corrupt file rejects, it never crashes. */
@@ -62,18 +68,23 @@ export class FaissIndex {
     try {
       return new FaissIndex(await loadNative().read(path));
     } catch (error) {
-      throw new Error(`Could not read FAISS index from ${path}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`Could not read FAISS index from ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
   /** Loads an index from toBuffer()'s bytes; corrupt bytes reject, they never crash. */
   static async fromBuffer(bytes: Uint8Array): Promise<FaissIndex> {
     if (!(bytes instanceof Uint8Array)) throw invalidParameterError('bytes', 'Buffer or Uint8Array', bytes);
-    if (bytes.length === 0) throw new RangeError('Expected a non-empty buffer for bytes but received 0 bytes');
+    if (bytes.length === 0)
+      throw new RangeError('Expected a non-empty buffer for bytes but received 0 bytes');
     try {
       return new FaissIndex(await loadNative().fromBuffer(bytes));
     } catch (error) {
-      throw new Error(`Could not read FAISS index from buffer: ${(error as Error).message}`, { cause: error });
+      throw new Error(`Could not read FAISS index from buffer: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
@@ -111,7 +122,9 @@ export class FaissIndex {
     assertIdList(ids, 'ids', rows);
     return this.#write(() => {
       if (!this.#isTrained) {
-        throw new Error(`Expected a trained index before add but this ${this.#kind} index is not trained; call train() first`);
+        throw new Error(
+          `Expected a trained index before add but this ${this.#kind} index is not trained; call train() first`,
+        );
       }
       return this.#native.add(vectors, ids);
     });

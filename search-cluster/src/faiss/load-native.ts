@@ -39,7 +39,7 @@ export interface NativeVectorFile {
 }
 
 export interface NativeAddon {
-  create(dimension: number, factory: string): NativeIndex;
+  create(dimension: number, factory: string, efConstruction?: number): NativeIndex;
   read(path: string): Promise<NativeIndex>;
   fromBuffer(bytes: Uint8Array): Promise<NativeIndex>;
   openVectorFile(path: string): NativeVectorFile;
@@ -62,7 +62,9 @@ const require = createRequire(import.meta.url);
 const loaded = new Map<string, NativeAddon>();
 
 /** Loads the addon once per path; when it fails, the error says what to install and run. */
-export function loadNative(path: string = process.env.PIXELFIND_FAISS_ADDON ?? DEFAULT_ADDON_PATH): NativeAddon {
+export function loadNative(
+  path: string = process.env.PIXELFIND_FAISS_ADDON ?? DEFAULT_ADDON_PATH,
+): NativeAddon {
   const cached = loaded.get(path);
   if (cached) return cached;
   if (!existsSync(path)) {

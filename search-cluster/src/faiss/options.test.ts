@@ -9,9 +9,15 @@ describe('bad input is refused with a message that says what was expected', () =
   const index = FaissIndex.create(DIM, 'Flat');
 
   it('k must be a positive integer no larger than 1000', async () => {
-    await expect(index.search(one(), -1)).rejects.toThrow('Expected positive integer for k but received -1 of type number');
-    await expect(index.search(one(), 0)).rejects.toThrow('Expected positive integer for k but received 0 of type number');
-    await expect(index.search(one(), 2.5)).rejects.toThrow('Expected positive integer for k but received 2.5 of type number');
+    await expect(index.search(one(), -1)).rejects.toThrow(
+      'Expected positive integer for k but received -1 of type number',
+    );
+    await expect(index.search(one(), 0)).rejects.toThrow(
+      'Expected positive integer for k but received 0 of type number',
+    );
+    await expect(index.search(one(), 2.5)).rejects.toThrow(
+      'Expected positive integer for k but received 2.5 of type number',
+    );
     await expect(index.search(one(), '10' as unknown as number)).rejects.toThrow(
       'Expected positive integer for k but received "10" of type string',
     );
@@ -46,7 +52,9 @@ describe('bad input is refused with a message that says what was expected', () =
     );
     const inf = one();
     inf[5] = Number.NEGATIVE_INFINITY;
-    await expect(index.search(inf, 1)).rejects.toThrow('Expected finite values in queries but found -Infinity at index 5');
+    await expect(index.search(inf, 1)).rejects.toThrow(
+      'Expected finite values in queries but found -Infinity at index 5',
+    );
   });
 
   it('ids must be a BigInt64Array with one non-negative id per vector', async () => {
@@ -80,7 +88,9 @@ describe('bad input is refused with a message that says what was expected', () =
   });
 
   it('creation arguments are checked, and a bad factory string says so', async () => {
-    expect(() => FaissIndex.create(0, 'Flat')).toThrow('Expected positive integer for dimension but received 0 of type number');
+    expect(() => FaissIndex.create(0, 'Flat')).toThrow(
+      'Expected positive integer for dimension but received 0 of type number',
+    );
     expect(() => FaissIndex.create(8, '')).toThrow(
       'Expected non-empty FAISS factory string for factory but received "" of type string',
     );
@@ -90,8 +100,18 @@ describe('bad input is refused with a message that says what was expected', () =
     await expect(FaissIndex.fromBuffer(new Uint8Array(0))).rejects.toThrow(
       'Expected a non-empty buffer for bytes but received 0 bytes',
     );
-    await expect(FaissIndex.read('')).rejects.toThrow('Expected non-empty string for path but received "" of type string');
-    expect(() => setFaissThreads(-2)).toThrow('Expected positive integer for threads but received -2 of type number');
+    await expect(FaissIndex.read('')).rejects.toThrow(
+      'Expected non-empty string for path but received "" of type string',
+    );
+    expect(() => FaissIndex.create(8, 'HNSW32', { efConstruction: 0 })).toThrow(
+      'Expected positive integer for efConstruction but received 0 of type number',
+    );
+    expect(() => FaissIndex.create(8, 'HNSW32', { efSearch: 5 } as never)).toThrow(
+      'Expected efConstruction for create option but received "efSearch" of type string',
+    );
+    expect(() => setFaissThreads(-2)).toThrow(
+      'Expected positive integer for threads but received -2 of type number',
+    );
   });
 
   it('a missing addon says what to install and run', () => {

@@ -20,7 +20,9 @@ function describe(value: unknown): string {
 
 /** "Expected positive integer for k but received -1 of type number" */
 export function invalidParameterError(name: string, expected: string, actual: unknown): TypeError {
-  return new TypeError(`Expected ${expected} for ${name} but received ${describe(actual)} of type ${typeof actual}`);
+  return new TypeError(
+    `Expected ${expected} for ${name} but received ${describe(actual)} of type ${typeof actual}`,
+  );
 }
 
 export function assertPositiveInteger(value: unknown, name: string, max: number): asserts value is number {
@@ -41,7 +43,8 @@ export function assertFactory(value: unknown): asserts value is string {
 }
 
 export function assertPath(value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value === '') throw invalidParameterError('path', 'non-empty string', value);
+  if (typeof value !== 'string' || value === '')
+    throw invalidParameterError('path', 'non-empty string', value);
 }
 
 export function assertFloat32Array(value: unknown, name: string): asserts value is Float32Array {
@@ -73,14 +76,39 @@ export function assertVectors(value: unknown, name: string, dimension: number): 
 }
 
 /** Ids are ours and int64; -1 is FAISS's "no result" marker, so no id may be negative. */
-export function assertIdList(value: unknown, name: string, expectedLength?: number): asserts value is BigInt64Array {
+export function assertIdList(
+  value: unknown,
+  name: string,
+  expectedLength?: number,
+): asserts value is BigInt64Array {
   assertIds(value, name);
   if (expectedLength !== undefined && value.length !== expectedLength) {
-    throw new RangeError(`Expected ${name} length ${expectedLength} (one per vector) but received ${value.length}`);
+    throw new RangeError(
+      `Expected ${name} length ${expectedLength} (one per vector) but received ${value.length}`,
+    );
   }
   for (let i = 0; i < value.length; i++) {
-    if (value[i]! < 0n) throw new RangeError(`Expected non-negative ids in ${name} but found ${value[i]} at index ${i}`);
+    if (value[i]! < 0n)
+      throw new RangeError(`Expected non-negative ids in ${name} but found ${value[i]} at index ${i}`);
   }
+}
+
+/** Build-time parameters of a new index. */
+export interface CreateOptions {
+  /** HNSW (also an HNSW coarse quantizer): candidate list size while linking the graph; default FAISS's 40. */
+  efConstruction?: number;
+}
+
+export function assertCreateOptions(value: unknown): asserts value is CreateOptions {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidParameterError('options', 'object', value);
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'efConstruction') throw invalidParameterError('create option', 'efConstruction', key);
+  }
+  const { efConstruction } = value as Record<string, unknown>;
+  if (efConstruction !== undefined)
+    assertPositiveInteger(efConstruction, 'efConstruction', MAX_SEARCH_PARAMETER);
 }
 
 /** Per-call search parameters. */
@@ -107,6 +135,7 @@ export function assertSearchOptions(value: unknown): asserts value is SearchOpti
   }
   const options = value as Record<string, unknown>;
   if (options.nprobe !== undefined) assertPositiveInteger(options.nprobe, 'nprobe', MAX_SEARCH_PARAMETER);
-  if (options.efSearch !== undefined) assertPositiveInteger(options.efSearch, 'efSearch', MAX_SEARCH_PARAMETER);
+  if (options.efSearch !== undefined)
+    assertPositiveInteger(options.efSearch, 'efSearch', MAX_SEARCH_PARAMETER);
   if (options.allowedIds !== undefined) assertIds(options.allowedIds, 'allowedIds');
 }

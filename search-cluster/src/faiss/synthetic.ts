@@ -101,7 +101,13 @@ export function sequentialIds(count: number, first = 0n): BigInt64Array {
 }
 
 /** recall@k: the share of the true top-k ids found in the returned top-k, over all queries. */
-export function recallAtK(truth: BigInt64Array, found: BigInt64Array, k: number, truthK = k, foundK = k): number {
+export function recallAtK(
+  truth: BigInt64Array,
+  found: BigInt64Array,
+  k: number,
+  truthK = k,
+  foundK = k,
+): number {
   const queries = truth.length / truthK;
   let hits = 0;
   for (let q = 0; q < queries; q++) {

@@ -59,7 +59,11 @@ describe('VectorFile', () => {
     await index.add(base, ids);
     const file = VectorFile.open(path);
     const plain = recallAtK(truth, (await index.search(queries, 10, { nprobe: 16 })).ids, 10);
-    const rescored = recallAtK(truth, (await searchRescored(index, file, queries, 10, { nprobe: 16, candidates: 100 })).ids, 10);
+    const rescored = recallAtK(
+      truth,
+      (await searchRescored(index, file, queries, 10, { nprobe: 16, candidates: 100 })).ids,
+      10,
+    );
     expect(rescored).toBeGreaterThan(plain);
     expect(rescored).toBeGreaterThan(0.9);
     index.close();
@@ -68,13 +72,15 @@ describe('VectorFile', () => {
 
   it('refuses duplicate ids, and a truncated or foreign file', async () => {
     const twice = new BigInt64Array([1n, 2n, 1n]);
-    await expect(writeVectorFile(join(dir, 'dup.bin'), DIM, base.subarray(0, 3 * DIM), twice)).rejects.toThrow(
-      'Expected unique ids but 1 repeats',
-    );
+    await expect(
+      writeVectorFile(join(dir, 'dup.bin'), DIM, base.subarray(0, 3 * DIM), twice),
+    ).rejects.toThrow('Expected unique ids but 1 repeats');
     const cut = join(dir, 'cut.bin');
     await writeVectorFile(cut, DIM, base.subarray(0, 10 * DIM), ids.subarray(0, 10));
     await truncate(cut, 500);
-    expect(() => VectorFile.open(cut)).toThrow(`Vector file ${cut}: size does not match its header (corrupt or truncated)`);
+    expect(() => VectorFile.open(cut)).toThrow(
+      `Vector file ${cut}: size does not match its header (corrupt or truncated)`,
+    );
     const foreign = join(dir, 'foreign.bin');
     await writeFile(foreign, Buffer.alloc(64, 7));
     expect(() => VectorFile.open(foreign)).toThrow('bad magic (corrupt or not a vector file)');

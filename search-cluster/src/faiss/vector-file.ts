@@ -41,7 +41,8 @@ export async function writeVectorFile(
   assertIdList(ids, 'ids', rows);
   const order = sortedOrder(ids);
   for (let i = 1; i < rows; i++) {
-    if (ids[order[i]!] === ids[order[i - 1]!]) throw new RangeError(`Expected unique ids but ${ids[order[i]!]} repeats`);
+    if (ids[order[i]!] === ids[order[i - 1]!])
+      throw new RangeError(`Expected unique ids but ${ids[order[i]!]} repeats`);
   }
 
   const header = Buffer.alloc(HEADER_BYTES);
@@ -159,7 +160,8 @@ export async function searchRescored(
   const { candidates = Math.min(MAX_CANDIDATES, 10 * k), ...searchOptions } = options;
   assertPositiveInteger(k, 'k', MAX_K);
   assertPositiveInteger(candidates, 'candidates', MAX_CANDIDATES);
-  if (candidates < k) throw new RangeError(`Expected candidates at least k (${k}) but received ${candidates}`);
+  if (candidates < k)
+    throw new RangeError(`Expected candidates at least k (${k}) but received ${candidates}`);
   const shortList = await index.search(queries, candidates, searchOptions);
   return vectors.rescore(queries, shortList.ids, k);
 }

@@ -167,6 +167,13 @@ export function encodeSearchResponse(results: Hit[][], k: number): Buffer {
     .bytes;
 }
 
+/** A fresh, aligned ArrayBuffer holding `bytes` (Buffer#slice would share memory). */
+function copyOf(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
 /** Reads one message, checking every length against the bytes actually present. */
 class Reader {
   private readonly view: DataView;
@@ -208,7 +215,7 @@ class Reader {
     // view in place when aligned (it is whenever the body buffer is), copy otherwise
     return bytes.byteOffset % 4 === 0
       ? new Float32Array(bytes.buffer, bytes.byteOffset, count)
-      : new Float32Array(bytes.slice().buffer, 0, count);
+      : new Float32Array(copyOf(bytes), 0, count);
   }
 
   int64(count: number): BigInt64Array {
@@ -217,7 +224,7 @@ class Reader {
     this.offset = start + count * 8;
     return bytes.byteOffset % 8 === 0
       ? new BigInt64Array(bytes.buffer, bytes.byteOffset, count)
-      : new BigInt64Array(bytes.slice().buffer, 0, count);
+      : new BigInt64Array(copyOf(bytes), 0, count);
   }
 
   /** The whole message must have been consumed. */

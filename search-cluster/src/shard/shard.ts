@@ -187,7 +187,7 @@ export class Shard {
     return index.delete(ids);
   }
 
-  rebuild(modelVersion: string): Promise<RebuildOutcome> {
+  async rebuild(modelVersion: string): Promise<RebuildOutcome> {
     return this.model(modelVersion).rebuild();
   }
 
