@@ -34,6 +34,8 @@ export interface Services extends FeedbackServices {
   worker: IndexingWorker | null;
   /** Absolute URL a client can GET the image bytes from. */
   blobUrl(storageUrl: string): string;
+  /** Stops the worker and closes what createServices opened (not what the caller passed in). */
+  close(): Promise<void>;
 }
 
 /** Per-request state: the caller and fresh DataLoaders. */

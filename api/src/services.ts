@@ -130,6 +130,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         { safetyThreshold: config.search.safetyThreshold, ...overrides.worker },
       );
     },
+    async close() {
+      await services.worker?.stop();
+      await feedbackServices.queryLog.close();
+      await router.close();
+      if (safety) await (await safety).close();
+      if (!overrides.encoder) await encoder.close();
+      if (!overrides.cache) await cache.close();
+      if (!overrides.db) await db.close();
+    },
     blobUrl(storageUrl) {
       const key = blobKeyOf(storageUrl);
       return blobs.publicUrl(key) ?? `${config.publicUrl}/blobs/${key.split('/').map(encodeURIComponent).join('/')}`;
@@ -141,11 +150,5 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   return services;
 }
 
-export async function closeServices(services: Services): Promise<void> {
-  await services.worker?.stop();
-  await services.queryLog.close();
-  await services.router.close();
-  await services.encoder.close();
-  await services.cache.close();
-  await services.db.close();
-}
+/** Stops the worker and closes what createServices opened (not what the caller passed in). */
+export const closeServices = (services: Services) => services.close();

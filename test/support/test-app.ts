@@ -5,7 +5,7 @@ import { createApp } from '../../api/src/app.ts';
 import { LocalBlobStore } from '../../api/src/blobs/local-blob-store.ts';
 import { loadConfig } from '../../api/src/config/config.ts';
 import type { Services } from '../../api/src/context.ts';
-import { createServices } from '../../api/src/services.ts';
+import { createServices, type ServiceOverrides } from '../../api/src/services.ts';
 import type { Backend } from './backends.ts';
 
 export interface TestApp {
@@ -31,14 +31,20 @@ export const UPLOAD_MUTATION = `mutation Upload($file: Upload!, $uploaderId: ID!
   uploadImage(file: $file, uploaderId: $uploaderId, tagsHint: $tagsHint) { image { id status storageUrl width height } }
 }`;
 
-export async function createTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  backend: Backend,
+  env: Record<string, string> = {},
+  overrides: Omit<ServiceOverrides, 'db' | 'cache' | 'blobs'> = {},
+): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-test-'));
   const blobDir = path.join(dataDir, 'blobs');
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: '4000', ...env });
+  // tests drive the worker themselves (runBatch), so its timing is theirs
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '4000', INDEXER_IN_PROCESS: 'false', ...env });
   const services = await createServices(config, {
     db: backend.db,
     cache: backend.cache,
     blobs: new LocalBlobStore(blobDir),
+    ...overrides,
   });
   const app = createApp(services);
 
@@ -69,6 +75,8 @@ export async function createTestApp(backend: Backend, env: Record<string, string
       return { status: response.status, body: await response.json() };
     },
     async close() {
+      // the backend owns db and cache; the services close the rest
+      await services.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

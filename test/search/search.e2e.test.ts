@@ -1,0 +1,222 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aggregateImageStats } from '../../api/src/feedback/stats-aggregation.ts';
+import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
+import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-images.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import { type Backend, backends } from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+
+const SEARCH = `query Search($input: SearchInput!) {
+  search(input: $input) { queryId modelVersion partial tookMs
+    hits { score similarity signals { similarity engagement recency } image { id status tags { label source } } } }
+}`;
+
+interface Hit {
+  score: number;
+  similarity: number;
+  image: { id: string; tags: { label: string; source: string }[] };
+}
+interface SearchData {
+  search: { queryId: string; modelVersion: string; partial: boolean; hits: Hit[] };
+}
+
+describe.each(backends)('search end to end with the tiny model ($name)', ({ create }) => {
+  let backend: Backend;
+  let t: TestApp;
+  let worker: IndexingWorker;
+  let server: Server;
+  let serverUrl = '';
+  const ids = new Map<string, string>(); // synthetic image name -> image id
+  const nameOf = (id: string) => [...ids].find(([, v]) => v === id)?.[0] ?? `#${id}`;
+
+  const search = async (input: Record<string, unknown>, headers?: Record<string, string>) => {
+    const { body } = await t.gql<SearchData>(SEARCH, { input }, headers);
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data!.search;
+  };
+  const names = async (input: Record<string, unknown>) => (await search(input)).hits.map((h) => nameOf(h.image.id));
+  const upload = async (name: string, bytes: Buffer, tagsHint: string[] = []) => {
+    const { body } = await t.upload(bytes, { uploaderId: 'e2e', tagsHint }, { type: 'image/png' });
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    const id = (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+    ids.set(name, id);
+    return id;
+  };
+  const drain = async () => {
+    for (let i = 0; i < 50; i++) if ((await worker.runBatch()).length === 0) return;
+  };
+
+  beforeAll(async () => {
+    await ensureTinyClip();
+    server = createServer(async (req, res) => {
+      const colour = new URL(req.url ?? '/', 'http://x').searchParams.get('colour') ?? 'green';
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(await makeColourImage({ colour: colour as 'green' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    backend = await create();
+    t = await createTestApp(
+      backend,
+      { IMAGE_FETCH_ALLOW_HOSTS: '127.0.0.1' },
+      { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } },
+    );
+    worker = await t.services.createWorker();
+    for (const image of syntheticImageSet()) {
+      await upload(image.name, await makeColourImage({ ...image.spec, format: 'png' }), image.name === 'cyan' ? ['sky'] : []);
+    }
+    await upload('magenta', await makeColourImage({ colour: 'magenta' }));
+    await drain();
+  }, 240_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await backend?.dispose();
+    server?.close();
+  });
+
+  it('indexes every safe upload and rejects the unsafe (magenta) one', async () => {
+    const { rows } = await backend.db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM images GROUP BY status ORDER BY status',
+    );
+    const statusOf = async (name: string) =>
+      (await t.gql<{ image: { status: string } }>('query($id: ID!) { image(id: $id) { status } }', { id: ids.get(name) })).body
+        .data?.image.status;
+    expect(await statusOf('magenta')).toBe('REJECTED');
+    expect(await statusOf('red')).toBe('INDEXED');
+    expect(rows.find((r) => r.status === 'INDEXED')?.n).toBe(syntheticImageSet().length - 1); // magenta is in the set too
+  });
+
+  it('finds by text: "red" puts the red image first, "red top blue bottom" its layout first', async () => {
+    expect((await names({ text: 'red' }))[0]).toBe('red');
+    expect((await names({ text: 'red top blue bottom' }))[0]).toBe('red-top-blue-bottom');
+    expect((await names({ text: 'green left yellow right' }))[0]).toBe('green-left-yellow-right');
+  });
+
+  it('never returns the rejected magenta image, even for "magenta"', async () => {
+    const found = await names({ text: 'magenta', limit: 100 });
+    expect(found).not.toContain('magenta');
+    expect(found.length).toBeGreaterThan(0);
+  });
+
+  it('finds by uploaded image, by URL and by imageId', async () => {
+    const form = new FormData();
+    form.set('operations', JSON.stringify({ query: SEARCH, variables: { input: { image: null, limit: 3 } } }));
+    form.set('map', JSON.stringify({ 0: ['variables.input.image'] }));
+    const blue = await makeColourImage({ colour: 'blue', format: 'jpeg', size: 96 });
+    form.set('0', new Blob([new Uint8Array(blue)], { type: 'image/jpeg' }), 'q.jpg');
+    const response = await t.app.fetch('http://pixelfind.test/graphql', { method: 'POST', body: form });
+    const byUpload = (await response.json()) as { data: SearchData };
+    expect(nameOf(byUpload.data.search.hits[0]!.image.id)).toBe('blue');
+
+    expect((await names({ imageUrl: `${serverUrl}/img.png?colour=yellow` }))[0]).toBe('yellow');
+    expect((await names({ imageId: ids.get('white-top-black-bottom') }))[0]).toBe('white-top-black-bottom');
+  });
+
+  it('combines text and image in both fusion modes', async () => {
+    for (const fusion of ['EARLY', 'LATE']) {
+      const top = await names({ text: 'red', imageId: ids.get('blue'), fusion, textWeight: 0.5, limit: 6 });
+      // red with blue: the four images holding both colours beat the solid ones
+      expect(top.slice(0, 4).sort(), fusion).toEqual(
+        ['blue-left-red-right', 'blue-top-red-bottom', 'red-left-blue-right', 'red-top-blue-bottom'],
+      );
+      // all text: plain text search
+      expect((await names({ text: 'red', imageId: ids.get('blue'), fusion, textWeight: 1 }))[0]).toBe('red');
+    }
+  });
+
+  it('filters by labels', async () => {
+    const sky = await names({ text: 'red', labels: ['sky'] });
+    expect(sky).toEqual(['cyan']);
+    const none = await names({ text: 'red', labels: ['no-such-label'] });
+    expect(none).toEqual([]);
+  });
+
+  it('hides a flagged image from the next query', async () => {
+    const { key } = await t.services.apiKeys.create('moderator', 'mod');
+    expect((await names({ text: 'orange' }))[0]).toBe('orange');
+    const flag = await t.gql(
+      'mutation($id: ID!) { flagImage(id: $id, reason: "test") { imageId } }',
+      { id: ids.get('orange') },
+      { authorization: `Bearer ${key}` },
+    );
+    expect(flag.body.errors).toBeUndefined();
+    expect(await names({ text: 'orange', limit: 100 })).not.toContain('orange');
+  });
+
+  it('raises an image that gets clicks when the engagement weight is on', async () => {
+    const before = await search({ text: 'green', limit: 5 });
+    const second = before.hits[1]!;
+    const first = before.hits[0]!;
+    for (let i = 0; i < 20; i++) {
+      const shown = await search({ text: 'green', limit: 5 });
+      const click = await t.gql('mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }', {
+        q: shown.queryId,
+        i: second.image.id,
+      });
+      expect(click.body.errors).toBeUndefined();
+    }
+    await t.services.queryLog.flush();
+    await aggregateImageStats(backend.db);
+    // the default ranker weighs engagement lightly; a ranker that weighs it more lets clicks win
+    const weighted = await createTestApp(backend, {}, { ranker: { version: 'test-eng', weights: { similarity: 1, engagement: 2, recency: 0 }, recencyHalfLifeDays: 30 } });
+    try {
+      const { body } = await weighted.gql<SearchData>(SEARCH, { input: { text: 'green', limit: 5 } });
+      const after = body.data!.search.hits.map((h) => h.image.id);
+      expect(after.indexOf(second.image.id)).toBeLessThan(after.indexOf(first.image.id));
+    } finally {
+      await weighted.close();
+    }
+  });
+
+  it('never returns a deleted image', async () => {
+    const id = ids.get('purple')!;
+    expect((await names({ text: 'purple' }))[0]).toBe('purple');
+    const { key } = await t.services.apiKeys.create('user', 'e2e');
+    const deleted = await t.gql('mutation($id: ID!) { deleteImage(id: $id) { deleted } }', { id }, { authorization: `Bearer ${key}` });
+    expect(deleted.body.errors).toBeUndefined();
+    expect(await names({ text: 'purple', limit: 100 })).not.toContain('purple');
+    const read = await t.gql('query($id: ID!) { image(id: $id) { id } }', { id });
+    expect(read.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  describe('bad input gets a coded error and changes nothing', () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['no query at all', {}, 'BAD_USER_INPUT'],
+      ['empty text and nothing else', { text: '   ' }, 'BAD_USER_INPUT'],
+      ['textWeight outside [0, 1]', { text: 'red', textWeight: 1.5 }, 'BAD_USER_INPUT'],
+      ['limit 0', { text: 'red', limit: 0 }, 'BAD_USER_INPUT'],
+      ['limit 500', { text: 'red', limit: 500 }, 'BAD_USER_INPUT'],
+      ['an unknown imageId', { imageId: '99999999' }, 'NOT_FOUND'],
+      ['a URL to 127.0.0.1 (not allow-listed)', { imageUrl: 'http://127.0.0.2:9/x.png' }, 'BAD_USER_INPUT'],
+      ['a URL to the metadata address', { imageUrl: 'http://169.254.169.254/latest/meta-data' }, 'BAD_USER_INPUT'],
+      ['a host that resolves to loopback', { imageUrl: 'http://localhost:9/x.png' }, 'BAD_USER_INPUT'],
+    ];
+    it.each(cases)('%s', async (_name, input, code) => {
+      await t.services.queryLog.flush();
+      const before = (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_queries')).rows[0]!.n;
+      const { body } = await t.gql(SEARCH, { input });
+      expect(body.errors?.[0]?.extensions?.code).toBe(code);
+      await t.services.queryLog.flush();
+      const after = (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_queries')).rows[0]!.n;
+      expect(after).toBe(before);
+    });
+
+    it('a click for an image the query did not show, and for an unknown query', async () => {
+      const shown = await search({ text: 'red', limit: 2 });
+      const notShown = ids.get('black')!;
+      const wrong = await t.gql('mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }', {
+        q: shown.queryId,
+        i: shown.hits.some((h) => h.image.id === notShown) ? ids.get('white')! : notShown,
+      });
+      expect(wrong.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      const unknown = await t.gql('mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }', {
+        q: '00000000-0000-4000-8000-000000000000',
+        i: notShown,
+      });
+      expect(unknown.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    });
+  });
+});
