@@ -3,7 +3,7 @@
 // map (usearch) of the saved index. Messages: { type: 'run', ef, set } -> { latencies, ids }.
 import { parentPort, workerData } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
-import { Index, MetricKind } from 'usearch';
+import { Index, MetricKind, ScalarKind } from 'usearch';
 
 const { library, path, dimension, connectivity, efConstruction, k, worker, workers, querySets } = workerData;
 
@@ -29,9 +29,11 @@ function usearchIndex(ef) {
   const index = new Index({
     dimensions: dimension,
     metric: MetricKind.IP,
+    quantization: ScalarKind.F32,
     connectivity,
     expansion_add: efConstruction,
     expansion_search: ef,
+    multi: false,
   });
   index.view(path);
   return index;
@@ -42,12 +44,14 @@ parentPort.on('message', (message) => {
   if (message.type === 'exit') process.exit(0);
   if (message.type === 'run') {
     const { ef, set } = message;
-    const search =
-      library === 'hnswlib'
-        ? (hnsw.setEf(ef), (vector) => hnsw.searchKnn(vector, k).neighbors.map(BigInt))
-        : ((index) => (vector) => Array.from(index.search(vector, k, 1).keys, (key) => BigInt.asIntN(64, key)))(
-            usearchIndex(ef),
-          );
+    let search;
+    if (library === 'hnswlib') {
+      hnsw.setEf(ef);
+      search = (vector) => hnsw.searchKnn(vector, k).neighbors.map(BigInt);
+    } else {
+      const index = usearchIndex(ef);
+      search = (vector) => Array.from(index.search(vector, k, 1).keys, (key) => BigInt.asIntN(64, key));
+    }
     prepared = { queries: sets[set], search };
     parentPort.postMessage({ type: 'ready' });
     return;

@@ -127,7 +127,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       safety ??= createSafetyScorer({ encoder, nsfw: overrides.nsfw ?? true });
       return createIndexingWorker(
         { db, blobs, embedder: encoder, safety: await safety, vectors, log },
-        { safetyThreshold: config.search.safetyThreshold, ...overrides.worker },
+        { safetyThreshold: config.search.safetyThreshold, ...config.indexer, ...overrides.worker },
       );
     },
     async close() {

@@ -12,6 +12,7 @@ export interface TestApp {
   app: ReturnType<typeof createApp>;
   services: Services;
   blobDir: string;
+  dataDir: string;
   /** POST a GraphQL operation as JSON. */
   gql<T = Record<string, unknown>>(
     query: string,
@@ -61,6 +62,7 @@ export async function createTestApp(
     app,
     services,
     blobDir,
+    dataDir,
     gql,
     async upload(file, variables, options = {}) {
       const form = new FormData();

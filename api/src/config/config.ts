@@ -52,6 +52,14 @@ export interface Config {
   };
   /** Run the indexing worker inside the API process. Default: true in single-node mode. */
   inProcessWorker: boolean;
+  indexer: {
+    /** Images claimed and encoded together. Default 16. */
+    batchSize: number;
+    /** Job lease; a killed worker's jobs return to the queue after it. Default 30 s. */
+    leaseSeconds: number;
+    /** Attempts before an image is FAILED. Default 5. */
+    maxAttempts: number;
+  };
   /** HMAC key shared with the edge Worker; unset: edge embedding headers are ignored. */
   edgeSigningKey: string | null;
 }
@@ -141,6 +149,11 @@ export function loadConfig(env: Env = process.env): Config {
       deadlineMs: intFrom(env, 'SHARD_DEADLINE_MS', 150),
     },
     inProcessWorker: boolFrom(env, 'INDEXER_IN_PROCESS') ?? mode === 'single',
+    indexer: {
+      batchSize: Math.max(1, intFrom(env, 'INDEXER_BATCH_SIZE', 16)),
+      leaseSeconds: Math.max(1, intFrom(env, 'INDEXER_LEASE_SECONDS', 30)),
+      maxAttempts: Math.max(1, intFrom(env, 'INDEXER_MAX_ATTEMPTS', 5)),
+    },
     edgeSigningKey: env.EDGE_SIGNING_KEY || null,
   };
 }

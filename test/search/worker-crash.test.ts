@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeColourImage, PALETTE } from '../fixtures/images/make-images.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import { type Backend, createPostgresBackend, postgresAvailable, redisAvailable } from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+
+const UPLOADS = 40;
+
+/**
+ * Cluster mode: the worker is its own process on real Postgres. SIGKILL it mid-batch, start
+ * another: every upload ends INDEXED, with one embedding each.
+ */
+describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-batch', () => {
+  let backend: Backend;
+  let t: TestApp;
+  let workerEnv: NodeJS.ProcessEnv;
+  const children: ChildProcess[] = [];
+
+  const startWorker = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'api/src/worker-main.ts'], {
+      env: workerEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    return child;
+  };
+  const statuses = async () => {
+    const { rows } = await backend.db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM images GROUP BY status',
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
+  };
+  const waitFor = async (what: () => Promise<boolean>, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (await what()) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  };
+
+  beforeAll(async () => {
+    await ensureTinyClip();
+    backend = await createPostgresBackend();
+    t = await createTestApp(backend);
+    const colours = Object.values(PALETTE).filter((_, i) => i !== 8); // not magenta: nothing is rejected
+    for (let i = 0; i < UPLOADS; i++) {
+      const c = colours[i % colours.length]!;
+      const shade: [number, number, number] = [c[0], c[1], (c[2] + i * 3) % 256];
+      const bytes = await makeColourImage({ top: shade, bottom: colours[(i + 3) % colours.length]!, size: 48 });
+      const { body } = await t.upload(bytes, { uploaderId: 'crash' });
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+    }
+    const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    const dbName = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+    url.pathname = `/${dbName}`;
+    workerEnv = {
+      ...process.env,
+      PIXELFIND_MODE: 'cluster',
+      DATABASE_URL: url.toString(),
+      DATA_DIR: t.dataDir,
+      INDEXER_BATCH_SIZE: '4',
+      INDEXER_LEASE_SECONDS: '2',
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await t?.close();
+    await backend?.dispose();
+  });
+
+  it('loses nothing: every upload INDEXED once, every job done', async () => {
+    const first = startWorker();
+    const runningJobs = async () =>
+      (await backend.db.query<{ n: number }>("SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'")).rows[0]!.n;
+    // kill while a batch is leased: some images done, some in the worker's hands
+    const started = await waitFor(async () => ((await statuses()).INDEXED ?? 0) >= 4 && (await runningJobs()) > 0, 90_000);
+    expect(started).toBe(true);
+    expect((await statuses()).INDEXED ?? 0).toBeLessThan(UPLOADS); // killed mid-way
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    const leftRunning = await runningJobs();
+    expect(leftRunning).toBeGreaterThan(0);
+
+    const second = startWorker();
+    const finished = await waitFor(async () => (await statuses()).INDEXED === UPLOADS, 120_000);
+    second.kill('SIGTERM');
+    await once(second, 'exit');
+    expect(finished).toBe(true);
+    const embeddings = await backend.db.query<{ n: number; images: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT image_id)::int AS images FROM embeddings WHERE deleted_at IS NULL',
+    );
+    expect(embeddings.rows[0]).toEqual({ n: UPLOADS, images: UPLOADS });
+    const jobs = await backend.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM index_jobs GROUP BY state');
+    expect(jobs.rows).toEqual([{ state: 'done', n: UPLOADS }]);
+  }, 240_000);
+});
