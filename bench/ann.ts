@@ -8,12 +8,12 @@
  * Writes bench/results/ann.md and bench/results/ann.json (with the command line).
  */
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
-import { MetricKind, Index as UsearchIndex } from 'usearch';
+import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
 import { FaissIndex, isAvx2Build, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import {
   clusteredUnitVectors,
@@ -77,6 +77,8 @@ interface Row {
   qps: number;
   p50Ms: number;
   p99Ms: number;
+  /** 1-minute load average when the row finished: other work on the machine skews the numbers. */
+  load1: number;
 }
 
 interface Build {
@@ -101,7 +103,7 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 function record(
-  base: Omit<Row, 'recall' | 'qps' | 'p50Ms' | 'p99Ms'>,
+  base: Omit<Row, 'recall' | 'qps' | 'p50Ms' | 'p99Ms' | 'load1'>,
   truth: BigInt64Array,
   found: BigInt64Array,
   latencies: Float64Array,
@@ -115,6 +117,7 @@ function record(
     qps: (queries / wallMs) * 1000,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
+    load1: loadavg()[0]!,
   };
   rows.push(row);
   log(
@@ -548,6 +551,9 @@ async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
       `round trip for FAISS and exclude number[] conversion for hnswlib-node. Flat is timed on ${FLAT_QUERIES} queries. ` +
       `HNSW: M/connectivity ${M} and efConstruction/expansion_add ${EF_CONSTRUCTION} for all three libraries.`,
     '',
+    'The load column is the 1-minute load average when a row finished: this 2-core machine may be shared with ' +
+      'other work, which lowers QPS and inflates p99 for whichever library runs at that moment.',
+    '',
     '## Targets',
     '',
     '| target | met | detail |',
@@ -567,12 +573,12 @@ async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
     '',
     '## Searches',
     '',
-    '| library | index | params | queries | threads | recall@10 | QPS | p50 ms | p99 ms |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| library | index | params | queries | threads | recall@10 | QPS | p50 ms | p99 ms | load |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
         `| ${r.library} | ${r.index} | ${r.params} | ${r.queries} | ${r.threads} | ${fmt(r.recall, 3)} | ` +
-        `${fmt(r.qps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} |`,
+        `${fmt(r.qps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.load1, 1)} |`,
     ),
     '',
   ];

@@ -16,6 +16,7 @@ import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { createEncoder, createSafetyScorer, type Encoder, type SafetyScorer } from './encoder/index.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
+import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import type { VectorWriter } from './indexing/indexing.ports.ts';
 import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
@@ -81,7 +82,13 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const ranker = overrides.ranker ??
     (config.search.rankerConfigPath ? parseRankerConfig(readFileSync(config.search.rankerConfigPath, 'utf8')) : DEFAULT_RANKER);
   const blocklist = createBlocklist(cache, createSearchRepository(db));
-  const feedbackServices = createFeedbackServices(db);
+  // in cluster mode a click may reach another API process before the search's log row lands
+  const feedbackServices = createFeedbackServices(db, { lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0 });
+  const stopStats = startStatsAggregation({
+    db,
+    everyMs: config.statsEveryMs,
+    onError: (error) => log('image_stats aggregation failed', { error: String(error) }),
+  });
   const search = createSearchService({
     db,
     cache,
@@ -133,6 +140,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     async close() {
       await services.worker?.stop();
       await feedbackServices.queryLog.close();
+      await stopStats();
       await router.close();
       if (safety) await (await safety).close();
       if (!overrides.encoder) await encoder.close();

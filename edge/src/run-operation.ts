@@ -19,6 +19,13 @@ export interface OperationCall {
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 
+/**
+ * Persisted queries whose anonymous answers are shared through the result cache. Search only:
+ * an Image answer changes within seconds of an upload (PENDING, then INDEXED), and a cached
+ * one would show the uploader a stale status for the whole TTL.
+ */
+const CACHED_OPERATIONS: ReadonlySet<string> = new Set(['Search']);
+
 /** An answer to a GraphQL operation, with where it came from. */
 export interface OperationAnswer extends Omit<OriginAnswer, 'edgeHeaders'> {
   cache: CacheStatus;
@@ -52,8 +59,8 @@ function bodyOf(call: OperationCall): string | FormData {
 }
 
 /**
- * Runs one operation through the caches and the API. Shared answers: anonymous GETs of
- * persisted queries only, keyed by operation, canonical variables and the active model version;
+ * Runs one operation through the caches and the API. Shared answers: anonymous GETs of the
+ * persisted Search only, keyed by operation, canonical variables and the active model version;
  * never mutations, errors, partial answers or anything sent with credentials.
  */
 export async function runOperation(
@@ -63,7 +70,11 @@ export async function runOperation(
   call: OperationCall,
 ): Promise<OperationAnswer> {
   const { operation, caller } = call;
-  const shareable = call.viaGet && !caller.authenticated && operation.persisted?.type === 'query';
+  const shareable =
+    call.viaGet &&
+    !caller.authenticated &&
+    operation.persisted?.type === 'query' &&
+    CACHED_OPERATIONS.has(operation.persisted.name);
   const modelVersion = await activeModelVersion(env);
   const origin = new URL(request.url).origin;
   const keyFor = (version: string) =>

@@ -92,6 +92,18 @@ describe('edge: result cache', () => {
     expect(origin.requests.length).toBe(before + 2);
   });
 
+  it('never caches image lookups: an upload must not look PENDING for the whole TTL', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    for (const path of [
+      '/images/1',
+      `/graphql?id=${ids.Image}&variables=${encodeURIComponent('{"id":"1"}')}`,
+    ]) {
+      for (let i = 0; i < 2; i++) expect((await edge.fetch(path)).headers.get('x-cache')).toBe('BYPASS');
+    }
+    expect(origin.requests.length).toBe(before + 4);
+  });
+
   it('passes authenticated searches through uncached', async () => {
     const { edge, origin } = pair;
     const path = searchPath({ text: 'personal', limit: 2 });

@@ -107,6 +107,11 @@ fi
 
 mkdir -p "$PREFIX/src"
 src_dir=$(find "$PREFIX/src" -maxdepth 1 -type d -name "faiss-$FAISS_VERSION*" | head -n 1)
+if [ -n "$src_dir" ] && [ ! -f "$src_dir/CMakeLists.txt" ]; then
+  log "discarding an incomplete source tree in $PREFIX/src"
+  rm -rf "${PREFIX:?}/src" && mkdir -p "$PREFIX/src"
+  src_dir=""
+fi
 if [ -z "$src_dir" ]; then
   log "fetching Debian's faiss source package into $PREFIX/src"
   (cd "$PREFIX/src" && apt-get source -q --only-source faiss >"$PREFIX/apt-source.log" 2>&1) ||

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateImageStats } from '../../api/src/feedback/stats-aggregation.ts';
+import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
@@ -159,7 +159,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       expect(click.body.errors).toBeUndefined();
     }
     await t.services.queryLog.flush();
-    await aggregateImageStats(backend.db);
+    await catchUpImageStats(backend.db);
     // the default ranker weighs engagement lightly; a ranker that weighs it more lets clicks win
     const weighted = await createTestApp(backend, {}, { ranker: { version: 'test-eng', weights: { similarity: 1, engagement: 2, recency: 0 }, recencyHalfLifeDays: 30 } });
     try {

@@ -62,6 +62,8 @@ export interface Config {
   };
   /** HMAC key shared with the edge Worker; unset: edge embedding headers are ignored. */
   edgeSigningKey: string | null;
+  /** How often image_stats folds in new impressions, clicks and saves. Default 5000 ms. */
+  statsEveryMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -155,5 +157,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxAttempts: Math.max(1, intFrom(env, 'INDEXER_MAX_ATTEMPTS', 5)),
     },
     edgeSigningKey: env.EDGE_SIGNING_KEY || null,
+    statsEveryMs: Math.max(100, intFrom(env, 'STATS_EVERY_MS', 5000)),
   };
 }

@@ -15,7 +15,10 @@ export interface FeedbackServicesOptions {
 }
 
 /** The query log and the click/save service over one database. Close with `queryLog.close()`. */
-export function createFeedbackServices(db: Database, options: FeedbackServicesOptions = {}): FeedbackServices {
+export function createFeedbackServices(
+  db: Database,
+  options: FeedbackServicesOptions = {},
+): FeedbackServices {
   const queryLog = createQueryLog({ db, ...options.queryLog });
   const feedback = createFeedbackService({ db, queryLog, lateQueryWaitMs: options.lateQueryWaitMs ?? 0 });
   return { queryLog, feedback };

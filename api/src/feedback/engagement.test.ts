@@ -62,7 +62,9 @@ describe('smoothedEngagement', () => {
 
   it('accepts counts that arrive as bigint or text from an int8 column', () => {
     const asNumbers = smoothedEngagement({ impressions: 100, clicks: 20, saves: 3 });
-    const loose = { impressions: 100n, clicks: '20', saves: 3n } as unknown as Parameters<typeof smoothedEngagement>[0];
+    const loose = { impressions: 100n, clicks: '20', saves: 3n } as unknown as Parameters<
+      typeof smoothedEngagement
+    >[0];
     expect(smoothedEngagement(loose)).toBeCloseTo(asNumbers, 12);
   });
 

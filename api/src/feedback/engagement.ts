@@ -16,7 +16,12 @@ export interface EngagementPrior {
   clickShare?: number;
 }
 
-export const DEFAULT_ENGAGEMENT_PRIOR: EngagementPrior = { ctr: 0.05, saveRate: 0.01, strength: 20, clickShare: 0.7 };
+export const DEFAULT_ENGAGEMENT_PRIOR: EngagementPrior = {
+  ctr: 0.05,
+  saveRate: 0.01,
+  strength: 20,
+  clickShare: 0.7,
+};
 
 // counts come from bigint columns and may arrive as bigint or string; bad data counts as none
 const count = (value: unknown) => {

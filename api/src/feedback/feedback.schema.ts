@@ -1,19 +1,8 @@
 import { authorize } from '../auth/roles.ts';
 import { builder } from '../builder.ts';
-import type { RequestContext } from '../context.ts';
 import { badInput } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { ImageRef } from '../images/images.schema.ts';
-import type { FeedbackServices } from './create-feedback-services.ts';
-import type { FeedbackService } from './feedback.service.ts';
-
-// Until `feedback` is a field of Services (context.ts), it is read here; a missing wiring is a
-// fault of ours, so it surfaces masked as an internal error.
-function feedbackOf(ctx: RequestContext): FeedbackService {
-  const { feedback } = ctx.services as RequestContext['services'] & Partial<FeedbackServices>;
-  if (!feedback) throw new Error('services.feedback is not configured');
-  return feedback;
-}
 
 const RecordClickPayload = builder.objectRef<{ position: number }>('RecordClickPayload').implement({
   fields: (t) => ({
@@ -39,7 +28,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'click', ctx.services.policy);
-      return feedbackOf(ctx).recordClick(String(args.queryId), String(args.imageId));
+      return ctx.services.feedback.recordClick(String(args.queryId), String(args.imageId));
     },
   }),
   saveImage: t.field({
@@ -55,7 +44,7 @@ builder.mutationFields((t) => ({
       if (ctx.caller.role === 'user' && userId.trim() !== ctx.caller.ownerId) {
         throw badInput('Expected userId to be the owner of the API key');
       }
-      const { image } = await feedbackOf(ctx).saveImage(String(args.imageId), userId);
+      const { image } = await ctx.services.feedback.saveImage(String(args.imageId), userId);
       return { image };
     },
   }),

@@ -1,10 +1,10 @@
 import type { Queryable } from '../db/database.ts';
 import { badInput, notFound } from '../errors.ts';
-import { parseImageId } from '../images/image-id.ts';
 import type { ImageRecord } from '../images/image.types.ts';
+import { parseImageId } from '../images/image-id.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
-import { parseQueryId, parseUserId } from './feedback-input.ts';
 import { createFeedbackRepository } from './feedback.repository.ts';
+import { parseQueryId, parseUserId } from './feedback-input.ts';
 import type { QueryLog } from './query-log.ts';
 
 export interface FeedbackServiceOptions {

@@ -89,7 +89,8 @@ const toRow = (entry: QueryLogEntry) => ({
   latency_ms: entry.latencyMs,
   partial: entry.partial === true,
   api_key_id: entry.apiKeyId,
-  created_at: entry.createdAt instanceof Date && !Number.isNaN(entry.createdAt.getTime()) ? entry.createdAt : null,
+  created_at:
+    entry.createdAt instanceof Date && !Number.isNaN(entry.createdAt.getTime()) ? entry.createdAt : null,
 });
 
 // Postgres text and jsonb refuse NUL and lone surrogates, which a client may well send in a query.

@@ -112,6 +112,33 @@ export async function aggregateImageStats(db: Database): Promise<AggregationOutc
   });
 }
 
+/**
+ * Runs the aggregation until everything committed before the call is counted, then answers the
+ * last run's outcome. For tests and an operator's "refresh now"; the periodic job does not need it.
+ * Throws when another transaction keeps the job from catching up for `timeoutMs` (default 10 s).
+ */
+export async function catchUpImageStats(
+  db: Database,
+  { timeoutMs = 10_000, pollMs = 20 }: { timeoutMs?: number; pollMs?: number } = {},
+): Promise<AggregationOutcome> {
+  // every transaction that has committed so far has an id below xmax
+  const { rows } = await db.query<{ xmax: string }>(
+    'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
+  );
+  const target = BigInt(rows[0]!.xmax);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outcome = await aggregateImageStats(db);
+    if (BigInt(outcome.to) >= target) return outcome;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `image_stats did not catch up with transaction ${target} in ${timeoutMs} ms (at ${outcome.to})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
 export interface StatsAggregationOptions {
   db: Database;
   /** Pause between the end of one run and the start of the next. Default 5 s. */

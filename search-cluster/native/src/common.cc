@@ -28,8 +28,38 @@ static bool KeepsIdsNatively(faiss::Index* index) {
   return false;
 }
 
+// The HNSW graph a search walks: the index itself, or the coarse quantizer of an IVF index.
+static faiss::IndexHNSW* FindHnsw(faiss::Index* index) {
+  if (auto idmap = dynamic_cast<faiss::IndexIDMap*>(index)) return FindHnsw(idmap->index);
+  if (auto pre = dynamic_cast<faiss::IndexPreTransform*>(index)) return FindHnsw(pre->index);
+  if (auto ivf = dynamic_cast<faiss::IndexIVF*>(index)) return dynamic_cast<faiss::IndexHNSW*>(ivf->quantizer);
+  return dynamic_cast<faiss::IndexHNSW*>(index);
+}
+
+EfSearchLease::EfSearchLease(EfSearchGate& gate, int efSearch) : gate_(gate.hnsw ? &gate : nullptr) {
+  if (!gate_) return;
+  std::unique_lock<std::mutex> lock(gate_->mutex);
+  gate_->idle.wait(lock, [&] { return gate_->active == 0 || gate_->current == efSearch; });
+  if (gate_->current != efSearch) {
+    gate_->hnsw->hnsw.efSearch = efSearch;
+    gate_->current = efSearch;
+  }
+  gate_->active++;
+}
+
+EfSearchLease::~EfSearchLease() {
+  if (!gate_) return;
+  std::lock_guard<std::mutex> lock(gate_->mutex);
+  if (--gate_->active == 0) gate_->idle.notify_all();
+}
+
 IndexRef WrapIndex(faiss::Index* index) {
   auto handle = std::make_shared<IndexHandle>();
+  if (auto hnsw = FindHnsw(index)) {
+    handle->efGate.hnsw = hnsw;
+    handle->efGate.defaultEf = hnsw->hnsw.efSearch;
+    handle->efGate.current = hnsw->hnsw.efSearch;
+  }
   if (auto idmap = dynamic_cast<faiss::IndexIDMap*>(index)) {
     handle->index.reset(index);
     handle->idmap = idmap;

@@ -2,22 +2,50 @@
 #pragma once
 
 #include <faiss/Index.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace pixelfind {
 
+// FAISS 1.7.3 sizes the HNSW candidate queue from the index's own efSearch, not from
+// SearchParametersHNSW (fixed in later releases), so a per-call efSearch needs the member set.
+// Searches with the same efSearch share the gate; one with another value waits until they finish.
+struct EfSearchGate {
+  faiss::IndexHNSW* hnsw = nullptr;  // the graph searched (the index itself or an IVF quantizer)
+  int defaultEf = 16;                // the index's own efSearch when it was made or read
+  std::mutex mutex;
+  std::condition_variable idle;
+  int current = 16;
+  int active = 0;
+};
+
+// Holds the gate at one efSearch for the lifetime of a search (or a write, at the default).
+class EfSearchLease {
+ public:
+  EfSearchLease(EfSearchGate& gate, int efSearch);
+  ~EfSearchLease();
+  EfSearchLease(const EfSearchLease&) = delete;
+  EfSearchLease& operator=(const EfSearchLease&) = delete;
+
+ private:
+  EfSearchGate* gate_;
+};
+
 // One FAISS index and how its ids are kept. Workers hold a shared_ptr, so close() or garbage
 // collection of the JS object never frees an index that a queued call still uses.
 struct IndexHandle {
   std::unique_ptr<faiss::Index> index;  // what is written, read, counted
   faiss::IndexIDMap* idmap = nullptr;   // set when the id map (not the index itself) keeps our ids
+  EfSearchGate efGate;                  // efGate.hnsw is null for indexes without a graph
 };
 using IndexRef = std::shared_ptr<IndexHandle>;
 

@@ -100,6 +100,9 @@ class SearchWorker : public PromiseWorker {
         sel = translated.get();
       }
     }
+    EfSearchGate& gate = handle_->efGate;
+    if (gate.hnsw && request_.efSearch <= 0) request_.efSearch = gate.defaultEf;
+    EfSearchLease lease(gate, request_.efSearch);
     ParameterSet parameters;
     faiss::SearchParameters* params = parameters.For(target, request_, sel);
     target->search(n, request_.queries.data(), k, distances_.data(), labels_.data(), params);

@@ -12,6 +12,8 @@ class TrainWorker : public PromiseWorker {
  protected:
   void Run() override {
     faiss::Index* index = handle_->index.get();
+    // An IVF index with an HNSW quantizer assigns with the index's own efSearch.
+    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
     index->train(static_cast<faiss::Index::idx_t>(vectors_.size() / index->d), vectors_.data());
   }
 

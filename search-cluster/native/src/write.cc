@@ -13,7 +13,11 @@ class WriteFileWorker : public PromiseWorker {
       : PromiseWorker(env, "write"), handle_(std::move(handle)), path_(std::move(path)) {}
 
  protected:
-  void Run() override { faiss::write_index(handle_->index.get(), path_.c_str()); }
+  void Run() override {
+    // The saved efSearch is the index's own, whatever searches asked for lately.
+    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
+    faiss::write_index(handle_->index.get(), path_.c_str());
+  }
 
  private:
   IndexRef handle_;
@@ -26,6 +30,7 @@ class WriteBufferWorker : public PromiseWorker {
 
  protected:
   void Run() override {
+    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
     writer_ = std::make_unique<faiss::VectorIOWriter>();
     faiss::write_index(handle_->index.get(), writer_.get());
   }

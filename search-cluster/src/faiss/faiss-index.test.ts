@@ -102,7 +102,11 @@ describe('FaissIndex', () => {
     const low = recallAtK(truth, (await index.search(queries, 10, { efSearch: 10 })).ids, 10);
     const high = recallAtK(truth, (await index.search(queries, 10, { efSearch: 200 })).ids, 10);
     expect(high).toBeGreaterThan(0.97);
-    expect(high).toBeGreaterThanOrEqual(low);
+    expect(high).toBeGreaterThan(low);
+    // FAISS 1.7.3 sizes the HNSW queue from the index's own efSearch; concurrent calls that ask
+    // for different values must still each get their own.
+    const mixed = await Promise.all([10, 200, 10, 200].map((efSearch) => index.search(queries, 10, { efSearch })));
+    expect(mixed.map((result) => recallAtK(truth, result.ids, 10))).toEqual([low, high, low, high]);
     await expect(index.remove(ids.subarray(0, 1))).rejects.toThrow(/remove_ids not implemented/);
     index.close();
   });

@@ -61,7 +61,10 @@ export class ShardClient {
   ): Promise<{ upserted: number; unchanged: number }> {
     const dimension = ids.length === 0 ? 1 : vectors.length / ids.length;
     if (!Number.isInteger(dimension)) {
-      throw new ClusterError('BAD_REQUEST', `Expected one vector per id but received ${vectors.length} values for ${ids.length} ids`);
+      throw new ClusterError(
+        'BAD_REQUEST',
+        `Expected one vector per id but received ${vectors.length} values for ${ids.length} ids`,
+      );
     }
     const body = encodeUpsertRequest({ modelVersion, dimension, ids, vectors });
     return this.json(await this.send('POST', PATHS.upsert, body, BINARY_CONTENT_TYPE, signal));
@@ -147,18 +150,28 @@ export class ShardClient {
 
   private unavailable(error: Error, signal?: AbortSignal): unknown {
     if (signal?.aborted) return signal.reason;
-    return new ClusterError('SHARD_UNAVAILABLE', `Shard ${this.url.origin} is unreachable: ${error.message}`, {
-      cause: error,
-    });
+    return new ClusterError(
+      'SHARD_UNAVAILABLE',
+      `Shard ${this.url.origin} is unreachable: ${error.message}`,
+      {
+        cause: error,
+      },
+    );
   }
 
   private remoteError(status: number, body: Buffer): ClusterError {
     try {
       const parsed = JSON.parse(body.toString('utf8')) as { code?: string; message?: string };
       if (parsed.code && KNOWN_CODES.has(parsed.code)) {
-        return new ClusterError(parsed.code as ClusterErrorCode, parsed.message ?? `Shard answered ${status}`);
+        return new ClusterError(
+          parsed.code as ClusterErrorCode,
+          parsed.message ?? `Shard answered ${status}`,
+        );
       }
-      return new ClusterError('SHARD_UNAVAILABLE', `Shard ${this.url.origin} failed (${status}): ${parsed.message ?? ''}`);
+      return new ClusterError(
+        'SHARD_UNAVAILABLE',
+        `Shard ${this.url.origin} failed (${status}): ${parsed.message ?? ''}`,
+      );
     } catch {
       return new ClusterError('SHARD_UNAVAILABLE', `Shard ${this.url.origin} answered ${status}`);
     }

@@ -17,20 +17,53 @@ const floats = (n: number, seed = 1) => Float32Array.from({ length: n }, (_, i) 
 describe('wire format', () => {
   it('round-trips a search request with and without allowed ids', () => {
     const queries = floats(2 * 5);
-    const plain = decodeSearchRequest(encodeSearchRequest({ modelVersion: 'clip-vit-b32@2', dimension: 5, queries, k: 7 }));
+    const plain = decodeSearchRequest(
+      encodeSearchRequest({ modelVersion: 'clip-vit-b32@2', dimension: 5, queries, k: 7 }),
+    );
     expect(plain).toEqual({ modelVersion: 'clip-vit-b32@2', dimension: 5, queries, k: 7 });
 
     const allowedIds = BigInt64Array.of(1n, 2n ** 62n, 0n);
     const full = decodeSearchRequest(
-      encodeSearchRequest({ modelVersion: 'ü', dimension: 5, queries, k: 3, nprobe: 9, efSearch: 128, allowedIds }),
+      encodeSearchRequest({
+        modelVersion: 'ü',
+        dimension: 5,
+        queries,
+        k: 3,
+        nprobe: 9,
+        efSearch: 128,
+        allowedIds,
+      }),
     );
-    expect(full).toEqual({ modelVersion: 'ü', dimension: 5, queries, k: 3, nprobe: 9, efSearch: 128, allowedIds });
+    expect(full).toEqual({
+      modelVersion: 'ü',
+      dimension: 5,
+      queries,
+      k: 3,
+      nprobe: 9,
+      efSearch: 128,
+      allowedIds,
+    });
     // an empty allowed set is not "no filter"
-    expect(decodeSearchRequest(encodeSearchRequest({ modelVersion: 'm', dimension: 5, queries, k: 3, allowedIds: new BigInt64Array(0) })).allowedIds).toEqual(new BigInt64Array(0));
+    expect(
+      decodeSearchRequest(
+        encodeSearchRequest({
+          modelVersion: 'm',
+          dimension: 5,
+          queries,
+          k: 3,
+          allowedIds: new BigInt64Array(0),
+        }),
+      ).allowedIds,
+    ).toEqual(new BigInt64Array(0));
   });
 
   it('lays vectors out as little-endian float32 and ids as int64 at 8-byte offsets', () => {
-    const bytes = encodeUpsertRequest({ modelVersion: 'abc', dimension: 2, ids: BigInt64Array.of(258n), vectors: Float32Array.of(1.5, -2) });
+    const bytes = encodeUpsertRequest({
+      modelVersion: 'abc',
+      dimension: 2,
+      ids: BigInt64Array.of(258n),
+      vectors: Float32Array.of(1.5, -2),
+    });
     expect(bytes.readUInt32LE(0)).toBe(MAGIC);
     expect(bytes.toString('latin1', 0, 4)).toBe('PXF1');
     expect(bytes.readUInt16LE(6)).toBe(3);
@@ -41,18 +74,33 @@ describe('wire format', () => {
     expect(bytes.readFloatLE(32)).toBe(1.5);
     expect(bytes.readFloatLE(36)).toBe(-2);
     expect(bytes.length).toBe(40);
-    expect(decodeUpsertRequest(bytes)).toEqual({ modelVersion: 'abc', dimension: 2, ids: BigInt64Array.of(258n), vectors: Float32Array.of(1.5, -2) });
+    expect(decodeUpsertRequest(bytes)).toEqual({
+      modelVersion: 'abc',
+      dimension: 2,
+      ids: BigInt64Array.of(258n),
+      vectors: Float32Array.of(1.5, -2),
+    });
   });
 
   it('decodes a message that sits at an odd offset in a larger buffer', () => {
     const message = encodeDeleteRequest({ modelVersion: 'm', ids: BigInt64Array.of(5n, 6n) });
     const shifted = Buffer.alloc(message.length + 3);
     message.copy(shifted, 3);
-    expect(decodeDeleteRequest(shifted.subarray(3))).toEqual({ modelVersion: 'm', ids: BigInt64Array.of(5n, 6n) });
+    expect(decodeDeleteRequest(shifted.subarray(3))).toEqual({
+      modelVersion: 'm',
+      ids: BigInt64Array.of(5n, 6n),
+    });
   });
 
   it('pads search responses to k and drops the padding when decoding', () => {
-    const results = [[{ id: 9n, score: 0.75 }, { id: 3n, score: 0.5 }], [], [{ id: 2n ** 50n, score: -0.25 }]];
+    const results = [
+      [
+        { id: 9n, score: 0.75 },
+        { id: 3n, score: 0.5 },
+      ],
+      [],
+      [{ id: 2n ** 50n, score: -0.25 }],
+    ];
     expect(decodeSearchResponse(encodeSearchResponse(results, 4))).toEqual(results);
   });
 

@@ -115,7 +115,9 @@ export function encodeSearchRequest(m: SearchRequestMessage): Buffer {
   const mv = modelVersionBytes(m.modelVersion);
   const nq = m.queries.length / m.dimension;
   if (!Number.isInteger(nq) || nq === 0) {
-    throw badRequest(`Expected queries to hold whole vectors of dimension ${m.dimension} but received ${m.queries.length} values`);
+    throw badRequest(
+      `Expected queries to hold whole vectors of dimension ${m.dimension} but received ${m.queries.length} values`,
+    );
   }
   const allowed = m.allowedIds;
   const size = headerSize(mv) + 32 + pad8(m.queries.byteLength) + (allowed?.byteLength ?? 0);
@@ -163,8 +165,12 @@ export function encodeSearchResponse(results: Hit[][], k: number): Buffer {
     });
   });
   const size = headerSize(Buffer.alloc(0)) + 8 + ids.byteLength + scores.byteLength;
-  return new Writer(size).header(MessageType.SEARCH_RESPONSE, Buffer.alloc(0)).u32(nq).u32(k).array(ids).array(scores)
-    .bytes;
+  return new Writer(size)
+    .header(MessageType.SEARCH_RESPONSE, Buffer.alloc(0))
+    .u32(nq)
+    .u32(k)
+    .array(ids)
+    .array(scores).bytes;
 }
 
 /** A fresh, aligned ArrayBuffer holding `bytes` (Buffer#slice would share memory). */
@@ -182,16 +188,19 @@ class Reader {
   readonly modelVersion: string;
 
   constructor(private readonly bytes: Uint8Array) {
-    if (bytes.byteLength < HEADER_BYTES) throw badRequest(`Message of ${bytes.byteLength} bytes is shorter than its header`);
+    if (bytes.byteLength < HEADER_BYTES)
+      throw badRequest(`Message of ${bytes.byteLength} bytes is shorter than its header`);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (this.view.getUint32(0, true) !== MAGIC) throw badRequest('Message does not start with the PXF1 magic');
+    if (this.view.getUint32(0, true) !== MAGIC)
+      throw badRequest('Message does not start with the PXF1 magic');
     const version = this.view.getUint8(4);
     if (version !== PROTOCOL_VERSION) {
       throw badRequest(`Protocol version ${version} is not supported (expected ${PROTOCOL_VERSION})`);
     }
     this.type = this.view.getUint8(5) as MessageType;
     const mvLength = this.view.getUint16(6, true);
-    if (HEADER_BYTES + mvLength > bytes.byteLength) throw badRequest('Model version runs past the end of the message');
+    if (HEADER_BYTES + mvLength > bytes.byteLength)
+      throw badRequest('Model version runs past the end of the message');
     this.modelVersion = Buffer.from(bytes.buffer, bytes.byteOffset + HEADER_BYTES, mvLength).toString('utf8');
     this.offset = pad8(HEADER_BYTES + mvLength);
   }
@@ -236,7 +245,9 @@ class Reader {
 
   private slice(start: number, length: number): Uint8Array {
     if (!Number.isSafeInteger(length) || start + length > this.bytes.byteLength) {
-      throw badRequest(`Message declares ${length} bytes of data but only ${Math.max(0, this.bytes.byteLength - start)} remain`);
+      throw badRequest(
+        `Message declares ${length} bytes of data but only ${Math.max(0, this.bytes.byteLength - start)} remain`,
+      );
     }
     return this.bytes.subarray(start, start + length);
   }

@@ -57,7 +57,11 @@ export class PostgresVectorSource implements VectorSource {
         [modelVersion, after.toString()],
       );
       for (const row of page.rows) {
-        yield { id: BigInt(row.id), vector: row.deleted ? null : toVector(row.vector), watermark: BigInt(row.seq) };
+        yield {
+          id: BigInt(row.id),
+          vector: row.deleted ? null : toVector(row.vector),
+          watermark: BigInt(row.seq),
+        };
       }
       if (page.rows.length < PAGE) return;
       after = BigInt(page.rows[page.rows.length - 1]!.seq);

@@ -8,7 +8,12 @@ import type { Partition } from '../shard/partition.ts';
 import { Shard } from '../shard/shard.ts';
 import { idRange, row, unitVectors } from '../shard/test-vectors.ts';
 import { modelDir } from './snapshot.ts';
-import { MemoryVectorSource, type VectorChange, type VectorSource, type VectorSourceSnapshot } from './vector-source.ts';
+import {
+  MemoryVectorSource,
+  type VectorChange,
+  type VectorSource,
+  type VectorSourceSnapshot,
+} from './vector-source.ts';
 
 const D = 24;
 const MV = 'clip-test@1';
@@ -77,7 +82,11 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function newShard(source: VectorSource | undefined, tiers: Partial<TierOptions> = {}, withDataDir = true): Shard {
+function newShard(
+  source: VectorSource | undefined,
+  tiers: Partial<TierOptions> = {},
+  withDataDir = true,
+): Shard {
   const shard = new Shard({
     factory: faissFactory,
     modelVersions: [{ name: MV, dimension: D }],
@@ -112,10 +121,18 @@ async function expectMatchesSource(shard: Shard, source: MemoryVectorSource, sam
   for (const id of live) {
     if (checked++ % sample !== 0) continue;
     const vector = source.get(MV, id)!;
-    const [exact] = await shard.search({ modelVersion: MV, queries: vector, k: 1, allowedIds: BigInt64Array.of(id) });
+    const [exact] = await shard.search({
+      modelVersion: MV,
+      queries: vector,
+      k: 1,
+      allowedIds: BigInt64Array.of(id),
+    });
     expect(exact![0]?.id, `id ${id} exact`).toBe(id);
     const [ann] = await shard.search({ modelVersion: MV, queries: vector, k: 10 });
-    expect(ann!.map((h) => h.id), `id ${id} ann`).toContain(id);
+    expect(
+      ann!.map((h) => h.id),
+      `id ${id} ann`,
+    ).toContain(id);
     for (const h of ann!) expect(live.has(h.id), `returned ${h.id}`).toBe(true);
   }
 }
@@ -186,6 +203,41 @@ describe('rebuild', () => {
     await expectMatchesSource(shard, inner, 10);
   });
 
+  it('starts a rebuild by itself once the hot tier is full', async () => {
+    const source = new MemoryVectorSource();
+    const shard = newShard(source, { autoRebuildHotVectors: 50 });
+    const w = writer(source, () => shard);
+    source.putMany(MV, idRange(1, 100), unitVectors(100, D, 2));
+    await shard.start();
+    await w.put(idRange(101, 60), unitVectors(60, D, 3));
+    for (let i = 0; i < 100 && stats(shard).main!.vectors !== 160; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(stats(shard)).toMatchObject({ main: { vectors: 160 }, hot: { vectors: 0 } });
+  });
+
+  it('remembers model versions added at run time across restarts', async () => {
+    const source = new MemoryVectorSource();
+    let shard = newShard(source);
+    await shard.start();
+    source.putMany('green@2', idRange(1, 30), unitVectors(30, 8, 4));
+    await shard.addModelVersion('green@2', 8);
+    expect(shard.modelVersions).toEqual([
+      { name: MV, dimension: D },
+      { name: 'green@2', dimension: 8 },
+    ]);
+    await shard.close();
+    shard = new Shard({ factory: faissFactory, source, dataDir });
+    open.push(shard);
+    await shard.start();
+    expect(shard.modelVersions.map((m) => m.name).sort()).toEqual([MV, 'green@2']);
+    const [hits] = await shard.search({
+      modelVersion: 'green@2',
+      queries: unitVectors(30, 8, 4).subarray(8, 16),
+      k: 1,
+    });
+    expect(hits![0]!.id).toBe(2n);
+  });
+
   it('shares one run between concurrent rebuild calls', async () => {
     const inner = new MemoryVectorSource();
     const shard = newShard(inner);
@@ -241,15 +293,21 @@ describe('restart', () => {
   });
 
   const corruptions: [string, (snapshotDir: string, root: string) => Promise<void>][] = [
-    ['a flipped byte in the index file', async (dir) => {
-      const path = join(dir, 'index.faiss');
-      const bytes = await readFile(path);
-      bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-      await writeFile(path, bytes);
-    }],
+    [
+      'a flipped byte in the index file',
+      async (dir) => {
+        const path = join(dir, 'index.faiss');
+        const bytes = await readFile(path);
+        bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+        await writeFile(path, bytes);
+      },
+    ],
     ['a truncated vector file', async (dir) => truncate(join(dir, 'vectors.pxvec'), 1000)],
     ['unparseable meta.json', async (dir) => writeFile(join(dir, 'meta.json'), '{"format": 1, "count": ')],
-    ['a CURRENT naming a missing snapshot', async (_dir, root) => writeFile(join(root, 'CURRENT'), 'snap-1-1\n')],
+    [
+      'a CURRENT naming a missing snapshot',
+      async (_dir, root) => writeFile(join(root, 'CURRENT'), 'snap-1-1\n'),
+    ],
   ];
 
   for (const [what, corrupt] of corruptions) {
@@ -287,7 +345,11 @@ describe('restart', () => {
     await truncate(join(snapshotDir, 'index.faiss'), 10);
     shard = newShard(undefined);
     await shard.start();
-    expect(stats(shard)).toMatchObject({ state: 'ready', main: null, lastError: { code: 'SNAPSHOT_CORRUPT' } });
+    expect(stats(shard)).toMatchObject({
+      state: 'ready',
+      main: null,
+      lastError: { code: 'SNAPSHOT_CORRUPT' },
+    });
     const [hits] = await shard.search({ modelVersion: MV, queries: unitVectors(1, D), k: 3 });
     expect(hits).toEqual([]);
   });

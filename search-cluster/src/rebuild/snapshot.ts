@@ -3,10 +3,10 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClusterError } from '../errors.ts';
+import { writeVectorFile } from '../faiss/vector-file.ts';
 import type { MainTierKind, MainTierSearchParams } from '../shard/main-tier.ts';
 import type { Partition } from '../shard/partition.ts';
 import type { VectorIndex } from '../shard/vector-index.ts';
-import { writeVectorFile } from '../faiss/vector-file.ts';
 
 /**
  * A main tier on disk. One directory per snapshot under the model version's directory:
@@ -27,7 +27,8 @@ export const SNAPSHOT_FORMAT = 1;
 /** Header of a vectors.pxvec file (see search-cluster/native/src/vector-file.h). */
 const PXVEC_MAGIC = 'PXVECF01';
 const PXVEC_HEADER_BYTES = 32;
-export const pxvecBytes = (count: number, dimension: number) => PXVEC_HEADER_BYTES + count * 8 + count * dimension * 4;
+export const pxvecBytes = (count: number, dimension: number) =>
+  PXVEC_HEADER_BYTES + count * 8 + count * dimension * 4;
 
 export interface SnapshotFile {
   name: string;
@@ -83,7 +84,8 @@ async function syncPath(path: string): Promise<void> {
 
 async function fileCrc32(path: string): Promise<number> {
   let crc = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) crc = crc32(chunk as Buffer, crc);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
+    crc = crc32(chunk as Buffer, crc);
   return crc;
 }
 
@@ -200,9 +202,11 @@ export async function readSnapshot(dataDir: string, expected: SnapshotExpectatio
     } catch {
       throw corrupt(dir, `${file.name} is missing`);
     }
-    if (size !== file.bytes) throw corrupt(dir, `${file.name} has ${size} bytes, meta.json says ${file.bytes}`);
+    if (size !== file.bytes)
+      throw corrupt(dir, `${file.name} has ${size} bytes, meta.json says ${file.bytes}`);
     const crc = await fileCrc32(path);
-    if (crc !== file.crc32) throw corrupt(dir, `${file.name} fails its checksum (crc32 ${crc} != ${file.crc32})`);
+    if (crc !== file.crc32)
+      throw corrupt(dir, `${file.name} fails its checksum (crc32 ${crc} != ${file.crc32})`);
   }
   return snapshotAt(dir, meta);
 }
@@ -210,20 +214,26 @@ export async function readSnapshot(dataDir: string, expected: SnapshotExpectatio
 function checkMeta(meta: SnapshotMeta, expected: SnapshotExpectation): string | null {
   if (typeof meta !== 'object' || meta === null) return 'meta.json is not an object';
   if (meta.format !== SNAPSHOT_FORMAT) return `format ${String(meta.format)} is not ${SNAPSHOT_FORMAT}`;
-  if (meta.modelVersion !== expected.modelVersion) return `it holds model version ${String(meta.modelVersion)}`;
+  if (meta.modelVersion !== expected.modelVersion)
+    return `it holds model version ${String(meta.modelVersion)}`;
   if (meta.dimension !== expected.dimension) {
     return `its dimension is ${String(meta.dimension)}, the model version's is ${expected.dimension}`;
   }
-  if (meta.partition?.index !== expected.partition.index || meta.partition?.count !== expected.partition.count) {
+  if (
+    meta.partition?.index !== expected.partition.index ||
+    meta.partition?.count !== expected.partition.count
+  ) {
     return `it was built for shard ${meta.partition?.index}/${meta.partition?.count}, this is shard ${expected.partition.index}/${expected.partition.count}`;
   }
-  if (!/^[0-9]+$/.test(String(meta.watermark))) return `watermark "${String(meta.watermark)}" is not a number`;
+  if (!/^[0-9]+$/.test(String(meta.watermark)))
+    return `watermark "${String(meta.watermark)}" is not a number`;
   if (!Number.isInteger(meta.count) || meta.count < 0) return `count ${String(meta.count)} is invalid`;
   if (!['flat', 'hnsw', 'ivfpq'].includes(meta.kind)) return `kind ${String(meta.kind)} is unknown`;
   const files = meta.files;
   if (!files?.index || !files.vectors) return 'files are missing from meta.json';
   for (const f of [files.index, files.vectors]) {
-    if (typeof f.name !== 'string' || !/^[a-z0-9.]+$/.test(f.name)) return `file name ${String(f.name)} is invalid`;
+    if (typeof f.name !== 'string' || !/^[a-z0-9.]+$/.test(f.name))
+      return `file name ${String(f.name)} is invalid`;
   }
   if (files.vectors.bytes !== pxvecBytes(meta.count, meta.dimension)) {
     return `${files.vectors.name} should hold ${meta.count} vectors of dimension ${meta.dimension}`;
@@ -236,7 +246,8 @@ export async function quarantineSnapshot(dataDir: string, modelVersion: string):
   const root = modelDir(dataDir, modelVersion);
   await rm(join(root, 'CURRENT'), { force: true });
   for (const entry of await readdir(root).catch(() => [] as string[])) {
-    if (entry.startsWith('snap-')) await rename(join(root, entry), join(root, `corrupt-${Date.now()}-${entry}`));
+    if (entry.startsWith('snap-'))
+      await rename(join(root, entry), join(root, `corrupt-${Date.now()}-${entry}`));
   }
 }
 
@@ -271,7 +282,12 @@ export async function readVectors(snapshot: Snapshot): Promise<Float32Array> {
     const bytes = new Uint8Array(vectors.buffer);
     const start = PXVEC_HEADER_BYTES + count * 8;
     for (let done = 0; done < bytes.length; ) {
-      const { bytesRead } = await file.read(bytes, done, Math.min(1 << 26, bytes.length - done), start + done);
+      const { bytesRead } = await file.read(
+        bytes,
+        done,
+        Math.min(1 << 26, bytes.length - done),
+        start + done,
+      );
       if (bytesRead === 0) throw corrupt(snapshot.dir, 'vector file ends early');
       done += bytesRead;
     }

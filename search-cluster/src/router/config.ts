@@ -36,7 +36,9 @@ export type RouterConfig = InProcessRouterConfig | RemoteRouterConfig;
  * shards separated by ",", replicas of one shard by "|":
  *   "http://10.0.0.1:7001|http://10.0.0.2:7001,http://10.0.0.3:7001"  -> shard 0 has two replicas.
  */
-export function parseShardsSetting(value: string | undefined): { mode: 'in-process'; shards: number } | RemoteRouterConfig {
+export function parseShardsSetting(
+  value: string | undefined,
+): { mode: 'in-process'; shards: number } | RemoteRouterConfig {
   const text = (value ?? '').trim();
   if (text === '') return { mode: 'in-process', shards: 1 };
   if (/^[0-9]+$/.test(text)) {
@@ -70,7 +72,9 @@ export function parseShardsSetting(value: string | undefined): { mode: 'in-proce
  */
 export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
   if (config.mode === 'remote') {
-    const replicas: ShardReplica[][] = config.replicas.map((urls) => urls.map((url) => new RemoteReplica(url)));
+    const replicas: ShardReplica[][] = config.replicas.map((urls) =>
+      urls.map((url) => new RemoteReplica(url)),
+    );
     return new ClusterRouter(replicas, config);
   }
   const count = config.shards ?? 1;

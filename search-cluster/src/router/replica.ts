@@ -83,12 +83,18 @@ export class LocalReplica implements ShardReplica {
     return withSignal(this.shard.addModelVersion(name, dimension), signal);
   }
 
-  async health(): Promise<ShardHealth> {
-    return this.shard.health();
+  health(signal: AbortSignal): Promise<ShardHealth> {
+    return withSignal(
+      Promise.resolve().then(() => this.shard.health()),
+      signal,
+    );
   }
 
-  async stats(): Promise<ShardStats> {
-    return this.shard.stats();
+  stats(signal: AbortSignal): Promise<ShardStats> {
+    return withSignal(
+      Promise.resolve().then(() => this.shard.stats()),
+      signal,
+    );
   }
 
   async close(): Promise<void> {

@@ -131,7 +131,11 @@ describe('ClusterRouter search', () => {
     const down = new FakeReplica('down');
     down.down = true;
     const up = new FakeReplica('up', hits([7, 0.7]));
-    const router = new ClusterRouter([[down, up]], { deadlineMs: 5_000, hedgeAfterMs: 4_000, backoffMs: 60_000 });
+    const router = new ClusterRouter([[down, up]], {
+      deadlineMs: 5_000,
+      hedgeAfterMs: 4_000,
+      backoffMs: 60_000,
+    });
     const started = performance.now();
     for (let i = 0; i < 4; i++) expect((await router.search('m', q, 1)).hits).toEqual(hits([7, 0.7]));
     expect(performance.now() - started).toBeLessThan(500);
@@ -158,7 +162,9 @@ describe('ClusterRouter search', () => {
     a.error = b.error = new ClusterError('UNKNOWN_MODEL_VERSION', 'Unknown model version "m"');
     await expect(router.search('m', q, 1)).rejects.toMatchObject({ code: 'UNKNOWN_MODEL_VERSION' });
     await expect(router.search('m', q, 0)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(router.searchBatch('m', [q, Float32Array.of(1, 2)], 3)).rejects.toThrow(/dimension 4 but query 1 has 2/);
+    await expect(router.searchBatch('m', [q, Float32Array.of(1, 2)], 3)).rejects.toThrow(
+      /dimension 4 but query 1 has 2/,
+    );
   });
 
   it('sends each shard only its own allowed ids, and skips shards left with none', async () => {
@@ -191,7 +197,28 @@ describe('ClusterRouter writes', () => {
     const down = new FakeReplica('down');
     down.down = true;
     const router = new ClusterRouter([[ok, down]]);
-    await expect(router.upsert('m', [{ id: 1n, vector: q }])).rejects.toThrow(/reached 1 of 2 replicas of shard 0 \(down: down is down\)/);
+    await expect(router.upsert('m', [{ id: 1n, vector: q }])).rejects.toThrow(
+      /reached 1 of 2 replicas of shard 0 \(down: down is down\)/,
+    );
+  });
+});
+
+describe('ClusterRouter write errors', () => {
+  it('retries a model version some replicas do not serve yet, and refuses one none serves', async () => {
+    const a = new FakeReplica('a');
+    const b = new FakeReplica('b');
+    const unknown = new ClusterError('UNKNOWN_MODEL_VERSION', 'Unknown model version "m"');
+    b.upsert = async () => {
+      throw unknown;
+    };
+    const router = new ClusterRouter([[a, b]]);
+    await expect(router.upsert('m', [{ id: 1n, vector: q }])).rejects.toMatchObject({
+      code: 'SHARD_UNAVAILABLE',
+    });
+    a.upsert = b.upsert;
+    await expect(router.upsert('m', [{ id: 1n, vector: q }])).rejects.toMatchObject({
+      code: 'UNKNOWN_MODEL_VERSION',
+    });
   });
 });
 
@@ -232,7 +259,12 @@ describe('router configuration', () => {
     const vectors = unitVectors(600, D, 5);
     const ids = idRange(1, 600);
     source.putMany('m', ids.subarray(0, 300), vectors.subarray(0, 300 * D));
-    const router = await createRouter({ mode: 'in-process', shards: 3, modelVersions: [{ name: 'm', dimension: D }], source });
+    const router = await createRouter({
+      mode: 'in-process',
+      shards: 3,
+      modelVersions: [{ name: 'm', dimension: D }],
+      source,
+    });
     routers.push(router);
     await router.upsert('m', { ids: ids.subarray(300), vectors: vectors.subarray(300 * D) });
     const stats = await router.stats();

@@ -35,7 +35,9 @@ export interface RouterBatchSearchResult extends Omit<RouterSearchResult, 'hits'
   results: Hit[][];
 }
 
-export type UpsertItems = readonly { id: bigint; vector: Float32Array }[] | { ids: BigInt64Array; vectors: Float32Array };
+export type UpsertItems =
+  | readonly { id: bigint; vector: Float32Array }[]
+  | { ids: BigInt64Array; vectors: Float32Array };
 
 export interface ReplicaHealth {
   name: string;
@@ -69,7 +71,12 @@ export interface ShardRouter {
   /** Deletes ids from every replica of the owning shards; returns how many were present. */
   delete(modelVersion: string, ids: readonly bigint[] | BigInt64Array): Promise<{ deleted: number }>;
   /** Top k for one query vector over all shards. */
-  search(modelVersion: string, query: Float32Array, k: number, options?: RouterSearchOptions): Promise<RouterSearchResult>;
+  search(
+    modelVersion: string,
+    query: Float32Array,
+    k: number,
+    options?: RouterSearchOptions,
+  ): Promise<RouterSearchResult>;
   /** Top k for several query vectors of equal length, one fan-out. */
   searchBatch(
     modelVersion: string,
@@ -169,17 +176,21 @@ export class ClusterRouter implements ShardRouter {
     checkModelVersion(modelVersion);
     checkK(k);
     const deadlineMs = checkOptionalPositiveInt('deadlineMs', options.deadlineMs, 600_000) ?? this.deadlineMs;
-    if (!Array.isArray(queries) || queries.length === 0) throw badRequest('Expected at least one query vector');
+    if (!Array.isArray(queries) || queries.length === 0)
+      throw badRequest('Expected at least one query vector');
     const dimension = queries[0]!.length;
     const packed = new Float32Array(queries.length * dimension);
     queries.forEach((q, i) => {
       if (!(q instanceof Float32Array)) throw badRequest(`Expected Float32Array for query ${i}`);
       if (q.length !== dimension || dimension === 0) {
-        throw badRequest(`Expected every query to have dimension ${dimension} but query ${i} has ${q.length}`);
+        throw badRequest(
+          `Expected every query to have dimension ${dimension} but query ${i} has ${q.length}`,
+        );
       }
       packed.set(q, i * dimension);
     });
-    const allowed = options.allowedIds === undefined ? undefined : toIdArray('allowedIds', options.allowedIds);
+    const allowed =
+      options.allowedIds === undefined ? undefined : toIdArray('allowedIds', options.allowedIds);
     const allowedPerShard = allowed ? partitionIds(allowed, this.shardCount) : undefined;
 
     const base: ShardSearchRequest = { modelVersion, queries: packed, dimension, k };
@@ -204,7 +215,9 @@ export class ClusterRouter implements ShardRouter {
     if (clientError) throw clientError.error;
     options.signal?.throwIfAborted();
     if (failures.length === answers.length) {
-      const unknown = failures.every((f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION');
+      const unknown = failures.every(
+        (f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION',
+      );
       if (unknown) throw failures[0]!.error;
       throw new ClusterError(
         'SHARD_UNAVAILABLE',
@@ -212,7 +225,12 @@ export class ClusterRouter implements ShardRouter {
       );
     }
     const answered = answers.filter((a): a is { ok: true; results: Hit[][] } => a.ok);
-    const results = queries.map((_, q) => mergeTopK(answered.map((a) => a.results[q] ?? []), k));
+    const results = queries.map((_, q) =>
+      mergeTopK(
+        answered.map((a) => a.results[q] ?? []),
+        k,
+      ),
+    );
     return {
       results,
       partial: failures.length > 0,
@@ -230,7 +248,12 @@ export class ClusterRouter implements ShardRouter {
     return [...rotated.filter((r) => r.downUntil <= now), ...rotated.filter((r) => r.downUntil > now)];
   }
 
-  private searchShard(s: number, request: ShardSearchRequest, deadlineMs: number, outer?: AbortSignal): Promise<ShardAnswer> {
+  private searchShard(
+    s: number,
+    request: ShardSearchRequest,
+    deadlineMs: number,
+    outer?: AbortSignal,
+  ): Promise<ShardAnswer> {
     const order = this.replicaOrder(s);
     const attempts = Math.min(2, order.length);
     const deadline = AbortSignal.timeout(deadlineMs);
@@ -323,7 +346,9 @@ export class ClusterRouter implements ShardRouter {
           shardIds[i] = ids[row]!;
           shardVectors.set(vectors.subarray(row * d, row * d + d), i * d);
         });
-        const acks = await this.writeAll(s, 'upsert', (r, signal) => r.upsert(modelVersion, shardIds, shardVectors, signal));
+        const acks = await this.writeAll(s, 'upsert', (r, signal) =>
+          r.upsert(modelVersion, shardIds, shardVectors, signal),
+        );
         upserted += acks[0]!.upserted;
         unchanged += acks[0]!.unchanged;
       }),
@@ -338,7 +363,9 @@ export class ClusterRouter implements ShardRouter {
     await Promise.all(
       partitionIds(all, this.shardCount).map(async (shardIds, s) => {
         if (shardIds.length === 0) return;
-        const acks = await this.writeAll(s, 'delete', (r, signal) => r.delete(modelVersion, shardIds, signal));
+        const acks = await this.writeAll(s, 'delete', (r, signal) =>
+          r.delete(modelVersion, shardIds, signal),
+        );
         deleted += Math.max(...acks.map((a) => a.deleted));
       }),
     );
@@ -366,17 +393,26 @@ export class ClusterRouter implements ShardRouter {
     );
     const results: T[] = [];
     const errors: string[] = [];
+    const reasons: unknown[] = [];
     settled.forEach((r, i) => {
       if (r.status === 'fulfilled') {
         results.push(r.value);
         return;
       }
-      if (isClusterError(r.reason) && (CLIENT_ERRORS.has(r.reason.code) || r.reason.code === 'UNKNOWN_MODEL_VERSION')) {
-        throw r.reason;
-      }
-      this.markFailed(states[i]!);
+      reasons.push(r.reason);
+      if (!isClusterError(r.reason) || !CLIENT_ERRORS.has(r.reason.code)) this.markFailed(states[i]!);
       errors.push(`${states[i]!.replica.name}: ${describeError(r.reason)}`);
     });
+    // the caller's mistake, or a model version no replica serves: retrying will not help
+    const clientError = reasons.find((e) => isClusterError(e) && CLIENT_ERRORS.has(e.code));
+    if (clientError) throw clientError;
+    if (
+      results.length === 0 &&
+      reasons.every((e) => isClusterError(e) && e.code === 'UNKNOWN_MODEL_VERSION')
+    ) {
+      throw reasons[0];
+    }
+    // anything else (a replica down, loading, or not yet serving a new model version) is retryable
     if (errors.length > 0) {
       throw new ClusterError(
         'SHARD_UNAVAILABLE',
@@ -398,7 +434,7 @@ export class ClusterRouter implements ShardRouter {
           const outcome = await replica.rebuild(modelVersion, AbortSignal.timeout(this.rebuildTimeoutMs));
           reports.push({ shard: s, replica: replica.name, outcome });
         } catch (error) {
-          if (isClusterError(error) && (CLIENT_ERRORS.has(error.code) || error.code === 'UNKNOWN_MODEL_VERSION')) throw error;
+          if (isClusterError(error) && CLIENT_ERRORS.has(error.code)) throw error;
           reports.push({ shard: s, replica: replica.name, error: describeError(error) });
         }
       }
@@ -409,7 +445,9 @@ export class ClusterRouter implements ShardRouter {
   async addModelVersion(name: string, dimension: number): Promise<void> {
     await Promise.all(
       this.shards.map((_, s) =>
-        this.writeAll(s, 'addModelVersion', (r) => r.addModelVersion(name, dimension, AbortSignal.timeout(this.rebuildTimeoutMs))),
+        this.writeAll(s, 'addModelVersion', (r) =>
+          r.addModelVersion(name, dimension, AbortSignal.timeout(this.rebuildTimeoutMs)),
+        ),
       ),
     );
   }
@@ -453,7 +491,10 @@ export class ClusterRouter implements ShardRouter {
         replicas: await Promise.all(
           states.map(async ({ replica }) => {
             try {
-              return { name: replica.name, stats: await replica.stats(AbortSignal.timeout(this.probeTimeoutMs)) };
+              return {
+                name: replica.name,
+                stats: await replica.stats(AbortSignal.timeout(this.probeTimeoutMs)),
+              };
             } catch (error) {
               return { name: replica.name, error: describeError(error) };
             }

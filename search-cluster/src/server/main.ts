@@ -38,7 +38,8 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
 }
 
@@ -57,7 +58,8 @@ export async function runShardServer({ env = process.env, source }: RunOptions =
   const count = intFromEnv(env, 'SHARD_COUNT', 1);
   const log = jsonLogger({ component: 'shard-server', shard: `${index}/${count}` });
   const mainTier = (env.MAIN_TIER ?? 'auto') as TierOptions['mainTier'];
-  if (!['auto', 'flat', 'hnsw', 'ivfpq'].includes(mainTier)) throw new Error(`MAIN_TIER "${mainTier}" is unknown`);
+  if (!['auto', 'flat', 'hnsw', 'ivfpq'].includes(mainTier))
+    throw new Error(`MAIN_TIER "${mainTier}" is unknown`);
   const shard = new Shard({
     partition: { index, count },
     modelVersions: parseModelVersions(env.MODEL_VERSIONS),
@@ -95,7 +97,8 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
     process.on('SIGINT', () => void stop('SIGINT'));
     await ready;
   } catch (error) {
-    const message = error instanceof ClusterError ? `${error.code}: ${error.message}` : (error as Error).message;
+    const message =
+      error instanceof ClusterError ? `${error.code}: ${error.message}` : (error as Error).message;
     process.stderr.write(`shard server failed to start: ${message}\n`);
     process.exit(1);
   }

@@ -98,22 +98,34 @@ describe('shard servers over HTTP', () => {
   it('maps shard errors to ClusterError codes over the wire', async () => {
     const client = new ShardClient(servers[2]!.url);
     try {
-      await expect(client.search({ modelVersion: MV, queries: new Float32Array(8), k: 3 })).rejects.toMatchObject({
+      await expect(
+        client.search({ modelVersion: MV, queries: new Float32Array(8), k: 3 }),
+      ).rejects.toMatchObject({
         code: 'BAD_REQUEST',
         message: expect.stringMatching(/dimension 16 .* received 8/),
       });
-      await expect(client.search({ modelVersion: 'other', queries: new Float32Array(D), k: 3 })).rejects.toMatchObject({
+      await expect(
+        client.search({ modelVersion: 'other', queries: new Float32Array(D), k: 3 }),
+      ).rejects.toMatchObject({
         code: 'UNKNOWN_MODEL_VERSION',
       });
-      await expect(client.search({ modelVersion: MV, queries: new Float32Array(D).fill(Number.NaN), k: 3 })).rejects.toBeInstanceOf(
-        ClusterError,
-      );
+      await expect(
+        client.search({ modelVersion: MV, queries: new Float32Array(D).fill(Number.NaN), k: 3 }),
+      ).rejects.toBeInstanceOf(ClusterError);
       // garbage bodies and unknown routes are answered, not fatal
       const garbage = await fetch(`${servers[2]!.url}/v1/search`, { method: 'POST', body: 'hello' });
       expect(garbage.status).toBe(400);
       expect(await garbage.json()).toMatchObject({ code: 'BAD_REQUEST' });
-      const truncated = encodeSearchRequest({ modelVersion: MV, dimension: D, queries: new Float32Array(D), k: 1 });
-      const short = await fetch(`${servers[2]!.url}/v1/search`, { method: 'POST', body: new Uint8Array(truncated.subarray(0, 40)) });
+      const truncated = encodeSearchRequest({
+        modelVersion: MV,
+        dimension: D,
+        queries: new Float32Array(D),
+        k: 1,
+      });
+      const short = await fetch(`${servers[2]!.url}/v1/search`, {
+        method: 'POST',
+        body: new Uint8Array(truncated.subarray(0, 40)),
+      });
       expect(short.status).toBe(400);
       expect((await fetch(`${servers[2]!.url}/nope`)).status).toBe(404);
       expect((await client.health()).status).toBe('ok');
@@ -131,9 +143,16 @@ describe('shard servers over HTTP', () => {
     }
     const health = await router.health();
     expect(health.status).toBe('degraded');
-    expect(health.shards[0]!.replicas.find((r) => r.name === new URL(servers[0]!.url).origin)!.status).toBe('down');
+    expect(health.shards[0]!.replicas.find((r) => r.name === new URL(servers[0]!.url).origin)!.status).toBe(
+      'down',
+    );
     // writes need every replica: the caller learns which one failed and retries later
-    await expect(router.upsert(MV, [{ id: 1n, vector: row(vectors, 0, D) }, { id: 2n, vector: row(vectors, 1, D) }])).rejects.toMatchObject({
+    await expect(
+      router.upsert(MV, [
+        { id: 1n, vector: row(vectors, 0, D) },
+        { id: 2n, vector: row(vectors, 1, D) },
+      ]),
+    ).rejects.toMatchObject({
       code: 'SHARD_UNAVAILABLE',
     });
 
@@ -149,7 +168,14 @@ describe('shard server process', () => {
     const vectors = unitVectors(50, D, 4);
     const port = 17_000 + Math.floor(Math.random() * 2_000);
     const child = spawn(process.execPath, ['--import', 'tsx', 'search-cluster/src/server/main.ts'], {
-      env: { ...process.env, SHARD_ID: '0', SHARD_COUNT: '1', PORT: String(port), DATA_DIR: dataDir, MODEL_VERSIONS: `${MV}:${D}` },
+      env: {
+        ...process.env,
+        SHARD_ID: '0',
+        SHARD_COUNT: '1',
+        PORT: String(port),
+        DATA_DIR: dataDir,
+        MODEL_VERSIONS: `${MV}:${D}`,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -162,7 +188,8 @@ describe('shard server process', () => {
       for (;;) {
         const health = await client.health().catch(() => null);
         if (health?.status === 'ok') break;
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not come up: ${stderr}`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`server did not come up: ${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       await client.upsert(MV, idRange(1, 50), vectors.subarray(0, 50 * D));

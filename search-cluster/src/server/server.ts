@@ -72,7 +72,8 @@ function sendBinary(res: ServerResponse, body: Buffer): void {
 function parseJson(body: Buffer): Record<string, unknown> {
   try {
     const value = JSON.parse(body.toString('utf8')) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return value as Record<string, unknown>;
   } catch {}
   throw badRequest('Expected a JSON object body');
 }

@@ -114,7 +114,10 @@ export class ModelIndex {
   constructor(private readonly config: ModelIndexConfig) {
     this.modelVersion = config.modelVersion;
     this.dimension = config.dimension;
-    this.hot = new HotTier(config.factory.create(config.dimension, config.tiers.hotFactory), config.dimension);
+    this.hot = new HotTier(
+      config.factory.create(config.dimension, config.tiers.hotFactory),
+      config.dimension,
+    );
   }
 
   get ready(): boolean {
@@ -142,7 +145,10 @@ export class ModelIndex {
     try {
       await this.load();
       if (this.state === 'loading') this.state = 'ready';
-      this.config.log.info('model version ready', { modelVersion: this.modelVersion, vectors: this.vectorCount });
+      this.config.log.info('model version ready', {
+        modelVersion: this.modelVersion,
+        vectors: this.vectorCount,
+      });
     } catch (error) {
       this.recordError(error);
       const delay = Math.min(30_000, this.config.tiers.loadRetryMs * 2 ** attempt);
@@ -198,7 +204,10 @@ export class ModelIndex {
     try {
       index = await this.config.factory.read(snapshot.indexPath);
     } catch (error) {
-      throw new ClusterError('SNAPSHOT_CORRUPT', `Snapshot ${snapshot.dir}: FAISS cannot read index.faiss: ${(error as Error).message}`);
+      throw new ClusterError(
+        'SNAPSHOT_CORRUPT',
+        `Snapshot ${snapshot.dir}: FAISS cannot read index.faiss: ${(error as Error).message}`,
+      );
     }
     let store: RowStore | null = null;
     try {
@@ -249,7 +258,7 @@ export class ModelIndex {
     const flush = async () => {
       if (upsertIds.length > 0) {
         const vectors = new Float32Array(upsertIds.length * d);
-        upsertVectors.forEach((v, i) => vectors.set(v, i * d));
+        for (const [i, v] of upsertVectors.entries()) vectors.set(v, i * d);
         await this.upsert(BigInt64Array.from(upsertIds), vectors);
         upsertIds = [];
         upsertVectors = [];
@@ -260,7 +269,11 @@ export class ModelIndex {
       }
     };
     let applied = 0;
-    for await (const change of source.since(this.modelVersion, watermark, partition) as AsyncIterable<VectorChange>) {
+    for await (const change of source.since(
+      this.modelVersion,
+      watermark,
+      partition,
+    ) as AsyncIterable<VectorChange>) {
       if (this.state === 'closed') return;
       if (!owns(partition, change.id)) continue;
       // keep call order between the two kinds of change: flush the other kind first
@@ -277,7 +290,10 @@ export class ModelIndex {
       applied++;
     }
     await flush();
-    this.config.log.info('refilled hot tier from source', { modelVersion: this.modelVersion, changes: applied });
+    this.config.log.info('refilled hot tier from source', {
+      modelVersion: this.modelVersion,
+      changes: applied,
+    });
   }
 
   // ---------------------------------------------------------------- search
@@ -302,7 +318,12 @@ export class ModelIndex {
     }
   }
 
-  private async searchTiers(queries: Float32Array, nq: number, k: number, options: SearchOptions): Promise<Hit[][]> {
+  private async searchTiers(
+    queries: Float32Array,
+    nq: number,
+    k: number,
+    options: SearchOptions,
+  ): Promise<Hit[][]> {
     const main = this.main;
     main?.acquire();
     try {
@@ -382,12 +403,14 @@ export class ModelIndex {
         mainRows.push(row);
       }
     }
-    const fromMain = main && mainIds.length > 0 ? await main.scoreExact(queries, nq, mainIds, mainRows, k) : EMPTY(nq);
+    const fromMain =
+      main && mainIds.length > 0 ? await main.scoreExact(queries, nq, mainIds, mainRows, k) : EMPTY(nq);
     const results: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
       const top = new TopK(k);
       const offset = q * d;
-      for (let i = 0; i < hotIds.length; i++) top.push(hotIds[i]!, Math.fround(dot(queries, offset, hotVectors[i]!, 0, d)));
+      for (let i = 0; i < hotIds.length; i++)
+        top.push(hotIds[i]!, Math.fround(dot(queries, offset, hotVectors[i]!, 0, d)));
       for (const hit of fromMain[q]!) top.push(hit.id, hit.score);
       // scoring the main tier's rows was async: drop ids deleted meanwhile
       results.push(top.result().filter((h) => this.isLive(h.id)));
@@ -484,11 +507,16 @@ export class ModelIndex {
    */
   rebuild(): Promise<RebuildOutcome> {
     if (!this.config.source) {
-      return Promise.reject(new ClusterError('NO_SOURCE', `Shard has no source of record to rebuild ${this.modelVersion} from`));
+      return Promise.reject(
+        new ClusterError('NO_SOURCE', `Shard has no source of record to rebuild ${this.modelVersion} from`),
+      );
     }
     if (this.state === 'closed') return Promise.reject(new ClusterError('CLOSED', 'Shard is shutting down'));
     // while loading, the load itself rebuilds when it has to
-    if (this.state === 'loading') return Promise.reject(new ClusterError('SHARD_NOT_READY', `Model version ${this.modelVersion} is still loading`));
+    if (this.state === 'loading')
+      return Promise.reject(
+        new ClusterError('SHARD_NOT_READY', `Model version ${this.modelVersion} is still loading`),
+      );
     return this.runRebuild();
   }
 
@@ -507,11 +535,16 @@ export class ModelIndex {
     const main = this.main;
     const hotFull = autoRebuildHotVectors > 0 && this.hot.size >= autoRebuildHotVectors;
     const tombstoned =
-      autoRebuildTombstoneRatio > 0 && main !== null && main.tombstones > autoRebuildTombstoneRatio * main.size;
+      autoRebuildTombstoneRatio > 0 &&
+      main !== null &&
+      main.tombstones > autoRebuildTombstoneRatio * main.size;
     if (!hotFull && !tombstoned) return;
     this.runRebuild().catch((error) => {
       this.recordError(error);
-      this.config.log.error('automatic rebuild failed', { modelVersion: this.modelVersion, error: (error as Error).message });
+      this.config.log.error('automatic rebuild failed', {
+        modelVersion: this.modelVersion,
+        error: (error as Error).message,
+      });
     });
   }
 
@@ -552,7 +585,10 @@ export class ModelIndex {
             } catch (error) {
               // still serve the new tier; the next rebuild tries again
               this.recordError(error);
-              this.config.log.error('snapshot write failed', { modelVersion: this.modelVersion, error: (error as Error).message });
+              this.config.log.error('snapshot write failed', {
+                modelVersion: this.modelVersion,
+                error: (error as Error).message,
+              });
             }
           }
           store ??= new MemoryRowStore(collected.vectors, d);
@@ -586,6 +622,12 @@ export class ModelIndex {
       this.lastRebuild = outcome;
       this.config.log.info('rebuilt main tier', { ...outcome });
       return outcome;
+    } catch (error) {
+      if (signal.aborted)
+        throw new ClusterError('CLOSED', `Shard closed while rebuilding ${this.modelVersion}`, {
+          cause: error,
+        });
+      throw error;
     } finally {
       this.racingDeletes = null;
     }
@@ -623,7 +665,11 @@ export class ModelIndex {
 
   private recordError(error: unknown): void {
     const code = error instanceof ClusterError ? error.code : 'INTERNAL';
-    this.lastError = { code, message: (error as Error).message ?? String(error), at: new Date().toISOString() };
+    this.lastError = {
+      code,
+      message: (error as Error).message ?? String(error),
+      at: new Date().toISOString(),
+    };
   }
 
   stats(): ModelIndexStats {

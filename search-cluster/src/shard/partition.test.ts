@@ -64,9 +64,12 @@ describe('shardOf', () => {
 
 describe('IdTable', () => {
   it('finds every id and nothing else', () => {
-    const ids = BigInt64Array.from({ length: 5000 }, (_, i) => BigInt(i) * 1_000_003n + (i % 2 ? 2n ** 40n : 0n));
+    const ids = BigInt64Array.from(
+      { length: 5000 },
+      (_, i) => BigInt(i) * 1_000_003n + (i % 2 ? 2n ** 40n : 0n),
+    );
     const table = new IdTable(ids);
-    ids.forEach((id, row) => expect(table.rowOf(id)).toBe(row));
+    for (const [row, id] of ids.entries()) expect(table.rowOf(id)).toBe(row);
     expect(table.rowOf(1n)).toBe(-1);
     expect(table.rowOf(2n ** 62n)).toBe(-1);
     expect(() => new IdTable(BigInt64Array.of(5n, 5n))).toThrow(/duplicate id 5/);

@@ -1,4 +1,4 @@
-import { hashHalves, halves } from './int64.ts';
+import { halves, hashHalves } from './int64.ts';
 
 /**
  * Which shard owns an image: `jumpHash(hashId(id), shardCount)`.

@@ -59,7 +59,8 @@ export class MemoryRowStore implements RowStore {
   async read(rows: ArrayLike<number>): Promise<Float32Array> {
     const d = this.dimension;
     const out = new Float32Array(rows.length * d);
-    for (let i = 0; i < rows.length; i++) out.set(this.vectors.subarray(rows[i]! * d, rows[i]! * d + d), i * d);
+    for (let i = 0; i < rows.length; i++)
+      out.set(this.vectors.subarray(rows[i]! * d, rows[i]! * d + d), i * d);
     return out;
   }
 

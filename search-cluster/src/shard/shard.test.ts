@@ -20,14 +20,24 @@ async function shardWithMain(mainCount: number, tiers: Partial<TierOptions> = {}
   const source = new MemoryVectorSource();
   const vectors = unitVectors(mainCount, D, seed, 24);
   source.putMany(MV, idRange(1, mainCount), vectors);
-  const shard = new Shard({ factory: faissFactory, source, modelVersions: [{ name: MV, dimension: D }], tiers });
+  const shard = new Shard({
+    factory: faissFactory,
+    source,
+    modelVersions: [{ name: MV, dimension: D }],
+    tiers,
+  });
   open.push(shard);
   await shard.start();
   return { shard, source, vectors };
 }
 
 const top = async (shard: Shard, query: Float32Array, k: number, allowedIds?: BigInt64Array) => {
-  const [hits] = await shard.search({ modelVersion: MV, queries: query, k, ...(allowedIds ? { allowedIds } : {}) });
+  const [hits] = await shard.search({
+    modelVersion: MV,
+    queries: query,
+    k,
+    ...(allowedIds ? { allowedIds } : {}),
+  });
   return hits!;
 };
 
@@ -117,7 +127,10 @@ describe('Shard upserts', () => {
     expect(await shard.upsert(MV, BigInt64Array.of(900n), v)).toEqual({ upserted: 1, unchanged: 0 });
     expect(await shard.upsert(MV, BigInt64Array.of(900n), v)).toEqual({ upserted: 0, unchanged: 1 });
     // an id the main tier already holds with this exact vector is left alone too
-    expect(await shard.upsert(MV, BigInt64Array.of(3n), row(vectors, 2, D))).toEqual({ upserted: 0, unchanged: 1 });
+    expect(await shard.upsert(MV, BigInt64Array.of(3n), row(vectors, 2, D))).toEqual({
+      upserted: 0,
+      unchanged: 1,
+    });
     expect(stats(shard).hot.vectors).toBe(1);
     const hits = await top(shard, v, 50);
     expect(hits.filter((h) => h.id === 900n)).toHaveLength(1);
@@ -170,7 +183,11 @@ describe('Shard filtered search', () => {
   });
 
   it('searches a large allowed set with the ANN selector and tops up to k', async () => {
-    const { shard, vectors } = await shardWithMain(3000, { flatMaxVectors: 100, hnswMaxVectors: 1000, exactScanMaxIds: 64 });
+    const { shard, vectors } = await shardWithMain(3000, {
+      flatMaxVectors: 100,
+      hnswMaxVectors: 1000,
+      exactScanMaxIds: 64,
+    });
     expect(stats(shard).main!.kind).toBe('ivfpq');
     // every third id: an IVF probe of few lists finds fewer than k of them
     const allowed = BigInt64Array.from([...idRange(1, 3000)].filter((id) => id % 3n === 0n));
@@ -178,7 +195,13 @@ describe('Shard filtered search', () => {
       [0, 50],
       [1500, 200],
     ] as const) {
-      const [hits] = await shard.search({ modelVersion: MV, queries: row(vectors, i, D), k, allowedIds: allowed, nprobe: 1 });
+      const [hits] = await shard.search({
+        modelVersion: MV,
+        queries: row(vectors, i, D),
+        k,
+        allowedIds: allowed,
+        nprobe: 1,
+      });
       expect(hits).toHaveLength(k);
       for (const h of hits!) expect(h.id % 3n).toBe(0n);
     }
@@ -195,21 +218,54 @@ describe('Shard input checks', () => {
     const { shard } = await shardWithMain(50);
     const q = unitVectors(1, D);
     const cases: [() => Promise<unknown>, string, RegExp][] = [
-      [() => shard.search({ modelVersion: MV, queries: new Float32Array(D + 1), k: 5 }), 'BAD_REQUEST', /dimension 32/],
+      [
+        () => shard.search({ modelVersion: MV, queries: new Float32Array(D + 1), k: 5 }),
+        'BAD_REQUEST',
+        /dimension 32/,
+      ],
       [
         () => shard.search({ modelVersion: MV, queries: new Float32Array(D), dimension: 16, k: 5 }),
         'BAD_REQUEST',
         /Expected query vectors of dimension 32 for model version clip-test@1 but received 16/,
       ],
-      [() => shard.search({ modelVersion: MV, queries: q.map((v, i) => (i === 3 ? Number.NaN : v)), k: 5 }), 'BAD_REQUEST', /finite values in queries but found NaN at row 0, column 3/],
-      [() => shard.search({ modelVersion: MV, queries: q.map((v, i) => (i === 0 ? Number.POSITIVE_INFINITY : v)), k: 5 }), 'BAD_REQUEST', /Infinity/],
-      [() => shard.search({ modelVersion: MV, queries: q, k: 0 }), 'BAD_REQUEST', /Expected integer between 1 and 1000 for k but received 0 of type number/],
+      [
+        () => shard.search({ modelVersion: MV, queries: q.map((v, i) => (i === 3 ? Number.NaN : v)), k: 5 }),
+        'BAD_REQUEST',
+        /finite values in queries but found NaN at row 0, column 3/,
+      ],
+      [
+        () =>
+          shard.search({
+            modelVersion: MV,
+            queries: q.map((v, i) => (i === 0 ? Number.POSITIVE_INFINITY : v)),
+            k: 5,
+          }),
+        'BAD_REQUEST',
+        /Infinity/,
+      ],
+      [
+        () => shard.search({ modelVersion: MV, queries: q, k: 0 }),
+        'BAD_REQUEST',
+        /Expected integer between 1 and 1000 for k but received 0 of type number/,
+      ],
       [() => shard.search({ modelVersion: MV, queries: q, k: 1001 }), 'BAD_REQUEST', /received 1001/],
       [() => shard.search({ modelVersion: MV, queries: q, k: 2.5 }), 'BAD_REQUEST', /received 2.5/],
-      [() => shard.search({ modelVersion: 'nope', queries: q, k: 5 }), 'UNKNOWN_MODEL_VERSION', /Unknown model version "nope"/],
+      [
+        () => shard.search({ modelVersion: 'nope', queries: q, k: 5 }),
+        'UNKNOWN_MODEL_VERSION',
+        /Unknown model version "nope"/,
+      ],
       [() => shard.search({ modelVersion: MV, queries: q, k: 5, efSearch: -1 }), 'BAD_REQUEST', /efSearch/],
-      [() => shard.upsert(MV, BigInt64Array.of(-3n), q), 'BAD_REQUEST', /non-negative ids in ids but found -3 at index 0/],
-      [() => shard.upsert(MV, BigInt64Array.of(1n, 2n), q), 'BAD_REQUEST', /Expected 2 vectors of dimension 32/],
+      [
+        () => shard.upsert(MV, BigInt64Array.of(-3n), q),
+        'BAD_REQUEST',
+        /non-negative ids in ids but found -3 at index 0/,
+      ],
+      [
+        () => shard.upsert(MV, BigInt64Array.of(1n, 2n), q),
+        'BAD_REQUEST',
+        /Expected 2 vectors of dimension 32/,
+      ],
       [() => shard.upsert('nope', BigInt64Array.of(1n), q), 'UNKNOWN_MODEL_VERSION', /nope/],
       [() => shard.rebuild('nope'), 'UNKNOWN_MODEL_VERSION', /nope/],
     ];
@@ -227,13 +283,33 @@ describe('Shard input checks', () => {
   });
 
   it('refuses ids that belong to another shard', async () => {
-    const shard = new Shard({ factory: faissFactory, partition: { index: 1, count: 3 }, modelVersions: [{ name: MV, dimension: D }] });
+    const shard = new Shard({
+      factory: faissFactory,
+      partition: { index: 1, count: 3 },
+      modelVersions: [{ name: MV, dimension: D }],
+    });
     open.push(shard);
     await shard.start();
     const foreign = [...idRange(1, 50)].find((id) => shardOf(id, 3) !== 1)!;
     const own = [...idRange(1, 50)].find((id) => shardOf(id, 3) === 1)!;
-    await expect(shard.upsert(MV, BigInt64Array.of(foreign), unitVectors(1, D))).rejects.toThrow(/belongs to shard/);
-    await expect(shard.upsert(MV, BigInt64Array.of(own), unitVectors(1, D))).resolves.toEqual({ upserted: 1, unchanged: 0 });
+    await expect(shard.upsert(MV, BigInt64Array.of(foreign), unitVectors(1, D))).rejects.toThrow(
+      /belongs to shard/,
+    );
+    await expect(shard.upsert(MV, BigInt64Array.of(own), unitVectors(1, D))).resolves.toEqual({
+      upserted: 1,
+      unchanged: 0,
+    });
+  });
+
+  it('answers SHARD_NOT_READY, not UNKNOWN_MODEL_VERSION, before it has started', async () => {
+    const shard = new Shard({ factory: faissFactory, modelVersions: [{ name: MV, dimension: D }] });
+    open.push(shard);
+    await expect(shard.search({ modelVersion: MV, queries: unitVectors(1, D), k: 1 })).rejects.toMatchObject({
+      code: 'SHARD_NOT_READY',
+    });
+    expect(shard.health().status).toBe('loading');
+    await shard.start();
+    expect(shard.health().status).toBe('ok');
   });
 
   it('rebuild without a source of record says so', async () => {

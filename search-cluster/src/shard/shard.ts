@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, ClusterError, unknownModelVersion } from '../errors.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
@@ -80,6 +81,12 @@ export class Shard {
     }
     this.tiers = { ...DEFAULT_TIER_OPTIONS, ...options.tiers };
     this.log = options.log ?? silentLogger;
+    // registered now, loading until start(): a request that arrives first is told SHARD_NOT_READY,
+    // not UNKNOWN_MODEL_VERSION (which callers do not retry)
+    const specs = new Map<string, number>();
+    for (const spec of this.recordedModelVersions()) specs.set(spec.name, spec.dimension);
+    for (const spec of options.modelVersions ?? []) specs.set(spec.name, spec.dimension);
+    for (const [name, dimension] of specs) this.register(name, dimension);
   }
 
   /**
@@ -87,10 +94,7 @@ export class Shard {
    * refill, or rebuild. Resolves when each is ready or has failed (then retrying in background).
    */
   async start(): Promise<void> {
-    const specs = new Map<string, number>();
-    for (const spec of await this.recordedModelVersions()) specs.set(spec.name, spec.dimension);
-    for (const spec of this.options.modelVersions ?? []) specs.set(spec.name, spec.dimension);
-    await Promise.all([...specs].map(([name, dimension]) => this.open(name, dimension)));
+    await Promise.all([...this.indexes.values()].map((index) => index.open()));
   }
 
   /** Serves a new model version (blue-green: the green index set), recorded in the data dir. */
@@ -117,6 +121,10 @@ export class Shard {
   private async open(name: string, dimension: number): Promise<void> {
     if (this.closed) throw new ClusterError('CLOSED', 'Shard is shutting down');
     if (this.indexes.has(name)) return;
+    await this.register(name, dimension).open();
+  }
+
+  private register(name: string, dimension: number): ModelIndex {
     const index = new ModelIndex({
       modelVersion: name,
       dimension,
@@ -128,7 +136,7 @@ export class Shard {
       ...(this.options.dataDir ? { dataDir: this.options.dataDir } : {}),
     });
     this.indexes.set(name, index);
-    await index.open();
+    return index;
   }
 
   private model(modelVersion: string): ModelIndex {
@@ -151,7 +159,8 @@ export class Shard {
     const k = checkK(request.k);
     const nprobe = checkOptionalPositiveInt('nprobe', request.nprobe, MAX_NPROBE);
     const efSearch = checkOptionalPositiveInt('efSearch', request.efSearch, MAX_EF_SEARCH);
-    const allowedIds = request.allowedIds === undefined ? undefined : checkIds('allowedIds', request.allowedIds);
+    const allowedIds =
+      request.allowedIds === undefined ? undefined : checkIds('allowedIds', request.allowedIds);
     if (allowedIds?.length === 0) return Array.from({ length: nq }, () => []);
     return index.search(request.queries, nq, k, {
       ...(nprobe ? { nprobe } : {}),
@@ -175,7 +184,8 @@ export class Shard {
       );
     }
     const n = checkVectors('vectors', vectors, index.dimension);
-    if (n !== ids.length) throw badRequest(`Expected one vector per id but received ${n} vectors for ${ids.length} ids`);
+    if (n !== ids.length)
+      throw badRequest(`Expected one vector per id but received ${n} vectors for ${ids.length} ids`);
     this.checkOwnership(ids);
     return index.upsert(ids, vectors);
   }
@@ -210,7 +220,11 @@ export class Shard {
       state: m.state,
       vectors: m.vectorCount,
     }));
-    const status = this.closed ? 'closed' : modelVersions.every((m) => m.state === 'ready') ? 'ok' : 'loading';
+    const status = this.closed
+      ? 'closed'
+      : modelVersions.every((m) => m.state === 'ready')
+        ? 'ok'
+        : 'loading';
     return { status, partition: this.partition, modelVersions };
   }
 
@@ -228,13 +242,16 @@ export class Shard {
     await Promise.all([...this.indexes.values()].map((m) => m.close()));
   }
 
-  private async recordedModelVersions(): Promise<ModelVersionSpec[]> {
+  private recordedModelVersions(): ModelVersionSpec[] {
     if (!this.options.dataDir) return [];
     try {
-      const parsed = JSON.parse(await readFile(join(this.options.dataDir, 'model-versions.json'), 'utf8')) as unknown;
+      const parsed = JSON.parse(
+        readFileSync(join(this.options.dataDir, 'model-versions.json'), 'utf8'),
+      ) as unknown;
       if (!Array.isArray(parsed)) return [];
       return parsed.filter(
-        (s): s is ModelVersionSpec => typeof s?.name === 'string' && Number.isInteger(s?.dimension) && s.dimension > 0,
+        (s): s is ModelVersionSpec =>
+          typeof s?.name === 'string' && Number.isInteger(s?.dimension) && s.dimension > 0,
       );
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {

@@ -31,7 +31,8 @@ export function unitVectors(n: number, dimension: number, seed = 1, clusters = 1
   const out = new Float32Array(n * dimension);
   for (let r = 0; r < n; r++) {
     const c = Math.floor(random() * clusters);
-    for (let j = 0; j < dimension; j++) out[r * dimension + j] = centres[c * dimension + j]! + 0.6 * gaussian(random);
+    for (let j = 0; j < dimension; j++)
+      out[r * dimension + j] = centres[c * dimension + j]! + 0.6 * gaussian(random);
     normalize(out, r * dimension, dimension);
   }
   return out;
@@ -40,4 +41,5 @@ export function unitVectors(n: number, dimension: number, seed = 1, clusters = 1
 export const row = (vectors: Float32Array, i: number, dimension: number) =>
   vectors.slice(i * dimension, i * dimension + dimension);
 
-export const idRange = (from: number, n: number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i));
+export const idRange = (from: number, n: number) =>
+  BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i));

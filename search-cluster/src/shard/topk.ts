@@ -67,7 +67,10 @@ export class TopK {
       if (left >= this.size) break;
       const right = left + 1;
       let child = left;
-      if (right < this.size && this.worse(this.scores[right]!, this.ids[right]!, this.scores[left]!, this.ids[left]!)) {
+      if (
+        right < this.size &&
+        this.worse(this.scores[right]!, this.ids[right]!, this.scores[left]!, this.ids[left]!)
+      ) {
         child = right;
       }
       if (!this.worse(this.scores[child]!, this.ids[child]!, score, id)) break;
@@ -92,7 +95,13 @@ export class TopK {
   }
 }
 
-export function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dimension: number): number {
+export function dot(
+  a: Float32Array,
+  aOffset: number,
+  b: Float32Array,
+  bOffset: number,
+  dimension: number,
+): number {
   let sum = 0;
   for (let i = 0; i < dimension; i++) sum += a[aOffset + i]! * b[bOffset + i]!;
   return sum;

@@ -23,7 +23,9 @@ export function checkOptionalPositiveInt(name: string, value: unknown, max: numb
 
 export function checkModelVersion(modelVersion: unknown): string {
   if (typeof modelVersion !== 'string' || modelVersion.length === 0 || modelVersion.length > 200) {
-    throw badRequest(`Expected non-empty string of at most 200 characters for modelVersion but received ${describe(modelVersion)}`);
+    throw badRequest(
+      `Expected non-empty string of at most 200 characters for modelVersion but received ${describe(modelVersion)}`,
+    );
   }
   return modelVersion;
 }
@@ -72,11 +74,13 @@ export function checkIds(name: string, ids: unknown): BigInt64Array {
 /** Coerces the ids callers commonly hold (bigint[] or BigInt64Array) to a BigInt64Array. */
 export function toIdArray(name: string, ids: readonly bigint[] | BigInt64Array): BigInt64Array {
   if (ids instanceof BigInt64Array) return checkIds(name, ids);
-  if (!Array.isArray(ids)) throw badRequest(`Expected an array of bigint for ${name} but received ${describe(ids)}`);
+  if (!Array.isArray(ids))
+    throw badRequest(`Expected an array of bigint for ${name} but received ${describe(ids)}`);
   const out = new BigInt64Array(ids.length);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (typeof id !== 'bigint') throw badRequest(`Expected bigint ids in ${name} but found ${describe(id)} at index ${i}`);
+    if (typeof id !== 'bigint')
+      throw badRequest(`Expected bigint ids in ${name} but found ${describe(id)} at index ${i}`);
     if (id < 0n || id > 0x7fffffffffffffffn) {
       throw badRequest(`Expected ids in ${name} between 0 and 2^63-1 but found ${id} at index ${i}`);
     }

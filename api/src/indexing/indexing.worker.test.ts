@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeColourImage } from '../../../test/fixtures/images/make-images.ts';
+import { ensureTinyClip } from '../../../test/fixtures/tiny-clip/generate.ts';
+import { type Backend, backends } from '../../../test/support/backends.ts';
+import { createTestApp, type TestApp } from '../../../test/support/test-app.ts';
+import { blobKeyOf } from '../upload/upload.service.ts';
+
+describe.each(backends)('indexing worker ($name)', ({ create }) => {
+  let backend: Backend;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    await ensureTinyClip();
+    backend = await create();
+    t = await createTestApp(backend, {}, { nsfw: false, worker: { batchSize: 4, maxAttempts: 2, backoffBaseSeconds: 0 } });
+  }, 60_000);
+  afterAll(async () => {
+    await t.close();
+    await backend.dispose();
+  });
+
+  const upload = async (bytes: Buffer, uploaderId = 'w') => {
+    const { body } = await t.upload(bytes, { uploaderId });
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+  };
+  const row = async (id: string) =>
+    (
+      await backend.db.query<{ status: string; last_error: string | null; duplicate_of: string | null }>(
+        'SELECT status, last_error, duplicate_of::text AS duplicate_of FROM images WHERE id = $1',
+        [id],
+      )
+    ).rows[0]!;
+  const count = async (sql: string, params: unknown[]) => (await backend.db.query<{ n: number }>(sql, params)).rows[0]!.n;
+
+  it('a job run twice leaves one embedding, one set of tags and one vector', async () => {
+    const worker = await t.services.createWorker();
+    const id = await upload(await makeColourImage({ top: 'green', bottom: 'black' }));
+    expect(await worker.runBatch()).toEqual(['indexed']);
+    // the same job again, as after a lease that expired on a slow worker
+    await backend.db.query(`UPDATE index_jobs SET state = 'queued', run_after = now() WHERE image_id = $1`, [id]);
+    expect(await worker.runBatch()).toEqual(['indexed']);
+    expect(await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = $1', [id])).toBe(1);
+    const tags = await backend.db.query<{ label: string; n: number }>(
+      `SELECT label, count(*)::int AS n FROM tags WHERE image_id = $1 AND source = 'clip-zero-shot' GROUP BY label`,
+      [id],
+    );
+    expect(tags.rows.length).toBeGreaterThan(0);
+    expect(tags.rows.every((r) => r.n === 1)).toBe(true);
+    const vector = (await t.services.search.search({ imageId: id, limit: 100 }, {
+      loaders: (await import('../images/images.loaders.ts')).createImageLoaders(
+        (await import('../images/images.repository.ts')).createImagesRepository(backend.db),
+      ),
+      caller: { role: 'anonymous', ownerId: null, keyId: null },
+    })).hits.filter((h) => h.image.id === id);
+    expect(vector).toHaveLength(1);
+  });
+
+  it('does not index the same bytes twice: a second uploader gets a duplicate pointer', async () => {
+    const worker = await t.services.createWorker();
+    const bytes = await makeColourImage({ left: 'orange', right: 'cyan' });
+    const first = await upload(bytes, 'first');
+    const second = await upload(bytes, 'second');
+    expect((await worker.runBatch()).sort()).toEqual(['duplicate', 'indexed']);
+    const rows = [await row(first), await row(second)];
+    expect(rows.map((r) => r.status)).toEqual(['INDEXED', 'INDEXED']);
+    expect(rows[1]!.duplicate_of).toBe(first);
+    expect(await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [[first, second]])).toBe(1);
+  });
+
+  it('retries a failing job, then marks the image FAILED with the last error', async () => {
+    const worker = await t.services.createWorker();
+    const id = await upload(await makeColourImage({ colour: 'yellow', size: 40 }));
+    const [image] = await t.services.db.query<{ storage_url: string }>('SELECT storage_url FROM images WHERE id = $1', [id]).then(
+      (r) => r.rows,
+    );
+    await t.services.blobs.delete(blobKeyOf(image!.storage_url));
+    expect(await worker.runBatch()).toEqual(['retry']);
+    expect((await row(id)).status).toBe('PENDING');
+    expect(await worker.runBatch()).toEqual(['dead']);
+    const failed = await row(id);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.last_error).toMatch(/missing/);
+    expect(await count(`SELECT count(*)::int AS n FROM index_jobs WHERE image_id = $1 AND state = 'dead'`, [id])).toBe(1);
+  });
+
+  it('stops gracefully: a stopped worker holds no lease', async () => {
+    const worker = await t.services.createWorker();
+    for (let i = 0; i < 6; i++) await upload(await makeColourImage({ colour: [i * 40, 90, 200 - i * 30], size: 32 }));
+    worker.start();
+    await worker.stop();
+    expect(await count(`SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'`, [])).toBe(0);
+    // what it did not finish is still queued for the next worker
+    const next = await t.services.createWorker();
+    while ((await next.runBatch()).length > 0) {}
+    expect(await count(`SELECT count(*)::int AS n FROM images WHERE status = 'PENDING'`, [])).toBe(0);
+  });
+});

@@ -1,0 +1,358 @@
+/**
+ * Search latency: GraphQL search over HTTP at N indexed vectors (default 1,000,000), concurrency 8,
+ * text queries whose embeddings are cached, p50/p99 end to end (client side) and per stage
+ * (encode, fan-out, hydrate, re-rank, from SearchOutcome.stages).
+ *
+ *   npm run bench:search                          # 1M vectors, 3,000 measured requests
+ *   npm run bench:search -- --vectors 200000      # a quicker run
+ *
+ * Vectors have the tiny model's dimension (64) and are synthetic: each is a vocabulary text
+ * embedding plus Gaussian noise, so queries land in populated regions as real ones do. Rows go
+ * straight into `images` (INDEXED, safety 1), `embeddings`, `tags` and `image_stats` in large
+ * multi-row statements; the shards then rebuild their main tier from `embeddings` (the source of
+ * record), which is how a bulk load reaches them in production. Pushing a million vectors through
+ * router.upsert first would only fill the flat hot tier and trigger an automatic rebuild every
+ * 100,000 vectors per shard, ending in the same main tier.
+ *
+ * Postgres: a scratch database created on DATABASE_URL (default the test server,
+ * postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end. When no server answers,
+ * PGlite with 100,000 vectors by default.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../api/src/config/config.ts';
+import type { Database } from '../api/src/db/database.ts';
+import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
+import { createServices } from '../api/src/services.ts';
+import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
+import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
+import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
+import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { table, writeResults } from './support/results.ts';
+import { postGraphQL, recordStages, runClosedLoop, startServer } from './support/server.ts';
+import { type Summary, summarise } from './support/stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    vectors: { type: 'string' },
+    requests: { type: 'string', default: '3000' },
+    warmup: { type: 'string', default: '400' },
+    concurrency: { type: 'string', default: '8' },
+    shards: { type: 'string', default: '2' },
+    limit: { type: 'string', default: '20' },
+    batch: { type: 'string', default: '20000' },
+  },
+});
+const int = (name: string, raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`Expected a positive integer for --${name} but received ${JSON.stringify(raw)}`);
+  return n;
+};
+const settings = {
+  requests: int('requests', values.requests),
+  warmup: int('warmup', values.warmup),
+  concurrency: int('concurrency', values.concurrency),
+  shards: int('shards', values.shards),
+  limit: int('limit', values.limit),
+  batch: int('batch', values.batch),
+};
+
+const SEARCH = `query Search($input: SearchInput!) {
+  search(input: $input) {
+    queryId partial tookMs
+    hits { score similarity image { id width height storageUrl tags { label } } }
+  }
+}`;
+
+/** Colour words and halves: 10 solids and 30 two-colour phrases, 40 distinct queries. */
+function vocabulary(): string[] {
+  const words: string[] = [...COLOUR_NAMES];
+  const some = COLOUR_NAMES.slice(0, 6);
+  for (const a of some) for (const b of some) if (a !== b) words.push(`${a} top ${b} bottom`);
+  return words;
+}
+
+/** Seeded uniform [0, 1) (mulberry32): the same vectors every run. */
+function random(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NOISE = 0.6;
+
+/** A unit vector: centroid plus Gaussian noise of norm ~NOISE. */
+function syntheticVector(centroid: Float32Array, next: () => number): Float32Array {
+  const d = centroid.length;
+  const v = new Float32Array(d);
+  const scale = NOISE / Math.sqrt(d);
+  let norm = 0;
+  for (let j = 0; j < d; j += 2) {
+    // Box-Muller: two normals per pair of uniforms
+    const r = Math.sqrt(-2 * Math.log(1 - next()));
+    const theta = 2 * Math.PI * next();
+    v[j] = centroid[j]! + scale * r * Math.cos(theta);
+    if (j + 1 < d) v[j + 1] = centroid[j + 1]! + scale * r * Math.sin(theta);
+  }
+  for (let j = 0; j < d; j++) norm += v[j]! * v[j]!;
+  const inv = 1 / Math.sqrt(norm);
+  for (let j = 0; j < d; j++) v[j]! *= inv;
+  return v;
+}
+
+/** Inserts `total` images with embeddings, one tag each and stats for every tenth; returns seconds. */
+async function fill(
+  db: Database,
+  modelVersion: string,
+  words: string[],
+  centroids: Float32Array[],
+  total: number,
+  batch: number,
+) {
+  const started = performance.now();
+  const next = random(42);
+  for (let from = 1; from <= total; from += batch) {
+    const to = Math.min(total, from + batch - 1);
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO images (storage_url, mime_type, byte_size, width, height, uploader_id, status, sha256, safety_score, indexed_at)
+       SELECT 'bench/' || g || '.png', 'image/png', 4096, 64, 64, 'bench', 'INDEXED', lpad(to_hex(g), 64, '0'), 1, now()
+       FROM generate_series($1::bigint, $2::bigint) AS g
+       RETURNING id::text AS id`,
+      [from, to],
+    );
+    const ids = rows.map((r) => r.id);
+    const vectors: Buffer[] = [];
+    const labels: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const c = Math.floor(next() * centroids.length);
+      const v = syntheticVector(centroids[c]!, next);
+      vectors.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+      labels.push(words[c]!.split(' ')[0]!);
+    }
+    await db.query(
+      `INSERT INTO embeddings (image_id, model_version, dim, vector)
+       SELECT id, $3, $4, v FROM unnest($1::bigint[], $2::bytea[]) AS t(id, v)`,
+      [ids, vectors, modelVersion, centroids[0]!.length],
+    );
+    await db.query(
+      `INSERT INTO tags (image_id, label, confidence, source, model_version)
+       SELECT id, label, 0.9, 'clip-zero-shot', $3 FROM unnest($1::bigint[], $2::text[]) AS t(id, label)`,
+      [ids, labels, modelVersion],
+    );
+    if (to % (batch * 5) < batch || to === total) {
+      console.error(
+        `  inserted ${to.toLocaleString('en')} / ${total.toLocaleString('en')} (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+      );
+    }
+  }
+  await db.query(
+    `INSERT INTO image_stats (image_id, impressions, clicks, saves)
+     SELECT id, 100, id % 7, id % 3 FROM images WHERE id % 10 = 0`,
+  );
+  await db.query('ANALYZE');
+  return (performance.now() - started) / 1000;
+}
+
+async function main() {
+  process.env.PIXELFIND_MODEL ??= TINY_MODEL_VERSION;
+  await ensureTinyClip();
+  const adminUrl = process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
+  const unreachable = await probePostgres(adminUrl);
+  if (unreachable)
+    console.error(`Postgres at ${adminUrl} unreachable (${unreachable}); falling back to PGlite`);
+  const vectorsWanted = values.vectors ? int('vectors', values.vectors) : unreachable ? 100_000 : 1_000_000;
+
+  const load = sampleLoad();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-bench-search-'));
+  const scratch = unreachable ? null : await createScratchDatabase(adminUrl);
+  const database = scratch
+    ? `postgres (scratch database ${scratch.name} on ${new URL(adminUrl).host})`
+    : 'pglite';
+  let cleanup = async () => {
+    await scratch?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const config = loadConfig({
+      ...process.env,
+      PIXELFIND_MODE: 'single',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      DATABASE_URL: scratch?.url ?? '',
+      INDEXER_IN_PROCESS: 'false',
+      SHARD_COUNT: String(settings.shards),
+    });
+    const services = await createServices(config, { nsfw: false });
+    const closeServices = cleanup;
+    cleanup = async () => {
+      await services.close();
+      await closeServices();
+    };
+    const { encoder, router } = services;
+    console.error(
+      `search: ${vectorsWanted.toLocaleString('en')} vectors of ${encoder.dimension} dimensions, ${database}`,
+    );
+
+    const words = vocabulary();
+    const centroids = await encoder.encodeTexts(words);
+    const fillSeconds = await fill(
+      services.db,
+      encoder.modelVersion,
+      words,
+      centroids,
+      vectorsWanted,
+      settings.batch,
+    );
+    console.error(`  rebuilding the shards' main tiers`);
+    const rebuildStarted = performance.now();
+    const rebuild = await router.rebuild(encoder.modelVersion);
+    const rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
+    const failed = rebuild.filter((r) => r.error);
+    if (failed.length > 0) throw new Error(`Rebuild failed: ${JSON.stringify(failed)}`);
+    const shardStats = (await router.stats()).shards.map((s) => {
+      const stats = s.replicas[0]?.stats?.modelVersions.find((m) => m.modelVersion === encoder.modelVersion);
+      return {
+        shard: s.index,
+        mainKind: stats?.main?.kind ?? 'none',
+        mainFactory: stats?.main?.factory ?? 'none',
+        mainVectors: stats?.main?.vectors ?? 0,
+        hotVectors: stats?.hot.vectors ?? 0,
+        memoryBytes: stats?.main?.memoryBytes ?? 0,
+        rebuildMs: rebuild.find((r) => r.shard === s.index)?.outcome?.durationMs ?? null,
+      };
+    });
+    console.error(`  shards: ${JSON.stringify(shardStats)}`);
+
+    const server = await startServer(services);
+    const stages = recordStages(services);
+    const clientMs: number[] = [];
+    let errors = 0;
+    let shortPages = 0;
+    const firstError: string[] = [];
+    const one = async (i: number, measure: boolean) => {
+      const started = performance.now();
+      const body = await postGraphQL<{ search: { hits: unknown[] } }>(server.url, SEARCH, {
+        input: { text: words[i % words.length], limit: settings.limit },
+      }).catch((error: Error) => ({ errors: [{ message: error.message }], data: null }));
+      const elapsed = performance.now() - started;
+      if (!measure) return;
+      if (body.errors || !body.data) {
+        errors++;
+        if (firstError.length === 0) firstError.push(body.errors?.[0]?.message ?? 'no data');
+        return;
+      }
+      if (body.data.search.hits.length < settings.limit) shortPages++;
+      clientMs.push(elapsed);
+    };
+
+    // every distinct query once: its embedding is in the cache from now on
+    for (let i = 0; i < words.length; i++) await one(i, false);
+    await runClosedLoop(settings.warmup, settings.concurrency, (i) => one(i, false));
+    stages.reset();
+    console.error(`  measuring ${settings.requests} requests at concurrency ${settings.concurrency}`);
+    const measuredStart = performance.now();
+    await runClosedLoop(settings.requests, settings.concurrency, (i) => one(i, true));
+    const measuredSeconds = (performance.now() - measuredStart) / 1000;
+    const loadSummary = load.stop();
+    await server.close();
+
+    const endToEnd = summarise(clientMs);
+    const server_ = summarise(stages.tookMs);
+    const perStage: Record<string, Summary> = {};
+    for (const stage of ['encode', 'fanout', 'hydrate', 'rerank'] as const) {
+      perStage[stage] = summarise(stages.stages.map((s) => s[stage]));
+    }
+    const machine = machineFacts();
+    const command = commandLine('bench:search');
+    const date = new Date().toISOString();
+    const targetMet = errors === 0 && endToEnd.p99 < 50;
+    const kinds = [...new Set(shardStats.map((s) => `${s.mainKind} (${s.mainFactory})`))].join(', ');
+    const json = {
+      command,
+      date,
+      machine,
+      load: loadSummary,
+      configuration: {
+        database,
+        cache: services.cache.kind,
+        modelVersion: encoder.modelVersion,
+        dimension: encoder.dimension,
+        vectors: vectorsWanted,
+        shards: `${settings.shards} in-process`,
+        topK: config.search.topK,
+        shardDeadlineMs: config.shards.deadlineMs,
+        concurrency: settings.concurrency,
+        requests: settings.requests,
+        warmupRequests: settings.warmup + words.length,
+        limit: settings.limit,
+        distinctQueries: words.length,
+        queryEmbeddings: 'cached (every distinct query ran once before measuring)',
+        vectorModel: `vocabulary text embedding + Gaussian noise (norm ~${NOISE}), normalised; seed 42`,
+        client: 'Node fetch (undici, keep-alive), JSON POST to /graphql',
+      },
+      setup: {
+        fillSeconds: Math.round(fillSeconds),
+        rebuildSeconds: Math.round(rebuildSeconds),
+        shards: shardStats,
+      },
+      results: {
+        throughputPerSecond: Math.round((clientMs.length / measuredSeconds) * 10) / 10,
+        measuredSeconds: Math.round(measuredSeconds * 10) / 10,
+        errors,
+        firstError: firstError[0] ?? null,
+        partialAnswers: stages.partial,
+        shortPages,
+        endToEndMs: endToEnd,
+        serverTookMs: server_,
+        stagesMs: perStage,
+        target: { p99MsUnder: 50, met: targetMet },
+      },
+    };
+    const row = (name: string, s: Summary) => [name, s.count, s.mean, s.p50, s.p90, s.p99, s.max];
+    const md = `# Search benchmark: GraphQL search over HTTP
+
+Command: \`${command}\` (${date})
+
+Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.
+Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
+this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
+The client, the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
+
+Configuration: ${vectorsWanted.toLocaleString('en')} synthetic vectors of dimension ${encoder.dimension} (the tiny model \`${encoder.modelVersion}\`;
+the real ViT-B/32 would be 512-d, not measured here), ${database}, ${services.cache.kind} cache, ${settings.shards} in-process shards,
+top-K ${config.search.topK}, limit ${settings.limit}. ${settings.requests} measured requests at concurrency ${settings.concurrency} after
+${words.length + settings.warmup} unmeasured ones; ${words.length} distinct text queries (colour words and halves), their
+embeddings cached. Each hit hydrates the image and its tags.
+
+Main tier that served: **${kinds}** on every shard (${shardStats.map((s) => `shard ${s.shard}: ${s.mainVectors.toLocaleString('en')} vectors, ${s.hotVectors} hot`).join('; ')}).
+Set-up: rows inserted in ${Math.round(fillSeconds)} s, main tiers rebuilt from \`embeddings\` in ${Math.round(rebuildSeconds)} s.
+
+${table(['ms', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], [row('end to end (client)', endToEnd), row('server (tookMs)', server_), ...Object.entries(perStage).map(([k, s]) => row(`stage: ${k}`, s))], [1, 2, 3, 4, 5, 6])}
+
+Throughput: ${json.results.throughputPerSecond} requests/s. Errors: ${errors}; partial answers: ${stages.partial}; pages short of ${settings.limit} hits: ${shortPages}.
+"end to end" is measured by the client: request, GraphQL execution, tag loading, JSON, response. "server" is
+SearchOutcome.tookMs (encode to re-rank, before GraphQL resolves the hit fields).
+
+**Target p99 < 50 ms end to end: ${targetMet ? 'met' : 'not met'}** (p99 ${endToEnd.p99} ms).
+`;
+    const written = await writeResults('search', json, md);
+    console.error(md);
+    console.error(`wrote ${written.join(', ')}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

@@ -1,0 +1,71 @@
+import os from 'node:os';
+
+/** What a reader needs to judge a benchmark's numbers: the machine, the runtime and how busy it was. */
+export interface MachineFacts {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+}
+
+export function machineFacts(): MachineFacts {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+export interface LoadSummary {
+  /** 1-minute load average when the run started. */
+  atStart: number;
+  /** 1-minute load average when the measured phase ended. */
+  atEnd: number;
+  /** Mean and highest of the 1-minute load average sampled every `everyMs` during the run. */
+  mean: number;
+  max: number;
+  samples: number;
+  /** CPU this process used over the run, as a share of the whole machine (100 = every core busy). */
+  processCpuPercent: number;
+}
+
+/**
+ * Samples the 1-minute load average while a run goes on. Other engineers share this machine, so a
+ * load well above the core count says the numbers are pessimistic.
+ */
+export function sampleLoad(everyMs = 5_000): { stop(): LoadSummary } {
+  const atStart = os.loadavg()[0]!;
+  const cpuAtStart = process.cpuUsage();
+  const wallAtStart = performance.now();
+  const samples: number[] = [atStart];
+  const timer = setInterval(() => samples.push(os.loadavg()[0]!), everyMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      const atEnd = os.loadavg()[0]!;
+      samples.push(atEnd);
+      const round = (x: number) => Math.round(x * 100) / 100;
+      const cpu = process.cpuUsage(cpuAtStart);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const wallMs = performance.now() - wallAtStart;
+      return {
+        atStart: round(atStart),
+        atEnd: round(atEnd),
+        mean: round(samples.reduce((a, b) => a + b, 0) / samples.length),
+        max: round(Math.max(...samples)),
+        samples: samples.length,
+        processCpuPercent: Math.round((cpuMs / wallMs / os.cpus().length) * 1000) / 10,
+      };
+    },
+  };
+}
+
+/** The command line as a user would type it, e.g. `npm run bench:search -- --vectors 200000`. */
+export function commandLine(script: string): string {
+  const args = process.argv.slice(2);
+  return `npm run ${script}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+}
