@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
+import { embeddingCacheKey } from '../../api/src/search/search.service.ts';
 import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import { type Backend, backends } from '../support/backends.ts';
@@ -124,6 +125,20 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       );
       // all text: plain text search
       expect((await names({ text: 'red', imageId: ids.get('blue'), fusion, textWeight: 1 }))[0]).toBe('red');
+    }
+  });
+
+  it('caches query embeddings by model version and normalised text', async () => {
+    const spy = vi.spyOn(t.services.encoder, 'encodeText');
+    try {
+      await search({ text: 'Cyan   Left black RIGHT' });
+      await search({ text: 'cyan left black right', limit: 3 });
+      expect(spy).toHaveBeenCalledTimes(1);
+      const key = embeddingCacheKey(t.services.encoder.modelVersion, 'cyan left black right');
+      expect(key).toContain(t.services.encoder.modelVersion);
+      expect((await t.services.cache.getBuffer(key))?.byteLength).toBe(t.services.encoder.dimension * 4);
+    } finally {
+      spy.mockRestore();
     }
   });
 

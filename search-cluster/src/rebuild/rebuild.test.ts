@@ -278,6 +278,41 @@ describe('restart', () => {
     await expectMatchesSource(shard, source, 4);
   });
 
+  it('retries a refill that failed half-way and serves only once it is complete', async () => {
+    const source = new MemoryVectorSource();
+    let shard = newShard(source);
+    const w = writer(source, () => shard);
+    source.putMany(MV, idRange(1, 200), unitVectors(200, D, 24));
+    await shard.start();
+    await w.put(idRange(301, 30), unitVectors(30, D, 25));
+    await w.remove([7n]);
+    await shard.close();
+
+    // the first replay breaks after 10 changes
+    let calls = 0;
+    const flaky: VectorSource = {
+      snapshot: (mv, p) => source.snapshot(mv, p),
+      async *since(mv, watermark) {
+        calls++;
+        let n = 0;
+        for await (const change of source.since(mv, watermark)) {
+          if (calls === 1 && n++ === 10) throw new Error('connection reset');
+          yield change;
+        }
+      },
+    };
+    shard = newShard(flaky, { loadRetryMs: 10 });
+    await shard.start();
+    expect(stats(shard)).toMatchObject({ state: 'loading', lastError: { message: 'connection reset' } });
+    await expect(shard.search({ modelVersion: MV, queries: unitVectors(1, D), k: 1 })).rejects.toMatchObject({
+      code: 'SHARD_NOT_READY',
+    });
+    for (let i = 0; i < 100 && stats(shard).state !== 'ready'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toBe(2);
+    expect(stats(shard)).toMatchObject({ state: 'ready', hot: { vectors: 30 }, main: { live: 199 } });
+    await expectMatchesSource(shard, source, 5);
+  });
+
   it('keeps serving with an IVF-PQ tier memory-mapped from its snapshot', async () => {
     const source = new MemoryVectorSource();
     const tiers = { mainTier: 'ivfpq' as const };

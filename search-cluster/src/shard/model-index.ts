@@ -107,6 +107,8 @@ export class ModelIndex {
   private lastError: ModelIndexStats['lastError'] = null;
   private readonly closing = new AbortController();
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Watermark of the loaded snapshot while its changes since have not all been replayed. */
+  private refillFrom: bigint | null = null;
   /** Searches in flight; close() waits for them before freeing the hot tier's native index. */
   private searches = 0;
   private searchesDone: (() => void) | null = null;
@@ -169,7 +171,7 @@ export class ModelIndex {
     const { dataDir, source } = this.config;
     this.racingDeletes ??= new Set();
     let main: MainTier | null = null;
-    if (dataDir && !this.main) {
+    if (dataDir && !this.main && this.refillFrom === null) {
       try {
         const snapshot = await readSnapshot(dataDir, this.snapshotExpectation());
         if (snapshot) main = await this.loadMain(snapshot);
@@ -187,7 +189,12 @@ export class ModelIndex {
       const loaded = main;
       // every hot entry (written while loading) is newer than the snapshot: seq 0 keeps them all
       await this.writes.run(() => this.swap(loaded, 0));
-      if (source) await this.refill(source, loaded.watermark);
+      if (source) this.refillFrom = loaded.watermark;
+    }
+    if (source && this.refillFrom !== null) {
+      // a refill that failed half-way is redone from the snapshot's watermark (replay is idempotent)
+      await this.refill(source, this.refillFrom);
+      this.refillFrom = null;
       return;
     }
     if (source && !this.main) await this.runRebuild();
