@@ -10,6 +10,7 @@ import { createImagesRepository } from './images/images.repository.ts';
 import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useHealth } from './plugins/use-health.ts';
+import { useMetrics } from './plugins/use-metrics.ts';
 import { schema } from './schema.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
@@ -73,6 +74,7 @@ export function createApp(services: Services) {
         },
       }),
       useBlobRoutes({ blobs: services.blobs }),
+      useMetrics({ metrics: services.metrics }),
     ],
   });
 }

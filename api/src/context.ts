@@ -7,6 +7,7 @@ import type { Config } from './config/config.ts';
 import type { Database } from './db/database.ts';
 import type { Encoder } from './encoder/index.ts';
 import type { FeedbackServices } from './feedback/create-feedback-services.ts';
+import type { Metrics } from './metrics/metrics.ts';
 import type { ImageLoaders } from './images/images.loaders.ts';
 import type { IndexingWorker } from './indexing/indexing.worker.ts';
 import type { ModerationService } from './moderation/moderation.service.ts';
@@ -24,6 +25,7 @@ export interface Services extends FeedbackServices {
   upload: UploadService;
   policy: AuthPolicy;
   encoder: Encoder;
+  metrics: Metrics;
   router: ShardRouter;
   blocklist: Blocklist;
   search: SearchService;

@@ -15,6 +15,8 @@ import { createDatabase } from './db/create-database.ts';
 import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { createEncoder, createSafetyScorer, type Encoder, type SafetyScorer } from './encoder/index.ts';
+import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
+import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
@@ -114,6 +116,14 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   const moderation = createModerationService({ db, blobs, blocklist, vectors, modelVersion: () => encoder.modelVersion, log });
 
+  const metrics = createMetrics();
+  gaugeFrom(metrics.registry, 'pixelfind_index_jobs', 'Index jobs by state.', () =>
+    createIndexJobsRepository(db).depth(), 'state');
+  gaugeFrom(metrics.registry, 'pixelfind_query_log', 'Query log buffer: buffered, written, dropped, lost.', async () => {
+    const { buffered, written, dropped, lost } = feedbackServices.queryLog.stats();
+    return { buffered, written, dropped, lost };
+  }, 'counter');
+
   let safety: Promise<SafetyScorer> | null = null;
   const services: Services = {
     config,
@@ -124,6 +134,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     upload: createUploadService({ db, blobs, limits: config.upload, onQueued: () => services.worker?.nudge() }),
     policy: { allowAnonymousUploads: config.allowAnonymousUploads },
     encoder,
+    metrics,
     router,
     blocklist,
     search,
@@ -133,7 +144,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     async createWorker(): Promise<IndexingWorker> {
       safety ??= createSafetyScorer({ encoder, nsfw: overrides.nsfw ?? true });
       return createIndexingWorker(
-        { db, blobs, embedder: encoder, safety: await safety, vectors, log },
+        {
+          db,
+          blobs,
+          embedder: encoder,
+          safety: await safety,
+          vectors,
+          log,
+          onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
+        },
         { safetyThreshold: config.search.safetyThreshold, ...config.indexer, ...overrides.worker },
       );
     },

@@ -55,6 +55,16 @@ describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create 
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: 'ok', cache: 'ok' } });
   });
 
+  it('exposes Prometheus metrics: requests, index queue depth, query log', async () => {
+    await t.app.fetch('http://pixelfind.test/healthz');
+    const response = await t.app.fetch('http://pixelfind.test/metrics');
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    expect(text).toMatch(/pixelfind_http_requests_total\{route="healthz",status="2xx"\} [1-9]/);
+    expect(text).toContain('pixelfind_index_jobs{state="queued"}');
+    expect(text).toContain('pixelfind_query_log{counter="dropped"} 0');
+  });
+
   it('refuses anonymous uploads unless the deployment allows them', async () => {
     const refused = await t.upload(await tinyJpeg(), { uploaderId: 'anon' });
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');

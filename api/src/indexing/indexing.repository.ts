@@ -57,12 +57,15 @@ export function createIndexingRepository(db: Queryable) {
           [args.imageId, args.tags.map((t) => t.label), args.tags.map((t) => t.confidence), args.modelVersion],
         );
       }
-      await db.query(
+      const { rows } = await db.query<{ seconds: number }>(
         `UPDATE images SET status = 'INDEXED', safety_score = $2, safety_detail = $3, last_error = NULL,
                 indexed_at = now(), updated_at = now(), duplicate_of = NULL
-         WHERE id = $1 AND deleted_at IS NULL`,
+         WHERE id = $1 AND deleted_at IS NULL
+         RETURNING extract(epoch FROM now() - created_at)::float8 AS seconds`,
         [args.imageId, args.safetyScore, JSON.stringify(args.safetyDetail)],
       );
+      /** Seconds from upload to INDEXED, or null when the image was deleted meanwhile. */
+      return rows[0]?.seconds ?? null;
     },
 
     async markDuplicate(imageId: string, canonicalId: string) {

@@ -30,6 +30,8 @@ export interface WorkerDeps {
   safety: SafetyCheck;
   vectors: VectorWriter;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Seconds from upload to INDEXED, for each image indexed (freshness metric). */
+  onIndexed?: (seconds: number) => void;
 }
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
@@ -97,8 +99,8 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     // shard first, then the record: a crash in between re-runs the job, and the upsert is
     // idempotent; search only shows images whose row says INDEXED
     await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]);
-    await deps.db.transaction(async (tx) => {
-      await createIndexingRepository(tx).markIndexed({
+    const seconds = await deps.db.transaction(async (tx) => {
+      const age = await createIndexingRepository(tx).markIndexed({
         imageId: image.id,
         modelVersion,
         vector,
@@ -107,7 +109,9 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         safetyDetail: safety,
       });
       await createIndexJobsRepository(tx).complete(owner, job.id);
+      return age;
     });
+    if (seconds !== null) deps.onIndexed?.(seconds);
     return 'indexed';
   }
 

@@ -70,6 +70,11 @@ builder.queryFields((t) => ({
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
         { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: trusted },
       );
+      const { metrics } = ctx.services;
+      for (const [stage, ms] of Object.entries(outcome.stages)) metrics.searchStage.observe({ stage }, ms / 1000);
+      metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
+      metrics.searches.inc({ partial: String(outcome.partial) });
+      if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });
       if (text && !trusted && outcome.textEmbedding) {
         returnEmbeddingToEdge(ctx.request, { modelVersion, text, embedding: outcome.textEmbedding });
       }

@@ -45,6 +45,8 @@ export interface SearchOutcome {
   stages: { encode: number; fanout: number; hydrate: number; rerank: number };
   /** The text embedding when one was computed here (the edge may cache it). */
   textEmbedding: Float32Array | null;
+  /** Where the text embedding came from: the edge's signed header, the cache, or the encoder. */
+  embeddingSource: 'edge' | 'cache' | 'encoder' | null;
 }
 
 export interface SearchDeps {
@@ -66,14 +68,17 @@ export function createSearchService(deps: SearchDeps) {
   const { encoder, options } = deps;
   const repo = createSearchRepository(deps.db);
 
-  async function textVector(text: string, trusted: Float32Array | null): Promise<Float32Array> {
-    if (trusted && trusted.length === encoder.dimension) return trusted;
+  async function textVector(
+    text: string,
+    trusted: Float32Array | null,
+  ): Promise<{ vector: Float32Array; source: 'edge' | 'cache' | 'encoder' }> {
+    if (trusted && trusted.length === encoder.dimension) return { vector: trusted, source: 'edge' };
     const key = embeddingCacheKey(encoder.modelVersion, text);
     const cached = await deps.cache.getBuffer(key).catch(() => null);
-    if (cached && cached.byteLength === encoder.dimension * 4) return bufferToVector(cached);
+    if (cached && cached.byteLength === encoder.dimension * 4) return { vector: bufferToVector(cached), source: 'cache' };
     const vector = await encoder.encodeText(normaliseQueryText(text));
     void deps.cache.setBuffer(key, vectorToBuffer(vector), options.embeddingTtlSeconds).catch(() => {});
-    return vector;
+    return { vector, source: 'encoder' };
   }
 
   async function imageVector(input: SearchInput): Promise<{ vector: Float32Array; ref: string } | null> {
@@ -111,10 +116,11 @@ export function createSearchService(deps: SearchDeps) {
       const k = Math.min(1000, Math.max(options.topK, need * 3));
 
       let mark = performance.now();
-      const [text, image] = await Promise.all([
+      const [textResult, image] = await Promise.all([
         input.text ? textVector(input.text, ctx.trustedTextEmbedding ?? null) : null,
         imageVector(input),
       ]);
+      const text = textResult?.vector ?? null;
       const encodeMs = performance.now() - mark;
 
       let allowedIds: bigint[] | undefined;
@@ -201,6 +207,7 @@ export function createSearchService(deps: SearchDeps) {
         hits,
         stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },
         textEmbedding: text,
+        embeddingSource: textResult?.source ?? null,
       };
     },
   };

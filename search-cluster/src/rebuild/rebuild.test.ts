@@ -307,7 +307,8 @@ describe('restart', () => {
     await expect(shard.search({ modelVersion: MV, queries: unitVectors(1, D), k: 1 })).rejects.toMatchObject({
       code: 'SHARD_NOT_READY',
     });
-    for (let i = 0; i < 100 && stats(shard).state !== 'ready'; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && stats(shard).state !== 'ready'; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(calls).toBe(2);
     expect(stats(shard)).toMatchObject({ state: 'ready', hot: { vectors: 30 }, main: { live: 199 } });
     await expectMatchesSource(shard, source, 5);

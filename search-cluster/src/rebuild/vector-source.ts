@@ -80,7 +80,7 @@ export class MemoryVectorSource implements VectorSource {
     return [...(this.live.get(modelVersion)?.keys() ?? [])];
   }
 
-  async snapshot(modelVersion: string): Promise<VectorSourceSnapshot> {
+  async snapshot(modelVersion: string, _partition?: Partition): Promise<VectorSourceSnapshot> {
     this.reads.snapshots++;
     const watermark = this.seq;
     const rows = [...this.table(modelVersion)].map(([id, vector]) => ({ id, vector }));
@@ -96,7 +96,7 @@ export class MemoryVectorSource implements VectorSource {
     };
   }
 
-  async *since(modelVersion: string, watermark: bigint): AsyncIterable<VectorChange> {
+  async *since(modelVersion: string, watermark: bigint, _partition?: Partition): AsyncIterable<VectorChange> {
     this.reads.since++;
     const log = this.log.get(modelVersion) ?? [];
     // binary search for the first change after the watermark; the log is in watermark order
