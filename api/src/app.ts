@@ -2,11 +2,11 @@ import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
-import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
-import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import type { RequestContext, Services } from './context.ts';
+import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
+import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useHealth } from './plugins/use-health.ts';
@@ -50,7 +50,13 @@ export function createApp(services: Services) {
     logging: quietLogger,
     // multipart bodies are bounded while they stream in, not after
     fetchAPI: createFetch({
-      formDataLimits: { fileSize: config.upload.maxBytes, files: 2, fieldSize: 1024 * 1024, fields: 10, parts: 12 },
+      formDataLimits: {
+        fileSize: config.upload.maxBytes,
+        files: 2,
+        fieldSize: 1024 * 1024,
+        fields: 10,
+        parts: 12,
+      },
     }),
     context: async ({ request }) => ({
       request,

@@ -19,7 +19,8 @@ builder.scalarType('Upload', {
     throw new GraphQLError('Upload is an input-only scalar');
   },
   parseValue: (value) => {
-    if (value instanceof File || (typeof value === 'object' && value !== null && 'arrayBuffer' in value)) return value as File;
+    if (value instanceof File || (typeof value === 'object' && value !== null && 'arrayBuffer' in value))
+      return value as File;
     throw new GraphQLError('Expected Upload to be a file part of a multipart request', {
       extensions: { code: 'BAD_USER_INPUT' },
     });

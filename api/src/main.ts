@@ -32,7 +32,9 @@ async function main() {
       shards: services.router.shardCount,
       inProcessWorker: services.worker !== null,
     });
-    console.log(`\nPixelfind is up. GraphiQL: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/graphql\n`);
+    console.log(
+      `\nPixelfind is up. GraphiQL: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/graphql\n`,
+    );
   });
 
   let stopping = false;

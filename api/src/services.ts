@@ -15,13 +15,13 @@ import { createDatabase } from './db/create-database.ts';
 import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { createEncoder, createSafetyScorer, type Encoder, type SafetyScorer } from './encoder/index.ts';
-import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
-import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
+import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import type { VectorWriter } from './indexing/indexing.ports.ts';
 import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
+import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
@@ -60,12 +60,15 @@ async function buildRouter(config: Config, db: Database, encoder: Encoder): Prom
 
 /** Builds the process-wide dependencies from configuration; adapters are picked here only. */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
-  const db = overrides.db ?? (await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const db =
+    overrides.db ?? (await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   await migrate(db);
   const cache = overrides.cache ?? createCache({ redisUrl: config.redisUrl });
   const blobs =
     overrides.blobs ??
-    (config.blobs.kind === 'local' ? createBlobStore({ kind: 'local', dir: config.blobs.dir }) : createBlobStore(config.blobs));
+    (config.blobs.kind === 'local'
+      ? createBlobStore({ kind: 'local', dir: config.blobs.dir })
+      : createBlobStore(config.blobs));
   const encoder =
     overrides.encoder ??
     (await createEncoder({
@@ -81,11 +84,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       await router.delete(modelVersion, ids);
     },
   };
-  const ranker = overrides.ranker ??
-    (config.search.rankerConfigPath ? parseRankerConfig(readFileSync(config.search.rankerConfigPath, 'utf8')) : DEFAULT_RANKER);
+  const ranker =
+    overrides.ranker ??
+    (config.search.rankerConfigPath
+      ? parseRankerConfig(readFileSync(config.search.rankerConfigPath, 'utf8'))
+      : DEFAULT_RANKER);
   const blocklist = createBlocklist(cache, createSearchRepository(db));
   // in cluster mode a click may reach another API process before the search's log row lands
-  const feedbackServices = createFeedbackServices(db, { lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0 });
+  const feedbackServices = createFeedbackServices(db, {
+    lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0,
+  });
   const stopStats = startStatsAggregation({
     db,
     everyMs: config.statsEveryMs,
@@ -114,15 +122,33 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       imageLimits: config.upload,
     },
   });
-  const moderation = createModerationService({ db, blobs, blocklist, vectors, modelVersion: () => encoder.modelVersion, log });
+  const moderation = createModerationService({
+    db,
+    blobs,
+    blocklist,
+    vectors,
+    modelVersion: () => encoder.modelVersion,
+    log,
+  });
 
   const metrics = createMetrics();
-  gaugeFrom(metrics.registry, 'pixelfind_index_jobs', 'Index jobs by state.', () =>
-    createIndexJobsRepository(db).depth(), 'state');
-  gaugeFrom(metrics.registry, 'pixelfind_query_log', 'Query log buffer: buffered, written, dropped, lost.', async () => {
-    const { buffered, written, dropped, lost } = feedbackServices.queryLog.stats();
-    return { buffered, written, dropped, lost };
-  }, 'counter');
+  gaugeFrom(
+    metrics.registry,
+    'pixelfind_index_jobs',
+    'Index jobs by state.',
+    () => createIndexJobsRepository(db).depth(),
+    'state',
+  );
+  gaugeFrom(
+    metrics.registry,
+    'pixelfind_query_log',
+    'Query log buffer: buffered, written, dropped, lost.',
+    async () => {
+      const { buffered, written, dropped, lost } = feedbackServices.queryLog.stats();
+      return { buffered, written, dropped, lost };
+    },
+    'counter',
+  );
 
   let safety: Promise<SafetyScorer> | null = null;
   const services: Services = {
@@ -131,7 +157,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     cache,
     blobs,
     apiKeys: createApiKeysService(createApiKeysRepository(db), cache),
-    upload: createUploadService({ db, blobs, limits: config.upload, onQueued: () => services.worker?.nudge() }),
+    upload: createUploadService({
+      db,
+      blobs,
+      limits: config.upload,
+      onQueued: () => services.worker?.nudge(),
+    }),
     policy: { allowAnonymousUploads: config.allowAnonymousUploads },
     encoder,
     metrics,
@@ -168,7 +199,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     },
     blobUrl(storageUrl) {
       const key = blobKeyOf(storageUrl);
-      return blobs.publicUrl(key) ?? `${config.publicUrl}/blobs/${key.split('/').map(encodeURIComponent).join('/')}`;
+      return (
+        blobs.publicUrl(key) ??
+        `${config.publicUrl}/blobs/${key.split('/').map(encodeURIComponent).join('/')}`
+      );
     },
   };
   if (config.inProcessWorker) {

@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, backends } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
-const tinyJpeg = () => sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
+const tinyJpeg = () =>
+  sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366aa' } })
+    .jpeg()
+    .toBuffer();
 
 describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create }) => {
   let backend: Backend;
@@ -31,7 +34,9 @@ describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create 
   });
 
   it('refuses a mutation sent with GET (405) and a malformed query (400)', async () => {
-    const mutation = encodeURIComponent('mutation { uploadImage(file: null, uploaderId: "x") { image { id } } }');
+    const mutation = encodeURIComponent(
+      'mutation { uploadImage(file: null, uploaderId: "x") { image { id } } }',
+    );
     const viaGet = await t.app.fetch(`http://pixelfind.test/graphql?query=${mutation}`, {
       headers: { accept: 'application/graphql-response+json' },
     });
@@ -79,13 +84,20 @@ describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create 
     expect(own.body.errors).toBeUndefined();
     const other = await t.upload(await tinyJpeg(), { uploaderId: 'erin' }, { headers });
     expect(other.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    const stored = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys WHERE key_hash = $1 OR prefix = $1', [key]);
+    const stored = await backend.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM api_keys WHERE key_hash = $1 OR prefix = $1',
+      [key],
+    );
     expect(stored.rows[0]!.n).toBe(0);
   });
 
   it('refuses a partner key a plain (not persisted) operation, and an unknown key', async () => {
     const { key } = await t.services.apiKeys.create('partner', 'acme');
-    const partner = await t.upload(await tinyJpeg(), { uploaderId: 'acme' }, { headers: { 'x-api-key': key } });
+    const partner = await t.upload(
+      await tinyJpeg(),
+      { uploaderId: 'acme' },
+      { headers: { 'x-api-key': key } },
+    );
     expect(partner.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_ONLY');
     const forged = await t.gql('{ __typename }', {}, { authorization: `Bearer pf_admin_${'A'.repeat(32)}` });
     expect(forged.status).toBe(401);

@@ -6,7 +6,9 @@ import { type Backend, backends } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 const jpeg = (r: number, g: number, b: number, width = 64, height = 48) =>
-  sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
+    .jpeg()
+    .toBuffer();
 
 async function countFiles(dir: string): Promise<number> {
   try {
@@ -19,7 +21,9 @@ async function countFiles(dir: string): Promise<number> {
 
 /** A 30000x30000 PNG header: claims 900 Mpx in a few hundred bytes (a decompression bomb). */
 async function pngBomb(): Promise<Buffer> {
-  const small = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
+  const small = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer();
   const bomb = Buffer.from(small);
   bomb.writeUInt32BE(30000, 16);
   bomb.writeUInt32BE(30000, 20);
@@ -46,7 +50,10 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
 
   it('stores a JPEG as PENDING with its size, tags hint and a readable blob', async () => {
     const bytes = await jpeg(200, 10, 10, 80, 60);
-    const { status, body } = await t.upload(bytes, { uploaderId: 'alice', tagsHint: ['Sunset', ' beach ', 'sunset'] });
+    const { status, body } = await t.upload(bytes, {
+      uploaderId: 'alice',
+      tagsHint: ['Sunset', ' beach ', 'sunset'],
+    });
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     const uploaded = (body.data as { uploadImage: { image: Record<string, unknown> } }).uploadImage.image;
@@ -57,8 +64,16 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
       'query($id: ID!) { image(id: $id) { id width height status uploaderId createdAt storageUrl tags { label confidence source } } }',
       { id: uploaded.id },
     );
-    expect(read.body.data?.image).toMatchObject({ id: uploaded.id, width: 80, height: 60, status: 'PENDING', uploaderId: 'alice' });
-    const tags = (read.body.data?.image.tags as { label: string; source: string }[]).map((tag) => `${tag.label}/${tag.source}`);
+    expect(read.body.data?.image).toMatchObject({
+      id: uploaded.id,
+      width: 80,
+      height: 60,
+      status: 'PENDING',
+      uploaderId: 'alice',
+    });
+    const tags = (read.body.data!.image.tags as { label: string; source: string }[]).map(
+      (tag) => `${tag.label}/${tag.source}`,
+    );
     expect(tags.sort()).toEqual(['beach/user', 'sunset/user']);
 
     const blobPath = new URL(String(read.body.data?.image.storageUrl)).pathname;
@@ -79,7 +94,8 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     const first = await t.upload(bytes, { uploaderId: 'bob' });
     const second = await t.upload(bytes, { uploaderId: 'bob' });
     const other = await t.upload(bytes, { uploaderId: 'carol' });
-    const id = (r: typeof first) => (r.body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+    const id = (r: typeof first) =>
+      (r.body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
     expect(id(second)).toBe(id(first));
     expect(id(other)).not.toBe(id(first));
   });
@@ -88,16 +104,29 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     const cases: [string, () => Promise<Buffer>, Record<string, unknown>, string][] = [
       ['not an image', async () => Buffer.from('hello, I am text, not pixels'), {}, 'UNSUPPORTED_MEDIA_TYPE'],
       ['a zero-byte file', async () => Buffer.alloc(0), {}, 'BAD_USER_INPUT'],
-      ['a truncated JPEG', async () => (await jpeg(9, 9, 9, 300, 300)).subarray(0, 400), {}, 'BAD_USER_INPUT'],
+      [
+        'a truncated JPEG',
+        async () => (await jpeg(9, 9, 9, 300, 300)).subarray(0, 400),
+        {},
+        'BAD_USER_INPUT',
+      ],
       ['a 30000x30000 PNG', pngBomb, {}, 'PAYLOAD_TOO_LARGE'],
       [
         'an SVG',
-        async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'),
+        async () =>
+          Buffer.from(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+          ),
         {},
         'UNSUPPORTED_MEDIA_TYPE',
       ],
       ['an empty uploaderId', () => jpeg(5, 5, 5), { uploaderId: '  ' }, 'BAD_USER_INPUT'],
-      ['more than 50 tags', () => jpeg(6, 6, 6), { tagsHint: Array.from({ length: 51 }, (_, i) => `t${i}`) }, 'BAD_USER_INPUT'],
+      [
+        'more than 50 tags',
+        () => jpeg(6, 6, 6),
+        { tagsHint: Array.from({ length: 51 }, (_, i) => `t${i}`) },
+        'BAD_USER_INPUT',
+      ],
       ['a 1 kB tag', () => jpeg(7, 7, 7), { tagsHint: ['x'.repeat(1024)] }, 'BAD_USER_INPUT'],
     ];
     it.each(cases)('%s', async (_name, makeBytes, variables, code) => {
@@ -139,7 +168,10 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
   it('hydrates images(ids:) for 50 ids with their tags in a constant number of statements', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
-      const { body } = await t.upload(await jpeg(i, 100, 200 - i, 16, 16), { uploaderId: 'dl', tagsHint: [`tag${i}`, 'common'] });
+      const { body } = await t.upload(await jpeg(i, 100, 200 - i, 16, 16), {
+        uploaderId: 'dl',
+        tagsHint: [`tag${i}`, 'common'],
+      });
       ids.push((body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
     }
     const query = 'query($ids: [ID!]!) { images(ids: $ids) { id width tags { label source } } }';

@@ -37,7 +37,8 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body.data!.search;
   };
-  const names = async (input: Record<string, unknown>) => (await search(input)).hits.map((h) => nameOf(h.image.id));
+  const names = async (input: Record<string, unknown>) =>
+    (await search(input)).hits.map((h) => nameOf(h.image.id));
   const upload = async (name: string, bytes: Buffer, tagsHint: string[] = []) => {
     const { body } = await t.upload(bytes, { uploaderId: 'e2e', tagsHint }, { type: 'image/png' });
     if (body.errors) throw new Error(JSON.stringify(body.errors));
@@ -66,7 +67,11 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     );
     worker = await t.services.createWorker();
     for (const image of syntheticImageSet()) {
-      await upload(image.name, await makeColourImage({ ...image.spec, format: 'png' }), image.name === 'cyan' ? ['sky'] : []);
+      await upload(
+        image.name,
+        await makeColourImage({ ...image.spec, format: 'png' }),
+        image.name === 'cyan' ? ['sky'] : [],
+      );
     }
     await upload('magenta', await makeColourImage({ colour: 'magenta' }));
     await drain();
@@ -83,8 +88,11 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       'SELECT status, count(*)::int AS n FROM images GROUP BY status ORDER BY status',
     );
     const statusOf = async (name: string) =>
-      (await t.gql<{ image: { status: string } }>('query($id: ID!) { image(id: $id) { status } }', { id: ids.get(name) })).body
-        .data?.image.status;
+      (
+        await t.gql<{ image: { status: string } }>('query($id: ID!) { image(id: $id) { status } }', {
+          id: ids.get(name),
+        })
+      ).body.data?.image.status;
     expect(await statusOf('magenta')).toBe('REJECTED');
     expect(await statusOf('red')).toBe('INDEXED');
     expect(rows.find((r) => r.status === 'INDEXED')?.n).toBe(syntheticImageSet().length - 1); // magenta is in the set too
@@ -104,7 +112,10 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
 
   it('finds by uploaded image, by URL and by imageId', async () => {
     const form = new FormData();
-    form.set('operations', JSON.stringify({ query: SEARCH, variables: { input: { image: null, limit: 3 } } }));
+    form.set(
+      'operations',
+      JSON.stringify({ query: SEARCH, variables: { input: { image: null, limit: 3 } } }),
+    );
     form.set('map', JSON.stringify({ 0: ['variables.input.image'] }));
     const blue = await makeColourImage({ colour: 'blue', format: 'jpeg', size: 96 });
     form.set('0', new Blob([new Uint8Array(blue)], { type: 'image/jpeg' }), 'q.jpg');
@@ -120,9 +131,12 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     for (const fusion of ['EARLY', 'LATE']) {
       const top = await names({ text: 'red', imageId: ids.get('blue'), fusion, textWeight: 0.5, limit: 6 });
       // red with blue: the four images holding both colours beat the solid ones
-      expect(top.slice(0, 4).sort(), fusion).toEqual(
-        ['blue-left-red-right', 'blue-top-red-bottom', 'red-left-blue-right', 'red-top-blue-bottom'],
-      );
+      expect(top.slice(0, 4).sort(), fusion).toEqual([
+        'blue-left-red-right',
+        'blue-top-red-bottom',
+        'red-left-blue-right',
+        'red-top-blue-bottom',
+      ]);
       // all text: plain text search
       expect((await names({ text: 'red', imageId: ids.get('blue'), fusion, textWeight: 1 }))[0]).toBe('red');
     }
@@ -167,16 +181,29 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     const first = before.hits[0]!;
     for (let i = 0; i < 20; i++) {
       const shown = await search({ text: 'green', limit: 5 });
-      const click = await t.gql('mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }', {
-        q: shown.queryId,
-        i: second.image.id,
-      });
+      const click = await t.gql(
+        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        {
+          q: shown.queryId,
+          i: second.image.id,
+        },
+      );
       expect(click.body.errors).toBeUndefined();
     }
     await t.services.queryLog.flush();
     await catchUpImageStats(backend.db);
     // the default ranker weighs engagement lightly; a ranker that weighs it more lets clicks win
-    const weighted = await createTestApp(backend, {}, { ranker: { version: 'test-eng', weights: { similarity: 1, engagement: 2, recency: 0 }, recencyHalfLifeDays: 30 } });
+    const weighted = await createTestApp(
+      backend,
+      {},
+      {
+        ranker: {
+          version: 'test-eng',
+          weights: { similarity: 1, engagement: 2, recency: 0 },
+          recencyHalfLifeDays: 30,
+        },
+      },
+    );
     try {
       const { body } = await weighted.gql<SearchData>(SEARCH, { input: { text: 'green', limit: 5 } });
       const after = body.data!.search.hits.map((h) => h.image.id);
@@ -190,7 +217,11 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     const id = ids.get('purple')!;
     expect((await names({ text: 'purple' }))[0]).toBe('purple');
     const { key } = await t.services.apiKeys.create('user', 'e2e');
-    const deleted = await t.gql('mutation($id: ID!) { deleteImage(id: $id) { deleted } }', { id }, { authorization: `Bearer ${key}` });
+    const deleted = await t.gql(
+      'mutation($id: ID!) { deleteImage(id: $id) { deleted } }',
+      { id },
+      { authorization: `Bearer ${key}` },
+    );
     expect(deleted.body.errors).toBeUndefined();
     expect(await names({ text: 'purple', limit: 100 })).not.toContain('purple');
     const read = await t.gql('query($id: ID!) { image(id: $id) { id } }', { id });
@@ -206,31 +237,43 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       ['limit 500', { text: 'red', limit: 500 }, 'BAD_USER_INPUT'],
       ['an unknown imageId', { imageId: '99999999' }, 'NOT_FOUND'],
       ['a URL to 127.0.0.1 (not allow-listed)', { imageUrl: 'http://127.0.0.2:9/x.png' }, 'BAD_USER_INPUT'],
-      ['a URL to the metadata address', { imageUrl: 'http://169.254.169.254/latest/meta-data' }, 'BAD_USER_INPUT'],
+      [
+        'a URL to the metadata address',
+        { imageUrl: 'http://169.254.169.254/latest/meta-data' },
+        'BAD_USER_INPUT',
+      ],
       ['a host that resolves to loopback', { imageUrl: 'http://localhost:9/x.png' }, 'BAD_USER_INPUT'],
     ];
     it.each(cases)('%s', async (_name, input, code) => {
       await t.services.queryLog.flush();
-      const before = (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_queries')).rows[0]!.n;
+      const before = (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_queries'))
+        .rows[0]!.n;
       const { body } = await t.gql(SEARCH, { input });
       expect(body.errors?.[0]?.extensions?.code).toBe(code);
       await t.services.queryLog.flush();
-      const after = (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_queries')).rows[0]!.n;
+      const after = (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_queries'))
+        .rows[0]!.n;
       expect(after).toBe(before);
     });
 
     it('a click for an image the query did not show, and for an unknown query', async () => {
       const shown = await search({ text: 'red', limit: 2 });
       const notShown = ids.get('black')!;
-      const wrong = await t.gql('mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }', {
-        q: shown.queryId,
-        i: shown.hits.some((h) => h.image.id === notShown) ? ids.get('white')! : notShown,
-      });
+      const wrong = await t.gql(
+        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        {
+          q: shown.queryId,
+          i: shown.hits.some((h) => h.image.id === notShown) ? ids.get('white')! : notShown,
+        },
+      );
       expect(wrong.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      const unknown = await t.gql('mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }', {
-        q: '00000000-0000-4000-8000-000000000000',
-        i: notShown,
-      });
+      const unknown = await t.gql(
+        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        {
+          q: '00000000-0000-4000-8000-000000000000',
+          i: notShown,
+        },
+      );
       expect(unknown.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     });
   });

@@ -3,7 +3,12 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeColourImage, PALETTE } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, createPostgresBackend, postgresAvailable, redisAvailable } from '../support/backends.ts';
+import {
+  type Backend,
+  createPostgresBackend,
+  postgresAvailable,
+  redisAvailable,
+} from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 const UPLOADS = 40;
@@ -49,7 +54,11 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
     for (let i = 0; i < UPLOADS; i++) {
       const c = colours[i % colours.length]!;
       const shade: [number, number, number] = [c[0], c[1], (c[2] + i * 3) % 256];
-      const bytes = await makeColourImage({ top: shade, bottom: colours[(i + 3) % colours.length]!, size: 48 });
+      const bytes = await makeColourImage({
+        top: shade,
+        bottom: colours[(i + 3) % colours.length]!,
+        size: 48,
+      });
       const { body } = await t.upload(bytes, { uploaderId: 'crash' });
       if (body.errors) throw new Error(JSON.stringify(body.errors));
     }
@@ -75,9 +84,16 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
   it('loses nothing: every upload INDEXED once, every job done', async () => {
     const first = startWorker();
     const runningJobs = async () =>
-      (await backend.db.query<{ n: number }>("SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'")).rows[0]!.n;
+      (
+        await backend.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'",
+        )
+      ).rows[0]!.n;
     // kill while a batch is leased: some images done, some in the worker's hands
-    const started = await waitFor(async () => ((await statuses()).INDEXED ?? 0) >= 4 && (await runningJobs()) > 0, 90_000);
+    const started = await waitFor(
+      async () => ((await statuses()).INDEXED ?? 0) >= 4 && (await runningJobs()) > 0,
+      90_000,
+    );
     expect(started).toBe(true);
     expect((await statuses()).INDEXED ?? 0).toBeLessThan(UPLOADS); // killed mid-way
     first.kill('SIGKILL');
@@ -94,7 +110,9 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
       'SELECT count(*)::int AS n, count(DISTINCT image_id)::int AS images FROM embeddings WHERE deleted_at IS NULL',
     );
     expect(embeddings.rows[0]).toEqual({ n: UPLOADS, images: UPLOADS });
-    const jobs = await backend.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM index_jobs GROUP BY state');
+    const jobs = await backend.db.query<{ state: string; n: number }>(
+      'SELECT state, count(*)::int AS n FROM index_jobs GROUP BY state',
+    );
     expect(jobs.rows).toEqual([{ state: 'done', n: UPLOADS }]);
   }, 240_000);
 });

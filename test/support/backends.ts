@@ -14,7 +14,8 @@ import { createPgliteDatabase } from '../../api/src/db/pglite-database.ts';
  * service fails the run instead of quietly skipping half of it.
  */
 const requireServices = process.env.PIXELFIND_REQUIRE_SERVICES === '1';
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function reachable(probe: () => Promise<void>, what: string): Promise<boolean> {
@@ -22,7 +23,8 @@ async function reachable(probe: () => Promise<void>, what: string): Promise<bool
     await probe();
     return true;
   } catch (error) {
-    if (requireServices) throw new Error(`${what} is required (PIXELFIND_REQUIRE_SERVICES=1) but unreachable: ${error}`);
+    if (requireServices)
+      throw new Error(`${what} is required (PIXELFIND_REQUIRE_SERVICES=1) but unreachable: ${error}`);
     console.warn(`[tests] ${what} unreachable, its variant of the suite is skipped: ${error}`);
     return false;
   }

@@ -18,7 +18,10 @@ export interface TestApp {
     query: string,
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } }>;
+  ): Promise<{
+    status: number;
+    body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+  }>;
   /** POST a GraphQL multipart request with one file at variables.file. */
   upload(
     file: Buffer,
@@ -52,7 +55,11 @@ export async function createTestApp(
   const gql: TestApp['gql'] = async (query, variables, headers) => {
     const response = await app.fetch('http://pixelfind.test/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+        ...headers,
+      },
       body: JSON.stringify({ query, variables }),
     });
     return { status: response.status, body: await response.json() };
@@ -66,9 +73,16 @@ export async function createTestApp(
     gql,
     async upload(file, variables, options = {}) {
       const form = new FormData();
-      form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }));
+      form.set(
+        'operations',
+        JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }),
+      );
       form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-      form.set('0', new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }), options.filename ?? 'image');
+      form.set(
+        '0',
+        new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
+        options.filename ?? 'image',
+      );
       const response = await app.fetch('http://pixelfind.test/graphql', {
         method: 'POST',
         headers: { accept: 'application/graphql-response+json', ...options.headers },

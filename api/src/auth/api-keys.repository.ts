@@ -31,7 +31,10 @@ export function createApiKeysRepository(db: Queryable) {
       return rows[0]!.n;
     },
     async revoke(id: string): Promise<boolean> {
-      const { rowCount } = await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [id]);
+      const { rowCount } = await db.query(
+        'UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL',
+        [id],
+      );
       return rowCount > 0;
     },
   };

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cache } from '../cache/cache.ts';
+import { AppError } from '../errors.ts';
 import type { ApiKeysRepository } from './api-keys.repository.ts';
 import { ANONYMOUS, type Caller, KEY_ROLES, type KeyRole } from './roles.ts';
-import { AppError } from '../errors.ts';
 
 const KEY_PATTERN = /^pf_(user|partner|moderator|admin)_[A-Za-z0-9_-]{32,64}$/;
 
@@ -19,7 +19,8 @@ export function createApiKeysService(repo: ApiKeysRepository, cache: Cache | nul
   return {
     /** Creates a key; the plain key is returned once and only its hash is stored. */
     async create(role: KeyRole, ownerId: string, label: string | null = null) {
-      if (!KEY_ROLES.includes(role)) throw new Error(`Expected role to be one of ${KEY_ROLES.join(', ')} but received ${role}`);
+      if (!KEY_ROLES.includes(role))
+        throw new Error(`Expected role to be one of ${KEY_ROLES.join(', ')} but received ${role}`);
       if (!ownerId.trim()) throw new Error('Expected a non-empty owner id');
       // the role in the key's text lets the edge tell partner keys apart; the API trusts only the stored row
       const key = `pf_${role}_${randomBytes(24).toString('base64url')}`;

@@ -27,7 +27,10 @@ export function createMemoryCache(options: { maxEntries?: number } = {}): Cache 
         const oldest = values.keys().next().value;
         if (oldest !== undefined) values.delete(oldest);
       }
-      values.set(key, { value: Buffer.from(value), expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0 });
+      values.set(key, {
+        value: Buffer.from(value),
+        expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0,
+      });
     },
     async delete(key) {
       values.delete(key);

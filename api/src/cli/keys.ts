@@ -12,7 +12,12 @@ const USAGE = `usage:
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { role: { type: 'string' }, owner: { type: 'string' }, label: { type: 'string' }, id: { type: 'string' } },
+  options: {
+    role: { type: 'string' },
+    owner: { type: 'string' },
+    label: { type: 'string' },
+    id: { type: 'string' },
+  },
 });
 
 const config = loadConfig();
@@ -28,7 +33,9 @@ try {
       process.exitCode = 2;
     } else {
       const created = await keys.create(role, values.owner, values.label ?? null);
-      console.log(`created ${created.role} key ${created.id} for ${created.ownerId} (shown only now):\n${created.key}`);
+      console.log(
+        `created ${created.role} key ${created.id} for ${created.ownerId} (shown only now):\n${created.key}`,
+      );
     }
   } else if (command === 'revoke' && values.id) {
     const revoked = await createApiKeysRepository(db).revoke(values.id);

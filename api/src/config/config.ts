@@ -89,7 +89,8 @@ function floatFrom(env: Env, name: string, fallback: number): number {
 }
 
 function clamp(value: number, min: number, max: number, name: string): number {
-  if (value < min || value > max) throw new Error(`Expected ${name} between ${min} and ${max} but received ${value}`);
+  if (value < min || value > max)
+    throw new Error(`Expected ${name} between ${min} and ${max} but received ${value}`);
   return value;
 }
 
@@ -106,7 +107,9 @@ const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || h
 export function loadConfig(env: Env = process.env): Config {
   const modeRaw = env.PIXELFIND_MODE ?? 'single';
   if (modeRaw !== 'single' && modeRaw !== 'cluster') {
-    throw new Error(`Expected PIXELFIND_MODE to be single or cluster but received ${JSON.stringify(modeRaw)}`);
+    throw new Error(
+      `Expected PIXELFIND_MODE to be single or cluster but received ${JSON.stringify(modeRaw)}`,
+    );
   }
   const mode: RunMode = modeRaw;
   const port = intFrom(env, 'PORT', 4000);
@@ -137,7 +140,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxBytes: intFrom(env, 'UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
       maxPixels: intFrom(env, 'UPLOAD_MAX_PIXELS', 50_000_000),
     },
-    publicUrl: env.PUBLIC_URL ?? `http://${isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    publicUrl:
+      env.PUBLIC_URL ?? `http://${isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     search: {
       topK: clamp(intFrom(env, 'SEARCH_TOP_K', 200), 100, 500, 'SEARCH_TOP_K'),
       safetyThreshold: floatFrom(env, 'SAFETY_THRESHOLD', 0.5),

@@ -8,7 +8,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export function createPgDatabase(connectionString: string, options: { max?: number } = {}): Database {
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
   // an idle client's error (server restart) must not crash the process
-  pool.on('error', (error) => console.error(JSON.stringify({ level: 'error', msg: 'pg pool', error: error.message })));
+  pool.on('error', (error) =>
+    console.error(JSON.stringify({ level: 'error', msg: 'pg pool', error: error.message })),
+  );
   let statements = 0;
 
   const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {

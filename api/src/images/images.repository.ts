@@ -69,7 +69,15 @@ export function createImagesRepository(db: Queryable) {
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (uploader_id, sha256) WHERE deleted_at IS NULL DO NOTHING
          RETURNING ${IMAGE_COLUMNS}`,
-        [image.storageUrl, image.mimeType, image.byteSize, image.width, image.height, image.uploaderId, image.sha256],
+        [
+          image.storageUrl,
+          image.mimeType,
+          image.byteSize,
+          image.width,
+          image.height,
+          image.uploaderId,
+          image.sha256,
+        ],
       );
       return rows[0] ?? null;
     },
@@ -84,7 +92,11 @@ export function createImagesRepository(db: Queryable) {
       );
     },
 
-    async enqueueIndexJob(imageId: string, kind: 'index' | 'reindex' | 'delete' = 'index', modelVersion: string | null = null) {
+    async enqueueIndexJob(
+      imageId: string,
+      kind: 'index' | 'reindex' | 'delete' = 'index',
+      modelVersion: string | null = null,
+    ) {
       await db.query(
         `INSERT INTO index_jobs (image_id, kind, model_version) VALUES ($1, $2, $3)
          ON CONFLICT (image_id, kind, coalesce(model_version, '')) WHERE state IN ('queued', 'running') DO NOTHING`,

@@ -1,8 +1,8 @@
 import { authorize } from '../auth/roles.ts';
 import { builder } from '../builder.ts';
 import { badInput, notFound } from '../errors.ts';
-import { parseImageId } from './image-id.ts';
 import { IMAGE_STATUSES, type ImageRecord, TAG_SOURCES, type TagRecord } from './image.types.ts';
+import { parseImageId } from './image-id.ts';
 
 export const ImageStatusEnum = builder.enumType('ImageStatus', {
   description: 'Where an image is on its way from upload to search results.',
@@ -69,7 +69,8 @@ builder.queryFields((t) => ({
     args: { ids: t.arg.idList({ required: true }) },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'read', ctx.services.policy);
-      if (args.ids.length > MAX_IDS) throw badInput(`Expected at most ${MAX_IDS} ids but received ${args.ids.length}`);
+      if (args.ids.length > MAX_IDS)
+        throw badInput(`Expected at most ${MAX_IDS} ids but received ${args.ids.length}`);
       const ids = args.ids.map((id) => parseImageId(String(id), 'ids'));
       const images = await ctx.loaders.imageById.loadMany(ids);
       return images.map((image) => (image instanceof Error || !image || image.deleted_at ? null : image));
@@ -99,7 +100,11 @@ builder.mutationFields((t) => ({
       if (ctx.caller.role === 'user' && uploaderId.trim() !== ctx.caller.ownerId) {
         throw badInput('Expected uploaderId to be the owner of the API key');
       }
-      const { image } = await ctx.services.upload.upload({ file: args.file, uploaderId, tagsHint: args.tagsHint });
+      const { image } = await ctx.services.upload.upload({
+        file: args.file,
+        uploaderId,
+        tagsHint: args.tagsHint,
+      });
       return { image };
     },
   }),

@@ -54,7 +54,12 @@ export function createIndexingRepository(db: Queryable) {
            SELECT $1::bigint, t.label, t.confidence, 'clip-zero-shot', $4
            FROM unnest($2::text[], $3::real[]) AS t(label, confidence)
            ON CONFLICT (image_id, source, label) DO UPDATE SET confidence = EXCLUDED.confidence`,
-          [args.imageId, args.tags.map((t) => t.label), args.tags.map((t) => t.confidence), args.modelVersion],
+          [
+            args.imageId,
+            args.tags.map((t) => t.label),
+            args.tags.map((t) => t.confidence),
+            args.modelVersion,
+          ],
         );
       }
       const { rows } = await db.query<{ seconds: number }>(

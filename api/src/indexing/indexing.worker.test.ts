@@ -12,7 +12,11 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
   beforeAll(async () => {
     await ensureTinyClip();
     backend = await create();
-    t = await createTestApp(backend, {}, { nsfw: false, worker: { batchSize: 4, maxAttempts: 2, backoffBaseSeconds: 0 } });
+    t = await createTestApp(
+      backend,
+      {},
+      { nsfw: false, worker: { batchSize: 4, maxAttempts: 2, backoffBaseSeconds: 0 } },
+    );
   }, 60_000);
   afterAll(async () => {
     await t.close();
@@ -31,14 +35,17 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
         [id],
       )
     ).rows[0]!;
-  const count = async (sql: string, params: unknown[]) => (await backend.db.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const count = async (sql: string, params: unknown[]) =>
+    (await backend.db.query<{ n: number }>(sql, params)).rows[0]!.n;
 
   it('a job run twice leaves one embedding, one set of tags and one vector', async () => {
     const worker = await t.services.createWorker();
     const id = await upload(await makeColourImage({ top: 'green', bottom: 'black' }));
     expect(await worker.runBatch()).toEqual(['indexed']);
     // the same job again, as after a lease that expired on a slow worker
-    await backend.db.query(`UPDATE index_jobs SET state = 'queued', run_after = now() WHERE image_id = $1`, [id]);
+    await backend.db.query(`UPDATE index_jobs SET state = 'queued', run_after = now() WHERE image_id = $1`, [
+      id,
+    ]);
     expect(await worker.runBatch()).toEqual(['indexed']);
     expect(await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = $1', [id])).toBe(1);
     const tags = await backend.db.query<{ label: string; n: number }>(
@@ -47,12 +54,19 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     );
     expect(tags.rows.length).toBeGreaterThan(0);
     expect(tags.rows.every((r) => r.n === 1)).toBe(true);
-    const vector = (await t.services.search.search({ imageId: id, limit: 100 }, {
-      loaders: (await import('../images/images.loaders.ts')).createImageLoaders(
-        (await import('../images/images.repository.ts')).createImagesRepository(backend.db),
-      ),
-      caller: { role: 'anonymous', ownerId: null, keyId: null },
-    })).hits.filter((h) => h.image.id === id);
+    const vector = (
+      await t.services.search.search(
+        { imageId: id, limit: 100 },
+        {
+          loaders: (
+            await import('../images/images.loaders.ts')
+          ).createImageLoaders(
+            (await import('../images/images.repository.ts')).createImagesRepository(backend.db),
+          ),
+          caller: { role: 'anonymous', ownerId: null, keyId: null },
+        },
+      )
+    ).hits.filter((h) => h.image.id === id);
     expect(vector).toHaveLength(1);
   });
 
@@ -65,15 +79,19 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     const rows = [await row(first), await row(second)];
     expect(rows.map((r) => r.status)).toEqual(['INDEXED', 'INDEXED']);
     expect(rows[1]!.duplicate_of).toBe(first);
-    expect(await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [[first, second]])).toBe(1);
+    expect(
+      await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [
+        [first, second],
+      ]),
+    ).toBe(1);
   });
 
   it('retries a failing job, then marks the image FAILED with the last error', async () => {
     const worker = await t.services.createWorker();
     const id = await upload(await makeColourImage({ colour: 'yellow', size: 40 }));
-    const [image] = await t.services.db.query<{ storage_url: string }>('SELECT storage_url FROM images WHERE id = $1', [id]).then(
-      (r) => r.rows,
-    );
+    const [image] = await t.services.db
+      .query<{ storage_url: string }>('SELECT storage_url FROM images WHERE id = $1', [id])
+      .then((r) => r.rows);
     await t.services.blobs.delete(blobKeyOf(image!.storage_url));
     expect(await worker.runBatch()).toEqual(['retry']);
     expect((await row(id)).status).toBe('PENDING');
@@ -81,12 +99,15 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     const failed = await row(id);
     expect(failed.status).toBe('FAILED');
     expect(failed.last_error).toMatch(/missing/);
-    expect(await count(`SELECT count(*)::int AS n FROM index_jobs WHERE image_id = $1 AND state = 'dead'`, [id])).toBe(1);
+    expect(
+      await count(`SELECT count(*)::int AS n FROM index_jobs WHERE image_id = $1 AND state = 'dead'`, [id]),
+    ).toBe(1);
   });
 
   it('stops gracefully: a stopped worker holds no lease', async () => {
     const worker = await t.services.createWorker();
-    for (let i = 0; i < 6; i++) await upload(await makeColourImage({ colour: [i * 40, 90, 200 - i * 30], size: 32 }));
+    for (let i = 0; i < 6; i++)
+      await upload(await makeColourImage({ colour: [i * 40, 90, 200 - i * 30], size: 32 }));
     worker.start();
     await worker.stop();
     expect(await count(`SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'`, [])).toBe(0);

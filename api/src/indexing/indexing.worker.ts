@@ -3,8 +3,8 @@ import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
 import { type ClaimedJob, createIndexJobsRepository } from './index-jobs.repository.ts';
-import { createIndexingRepository, type ImageToIndex } from './indexing.repository.ts';
 import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
+import { createIndexingRepository, type ImageToIndex } from './indexing.repository.ts';
 
 export type JobOutcome = 'indexed' | 'duplicate' | 'rejected' | 'skipped' | 'retry' | 'dead';
 
@@ -59,7 +59,14 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
   const held = new Set<string>();
-  const counts: Record<JobOutcome, number> = { indexed: 0, duplicate: 0, rejected: 0, skipped: 0, retry: 0, dead: 0 };
+  const counts: Record<JobOutcome, number> = {
+    indexed: 0,
+    duplicate: 0,
+    rejected: 0,
+    skipped: 0,
+    retry: 0,
+    dead: 0,
+  };
 
   async function fail(job: ClaimedJob, error: unknown): Promise<JobOutcome> {
     const message = describe(error);
@@ -76,7 +83,12 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     return 'retry';
   }
 
-  async function indexOne(job: ClaimedJob, image: ImageToIndex, bytes: Buffer, vector: Float32Array): Promise<JobOutcome> {
+  async function indexOne(
+    job: ClaimedJob,
+    image: ImageToIndex,
+    bytes: Buffer,
+    vector: Float32Array,
+  ): Promise<JobOutcome> {
     const modelVersion = embedder.modelVersion;
     const twin = await images.indexedTwin(image.id, image.sha256, modelVersion);
     if (twin) {
@@ -120,12 +132,19 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     const claimed = await jobs.claim(owner, batchSize, leaseSeconds);
     if (claimed.length === 0) return [];
     for (const job of claimed) held.add(job.id);
-    const renew = setInterval(() => {
-      jobs.renew(owner, [...held], leaseSeconds).catch((error) => log('lease renew failed', { error: describe(error) }));
-    }, (leaseSeconds * 1000) / 3);
+    const renew = setInterval(
+      () => {
+        jobs
+          .renew(owner, [...held], leaseSeconds)
+          .catch((error) => log('lease renew failed', { error: describe(error) }));
+      },
+      (leaseSeconds * 1000) / 3,
+    );
     renew.unref();
     try {
-      const rows = new Map((await images.imagesForJobs(claimed.map((j) => j.image_id))).map((r) => [r.id, r]));
+      const rows = new Map(
+        (await images.imagesForJobs(claimed.map((j) => j.image_id))).map((r) => [r.id, r]),
+      );
       const outcomes = new Map<string, JobOutcome>();
       const toEncode: { job: ClaimedJob; image: ImageToIndex; bytes: Buffer }[] = [];
 

@@ -39,7 +39,13 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** A gauge whose value is read when Prometheus scrapes. */
-export function gaugeFrom(registry: Registry, name: string, help: string, read: () => Promise<Record<string, number>>, label: string) {
+export function gaugeFrom(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => Promise<Record<string, number>>,
+  label: string,
+) {
   return new Gauge({
     name,
     help,

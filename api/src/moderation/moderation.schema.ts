@@ -22,7 +22,8 @@ builder.mutationFields((t) => ({
   }),
   deleteImage: t.field({
     type: DeleteImagePayload,
-    description: 'The uploader (or a moderator): removes the image from results at once, then from shards and storage.',
+    description:
+      'The uploader (or a moderator): removes the image from results at once, then from shards and storage.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'delete', ctx.services.policy);
@@ -32,4 +33,3 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
-

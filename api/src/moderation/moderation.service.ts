@@ -26,7 +26,8 @@ export function createModerationService(deps: ModerationDeps) {
     async flag(rawId: string, rawReason: string, caller: Caller) {
       const id = parseImageId(rawId);
       const reason = rawReason.trim();
-      if (reason.length === 0 || reason.length > 500) throw badInput('Expected a reason of 1 to 500 characters');
+      if (reason.length === 0 || reason.length > 500)
+        throw badInput('Expected a reason of 1 to 500 characters');
       const [image] = await images.findByIds([id]);
       if (!image || image.deleted_at) throw notFound(`No image with id ${id}`);
       await deps.db.query(
@@ -47,7 +48,10 @@ export function createModerationService(deps: ModerationDeps) {
         throw new AppError('FORBIDDEN', 'Only the uploader may delete this image');
       }
       await deps.db.transaction(async (tx) => {
-        await tx.query(`UPDATE images SET deleted_at = now(), status = 'DELETED', updated_at = now() WHERE id = $1`, [id]);
+        await tx.query(
+          `UPDATE images SET deleted_at = now(), status = 'DELETED', updated_at = now() WHERE id = $1`,
+          [id],
+        );
         // a copy of these bytes from another uploader becomes the indexed one
         await tx.query(
           `INSERT INTO index_jobs (image_id, kind)
@@ -55,9 +59,15 @@ export function createModerationService(deps: ModerationDeps) {
            ON CONFLICT DO NOTHING`,
           [id],
         );
-        await tx.query(`UPDATE images SET duplicate_of = NULL, status = 'PENDING' WHERE duplicate_of = $1 AND deleted_at IS NULL`, [id]);
+        await tx.query(
+          `UPDATE images SET duplicate_of = NULL, status = 'PENDING' WHERE duplicate_of = $1 AND deleted_at IS NULL`,
+          [id],
+        );
         // a tombstone, not a DELETE: shards replaying the table must see the removal
-        await tx.query(`UPDATE embeddings SET deleted_at = now(), seq = DEFAULT WHERE image_id = $1 AND deleted_at IS NULL`, [id]);
+        await tx.query(
+          `UPDATE embeddings SET deleted_at = now(), seq = DEFAULT WHERE image_id = $1 AND deleted_at IS NULL`,
+          [id],
+        );
       });
       // results already exclude it (the row says DELETED); now the shards and the blob
       try {

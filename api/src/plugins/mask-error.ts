@@ -46,5 +46,9 @@ export function maskError(error: unknown, message: string, isDev?: boolean): Err
     }),
   );
   const masked = yogaMaskError(error, message, isDev) as GraphQLError;
-  return new GraphQLError(masked.message, { nodes: located.nodes, path: located.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  return new GraphQLError(masked.message, {
+    nodes: located.nodes,
+    path: located.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  });
 }

@@ -4,7 +4,10 @@ import type { Plugin } from 'graphql-yoga';
  * `/healthz`: the process is up. `/readyz`: its dependencies answer, so a load balancer may
  * send traffic. Checks run in parallel with a deadline each.
  */
-export function useHealth(options: { checks: Record<string, () => Promise<void>>; timeoutMs?: number }): Plugin {
+export function useHealth(options: {
+  checks: Record<string, () => Promise<void>>;
+  timeoutMs?: number;
+}): Plugin {
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -28,9 +31,12 @@ export function useHealth(options: { checks: Record<string, () => Promise<void>>
       return Promise.all(results).then((entries) => {
         const ready = entries.every(([, state]) => state === 'ok');
         endResponse(
-          fetchAPI.Response.json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(entries) }, {
-            status: ready ? 200 : 503,
-          }),
+          fetchAPI.Response.json(
+            { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(entries) },
+            {
+              status: ready ? 200 : 503,
+            },
+          ),
         );
       });
     },

@@ -2,7 +2,11 @@ import type { Plugin } from 'graphql-yoga';
 import type { Metrics } from '../metrics/metrics.ts';
 
 const routeOf = (pathname: string) =>
-  pathname === '/graphql' ? 'graphql' : pathname.startsWith('/blobs/') ? 'blobs' : pathname.slice(1) || 'root';
+  pathname === '/graphql'
+    ? 'graphql'
+    : pathname.startsWith('/blobs/')
+      ? 'blobs'
+      : pathname.slice(1) || 'root';
 
 /** `/metrics` in Prometheus text format, and a request counter by route and status class. */
 export function useMetrics(options: { metrics: Metrics; path?: string }): Plugin {
@@ -12,7 +16,9 @@ export function useMetrics(options: { metrics: Metrics; path?: string }): Plugin
     onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname !== path) return;
       return metrics.registry.metrics().then((text) => {
-        endResponse(new fetchAPI.Response(text, { headers: { 'content-type': metrics.registry.contentType } }));
+        endResponse(
+          new fetchAPI.Response(text, { headers: { 'content-type': metrics.registry.contentType } }),
+        );
       });
     },
     onResponse({ request, response }) {

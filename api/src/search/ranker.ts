@@ -20,7 +20,8 @@ export function parseRankerConfig(json: string): RankerConfig {
   const raw = JSON.parse(json) as Partial<RankerConfig>;
   const weights = { ...DEFAULT_RANKER.weights, ...(raw.weights ?? {}) };
   for (const [name, w] of Object.entries(weights)) {
-    if (!Number.isFinite(w) || w < 0) throw new Error(`Expected a non-negative ranker weight for ${name} but received ${w}`);
+    if (!Number.isFinite(w) || w < 0)
+      throw new Error(`Expected a non-negative ranker weight for ${name} but received ${w}`);
   }
   if (!raw.version) throw new Error('Expected the ranker config to carry a version');
   const halfLife = raw.recencyHalfLifeDays ?? DEFAULT_RANKER.recencyHalfLifeDays;

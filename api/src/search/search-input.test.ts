@@ -12,11 +12,19 @@ const code = (fn: () => unknown) => {
 
 describe('search input', () => {
   it('defaults: EARLY fusion, alpha 0.5, limit 20, offset 0', () => {
-    expect(parseSearchInput({ text: 'red' })).toMatchObject({ fusion: 'EARLY', textWeight: 0.5, limit: 20, offset: 0 });
+    expect(parseSearchInput({ text: 'red' })).toMatchObject({
+      fusion: 'EARLY',
+      textWeight: 0.5,
+      limit: 20,
+      offset: 0,
+    });
   });
 
   it('normalises labels and keeps one image source', () => {
-    expect(parseSearchInput({ imageId: '12', labels: [' Sky', 'sky'] })).toMatchObject({ imageId: '12', labels: ['sky'] });
+    expect(parseSearchInput({ imageId: '12', labels: [' Sky', 'sky'] })).toMatchObject({
+      imageId: '12',
+      labels: ['sky'],
+    });
     expect(code(() => parseSearchInput({ imageId: '1', imageUrl: 'http://x/y.png' }))).toBe('BAD_USER_INPUT');
   });
 

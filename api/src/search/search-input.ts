@@ -54,10 +54,13 @@ export function parseSearchInput(raw: RawSearchInput): SearchInput {
     throw badInput(`Expected offset between 0 and ${MAX_OFFSET} but received ${offset}`);
   }
   const labels = [...new Set((raw.labels ?? []).map((l) => l.trim().toLowerCase()))];
-  if (labels.length > MAX_LABELS) throw badInput(`Expected at most ${MAX_LABELS} labels but received ${labels.length}`);
-  if (labels.some((l) => l.length === 0 || l.length > 64)) throw badInput('Expected labels of 1 to 64 characters');
+  if (labels.length > MAX_LABELS)
+    throw badInput(`Expected at most ${MAX_LABELS} labels but received ${labels.length}`);
+  if (labels.some((l) => l.length === 0 || l.length > 64))
+    throw badInput('Expected labels of 1 to 64 characters');
   const imageUrl = raw.imageUrl ? raw.imageUrl.trim() : null;
-  if (imageUrl !== null && imageUrl.length > 2048) throw badInput('Expected imageUrl of at most 2048 characters');
+  if (imageUrl !== null && imageUrl.length > 2048)
+    throw badInput('Expected imageUrl of at most 2048 characters');
   return {
     text,
     imageUrl,

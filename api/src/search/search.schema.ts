@@ -2,14 +2,20 @@ import { authorize } from '../auth/roles.ts';
 import { builder } from '../builder.ts';
 import { edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
 import { ImageRef } from '../images/images.schema.ts';
-import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
+import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
 
 const FusionEnum = builder.enumType('Fusion', {
   description: 'How a text+image query is combined.',
   values: {
-    EARLY: { value: 'EARLY', description: 'One search with the weighted sum of both embeddings, renormalised.' },
-    LATE: { value: 'LATE', description: 'One search per modality, merged by textWeight * s_text + (1 - textWeight) * s_image.' },
+    EARLY: {
+      value: 'EARLY',
+      description: 'One search with the weighted sum of both embeddings, renormalised.',
+    },
+    LATE: {
+      value: 'LATE',
+      description: 'One search per modality, merged by textWeight * s_text + (1 - textWeight) * s_image.',
+    },
   } as const,
 });
 
@@ -17,10 +23,20 @@ const SearchInputRef = builder.inputType('SearchInput', {
   description: 'Text, a reference image (one of image, imageUrl, imageId), or both.',
   fields: (t) => ({
     text: t.string({ required: false }),
-    imageUrl: t.string({ required: false, description: 'An http(s) URL the API fetches (public hosts only).' }),
+    imageUrl: t.string({
+      required: false,
+      description: 'An http(s) URL the API fetches (public hosts only).',
+    }),
     imageId: t.id({ required: false, description: 'An indexed image to search like.' }),
-    image: t.field({ type: 'Upload', required: false, description: 'An uploaded reference image (multipart).' }),
-    textWeight: t.float({ required: false, description: 'alpha in [0, 1]: the text side weight. Default 0.5.' }),
+    image: t.field({
+      type: 'Upload',
+      required: false,
+      description: 'An uploaded reference image (multipart).',
+    }),
+    textWeight: t.float({
+      required: false,
+      description: 'alpha in [0, 1]: the text side weight. Default 0.5.',
+    }),
     fusion: t.field({ type: FusionEnum, required: false, description: 'Default EARLY.' }),
     labels: t.stringList({ required: false, description: 'Only images carrying every one of these labels.' }),
     limit: t.int({ required: false, description: `Default 20, at most ${MAX_LIMIT}.` }),
@@ -32,7 +48,9 @@ const SignalsRef = builder.objectRef<SearchHit['signals']>('RankingSignals').imp
   description: 'What a hit score is made of.',
   fields: (t) => ({
     similarity: t.exposeFloat('similarity', { description: 'Cosine similarity to the query embedding.' }),
-    engagement: t.exposeFloat('engagement', { description: 'Smoothed click-through and save rate in [0, 1].' }),
+    engagement: t.exposeFloat('engagement', {
+      description: 'Smoothed click-through and save rate in [0, 1].',
+    }),
     recency: t.exposeFloat('recency', { description: 'Age decay in [0, 1].' }),
   }),
 });
@@ -50,7 +68,9 @@ const SearchResultRef = builder.objectRef<SearchOutcome>('SearchResult').impleme
   fields: (t) => ({
     queryId: t.exposeID('queryId', { description: 'Pass it to recordClick.' }),
     modelVersion: t.exposeString('modelVersion'),
-    partial: t.exposeBoolean('partial', { description: 'A shard did not answer in time: results may miss some images.' }),
+    partial: t.exposeBoolean('partial', {
+      description: 'A shard did not answer in time: results may miss some images.',
+    }),
     tookMs: t.exposeFloat('tookMs'),
     hits: t.field({ type: [SearchHitRef], resolve: (result) => result.hits }),
   }),
@@ -65,13 +85,16 @@ builder.queryFields((t) => ({
       const modelVersion = ctx.services.encoder.modelVersion;
       const text = input.text ?? null;
       // a signed embedding from the edge's cache spares the text encoder
-      const trusted = text ? edgeEmbeddingFor(ctx.request, { modelVersion, text, dimensions: ctx.services.encoder.dimension }) : null;
+      const trusted = text
+        ? edgeEmbeddingFor(ctx.request, { modelVersion, text, dimensions: ctx.services.encoder.dimension })
+        : null;
       const outcome = await ctx.services.search.search(
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
         { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: trusted },
       );
       const { metrics } = ctx.services;
-      for (const [stage, ms] of Object.entries(outcome.stages)) metrics.searchStage.observe({ stage }, ms / 1000);
+      for (const [stage, ms] of Object.entries(outcome.stages))
+        metrics.searchStage.observe({ stage }, ms / 1000);
       metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
       metrics.searches.inc({ partial: String(outcome.partial) });
       if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });

@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Caller } from '../auth/roles.ts';
 import type { Cache } from '../cache/cache.ts';
 import type { Database } from '../db/database.ts';
+import { normaliseQueryText } from '../edge-trust/protocol.ts';
 import { AppError, notFound } from '../errors.ts';
+import { smoothedEngagement } from '../feedback/engagement.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
 import { inspectImage } from '../images/inspect-image.ts';
-import { normaliseQueryText } from '../edge-trust/protocol.ts';
-import { smoothedEngagement } from '../feedback/engagement.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
-import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import { createSearchRepository } from './search.repository.ts';
+import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
@@ -61,7 +61,8 @@ export interface SearchDeps {
 }
 
 /** Same text, same model: same embedding (the edge's KV uses the same normaliser). */
-export const embeddingCacheKey = (modelVersion: string, text: string) => `emb:${modelVersion}:${normaliseQueryText(text)}`;
+export const embeddingCacheKey = (modelVersion: string, text: string) =>
+  `emb:${modelVersion}:${normaliseQueryText(text)}`;
 
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
@@ -75,7 +76,8 @@ export function createSearchService(deps: SearchDeps) {
     if (trusted && trusted.length === encoder.dimension) return { vector: trusted, source: 'edge' };
     const key = embeddingCacheKey(encoder.modelVersion, text);
     const cached = await deps.cache.getBuffer(key).catch(() => null);
-    if (cached && cached.byteLength === encoder.dimension * 4) return { vector: bufferToVector(cached), source: 'cache' };
+    if (cached && cached.byteLength === encoder.dimension * 4)
+      return { vector: bufferToVector(cached), source: 'cache' };
     const vector = await encoder.encodeText(normaliseQueryText(text));
     void deps.cache.setBuffer(key, vectorToBuffer(vector), options.embeddingTtlSeconds).catch(() => {});
     return { vector, source: 'encoder' };
@@ -94,14 +96,20 @@ export function createSearchService(deps: SearchDeps) {
       ref = `url:${input.imageUrl}`;
     } else if (input.image) {
       if (input.image.size > options.imageLimits.maxBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `Expected an image of at most ${options.imageLimits.maxBytes} bytes`);
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `Expected an image of at most ${options.imageLimits.maxBytes} bytes`,
+        );
       }
       bytes = Buffer.from(await input.image.arrayBuffer());
       ref = 'upload';
     }
     if (!bytes) return null;
     const inspected = await inspectImage(bytes, options.imageLimits);
-    return { vector: await encoder.encodeImage(bytes), ref: ref === 'upload' ? `upload:${inspected.sha256}` : ref };
+    return {
+      vector: await encoder.encodeImage(bytes),
+      ref: ref === 'upload' ? `upload:${inspected.sha256}` : ref,
+    };
   }
 
   return {
@@ -142,7 +150,8 @@ export function createSearchService(deps: SearchDeps) {
         partial = byText.partial || byImage.partial;
         candidates = fuseLate(byText.hits, byImage.hits, input.textWeight);
       } else {
-        const query = text && image ? fuseEarly(text, image.vector, input.textWeight) : (text ?? image!.vector);
+        const query =
+          text && image ? fuseEarly(text, image.vector, input.textWeight) : (text ?? image!.vector);
         const result = await deps.searcher.search(encoder.modelVersion, query, k, { allowedIds });
         partial = result.partial;
         candidates = result.hits;
@@ -153,7 +162,10 @@ export function createSearchService(deps: SearchDeps) {
       // deletion, stored score, blocklist
       mark = performance.now();
       const ids = candidates.map((c) => c.id.toString());
-      const [rows, blocked] = await Promise.all([ctx.loaders.imageById.loadMany(ids), deps.blocklist.check(ids)]);
+      const [rows, blocked] = await Promise.all([
+        ctx.loaders.imageById.loadMany(ids),
+        deps.blocklist.check(ids),
+      ]);
       const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
       candidates.forEach((candidate, i) => {
         const row = rows[i];
@@ -180,7 +192,6 @@ export function createSearchService(deps: SearchDeps) {
         .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
       const hits = ranked.slice(input.offset, need);
       const rerankMs = performance.now() - mark;
-
 
       const tookMs = performance.now() - started;
       const queryId = randomUUID();
@@ -213,4 +224,3 @@ export function createSearchService(deps: SearchDeps) {
   };
 }
 export type SearchService = ReturnType<typeof createSearchService>;
-

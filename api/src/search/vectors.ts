@@ -35,14 +35,18 @@ export function fuseLate(textHits: ScoredId[], imageHits: ScoredId[], alpha: num
   const image = new Map(imageHits.map((h) => [h.id, h.score]));
   const ids = new Set([...text.keys(), ...image.keys()]);
   return [...ids]
-    .map((id) => ({ id, score: alpha * (text.get(id) ?? textFloor) + (1 - alpha) * (image.get(id) ?? imageFloor) }))
+    .map((id) => ({
+      id,
+      score: alpha * (text.get(id) ?? textFloor) + (1 - alpha) * (image.get(id) ?? imageFloor),
+    }))
     .sort((a, b) => b.score - a.score);
 }
 
 export const vectorToBuffer = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
 export function bufferToVector(b: Buffer | Uint8Array): Float32Array {
-  if (b.byteLength % 4 !== 0) throw new Error(`a float32 vector has a multiple of 4 bytes, not ${b.byteLength}`);
+  if (b.byteLength % 4 !== 0)
+    throw new Error(`a float32 vector has a multiple of 4 bytes, not ${b.byteLength}`);
   // copy: the source may not be 4-byte aligned
   const copy = new Uint8Array(b.byteLength);
   copy.set(b);

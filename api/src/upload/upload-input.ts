@@ -8,7 +8,9 @@ export function parseUploaderId(raw: string): string {
   const value = raw.trim();
   if (value.length === 0) throw badInput('Expected uploaderId to be a non-empty id');
   if (value.length > MAX_UPLOADER_ID_LENGTH) {
-    throw badInput(`Expected uploaderId to be at most ${MAX_UPLOADER_ID_LENGTH} characters but received ${value.length}`);
+    throw badInput(
+      `Expected uploaderId to be at most ${MAX_UPLOADER_ID_LENGTH} characters but received ${value.length}`,
+    );
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(value)) throw badInput('Expected uploaderId without control characters');
@@ -24,7 +26,9 @@ export function parseTagsHint(raw: readonly string[] | null | undefined): string
     const value = tag.trim().toLowerCase();
     if (value.length === 0) throw badInput('Expected every tag to be non-empty');
     if (value.length > MAX_TAG_LENGTH) {
-      throw badInput(`Expected every tag to be at most ${MAX_TAG_LENGTH} characters but received one of ${value.length}`);
+      throw badInput(
+        `Expected every tag to be at most ${MAX_TAG_LENGTH} characters but received one of ${value.length}`,
+      );
     }
     // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
     if (/[\u0000-\u001f\u007f]/.test(value)) throw badInput('Expected tags without control characters');

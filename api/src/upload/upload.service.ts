@@ -47,7 +47,10 @@ export function createUploadService(deps: {
       const uploaderId = parseUploaderId(request.uploaderId);
       const tags = parseTagsHint(request.tagsHint);
       if (request.file.size > limits.maxBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `Expected an image of at most ${limits.maxBytes} bytes but received ${request.file.size}`);
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `Expected an image of at most ${limits.maxBytes} bytes but received ${request.file.size}`,
+        );
       }
       const bytes = Buffer.from(await request.file.arrayBuffer());
       const image = await inspectImage(bytes, limits);
