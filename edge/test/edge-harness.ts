@@ -2,7 +2,7 @@
 // Miniflare, in front of any origin URL: the fake origin of the edge tests, or a real API
 // process in the cross-component tests.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,24 +12,32 @@ import { Miniflare } from 'miniflare';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let bundled: Promise<string> | undefined;
 
-/** Bundles the Worker once per test process (`wrangler deploy --dry-run`, offline); returns index.js. */
+/**
+ * Bundles the Worker once per test process (`wrangler deploy --dry-run`, offline) and returns
+ * the bundle as one module: without its source map, whose ../ paths would trip workerd's
+ * module loader.
+ */
 export function buildEdgeBundle(): Promise<string> {
   bundled ??= (async () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'pixelfind-edge-'));
-    await promisify(execFile)(
-      process.execPath,
-      [
-        path.join(repoRoot, 'node_modules/wrangler/bin/wrangler.js'),
-        'deploy',
-        '--dry-run',
-        '--env',
-        'local',
-        '--outdir',
-        outdir,
-      ],
-      { cwd: repoRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
-    );
-    return path.join(outdir, 'index.js');
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        [
+          path.join(repoRoot, 'node_modules/wrangler/bin/wrangler.js'),
+          'deploy',
+          '--dry-run',
+          '--env',
+          'local',
+          '--outdir',
+          outdir,
+        ],
+        { cwd: repoRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+      );
+      return readFileSync(path.join(outdir, 'index.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   })();
   return bundled;
 }
@@ -58,9 +66,7 @@ export interface RunningEdge {
 }
 
 export async function startEdge({ originUrl, signingKey, vars = {} }: EdgeOptions): Promise<RunningEdge> {
-  const scriptPath = await buildEdgeBundle();
-  // the bundle as one module; its source map's ../ paths would trip workerd's module loader
-  const script = readFileSync(scriptPath, 'utf8').replace(/\n\/\/# sourceMappingURL=.*$/m, '');
+  const script = await buildEdgeBundle();
   const miniflare = new Miniflare({
     modules: true,
     script,

@@ -1,6 +1,6 @@
 // The Worker in front of a real API process (`node --import tsx api/src/main.ts`, PGlite, the
-// tiny model, the in-process indexer). Between them sits a counting proxy: it is the API's
-// request counter, and it shows what crossed the wire (the signed embedding headers).
+// tiny model, the in-process indexer). Between them sits a counting proxy, which shows what
+// crossed the wire (the signed embedding headers); the API's own /metrics counters must agree.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -37,7 +37,7 @@ interface GraphQLBody<T> {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
-// ---- child processes: killed with the test process, even when it dies without cleaning up
+// ---- child processes: gone when the test process ends, however it ends
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -121,15 +121,20 @@ async function startApi(options: { dataDir: string; signingKey: string }) {
     SHARDS: '',
   });
   const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}:\n${output()}`);
-    const ready = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) throw new Error(`the API was not ready within 90 s:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}:\n${output()}`);
+      const ready = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`the API was not ready within 90 s:\n${output()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (error) {
+    await stopChild(child);
+    throw error;
   }
   return { url, child, output, stop: () => stopChild(child) };
 }
@@ -206,6 +211,19 @@ describe('edge in front of the real API with the tiny model', () => {
     return { status: response.status, body: (await response.json()) as GraphQLBody<T> };
   };
 
+  /** Sum of a counter in the API's own /metrics, over the series whose labels include `labels`. */
+  const apiCounter = async (name: string, labels: Record<string, string> = {}) => {
+    const text = await (await fetch(`${api!.url}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!match || match[1] !== name) continue;
+      const series = match[2] ?? '';
+      if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(match[3]);
+    }
+    return sum;
+  };
+
   /** Waits for the Worker's background cache write (ctx.waitUntil) of this Search. */
   const cachedSearch = async (input: Record<string, unknown>) => {
     const key = await resultCacheKey({
@@ -257,7 +275,7 @@ describe('edge in front of the real API with the tiny model', () => {
         );
         expect(statuses).toEqual(COLOURS.map(() => 'INDEXED'));
       },
-      { timeout: 45_000, interval: 250 },
+      { timeout: 60_000, interval: 250 },
     );
   }, 120_000);
 
@@ -281,11 +299,14 @@ describe('edge in front of the real API with the tiny model', () => {
     await cachedSearch({ text: 'red', limit: 3 });
 
     const before = originCount();
+    const apiBefore = await apiCounter('pixelfind_http_requests_total');
+    expect(apiBefore).toBeGreaterThan(0);
     const second = await edge!.fetch('/search?q=red&limit=3');
     expect(second.status).toBe(200);
     expect(second.headers.get('x-cache')).toBe('HIT');
     expect(await second.json()).toEqual(answer);
     expect(originCount()).toBe(before);
+    expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore);
   });
 
   it('serves a repeated persisted GraphQL GET from the cache too', async () => {
@@ -321,6 +342,7 @@ describe('edge in front of the real API with the tiny model', () => {
     });
 
     // same text, other limit: a result-cache miss, but an embedding-cache hit
+    const fromEdge = await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' });
     const second = await edge!.fetch('/search?q=%20Green%20&limit=2');
     expect(second.headers.get('x-cache')).toBe('MISS');
     const top = (await second.json()) as SearchAnswer;
@@ -331,6 +353,7 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(sent.requestHeaders[EDGE_HEADERS.embeddingSignature]).toMatch(/^[0-9a-f]{64}$/);
     // the API returns a vector only when it encoded one itself: none here, it took the edge's
     expect(sent.responseHeaders?.[EDGE_HEADERS.embedding]).toBeUndefined();
+    expect(await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' })).toBe(fromEdge + 1);
     const strip = (a: SearchAnswer) => a.hits.map((h) => ({ id: h.image.id, similarity: h.similarity }));
     expect(strip(top)).toEqual(strip(full).slice(0, 2));
   });
