@@ -278,6 +278,28 @@ describe('restart', () => {
     await expectMatchesSource(shard, source, 4);
   });
 
+  it('replays changes from before the snapshot without moving them to the hot tier', async () => {
+    // a Postgres source re-reads some changes below the watermark (commit-order slack)
+    const source = new MemoryVectorSource();
+    let shard = newShard(source, { mainTier: 'hnsw' });
+    const w = writer(source, () => shard);
+    source.putMany(MV, idRange(1, 300), unitVectors(300, D, 26));
+    await shard.start();
+    await w.put(idRange(401, 5), unitVectors(5, D, 27));
+    await shard.close();
+    const replayAll: VectorSource = {
+      snapshot: (mv, p) => source.snapshot(mv, p),
+      since: (mv) => source.since(mv, 0n),
+    };
+    shard = newShard(replayAll, { mainTier: 'hnsw' });
+    await shard.start();
+    expect(stats(shard)).toMatchObject({
+      hot: { vectors: 5 },
+      main: { vectors: 300, live: 300, tombstones: 0 },
+    });
+    await expectMatchesSource(shard, source, 10);
+  });
+
   it('retries a refill that failed half-way and serves only once it is complete', async () => {
     const source = new MemoryVectorSource();
     let shard = newShard(source);

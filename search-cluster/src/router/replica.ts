@@ -5,8 +5,10 @@ import type { Hit } from '../shard/topk.ts';
 
 /**
  * One replica of one shard as the router sees it: the same calls whether the shard runs in this
- * process or behind HTTP. Every call takes a signal; when it aborts the call rejects with the
- * signal's reason (an in-process shard keeps working, its answer is dropped).
+ * process or behind HTTP. Every call takes a signal, aborted when the router no longer wants the
+ * answer: an HTTP replica cancels its request; an in-process search cannot be cancelled and need
+ * not reject (the router enforces search deadlines with its own timer), but writes and control
+ * calls reject with the signal's reason so their timeouts hold.
  */
 export interface ShardReplica {
   /** For logs and health: the URL, or "local:<shard>". */
@@ -63,8 +65,10 @@ export class LocalReplica implements ShardReplica {
     this.name = `local:${shard.partition.index}`;
   }
 
-  search(request: ShardSearchRequest, signal: AbortSignal): Promise<Hit[][]> {
-    return withSignal(this.shard.search(request), signal);
+  search(request: ShardSearchRequest, _signal: AbortSignal): Promise<Hit[][]> {
+    // no abort listener: the router's deadline timer drops a late answer, and a listener per call
+    // costs more than a small shard's search
+    return this.shard.search(request);
   }
 
   upsert(modelVersion: string, ids: BigInt64Array, vectors: Float32Array, signal: AbortSignal) {

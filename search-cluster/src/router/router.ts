@@ -118,6 +118,17 @@ class ReplicaState {
 
 type ShardAnswer = { ok: true; results: Hit[][] } | { ok: false; error: unknown };
 
+const FAN_OUT_DONE = new ClusterError('SHARD_UNAVAILABLE', 'The search finished without this answer');
+
+/** State shared by the shards of one search fan-out. */
+interface FanOut {
+  /** Aborted at the deadline, on the caller's signal, or once every shard answered. */
+  controller: AbortController;
+  /** Callbacks of shards still waiting, run when the deadline passes. */
+  expired: Set<() => void>;
+  deadlineMs: number;
+}
+
 /**
  * Routes writes to the owning shard (`shardOf(id, shardCount)`, see ../shard/partition.ts) and fans
  * searches out to every shard, one replica each, merging the answers.
@@ -179,7 +190,6 @@ export class ClusterRouter implements ShardRouter {
     if (!Array.isArray(queries) || queries.length === 0)
       throw badRequest('Expected at least one query vector');
     const dimension = queries[0]!.length;
-    const packed = new Float32Array(queries.length * dimension);
     queries.forEach((q, i) => {
       if (!(q instanceof Float32Array)) throw badRequest(`Expected Float32Array for query ${i}`);
       if (q.length !== dimension || dimension === 0) {
@@ -187,8 +197,13 @@ export class ClusterRouter implements ShardRouter {
           `Expected every query to have dimension ${dimension} but query ${i} has ${q.length}`,
         );
       }
-      packed.set(q, i * dimension);
     });
+    // a single query goes out as it is; a batch is packed into one array
+    let packed = queries[0]!;
+    if (queries.length > 1) {
+      packed = new Float32Array(queries.length * dimension);
+      for (const [i, q] of queries.entries()) packed.set(q, i * dimension);
+    }
     const allowed =
       options.allowedIds === undefined ? undefined : toIdArray('allowedIds', options.allowedIds);
     const allowedPerShard = allowed ? partitionIds(allowed, this.shardCount) : undefined;
@@ -197,17 +212,38 @@ export class ClusterRouter implements ShardRouter {
     if (options.nprobe !== undefined) base.nprobe = options.nprobe;
     if (options.efSearch !== undefined) base.efSearch = options.efSearch;
 
-    const answers = await Promise.all(
-      this.shards.map((_, s): Promise<ShardAnswer> => {
-        const shardAllowed = allowedPerShard?.[s];
-        // a filter that leaves this shard no ids: nothing to ask
-        if (shardAllowed && shardAllowed.length === 0) {
-          return Promise.resolve({ ok: true, results: queries.map(() => []) });
-        }
-        const request = shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
-        return this.searchShard(s, request, deadlineMs, options.signal);
-      }),
-    );
+    // One timer and one AbortController for the whole fan-out: per-shard AbortSignal.timeout and
+    // AbortSignal.any cost tens of microseconds each, more than a small shard's search.
+    const fanOut: FanOut = { controller: new AbortController(), expired: new Set(), deadlineMs };
+    const expire = () => {
+      for (const onExpired of [...fanOut.expired]) onExpired();
+      fanOut.controller.abort(
+        new ClusterError('SHARD_UNAVAILABLE', `Search deadline of ${deadlineMs} ms passed`),
+      );
+    };
+    const timer = setTimeout(expire, deadlineMs);
+    const outer = options.signal;
+    outer?.addEventListener('abort', expire, { once: true });
+    let answers: ShardAnswer[];
+    try {
+      answers = await Promise.all(
+        this.shards.map((_, s): Promise<ShardAnswer> => {
+          const shardAllowed = allowedPerShard?.[s];
+          // a filter that leaves this shard no ids: nothing to ask
+          if (shardAllowed && shardAllowed.length === 0) {
+            return Promise.resolve({ ok: true, results: queries.map(() => []) });
+          }
+          const request = shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
+          return this.searchShard(s, request, fanOut);
+        }),
+      );
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', expire);
+      // cancels hedged requests that lost their race (a shared reason: a fresh DOMException per
+      // search costs more than the search)
+      fanOut.controller.abort(FAN_OUT_DONE);
+    }
 
     const failures = answers.filter((a): a is { ok: false; error: unknown } => !a.ok);
     // the caller's mistake is the same on every shard: report it rather than a partial answer
@@ -248,20 +284,17 @@ export class ClusterRouter implements ShardRouter {
     return [...rotated.filter((r) => r.downUntil <= now), ...rotated.filter((r) => r.downUntil > now)];
   }
 
-  private searchShard(
-    s: number,
-    request: ShardSearchRequest,
-    deadlineMs: number,
-    outer?: AbortSignal,
-  ): Promise<ShardAnswer> {
+  /**
+   * One shard's part of a fan-out: the first replica, a hedge to the next one on failure or after
+   * `hedgeAfterMs`, and a failure answer when the fan-out's deadline passes first.
+   */
+  private searchShard(s: number, request: ShardSearchRequest, fanOut: FanOut): Promise<ShardAnswer> {
     const order = this.replicaOrder(s);
     const attempts = Math.min(2, order.length);
-    const deadline = AbortSignal.timeout(deadlineMs);
-    const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
-    const hedgeAfter = this.hedgeAfterMs ?? Math.max(1, Math.floor(deadlineMs / 3));
+    const signal = fanOut.controller.signal;
+    const hedgeAfter = this.hedgeAfterMs ?? Math.max(1, Math.floor(fanOut.deadlineMs / 3));
 
     return new Promise<ShardAnswer>((resolve) => {
-      const controllers: AbortController[] = [];
       let launched = 0;
       let failed = 0;
       let lastError: unknown = null;
@@ -272,21 +305,23 @@ export class ClusterRouter implements ShardRouter {
         if (settled) return;
         settled = true;
         if (hedgeTimer) clearTimeout(hedgeTimer);
-        signal.removeEventListener('abort', onDeadline);
-        for (const c of controllers) c.abort();
+        fanOut.expired.delete(onExpired);
         resolve(answer);
       };
-      const onDeadline = () => {
+      const onExpired = () => {
         // replicas that never answered count as failing, so the next query tries another first
-        if (deadline.aborted) for (let i = 0; i < launched; i++) this.markFailed(order[i]!);
-        finish({ ok: false, error: lastError ?? signal.reason });
+        for (let i = 0; i < launched; i++) this.markFailed(order[i]!);
+        finish({
+          ok: false,
+          error:
+            lastError ??
+            new ClusterError('SHARD_UNAVAILABLE', `Shard ${s} missed its ${fanOut.deadlineMs} ms deadline`),
+        });
       };
       const launch = () => {
         if (settled || launched >= attempts) return;
         const state = order[launched++]!;
-        const controller = new AbortController();
-        controllers.push(controller);
-        state.replica.search(request, AbortSignal.any([signal, controller.signal])).then(
+        state.replica.search(request, signal).then(
           (results) => {
             this.markHealthy(state);
             finish({ ok: true, results });
@@ -311,9 +346,9 @@ export class ClusterRouter implements ShardRouter {
         finish({ ok: false, error: signal.reason });
         return;
       }
-      signal.addEventListener('abort', onDeadline, { once: true });
+      fanOut.expired.add(onExpired);
       launch();
-      if (attempts > 1) hedgeTimer = setTimeout(launch, hedgeAfter);
+      if (attempts > 1 && !settled) hedgeTimer = setTimeout(launch, hedgeAfter);
     });
   }
 

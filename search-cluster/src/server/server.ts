@@ -180,6 +180,8 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // requests in flight get a grace period, then their connections are cut
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
       }),
   };
 }

@@ -152,6 +152,8 @@ export class ModelIndex {
         vectors: this.vectorCount,
       });
     } catch (error) {
+      // closed while loading: the failure is the shutdown itself
+      if ((this.state as ModelIndexState) === 'closed') return;
       this.recordError(error);
       const delay = Math.min(30_000, this.config.tiers.loadRetryMs * 2 ** attempt);
       this.config.log.error('loading failed, retrying', {
@@ -225,8 +227,8 @@ export class ModelIndex {
         );
       }
       const ids = await readIds(snapshot);
-      store = this.onDisk(meta.kind)
-        ? VectorFileStore.open(snapshot.vectorsPath)
+      store = this.onDisk()
+        ? await VectorFileStore.open(snapshot.vectorsPath, meta.count, meta.dimension)
         : new MemoryRowStore(await readVectors(snapshot), meta.dimension);
       return new MainTier({
         kind: meta.kind,
@@ -245,9 +247,11 @@ export class ModelIndex {
     }
   }
 
-  private onDisk(kind: MainTierKind): boolean {
+  private onDisk(): boolean {
     const setting = this.config.tiers.vectorsOnDisk;
-    return this.config.dataDir !== undefined && (setting === 'auto' ? kind === 'ivfpq' : setting);
+    // Flat and HNSW hold full vectors inside FAISS already, IVF-PQ must not hold them at all: the
+    // row store's copy lives in the snapshot file, memory-mapped
+    return this.config.dataDir !== undefined && setting !== false;
   }
 
   private searchParams(): MainTierSearchParams {
@@ -457,11 +461,6 @@ export class ModelIndex {
         try {
           const stored = await main.store.read(checkMain.map((c) => c.row));
           checkMain.forEach((c, i) => {
-            // rows on disk are not compared: replacing an identical vector is still one vector
-            if (!stored) {
-              add.push(c);
-              return;
-            }
             for (let j = 0; j < d; j++) {
               if (stored[i * d + j] !== vectors[c.at * d + j]) {
                 add.push(c);
@@ -573,6 +572,8 @@ export class ModelIndex {
         const choice = chooseMainTier(collected.ids.length, d, this.config.tiers);
         const index = await buildIndex(factory, choice.factory, d, collected, signal);
         let store: RowStore | null = null;
+        // row order of `store`: arrival order in memory, id order in the snapshot's vector file
+        let ids = collected.ids;
         try {
           if (dataDir) {
             try {
@@ -588,7 +589,11 @@ export class ModelIndex {
                 vectors: collected.vectors,
               });
               snapshotDir = written.dir;
-              if (this.onDisk(choice.kind)) store = VectorFileStore.open(written.vectorsPath);
+              if (this.onDisk()) {
+                const sorted = await readIds(written);
+                store = await VectorFileStore.open(written.vectorsPath, sorted.length, d);
+                ids = sorted;
+              }
             } catch (error) {
               // still serve the new tier; the next rebuild tries again
               this.recordError(error);
@@ -602,7 +607,7 @@ export class ModelIndex {
           next = new MainTier({
             ...choice,
             index,
-            ids: collected.ids,
+            ids,
             store,
             watermark: snapshot.watermark,
             params: this.searchParams(),

@@ -9,8 +9,9 @@ export interface TierOptions extends MainTierChoiceOptions {
   /** IVF-PQ re-scores `k * rescoreFactor` candidates with full-precision vectors. Default 8. */
   rescoreFactor: number;
   /**
-   * Read the main tier's full-precision vectors from the snapshot file on demand instead of holding
-   * them in memory (needs a data dir). 'auto' = only for IVF-PQ tiers. Default 'auto'.
+   * Re-score and scan the main tier's full-precision vectors from the snapshot's memory-mapped file
+   * instead of a copy on the heap. 'auto' (and true) = whenever the shard has a data dir; false =
+   * always in memory. Default 'auto'.
    */
   vectorsOnDisk: boolean | 'auto';
   /** Filtered searches with at most this many allowed ids scan them exactly. Default 4096. */

@@ -1,3 +1,4 @@
+import { type FileHandle, open } from 'node:fs/promises';
 import { VectorFile } from '../faiss/vector-file.ts';
 import { dot, type Hit, TopK } from './topk.ts';
 
@@ -18,8 +19,8 @@ export interface RowStore {
     rows: Int32Array,
     k: number,
   ): Promise<Hit[][]>;
-  /** The vectors of `rows` concatenated, where the store can hand them out (memory); null otherwise. */
-  read(rows: ArrayLike<number>): Promise<Float32Array | null>;
+  /** The vectors of `rows`, concatenated in the order given. */
+  read(rows: ArrayLike<number>): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -67,14 +68,26 @@ export class MemoryRowStore implements RowStore {
   async close(): Promise<void> {}
 }
 
-/** Rows in the snapshot's memory-mapped vector file, scored natively off the main thread. */
+/**
+ * Rows in the snapshot's vector file (ids ascending, row i of the file = the tier's ids[i]): scored
+ * natively from the memory-mapped file, read back with positional reads for equality checks.
+ */
 export class VectorFileStore implements RowStore {
   readonly memoryBytes = 0;
 
-  private constructor(private readonly file: VectorFile) {}
+  private constructor(
+    private readonly file: VectorFile,
+    private readonly handle: FileHandle,
+    private readonly dimension: number,
+    private readonly rowsOffset: number,
+  ) {}
 
-  static open(path: string): VectorFileStore {
-    return new VectorFileStore(VectorFile.open(path));
+  /** `count` and `dimension` as in the snapshot's meta (the file's header was checked against them). */
+  static async open(path: string, count: number, dimension: number): Promise<VectorFileStore> {
+    const file = VectorFile.open(path);
+    const handle = await open(path, 'r');
+    // header (32 bytes), then count ids, then the rows
+    return new VectorFileStore(file, handle, dimension, 32 + count * 8);
   }
 
   async score(
@@ -99,11 +112,25 @@ export class VectorFileStore implements RowStore {
     return results;
   }
 
-  async read(): Promise<null> {
-    return null;
+  async read(rows: ArrayLike<number>): Promise<Float32Array> {
+    const rowBytes = this.dimension * 4;
+    const out = new Float32Array(rows.length * this.dimension);
+    const bytes = new Uint8Array(out.buffer);
+    // one pread per row, a few in flight, so a big batch does not flood the libuv pool
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < rows.length; i = next++) {
+        const position = this.rowsOffset + rows[i]! * rowBytes;
+        const { bytesRead } = await this.handle.read(bytes, i * rowBytes, rowBytes, position);
+        if (bytesRead !== rowBytes) throw new Error(`Short read of row ${rows[i]} from the vector file`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, rows.length) }, worker));
+    return out;
   }
 
   async close(): Promise<void> {
     this.file.close();
+    await this.handle.close();
   }
 }
