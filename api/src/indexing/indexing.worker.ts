@@ -38,8 +38,8 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
 
 /**
  * The indexing worker: claims jobs from Postgres, encodes their images in one batch, gates
- * on safety, writes the vector to its shard, then records embedding + tags + INDEXED in one
- * transaction. Every step is idempotent, so a job that runs twice (a lease that expired on a
+ * on safety, records embedding + tags + INDEXED in one transaction, then writes the vector to
+ * its shard. Every step is idempotent, so a job that runs twice (a lease that expired on a
  * slow worker) leaves one embedding, one set of tags and one vector.
  */
 export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = {}) {
@@ -108,21 +108,22 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
       return 'rejected';
     }
     const tags = await embedder.tagImage(vector);
-    // shard first, then the record: a crash in between re-runs the job, and the upsert is
-    // idempotent; search only shows images whose row says INDEXED
-    await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]);
-    const seconds = await deps.db.transaction(async (tx) => {
-      const age = await createIndexingRepository(tx).markIndexed({
+    // the record first, then the shard: a shard rebuild reads the record, so a vector that
+    // reached a hot tier before its row committed could be dropped by a rebuild that started
+    // in between. The job completes only after the shard took the vector; a crash in between
+    // re-runs the job, and both steps are idempotent.
+    const seconds = await deps.db.transaction((tx) =>
+      createIndexingRepository(tx).markIndexed({
         imageId: image.id,
         modelVersion,
         vector,
         tags,
         safetyScore: safety.score,
         safetyDetail: safety,
-      });
-      await createIndexJobsRepository(tx).complete(owner, job.id);
-      return age;
-    });
+      }),
+    );
+    await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]);
+    await jobs.complete(owner, job.id);
     if (seconds !== null) deps.onIndexed?.(seconds);
     return 'indexed';
   }

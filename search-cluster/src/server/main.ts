@@ -10,11 +10,12 @@
  *   MODEL_VERSIONS  model versions to serve, "name:dimension,name:dimension" (more can be added over
  *                   POST /v1/model-versions; the data dir remembers them)
  *   MAIN_TIER       auto | flat | hnsw | ivfpq (default auto)
- *
- * Without a source of record the server cannot rebuild or refill after a restart; an embedding
- * deployment passes one to runShardServer().
+ *   DATABASE_URL    Postgres holding the `embeddings` table: the source of record for rebuilds and
+ *                   restart refills (without it both are disabled)
  */
+import pg from 'pg';
 import { ClusterError } from '../errors.ts';
+import { PostgresVectorSource } from '../rebuild/postgres-vector-source.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
 import { jsonLogger, type TierOptions } from '../shard/options.ts';
@@ -83,7 +84,10 @@ export async function runShardServer({ env = process.env, source }: RunOptions =
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('server/main.ts')) {
   try {
-    const { shard, server, ready } = await runShardServer();
+    // the embeddings table is the source of record: a restarted shard refills from it
+    const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 }) : null;
+    pool?.on('error', () => {});
+    const { shard, server, ready } = await runShardServer(pool ? { source: new PostgresVectorSource(pool) } : {});
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -91,6 +95,7 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       process.stderr.write(`${JSON.stringify({ level: 'info', msg: 'stopping', signal })}\n`);
       await server.close();
       await shard.close();
+      await pool?.end();
       process.exit(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
