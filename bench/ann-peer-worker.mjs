@@ -43,7 +43,7 @@ let prepared;
 parentPort.on('message', (message) => {
   if (message.type === 'exit') process.exit(0);
   if (message.type === 'run') {
-    const { ef, set } = message;
+    const { ef, set, limit } = message;
     let search;
     if (library === 'hnswlib') {
       hnsw.setEf(ef);
@@ -52,7 +52,7 @@ parentPort.on('message', (message) => {
       const index = usearchIndex(ef);
       search = (vector) => Array.from(index.search(vector, k, 1).keys, (key) => BigInt.asIntN(64, key));
     }
-    prepared = { queries: sets[set], search };
+    prepared = { queries: limit ? sets[set].slice(0, limit) : sets[set], search };
     parentPort.postMessage({ type: 'ready' });
     return;
   }

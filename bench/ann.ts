@@ -7,6 +7,7 @@
  *
  * Writes bench/results/ann.md and bench/results/ann.json (with the command line).
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,13 +36,14 @@ const { values: flags } = parseArgs({
     'text-shift': { type: 'string', default: '1.5' },
     threads: { type: 'string', default: '1,2' },
     m: { type: 'string', default: '32' },
-    'ef-construction': { type: 'string', default: '64' },
-    ef: { type: 'string', default: '16,32,64,128,256' },
+    'ef-construction': { type: 'string', default: '40' },
+    ef: { type: 'string', default: '16,24,32,48,64,128' },
     nlist: { type: 'string' },
     pq: { type: 'string', default: '64' },
-    nprobe: { type: 'string', default: '4,8,16,32,64' },
+    nprobe: { type: 'string', default: '8,16,32,64,128,256,512' },
     candidates: { type: 'string', default: '100' },
     'flat-queries': { type: 'string', default: '200' },
+    repeats: { type: 'string', default: '3' },
     'skip-peers': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
   },
@@ -64,6 +66,8 @@ const CANDIDATES = int('candidates');
 const THREADS = list('threads');
 const FLAT_QUERIES = Math.min(NQ, int('flat-queries'));
 const TRAIN_SAMPLE = Math.min(N, 64 * NLIST);
+/** Each sweep point runs this many times and keeps the fastest: other work on a shared machine only slows runs down. */
+const REPEATS = int('repeats');
 
 type QuerySet = 'image' | 'text';
 
@@ -126,15 +130,22 @@ function record(
   );
 }
 
-/** One query per call, `threads` calls in flight (each FAISS call uses one OpenMP thread). */
-async function timeFaiss(
-  search: (query: Float32Array) => Promise<{ ids: BigInt64Array }>,
+interface Trial {
+  ids: BigInt64Array;
+  latencies: Float64Array;
+  wallMs: number;
+}
+
+type Search = (query: Float32Array) => Promise<{ ids: BigInt64Array }>;
+
+/** One timed pass: one query per call, `threads` calls in flight (each FAISS call uses one OpenMP thread). */
+async function faissTrial(
+  search: Search,
   queries: Float32Array,
   count: number,
   threads: number,
-): Promise<{ ids: BigInt64Array; latencies: Float64Array; wallMs: number }> {
+): Promise<Trial> {
   setFaissThreads(1);
-  for (let q = 0; q < Math.min(20, count); q++) await search(queries.subarray(q * DIM, (q + 1) * DIM));
   const ids = new BigInt64Array(count * K);
   const latencies = new Float64Array(count);
   let next = 0;
@@ -150,6 +161,99 @@ async function timeFaiss(
   const started = performance.now();
   await Promise.all(Array.from({ length: threads }, loop));
   return { ids, latencies, wallMs: performance.now() - started };
+}
+
+/** A short warm-up, then the fastest of REPEATS passes. */
+async function timeFaiss(
+  search: Search,
+  queries: Float32Array,
+  count: number,
+  threads: number,
+): Promise<Trial> {
+  await faissTrial(search, queries, Math.min(20, count), 1);
+  let best: Trial | undefined;
+  for (let trial = 0; trial < REPEATS; trial++) {
+    const result = await faissTrial(search, queries, count, threads);
+    if (!best || result.wallMs < best.wallMs) best = result;
+  }
+  return best!;
+}
+
+// ---------------------------------------------------------------- peer threads
+
+interface WorkerReply {
+  latencies: Float64Array;
+  ids: BigInt64Array;
+  rows: Int32Array;
+}
+
+/** `threads` worker threads searching one peer library's saved index (see ann-peer-worker.mjs). */
+class PeerPool {
+  private constructor(private readonly workers: Worker[]) {}
+
+  static async start(kind: string, path: string, threads: number): Promise<PeerPool> {
+    const shared: Record<string, SharedArrayBuffer> = {};
+    for (const set of ['image', 'text'] as const) {
+      const buffer = new SharedArrayBuffer(querySets[set].byteLength);
+      new Float32Array(buffer).set(querySets[set]);
+      shared[set] = buffer;
+    }
+    const workers = await Promise.all(
+      Array.from({ length: threads }, (_, worker) => {
+        const w = new Worker(new URL('./ann-peer-worker.mjs', import.meta.url), {
+          workerData: {
+            library: kind,
+            path,
+            dimension: DIM,
+            connectivity: M,
+            efConstruction: EF_CONSTRUCTION,
+            k: K,
+            worker,
+            workers: threads,
+            querySets: shared,
+          },
+        });
+        return new Promise<Worker>((resolve, reject) => {
+          w.once('message', () => resolve(w));
+          w.once('error', reject);
+        });
+      }),
+    );
+    return new PeerPool(workers);
+  }
+
+  /** One timed pass; all threads start together. `limit` makes a short warm-up pass. */
+  async trial(ef: number, set: QuerySet, limit?: number): Promise<Trial> {
+    await Promise.all(this.workers.map((w) => ask(w, { type: 'run', ef, set, limit })));
+    const started = performance.now();
+    const parts = await Promise.all(this.workers.map((w) => ask(w, { type: 'go' })));
+    const wallMs = performance.now() - started;
+    const ids = new BigInt64Array(NQ * K);
+    const latencies = new Float64Array(NQ);
+    for (const part of parts) {
+      part.rows.forEach((q, i) => {
+        latencies[q] = part.latencies[i]!;
+        ids.set(part.ids.subarray(i * K, (i + 1) * K), q * K);
+      });
+    }
+    return { ids, latencies, wallMs };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function ask(w: Worker, message: unknown): Promise<WorkerReply> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    w.once('error', onError);
+    w.once('message', (reply: WorkerReply) => {
+      w.off('error', onError);
+      resolve(reply);
+    });
+    w.postMessage(message);
+  });
 }
 
 // ---------------------------------------------------------------- data and ground truth
@@ -190,6 +294,13 @@ const ids = sequentialIds(N);
 log('data generated');
 
 const workDir = await mkdtemp(join(tmpdir(), 'pixelfind-ann-'));
+// An interrupted run leaves no index files behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 const truth = {} as Record<QuerySet, BigInt64Array>;
 try {
   // ---------------------------------------------------------------- FAISS Flat (also the ground truth)
@@ -232,7 +343,7 @@ try {
 
   const efs = list('ef');
 
-  // ---------------------------------------------------------------- FAISS HNSW
+  // ---------------------------------------------------------------- builds
   setFaissThreads(2);
   started = performance.now();
   const hnsw = FaissIndex.create(DIM, `HNSW${M}`, { efConstruction: EF_CONSTRUCTION });
@@ -245,30 +356,7 @@ try {
     bytesPerVector: hnsw.memoryBytes / N,
   });
   log(`FAISS HNSW${M} built`);
-  for (const set of ['image', 'text'] as const) {
-    for (const threads of THREADS) {
-      for (const efSearch of efs) {
-        const timed = await timeFaiss((q) => hnsw.search(q, K, { efSearch }), querySets[set], NQ, threads);
-        record(
-          {
-            library: 'pixelfind-faiss',
-            index: `HNSW${M}`,
-            params: `efSearch=${efSearch}`,
-            queries: set,
-            threads,
-          },
-          truth[set],
-          timed.ids,
-          timed.latencies,
-          timed.wallMs,
-          NQ,
-        );
-      }
-    }
-  }
-  hnsw.close();
 
-  // ---------------------------------------------------------------- FAISS IVF-PQ + exact re-scoring
   setFaissThreads(2);
   started = performance.now();
   const factory = `IVF${NLIST},PQ${PQ}`;
@@ -287,37 +375,8 @@ try {
   });
   log(`FAISS ${factory} built`);
   const vectorFile = VectorFile.open(vectorPath);
-  for (const set of ['image', 'text'] as const) {
-    for (const threads of THREADS) {
-      for (const nprobe of list('nprobe')) {
-        const timed = await timeFaiss(
-          (q) => searchRescored(ivfpq, vectorFile, q, K, { nprobe, candidates: CANDIDATES }),
-          querySets[set],
-          NQ,
-          threads,
-        );
-        record(
-          {
-            library: 'pixelfind-faiss',
-            index: `${factory} + re-score`,
-            params: `nprobe=${nprobe} candidates=${CANDIDATES}`,
-            queries: set,
-            threads,
-          },
-          truth[set],
-          timed.ids,
-          timed.latencies,
-          timed.wallMs,
-          NQ,
-        );
-      }
-    }
-  }
-  const ivfpqBytes = ivfpq.memoryBytes;
-  vectorFile.close();
-  ivfpq.close();
 
-  // ---------------------------------------------------------------- peers
+  const peers: Array<{ library: string; kind: 'hnswlib' | 'usearch'; path: string; index: string }> = [];
   if (!flags['skip-peers']) {
     const hnswlibPath = join(workDir, 'hnswlib.bin');
     started = performance.now();
@@ -337,7 +396,7 @@ try {
       });
     }
     log('hnswlib-node built');
-    await sweepPeer('hnswlib-node', 'hnswlib', hnswlibPath, `HNSW M=${M}`, efs);
+    peers.push({ library: 'hnswlib-node', kind: 'hnswlib', path: hnswlibPath, index: `HNSW M=${M}` });
 
     const usearchPath = join(workDir, 'usearch.bin');
     started = performance.now();
@@ -366,93 +425,86 @@ try {
       });
     }
     log('usearch built');
-    await sweepPeer('usearch', 'usearch', usearchPath, `HNSW connectivity=${M}`, efs);
+    peers.push({ library: 'usearch', kind: 'usearch', path: usearchPath, index: `HNSW connectivity=${M}` });
   }
 
-  await report(flatBytes, ivfpqBytes);
-} finally {
-  await rm(workDir, { recursive: true, force: true });
-}
-
-// ---------------------------------------------------------------- peer threads
-
-async function sweepPeer(
-  library: string,
-  kind: string,
-  path: string,
-  index: string,
-  efs: number[],
-): Promise<void> {
-  const shared: Record<string, SharedArrayBuffer> = {};
-  for (const set of ['image', 'text'] as const) {
-    const buffer = new SharedArrayBuffer(querySets[set].byteLength);
-    new Float32Array(buffer).set(querySets[set]);
-    shared[set] = buffer;
-  }
+  // ---------------------------------------------------------------- searches
+  // The HNSW libraries take turns at every sweep point, trial by trial, so that other work on a
+  // shared machine falls on all of them alike.
   for (const threads of THREADS) {
-    const workers = await Promise.all(
-      Array.from({ length: threads }, (_, worker) => {
-        const w = new Worker(new URL('./ann-peer-worker.mjs', import.meta.url), {
-          workerData: {
-            library: kind,
-            path,
-            dimension: DIM,
-            connectivity: M,
-            efConstruction: EF_CONSTRUCTION,
-            k: K,
-            worker,
-            workers: threads,
-            querySets: shared,
-          },
-        });
-        return new Promise<Worker>((resolve, reject) => {
-          w.once('message', () => resolve(w));
-          w.once('error', reject);
-        });
-      }),
-    );
-    const ask = (w: Worker, message: unknown) =>
-      new Promise<{ latencies: Float64Array; ids: BigInt64Array; rows: Int32Array }>((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        w.once('error', onError);
-        w.once('message', (reply) => {
-          w.off('error', onError);
-          resolve(reply);
-        });
-        w.postMessage(message);
-      });
+    const pools = await Promise.all(peers.map((peer) => PeerPool.start(peer.kind, peer.path, threads)));
     try {
       for (const set of ['image', 'text'] as const) {
-        for (const ef of efs) {
-          // Warm up (page in the index), then time all threads from one start.
-          await Promise.all(workers.map((w) => ask(w, { type: 'run', ef, set })));
-          await Promise.all(workers.map((w) => ask(w, { type: 'go' })));
-          await Promise.all(workers.map((w) => ask(w, { type: 'run', ef, set })));
-          const started = performance.now();
-          const parts = await Promise.all(workers.map((w) => ask(w, { type: 'go' })));
-          const wallMs = performance.now() - started;
-          const found = new BigInt64Array(NQ * K);
-          const latencies = new Float64Array(NQ);
-          for (const part of parts) {
-            part.rows.forEach((q, i) => {
-              latencies[q] = part.latencies[i]!;
-              found.set(part.ids.subarray(i * K, (i + 1) * K), q * K);
+        for (const efSearch of efs) {
+          const search: Search = (q) => hnsw.search(q, K, { efSearch });
+          await faissTrial(search, querySets[set], 20, 1);
+          for (const pool of pools) await pool.trial(efSearch, set, 20);
+          const best: Array<Trial | undefined> = [undefined, ...pools.map(() => undefined)];
+          for (let trial = 0; trial < REPEATS; trial++) {
+            const results = [await faissTrial(search, querySets[set], NQ, threads)];
+            for (const pool of pools) results.push(await pool.trial(efSearch, set));
+            results.forEach((result, i) => {
+              if (!best[i] || result.wallMs < best[i]!.wallMs) best[i] = result;
             });
           }
+          const names = [
+            { library: 'pixelfind-faiss', index: `HNSW${M}`, params: `efSearch=${efSearch}` },
+            ...peers.map((peer) => ({ library: peer.library, index: peer.index, params: `ef=${efSearch}` })),
+          ];
+          names.forEach((name, i) => {
+            const result = best[i]!;
+            record(
+              { ...name, queries: set, threads },
+              truth[set],
+              result.ids,
+              result.latencies,
+              result.wallMs,
+              NQ,
+            );
+          });
+        }
+        for (const nprobe of list('nprobe')) {
+          const timed = await timeFaiss(
+            (q) => searchRescored(ivfpq, vectorFile, q, K, { nprobe, candidates: CANDIDATES }),
+            querySets[set],
+            NQ,
+            threads,
+          );
           record(
-            { library, index, params: `ef=${ef}`, queries: set, threads },
+            {
+              library: 'pixelfind-faiss',
+              index: `${factory} + re-score`,
+              params: `nprobe=${nprobe}${nprobe >= NLIST ? ' (all lists)' : ''} candidates=${CANDIDATES}`,
+              queries: set,
+              threads,
+            },
             truth[set],
-            found,
-            latencies,
-            wallMs,
+            timed.ids,
+            timed.latencies,
+            timed.wallMs,
             NQ,
           );
         }
       }
     } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
+      await Promise.all(pools.map((pool) => pool.close()));
     }
   }
+  hnsw.close();
+  const ivfpqBytes = ivfpq.memoryBytes;
+  vectorFile.close();
+  ivfpq.close();
+
+  rows.sort(
+    (a, b) =>
+      a.library.localeCompare(b.library) ||
+      a.index.localeCompare(b.index) ||
+      a.queries.localeCompare(b.queries) ||
+      a.threads - b.threads,
+  );
+  await report(flatBytes, ivfpqBytes);
+} finally {
+  await rm(workDir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- report
@@ -509,6 +561,7 @@ async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
     node: process.version,
   };
   const parameters = {
+    repeats: REPEATS,
     n: N,
     queries: NQ,
     dimension: DIM,
@@ -549,7 +602,8 @@ async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
       'promises on the libuv pool, one OpenMP thread each; hnswlib-node and usearch search synchronously, so each ' +
       'thread is a worker thread with its own copy or memory map of the saved index). Latencies include the async ' +
       `round trip for FAISS and exclude number[] conversion for hnswlib-node. Flat is timed on ${FLAT_QUERIES} queries. ` +
-      `HNSW: M/connectivity ${M} and efConstruction/expansion_add ${EF_CONSTRUCTION} for all three libraries.`,
+      `HNSW: M/connectivity ${M} and efConstruction/expansion_add ${EF_CONSTRUCTION} for all three libraries. ` +
+      `Each sweep point runs ${REPEATS} times after a short warm-up; the fastest run is reported.`,
     '',
     'The load column is the 1-minute load average when a row finished: this 2-core machine may be shared with ' +
       'other work, which lowers QPS and inflates p99 for whichever library runs at that moment.',

@@ -28,7 +28,7 @@ import {
 } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase } from './support/database.ts';
-import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
 import { summarise } from './support/stats.ts';
@@ -263,6 +263,7 @@ async function main() {
   });
 
   const measuredStart = performance.now();
+  const cpu = cpuMeter();
   const watchers: Promise<UploadResult>[] = [];
   for (let i = 0; i < settings.uploads; i++) {
     if (settings.rate > 0) {
@@ -278,6 +279,7 @@ async function main() {
   }
   const results = await Promise.all(watchers);
   const measuredS = (performance.now() - measuredStart) / 1000;
+  const measuredCpu = cpu.stop(settings.uploads);
   searching = false;
   polling = false;
   await Promise.all([...background, pollLoop]);
@@ -339,6 +341,7 @@ async function main() {
       uploadRequestMs: uploadMs,
       backgroundSearchMs: { ...background_, errors: searchErrors },
       measuredSeconds: Math.round(measuredS * 10) / 10,
+      measuredPhaseProcessCpuPercent: measuredCpu.processCpuPercent,
       worker: workerCounts,
       target: { p99SecondsUnder: 5, met: targetMet },
     },
@@ -393,7 +396,8 @@ Outcomes: ${Object.entries(counts)
     .map(([k, v]) => `${k} ${v}`)
     .join(
       ', ',
-    )}; background search errors: ${searchErrors}. Measured phase: ${json.results.measuredSeconds} s.
+    )}; background search errors: ${searchErrors}. Measured phase: ${json.results.measuredSeconds} s, in which this process
+used ${measuredCpu.processCpuPercent}% of the machine's CPU.
 
 **Target p99 < 5 s: ${targetMet ? 'met' : 'not met'}** (p99 ${bySeconds.p99} s over ${bySeconds.count} of ${settings.uploads} uploads).
 `;

@@ -22,6 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { loadConfig } from '../api/src/config/config.ts';
 import type { Database } from '../api/src/db/database.ts';
 import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
@@ -29,9 +30,9 @@ import { createServices } from '../api/src/services.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
-import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { postGraphQL, recordStages, runClosedLoop, startServer } from './support/server.ts';
+import { recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
 
 const { values } = parseArgs({
@@ -88,6 +89,15 @@ function random(seed: number) {
 }
 
 const NOISE = 0.6;
+
+/** What the load-generating thread (support/http-load-worker.mjs) reports. */
+interface LoadReport {
+  ms: number[];
+  errors: number;
+  shortPages: number;
+  firstError: string | null;
+  seconds: number;
+}
 
 /** A unit vector: centroid plus Gaussian noise of norm ~NOISE. */
 function syntheticVector(centroid: Float32Array, next: () => number): Float32Array {
@@ -234,34 +244,33 @@ async function main() {
 
     const server = await startServer(services);
     const stages = recordStages(services);
-    const clientMs: number[] = [];
-    let errors = 0;
-    let shortPages = 0;
-    const firstError: string[] = [];
-    const one = async (i: number, measure: boolean) => {
-      const started = performance.now();
-      const body = await postGraphQL<{ search: { hits: unknown[] } }>(server.url, SEARCH, {
-        input: { text: words[i % words.length], limit: settings.limit },
-      }).catch((error: Error) => ({ errors: [{ message: error.message }], data: null }));
-      const elapsed = performance.now() - started;
-      if (!measure) return;
-      if (body.errors || !body.data) {
-        errors++;
-        if (firstError.length === 0) firstError.push(body.errors?.[0]?.message ?? 'no data');
-        return;
-      }
-      if (body.data.search.hits.length < settings.limit) shortPages++;
-      clientMs.push(elapsed);
-    };
+    const inputs = words.map((text) => ({ input: { text, limit: settings.limit } }));
+    const drive = (total: number, concurrency: number) =>
+      new Promise<LoadReport>((resolve, reject) => {
+        const worker = new Worker(new URL('./support/http-load-worker.mjs', import.meta.url), {
+          workerData: {
+            url: server.url,
+            query: SEARCH,
+            variables: inputs,
+            total,
+            concurrency,
+            limit: settings.limit,
+          },
+        });
+        worker.once('message', (report: LoadReport) => resolve(report));
+        worker.once('error', reject);
+      });
 
     // every distinct query once: its embedding is in the cache from now on
-    for (let i = 0; i < words.length; i++) await one(i, false);
-    await runClosedLoop(settings.warmup, settings.concurrency, (i) => one(i, false));
+    await drive(words.length, 1);
+    await drive(settings.warmup, settings.concurrency);
     stages.reset();
     console.error(`  measuring ${settings.requests} requests at concurrency ${settings.concurrency}`);
-    const measuredStart = performance.now();
-    await runClosedLoop(settings.requests, settings.concurrency, (i) => one(i, true));
-    const measuredSeconds = (performance.now() - measuredStart) / 1000;
+    const cpu = cpuMeter();
+    const report = await drive(settings.requests, settings.concurrency);
+    const measuredCpu = cpu.stop(settings.requests);
+    const measuredSeconds = report.seconds;
+    const { ms: clientMs, errors, shortPages } = report;
     const loadSummary = load.stop();
     await server.close();
 
@@ -297,7 +306,8 @@ async function main() {
         distinctQueries: words.length,
         queryEmbeddings: 'cached (every distinct query ran once before measuring)',
         vectorModel: `vocabulary text embedding + Gaussian noise (norm ~${NOISE}), normalised; seed 42`,
-        client: 'Node fetch (undici, keep-alive), JSON POST to /graphql',
+        client:
+          'Node fetch (undici, keep-alive) in a worker thread of the bench process, JSON POST to /graphql',
       },
       setup: {
         fillSeconds: Math.round(fillSeconds),
@@ -307,8 +317,12 @@ async function main() {
       results: {
         throughputPerSecond: Math.round((clientMs.length / measuredSeconds) * 10) / 10,
         measuredSeconds: Math.round(measuredSeconds * 10) / 10,
+        measuredPhaseCpu: {
+          processCpuPercent: measuredCpu.processCpuPercent,
+          cpuMsPerRequest: measuredCpu.cpuMsPerUnit,
+        },
         errors,
-        firstError: firstError[0] ?? null,
+        firstError: report.firstError,
         partialAnswers: stages.partial,
         shortPages,
         endToEndMs: endToEnd,
@@ -325,7 +339,7 @@ Command: \`${command}\` (${date})
 Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.
 Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
 this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
-The client, the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
+The client (a worker thread), the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
 
 Configuration: ${vectorsWanted.toLocaleString('en')} synthetic vectors of dimension ${encoder.dimension} (the tiny model \`${encoder.modelVersion}\`;
 the real ViT-B/32 would be 512-d, not measured here), ${database}, ${services.cache.kind} cache, ${settings.shards} in-process shards,
@@ -338,7 +352,8 @@ Set-up: rows inserted in ${Math.round(fillSeconds)} s, main tiers rebuilt from \
 
 ${table(['ms', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], [row('end to end (client)', endToEnd), row('server (tookMs)', server_), ...Object.entries(perStage).map(([k, s]) => row(`stage: ${k}`, s))], [1, 2, 3, 4, 5, 6])}
 
-Throughput: ${json.results.throughputPerSecond} requests/s. Errors: ${errors}; partial answers: ${stages.partial}; pages short of ${settings.limit} hits: ${shortPages}.
+Throughput: ${json.results.throughputPerSecond} requests/s. During the measured phase this process (client thread, API and shards;
+not Postgres) used ${measuredCpu.processCpuPercent}% of the machine's CPU, ${measuredCpu.cpuMsPerUnit} CPU ms per request. Errors: ${errors}; partial answers: ${stages.partial}; pages short of ${settings.limit} hits: ${shortPages}.
 "end to end" is measured by the client: request, GraphQL execution, tag loading, JSON, response. "server" is
 SearchOutcome.tookMs (encode to re-rank, before GraphQL resolves the hit fields).
 

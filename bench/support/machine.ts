@@ -69,3 +69,20 @@ export function commandLine(script: string): string {
   const args = process.argv.slice(2);
   return `npm run ${script}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
 }
+
+/** CPU this process uses from now until stop(): share of the whole machine and CPU ms per unit of work. */
+export function cpuMeter(): { stop(units: number): { processCpuPercent: number; cpuMsPerUnit: number } } {
+  const cpuAtStart = process.cpuUsage();
+  const wallAtStart = performance.now();
+  return {
+    stop(units) {
+      const cpu = process.cpuUsage(cpuAtStart);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const wallMs = performance.now() - wallAtStart;
+      return {
+        processCpuPercent: Math.round((cpuMs / wallMs / os.cpus().length) * 1000) / 10,
+        cpuMsPerUnit: Math.round((cpuMs / Math.max(1, units)) * 100) / 100,
+      };
+    },
+  };
+}
