@@ -25,6 +25,7 @@ import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
+import { clusterErrorToAppError } from './search/cluster-errors.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
@@ -107,8 +108,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     queryLog: feedbackServices.queryLog,
     searcher: {
       search: async (modelVersion, query, k, options) => {
-        const result = await router.search(modelVersion, query, k, options);
-        return { hits: result.hits, partial: result.partial };
+        try {
+          const result = await router.search(modelVersion, query, k, options);
+          return { hits: result.hits, partial: result.partial };
+        } catch (error) {
+          throw clusterErrorToAppError(error);
+        }
       },
     },
     fetchImage: (url) =>
