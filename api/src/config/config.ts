@@ -32,7 +32,7 @@ export interface Config {
   /** Base URL the API is reachable at, used to build blob URLs served through the API. */
   publicUrl: string;
   search: {
-    /** Candidates asked of the shards per query (100-500). Default 200. */
+    /** Candidates asked of the shards per query (100-500). Default 100 (bench/results/search.md). */
     topK: number;
     /** Stored safety scores under this never show, and uploads under it are REJECTED. Default 0.5. */
     safetyThreshold: number;
@@ -143,7 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl:
       env.PUBLIC_URL ?? `http://${isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     search: {
-      topK: clamp(intFrom(env, 'SEARCH_TOP_K', 200), 100, 500, 'SEARCH_TOP_K'),
+      topK: clamp(intFrom(env, 'SEARCH_TOP_K', 100), 100, 500, 'SEARCH_TOP_K'),
       safetyThreshold: floatFrom(env, 'SAFETY_THRESHOLD', 0.5),
       rankerConfigPath: env.RANKER_CONFIG || null,
       embeddingTtlSeconds: intFrom(env, 'EMBEDDING_CACHE_TTL_SECONDS', 86_400),

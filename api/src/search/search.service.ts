@@ -16,7 +16,7 @@ import { parseSearchInput, type RawSearchInput, type SearchInput } from './searc
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
-  /** Candidates asked of the shards (100-500). Default 200. */
+  /** Candidates asked of the shards (100-500). */
   topK: number;
   /** Images whose stored safety score is under this never appear. Default 0.5. */
   safetyThreshold: number;
@@ -162,10 +162,13 @@ export function createSearchService(deps: SearchDeps) {
       // deletion, stored score, blocklist
       mark = performance.now();
       const ids = candidates.map((c) => c.id.toString());
-      const [rows, blocked] = await Promise.all([
+      // engagement is read alongside the rows (one round trip, not two in a row)
+      const [rows, blocked, candidateStats] = await Promise.all([
         ctx.loaders.imageById.loadMany(ids),
         deps.blocklist.check(ids),
+        ctx.loaders.statsByImageId.loadMany(ids),
       ]);
+      const statsById = new Map(ids.map((id, i) => [id, candidateStats[i]]));
       const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
       candidates.forEach((candidate, i) => {
         const row = rows[i];
@@ -177,11 +180,10 @@ export function createSearchService(deps: SearchDeps) {
       const hydrateMs = performance.now() - mark;
 
       mark = performance.now();
-      const stats = await ctx.loaders.statsByImageId.loadMany(admitted.map((a) => a.image.id));
       const now = Date.now();
       const ranked = admitted
-        .map(({ candidate, image }, i) => {
-          const stat = stats[i];
+        .map(({ candidate, image }) => {
+          const stat = statsById.get(image.id);
           const signals: Signals = {
             similarity: candidate.score,
             engagement: smoothedEngagement(stat instanceof Error ? null : (stat ?? null)),
