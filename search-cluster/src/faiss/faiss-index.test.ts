@@ -105,7 +105,9 @@ describe('FaissIndex', () => {
     expect(high).toBeGreaterThan(low);
     // FAISS 1.7.3 sizes the HNSW queue from the index's own efSearch; concurrent calls that ask
     // for different values must still each get their own.
-    const mixed = await Promise.all([10, 200, 10, 200].map((efSearch) => index.search(queries, 10, { efSearch })));
+    const mixed = await Promise.all(
+      [10, 200, 10, 200].map((efSearch) => index.search(queries, 10, { efSearch })),
+    );
     expect(mixed.map((result) => recallAtK(truth, result.ids, 10))).toEqual([low, high, low, high]);
     await expect(index.remove(ids.subarray(0, 1))).rejects.toThrow(/remove_ids not implemented/);
     index.close();
