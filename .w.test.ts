@@ -1,5 +1,6 @@
-import { test, expect } from 'vitest';
+import { expect, test } from 'vitest';
+
 test('w', async () => {
   await import('./.w-main.ts');
-  await new Promise(r => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 1500));
 });

@@ -24,8 +24,8 @@ import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from '.
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
-import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
 import { clusterErrorToAppError } from './search/cluster-errors.ts';
+import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';

@@ -9,11 +9,15 @@ describe('search cluster errors at the API', () => {
     expect(codeOf(clusterErrorToAppError(new ClusterError('SHARD_UNAVAILABLE', 'shard 1: no replica')))).toBe(
       'SERVICE_UNAVAILABLE',
     );
-    expect(codeOf(clusterErrorToAppError(new ClusterError('SHARD_NOT_READY', 'loading')))).toBe('SERVICE_UNAVAILABLE');
+    expect(codeOf(clusterErrorToAppError(new ClusterError('SHARD_NOT_READY', 'loading')))).toBe(
+      'SERVICE_UNAVAILABLE',
+    );
   });
 
   it('passes a bad request on as BAD_USER_INPUT and leaves other errors alone', () => {
-    expect(codeOf(clusterErrorToAppError(new ClusterError('BAD_REQUEST', 'k must be positive')))).toBe('BAD_USER_INPUT');
+    expect(codeOf(clusterErrorToAppError(new ClusterError('BAD_REQUEST', 'k must be positive')))).toBe(
+      'BAD_USER_INPUT',
+    );
     const other = new Error('boom');
     expect(clusterErrorToAppError(other)).toBe(other);
   });

@@ -15,4 +15,3 @@ export function clusterErrorToAppError(error: unknown): unknown {
       return error;
   }
 }
-

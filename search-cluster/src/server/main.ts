@@ -85,9 +85,13 @@ export async function runShardServer({ env = process.env, source }: RunOptions =
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('server/main.ts')) {
   try {
     // the embeddings table is the source of record: a restarted shard refills from it
-    const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 }) : null;
+    const pool = process.env.DATABASE_URL
+      ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 })
+      : null;
     pool?.on('error', () => {});
-    const { shard, server, ready } = await runShardServer(pool ? { source: new PostgresVectorSource(pool) } : {});
+    const { shard, server, ready } = await runShardServer(
+      pool ? { source: new PostgresVectorSource(pool) } : {},
+    );
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
