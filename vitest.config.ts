@@ -9,6 +9,8 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
+    // the tests run the tiny model on purpose: no "real model missing" warning per test app
+    env: { PIXELFIND_MODEL: 'tiny-clip-v1' },
     include: ['api/**/*.test.ts', 'search-cluster/**/*.test.ts', 'edge/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/data/**'],
     testTimeout: 60_000,
