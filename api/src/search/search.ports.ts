@@ -1,3 +1,5 @@
+import type { QueryLogEntry } from '../feedback/query-log.ts';
+
 /** What search needs from the encoder, the shard router and the query log. */
 
 export interface QueryEncoder {
@@ -14,22 +16,6 @@ export interface VectorSearcher {
     k: number,
     options?: { allowedIds?: bigint[] },
   ): Promise<{ hits: { id: bigint; score: number }[]; partial: boolean }>;
-}
-
-export interface QueryLogEntry {
-  id: string;
-  queryText: string | null;
-  imageRef: string | null;
-  fusion: string | null;
-  textWeight: number | null;
-  filters: Record<string, unknown>;
-  resultIds: string[];
-  modelVersion: string;
-  rankerVersion: string;
-  latencyMs: number;
-  partial: boolean;
-  apiKeyId: string | null;
-  createdAt: Date;
 }
 
 export interface QueryLogSink {
