@@ -216,6 +216,14 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
   it('never returns a deleted image', async () => {
     const id = ids.get('purple')!;
     expect((await names({ text: 'purple' }))[0]).toBe('purple');
+    const { body: before } = await t.gql<{ image: { storageUrl: string } }>(
+      'query($id: ID!) { image(id: $id) { storageUrl } }',
+      {
+        id,
+      },
+    );
+    const blobPath = new URL(before.data!.image.storageUrl).pathname;
+    expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(200);
     const { key } = await t.services.apiKeys.create('user', 'e2e');
     const deleted = await t.gql(
       'mutation($id: ID!) { deleteImage(id: $id) { deleted } }',
@@ -226,6 +234,14 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     expect(await names({ text: 'purple', limit: 100 })).not.toContain('purple');
     const read = await t.gql('query($id: ID!) { image(id: $id) { id } }', { id });
     expect(read.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // gone from the blob store too, and from the shards
+    expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(404);
+    const inShards = await t.services.router.search(
+      t.services.encoder.modelVersion,
+      await t.services.encoder.encodeText('purple'),
+      100,
+    );
+    expect(inShards.hits.map((h) => h.id.toString())).not.toContain(id);
   });
 
   describe('bad input gets a coded error and changes nothing', () => {
