@@ -16,8 +16,17 @@ if ! pg_up; then
   fi
 fi
 if pg_up; then
-  # tests connect as postgres over TCP without a password (local trust, as CI has it)
   echo "test-services: Postgres is up on 127.0.0.1:5432"
+  # The tests connect over TCP: as postgres without a password where local auth is trust (CI),
+  # otherwise (a stock Debian install asks for a password) as a test role made here once.
+  if ! psql -qtA "postgres://postgres@127.0.0.1:5432/postgres" -c 'select 1' >/dev/null 2>&1 \
+     && [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+    runuser -u postgres -- psql -qtA -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pixelfind_test') THEN
+        CREATE ROLE pixelfind_test LOGIN SUPERUSER PASSWORD 'pixelfind_test';
+      END IF; END \$\$;" >/dev/null \
+      && echo "test-services: tests connect as role pixelfind_test (local only)"
+  fi
 else
   echo "test-services: Postgres is not reachable on 127.0.0.1:5432" >&2
 fi

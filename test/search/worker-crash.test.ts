@@ -8,6 +8,7 @@ import {
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
+  TEST_DATABASE_URL,
 } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
@@ -62,7 +63,7 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
       const { body } = await t.upload(bytes, { uploaderId: 'crash' });
       if (body.errors) throw new Error(JSON.stringify(body.errors));
     }
-    const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    const url = new URL(TEST_DATABASE_URL);
     const dbName = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
     url.pathname = `/${dbName}`;
     workerEnv = {

@@ -14,8 +14,17 @@ import { createPgliteDatabase } from '../../api/src/db/pglite-database.ts';
  * service fails the run instead of quietly skipping half of it.
  */
 const requireServices = process.env.PIXELFIND_REQUIRE_SERVICES === '1';
-export const TEST_DATABASE_URL =
-  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * Where the test databases are created. Unset: the local superuser over TCP without a password
+ * (CI's trust auth), else the role `infra/scripts/test-services.sh` creates on a stock Debian
+ * Postgres, whose TCP connections need a password.
+ */
+const DATABASE_CANDIDATES = process.env.TEST_DATABASE_URL
+  ? [process.env.TEST_DATABASE_URL]
+  : [
+      'postgres://postgres@127.0.0.1:5432/postgres',
+      'postgres://pixelfind_test:pixelfind_test@127.0.0.1:5432/postgres',
+    ];
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function reachable(probe: () => Promise<void>, what: string): Promise<boolean> {
@@ -30,11 +39,30 @@ async function reachable(probe: () => Promise<void>, what: string): Promise<bool
   }
 }
 
-export const postgresAvailable = await reachable(async () => {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 });
-  await client.connect();
-  await client.end();
-}, `Postgres at ${TEST_DATABASE_URL}`);
+async function firstReachableDatabase(): Promise<string> {
+  let lastError: unknown = null;
+  for (const url of DATABASE_CANDIDATES) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.end();
+      return url;
+    } catch (error) {
+      lastError = error;
+      await client.end().catch(() => {});
+    }
+  }
+  throw lastError;
+}
+
+let databaseUrl = DATABASE_CANDIDATES[0]!;
+export const postgresAvailable = await reachable(
+  async () => {
+    databaseUrl = await firstReachableDatabase();
+  },
+  `Postgres at ${DATABASE_CANDIDATES.join(' or ')}`,
+);
+export const TEST_DATABASE_URL = databaseUrl;
 
 export const redisAvailable = await reachable(async () => {
   const cache = createRedisCache(TEST_REDIS_URL, { prefix: 'pf-probe:' });
