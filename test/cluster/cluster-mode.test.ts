@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
+import { makeColourImage } from '../fixtures/images/make-images.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import {
+  type Backend,
+  createPostgresBackend,
+  postgresAvailable,
+  redisAvailable,
+  TEST_DATABASE_URL,
+} from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+
+/**
+ * Cluster mode as deployed: shard servers as their own processes (source of record: the
+ * embeddings table), the API routing to them over HTTP. A shard that dies makes answers
+ * partial; restarted, it reloads and refills and answers whole again.
+ */
+describe.runIf(postgresAvailable && redisAvailable)(
+  'cluster mode: API over two shard server processes',
+  () => {
+    let backend: Backend;
+    let t: TestApp;
+    let worker: IndexingWorker;
+    let shardDir = '';
+    const ports: number[] = [];
+    const shards: (ChildProcess | null)[] = [null, null];
+    let databaseUrl = '';
+    const ids = new Map<string, string>();
+
+    const startShard = async (index: number) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'search-cluster/src/server/main.ts'], {
+        env: {
+          ...process.env,
+          SHARD_ID: String(index),
+          SHARD_COUNT: '2',
+          PORT: String(ports[index]),
+          DATA_DIR: path.join(shardDir, `shard-${index}`),
+          MODEL_VERSIONS: 'tiny-clip-v1:64',
+          DATABASE_URL: databaseUrl,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      shards[index] = child;
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const health = await fetch(`http://127.0.0.1:${ports[index]}/healthz`).catch(() => null);
+        if (health?.ok && ((await health.json()) as { status: string }).status === 'ok') return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`shard ${index} did not become healthy`);
+    };
+
+    const search = async (text: string) => {
+      const { body } = await t.gql<{ search: { partial: boolean; hits: { image: { id: string } }[] } }>(
+        'query($t: String!) { search(input: { text: $t, limit: 10 }) { partial hits { image { id } } } }',
+        { t: text },
+      );
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data!.search;
+    };
+
+    beforeAll(async () => {
+      await ensureTinyClip();
+      backend = await createPostgresBackend();
+      const dbName = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+      const url = new URL(TEST_DATABASE_URL);
+      url.pathname = `/${dbName}`;
+      databaseUrl = url.toString();
+      shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-shards-'));
+      ports.push(await freePort(), await freePort());
+      await Promise.all([startShard(0), startShard(1)]);
+      t = await createTestApp(
+        backend,
+        {
+          PIXELFIND_MODE: 'cluster',
+          ALLOW_ANONYMOUS_UPLOADS: 'true',
+          SHARDS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
+          SHARD_DEADLINE_MS: '2000',
+        },
+        { nsfw: false },
+      );
+      worker = await t.services.createWorker();
+      for (const colour of ['red', 'green', 'blue', 'yellow', 'cyan', 'black', 'white', 'orange'] as const) {
+        const { body } = await t.upload(await makeColourImage({ colour, size: 48 }), {
+          uploaderId: 'cluster',
+        });
+        if (body.errors) throw new Error(JSON.stringify(body.errors));
+        ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
+      }
+      while ((await worker.runBatch()).length > 0) {}
+    }, 180_000);
+
+    afterAll(async () => {
+      for (const child of shards) child?.kill('SIGKILL');
+      await t?.close();
+      await backend?.dispose();
+      if (shardDir) await rm(shardDir, { recursive: true, force: true });
+    });
+
+    it('indexes into the shard servers and finds by text across both', async () => {
+      const stats = await t.services.router.stats();
+      // every vector sits in one shard server: hot tier plus live main-tier vectors
+      const perShard = stats.shards.map((s) =>
+        (s.replicas[0]?.stats?.modelVersions ?? []).reduce(
+          (n, m) => n + m.hot.vectors + (m.main?.live ?? 0),
+          0,
+        ),
+      );
+      expect(perShard.reduce((a, b) => a + b, 0)).toBe(ids.size);
+      expect(perShard.every((n) => n > 0)).toBe(true);
+      const found = await search('red');
+      expect(found.partial).toBe(false);
+      expect(found.hits[0]!.image.id).toBe(ids.get('red'));
+    });
+
+    it('answers partial while a shard is down, and whole again once it restarts and refills', async () => {
+      const before = await search('blue');
+      const victim = shards[1]!;
+      victim.kill('SIGKILL');
+      await once(victim, 'exit');
+      const during = await search('blue');
+      expect(during.partial).toBe(true);
+      expect(during.hits.length).toBeLessThan(before.hits.length);
+
+      await startShard(1);
+      const after = await search('blue');
+      expect(after.partial).toBe(false);
+      expect(after.hits.map((h) => h.image.id)).toEqual(before.hits.map((h) => h.image.id));
+    }, 120_000);
+  },
+);
