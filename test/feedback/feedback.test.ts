@@ -25,6 +25,7 @@ import { createImagesRepository } from '../../api/src/images/images.repository.t
 import { maskError } from '../../api/src/plugins/mask-error.ts';
 import { schema } from '../../api/src/schema.ts';
 import { type Backend, backends } from '../support/backends.ts';
+import { postGraphQL } from '../support/post-graphql.ts';
 
 const CLICK = `mutation($queryId: ID!, $imageId: ID!) { recordClick(queryId: $queryId, imageId: $imageId) { ok position } }`;
 const SAVE = `mutation($imageId: ID!, $userId: ID!) { saveImage(imageId: $imageId, userId: $userId) { image { id status } } }`;
@@ -34,8 +35,6 @@ interface Stats {
   clicks: number;
   saves: number;
 }
-
-type GqlResponse<T> = { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
 
 /**
  * The real schema and error masking over only what feedback needs: the full createServices also
@@ -61,22 +60,14 @@ function createFeedbackApp(db: Database, apiKeys: ApiKeysService, feedback: Feed
       services,
     }),
   });
-  return async <T>(
-    query: string,
-    variables: Record<string, unknown>,
-    headers: Record<string, string> = {},
-  ) => {
-    const response = await yoga.fetch('http://pixelfind.test/graphql', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
-        ...headers,
-      },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, body: (await response.json()) as GqlResponse<T> };
-  };
+  return <T>(query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    postGraphQL<T>(
+      (url, init) => yoga.fetch(url, init),
+      'http://pixelfind.test/graphql',
+      query,
+      variables,
+      headers,
+    );
 }
 
 describe.each(backends)('feedback: query log, clicks, saves, image_stats ($name)', ({ create }) => {

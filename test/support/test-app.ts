@@ -7,6 +7,7 @@ import { loadConfig } from '../../api/src/config/config.ts';
 import type { Services } from '../../api/src/context.ts';
 import { createServices, type ServiceOverrides } from '../../api/src/services.ts';
 import type { Backend } from './backends.ts';
+import { postGraphQL } from './post-graphql.ts';
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
@@ -52,18 +53,14 @@ export async function createTestApp(
   });
   const app = createApp(services);
 
-  const gql: TestApp['gql'] = async (query, variables, headers) => {
-    const response = await app.fetch('http://pixelfind.test/graphql', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
-        ...headers,
-      },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, body: await response.json() };
-  };
+  const gql: TestApp['gql'] = (query, variables, headers) =>
+    postGraphQL(
+      (url, init) => app.fetch(url, init),
+      'http://pixelfind.test/graphql',
+      query,
+      variables,
+      headers,
+    );
 
   return {
     app,

@@ -75,20 +75,25 @@ const GENERAL_UNSAFE = {
 export const TINY_MODEL_VERSION = 'tiny-clip-v1';
 export const DEFAULT_REAL_MODEL_VERSION = 'clip-vit-b32-fp32';
 
+/** What every ViT-B/32 export shares: 512-d, 224x224 input, 77-token context, CLIP's scale. */
+const VIT_B32 = {
+  dimension: 512,
+  location: { kind: 'models-dir', folder: 'clip-vit-base-patch32' },
+  preprocessing: { imageSize: 224, mean: CLIP_MEAN, std: CLIP_STD },
+  contextLength: 77,
+  logitScale: 100,
+  labels: { file: 'labels/general.txt', template: 'a photo of {}', threshold: 0.1 },
+  unsafeConcepts: GENERAL_UNSAFE,
+  testModel: false,
+} as const satisfies Partial<ModelEntry>;
+
 export const MODELS: Record<string, ModelEntry> = {
   [DEFAULT_REAL_MODEL_VERSION]: {
     modelVersion: DEFAULT_REAL_MODEL_VERSION,
     name: 'CLIP ViT-B/32 (openai/clip-vit-base-patch32, ONNX export by Xenova), fp32',
     description: 'The real model: 512-d text and image embeddings, 224x224 input, 77-token context.',
-    dimension: 512,
-    location: { kind: 'models-dir', folder: 'clip-vit-base-patch32' },
+    ...VIT_B32,
     files: hfClipFiles(''),
-    preprocessing: { imageSize: 224, mean: CLIP_MEAN, std: CLIP_STD },
-    contextLength: 77,
-    logitScale: 100,
-    labels: { file: 'labels/general.txt', template: 'a photo of {}', threshold: 0.1 },
-    unsafeConcepts: GENERAL_UNSAFE,
-    testModel: false,
     download: {
       repo: 'Xenova/clip-vit-base-patch32',
       revision: 'main',
@@ -107,15 +112,8 @@ export const MODELS: Record<string, ModelEntry> = {
     name: 'CLIP ViT-B/32, 8-bit quantised ONNX export (Xenova)',
     description:
       'About 4x smaller and faster on CPU than fp32; its vectors are not interchangeable with fp32.',
-    dimension: 512,
-    location: { kind: 'models-dir', folder: 'clip-vit-base-patch32' },
+    ...VIT_B32,
     files: hfClipFiles('_quantized'),
-    preprocessing: { imageSize: 224, mean: CLIP_MEAN, std: CLIP_STD },
-    contextLength: 77,
-    logitScale: 100,
-    labels: { file: 'labels/general.txt', template: 'a photo of {}', threshold: 0.1 },
-    unsafeConcepts: GENERAL_UNSAFE,
-    testModel: false,
     download: {
       repo: 'Xenova/clip-vit-base-patch32',
       revision: 'main',
