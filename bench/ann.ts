@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
 import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
-import { FaissIndex, isAvx2Build, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
+import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import {
   clusteredUnitVectors,
   recallAtK,
@@ -262,7 +262,7 @@ const command = `npm run bench:ann -- ${process.argv.slice(2).join(' ')}`.trim()
 log(`${command}`);
 log(
   `n=${N} queries=${NQ} dim=${DIM} clusters=${CLUSTERS} nlist=${NLIST} M=${M} efConstruction=${EF_CONSTRUCTION} ` +
-    `avx2=${isAvx2Build()}`,
+    `faiss=${faissBuild().label}`,
 );
 const base = clusteredUnitVectors({
   count: N,
@@ -579,7 +579,7 @@ async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
-    faissBuild: isAvx2Build() ? 'avx2 (infra/scripts/build-faiss.sh)' : "generic (Debian's libfaiss)",
+    faissBuild: faissBuild().label,
     node: process.version,
   };
   const parameters = {

@@ -360,7 +360,7 @@ async function main() {
 
 Command: \`${command}\` (${date})
 
-Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.
+Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; ${machine.faiss}.
 Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
 this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
 

@@ -26,7 +26,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { FaissIndex, isAvx2Build, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
+import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { clusteredUnitVectors, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
 import { ivfpqFactory } from '../search-cluster/src/rebuild/build-main.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
@@ -129,7 +129,7 @@ async function prepare(): Promise<void> {
   load = sampleLoad();
   log(`${COMMAND}`);
   log(
-    `n=${N} dim=${DIM} queries=${NQ} k=${K} clusters=${CLUSTERS} shards=1 vs ${SHARDS} avx2=${isAvx2Build()}`,
+    `n=${N} dim=${DIM} queries=${NQ} k=${K} clusters=${CLUSTERS} shards=1 vs ${SHARDS} faiss=${faissBuild().label}`,
   );
   base = clusteredUnitVectors({ count: N, dimension: DIM, clusters: CLUSTERS, seed: SEED });
   const queries = clusteredUnitVectors({
@@ -296,7 +296,7 @@ if (RENDER) {
   COMMAND = saved.command;
 } else {
   await prepare();
-  avx2 = isAvx2Build();
+  avx2 = faissBuild().simd === 'avx2';
   for (const tier of TIERS) {
     const one = await buildRouter(tier, 1);
     const many = await buildRouter(tier, SHARDS);
@@ -448,7 +448,7 @@ const md = [
   '',
   `Command: \`${COMMAND}\``,
   '',
-  `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; FAISS avx2 build: ${avx2 ? 'yes' : 'no'}. Date: ${json.date.slice(0, 10)}.`,
+  `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; FAISS: ${machine.faiss ?? `avx2 build: ${avx2 ? 'yes' : 'no'}`}. Date: ${json.date.slice(0, 10)}.`,
   '',
   `Load average (1 min): ${loadSummary.atStart} at start, ${loadSummary.atEnd} at end, mean ${loadSummary.mean}, max ${loadSummary.max} over ${loadSummary.samples} samples; this process used ${loadSummary.processCpuPercent}% of the machine. A load above ${machine.cpus} means other work shared the cores.`,
   '',

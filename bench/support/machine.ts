@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { faissBuild } from '../../search-cluster/src/faiss/faiss-index.ts';
 
 /** What a reader needs to judge a benchmark's numbers: the machine, the runtime and how busy it was. */
 export interface MachineFacts {
@@ -7,6 +8,8 @@ export interface MachineFacts {
   memoryGiB: number;
   node: string;
   platform: string;
+  /** Which FAISS the addon links: AVX2 build or Debian's generic fallback, and its patches. */
+  faiss: string;
 }
 
 export function machineFacts(): MachineFacts {
@@ -16,6 +19,7 @@ export function machineFacts(): MachineFacts {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
+    faiss: faissBuild().label,
   };
 }
 

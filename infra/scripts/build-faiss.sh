@@ -3,7 +3,13 @@
 # because Debian's libfaiss.a is a generic x86-64 build (a 512-d dot product ~10x slower).
 # Falls back to Debian's libfaiss-dev, with a warning, on a CPU without AVX2 or when the build fails.
 #
-# Idempotent: a stamp file marks a finished build; run it again and it only checks.
+# Our fixes to FAISS (infra/faiss-patches/*.patch, applied in name order with `patch -p1` on top of
+# Debian's own patches) go into the AVX2 build only; Debian's generic library stays unpatched, and
+# the addon says which one it linked (search-cluster/src/faiss/load-native.ts, `faissBuild()`).
+#
+# Idempotent: a stamp file marks a finished build; run it again and it only checks. The stamp and
+# the unpacked source are keyed by a digest of the patches, so a cache built before a patch was
+# added or changed is re-unpacked, patched and rebuilt.
 #
 #   PIXELFIND_CACHE          cache root (default: $HOME/.cache/pixelfind)
 #   PIXELFIND_FAISS_PREFIX   where the AVX2 build goes (default: $PIXELFIND_CACHE/faiss-avx2)
@@ -17,7 +23,12 @@ set -euo pipefail
 FAISS_VERSION=1.7.3
 CACHE_ROOT="${PIXELFIND_CACHE:-$HOME/.cache/pixelfind}"
 PREFIX="${PIXELFIND_FAISS_PREFIX:-$CACHE_ROOT/faiss-avx2}"
-STAMP="$PREFIX/.built-faiss-$FAISS_VERSION-avx2"
+PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../faiss-patches" && pwd)"
+PATCHES=("$PATCH_DIR"/*.patch)
+[ -f "${PATCHES[0]}" ] || PATCHES=()
+# Names and contents of every patch: a new or edited patch gives a new stamp, hence a rebuild.
+PATCH_ID=$(for p in "${PATCHES[@]}"; do printf '== %s\n' "$(basename "$p")"; cat "$p"; done | sha256sum | cut -c1-12)
+STAMP="$PREFIX/.built-faiss-$FAISS_VERSION-avx2-patches-$PATCH_ID"
 JOBS="${PIXELFIND_BUILD_JOBS:-$(nproc)}"
 SRC_LIST=/etc/apt/sources.list.d/pixelfind-deb-src.sources
 
@@ -63,7 +74,7 @@ if ! grep -qw avx2 /proc/cpuinfo; then
   use_system_faiss "this CPU has no AVX2: not building FAISS for it"
 fi
 
-apt_install cmake g++ make dpkg-dev || use_system_faiss "build tools missing (see above)"
+apt_install cmake g++ make dpkg-dev patch || use_system_faiss "build tools missing (see above)"
 
 # deb-src entries for the same Debian mirrors as the binary ones (deb822 stanzas and one-line entries).
 if ! apt-cache showsrc faiss 2>/dev/null | grep -q '^Version:'; then
@@ -112,12 +123,35 @@ if [ -n "$src_dir" ] && [ ! -f "$src_dir/CMakeLists.txt" ]; then
   rm -rf "${PREFIX:?}/src" && mkdir -p "$PREFIX/src"
   src_dir=""
 fi
+# A tree patched with another set of our patches (or none: a cache from before them) is unpacked
+# again rather than patched on top, so the library always matches infra/faiss-patches exactly.
+if [ -n "$src_dir" ] && [ "$(cat "$src_dir/.pixelfind-patches" 2>/dev/null)" != "$PATCH_ID" ]; then
+  log "the source tree in $src_dir does not carry the current patches: unpacking it again"
+  rm -rf "$src_dir"
+  src_dir=""
+  dsc=$(find "$PREFIX/src" -maxdepth 1 -type f -name "faiss_$FAISS_VERSION*.dsc" | head -n 1)
+  if [ -n "$dsc" ]; then
+    # The downloaded source package is still there: no download needed.
+    (cd "$PREFIX/src" && dpkg-source -x "$(basename "$dsc")" >"$PREFIX/apt-source.log" 2>&1) || true
+    src_dir=$(find "$PREFIX/src" -maxdepth 1 -type d -name "faiss-$FAISS_VERSION*" | head -n 1)
+  fi
+fi
 if [ -z "$src_dir" ]; then
   log "fetching Debian's faiss source package into $PREFIX/src"
   (cd "$PREFIX/src" && apt-get source -q --only-source faiss >"$PREFIX/apt-source.log" 2>&1) ||
     use_system_faiss "apt-get source faiss failed (see $PREFIX/apt-source.log)"
   src_dir=$(find "$PREFIX/src" -maxdepth 1 -type d -name "faiss-$FAISS_VERSION*" | head -n 1)
   [ -n "$src_dir" ] || use_system_faiss "Debian's faiss source is not version $FAISS_VERSION (see $PREFIX/src)"
+fi
+if [ "$(cat "$src_dir/.pixelfind-patches" 2>/dev/null)" != "$PATCH_ID" ]; then
+  for p in "${PATCHES[@]}"; do
+    log "applying $(basename "$p")"
+    patch -d "$src_dir" -p1 --forward --batch --quiet <"$p" >>"$PREFIX/patch.log" 2>&1 || {
+      rm -rf "$src_dir"
+      use_system_faiss "$(basename "$p") does not apply to Debian's $(basename "$src_dir") (see $PREFIX/patch.log)"
+    }
+  done
+  echo "$PATCH_ID" >"$src_dir/.pixelfind-patches"
 fi
 
 build_dir="$PREFIX/build"
@@ -144,11 +178,16 @@ cp "$lib" "$PREFIX/lib/"
 # Headers of the same source the library was compiled from (Debian's patches applied).
 (cd "$src_dir" && find faiss -name '*.h' -not -path 'faiss/gpu/*' -not -path 'faiss/python/*' \
   -exec cp --parents {} "$PREFIX/include/" \;)
-printf 'faiss %s avx2, built in %ss on %s from %s\n' "$FAISS_VERSION" "$seconds" "$(date -u +%FT%TZ)" \
-  "$(basename "$src_dir")" >"$STAMP"
+# Stamps of earlier builds (other patches) go; this one names the patches the library carries.
+rm -f "$PREFIX"/.built-faiss-*
+{
+  printf 'faiss %s avx2, built in %ss on %s from %s\n' "$FAISS_VERSION" "$seconds" "$(date -u +%FT%TZ)" \
+    "$(basename "$src_dir")"
+  for p in "${PATCHES[@]}"; do printf 'patch %s\n' "$(basename "$p")"; done
+} >"$STAMP"
 # The object files are not needed any more; the source stays so a rebuild skips the download.
 rm -rf "$build_dir"
 
-log "built in ${seconds}s; installed in $PREFIX"
+log "built in ${seconds}s with ${#PATCHES[@]} patch(es) from infra/faiss-patches; installed in $PREFIX"
 log "  library: $PREFIX/lib/libfaiss_avx2.a"
 log "  headers: $PREFIX/include/faiss"

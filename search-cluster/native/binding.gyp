@@ -6,6 +6,7 @@
       "target_name": "pixelfind_faiss",
       "sources": [
         "src/addon.cc",
+        "src/build-info.cc",
         "src/common.cc",
         "src/index-object.cc",
         "src/create.cc",

@@ -1,6 +1,7 @@
 // Registers the exports; every operation lives in its own file.
 #include <napi.h>
 
+#include "build-info.h"
 #include "common.h"
 #include "create.h"
 #include "index-object.h"
@@ -25,6 +26,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New<SetThreads>(env, "setThreads"));
   exports.Set("getThreads", Napi::Function::New<GetThreads>(env, "getThreads"));
   exports.Set("avx2", Napi::Boolean::New(env, PIXELFIND_FAISS_AVX2 != 0));
+  exports.Set("hnswHeapFixed", Napi::Boolean::New(env, HnswHeapFixed()));
   return exports;
 }
 

@@ -1,4 +1,10 @@
-import { type IndexKind, loadNative, type NativeIndex } from './load-native.ts';
+import {
+  describeBuild,
+  type FaissBuild,
+  type IndexKind,
+  loadNative,
+  type NativeIndex,
+} from './load-native.ts';
 import {
   assertCreateOptions,
   assertDimension,
@@ -15,7 +21,7 @@ import {
 } from './options.ts';
 import { ReadWriteLock } from './rw-lock.ts';
 
-export type { IndexKind } from './load-native.ts';
+export type { FaissBuild, IndexKind } from './load-native.ts';
 export type { CreateOptions, SearchOptions } from './options.ts';
 
 export interface SearchResult {
@@ -204,4 +210,9 @@ export function getFaissThreads(): number {
 /** Whether the loaded addon links FAISS built for AVX2 (false: Debian's generic build). */
 export function isAvx2Build(): boolean {
   return loadNative().avx2;
+}
+
+/** Which FAISS the loaded addon links (AVX2 build or Debian's generic library, patched or not). */
+export function faissBuild(): FaissBuild {
+  return describeBuild(loadNative());
 }

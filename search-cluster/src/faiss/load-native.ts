@@ -47,6 +47,34 @@ export interface NativeAddon {
   getThreads(): number;
   /** Whether the addon links the AVX2 FAISS build (false: Debian's generic library). */
   readonly avx2: boolean;
+  /**
+   * Whether the linked FAISS has the HNSW candidate-heap fix (infra/faiss-patches), probed on the
+   * library itself when the addon loads; absent in an addon built before the probe existed.
+   */
+  readonly hnswHeapFixed?: boolean;
+}
+
+/** Which FAISS an addon links: every benchmark result and recall test says it. */
+export interface FaissBuild {
+  /** `avx2`: built for this CPU by infra/scripts/build-faiss.sh; `generic`: Debian's libfaiss. */
+  simd: 'avx2' | 'generic';
+  /** HNSW search has the candidate-heap fix (infra/faiss-patches/0001-hnsw-minimax-heap.patch). */
+  hnswHeapFixed: boolean;
+  /** One line for logs and reports, e.g. "avx2 (build-faiss.sh), patched: HNSW heap fix". */
+  label: string;
+}
+
+/** Names the build an addon links, from what the addon reports about itself. */
+export function describeBuild(addon: Pick<NativeAddon, 'avx2' | 'hnswHeapFixed'>): FaissBuild {
+  const simd = addon.avx2 ? 'avx2' : 'generic';
+  const hnswHeapFixed = addon.hnswHeapFixed === true;
+  const library = addon.avx2 ? 'avx2 (build-faiss.sh)' : "generic (Debian's libfaiss)";
+  const patches = hnswHeapFixed
+    ? 'patched: HNSW heap fix'
+    : addon.avx2
+      ? 'unpatched: HNSW heap bug (rerun infra/scripts/build-faiss.sh, then npm run build:native)'
+      : 'unpatched: HNSW heap bug';
+  return { simd, hnswHeapFixed, label: `FAISS 1.7.3 ${library}, ${patches}` };
 }
 
 /** Where `npm run build:native` puts the addon; PIXELFIND_FAISS_ADDON overrides it. */
