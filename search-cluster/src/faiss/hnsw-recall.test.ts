@@ -78,7 +78,8 @@ describe.skipIf(skip)(`FAISS HNSW recall at efSearch ${EF_SEARCH} (${build.label
       recall.hnswlib[set] = recallAtK(truth, found, K);
     }
     flat.close();
-  });
+    // two builds of 20k x 256 on a shared 2-core machine: far above the default hook timeout when busy
+  }, 600_000);
 
   afterAll(() => {
     faiss?.close();
