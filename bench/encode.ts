@@ -1,6 +1,7 @@
 /**
  * Encoder throughput: texts/s and images/s at batch 1 and batch 16, with p50/p99 per call, for
- * the tiny test model, nsfwjs (safety scorer), and the real CLIP when its files are present.
+ * the tiny test model, nsfwjs (safety scorer, and its ONNX model alone), indexing end to end
+ * (tiny embedding + safety score per image), and the real CLIP when its files are present.
  *
  *   npm run bench:encode            # writes bench/results/encode.md and encode.json
  *   npm run bench:encode -- --quick # fewer calls, for a smoke run
@@ -14,7 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import { createEncoder, createSafetyScorer, type Encoder } from '../api/src/encoder/index.ts';
+import { ensureNsfwOnnx, NSFW_IMAGE_SIZE } from '../api/src/encoder/nsfw-onnx.ts';
+import { openSession } from '../api/src/encoder/onnx-session.ts';
+import { decodeRgb } from '../api/src/encoder/preprocess.ts';
 import {
   getModelEntry,
   missingFiles,
@@ -24,6 +29,7 @@ import {
 } from '../api/src/encoder/registry.ts';
 import { COLOUR_NAMES, makeColourImage } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
+import { sampleLoad } from './support/machine.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const scale = values.quick ? 0.2 : 1;
@@ -32,7 +38,7 @@ const quiet = { info: () => {}, warn: (m: string) => console.error(m) };
 
 interface Row {
   model: string;
-  task: 'text' | 'image' | 'safety';
+  task: 'text' | 'image' | 'safety' | 'index';
   batch: number;
   calls: number;
   itemsPerSecond: number;
@@ -108,6 +114,7 @@ async function benchEncoder(encoder: Encoder, heavy: boolean): Promise<Row[]> {
 const rows: Row[] = [];
 const notes: string[] = [];
 
+const load = sampleLoad();
 await ensureTinyClip();
 const tiny = await createEncoder({ model: TINY_MODEL_VERSION, logger: quiet });
 rows.push(...(await benchEncoder(tiny, false)));
@@ -123,6 +130,41 @@ rows.push(
 rows.push(
   await measure('nsfwjs/MobileNetV2', 'safety', 16, n(8), (i) =>
     Promise.all(batchOf(images, i, 16).map((bytes) => safety.score(bytes, embedding))),
+  ),
+);
+// the model alone, on 224 x 224 pixels already decoded (on this thread: nothing else runs here)
+{
+  const session = await openSession(await ensureNsfwOnnx(), 'nsfwjs MobileNetV2');
+  const plane = NSFW_IMAGE_SIZE * NSFW_IMAGE_SIZE * 3;
+  const pixels = new Uint8Array(16 * plane);
+  for (let i = 0; i < 16; i++) {
+    const rgb = await decodeRgb(images[i]!, {
+      width: NSFW_IMAGE_SIZE,
+      height: NSFW_IMAGE_SIZE,
+      fit: 'fill',
+      kernel: 'linear',
+    });
+    pixels.set(rgb.data, i * plane);
+  }
+  const run = (count: number) =>
+    session.run({
+      pixels: new ort.Tensor('uint8', pixels.subarray(0, count * plane), [
+        count,
+        NSFW_IMAGE_SIZE,
+        NSFW_IMAGE_SIZE,
+        3,
+      ]),
+    });
+  rows.push(await measure('nsfwjs/MobileNetV2 ONNX model only', 'safety', 1, n(60), () => run(1)));
+  rows.push(await measure('nsfwjs/MobileNetV2 ONNX model only', 'safety', 16, n(8), () => run(16)));
+  await session.release();
+}
+// what the indexing worker does per image: the embedding, then the safety score that uses it
+rows.push(
+  await measure('tiny-clip-v1 + nsfwjs', 'index', 16, n(8), (i) =>
+    Promise.all(
+      batchOf(images, i, 16).map(async (bytes) => safety.score(bytes, await tiny.encodeImage(bytes))),
+    ),
   ),
 );
 await safety.close();
@@ -153,7 +195,8 @@ const machine = {
   intraOpThreads: tiny.info.intraOpThreads,
 };
 const command = `npm run bench:encode${values.quick ? ' -- --quick' : ''}`;
-const result = { command, date: new Date().toISOString(), machine, rows, notes };
+const loadSummary = load.stop();
+const result = { command, date: new Date().toISOString(), machine, load: loadSummary, rows, notes };
 const outDir = path.join(here, 'results');
 await mkdir(outDir, { recursive: true });
 await writeFile(path.join(outDir, 'encode.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -165,12 +208,18 @@ const md = [
   `Command: \`${command}\` (${result.date})`,
   '',
   `Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; ` +
-    `onnxruntime CPU, ${machine.intraOpThreads} intra-op threads; nsfwjs on TF.js WASM in a worker thread.`,
+    `onnxruntime CPU, ${machine.intraOpThreads} intra-op threads; nsfwjs MobileNetV2 converted to ONNX, on onnxruntime in a worker thread.`,
+  '',
+  `Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ` +
+    `${loadSummary.atEnd} at end; this process used ${loadSummary.processCpuPercent}% of the machine's CPU. ` +
+    `A load above ${machine.cpus} means other work shared the cores.`,
   '',
   'A call is one item (batch 1, calls in sequence) or 16 items submitted together (batch 16). Image calls',
   'include decoding and preprocessing a 512x512 JPEG; safety calls include decoding, resizing to 224x224,',
-  'nsfwjs and the CLIP concept check. Calls in sequence at batch 1 skip the batching wait: each arrives',
-  'while the previous batch is finishing and runs right after it.',
+  'nsfwjs and the CLIP concept check; "model only" rows run the nsfwjs ONNX model alone on pixels already',
+  'decoded; the index row is the tiny embedding plus the safety score of each image, as the indexing worker',
+  'does. Calls in sequence at batch 1 skip the batching wait: each arrives while the previous batch is',
+  'finishing and runs right after it.',
   '',
   '| model | task | batch | calls | throughput | p50 per call | p99 per call |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: |',

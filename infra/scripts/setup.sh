@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up Pixelfind on a Debian machine with Node 20. Idempotent: run it as often as you like.
-#   bash infra/scripts/setup.sh          # build deps, npm ci, FAISS, native addon, tiny model
+#   bash infra/scripts/setup.sh          # build deps, npm ci, FAISS, native addon, tiny model, safety model
 #   bash infra/scripts/setup.sh --test   # also Postgres and Redis for the test suite, started
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -65,6 +65,12 @@ fi
 if node -e 'process.exit(require("./package.json").scripts["fixtures:generate"] ? 0 : 1)'; then
   say "Tiny CLIP model and test fixtures"
   npm run --silent fixtures:generate
+fi
+
+if node -e 'process.exit(require("./package.json").scripts["model:nsfw"] ? 0 : 1)'; then
+  # nsfwjs' MobileNetV2 from its npm package, converted to ONNX for the safety scorer (no download)
+  say "Safety model (nsfwjs MobileNetV2 -> ONNX)"
+  npm run --silent model:nsfw
 fi
 
 if [ "$with_test_services" = 1 ]; then

@@ -1,19 +1,27 @@
 import { Worker } from 'node:worker_threads';
 import { DynamicBatcher } from './batcher.ts';
 import type { Encoder } from './encoder.ts';
+import { ensureNsfwOnnx, NSFW_CLASSES, NSFW_IMAGE_SIZE } from './nsfw-onnx.ts';
+import { defaultIntraOpThreads, type SessionOptions } from './onnx-session.ts';
 import { decodeRgb } from './preprocess.ts';
+import { modelsDirFrom } from './registry.ts';
 import { readLabels, type ZeroShotClassifier } from './zero-shot.ts';
 
-export type NsfwClass = 'Drawing' | 'Hentai' | 'Neutral' | 'Porn' | 'Sexy';
-export type NsfwModelName = 'MobileNetV2' | 'MobileNetV2Mid' | 'InceptionV3';
+export type NsfwClass = (typeof NSFW_CLASSES)[number];
+/** nsfwjs models that run here: the ones the converter turns into ONNX (nsfw-onnx.ts). */
+export type NsfwModelName = 'MobileNetV2';
 
 export interface SafetyOptions {
   /** the encoder whose embeddings `score` receives; its model's concepts and labels are used */
   encoder: Encoder;
   /** run nsfwjs; default true. Without it `nsfw` is null and only the concepts count. */
   nsfw?: boolean;
-  /** nsfwjs model, bundled in its npm package; default MobileNetV2 (~60-90 ms an image on WASM) */
+  /** nsfwjs model, bundled in its npm package and converted to ONNX; default MobileNetV2 */
   nsfwModel?: NsfwModelName;
+  /** where the converted nsfwjs model is kept (converted on first use); default the registry's models dir */
+  modelsDir?: string;
+  /** onnxruntime threads of the nsfwjs model (CPU only); default those of onnx-session.ts */
+  session?: Pick<SessionOptions, 'intraOpThreads' | 'allowSpinning'>;
   /** unsafe concepts for CLIP zero-shot; default the registry's (tiny model: magenta) */
   unsafeConcepts?: string[];
   /** prompt template for the concepts; default the registry's */
@@ -54,36 +62,73 @@ export function nsfwSafety(p: Record<NsfwClass, number>): number {
 const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
 
 type WorkerReply =
-  | { type: 'ready'; size: number; backend: string; classes: NsfwClass[]; loadMs: number }
+  | { type: 'ready'; loadMs: number }
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; probabilities: number[][] }
   | { type: 'error'; id: number; message: string };
 
-/** nsfwjs in a worker thread; a worker that dies is replaced on the next call. */
+/**
+ * nsfwjs' MobileNetV2, converted to ONNX (nsfw-onnx.ts), on onnxruntime in a worker thread
+ * (onnxruntime-node's run() computes on its caller's thread: see nsfw-worker.mjs). A worker that
+ * dies is replaced on the next call.
+ */
 class NsfwWorker {
   private worker: Worker | null = null;
-  private ready: Promise<{ size: number; classes: NsfwClass[] }> | null = null;
+  private ready: Promise<void> | null = null;
   private nextId = 1;
   private pending = new Map<
     number,
     { resolve: (rows: number[][]) => void; reject: (error: Error) => void }
   >();
-  size = 224;
+  readonly size = NSFW_IMAGE_SIZE;
 
-  constructor(readonly model: NsfwModelName) {}
+  constructor(
+    readonly model: NsfwModelName,
+    private readonly file: string,
+    private readonly session: Pick<SessionOptions, 'intraOpThreads' | 'allowSpinning'>,
+  ) {}
 
-  start(): Promise<{ size: number; classes: NsfwClass[] }> {
+  static async open(
+    model: NsfwModelName,
+    modelsDir: string,
+    session: Pick<SessionOptions, 'intraOpThreads' | 'allowSpinning'>,
+  ): Promise<NsfwWorker> {
+    if (model !== 'MobileNetV2') {
+      throw new Error(
+        `Expected nsfwModel MobileNetV2 (the one converted to ONNX) but received ${JSON.stringify(model)}`,
+      );
+    }
+    const worker = new NsfwWorker(model, await ensureNsfwOnnx(modelsDir), session);
+    try {
+      await worker.start();
+    } catch (error) {
+      await worker.close();
+      throw error;
+    }
+    return worker;
+  }
+
+  start(): Promise<void> {
     this.ready ??= new Promise((resolve, reject) => {
       const worker = new Worker(new URL('./nsfw-worker.mjs', import.meta.url), {
-        workerData: { model: this.model },
+        workerData: {
+          file: this.file,
+          size: this.size,
+          classes: NSFW_CLASSES.length,
+          intraOpThreads: this.session.intraOpThreads ?? defaultIntraOpThreads(),
+          allowSpinning: this.session.allowSpinning ?? false,
+        },
       });
       this.worker = worker;
       worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') {
-          this.size = reply.size;
-          resolve({ size: reply.size, classes: reply.classes });
+          resolve();
         } else if (reply.type === 'failed') {
-          reject(new Error(`nsfwjs (${this.model}) failed to load: ${reply.message}`));
+          reject(
+            new Error(
+              `Could not load the nsfwjs ${this.model} safety model from ${this.file}: ${reply.message}`,
+            ),
+          );
         } else {
           const waiter = this.pending.get(reply.id);
           this.pending.delete(reply.id);
@@ -104,14 +149,15 @@ class NsfwWorker {
     return this.ready;
   }
 
+  /** size x size x 3 RGB bytes per image in, one row of class probabilities (NSFW_CLASSES order) out. */
   async classify(pixels: Uint8Array[]): Promise<number[][]> {
     await this.start();
-    const joined = new Uint8Array(pixels.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of pixels) {
-      joined.set(p, offset);
-      offset += p.length;
-    }
+    const plane = this.size * this.size * 3;
+    const joined = new Uint8Array(pixels.length * plane);
+    pixels.forEach((p, i) => {
+      if (p.length !== plane) throw new Error(`Expected ${plane} RGB bytes but received ${p.length}`);
+      joined.set(p, i * plane);
+    });
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -133,9 +179,10 @@ class NsfwWorker {
 }
 
 /**
- * Safety scores from two signals: nsfwjs (TF.js WASM, worker thread, weights from the npm
- * package) and CLIP zero-shot against unsafe concepts, whose probability is a softmax over the
- * concepts plus the model's tag vocabulary (so "unsafe" has to beat ordinary labels).
+ * Safety scores from two signals: nsfwjs (its MobileNetV2, converted to ONNX from the weights in
+ * its npm package, on onnxruntime in a worker thread) and CLIP zero-shot against unsafe concepts,
+ * whose probability is a softmax over the concepts plus the model's tag vocabulary (so "unsafe"
+ * has to beat ordinary labels).
  */
 export async function createSafetyScorer(options: SafetyOptions): Promise<SafetyScorer> {
   const { encoder } = options;
@@ -152,17 +199,15 @@ export async function createSafetyScorer(options: SafetyOptions): Promise<Safety
 
   let nsfw: NsfwWorker | null = null;
   let batcher: DynamicBatcher<Uint8Array, number[]> | null = null;
-  let classes: NsfwClass[] = [];
+  const classes: readonly NsfwClass[] = NSFW_CLASSES;
   if (options.nsfw ?? true) {
-    nsfw = new NsfwWorker(options.nsfwModel ?? 'MobileNetV2');
-    const worker = nsfw;
-    try {
-      ({ classes } = await worker.start());
-    } catch (error) {
-      await worker.close();
-      throw error;
-    }
-    batcher = new DynamicBatcher((batch) => worker.classify(batch), {
+    const model = await NsfwWorker.open(
+      options.nsfwModel ?? 'MobileNetV2',
+      options.modelsDir ?? modelsDirFrom(),
+      options.session ?? {},
+    );
+    nsfw = model;
+    batcher = new DynamicBatcher((batch) => model.classify(batch), {
       maxBatch: options.maxBatch ?? 8,
       maxWaitMs: options.maxWaitMs ?? 2,
     });
@@ -171,7 +216,8 @@ export async function createSafetyScorer(options: SafetyOptions): Promise<Safety
 
   async function nsfwPart(bytes: Buffer): Promise<Record<NsfwClass, number> | null> {
     if (!nsfw || !batcher) return null;
-    // decode and resize on the libuv pool (sharp); the worker gets size x size RGB bytes
+    // decode and resize on the libuv pool (sharp); the model gets size x size RGB bytes and
+    // scales them to [0,1] itself, as nsfwjs does (x / 255, no mean or deviation)
     const rgb = await decodeRgb(bytes, {
       width: nsfw.size,
       height: nsfw.size,
