@@ -7,9 +7,19 @@
  * when both have a hash and their Hamming distance is at most the threshold.
  */
 import { writeFile } from 'node:fs/promises';
-import { hammingDistance, PHASH_MATCH_DISTANCE, PHASH_MIN_SIGNIFICANT, perceptualHash } from '../api/src/images/phash.ts';
+import {
+  hammingDistance,
+  PHASH_MATCH_DISTANCE,
+  PHASH_MIN_SIGNIFICANT,
+  perceptualHash,
+} from '../api/src/images/phash.ts';
 import { makeColourImage, syntheticImageSet } from '../test/fixtures/images/make-images.ts';
-import { DODGES, describeTransform, makePatternImage, transformImage } from '../test/fixtures/images/make-patterns.ts';
+import {
+  DODGES,
+  describeTransform,
+  makePatternImage,
+  transformImage,
+} from '../test/fixtures/images/make-patterns.ts';
 
 const BASES = Number(process.env.PHASH_BENCH_BASES ?? 60);
 const MAX_T = 20;
@@ -24,7 +34,8 @@ const started = performance.now();
 const variants: Variant[] = [];
 const originals: (bigint | null)[] = [];
 for (let seed = 1; seed <= BASES; seed++) {
-  const shape = seed % 3 === 0 ? { width: 320, height: 200 } : seed % 3 === 1 ? {} : { width: 200, height: 300 };
+  const shape =
+    seed % 3 === 0 ? { width: 320, height: 200 } : seed % 3 === 1 ? {} : { width: 200, height: 300 };
   const bytes = await makePatternImage(seed, shape);
   const base = await perceptualHash(bytes);
   originals.push(base.hash);
@@ -61,7 +72,8 @@ for (const [i, original] of originals.entries()) {
     if (v.base === i || v.hash === null) continue;
     negatives.push(hammingDistance(original, v.hash));
   }
-  for (const other of originals.slice(i + 1)) if (other !== null) negatives.push(hammingDistance(original, other));
+  for (const other of originals.slice(i + 1))
+    if (other !== null) negatives.push(hammingDistance(original, other));
 }
 
 const rows: string[] = [];
@@ -71,10 +83,13 @@ for (let t = 0; t <= MAX_T; t++) {
   const precision = tp + fp === 0 ? 1 : tp / (tp + fp);
   const recall = tp / positives.length;
   const mark = t === PHASH_MATCH_DISTANCE ? ' **(chosen)**' : '';
-  rows.push(`| ${t}${mark} | ${tp} | ${fp} | ${precision.toFixed(4)} | ${recall.toFixed(4)} | ${(fp / Math.max(1, negatives.length)).toExponential(2)} |`);
+  rows.push(
+    `| ${t}${mark} | ${tp} | ${fp} | ${precision.toFixed(4)} | ${recall.toFixed(4)} | ${(fp / Math.max(1, negatives.length)).toExponential(2)} |`,
+  );
 }
 const minNegative = Math.min(...negatives);
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!;
 const transformRows = [...perTransform].map(
   ([name, ds]) =>
     `| ${name} | ${Math.max(...ds)} | ${percentile(ds, 0.5)} | ${(ds.filter((d) => d <= PHASH_MATCH_DISTANCE).length / ds.length).toFixed(3)} |`,

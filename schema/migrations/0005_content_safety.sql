@@ -3,6 +3,8 @@
 -- A 64-bit perceptual hash (pHash, api/src/images/phash.ts) of every image whose content is
 -- distinctive enough to hash; NULL for near-flat images, which only the exact sha256 matches.
 ALTER TABLE images ADD COLUMN phash bigint;
+-- the blob route asks which rows share a blob before it serves the bytes
+CREATE INDEX images_storage_url ON images (storage_url) WHERE deleted_at IS NULL;
 
 -- Blocked content: a flag writes the flagged image's sha256 and pHash here, and nothing is
 -- removed when the image row goes. Uploads and index jobs are matched against it.
