@@ -18,8 +18,7 @@ export interface CatchUpOptions {
  * partition, a paused process, a router that gave up after its retries) missed writes that the
  * embeddings table holds. Every `intervalMs` this reads the source's changes after the highest
  * watermark it has applied (the source re-reads a slack below it for commit order) and applies
- * those of this shard's partition; upserts and deletes are idempotent, so replaying what the
- * shard already holds is harmless. A restart needs none of this: the shard refills on load.
+ * those of this shard's partition: ids it does not hold yet, and every deletion (idempotent). A restart needs none of this: the shard refills on load.
  *
  * Bound: a write the shard missed is searchable within `intervalMs` plus one read after the
  * shard is reachable again.
@@ -71,7 +70,9 @@ export function startCatchUp(options: CatchUpOptions) {
         if (upserts.length > 0) await flush();
         deletes.push(change.id);
       } else {
-        if (change.vector.length !== dimension) continue;
+        // a live id already holds its vector of record: one (image, model version) has one
+        // embedding, so only missing ids need the write (and the tiers are left undisturbed)
+        if (change.vector.length !== dimension || shard.isLive(name, change.id)) continue;
         if (deletes.length > 0) await flush();
         upserts.push({ id: change.id, vector: change.vector });
       }
