@@ -6,12 +6,14 @@ import type { RequestContext, Services } from './context.ts';
 import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
+import { canViewAny } from './images/visibility.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
 import { schema } from './schema.ts';
+import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
@@ -79,7 +81,11 @@ export function createApp(services: Services) {
           cache: () => services.cache.ping(),
         },
       }),
-      useBlobRoutes({ blobs: services.blobs }),
+      useBlobRoutes({
+        blobs: services.blobs,
+        canServe: async (key, request) =>
+          canViewAny(await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)), await callerOf(request)),
+      }),
       useMetrics({ metrics: services.metrics }),
     ],
   });

@@ -35,10 +35,13 @@ async function pngBomb(): Promise<Buffer> {
 describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
   let backend: Backend;
   let t: TestApp;
+  // PENDING images are visible to their uploader and moderators only (visibility.ts)
+  let asModerator: Record<string, string>;
 
   beforeAll(async () => {
     backend = await create();
     t = await createTestApp(backend);
+    asModerator = { authorization: `Bearer ${(await t.services.apiKeys.create('moderator', 'mod')).key}` };
   });
   afterAll(async () => {
     await t.close();
@@ -63,6 +66,7 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     const read = await t.gql<{ image: Record<string, unknown> }>(
       'query($id: ID!) { image(id: $id) { id width height status uploaderId createdAt storageUrl tags { label confidence source } } }',
       { id: uploaded.id },
+      asModerator,
     );
     expect(read.body.data?.image).toMatchObject({
       id: uploaded.id,
@@ -77,7 +81,7 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     expect(tags.sort()).toEqual(['beach/user', 'sunset/user']);
 
     const blobPath = new URL(String(read.body.data?.image.storageUrl)).pathname;
-    const blob = await t.app.fetch(`http://pixelfind.test${blobPath}`);
+    const blob = await t.app.fetch(`http://pixelfind.test${blobPath}`, { headers: asModerator });
     expect(blob.status).toBe(200);
     expect(blob.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await blob.arrayBuffer()).equals(bytes)).toBe(true);
@@ -177,7 +181,11 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     const query = 'query($ids: [ID!]!) { images(ids: $ids) { id width tags { label source } } }';
     const cost = async (some: string[]) => {
       const before = backend.db.statementCount;
-      const { body } = await t.gql<{ images: { id: string; tags: unknown[] }[] }>(query, { ids: some });
+      const { body } = await t.gql<{ images: { id: string; tags: unknown[] }[] }>(
+        query,
+        { ids: some },
+        asModerator,
+      );
       expect(body.data?.images.map((image) => image.id)).toEqual(some);
       expect(body.data?.images.every((image) => image.tags.length === 2)).toBe(true);
       return backend.db.statementCount - before;

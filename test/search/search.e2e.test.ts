@@ -87,11 +87,17 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     const { rows } = await backend.db.query<{ status: string; n: number }>(
       'SELECT status, count(*)::int AS n FROM images GROUP BY status ORDER BY status',
     );
+    // a REJECTED image is visible to moderators only (visibility.ts)
+    const asModerator = {
+      authorization: `Bearer ${(await t.services.apiKeys.create('moderator', 'm')).key}`,
+    };
     const statusOf = async (name: string) =>
       (
-        await t.gql<{ image: { status: string } }>('query($id: ID!) { image(id: $id) { status } }', {
-          id: ids.get(name),
-        })
+        await t.gql<{ image: { status: string } }>(
+          'query($id: ID!) { image(id: $id) { status } }',
+          { id: ids.get(name) },
+          asModerator,
+        )
       ).body.data?.image.status;
     expect(await statusOf('magenta')).toBe('REJECTED');
     expect(await statusOf('red')).toBe('INDEXED');

@@ -16,6 +16,8 @@ export interface ImageRecord {
   status: ImageStatus;
   sha256: string;
   safety_score: number | null;
+  /** On the safety blocklist (a moderator flagged it). */
+  flagged: boolean;
   created_at: Date;
   deleted_at: Date | null;
 }

@@ -2,7 +2,8 @@ import type { Queryable } from '../db/database.ts';
 import type { ImageRecord, ImageStatsRecord, TagRecord, TagSource } from './image.types.ts';
 
 const IMAGE_COLUMNS = `id::text AS id, storage_url, mime_type, byte_size, width, height, uploader_id, status,
-  sha256, safety_score, created_at, deleted_at`;
+  sha256, safety_score, created_at, deleted_at,
+  EXISTS (SELECT 1 FROM safety_blocklist b WHERE b.image_id = images.id) AS flagged`;
 
 export interface NewImage {
   storageUrl: string;
@@ -12,6 +13,11 @@ export interface NewImage {
   height: number;
   uploaderId: string;
   sha256: string;
+  /** Perceptual hash (signed int8 text), null for near-flat images. */
+  phash?: string | null;
+  /** REJECTED when the bytes match blocked content; default PENDING. */
+  status?: 'PENDING' | 'REJECTED';
+  lastError?: string | null;
 }
 
 /** Only this file and its siblings' repositories write SQL for images, tags and stats. */
@@ -54,6 +60,14 @@ export function createImagesRepository(db: Queryable) {
       return rows[0] ?? null;
     },
 
+    /** Live rows pointing at one blob (several uploaders may share its bytes). */
+    async findLiveByStorageUrl(storageUrl: string): Promise<ImageRecord[]> {
+      const { rows } = await db.query<ImageRecord>(
+        `SELECT ${IMAGE_COLUMNS} FROM images WHERE storage_url = $1 AND deleted_at IS NULL LIMIT 100`,
+        [storageUrl],
+      );
+      return rows;
+    },
     async countByStorageUrl(storageUrl: string): Promise<number> {
       const { rows } = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM images WHERE storage_url = $1 AND deleted_at IS NULL',
@@ -65,8 +79,9 @@ export function createImagesRepository(db: Queryable) {
     /** Inserts the row PENDING; returns null when the same uploader already has these bytes. */
     async insertPending(image: NewImage): Promise<ImageRecord | null> {
       const { rows } = await db.query<ImageRecord>(
-        `INSERT INTO images (storage_url, mime_type, byte_size, width, height, uploader_id, sha256)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO images (storage_url, mime_type, byte_size, width, height, uploader_id, sha256, phash,
+                             status, last_error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (uploader_id, sha256) WHERE deleted_at IS NULL DO NOTHING
          RETURNING ${IMAGE_COLUMNS}`,
         [
@@ -77,6 +92,9 @@ export function createImagesRepository(db: Queryable) {
           image.height,
           image.uploaderId,
           image.sha256,
+          image.phash ?? null,
+          image.status ?? 'PENDING',
+          image.lastError ?? null,
         ],
       );
       return rows[0] ?? null;

@@ -3,6 +3,7 @@ import { builder } from '../builder.ts';
 import { badInput, notFound } from '../errors.ts';
 import { IMAGE_STATUSES, type ImageRecord, TAG_SOURCES, type TagRecord } from './image.types.ts';
 import { parseImageId } from './image-id.ts';
+import { canViewImage } from './visibility.ts';
 
 export const ImageStatusEnum = builder.enumType('ImageStatus', {
   description: 'Where an image is on its way from upload to search results.',
@@ -52,20 +53,22 @@ builder.queryFields((t) => ({
   image: t.field({
     type: ImageRef,
     nullable: true,
-    description: 'An image by id. NOT_FOUND when there is none or it was deleted.',
+    description:
+      'An image by id. NOT_FOUND when there is none, or when the caller may not see it (not yet indexed, rejected, failed, flagged or deleted: only its uploader and moderators see those).',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'read', ctx.services.policy);
       const id = parseImageId(String(args.id));
       const image = await ctx.loaders.imageById.load(id);
-      if (!image || image.deleted_at) throw notFound(`No image with id ${id}`);
+      // the same answer as for an id that never existed: ids reveal nothing
+      if (!image || !canViewImage(image, ctx.caller)) throw notFound(`No image with id ${id}`);
       return image;
     },
   }),
   images: t.field({
     type: [ImageRef],
     nullable: { list: false, items: true },
-    description: `Images by id, in the order asked, null where there is none (at most ${MAX_IDS} ids).`,
+    description: `Images by id, in the order asked, null where there is none or the caller may not see it (at most ${MAX_IDS} ids).`,
     args: { ids: t.arg.idList({ required: true }) },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'read', ctx.services.policy);
@@ -73,7 +76,9 @@ builder.queryFields((t) => ({
         throw badInput(`Expected at most ${MAX_IDS} ids but received ${args.ids.length}`);
       const ids = args.ids.map((id) => parseImageId(String(id), 'ids'));
       const images = await ctx.loaders.imageById.loadMany(ids);
-      return images.map((image) => (image instanceof Error || !image || image.deleted_at ? null : image));
+      return images.map((image) =>
+        image instanceof Error || !image || !canViewImage(image, ctx.caller) ? null : image,
+      );
     },
   }),
 }));

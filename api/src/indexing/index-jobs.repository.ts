@@ -35,6 +35,33 @@ export function createIndexJobsRepository(db: Queryable) {
       return rows;
     },
 
+    /**
+     * A job whose lease expired after its last allowed attempt killed its worker (segfault, OOM):
+     * no live `fail()` ever saw it. Bury it, and mark its image FAILED with the reason, before
+     * anyone claims it again. Returns the buried jobs.
+     */
+    async buryCrashLooping(
+      maxAttempts: number,
+    ): Promise<{ id: string; image_id: string; attempts: number }[]> {
+      const { rows } = await db.query<{ id: string; image_id: string; attempts: number }>(
+        `WITH dead AS (
+           UPDATE index_jobs
+              SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+                  last_error = 'worker died ' || attempts || ' times holding this job (crash loop)'
+                               || coalesce('; last error: ' || last_error, '')
+            WHERE state = 'running' AND lease_expires_at < now() AND attempts >= $1
+           RETURNING id, image_id, kind, attempts, last_error
+         ), failed AS (
+           UPDATE images i SET status = 'FAILED', last_error = dead.last_error, updated_at = now()
+             FROM dead
+            WHERE i.id = dead.image_id AND dead.kind <> 'delete' AND i.status = 'PENDING' AND i.deleted_at IS NULL
+         )
+         SELECT id::text AS id, image_id::text AS image_id, attempts FROM dead`,
+        [maxAttempts],
+      );
+      return rows;
+    },
+
     /** A live worker extends its leases; returns how many it still holds. */
     async renew(owner: string, ids: readonly string[], leaseSeconds: number): Promise<number> {
       if (ids.length === 0) return 0;

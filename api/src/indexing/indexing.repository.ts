@@ -90,6 +90,16 @@ export function createIndexingRepository(db: Queryable) {
       );
     },
 
+    /** The bytes match blocked content (see content_blocklist): REJECTED, never indexed. */
+    async markBlockedContent(imageId: string, phash: string | null, by: string) {
+      await db.query(
+        `UPDATE images SET status = 'REJECTED', phash = coalesce(phash, $2::bigint), updated_at = now(),
+                last_error = $3
+         WHERE id = $1 AND deleted_at IS NULL`,
+        [imageId, phash, `matches blocked content (${by})`],
+      );
+    },
+
     async markFailed(imageId: string, error: string) {
       await db.query(
         `UPDATE images SET status = 'FAILED', last_error = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`,

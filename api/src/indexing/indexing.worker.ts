@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
+import { perceptualHash, phashToSql } from '../images/phash.ts';
+import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
 import { type ClaimedJob, createIndexJobsRepository } from './index-jobs.repository.ts';
 import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
@@ -90,6 +92,17 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     vector: Float32Array,
   ): Promise<JobOutcome> {
     const modelVersion = embedder.modelVersion;
+    // blocked content never reaches the index: a copy promoted after its original was deleted,
+    // or an upload that was queued before the flag
+    const phash = (await perceptualHash(bytes).catch(() => ({ hash: null }))).hash;
+    const blocked = await createContentBlocklistRepository(deps.db).match(image.sha256, phash);
+    if (blocked) {
+      await deps.db.transaction(async (tx) => {
+        await createIndexingRepository(tx).markBlockedContent(image.id, phashToSql(phash), blocked.by);
+        await createIndexJobsRepository(tx).complete(owner, job.id);
+      });
+      return 'rejected';
+    }
     const twin = await images.indexedTwin(image.id, image.sha256, modelVersion);
     if (twin) {
       // skip: these exact bytes are already in the index under another id
@@ -122,7 +135,12 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         safetyDetail: safety,
       }),
     );
-    await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]);
+    // the record is committed: the image is INDEXED whatever the shard says now. A shard that is
+    // down catches up from the embeddings table when it returns (refill by seq on start, and the
+    // periodic catch-up of search-cluster/src/shard/catch-up.ts while it runs)
+    await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]).catch((error: unknown) => {
+      log('shard write deferred to catch-up', { job: job.id, image: image.id, error: describe(error) });
+    });
     await jobs.complete(owner, job.id);
     if (seconds !== null) deps.onIndexed?.(seconds);
     return 'indexed';
@@ -130,6 +148,14 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
 
   /** One batch: claim, encode together, settle each job. Returns the outcomes. */
   async function runBatch(): Promise<JobOutcome[]> {
+    for (const dead of await jobs.buryCrashLooping(maxAttempts)) {
+      counts.dead += 1;
+      log('index job dead: its worker kept dying', {
+        job: dead.id,
+        image: dead.image_id,
+        attempts: dead.attempts,
+      });
+    }
     const claimed = await jobs.claim(owner, batchSize, leaseSeconds);
     if (claimed.length === 0) return [];
     for (const job of claimed) held.add(job.id);

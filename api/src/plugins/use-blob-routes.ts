@@ -1,9 +1,25 @@
 import type { Plugin } from 'graphql-yoga';
 import { type BlobStore, isValidBlobKey } from '../blobs/blob-store.ts';
 
+/**
+ * Browsers may keep the bytes this long; shared caches (CDNs, proxies) never store them, since a
+ * takedown could not reach their copy. Content-addressed keys would allow `immutable` for a year,
+ * but an image that can still be flagged must not outlive its takedown by more than this.
+ */
+export const BLOB_CACHE_CONTROL = 'private, max-age=60';
+
+export interface BlobRouteOptions {
+  blobs: BlobStore;
+  /** Default `/blobs/`. */
+  prefix?: string;
+  /** May this request see the blob? (visibility rule: api/src/images/visibility.ts). Default: yes. */
+  canServe?: (key: string, request: Request) => Promise<boolean>;
+}
+
 /** Serves stored image bytes at `/blobs/<key>` for stores without a public URL (local disk). */
-export function useBlobRoutes(options: { blobs: BlobStore; prefix?: string }): Plugin {
+export function useBlobRoutes(options: BlobRouteOptions): Plugin {
   const prefix = options.prefix ?? '/blobs/';
+  const canServe = options.canServe ?? (async () => true);
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (!url.pathname.startsWith(prefix)) return;
@@ -21,8 +37,8 @@ export function useBlobRoutes(options: { blobs: BlobStore; prefix?: string }): P
         endResponse(fetchAPI.Response.json({ error: 'not found' }, { status: 404 }));
         return;
       }
-      return options.blobs
-        .get(key)
+      return canServe(key, request)
+        .then((allowed) => (allowed ? options.blobs.get(key) : null))
         .catch(() => null)
         .then((blob) => {
           if (!blob) {
@@ -34,8 +50,7 @@ export function useBlobRoutes(options: { blobs: BlobStore; prefix?: string }): P
               headers: {
                 'content-type': blob.contentType,
                 'content-length': String(blob.bytes.length),
-                // content-addressed keys never change their bytes
-                'cache-control': 'public, max-age=31536000, immutable',
+                'cache-control': BLOB_CACHE_CONTROL,
                 'x-content-type-options': 'nosniff',
               },
             }),

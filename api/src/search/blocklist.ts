@@ -1,41 +1,65 @@
 import type { Cache } from '../cache/cache.ts';
 import type { SearchRepository } from './search.repository.ts';
 
-const SET = 'safety:blocklist';
-const SYNCED = 'safety:blocklist:synced';
+const PREFIX = 'safety:blocklist:e';
+const CURRENT = 'safety:blocklist:current';
+/** Added last when a set is built: a set without it is incomplete and never trusted. */
+const COMPLETE = '#complete';
 
 /**
- * The safety blocklist: Postgres holds the record, the cache a set that every query checks
- * in one round trip. A sentinel says the set is complete; when it is missing (a Redis that
- * restarted empty) the set is rebuilt from Postgres before it is trusted.
+ * The safety blocklist: Postgres holds the record and a safety epoch that every flag, unflag,
+ * rejection and deletion bumps in its own transaction (triggers, migration 0005). The cache
+ * holds one set per epoch, built from a single-statement snapshot of (epoch, ids), and closed
+ * by a `#complete` member. Every check reads the epoch from Postgres (one indexed row) and asks
+ * the set of exactly that epoch, completion member included, in one SMISMEMBER: a Redis restored
+ * from an old snapshot, an AOF loss or a lagging replica either has that epoch's complete set or
+ * has no trusted set at all, and then it is rebuilt from Postgres before it answers.
  */
 export function createBlocklist(cache: Cache, repo: SearchRepository) {
-  let syncing: Promise<void> | null = null;
+  const building = new Map<string, Promise<void>>();
 
-  async function ensureSynced() {
-    if (await cache.getBuffer(SYNCED)) return;
-    syncing ??= (async () => {
-      const ids = await repo.allBlocked();
-      for (let i = 0; i < ids.length; i += 1000) await cache.setAdd(SET, ids.slice(i, i + 1000));
-      await cache.setBuffer(SYNCED, Buffer.from('1'), 0);
-    })().finally(() => {
-      syncing = null;
-    });
-    await syncing;
+  async function build(epoch: string): Promise<void> {
+    let pending = building.get(epoch);
+    if (!pending) {
+      pending = (async () => {
+        const snapshot = await repo.blocklistSnapshot();
+        // no delete first: every snapshot of one epoch holds the same ids, so builders racing
+        // (or one that died half-way) only ever add the right members
+        const key = PREFIX + snapshot.epoch;
+        for (let i = 0; i < snapshot.ids.length; i += 1000)
+          await cache.setAdd(key, snapshot.ids.slice(i, i + 1000));
+        await cache.setAdd(key, [COMPLETE]);
+        const previous = (await cache.getBuffer(CURRENT))?.toString();
+        await cache.setBuffer(CURRENT, Buffer.from(snapshot.epoch), 0);
+        if (previous && previous !== snapshot.epoch && BigInt(previous) < BigInt(snapshot.epoch))
+          await cache.delete(PREFIX + previous);
+      })().finally(() => building.delete(epoch));
+      building.set(epoch, pending);
+    }
+    await pending;
+  }
+
+  async function check(ids: string[]): Promise<boolean[]> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const epoch = await repo.safetyEpoch();
+      const answer = await cache.setHasMany(PREFIX + epoch, [...ids, COMPLETE]);
+      if (answer[ids.length]) return answer.slice(0, ids.length);
+      await build(epoch);
+    }
+    // the epoch moves faster than a set can be built: ask the record itself
+    const blocked = await repo.blocked(ids);
+    return ids.map((id) => blocked.has(id));
   }
 
   return {
-    /** Which of `ids` are blocked, in order. */
-    async check(ids: string[]): Promise<boolean[]> {
-      await ensureSynced();
-      return cache.setHasMany(SET, ids);
+    /** Which of `ids` are blocked, in order; never from a set older than Postgres' epoch. */
+    check,
+    /** Call after the Postgres row is written: warms the set for the new epoch. */
+    async add(_id: string) {
+      await build(await repo.safetyEpoch());
     },
-    /** Call after the Postgres row is written. */
-    async add(id: string) {
-      await cache.setAdd(SET, [id]);
-    },
-    async remove(id: string) {
-      await cache.setRemove(SET, [id]);
+    async remove(_id: string) {
+      await build(await repo.safetyEpoch());
     },
   };
 }

@@ -86,7 +86,7 @@ export function createSearchService(deps: SearchDeps) {
   async function imageVector(input: SearchInput): Promise<{ vector: Float32Array; ref: string } | null> {
     if (input.imageId) {
       const vector = await repo.embeddingOf(input.imageId, encoder.modelVersion);
-      if (!vector) throw notFound(`No indexed image with id ${input.imageId}`);
+      if (!vector) throw notFound(`No indexed image with id ${input.imageId}`); // flagged, rejected, deleted: same answer
       return { vector, ref: `image:${input.imageId}` };
     }
     let bytes: Buffer | null = null;
@@ -172,7 +172,8 @@ export function createSearchService(deps: SearchDeps) {
       const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
       candidates.forEach((candidate, i) => {
         const row = rows[i];
-        if (!row || row instanceof Error || blocked[i]) return;
+        // the row's own flag (read from Postgres with it) backs up the cached blocklist
+        if (!row || row instanceof Error || blocked[i] || row.flagged) return;
         if (row.status !== 'INDEXED' || row.deleted_at) return;
         if (row.safety_score === null || row.safety_score < options.safetyThreshold) return;
         admitted.push({ candidate, image: row });

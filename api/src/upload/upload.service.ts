@@ -5,6 +5,8 @@ import { AppError } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
 import { inspectImage } from '../images/inspect-image.ts';
+import { perceptualHash, phashToSql } from '../images/phash.ts';
+import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { parseTagsHint, parseUploaderId } from './upload-input.ts';
 
 export interface UploadLimits {
@@ -25,6 +27,7 @@ export interface UploadOutcome {
 }
 
 const BLOB_SCHEME = 'blob:';
+export const storageUrlOfKey = (key: string) => `${BLOB_SCHEME}${key}`;
 export const blobKeyOf = (storageUrl: string) =>
   storageUrl.startsWith(BLOB_SCHEME) ? storageUrl.slice(BLOB_SCHEME.length) : storageUrl;
 
@@ -41,6 +44,7 @@ export function createUploadService(deps: {
 }) {
   const { db, blobs, limits } = deps;
   const repo = createImagesRepository(db);
+  const blockedContent = createContentBlocklistRepository(db);
 
   return {
     async upload(request: UploadRequest): Promise<UploadOutcome> {
@@ -60,7 +64,11 @@ export function createUploadService(deps: {
 
       const key = blobKeyFor(image.sha256, image.ext);
       const storageUrl = `${BLOB_SCHEME}${key}`;
-      await blobs.put(key, bytes, image.mime);
+      // a takedown follows the content: these bytes, or a re-encoded, resized or cropped copy
+      const phash = (await perceptualHash(bytes)).hash;
+      const blocked = await blockedContent.match(image.sha256, phash);
+      // blocked bytes are never stored; the row records the refusal for the uploader
+      if (!blocked) await blobs.put(key, bytes, image.mime);
       try {
         const inserted = await db.transaction(async (tx) => {
           const txRepo = createImagesRepository(tx);
@@ -72,10 +80,14 @@ export function createUploadService(deps: {
             height: image.height,
             uploaderId,
             sha256: image.sha256,
+            phash: phashToSql(phash),
+            ...(blocked
+              ? { status: 'REJECTED' as const, lastError: `matches blocked content (${blocked.by})` }
+              : {}),
           });
           if (!row) return null; // a concurrent upload of the same bytes won
           await txRepo.insertTags(row.id, tags, 'user');
-          await txRepo.enqueueIndexJob(row.id);
+          if (!blocked) await txRepo.enqueueIndexJob(row.id);
           return row;
         });
         if (inserted) {
@@ -87,7 +99,8 @@ export function createUploadService(deps: {
         return { image: winner, created: false };
       } catch (error) {
         // the blob is content-addressed: remove it only when no live image points at it
-        if ((await repo.countByStorageUrl(storageUrl)) === 0) await blobs.delete(key).catch(() => {});
+        if (!blocked && (await repo.countByStorageUrl(storageUrl)) === 0)
+          await blobs.delete(key).catch(() => {});
         throw error;
       }
     },

@@ -48,6 +48,15 @@ export class PostgresVectorSource implements VectorSource {
     return { watermark, records: records() };
   }
 
+  /** The newest change number of a model version (the catch-up's cheap probe). */
+  async latestWatermark(modelVersion: string): Promise<bigint> {
+    const { rows } = await this.db.query<{ w: string | null }>(
+      'SELECT max(seq)::text AS w FROM embeddings WHERE model_version = $1',
+      [modelVersion],
+    );
+    return BigInt(rows[0]?.w ?? '0');
+  }
+
   async *since(modelVersion: string, watermark: bigint, _partition: Partition): AsyncIterable<VectorChange> {
     let after = watermark > COMMIT_ORDER_SLACK ? watermark - COMMIT_ORDER_SLACK : 0n;
     for (;;) {

@@ -10,13 +10,16 @@
  *   MODEL_VERSIONS  model versions to serve, "name:dimension,name:dimension" (more can be added over
  *                   POST /v1/model-versions; the data dir remembers them)
  *   MAIN_TIER       auto | flat | hnsw | ivfpq (default auto)
- *   DATABASE_URL    Postgres holding the `embeddings` table: the source of record for rebuilds and
- *                   restart refills (without it both are disabled)
+ *   DATABASE_URL    Postgres holding the `embeddings` table: the source of record for rebuilds,
+ *                   restart refills and catch-up (without it all three are disabled)
+ *   CATCH_UP_INTERVAL_MS  how often a running shard applies writes it missed from the source
+ *                   (anti-entropy, search-cluster/src/shard/catch-up.ts; default 2000, 0 = off)
  */
 import pg from 'pg';
 import { ClusterError } from '../errors.ts';
 import { PostgresVectorSource } from '../rebuild/postgres-vector-source.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
+import { startCatchUp } from '../shard/catch-up.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
 import { jsonLogger, type TierOptions } from '../shard/options.ts';
 import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
@@ -47,10 +50,12 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): num
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   source?: VectorSource;
+  /** The source's newest watermark per model version; with it the shard runs catch-up. */
+  latest?: (modelVersion: string) => Promise<bigint>;
 }
 
 /** Starts the server, then loads the shard (health answers 'loading' meanwhile). */
-export async function runShardServer({ env = process.env, source }: RunOptions = {}): Promise<{
+export async function runShardServer({ env = process.env, source, latest }: RunOptions = {}): Promise<{
   shard: Shard;
   server: ShardServer;
   ready: Promise<void>;
@@ -78,7 +83,21 @@ export async function runShardServer({ env = process.env, source }: RunOptions =
     log,
   });
   log.info('listening', { url: server.url });
-  const ready = shard.start();
+  const catchUpMs = intFromEnv(env, 'CATCH_UP_INTERVAL_MS', 2000);
+  const catchUp =
+    source && latest && catchUpMs > 0
+      ? startCatchUp({ shard, source, latest, intervalMs: catchUpMs, log })
+      : null;
+  const ready = shard.start().then(async () => {
+    await catchUp?.prime();
+    catchUp?.start();
+  });
+  // stopping the server stops the catch-up first (it writes into the shard)
+  const close = server.close.bind(server);
+  server.close = async () => {
+    await catchUp?.stop();
+    await close();
+  };
   return { shard, server, ready };
 }
 
@@ -89,8 +108,9 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 })
       : null;
     pool?.on('error', () => {});
+    const source = pool ? new PostgresVectorSource(pool) : null;
     const { shard, server, ready } = await runShardServer(
-      pool ? { source: new PostgresVectorSource(pool) } : {},
+      source ? { source, latest: (modelVersion) => source.latestWatermark(modelVersion) } : {},
     );
     let stopping = false;
     const stop = async (signal: string) => {

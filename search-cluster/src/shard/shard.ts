@@ -147,6 +147,11 @@ export class Shard {
     return index;
   }
 
+  /** Is `id` searchable under `modelVersion` right now? (catch-up skips what it already has) */
+  isLive(modelVersion: string, id: bigint): boolean {
+    return this.model(modelVersion).isLive(id);
+  }
+
   /** Best k hits per query; an empty model version answers with empty lists, not an error. */
   async search(request: ShardSearchRequest): Promise<Hit[][]> {
     const index = this.model(request.modelVersion);

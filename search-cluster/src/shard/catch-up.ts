@@ -1,0 +1,125 @@
+import type { VectorSource } from '../rebuild/vector-source.ts';
+import type { Logger } from './options.ts';
+import { owns } from './partition.ts';
+import type { Shard } from './shard.ts';
+
+export interface CatchUpOptions {
+  shard: Shard;
+  source: VectorSource;
+  /** The source's newest watermark for a model version (a cheap probe: one index lookup). */
+  latest: (modelVersion: string) => Promise<bigint>;
+  /** Poll interval. Default 2 s. */
+  intervalMs?: number;
+  log: Logger;
+}
+
+/**
+ * Anti-entropy from the record: a shard that was unreachable while it kept running (a network
+ * partition, a paused process, a router that gave up after its retries) missed writes that the
+ * embeddings table holds. Every `intervalMs` this reads the source's changes after the highest
+ * watermark it has applied (the source re-reads a slack below it for commit order) and applies
+ * those of this shard's partition: ids it does not hold yet, and every deletion (idempotent). A restart needs none of this: the shard refills on load.
+ *
+ * Bound: a write the shard missed is searchable within `intervalMs` plus one read after the
+ * shard is reachable again.
+ */
+export function startCatchUp(options: CatchUpOptions) {
+  const { shard, source, latest, log } = options;
+  const intervalMs = options.intervalMs ?? 2000;
+  const applied = new Map<string, bigint>();
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+
+  /** Where catch-up starts: the present. What came before is the load's refill. */
+  async function prime(): Promise<void> {
+    for (const { name } of shard.modelVersions) {
+      if (!applied.has(name)) applied.set(name, await latest(name));
+    }
+  }
+
+  async function catchUpModel(name: string, dimension: number): Promise<number> {
+    const from = applied.get(name);
+    if (from === undefined) {
+      applied.set(name, await latest(name));
+      return 0;
+    }
+    if ((await latest(name)) <= from) return 0;
+    let high = from;
+    let changes = 0;
+    const upserts: { id: bigint; vector: Float32Array }[] = [];
+    const deletes: bigint[] = [];
+    const flush = async () => {
+      if (upserts.length > 0) {
+        const vectors = new Float32Array(upserts.length * dimension);
+        for (const [i, u] of upserts.entries()) vectors.set(u.vector, i * dimension);
+        await shard.upsert(name, BigInt64Array.from(upserts.map((u) => u.id)), vectors);
+        upserts.length = 0;
+      }
+      if (deletes.length > 0) {
+        await shard.delete(name, BigInt64Array.from(deletes));
+        deletes.length = 0;
+      }
+    };
+    for await (const change of source.since(name, from, shard.partition)) {
+      if (stopped) return changes;
+      if (change.watermark > high) high = change.watermark;
+      if (!owns(shard.partition, change.id)) continue;
+      // keep the order of the two kinds of change: flush the other kind first
+      if (change.vector === null) {
+        if (upserts.length > 0) await flush();
+        deletes.push(change.id);
+      } else {
+        // a live id already holds its vector of record: one (image, model version) has one
+        // embedding, so only missing ids need the write (and the tiers are left undisturbed)
+        if (change.vector.length !== dimension || shard.isLive(name, change.id)) continue;
+        if (deletes.length > 0) await flush();
+        upserts.push({ id: change.id, vector: change.vector });
+      }
+      changes++;
+      if (upserts.length + deletes.length >= 1024) await flush();
+    }
+    await flush();
+    applied.set(name, high);
+    return changes;
+  }
+
+  async function tick(): Promise<void> {
+    if (shard.health().status !== 'ok') return;
+    for (const { name, dimension } of shard.modelVersions) {
+      try {
+        const changes = await catchUpModel(name, dimension);
+        if (changes > 0) log.info('caught up from source', { modelVersion: name, changes });
+      } catch (error) {
+        log.warn('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
+      }
+    }
+  }
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick().finally(() => {
+        running = null;
+        schedule();
+      });
+    }, intervalMs);
+    timer.unref();
+  };
+
+  return {
+    prime,
+    /** Starts polling (call once the shard is loaded). */
+    start() {
+      schedule();
+    },
+    /** One round now (tests). */
+    tick,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+export type CatchUp = ReturnType<typeof startCatchUp>;

@@ -1,0 +1,88 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
+import { makePatternImage } from '../fixtures/images/make-patterns.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import {
+  type Backend,
+  createPostgresBackend,
+  postgresAvailable,
+  redisAvailable,
+  TEST_REDIS_URL,
+} from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { drain, FLAG, gqlOk, keyFor, searchIds, uploadAs } from './helpers.ts';
+
+/**
+ * Issue 10 item 2: Redis restored from a snapshot taken before a flag (or an AOF loss, or a
+ * failover to a lagging replica) must not bring the flagged image back. Only the Redis backend
+ * has a cache that can be rolled back; the memory cache dies with the process.
+ */
+describe.runIf(postgresAvailable && redisAvailable)(
+  'a stale cache can never un-block (postgres+redis)',
+  () => {
+    let backend: Backend;
+    let t: TestApp;
+    let worker: IndexingWorker;
+    let redis: Redis;
+    let prefix = '';
+
+    /** Every key of this test's namespace with its DUMP, as a snapshot would hold them. */
+    const snapshot = async () => {
+      const keys = await redis.keys(`${prefix}*`);
+      return Promise.all(keys.map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
+    };
+    /** The namespace as it was at the snapshot: newer keys gone, older values back. */
+    const restore = async (saved: { key: string; dump: Buffer | null }[]) => {
+      const now = await redis.keys(`${prefix}*`);
+      if (now.length > 0) await redis.del(...now);
+      for (const { key, dump } of saved) if (dump) await redis.restore(key, 0, dump, 'REPLACE');
+    };
+
+    beforeAll(async () => {
+      await ensureTinyClip();
+      backend = await createPostgresBackend();
+      const db = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+      prefix = `${db}:`;
+      redis = new Redis(TEST_REDIS_URL);
+      t = await createTestApp(backend, {}, { nsfw: false });
+      worker = await t.services.createWorker();
+    }, 120_000);
+
+    afterAll(async () => {
+      await t?.close();
+      if (redis) {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        await redis.quit();
+      }
+      await backend?.dispose();
+    });
+
+    it('flag, roll Redis back to a snapshot from before the flag: search still hides the image', async () => {
+      const mod = await keyFor(t, 'moderator', 'mo');
+      const ann = await keyFor(t, 'user', 'ann');
+      const victim = await uploadAs(t, ann, 'ann', await makePatternImage(201));
+      const other = await uploadAs(t, ann, 'ann', await makePatternImage(202));
+      await drain(worker);
+      // a first search builds the cached blocklist (with its sentinel) before the flag
+      expect(await searchIds(t, { text: 'red' })).toEqual(expect.arrayContaining([victim.id, other.id]));
+      const beforeFlag = await snapshot();
+      expect(beforeFlag.length).toBeGreaterThan(0);
+
+      await gqlOk(t, FLAG, { id: victim.id }, mod);
+      expect(await searchIds(t, { text: 'red' })).not.toContain(victim.id);
+
+      await restore(beforeFlag);
+      const after = await searchIds(t, { text: 'red' });
+      expect(after).toContain(other.id);
+      expect(after).not.toContain(victim.id);
+      // the cached set itself answers from the current epoch, not the restored one
+      expect(await t.services.blocklist.check([victim.id, other.id])).toEqual([true, false]);
+
+      // and again after a restore of the post-flag state followed by a second rollback
+      await restore(beforeFlag);
+      expect(await t.services.blocklist.check([victim.id, other.id])).toEqual([true, false]);
+    }, 60_000);
+  },
+);

@@ -1,0 +1,122 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makePatternImage } from '../fixtures/images/make-patterns.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import {
+  type Backend,
+  createPostgresBackend,
+  postgresAvailable,
+  redisAvailable,
+  TEST_DATABASE_URL,
+} from '../support/backends.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { statusOf } from './helpers.ts';
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Issue 10 item 15: an image that kills its worker (segfault, OOM) is claimed at most
+ * INDEXER_MAX_ATTEMPTS times, then buried with the image FAILED and the reason. Real worker
+ * processes; the poison image makes each one SIGKILL itself while it reads the bytes.
+ */
+describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (postgres)', () => {
+  let backend: Backend;
+  let t: TestApp;
+  let env: NodeJS.ProcessEnv;
+  let poison = '';
+  const fine: string[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    await ensureTinyClip();
+    backend = await createPostgresBackend();
+    t = await createTestApp(backend, { ALLOW_ANONYMOUS_UPLOADS: 'true' });
+    const upload = async (seed: number) => {
+      const { body } = await t.upload(await makePatternImage(seed), { uploaderId: 'crash' });
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+    };
+    fine.push(await upload(1501));
+    poison = await upload(1502);
+    fine.push(await upload(1503));
+    const { rows } = await backend.db.query<{ sha256: string }>('SELECT sha256 FROM images WHERE id = $1', [
+      poison,
+    ]);
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${(await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d}`;
+    env = {
+      ...process.env,
+      PIXELFIND_MODE: 'cluster',
+      DATABASE_URL: url.toString(),
+      DATA_DIR: t.dataDir,
+      INDEXER_BATCH_SIZE: '1',
+      INDEXER_LEASE_SECONDS: '1',
+      INDEXER_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+      PIXELFIND_TEST_DIE_ON_BLOB: rows[0]!.sha256,
+    };
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await t?.close();
+    await backend?.dispose();
+  });
+
+  const job = async () =>
+    (
+      await backend.db.query<{ state: string; attempts: number; last_error: string | null }>(
+        'SELECT state, attempts, last_error FROM index_jobs WHERE image_id = $1',
+        [poison],
+      )
+    ).rows[0]!;
+
+  it('buries the job after the attempt limit, FAILED with the reason, and the worker lives on', async () => {
+    let deaths = 0;
+    let survivor: ChildProcess | null = null;
+    for (let round = 0; round < MAX_ATTEMPTS + 3 && !survivor; round++) {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--import',
+          './test/reliability/fixtures/die-on-blob.mjs',
+          'api/src/worker-main.ts',
+        ],
+        { env, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      children.push(child);
+      const exited = once(child, 'exit').then(() => 'died' as const);
+      const settled = (async () => {
+        for (let i = 0; i < 300; i++) {
+          if ((await job()).state === 'dead' && fine.every(Boolean)) {
+            const done = await Promise.all(fine.map((id) => statusOf(t, id)));
+            if (done.every((s) => s === 'INDEXED')) return 'settled' as const;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return 'timeout' as const;
+      })();
+      const outcome = await Promise.race([exited, settled]);
+      if (outcome === 'died') deaths++;
+      else if (outcome === 'settled') survivor = child;
+      else break;
+    }
+    expect(deaths).toBe(MAX_ATTEMPTS);
+    expect(survivor).not.toBeNull();
+    expect(survivor!.exitCode).toBeNull(); // the worker that buried it keeps working
+    const buried = await job();
+    expect(buried.state).toBe('dead');
+    expect(buried.attempts).toBe(MAX_ATTEMPTS);
+    expect(buried.last_error).toMatch(/crash loop/);
+    expect(await statusOf(t, poison)).toBe('FAILED');
+    const { rows } = await backend.db.query<{ last_error: string }>(
+      'SELECT last_error FROM images WHERE id = $1',
+      [poison],
+    );
+    expect(rows[0]!.last_error).toMatch(/worker died 3 times/);
+    survivor!.kill('SIGTERM');
+    await once(survivor!, 'exit');
+  }, 240_000);
+});
