@@ -322,7 +322,7 @@ async function main() {
       mode: 'single',
       database,
       cache: services.cache.kind,
-      shards: `${services.router.shardCount} in-process`,
+      shards: `${services.cluster.shardCount} in-process`,
       modelVersion: services.encoder.modelVersion,
       nsfw: true,
       indexer: config.indexer,
@@ -364,7 +364,7 @@ Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node $
 Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
 this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
 
-Configuration: single-node mode, ${database}, ${services.cache.kind} cache, ${services.router.shardCount} in-process shards,
+Configuration: single-node mode, ${database}, ${services.cache.kind} cache, ${services.cluster.shardCount} in-process shards,
 model \`${services.encoder.modelVersion}\`, in-process indexing worker (batch ${config.indexer.batchSize}) with nsfwjs on,
 the real HTTP server on 127.0.0.1. ${settings.uploads} distinct 64x64 PNGs uploaded over HTTP multipart
 (${settings.rate === 0 ? 'back to back' : `${settings.rate} per second`}) after 3 unmeasured warm-up uploads, while ${settings.searchConcurrency}

@@ -207,7 +207,7 @@ async function main() {
       await services.close();
       await closeServices();
     };
-    const { encoder, router } = services;
+    const { encoder, cluster } = services;
     console.error(
       `search: ${vectorsWanted.toLocaleString('en')} vectors of ${encoder.dimension} dimensions, ${database}`,
     );
@@ -224,11 +224,11 @@ async function main() {
     );
     console.error(`  rebuilding the shards' main tiers`);
     const rebuildStarted = performance.now();
-    const rebuild = await router.rebuild(encoder.modelVersion);
+    const rebuild = await cluster.rebuild(encoder.modelVersion);
     const rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
     const failed = rebuild.filter((r) => r.error);
     if (failed.length > 0) throw new Error(`Rebuild failed: ${JSON.stringify(failed)}`);
-    const shardStats = (await router.stats()).shards.map((s) => {
+    const shardStats = (await cluster.stats()).shards.map((s) => {
       const stats = s.replicas[0]?.stats?.modelVersions.find((m) => m.modelVersion === encoder.modelVersion);
       return {
         shard: s.index,

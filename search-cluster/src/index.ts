@@ -2,7 +2,12 @@
  * The search cluster as the API sees it: one router, its configuration, the source-of-record
  * interface the API implements over Postgres, and the error type. Nothing here speaks HTTP.
  */
+
 export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
+export {
+  PostgresVectorSource,
+  type SqlClient,
+} from './rebuild/postgres-vector-source.ts';
 export {
   MemoryVectorSource,
   type VectorChange,

@@ -236,7 +236,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     expect(read.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     // gone from the blob store too, and from the shards
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(404);
-    const inShards = await t.services.router.search(
+    const inShards = await t.services.cluster.search(
       t.services.encoder.modelVersion,
       await t.services.encoder.encodeText('purple'),
       100,
