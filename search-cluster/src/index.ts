@@ -28,6 +28,8 @@ export type {
   ShardRouter,
   UpsertItems,
 } from './router/router.ts';
+export { syncPath, writeFileAtomic } from './runtime/atomic-write.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
 export { MAX_K } from './shard/validate.ts';
+export { dot, dotAt, normalize, normalizeRows } from './vector-math.ts';

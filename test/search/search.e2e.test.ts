@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { embeddingCacheKey } from '../../api/src/edge-trust/protocol.ts';
 import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
-import { embeddingCacheKey } from '../../api/src/search/search.service.ts';
 import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import { type Backend, backends } from '../support/backends.ts';

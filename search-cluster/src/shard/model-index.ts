@@ -10,12 +10,13 @@ import {
   writeSnapshot,
 } from '../rebuild/snapshot.ts';
 import type { VectorChange, VectorSource } from '../rebuild/vector-source.ts';
+import { dotAt } from '../vector-math.ts';
 import { HotTier } from './hot-tier.ts';
 import { MainTier, type MainTierKind, type MainTierSearchParams } from './main-tier.ts';
 import type { Logger, TierOptions } from './options.ts';
 import { owns, type Partition } from './partition.ts';
 import { MemoryRowStore, type RowStore, VectorFileStore } from './row-store.ts';
-import { dot, type Hit, mergeTopK, TopK } from './topk.ts';
+import { type Hit, mergeTopK, TopK } from './topk.ts';
 import type { VectorIndex, VectorIndexFactory } from './vector-index.ts';
 import { WriteQueue } from './write-queue.ts';
 
@@ -421,7 +422,7 @@ export class ModelIndex {
       const top = new TopK(k);
       const offset = q * d;
       for (let i = 0; i < hotIds.length; i++)
-        top.push(hotIds[i]!, Math.fround(dot(queries, offset, hotVectors[i]!, 0, d)));
+        top.push(hotIds[i]!, Math.fround(dotAt(queries, offset, hotVectors[i]!, 0, d)));
       for (const hit of fromMain[q]!) top.push(hit.id, hit.score);
       // scoring the main tier's rows was async: drop ids deleted meanwhile
       results.push(top.result().filter((h) => this.isLive(h.id)));
