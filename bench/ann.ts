@@ -23,6 +23,7 @@ import {
   shiftVector,
 } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
+import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -102,10 +103,6 @@ function log(message: string): void {
   console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
 function record(
   base: Omit<Row, 'recall' | 'qps' | 'p50Ms' | 'p99Ms' | 'load1'>,
   truth: BigInt64Array,
@@ -119,8 +116,8 @@ function record(
     ...base,
     recall: recallAtK(truth.subarray(0, queries * K), found, K),
     qps: (queries / wallMs) * 1000,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
     load1: loadavg()[0]!,
   };
   rows.push(row);
