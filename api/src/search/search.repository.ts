@@ -28,16 +28,6 @@ export function createSearchRepository(db: Queryable) {
       return rows.map((r) => BigInt(r.id));
     },
 
-    /** The record behind the blocklist cache: which of `ids` are flagged. */
-    async blocked(ids: readonly string[]): Promise<Set<string>> {
-      if (ids.length === 0) return new Set();
-      const { rows } = await db.query<{ id: string }>(
-        'SELECT image_id::text AS id FROM safety_blocklist WHERE image_id = ANY($1::bigint[])',
-        [ids],
-      );
-      return new Set(rows.map((r) => r.id));
-    },
-
     async allBlocked(): Promise<string[]> {
       const { rows } = await db.query<{ id: string }>('SELECT image_id::text AS id FROM safety_blocklist');
       return rows.map((r) => r.id);
