@@ -27,6 +27,7 @@ import { loadConfig } from '../api/src/config/config.ts';
 import type { Database } from '../api/src/db/database.ts';
 import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
 import { createServices } from '../api/src/services.ts';
+import { seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
@@ -76,18 +77,6 @@ function vocabulary(): string[] {
   return words;
 }
 
-/** Seeded uniform [0, 1) (mulberry32): the same vectors every run. */
-function random(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NOISE = 0.6;
 
 /** What the load-generating thread (support/http-load-worker.mjs) reports. */
@@ -128,7 +117,7 @@ async function fill(
   batch: number,
 ) {
   const started = performance.now();
-  const next = random(42);
+  const next = seededRandom(42);
   for (let from = 1; from <= total; from += batch) {
     const to = Math.min(total, from + batch - 1);
     const { rows } = await db.query<{ id: string }>(

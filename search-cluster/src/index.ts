@@ -16,20 +16,10 @@ export {
   type VectorSourceSnapshot,
 } from './rebuild/vector-source.ts';
 export { createRouter, parseShardsSetting, type RouterConfig } from './router/config.ts';
-export type {
-  Hit,
-  RebuildReport,
-  RouterBatchSearchResult,
-  RouterHealth,
-  RouterOptions,
-  RouterSearchOptions,
-  RouterSearchResult,
-  RouterStats,
-  ShardRouter,
-  UpsertItems,
-} from './router/router.ts';
+export type * from './router/router.types.ts';
 export { syncPath, writeFileAtomic } from './runtime/atomic-write.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
+export type { Hit } from './shard/topk.ts';
 export { MAX_K } from './shard/validate.ts';
 export { dot, dotAt, normalize, normalizeRows } from './vector-math.ts';

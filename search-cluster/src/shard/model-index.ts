@@ -18,13 +18,7 @@ import { refillFromSource } from './refill.ts';
 import { type Hit, mergeTopK } from './topk.ts';
 import { WriteQueue } from './write-queue.ts';
 
-export type {
-  ModelIndexConfig,
-  ModelIndexState,
-  ModelIndexStats,
-  RebuildOutcome,
-  SearchOptions,
-} from './model-index.types.ts';
+export type * from './model-index.types.ts';
 
 /**
  * One model version on one shard: a hot tier taking live writes and an immutable main tier rebuilt
