@@ -16,7 +16,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../api/src/config/config.ts';
 import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
 import { createServices } from '../api/src/services.ts';
 import {
@@ -30,7 +29,7 @@ import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase } from './support/database.ts';
 import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
+import { benchConfig, postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
 import { summarise } from './support/stats.ts';
 
 const { values } = parseArgs({
@@ -129,15 +128,7 @@ async function main() {
   const load = sampleLoad();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-bench-freshness-'));
   const scratch = process.env.DATABASE_URL ? await createScratchDatabase(process.env.DATABASE_URL) : null;
-  const config = loadConfig({
-    ...process.env,
-    PIXELFIND_MODE: 'single',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DATA_DIR: dataDir,
-    DATABASE_URL: scratch?.url ?? '',
-    INDEXER_IN_PROCESS: 'true',
-  });
+  const config = benchConfig(dataDir, scratch?.url ?? null, { INDEXER_IN_PROCESS: 'true' });
   const services = await createServices(config);
   const server = await startServer(services);
   services.worker!.start();

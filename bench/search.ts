@@ -23,7 +23,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { loadConfig } from '../api/src/config/config.ts';
 import type { Database } from '../api/src/db/database.ts';
 import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
 import { createServices } from '../api/src/services.ts';
@@ -33,7 +32,7 @@ import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
 import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { recordStages, startServer } from './support/server.ts';
+import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
 
 const { values } = parseArgs({
@@ -180,13 +179,7 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    const config = loadConfig({
-      ...process.env,
-      PIXELFIND_MODE: 'single',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      DATABASE_URL: scratch?.url ?? '',
+    const config = benchConfig(dataDir, scratch?.url ?? null, {
       INDEXER_IN_PROCESS: 'false',
       SHARD_COUNT: String(settings.shards),
     });
