@@ -1,8 +1,8 @@
-import type { ShardRouter } from '../../search-cluster/src/router/router.ts';
 import type { ApiKeysService } from './auth/api-keys.service.ts';
 import type { AuthPolicy, Caller } from './auth/roles.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import type { Cache } from './cache/cache.ts';
+import type { ClusterClient } from './cluster/cluster.client.ts';
 import type { Config } from './config/config.ts';
 import type { Database } from './db/database.ts';
 import type { Encoder } from './encoder/index.ts';
@@ -26,7 +26,7 @@ export interface Services extends FeedbackServices {
   policy: AuthPolicy;
   encoder: Encoder;
   metrics: Metrics;
-  router: ShardRouter;
+  cluster: ClusterClient;
   blocklist: Blocklist;
   search: SearchService;
   moderation: ModerationService;

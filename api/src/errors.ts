@@ -41,7 +41,3 @@ export class AppError extends GraphQLError {
 export const badInput = (message: string, extra?: Record<string, unknown>) =>
   new AppError('BAD_USER_INPUT', message, extra);
 export const notFound = (message: string) => new AppError('NOT_FOUND', message);
-
-export function isAppError(error: unknown): error is AppError {
-  return error instanceof AppError;
-}

@@ -29,7 +29,7 @@ async function main() {
       cache: services.cache.kind,
       anonymousUploads: config.allowAnonymousUploads,
       modelVersion: services.encoder.modelVersion,
-      shards: services.router.shardCount,
+      shards: services.cluster.shardCount,
       inProcessWorker: services.worker !== null,
     });
     console.log(

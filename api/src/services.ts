@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PostgresVectorSource } from '../../search-cluster/src/rebuild/postgres-vector-source.ts';
-import { createRouter, parseShardsSetting } from '../../search-cluster/src/router/config.ts';
-import type { ShardRouter } from '../../search-cluster/src/router/router.ts';
 import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import { createBlobStore } from './blobs/create-blob-store.ts';
 import type { Cache } from './cache/cache.ts';
 import { createCache } from './cache/create-cache.ts';
+import { createClusterClient } from './cluster/cluster.client.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
 import { createDatabase } from './db/create-database.ts';
@@ -19,12 +17,10 @@ import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
-import type { VectorWriter } from './indexing/indexing.ports.ts';
 import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
-import { clusterErrorToAppError } from './search/cluster-errors.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
@@ -45,20 +41,6 @@ export interface ServiceOverrides {
 export const log = (msg: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg, ...fields }));
 
-async function buildRouter(config: Config, db: Database, encoder: Encoder): Promise<ShardRouter> {
-  const modelVersions = [{ name: encoder.modelVersion, dimension: encoder.dimension }];
-  const setting = parseShardsSetting(config.shards.remote ?? String(config.shards.inProcessCount));
-  if (setting.mode === 'remote') return createRouter({ ...setting, deadlineMs: config.shards.deadlineMs });
-  return createRouter({
-    mode: 'in-process',
-    shards: setting.shards,
-    modelVersions,
-    source: new PostgresVectorSource(db),
-    dataDir: path.join(config.dataDir, 'shards'),
-    deadlineMs: config.shards.deadlineMs,
-  });
-}
-
 /** Builds the process-wide dependencies from configuration; adapters are picked here only. */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const db =
@@ -76,15 +58,13 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       modelsDir: path.join(config.dataDir, 'models'),
       env: { ...process.env, DATA_DIR: config.dataDir },
     }));
-  const router = await buildRouter(config, db, encoder);
-  const vectors: VectorWriter = {
-    upsert: async (modelVersion, items) => {
-      await router.upsert(modelVersion, items);
-    },
-    remove: async (modelVersion, ids) => {
-      await router.delete(modelVersion, ids);
-    },
-  };
+  const cluster = await createClusterClient({
+    shards: config.shards.remote ?? String(config.shards.inProcessCount),
+    deadlineMs: config.shards.deadlineMs,
+    modelVersions: [{ name: encoder.modelVersion, dimension: encoder.dimension }],
+    db,
+    dataDir: config.dataDir,
+  });
   const ranker =
     overrides.ranker ??
     (config.search.rankerConfigPath
@@ -106,16 +86,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     encoder,
     blocklist,
     queryLog: feedbackServices.queryLog,
-    searcher: {
-      search: async (modelVersion, query, k, options) => {
-        try {
-          const result = await router.search(modelVersion, query, k, options);
-          return { hits: result.hits, partial: result.partial };
-        } catch (error) {
-          throw clusterErrorToAppError(error);
-        }
-      },
-    },
+    searcher: cluster,
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -131,7 +102,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     db,
     blobs,
     blocklist,
-    vectors,
+    vectors: cluster,
     modelVersion: () => encoder.modelVersion,
     log,
   });
@@ -171,7 +142,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     policy: { allowAnonymousUploads: config.allowAnonymousUploads },
     encoder,
     metrics,
-    router,
+    cluster,
     blocklist,
     search,
     moderation,
@@ -185,7 +156,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           blobs,
           embedder: encoder,
           safety: await safety,
-          vectors,
+          vectors: cluster,
           log,
           onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
         },
@@ -196,7 +167,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       await services.worker?.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
-      await router.close();
+      await cluster.close();
       if (safety) await (await safety).close();
       if (!overrides.encoder) await encoder.close();
       if (!overrides.cache) await cache.close();

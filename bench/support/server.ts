@@ -1,8 +1,29 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/src/app.ts';
+import { type Config, loadConfig } from '../../api/src/config/config.ts';
 import type { Services } from '../../api/src/context.ts';
 import type { SearchOutcome } from '../../api/src/search/search.service.ts';
+
+/**
+ * A single-node configuration for a bench: the process environment, on 127.0.0.1, data in
+ * `dataDir`, Postgres at `databaseUrl` (PGlite when null); `env` sets anything else.
+ */
+export function benchConfig(
+  dataDir: string,
+  databaseUrl: string | null,
+  env: Record<string, string> = {},
+): Config {
+  return loadConfig({
+    ...process.env,
+    PIXELFIND_MODE: 'single',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl ?? '',
+    ...env,
+  });
+}
 
 /** The real HTTP server (as main.ts runs it) on 127.0.0.1 and a port the OS picks. */
 export async function startServer(services: Services): Promise<{ url: string; close(): Promise<void> }> {

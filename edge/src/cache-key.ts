@@ -31,7 +31,3 @@ export async function resultCacheKey(input: {
   const model = encodeURIComponent(input.modelVersion);
   return `${input.origin}/__pixelfind-edge-cache/results/v1/${model}/${input.operationHash}/${variablesHash}`;
 }
-
-/** KV key of a query embedding: `emb:<model_version>:<normalised text>`. */
-export const embeddingKey = (modelVersion: string, normalisedText: string) =>
-  `emb:${modelVersion}:${normalisedText}`;

@@ -54,6 +54,10 @@ fi
 node -e "require('sharp'); require('onnxruntime-node'); require('hnswlib-node')" \
   || { echo "setup: a native npm package did not build (see above)" >&2; exit 1; }
 
+# the edge's Env type, generated from wrangler.toml (offline), so it is never stale or tracked
+say "Edge types (wrangler types)"
+npm run --silent edge:types >/dev/null
+
 if [ -f infra/scripts/build-faiss.sh ]; then
   say "FAISS (AVX2 build when the CPU has it)"
   bash infra/scripts/build-faiss.sh

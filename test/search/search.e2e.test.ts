@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { embeddingCacheKey } from '../../api/src/edge-trust/protocol.ts';
 import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
-import { embeddingCacheKey } from '../../api/src/search/search.service.ts';
 import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import { type Backend, backends } from '../support/backends.ts';
@@ -242,7 +242,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     expect(read.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     // gone from the blob store too, and from the shards
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(404);
-    const inShards = await t.services.router.search(
+    const inShards = await t.services.cluster.search(
       t.services.encoder.modelVersion,
       await t.services.encoder.encodeText('purple'),
       100,

@@ -37,6 +37,13 @@ export function normaliseQueryText(text: string): string {
   return text.normalize('NFC').replace(/\s+/g, ' ').trim().toLowerCase();
 }
 
+/**
+ * The key of a query embedding in the API's cache and the edge's KV, one format for both:
+ * `emb:<model_version>:<normalised text>`. Same text, same model: same embedding.
+ */
+export const embeddingCacheKey = (modelVersion: string, text: string): string =>
+  `emb:${modelVersion}:${normaliseQueryText(text)}`;
+
 const utf8 = new TextEncoder();
 
 function concat(head: Uint8Array, tail: Uint8Array): Uint8Array {

@@ -86,8 +86,3 @@ export function returnEmbeddingToEdge(
   const state = states.get(request);
   if (state?.fromEdge && !state.outgoing) state.outgoing = outgoing;
 }
-
-/** True when the request carries a valid edge signature (for metrics and logs). */
-export function isEdgeRequest(request: Request): boolean {
-  return states.get(request)?.fromEdge ?? false;
-}

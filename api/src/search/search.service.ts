@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Caller } from '../auth/roles.ts';
 import type { Cache } from '../cache/cache.ts';
 import type { Database } from '../db/database.ts';
-import { normaliseQueryText } from '../edge-trust/protocol.ts';
+import { embeddingCacheKey } from '../edge-trust/protocol.ts';
 import { AppError, notFound } from '../errors.ts';
 import { smoothedEngagement } from '../feedback/engagement.ts';
 import type { ImageRecord } from '../images/image.types.ts';
@@ -60,10 +60,6 @@ export interface SearchDeps {
   options: SearchOptions;
 }
 
-/** Same text, same model: same embedding (the edge's KV uses the same normaliser). */
-export const embeddingCacheKey = (modelVersion: string, text: string) =>
-  `emb:${modelVersion}:${normaliseQueryText(text)}`;
-
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
   const { encoder, options } = deps;
@@ -78,7 +74,7 @@ export function createSearchService(deps: SearchDeps) {
     const cached = await deps.cache.getBuffer(key).catch(() => null);
     if (cached && cached.byteLength === encoder.dimension * 4)
       return { vector: bufferToVector(cached), source: 'cache' };
-    const vector = await encoder.encodeText(normaliseQueryText(text));
+    const vector = await encoder.encodeText(text);
     void deps.cache.setBuffer(key, vectorToBuffer(vector), options.embeddingTtlSeconds).catch(() => {});
     return { vector, source: 'encoder' };
   }
