@@ -57,7 +57,6 @@ export function createSearchRepository(db: Queryable) {
       );
       return rows[0]!;
     },
-
   };
 }
 export type SearchRepository = ReturnType<typeof createSearchRepository>;
