@@ -26,6 +26,14 @@ async function startPair(options: Partial<EdgeOptions> = {}) {
 const searchPath = (input: Record<string, unknown>) =>
   `/graphql?id=${ids.Search}&variables=${encodeURIComponent(JSON.stringify({ input }))}`;
 
+/** The location's safety epoch as the Worker keeps it in the Cache API. */
+async function safetyEpochOf(edge: RunningEdge): Promise<number> {
+  const caches = await edge.miniflare.getCaches();
+  const stored = await caches.default.match('http://edge.test/__pixelfind-edge-cache/safety-epoch/v1');
+  if (!stored) throw new Error('the Worker has no safety epoch yet');
+  return ((await stored.json()) as { local: number }).local;
+}
+
 /** Waits until the edge's background cache write for this search has landed (ctx.waitUntil). */
 async function cached(edge: RunningEdge, input: Record<string, unknown>, modelVersion: string) {
   const key = await resultCacheKey({
@@ -33,6 +41,7 @@ async function cached(edge: RunningEdge, input: Record<string, unknown>, modelVe
     operationHash: ids.Search,
     variables: { input },
     modelVersion,
+    safetyEpoch: await safetyEpochOf(edge),
   });
   const caches = await edge.miniflare.getCaches();
   await vi.waitFor(async () => expect(await caches.default.match(key)).toBeTruthy(), { timeout: 5000 });
@@ -143,6 +152,90 @@ describe('edge: result cache', () => {
       origin.partial = false;
     }
     expect(origin.requests.length).toBe(before + 5);
+  });
+});
+
+describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+    pair.origin.corpus = ['1', '7', '8', '9'];
+  });
+  afterAll(() => pair.close());
+
+  const idsIn = (body: Body) =>
+    ((body.data?.search as unknown as { hits: { image: { id: string } }[] }).hits ?? []).map(
+      (h) => h.image.id,
+    );
+  const moderator = { 'content-type': 'application/json', 'x-api-key': 'pf_moderator_m1' };
+
+  for (const [mutation, id] of [
+    ['mutation { flagImage(id: "7", reason: "unsafe") { imageId } }', '7'],
+    ['mutation Remove($id: ID!) { deleteImage(id: $id) { imageId } }', '8'],
+  ] as const) {
+    it(`after ${mutation.includes('flag') ? 'flagImage' : 'deleteImage'} returns, no answer from this location shows the image`, async () => {
+      const { edge } = pair;
+      const input = { text: `takedown ${id}`, limit: 10 };
+      expect(idsIn(await json(await edge.fetch(searchPath(input))))).toContain(id);
+      await cached(edge, input, 'clip-v1');
+      const hit = await edge.fetch(searchPath(input));
+      expect(hit.headers.get('x-cache')).toBe('HIT');
+      expect(idsIn(await json(hit))).toContain(id);
+
+      const taken = await edge.fetch('/graphql', {
+        method: 'POST',
+        headers: moderator,
+        body: JSON.stringify({ query: mutation, variables: { id } }),
+      });
+      expect((await json(taken)).errors).toBeUndefined();
+
+      // at once, in every isolate of the location: the epoch moved before the answer came back
+      const after = await edge.fetch(searchPath(input));
+      expect(after.headers.get('x-cache')).toBe('MISS');
+      expect(idsIn(await json(after))).not.toContain(id);
+      await cached(edge, input, 'clip-v1');
+      const cachedAfter = await edge.fetch(searchPath({ limit: 10, text: `takedown ${id}` }));
+      expect(cachedAfter.headers.get('x-cache')).toBe('HIT');
+      expect(idsIn(await json(cachedAfter))).not.toContain(id);
+    });
+  }
+
+  it("a takedown elsewhere (the API reports a higher safety epoch) drops this location's entries on its next API answer", async () => {
+    const { edge, origin } = pair;
+    origin.safetyEpoch = 10;
+    // the first report of an epoch moves this location's epoch (and is not stored)
+    await edge.fetch(searchPath({ text: 'learn the epoch', limit: 10 }));
+    const input = { text: 'flagged in another location', limit: 10 };
+    await edge.fetch(searchPath(input));
+    await cached(edge, input, 'clip-v1');
+    expect(idsIn(await json(await edge.fetch(searchPath(input))))).toContain('9');
+
+    // flagged through another location: this Worker never saw the mutation
+    origin.takenDown.add('9');
+    origin.safetyEpoch = 11;
+    const other = await edge.fetch(searchPath({ text: 'any other search', limit: 10 }));
+    expect(other.headers.get('x-cache')).toBe('MISS');
+    const again = await edge.fetch(searchPath(input));
+    expect(again.headers.get('x-cache')).toBe('MISS');
+    expect(idsIn(await json(again))).not.toContain('9');
+  });
+
+  it('never caches a degraded answer (a store was down, a fallback answered)', async () => {
+    const { edge, origin } = pair;
+    const input = { text: 'database down', limit: 10 };
+    origin.degraded = true;
+    try {
+      const before = origin.requests.length;
+      for (let i = 0; i < 2; i++) {
+        const res = await edge.fetch(searchPath(input));
+        expect(res.headers.get('x-cache')).toBe('MISS');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100)); // give a (wrong) background write time to land
+      expect((await edge.fetch(searchPath(input))).headers.get('x-cache')).toBe('MISS');
+      expect(origin.requests.length).toBe(before + 3);
+    } finally {
+      origin.degraded = false;
+    }
   });
 });
 

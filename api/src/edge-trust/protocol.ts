@@ -6,6 +6,16 @@
 export const EDGE_HEADERS = {
   /** API -> edge, every response: the model_version that answered. */
   modelVersion: 'x-pixelfind-model-version',
+  /**
+   * API -> edge, every response when known: a non-negative integer that grows with every flag
+   * or delete anywhere. The edge drops its cached results when it sees it grow.
+   */
+  safetyEpoch: 'x-pixelfind-safety-epoch',
+  /**
+   * API -> edge: the answer is degraded (a store was down, a fallback answered); never cached.
+   * Any value counts.
+   */
+  degraded: 'x-pixelfind-degraded',
   /** edge -> API: unix seconds and HMAC over the request, proving it came through the edge. */
   edgeTimestamp: 'x-pixelfind-edge-ts',
   edgeSignature: 'x-pixelfind-edge-sig',

@@ -9,6 +9,11 @@ export interface EdgeTrustOptions {
   activeModelVersion?: () => string | null | undefined;
   /** Oldest edge signature accepted, in seconds. Default 300. */
   maxAgeSeconds?: number;
+  /**
+   * The safety epoch (grows with every flag and delete), sent on every response as
+   * x-pixelfind-safety-epoch; the edge drops its cached results when it grows. Default: no header.
+   */
+  safetyEpoch?: () => number | bigint | null | undefined;
 }
 
 interface EdgeRequestState {
@@ -27,7 +32,12 @@ const states = new WeakMap<Request, EdgeRequestState>();
  * take a signed query embedding from them (`edgeEmbeddingFor`) and hand a freshly encoded one
  * back (`returnEmbeddingToEdge`), and reports the active model version on every response.
  */
-export function useEdgeTrust({ key, activeModelVersion, maxAgeSeconds = 300 }: EdgeTrustOptions): Plugin {
+export function useEdgeTrust({
+  key,
+  activeModelVersion,
+  maxAgeSeconds = 300,
+  safetyEpoch,
+}: EdgeTrustOptions): Plugin {
   return {
     onRequest({ request }) {
       const fromEdge =
@@ -45,6 +55,9 @@ export function useEdgeTrust({ key, activeModelVersion, maxAgeSeconds = 300 }: E
       for (const name of EDGE_PRIVATE_HEADERS) response.headers.delete(name);
       const modelVersion = activeModelVersion?.();
       if (modelVersion) response.headers.set(EDGE_HEADERS.modelVersion, modelVersion);
+      const epoch = safetyEpoch?.();
+      if (epoch !== null && epoch !== undefined)
+        response.headers.set(EDGE_HEADERS.safetyEpoch, String(epoch));
       const state = states.get(request);
       if (state?.fromEdge && state.key !== undefined && state.outgoing) {
         const { embedding, modelVersion: model, text } = state.outgoing;
