@@ -164,7 +164,7 @@ describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
   afterAll(() => pair.close());
 
   const idsIn = (body: Body) =>
-    ((body.data?.search as unknown as { hits: { image: { id: string } }[] }).hits ?? []).map(
+    ((body.data?.search as unknown as { hits?: { image: { id: string } }[] } | undefined)?.hits ?? []).map(
       (h) => h.image.id,
     );
   const moderator = { 'content-type': 'application/json', 'x-api-key': 'pf_moderator_m1' };
