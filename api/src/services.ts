@@ -48,7 +48,13 @@ export const log = (msg: string, fields: Record<string, unknown> = {}) =>
 async function buildRouter(config: Config, db: Database, encoder: Encoder): Promise<ShardRouter> {
   const modelVersions = [{ name: encoder.modelVersion, dimension: encoder.dimension }];
   const setting = parseShardsSetting(config.shards.remote ?? String(config.shards.inProcessCount));
-  if (setting.mode === 'remote') return createRouter({ ...setting, deadlineMs: config.shards.deadlineMs });
+  if (setting.mode === 'remote') {
+    return createRouter({
+      ...setting,
+      deadlineMs: config.shards.deadlineMs,
+      authToken: config.shards.authToken,
+    });
+  }
   return createRouter({
     mode: 'in-process',
     shards: setting.shards,
