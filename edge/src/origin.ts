@@ -1,4 +1,5 @@
 import {
+  bytesToHex,
   EDGE_HEADERS,
   EDGE_PRIVATE_HEADERS,
   edgeRequestMessage,
@@ -57,12 +58,27 @@ export async function callOrigin(
   }
   const client = request.headers.get('cf-connecting-ip');
   if (client) headers.set('x-forwarded-for', client);
-  if (typeof body === 'string') headers.set('content-type', 'application/json');
+  // the exact bytes sent, so the signature can cover them (multipart gets its boundary here)
+  const encoded = new Request(url, {
+    method: 'POST',
+    body,
+    headers: typeof body === 'string' ? { 'content-type': 'application/json' } : {},
+  });
+  headers.set('content-type', encoded.headers.get('content-type') ?? 'application/json');
+  const bytes = new Uint8Array(await encoded.arrayBuffer());
   if (env.EDGE_SIGNING_KEY) {
     const timestamp = unixSeconds();
-    const message = edgeRequestMessage({ timestamp, method: 'POST', path: url.pathname });
+    const bodySha256 = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+    const message = edgeRequestMessage({
+      timestamp,
+      method: 'POST',
+      path: url.pathname,
+      bodySha256,
+      client: client ?? '',
+    });
     headers.set(EDGE_HEADERS.edgeTimestamp, String(timestamp));
     headers.set(EDGE_HEADERS.edgeSignature, await hmacHex(env.EDGE_SIGNING_KEY, message));
+    if (client) headers.set(EDGE_HEADERS.edgeClient, client);
   }
   for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value);
 
@@ -71,7 +87,7 @@ export async function callOrigin(
     response = await fetch(url, {
       method: 'POST',
       headers,
-      body,
+      body: bytes,
       signal: AbortSignal.timeout(numberVar(env.ORIGIN_TIMEOUT_MS, 30_000)),
     });
   } catch (error) {

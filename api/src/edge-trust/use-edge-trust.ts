@@ -19,8 +19,13 @@ export interface EdgeTrustOptions {
 interface EdgeRequestState {
   key: EdgeKey | undefined;
   maxAgeSeconds: number;
-  /** The request carries a valid edge signature over its method and path. */
+  /** The request carries a valid edge signature over its method, path, body and client. */
   fromEdge: boolean;
+  /**
+   * The caller's address: the one the edge signed for when it came through the edge, else the
+   * TCP peer (a client-set x-forwarded-for is never believed). Null when unknown (in-process).
+   */
+  clientAddress: string | null;
   /** Set by the search path on an embedding-cache miss; returned only to the edge. */
   outgoing?: { modelVersion: string; text: string; embedding: Float32Array };
 }
@@ -39,16 +44,23 @@ export function useEdgeTrust({
   safetyEpoch,
 }: EdgeTrustOptions): Plugin {
   return {
-    onRequest({ request }) {
-      const fromEdge =
-        key !== undefined &&
-        verifyEdgeRequest(request.headers, {
+    async onRequest({ request, serverContext }) {
+      let fromEdge = false;
+      if (key !== undefined && request.headers.has(EDGE_HEADERS.edgeSignature)) {
+        // the signature covers the body: hash the exact bytes (a clone; yoga reads the original)
+        const body = new Uint8Array(await request.clone().arrayBuffer());
+        fromEdge = verifyEdgeRequest(request.headers, {
           key,
           maxAgeSeconds,
           method: request.method,
           path: new URL(request.url).pathname,
+          body,
         });
-      states.set(request, { key, maxAgeSeconds, fromEdge });
+      }
+      const peer = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req
+        ?.socket?.remoteAddress;
+      const clientAddress = fromEdge ? request.headers.get(EDGE_HEADERS.edgeClient) || null : (peer ?? null);
+      states.set(request, { key, maxAgeSeconds, fromEdge, clientAddress });
     },
     onResponse({ request, response }) {
       // the API may sit behind something that echoes headers: never leak edge-only ones
@@ -98,6 +110,14 @@ export function returnEmbeddingToEdge(
 ): void {
   const state = states.get(request);
   if (state?.fromEdge && !state.outgoing) state.outgoing = outgoing;
+}
+
+/**
+ * The caller's address as far as it can be trusted: signed by the edge, or the TCP peer.
+ * Null when unknown (an in-process call). For rate limits and anonymous identities.
+ */
+export function clientAddressOf(request: Request): string | null {
+  return states.get(request)?.clientAddress ?? null;
 }
 
 /** True when the request carries a valid edge signature (for metrics and logs). */
