@@ -239,6 +239,48 @@ describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
   });
 });
 
+describe('edge: rate limits per API key and per client address (issue 10 item 8)', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair({
+      vars: { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_KEY: '2', RATE_LIMIT_WINDOW_SECONDS: '60' },
+    });
+  });
+  afterAll(() => pair.close());
+
+  const from = (ip: string, headers: Record<string, string> = {}) => ({
+    headers: { 'cf-connecting-ip': ip, ...headers },
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past the per-address limit, cache hits included', async () => {
+    const { edge, origin } = pair;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++)
+      statuses.push((await edge.fetch('/search?q=limited', from('192.0.2.1'))).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    const before = origin.requests.length;
+    const refused = await edge.fetch('/search?q=limited', from('192.0.2.1'));
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await json(refused)).errors?.[0]?.extensions.code).toBe('RATE_LIMITED');
+    expect(origin.requests.length).toBe(before);
+    // another address is not held back by the first one's use
+    expect((await edge.fetch('/search?q=limited', from('192.0.2.2'))).status).toBe(200);
+  });
+
+  it('counts an API key across addresses', async () => {
+    const { edge } = pair;
+    const key = { 'x-api-key': 'pf_user_limited' };
+    expect((await edge.fetch('/search?q=keyed', from('192.0.2.10', key))).status).toBe(200);
+    expect((await edge.fetch('/search?q=keyed', from('192.0.2.11', key))).status).toBe(200);
+    const refused = await edge.fetch('/search?q=keyed', from('192.0.2.12', key));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+});
+
 describe('edge: model version', () => {
   it('misses when the API reports a different model_version: never an answer from the old model', async () => {
     const { edge, origin, close } = await startPair();
