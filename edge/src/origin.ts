@@ -1,6 +1,7 @@
 import {
   bytesToHex,
   EDGE_HEADERS,
+  EDGE_IMPRESSIONS_PATH,
   EDGE_PRIVATE_HEADERS,
   edgeRequestMessage,
   unixSeconds,
@@ -38,6 +39,47 @@ const DROPPED_FROM_ANSWER = [
 
 export function graphqlUrl(env: Env): URL {
   return new URL(`${env.ORIGIN_URL.replace(/\/+$/, '')}/graphql`);
+}
+
+/** Sets the edge signature over POST `path`, the exact body bytes and the client address. */
+async function sign(headers: Headers, env: Env, path: string, bytes: Uint8Array, client: string | null) {
+  if (!env.EDGE_SIGNING_KEY) return;
+  const timestamp = unixSeconds();
+  const bodySha256 = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+  const message = edgeRequestMessage({ timestamp, method: 'POST', path, bodySha256, client: client ?? '' });
+  headers.set(EDGE_HEADERS.edgeTimestamp, String(timestamp));
+  headers.set(EDGE_HEADERS.edgeSignature, await hmacHex(env.EDGE_SIGNING_KEY, message));
+  if (client) headers.set(EDGE_HEADERS.edgeClient, client);
+}
+
+/**
+ * Tells the API, in the background, that a cached answer of `sourceQueryId` was served to this
+ * client under the new `queryId`: its impression is logged and its clicks count for that client.
+ */
+export function reportImpression(
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  impression: { sourceQueryId: string; queryId: string },
+): void {
+  const url = new URL(`${env.ORIGIN_URL.replace(/\/+$/, '')}${EDGE_IMPRESSIONS_PATH}`);
+  const bytes = new TextEncoder().encode(JSON.stringify(impression));
+  ctx.waitUntil(
+    (async () => {
+      const headers = new Headers({ 'content-type': 'application/json' });
+      await sign(headers, env, url.pathname, bytes, request.headers.get('cf-connecting-ip'));
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: bytes,
+        signal: AbortSignal.timeout(numberVar(env.ORIGIN_TIMEOUT_MS, 30_000)),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`the API answered ${response.status}`);
+    })().catch((error) =>
+      console.error(JSON.stringify({ level: 'error', msg: 'impression report', error: String(error) })),
+    ),
+  );
 }
 
 /**

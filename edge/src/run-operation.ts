@@ -4,7 +4,7 @@ import type { Caller } from './caller.ts';
 import { cachedEmbeddingHeaders, storeReturnedEmbedding } from './embedding-cache.ts';
 import { MAX_TEXT_BYTES, numberVar } from './limits.ts';
 import { activeModelVersion, learnModelVersion } from './model-version.ts';
-import { callOrigin, type OriginAnswer } from './origin.ts';
+import { callOrigin, type OriginAnswer, reportImpression } from './origin.ts';
 import type { ResolvedOperation } from './persisted-operations.ts';
 import { cachedResult, reasonNotToStore, storeResult } from './result-cache.ts';
 import {
@@ -99,7 +99,8 @@ export async function runOperation(
     const hit = await cachedResult(await keyFor(modelVersion, epoch.local), modelVersion, ctx);
     if (hit) {
       const headers = new Headers(hit.headers);
-      return { status: hit.status, headers, body: await hit.text(), cache: 'HIT' };
+      const body = withOwnQueryId(request, env, ctx, await hit.text());
+      return { status: hit.status, headers, body, cache: 'HIT' };
     }
   }
 
@@ -127,6 +128,29 @@ export async function runOperation(
     storeResult(await keyFor(answeredBy, epoch.local), answer, numberVar(env.RESULT_TTL_SECONDS, 60), ctx);
   }
   return { ...answer, cache: 'MISS' };
+}
+
+/**
+ * A cached answer gets its own queryId, reported to the API with the client it was served to, so
+ * every impression is logged and only this client's clicks on it count. Without the signing key
+ * the API could not trust the report: the answer keeps the queryId it was cached with.
+ */
+function withOwnQueryId(request: Request, env: Env, ctx: ExecutionContext, body: string): string {
+  if (!env.EDGE_SIGNING_KEY) return body;
+  let parsed: { data?: Record<string, { queryId?: unknown } | null> };
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return body;
+  }
+  for (const field of Object.values(parsed.data ?? {})) {
+    if (field && typeof field.queryId === 'string') {
+      const queryId = crypto.randomUUID();
+      reportImpression(request, env, ctx, { sourceQueryId: field.queryId, queryId });
+      field.queryId = queryId;
+    }
+  }
+  return JSON.stringify(parsed);
 }
 
 export function toResponse(answer: OperationAnswer): Response {

@@ -71,8 +71,32 @@ describe('edge: result cache', () => {
     const before = origin.requests.length;
     const second = await edge.fetch(searchPath({ limit: 5, text: 'red car' })); // key order does not matter
     expect(second.headers.get('x-cache')).toBe('HIT');
-    expect(await json(second)).toEqual(firstBody);
+    const secondBody = await json(second);
+    const { queryId: firstId, ...firstRest } = firstBody.data!.search as unknown as { queryId: string };
+    const { queryId: secondId, ...secondRest } = secondBody.data!.search as unknown as { queryId: string };
+    expect(secondRest).toEqual(firstRest);
     expect(origin.requests.length).toBe(before);
+
+    // its own queryId, reported (signed) with the client it was served to (issue 10 item 9)
+    expect(secondId).not.toBe(firstId);
+    expect(secondId).toMatch(/^[0-9a-f-]{36}$/);
+    await vi.waitFor(() => expect(origin.impressions.map((i) => i.queryId)).toContain(secondId), {
+      timeout: 5000,
+    });
+    expect(origin.impressions.find((i) => i.queryId === secondId)?.sourceQueryId).toBe(firstId);
+  });
+
+  it('an impression report not signed by the edge is refused', async () => {
+    const { origin } = pair;
+    const forged = await fetch(`${origin.url}/edge/impressions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        sourceQueryId: '00000000-0000-4000-8000-000000000001',
+        queryId: crypto.randomUUID(),
+      }),
+    });
+    expect(forged.status).toBe(401);
   });
 
   it('shares entries between GET /search and the same GraphQL GET', async () => {

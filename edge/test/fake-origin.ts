@@ -5,13 +5,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
 import type { Role } from '../../api/src/auth/roles.ts';
-import { EDGE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
+import { EDGE_HEADERS, EDGE_IMPRESSIONS_PATH } from '../../api/src/edge-trust/protocol.ts';
 import {
   edgeEmbeddingFor,
   returnEmbeddingToEdge,
   useEdgeTrust,
 } from '../../api/src/edge-trust/use-edge-trust.ts';
 import { AppError } from '../../api/src/errors.ts';
+import { useEdgeImpressions } from '../../api/src/feedback/use-edge-impressions.ts';
 import { usePersistedOperations } from '../../api/src/persisted/use-persisted-operations.ts';
 import { maskError } from '../../api/src/plugins/mask-error.ts';
 
@@ -58,6 +59,8 @@ export interface FakeOrigin {
   corpus: string[];
   /** Ids flagged or deleted: never in a search answer from then on. */
   takenDown: Set<string>;
+  /** Impression reports of cached answers the edge sent (signed), with the client address. */
+  impressions: { sourceQueryId: string; queryId: string; callerRef: string }[];
   /** The safety epoch the API reports (x-pixelfind-safety-epoch); null: no header. */
   safetyEpoch: number | null;
   close(): Promise<void>;
@@ -99,6 +102,7 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
     return { imageId: id };
   };
   const requests: SeenRequest[] = [];
+  const impressions: FakeOrigin['impressions'] = [];
   const seen = new WeakMap<Request, SeenRequest>();
   let queries = 0;
   const yoga = createYoga<{ request: Request }>({
@@ -120,7 +124,7 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
             }
             queries += 1;
             return {
-              queryId: `q${queries}`,
+              queryId: `00000000-0000-4000-8000-${String(queries).padStart(12, '0')}`,
               modelVersion: state.modelVersion,
               partial: state.partial,
               tookMs: 1,
@@ -144,6 +148,7 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
     plugins: [
       {
         onRequest({ request }) {
+          if (new URL(request.url).pathname === EDGE_IMPRESSIONS_PATH) return;
           const record: SeenRequest = {
             method: request.method,
             path: new URL(request.url).pathname,
@@ -162,6 +167,13 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
         key: signingKey,
         activeModelVersion: () => state.modelVersion,
         safetyEpoch: () => state.safetyEpoch,
+      }),
+      useEdgeImpressions({
+        record: async (sourceQueryId, queryId, callerRef) => {
+          impressions.push({ sourceQueryId, queryId, callerRef });
+          return true;
+        },
+        secret: signingKey ?? null,
       }),
       {
         onResponse({ response }) {
@@ -201,6 +213,7 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
       state.corpus = value;
     },
     takenDown: state.takenDown,
+    impressions,
     get safetyEpoch() {
       return state.safetyEpoch;
     },

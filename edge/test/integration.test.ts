@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EDGE_HEADERS, EDGE_PRIVATE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
+import {
+  EDGE_HEADERS,
+  EDGE_IMPRESSIONS_PATH,
+  EDGE_PRIVATE_HEADERS,
+} from '../../api/src/edge-trust/protocol.ts';
 import manifest from '../../schema/persisted-operations.json' with { type: 'json' };
 import { type ColourName, makeColourImage } from '../../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../../test/fixtures/tiny-clip/generate.ts';
@@ -190,7 +194,10 @@ describe('edge in front of the real API with the tiny model', () => {
   const imageIds = new Map<string, string>(); // colour -> image id
 
   /** Requests that reached the API through the Worker. */
-  const originCount = () => proxy!.exchanges.length;
+  /** GraphQL calls that reached the API (impression reports are counted apart). */
+  const originCount = () => proxy!.exchanges.filter((e) => e.path.startsWith('/graphql')).length;
+  const impressionReports = () => proxy!.exchanges.filter((e) => e.path === EDGE_IMPRESSIONS_PATH);
+  const withoutQueryId = ({ queryId: _, ...rest }: SearchAnswer) => rest;
   const lastExchange = () => proxy!.exchanges.at(-1)!;
 
   /** Straight to the API, around the Worker and the proxy. */
@@ -310,12 +317,18 @@ describe('edge in front of the real API with the tiny model', () => {
     const before = originCount();
     const apiBefore = await apiCounter('pixelfind_http_requests_total');
     expect(apiBefore).toBeGreaterThan(0);
+    const reportsBefore = impressionReports().length;
     const second = await edge!.fetch('/search?q=red&limit=3');
     expect(second.status).toBe(200);
     expect(second.headers.get('x-cache')).toBe('HIT');
-    expect(await second.json()).toEqual(answer);
+    const cachedAnswer = (await second.json()) as SearchAnswer;
+    expect(withoutQueryId(cachedAnswer)).toEqual(withoutQueryId(answer));
+    // its own queryId, whose impression the Worker reports in the background: no search ran
+    expect(cachedAnswer.queryId).not.toBe(answer.queryId);
+    await vi.waitFor(() => expect(impressionReports().length).toBe(reportsBefore + 1), { timeout: 5000 });
+    expect(impressionReports().at(-1)?.status).toBe(202);
     expect(originCount()).toBe(before);
-    expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore);
+    expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore + 1);
   });
 
   it('serves a repeated persisted GraphQL GET from the cache too', async () => {
@@ -331,7 +344,8 @@ describe('edge in front of the real API with the tiny model', () => {
     const before = originCount();
     const second = await edge!.fetch(url);
     expect(second.headers.get('x-cache')).toBe('HIT');
-    expect(await second.json()).toEqual(body);
+    const cachedBody = (await second.json()) as GraphQLBody<{ search: SearchAnswer }>;
+    expect(withoutQueryId(cachedBody.data!.search)).toEqual(withoutQueryId(body.data!.search));
     expect(originCount()).toBe(before);
   });
 
@@ -435,5 +449,40 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(click.headers.get('x-cache')).toBe('BYPASS');
     expect(await click.json()).toEqual({ ok: true });
     expect(click.status).toBe(200);
+  });
+
+  it('gives each cached answer its own queryId: only the client it was served to can click it, once (issue 10 item 9)', async () => {
+    const as = (ip: string) => ({ headers: { 'cf-connecting-ip': ip } });
+    const first = await edge!.fetch('/search?q=yellow&limit=4', as('192.0.2.50'));
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const original = (await first.json()) as SearchAnswer;
+    await cachedSearch({ text: 'yellow', limit: 4 });
+    const reports = impressionReports().length;
+    const served = await Promise.all(
+      ['192.0.2.51', '192.0.2.52'].map(async (ip) => {
+        const response = await edge!.fetch('/search?q=yellow&limit=4', as(ip));
+        expect(response.headers.get('x-cache')).toBe('HIT');
+        return (await response.json()) as SearchAnswer;
+      }),
+    );
+    const queryIds = new Set([original.queryId, ...served.map((a) => a.queryId)]);
+    expect(queryIds.size).toBe(3);
+    await vi.waitFor(() => expect(impressionReports().length).toBe(reports + 2), { timeout: 5000 });
+
+    const click = (queryId: string, ip: string) =>
+      edge!.fetch(`/search/${queryId}/click`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+        body: JSON.stringify({ image_id: original.hits[0]!.image.id }),
+      });
+    // the client the cached answer went to may click it, and it counts once
+    await vi.waitFor(async () => expect((await click(served[0]!.queryId, '192.0.2.51')).status).toBe(200), {
+      timeout: 5000,
+    });
+    expect((await click(served[0]!.queryId, '192.0.2.51')).status).toBe(200);
+    // another client (the one who ran the original, or anyone) cannot click someone else's answer
+    const forged = await click(served[0]!.queryId, '192.0.2.99');
+    expect(forged.status).toBe(404);
+    expect((await click(original.queryId, '192.0.2.51')).status).toBe(404);
   });
 });

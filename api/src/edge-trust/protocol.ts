@@ -28,6 +28,12 @@ export const EDGE_HEADERS = {
   embeddingSignature: 'x-pixelfind-embedding-sig',
 } as const;
 
+/**
+ * edge -> API, signed: `{ sourceQueryId, queryId }`, a cached answer of sourceQueryId was served
+ * under the new queryId (its impression and the client who may click it).
+ */
+export const EDGE_IMPRESSIONS_PATH = '/edge/impressions';
+
 /** Every header a client must never be able to set or read through the edge. */
 export const EDGE_PRIVATE_HEADERS = [
   EDGE_HEADERS.edgeTimestamp,
