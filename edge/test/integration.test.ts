@@ -325,8 +325,13 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(withoutQueryId(cachedAnswer)).toEqual(withoutQueryId(answer));
     // its own queryId, whose impression the Worker reports in the background: no search ran
     expect(cachedAnswer.queryId).not.toBe(answer.queryId);
-    await vi.waitFor(() => expect(impressionReports().length).toBe(reportsBefore + 1), { timeout: 5000 });
-    expect(impressionReports().at(-1)?.status).toBe(202);
+    await vi.waitFor(
+      () => {
+        expect(impressionReports().length).toBe(reportsBefore + 1);
+        expect(impressionReports().at(-1)?.status).toBe(202);
+      },
+      { timeout: 5000 },
+    );
     expect(originCount()).toBe(before);
     expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore + 1);
   });
