@@ -4,6 +4,7 @@ import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
 import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
+import { useEdgeImpressions } from './feedback/use-edge-impressions.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
@@ -72,6 +73,11 @@ export function createApp(services: Services) {
       useEdgeTrust({
         key: config.edgeSigningKey ?? undefined,
         activeModelVersion: () => services.encoder.modelVersion,
+      }),
+      useEdgeImpressions({
+        record: (source, queryId, callerRef) =>
+          services.feedback.recordEdgeImpression(source, queryId, callerRef),
+        secret: config.edgeSigningKey ?? null,
       }),
       useHealth({
         checks: {

@@ -64,6 +64,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     modelVersions: [{ name: encoder.modelVersion, dimension: encoder.dimension }],
     db,
     dataDir: config.dataDir,
+    authToken: config.shards.authToken,
   });
   const ranker =
     overrides.ranker ??

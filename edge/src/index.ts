@@ -1,5 +1,6 @@
 import { EdgeError, errorResponse } from './errors.ts';
 import { handleGraphQL } from './graphql-handler.ts';
+import { enforceRateLimits } from './rate-limit.ts';
 import { handleClick, handleImage, handleSearch, handleUpload } from './rest.ts';
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext, param: string) => Promise<Response>;
@@ -20,6 +21,7 @@ async function fetch(request: Request, env: Env, ctx: ExecutionContext): Promise
     const matching = routes.filter(([, pattern]) => pattern.test(pathname));
     const route = matching.find(([method]) => method === request.method);
     if (route) {
+      await enforceRateLimits(request, env);
       const param = decodeURIComponent(route[1].exec(pathname)?.[1] ?? '');
       return await route[2](request, env, ctx, param);
     }

@@ -39,8 +39,15 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
   };
   const names = async (input: Record<string, unknown>) =>
     (await search(input)).hits.map((h) => nameOf(h.image.id));
+  let uploaderKey: string;
   const upload = async (name: string, bytes: Buffer, tagsHint: string[] = []) => {
-    const { body } = await t.upload(bytes, { uploaderId: 'e2e', tagsHint }, { type: 'image/png' });
+    // a user key: anonymous uploads cannot name their uploader (issue 10 item 13)
+    uploaderKey ??= (await t.services.apiKeys.create('user', 'e2e')).key;
+    const { body } = await t.upload(
+      bytes,
+      { uploaderId: 'e2e', tagsHint },
+      { type: 'image/png', headers: { 'x-api-key': uploaderKey } },
+    );
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     const id = (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
     ids.set(name, id);
@@ -230,11 +237,10 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     );
     const blobPath = new URL(before.data!.image.storageUrl).pathname;
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(200);
-    const { key } = await t.services.apiKeys.create('user', 'e2e');
     const deleted = await t.gql(
       'mutation($id: ID!) { deleteImage(id: $id) { deleted } }',
       { id },
-      { authorization: `Bearer ${key}` },
+      { authorization: `Bearer ${uploaderKey}` },
     );
     expect(deleted.body.errors).toBeUndefined();
     expect(await names({ text: 'purple', limit: 100 })).not.toContain('purple');

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cache } from '../cache/cache.ts';
 import { AppError } from '../errors.ts';
+import { isAnonymousUploaderId } from '../upload/anonymous-uploader.ts';
 import type { ApiKeysRepository } from './api-keys.repository.ts';
 import { ANONYMOUS, type Caller, KEY_ROLES, type KeyRole } from './roles.ts';
 
@@ -22,6 +23,9 @@ export function createApiKeysService(repo: ApiKeysRepository, cache: Cache | nul
       if (!KEY_ROLES.includes(role))
         throw new Error(`Expected role to be one of ${KEY_ROLES.join(', ')} but received ${role}`);
       if (!ownerId.trim()) throw new Error('Expected a non-empty owner id');
+      if (isAnonymousUploaderId(ownerId.trim())) {
+        throw new Error(`Owner ids "anonymous" and "anonymous:..." belong to anonymous uploads`);
+      }
       // the role in the key's text lets the edge tell partner keys apart; the API trusts only the stored row
       const key = `pf_${role}_${randomBytes(24).toString('base64url')}`;
       const id = await repo.insert(hashKey(key), key.slice(0, 12), role, ownerId, label);

@@ -64,6 +64,8 @@ export interface ClusterClientOptions {
   db: SqlClient;
   /** In-process shard snapshots go under `<dataDir>/shards`. */
   dataDir: string;
+  /** Shared secret sent to remote shard servers (SHARD_AUTH_TOKEN); unset: none. */
+  authToken?: string | null;
 }
 
 /** Wraps a router; in-process shards are loaded (snapshot, refill or rebuild) before this resolves. */
@@ -71,7 +73,7 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
   const setting = parseShardsSetting(options.shards);
   const router =
     setting.mode === 'remote'
-      ? await createRouter({ ...setting, deadlineMs: options.deadlineMs })
+      ? await createRouter({ ...setting, deadlineMs: options.deadlineMs, authToken: options.authToken ?? undefined })
       : await createRouter({
           mode: 'in-process',
           shards: setting.shards,

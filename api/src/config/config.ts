@@ -49,6 +49,8 @@ export interface Config {
     inProcessCount: number;
     /** Per-shard deadline. Default 150 ms (the product budget is 200 ms end to end). */
     deadlineMs: number;
+    /** SHARD_AUTH_TOKEN: the shard servers' shared secret, sent on every call to remote shards. Default: none. */
+    authToken: string | null;
   };
   /** Run the indexing worker inside the API process. Default: true in single-node mode. */
   inProcessWorker: boolean;
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
       remote: env.SHARDS || null,
       inProcessCount: Math.max(1, intFrom(env, 'SHARD_COUNT', 2)),
       deadlineMs: intFrom(env, 'SHARD_DEADLINE_MS', 150),
+      authToken: env.SHARD_AUTH_TOKEN || null,
     },
     inProcessWorker: boolFrom(env, 'INDEXER_IN_PROCESS') ?? mode === 'single',
     indexer: {

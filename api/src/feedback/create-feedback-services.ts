@@ -12,6 +12,8 @@ export interface FeedbackServicesOptions {
   queryLog?: Omit<QueryLogOptions, 'db'>;
   /** See FeedbackServiceOptions.lateQueryWaitMs. Default 0 (single node). */
   lateQueryWaitMs?: number;
+  /** See FeedbackServiceOptions.clicksPerMinute. Default 60. */
+  clicksPerMinute?: number;
 }
 
 /** The query log and the click/save service over one database. Close with `queryLog.close()`. */
@@ -20,6 +22,11 @@ export function createFeedbackServices(
   options: FeedbackServicesOptions = {},
 ): FeedbackServices {
   const queryLog = createQueryLog({ db, ...options.queryLog });
-  const feedback = createFeedbackService({ db, queryLog, lateQueryWaitMs: options.lateQueryWaitMs ?? 0 });
+  const feedback = createFeedbackService({
+    db,
+    queryLog,
+    lateQueryWaitMs: options.lateQueryWaitMs ?? 0,
+    ...(options.clicksPerMinute !== undefined ? { clicksPerMinute: options.clicksPerMinute } : {}),
+  });
   return { queryLog, feedback };
 }

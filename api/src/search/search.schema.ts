@@ -1,6 +1,7 @@
 import { authorize } from '../auth/roles.ts';
 import { builder } from '../builder.ts';
-import { edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
+import { clientAddressOf, edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
+import { callerRefOf } from '../feedback/caller-ref.ts';
 import { ImageRef } from '../images/images.schema.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
 import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
@@ -90,7 +91,16 @@ builder.queryFields((t) => ({
         : null;
       const outcome = await ctx.services.search.search(
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
-        { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: trusted },
+        {
+          loaders: ctx.loaders,
+          caller: ctx.caller,
+          trustedTextEmbedding: trusted,
+          callerRef: callerRefOf(
+            ctx.caller,
+            clientAddressOf(ctx.request),
+            ctx.services.config.edgeSigningKey,
+          ),
+        },
       );
       const { metrics } = ctx.services;
       for (const [stage, ms] of Object.entries(outcome.stages))

@@ -111,7 +111,13 @@ export function createSearchService(deps: SearchDeps) {
   return {
     async search(
       raw: RawSearchInput,
-      ctx: { loaders: ImageLoaders; caller: Caller; trustedTextEmbedding?: Float32Array | null },
+      ctx: {
+        loaders: ImageLoaders;
+        caller: Caller;
+        trustedTextEmbedding?: Float32Array | null;
+        /** Who runs the query (feedback's callerRefOf), logged so only they can click its results. */
+        callerRef?: string | null;
+      },
     ): Promise<SearchOutcome> {
       const started = performance.now();
       const input = parseSearchInput(raw);
@@ -207,6 +213,7 @@ export function createSearchService(deps: SearchDeps) {
         latencyMs: tookMs,
         partial,
         apiKeyId: ctx.caller.keyId,
+        callerRef: ctx.callerRef ?? null,
         createdAt: new Date(),
       });
       return {

@@ -5,7 +5,10 @@
  *   SHARD_ID        0-based shard number (default 0)
  *   SHARD_COUNT     total shards; must match the router's SHARDS list (default 1)
  *   PORT            port to listen on (default 7001)
- *   HOST            interface (default 127.0.0.1; 0.0.0.0 in a container)
+ *   HOST            interface (default 127.0.0.1; 0.0.0.0 in a container, which needs SHARD_AUTH_TOKEN)
+ *   SHARD_AUTH_TOKEN  shared secret (>= 32 characters) every call but /healthz must carry as
+ *                   `authorization: Bearer <token>`; the API sends it (same variable). Required
+ *                   unless HOST is a loopback address: the server refuses to start without it
  *   DATA_DIR        snapshot directory (default ./data/shard-<SHARD_ID>-of-<SHARD_COUNT>)
  *   MODEL_VERSIONS  model versions to serve, "name:dimension,name:dimension" (more can be added over
  *                   POST /v1/model-versions; the data dir remembers them)
@@ -80,6 +83,7 @@ export async function runShardServer({ env = process.env, source, latest }: RunO
     shard,
     port: intFromEnv(env, 'PORT', 7001),
     host: env.HOST || '127.0.0.1',
+    authToken: env.SHARD_AUTH_TOKEN || null,
     log,
   });
   log.info('listening', { url: server.url });
