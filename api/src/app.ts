@@ -1,3 +1,4 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
@@ -11,7 +12,11 @@ import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
+import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
+import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
+import { createPublicImageLookup } from './thumbs/public-image.ts';
+import { createThumbnails } from './thumbs/thumbnails.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
@@ -43,6 +48,8 @@ export function createApp(services: Services) {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'Pixelfind GraphiQL' },
+    // GraphiQL's scripts inlined: the page works offline, with no CDN
+    renderGraphiQL,
     landingPage: false,
     maskedErrors: { maskError },
     // the file plus the multipart envelope (operations, map)
@@ -80,6 +87,20 @@ export function createApp(services: Services) {
         },
       }),
       useBlobRoutes({ blobs: services.blobs }),
+      useThumbnailRoutes({
+        thumbnails: createThumbnails({ blobs: services.blobs }),
+        publicImage: createPublicImageLookup({
+          db: services.db,
+          blocklist: services.blocklist,
+          safetyThreshold: config.search.safetyThreshold,
+        }),
+      }),
+      useWebApp({
+        meta: () => ({
+          'model-version': services.encoder.modelVersion,
+          'anonymous-uploads': String(config.allowAnonymousUploads),
+        }),
+      }),
       useMetrics({ metrics: services.metrics }),
     ],
   });
