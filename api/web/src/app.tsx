@@ -23,6 +23,8 @@ interface ResultState {
   hits: ShownHit[];
   hasMore: boolean;
   partial: boolean;
+  /** Label chips: the tags of these results, and of the unfiltered results they narrow. */
+  chips: string[];
 }
 
 export function App() {
@@ -49,12 +51,18 @@ export function App() {
       const page = await search(q, offset, controller.signal);
       setModelVersion(page.modelVersion);
       const shown = page.hits.map((hit: Hit) => ({ ...hit, queryId: page.queryId }));
-      setResults((previous) => ({
-        query: q,
-        hits: offset > 0 && previous ? [...previous.hits, ...shown] : shown,
-        hasMore: page.hits.length === PAGE_SIZE,
-        partial: page.partial,
-      }));
+      const present = shown.flatMap((hit) => hit.image.tags.map((tag) => tag.label));
+      setResults((previous) => {
+        // narrowing by a label keeps the other chips, so labels can be combined or swapped
+        const keep = previous && (offset > 0 || (q.labels.length > 0 && sameSubject(previous.query, q)));
+        return {
+          query: q,
+          hits: offset > 0 && previous ? [...previous.hits, ...shown] : shown,
+          hasMore: page.hits.length === PAGE_SIZE,
+          partial: page.partial,
+          chips: [...new Set([...(keep ? previous.chips : []), ...q.labels, ...present])].sort(),
+        };
+      });
     } catch (caught) {
       if (caught instanceof DOMException && caught.name === 'AbortError') return;
       setError(caught instanceof ApiError ? caught.message : String(caught));
@@ -129,6 +137,7 @@ export function App() {
             partial={results.partial}
             hasMore={results.hasMore}
             busy={busy}
+            chips={results.chips}
             selectedLabels={results.query.labels}
             onToggleLabel={toggleLabel}
             onMore={() => void run(results.query, results.hits.length)}
@@ -148,6 +157,8 @@ export function App() {
     </div>
   );
 }
+
+const sameSubject = (a: Query, b: Query) => a.text.trim() === b.text.trim() && a.reference === b.reference;
 
 function describe(results: ResultState): string {
   if (results.hits.length === 0) return 'Nothing relevant found.';

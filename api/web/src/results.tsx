@@ -11,6 +11,7 @@ interface Props {
   partial: boolean;
   hasMore: boolean;
   busy: boolean;
+  chips: string[];
   selectedLabels: string[];
   onToggleLabel(label: string): void;
   onMore(): void;
@@ -21,9 +22,7 @@ interface Props {
 export const describeTags = (hit: Hit) => hit.image.tags.map((t) => t.label).join(', ');
 
 export function Results(props: Props) {
-  const { hits, selectedLabels } = props;
-  const present = [...new Set(hits.flatMap((hit) => hit.image.tags.map((t) => t.label)))].sort();
-  const labels = [...new Set([...selectedLabels, ...present])];
+  const { hits, selectedLabels, chips: labels } = props;
   return (
     <section class="results" aria-label="Results">
       {labels.length > 0 && (
@@ -37,6 +36,7 @@ export function Results(props: Props) {
               aria-pressed={selectedLabels.includes(label)}
               onClick={() => props.onToggleLabel(label)}
             >
+              {selectedLabels.includes(label) && <span aria-hidden="true">✓ </span>}
               {label}
             </button>
           ))}
@@ -50,7 +50,7 @@ export function Results(props: Props) {
       ) : (
         <ul class="grid">
           {hits.map((hit, i) => (
-            <li key={`${hit.image.id}-${i}`} class="cell">
+            <li key={`${hit.image.id}-${i}`} class="cell" data-image-id={hit.image.id}>
               <button type="button" class="thumb" onClick={() => props.onOpen(hit)}>
                 <img
                   src={thumbUrl(hit.image.id)}
