@@ -10,7 +10,7 @@ import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-imag
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import { type Backend, backends } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
-import { chromiumInstalled, launchBrowser, type TestBrowser } from './browser.ts';
+import { launchBrowser, runBrowserTests, type TestBrowser } from './browser.ts';
 import { buildWebApp } from './build-web.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -18,7 +18,7 @@ const SCREENSHOTS = path.join(here, 'screenshots');
 const DOCS_IMAGE = path.resolve(here, '../../docs/images/web-app.png');
 const embedded = backends[0]!;
 
-describe.skipIf(!chromiumInstalled)('web app in Chromium, tiny model', () => {
+describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
   let backend: Backend;
   let t: TestApp;
   let worker: IndexingWorker;
