@@ -132,8 +132,10 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
     expect(nameOf((await resultIds())[0]!)).toBe('red-top-blue-bottom');
     await thumbnailsLoaded();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'desktop-search.png') });
-    await mkdir(path.dirname(DOCS_IMAGE), { recursive: true });
-    await copyFile(path.join(SCREENSHOTS, 'desktop-search.png'), DOCS_IMAGE);
+    // the README's screenshot changes only when asked: pixels differ a little from run to run
+    if (process.env.PIXELFIND_UPDATE_SCREENSHOTS === '1') {
+      await copyFile(path.join(SCREENSHOTS, 'desktop-search.png'), DOCS_IMAGE);
+    }
   });
 
   it('opening a result records the click and shows the image with its metadata', async () => {
