@@ -1,3 +1,4 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
@@ -13,8 +14,12 @@ import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
+import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
+import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
 import { storageUrlOfKey } from './upload/upload.service.ts';
+import { createPublicImageLookup } from './thumbs/public-image.ts';
+import { createThumbnails } from './thumbs/thumbnails.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
@@ -46,6 +51,8 @@ export function createApp(services: Services) {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'Pixelfind GraphiQL' },
+    // GraphiQL's scripts inlined: the page works offline, with no CDN
+    renderGraphiQL,
     landingPage: false,
     maskedErrors: { maskError },
     // the file plus the multipart envelope (operations, map)
@@ -91,6 +98,16 @@ export function createApp(services: Services) {
         blobs: services.blobs,
         canServe: async (key, request) =>
           canViewAny(await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)), await callerOf(request)),
+      }),
+      useThumbnailRoutes({
+        thumbnails: createThumbnails({ blobs: services.blobs }),
+        publicImage: createPublicImageLookup({ db: services.db }),
+      }),
+      useWebApp({
+        meta: () => ({
+          'model-version': services.encoder.modelVersion,
+          'anonymous-uploads': String(config.allowAnonymousUploads),
+        }),
       }),
       useMetrics({ metrics: services.metrics }),
     ],

@@ -24,7 +24,8 @@ fi
 # Debian packages: compilers for the FAISS addon, BLAS/LAPACK it links with, FAISS itself
 # (headers and the generic fallback), dpkg-dev to fetch FAISS's source for the AVX2 build.
 packages=(g++ make cmake python3 pkg-config dpkg-dev libopenblas-dev liblapack-dev libfaiss-dev libgomp1)
-if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server); fi
+# chromium: the web app's browser tests (test/web) drive Debian's Chromium with playwright-core
+if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -76,6 +77,9 @@ if node -e 'process.exit(require("./package.json").scripts["model:nsfw"] ? 0 : 1
   say "Safety model (nsfwjs MobileNetV2 -> ONNX)"
   npm run --silent model:nsfw
 fi
+
+say "Web app (api/web -> api/web/dist)"
+npm run --silent build:web
 
 if [ "$with_test_services" = 1 ]; then
   say "Postgres and Redis for the tests"
