@@ -317,6 +317,7 @@ describe.each(backends)('feedback: query log, clicks, saves, image_stats ($name)
         transaction: (fn) =>
           backend.db.transaction((tx) =>
             fn({
+              exec: (sql) => tx.exec(sql),
               query: (sql, params) =>
                 sql.startsWith('UPDATE aggregation_watermarks')
                   ? Promise.reject(new Error('killed before the watermark moved'))
