@@ -1,4 +1,4 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize, authorizeUploadAs } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { badInput, notFound } from '../errors.ts';
 import { IMAGE_STATUSES, type ImageRecord, TAG_SOURCES, type TagRecord } from './image.types.ts';
@@ -100,11 +100,8 @@ builder.mutationFields((t) => ({
       tagsHint: t.arg.stringList({ required: false }),
     },
     resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'upload', ctx.services.policy);
       const uploaderId = String(args.uploaderId);
-      if (ctx.caller.role === 'user' && uploaderId.trim() !== ctx.caller.ownerId) {
-        throw badInput('Expected uploaderId to be the owner of the API key');
-      }
+      authorizeUploadAs(ctx.caller, uploaderId, ctx.services.policy);
       const { image } = await ctx.services.upload.upload({
         file: args.file,
         uploaderId,

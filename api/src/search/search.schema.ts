@@ -1,4 +1,4 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
 import { ImageRef } from '../images/images.schema.ts';
