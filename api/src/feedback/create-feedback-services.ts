@@ -1,4 +1,6 @@
 import type { Database } from '../db/database.ts';
+import { createImagesRepository } from '../images/images.repository.ts';
+import { createFeedbackRepository } from './feedback.repository.ts';
 import { createFeedbackService, type FeedbackService } from './feedback.service.ts';
 import { createQueryLog, type QueryLog, type QueryLogOptions } from './query-log.ts';
 
@@ -20,6 +22,11 @@ export function createFeedbackServices(
   options: FeedbackServicesOptions = {},
 ): FeedbackServices {
   const queryLog = createQueryLog({ db, ...options.queryLog });
-  const feedback = createFeedbackService({ db, queryLog, lateQueryWaitMs: options.lateQueryWaitMs ?? 0 });
+  const feedback = createFeedbackService({
+    repository: createFeedbackRepository(db),
+    images: createImagesRepository(db),
+    queryLog,
+    lateQueryWaitMs: options.lateQueryWaitMs ?? 0,
+  });
   return { queryLog, feedback };
 }

@@ -1,14 +1,14 @@
-import type { Queryable } from '../db/database.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { parseImageId } from '../images/image-id.ts';
-import { createImagesRepository } from '../images/images.repository.ts';
-import { createFeedbackRepository } from './feedback.repository.ts';
+import type { ImagesRepository } from '../images/images.repository.ts';
+import type { FeedbackRepository } from './feedback.repository.ts';
 import { parseQueryId, parseUserId } from './feedback-input.ts';
 import type { QueryLog } from './query-log.ts';
 
 export interface FeedbackServiceOptions {
-  db: Queryable;
+  repository: FeedbackRepository;
+  images: ImagesRepository;
   /** The log this process writes search rows to: a click may arrive before its row is flushed. */
   queryLog: Pick<QueryLog, 'isPending' | 'flush'>;
   /**
@@ -33,10 +33,12 @@ export interface SaveOutcome {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Clicks and saves: the raw engagement events that `aggregateImageStats` turns into image_stats. */
-export function createFeedbackService({ db, queryLog, lateQueryWaitMs = 0 }: FeedbackServiceOptions) {
-  const repo = createFeedbackRepository(db);
-  const images = createImagesRepository(db);
-
+export function createFeedbackService({
+  repository: repo,
+  images,
+  queryLog,
+  lateQueryWaitMs = 0,
+}: FeedbackServiceOptions) {
   /** True when waiting may have made the query's row appear, so the click is worth trying again. */
   async function awaitQueryRow(queryId: string): Promise<boolean> {
     if (queryLog.isPending(queryId)) {
