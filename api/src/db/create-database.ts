@@ -12,12 +12,14 @@ import { createPgliteDatabase } from './pglite-database.ts';
 export async function createDatabase(options: {
   databaseUrl: string | null;
   dataDir: string | null;
-  /** Names this process in the lock, for the message another process prints. Default "pixelfind". */
+  /** Names this process in the lock, for the message another process prints. Default the script name. */
   purpose?: string;
 }): Promise<Database> {
   if (options.databaseUrl) return createPgDatabase(options.databaseUrl);
   if (!options.dataDir) return createPgliteDatabase(null);
-  const lock = await acquireDataDirLock(options.dataDir, options.purpose ?? 'pixelfind');
+  // the script this process runs (main.ts, worker-main.ts, ...) tells an operator what holds it
+  const purpose = options.purpose ?? path.basename(process.argv[1] ?? 'pixelfind');
+  const lock = await acquireDataDirLock(options.dataDir, purpose);
   let db: Database;
   try {
     db = await createPgliteDatabase(path.join(options.dataDir, 'pglite'));
