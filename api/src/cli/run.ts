@@ -1,5 +1,6 @@
 import { CliFailure, CliUsageError } from './cli-config.ts';
 import { KEYS_USAGE, keysCommand } from './commands/keys.ts';
+import { SEARCH_USAGE, searchCommand } from './commands/search.ts';
 import type { CliIo } from './io.ts';
 import { ServerError } from './server-client.ts';
 
@@ -7,14 +8,18 @@ export const USAGE = `pixelfind <command> [options]
 
 commands:
   keys create|list|revoke   manage API keys (admin key)
+  search "text" [--image]   search by text, image or both
 
 Every command talks to the server at PIXELFIND_URL (or --url; default http://127.0.0.1:4000)
 with the key in PIXELFIND_API_KEY (or --key). Exit status: 0 done, 1 failed, 2 usage.
 
-${KEYS_USAGE}`;
+${KEYS_USAGE}
+
+${SEARCH_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<void>> = {
   keys: keysCommand,
+  search: searchCommand,
 };
 
 /** Runs one CLI invocation; returns the exit status (0 done, 1 failed, 2 usage). */

@@ -41,7 +41,8 @@ async function openInAnotherProcess(dataDir: string): Promise<Held & { ready: bo
   return { child, ready, stderr: () => err, exited };
 }
 
-describe('DATA_DIR has one owner', () => {
+// each test starts real node processes that open PGlite: slow on a loaded machine
+describe('DATA_DIR has one owner', { timeout: 240_000 }, () => {
   let dataDir: string;
   const children: ChildProcess[] = [];
   beforeEach(async () => {

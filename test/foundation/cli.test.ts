@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -43,7 +44,7 @@ function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
   });
 }
 
-describe('pixelfind keys with a running server', () => {
+describe('pixelfind CLI with a running server', { timeout: 240_000 }, () => {
   let dataDir: string;
   let url: string;
   let server: ChildProcess;
@@ -96,7 +97,7 @@ describe('pixelfind keys with a running server', () => {
     adminKey = /pf_admin_[A-Za-z0-9_-]+/.exec(serverOut)?.[0] ?? '';
     expect(adminKey).not.toBe('');
     env = { DATA_DIR: dataDir, PIXELFIND_URL: url, PIXELFIND_API_KEY: adminKey };
-  });
+  }, 240_000);
 
   afterAll(async () => {
     if (server.exitCode === null) {
@@ -168,6 +169,34 @@ describe('pixelfind keys with a running server', () => {
     const unknown = await cli(['keys', 'revoke', '999999'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('NOT_FOUND');
+  });
+
+  it('searches the running server by text and by image file, as a table or JSON', async () => {
+    const asJson = await cli(['search', 'red', '--limit', '5', '--labels', 'red,car', '--json'], env);
+    expect(asJson.code).toBe(0);
+    const answer = JSON.parse(asJson.stdout) as { queryId: string; modelVersion: string; hits: unknown[] };
+    expect(answer.modelVersion).toBe('tiny-clip-v1');
+    expect(answer.hits).toEqual([]);
+    const readable = await cli(['search', 'red'], env);
+    expect(readable).toMatchObject({ code: 0, stdout: 'No matching images.\n' });
+    expect(readable.stderr).toContain('model tiny-clip-v1');
+
+    const image = path.join(dataDir, 'query.png');
+    await sharp({ create: { width: 16, height: 16, channels: 3, background: '#cc2222' } })
+      .png()
+      .toFile(image);
+    const byImage = await cli(['search', '--image', image, '--json'], env);
+    expect(byImage.code).toBe(0);
+    expect((JSON.parse(byImage.stdout) as { hits: unknown[] }).hits).toEqual([]);
+
+    const missing = await cli(['search', '--image', path.join(dataDir, 'nope.png')], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('ENOENT');
+    const badLimit = await cli(['search', 'red', '--limit', '-3'], env);
+    expect(badLimit.code).toBe(2);
+    const tooMany = await cli(['search', 'red', '--limit', '100000'], env);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toContain('BAD_USER_INPUT');
   });
 
   it('after the server stops, falls back to the database and finds the keys the server made', async () => {
