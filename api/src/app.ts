@@ -17,9 +17,9 @@ import { useMetrics } from './plugins/use-metrics.ts';
 import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
 import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
-import { storageUrlOfKey } from './upload/upload.service.ts';
 import { createPublicImageLookup } from './thumbs/public-image.ts';
 import { createThumbnails } from './thumbs/thumbnails.ts';
+import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>

@@ -81,8 +81,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     everyMs: config.statsEveryMs,
     onError: (error) => log('image_stats aggregation failed', { error: String(error) }),
   });
+  const metrics = createMetrics();
   const search = createSearchService({
-    db,
+    repository: createSearchRepository(db),
+    metrics,
     cache,
     encoder,
     blocklist,
@@ -108,7 +110,6 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     log,
   });
 
-  const metrics = createMetrics();
   gaugeFrom(
     metrics.registry,
     'pixelfind_index_jobs',

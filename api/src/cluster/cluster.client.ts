@@ -73,7 +73,11 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
   const setting = parseShardsSetting(options.shards);
   const router =
     setting.mode === 'remote'
-      ? await createRouter({ ...setting, deadlineMs: options.deadlineMs, authToken: options.authToken ?? undefined })
+      ? await createRouter({
+          ...setting,
+          deadlineMs: options.deadlineMs,
+          authToken: options.authToken ?? undefined,
+        })
       : await createRouter({
           mode: 'in-process',
           shards: setting.shards,

@@ -120,7 +120,20 @@ export function clientAddressOf(request: Request): string | null {
   return states.get(request)?.clientAddress ?? null;
 }
 
-/** True when the request carries a valid edge signature (edge impression reports need it). */
+/** The edge's side of one request, for services that must not see the Request itself. */
+export interface EdgeChannel {
+  /** The signed text embedding the edge sent for this model and text, or null. */
+  embeddingFor(query: { modelVersion: string; text: string; dimensions?: number }): Float32Array | null;
+  /** Offers an embedding just encoded to the edge's KV cache (see returnEmbeddingToEdge). */
+  offer(outgoing: { modelVersion: string; text: string; embedding: Float32Array }): void;
+}
+
+export const edgeChannel = (request: Request): EdgeChannel => ({
+  embeddingFor: (query) => edgeEmbeddingFor(request, query),
+  offer: (outgoing) => returnEmbeddingToEdge(request, outgoing),
+});
+
+/** True when the request carries a valid edge signature (for metrics and logs). */
 export function isEdgeRequest(request: Request): boolean {
   return states.get(request)?.fromEdge ?? false;
 }

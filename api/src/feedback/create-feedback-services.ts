@@ -1,4 +1,6 @@
 import type { Database } from '../db/database.ts';
+import { createImagesRepository } from '../images/images.repository.ts';
+import { createFeedbackRepository } from './feedback.repository.ts';
 import { createFeedbackService, type FeedbackService } from './feedback.service.ts';
 import { createQueryLog, type QueryLog, type QueryLogOptions } from './query-log.ts';
 
@@ -23,7 +25,8 @@ export function createFeedbackServices(
 ): FeedbackServices {
   const queryLog = createQueryLog({ db, ...options.queryLog });
   const feedback = createFeedbackService({
-    db,
+    repository: createFeedbackRepository(db),
+    images: createImagesRepository(db),
     queryLog,
     lateQueryWaitMs: options.lateQueryWaitMs ?? 0,
     ...(options.clicksPerMinute !== undefined ? { clicksPerMinute: options.clicksPerMinute } : {}),

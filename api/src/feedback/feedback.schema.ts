@@ -1,7 +1,6 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize, authorizeSaveFor } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { clientAddressOf } from '../edge-trust/use-edge-trust.ts';
-import { badInput } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { ImageRef } from '../images/images.schema.ts';
 import { callerRefOf } from './caller-ref.ts';
@@ -46,11 +45,8 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ required: true }),
     },
     resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'save', ctx.services.policy);
       const userId = String(args.userId);
-      if (ctx.caller.role === 'user' && userId.trim() !== ctx.caller.ownerId) {
-        throw badInput('Expected userId to be the owner of the API key');
-      }
+      authorizeSaveFor(ctx.caller, userId, ctx.services.policy);
       const { image } = await ctx.services.feedback.saveImage(String(args.imageId), userId);
       return { image };
     },

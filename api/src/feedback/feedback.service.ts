@@ -1,15 +1,15 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Queryable } from '../db/database.ts';
 import { AppError, badInput, notFound } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { parseImageId } from '../images/image-id.ts';
-import { createImagesRepository } from '../images/images.repository.ts';
-import { createFeedbackRepository } from './feedback.repository.ts';
+import type { ImagesRepository } from '../images/images.repository.ts';
+import type { FeedbackRepository } from './feedback.repository.ts';
 import { parseQueryId, parseUserId } from './feedback-input.ts';
 import type { QueryLog } from './query-log.ts';
 
 export interface FeedbackServiceOptions {
-  db: Queryable;
+  repository: FeedbackRepository;
+  images: ImagesRepository;
   /** The log this process writes search rows to: a click may arrive before its row is flushed. */
   queryLog: Pick<QueryLog, 'isPending' | 'flush'>;
   /**
@@ -37,13 +37,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Clicks and saves: the raw engagement events that `aggregateImageStats` turns into image_stats. */
 export function createFeedbackService({
-  db,
+  repository: repo,
+  images,
   queryLog,
   lateQueryWaitMs = 0,
   clicksPerMinute = 60,
 }: FeedbackServiceOptions) {
-  const repo = createFeedbackRepository(db);
-  const images = createImagesRepository(db);
   const clickLimiter = new RateLimiterMemory({ points: clicksPerMinute, duration: 60 });
 
   async function limitClicks(callerRef: string): Promise<void> {

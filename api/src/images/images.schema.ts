@@ -1,4 +1,4 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize, authorizeUploadAs } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { clientAddressOf } from '../edge-trust/use-edge-trust.ts';
 import { badInput, notFound } from '../errors.ts';
@@ -107,15 +107,12 @@ builder.mutationFields((t) => ({
       tagsHint: t.arg.stringList({ required: false }),
     },
     resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'upload', ctx.services.policy);
-      // anonymous: the id comes from the caller's address; the one sent is checked, then ignored
       let uploaderId = String(args.uploaderId);
+      authorizeUploadAs(ctx.caller, uploaderId, ctx.services.policy);
+      // anonymous: the id comes from the caller's address; the one sent is checked, then ignored
       if (ctx.caller.role === 'anonymous') {
         parseUploaderId(uploaderId);
         uploaderId = anonymousUploaderId(clientAddressOf(ctx.request), ctx.services.config.edgeSigningKey);
-      }
-      if (ctx.caller.role === 'user' && uploaderId.trim() !== ctx.caller.ownerId) {
-        throw badInput('Expected uploaderId to be the owner of the API key');
       }
       const { image } = await ctx.services.upload.upload({
         file: args.file,
