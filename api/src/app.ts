@@ -10,8 +10,12 @@ import { canViewAny } from './images/visibility.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
+import { useBodyLimit } from './plugins/use-body-limit.ts';
+import { corsPolicy, useCsrf } from './plugins/use-cors-csrf.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
+import { useRateLimits } from './plugins/use-rate-limits.ts';
+import { useRequestLimits } from './plugins/use-request-limits.ts';
 import { schema } from './schema.ts';
 import { storageUrlOfKey } from './upload/upload.service.ts';
 
@@ -44,7 +48,12 @@ export function createApp(services: Services) {
   return createYoga<Record<string, never>, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Pixelfind GraphiQL' },
+    graphiql: config.surface.graphiql ? { title: 'Pixelfind GraphiQL' } : false,
+    cors: corsPolicy({
+      publicUrl: config.publicUrl,
+      origins: config.corsOrigins,
+      allowLoopback: config.corsAllowLoopback,
+    }),
     landingPage: false,
     maskedErrors: { maskError },
     // the file plus the multipart envelope (operations, map)
@@ -67,6 +76,10 @@ export function createApp(services: Services) {
       services,
     }),
     plugins: [
+      useRateLimits({ limits: services.rateLimits }),
+      useCsrf(),
+      useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
+      useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
       useEdgeTrust({
@@ -86,7 +99,11 @@ export function createApp(services: Services) {
         canServe: async (key, request) =>
           canViewAny(await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)), await callerOf(request)),
       }),
-      useMetrics({ metrics: services.metrics }),
+      useMetrics({
+        metrics: services.metrics,
+        token: config.surface.metricsToken,
+        open: config.mode === 'single',
+      }),
     ],
   });
 }

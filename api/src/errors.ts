@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_NOT_FOUND'
   | 'PERSISTED_QUERY_ONLY'
   | 'SERVICE_UNAVAILABLE'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'RATE_LIMITED';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
@@ -24,6 +25,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   PERSISTED_QUERY_ONLY: 403,
   SERVICE_UNAVAILABLE: 503,
   TIMEOUT: 504,
+  RATE_LIMITED: 429,
 };
 
 /**

@@ -21,6 +21,7 @@ import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import type { VectorWriter } from './indexing/indexing.ports.ts';
 import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
+import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
@@ -137,6 +138,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
 
   const metrics = createMetrics();
+  const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
   gaugeFrom(
     metrics.registry,
     'pixelfind_index_jobs',
@@ -175,6 +177,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     blocklist,
     search,
     moderation,
+    rateLimits,
     ...feedbackServices,
     worker: null,
     async createWorker(): Promise<IndexingWorker> {
@@ -197,6 +200,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       await feedbackServices.queryLog.close();
       await stopStats();
       await router.close();
+      await rateLimits.close();
       if (safety) await (await safety).close();
       if (!overrides.encoder) await encoder.close();
       if (!overrides.cache) await cache.close();

@@ -62,6 +62,15 @@ export function createSearchRepository(db: Queryable) {
       const { rows } = await db.query<{ id: string }>('SELECT image_id::text AS id FROM safety_blocklist');
       return rows.map((r) => r.id);
     },
+    /** Which of `ids` are on the blocklist, read from the record (the cache is down). */
+    async blockedAmong(ids: string[]): Promise<Set<string>> {
+      if (ids.length === 0) return new Set();
+      const { rows } = await db.query<{ id: string }>(
+        'SELECT image_id::text AS id FROM safety_blocklist WHERE image_id = ANY($1::bigint[])',
+        [ids],
+      );
+      return new Set(rows.map((r) => r.id));
+    },
   };
 }
 export type SearchRepository = ReturnType<typeof createSearchRepository>;

@@ -2,6 +2,7 @@ import { authorize } from '../auth/roles.ts';
 import { builder } from '../builder.ts';
 import { edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
 import { ImageRef } from '../images/images.schema.ts';
+import { clientAddressOf } from '../plugins/use-rate-limits.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
 import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
 
@@ -82,6 +83,13 @@ builder.queryFields((t) => ({
     args: { input: t.arg({ type: SearchInputRef, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'search', ctx.services.policy);
+      if (input.imageUrl) {
+        // one outbound fetch per request, and a budget per caller (docs/security.md)
+        const caller = ctx.caller.keyId
+          ? `key:${ctx.caller.keyId}`
+          : `addr:${clientAddressOf(ctx.request) ?? 'in-process'}`;
+        await ctx.services.rateLimits.admitFetch(ctx.request, caller);
+      }
       const modelVersion = ctx.services.encoder.modelVersion;
       const text = input.text ?? null;
       // a signed embedding from the edge's cache spares the text encoder

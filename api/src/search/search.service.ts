@@ -3,7 +3,7 @@ import type { Caller } from '../auth/roles.ts';
 import type { Cache } from '../cache/cache.ts';
 import type { Database } from '../db/database.ts';
 import { normaliseQueryText } from '../edge-trust/protocol.ts';
-import { AppError, notFound } from '../errors.ts';
+import { AppError, isAppError, notFound } from '../errors.ts';
 import { smoothedEngagement } from '../feedback/engagement.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
@@ -59,6 +59,13 @@ export interface SearchDeps {
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
 }
+
+const unavailable = (cause: unknown) =>
+  isAppError(cause)
+    ? cause
+    : new AppError('SERVICE_UNAVAILABLE', 'Search is unavailable: the image records cannot be read', {
+        http: { status: 503, headers: { 'retry-after': '5' } },
+      });
 
 /** Same text, same model: same embedding (the edge's KV uses the same normaliser). */
 export const embeddingCacheKey = (modelVersion: string, text: string) =>
@@ -167,7 +174,12 @@ export function createSearchService(deps: SearchDeps) {
         ctx.loaders.imageById.loadMany(ids),
         deps.blocklist.check(ids),
         ctx.loaders.statsByImageId.loadMany(ids),
-      ]);
+      ]).catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      // a row that could not be read cannot be gated: no answer rather than a wrong one
+      const failed = [...rows, ...candidateStats].find((row) => row instanceof Error);
+      if (failed) throw unavailable(failed);
       const statsById = new Map(ids.map((id, i) => [id, candidateStats[i]]));
       const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
       candidates.forEach((candidate, i) => {

@@ -1,0 +1,36 @@
+import type { Plugin } from 'graphql-yoga';
+import { keyFromHeaders } from '../auth/api-keys.service.ts';
+import { isAppError } from '../errors.ts';
+import type { RateLimits } from '../limits/rate-limits.ts';
+
+const addresses = new WeakMap<Request, string | null>();
+
+/** The client address the rate limits used for this request (null for in-process calls). */
+export const clientAddressOf = (request: Request) => addresses.get(request) ?? null;
+
+/**
+ * Every `/graphql` request spends from its address's and its API key's budget; an exhausted
+ * budget answers 429 with Retry-After and the coded error RATE_LIMITED before any parsing.
+ */
+export function useRateLimits(options: { limits: RateLimits; path?: string }): Plugin {
+  const path = options.path ?? '/graphql';
+  return {
+    onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
+      if (url.pathname !== path || request.method === 'OPTIONS') return;
+      const socket = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req
+        ?.socket;
+      const address = options.limits.addressOf(request, socket?.remoteAddress ?? null);
+      addresses.set(request, address);
+      return options.limits.admitRequest(address, keyFromHeaders(request.headers)).catch((error: unknown) => {
+        if (!isAppError(error)) throw error;
+        const http = error.extensions.http as { status: number; headers: Record<string, string> };
+        endResponse(
+          fetchAPI.Response.json(
+            { errors: [{ message: error.message, extensions: { code: error.code } }] },
+            { status: http.status, headers: http.headers },
+          ),
+        );
+      });
+    },
+  };
+}
