@@ -77,8 +77,8 @@ export function createApp(services: Services) {
     }),
     plugins: [
       useRateLimits({ limits: services.rateLimits }),
-      useCsrf(),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
+      useCsrf(),
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),

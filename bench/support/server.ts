@@ -53,7 +53,7 @@ export async function postMultipart<T>(
   form.set('0', new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
   const response = await fetch(url, {
     method: 'POST',
-    headers: { accept: 'application/graphql-response+json' },
+    headers: { accept: 'application/graphql-response+json', 'x-graphql-yoga-csrf': '1' },
     body: form,
   });
   return (await response.json()) as GraphQLResponse<T>;

@@ -58,6 +58,8 @@ export async function callOrigin(
   const client = request.headers.get('cf-connecting-ip');
   if (client) headers.set('x-forwarded-for', client);
   if (typeof body === 'string') headers.set('content-type', 'application/json');
+  // multipart is a CORS-simple type: the API's CSRF prevention wants a non-simple header on it
+  else headers.set('x-graphql-yoga-csrf', '1');
   if (env.EDGE_SIGNING_KEY) {
     const timestamp = unixSeconds();
     const message = edgeRequestMessage({ timestamp, method: 'POST', path: url.pathname });

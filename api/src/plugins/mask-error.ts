@@ -88,7 +88,11 @@ export function maskError(error: unknown, message: string, isDev?: boolean): Err
     return new GraphQLError(error.message, {
       nodes: located.nodes,
       path: located.path,
-      extensions: { ...located.extensions, code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+      extensions: {
+        ...located.extensions,
+        code: 'GRAPHQL_VALIDATION_FAILED',
+        http: located.extensions?.http ?? { status: 400 },
+      },
     });
   }
   if (

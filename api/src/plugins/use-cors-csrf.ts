@@ -1,4 +1,5 @@
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /** Headers our clients send on every request a browser could make without a preflight. */
@@ -41,7 +42,14 @@ export function useCsrf(): Plugin {
   return {
     onRequestParse(payload) {
       if (payload.request.method === 'GET' || payload.request.method === 'HEAD') return;
-      return inner.onRequestParse?.(payload);
+      try {
+        return inner.onRequestParse?.(payload);
+      } catch {
+        throw new GraphQLError(
+          `Expected one of the headers ${CSRF_HEADERS.join(', ')} on a ${payload.request.headers.get('content-type')?.split(';')[0] ?? 'body-less'} POST (CSRF prevention)`,
+          { extensions: { code: 'FORBIDDEN', http: { status: 403 } } },
+        );
+      }
     },
   };
 }
