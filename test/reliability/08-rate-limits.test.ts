@@ -41,7 +41,11 @@ describe.each(backends)('item 8: rate limits per address and per API key ($name)
   });
 
   const post = (url: string, headers: Record<string, string> = {}) =>
-    fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: QUERY });
+    fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: QUERY,
+    });
 
   it('answers 429 RATE_LIMITED with Retry-After once an address spends its budget', async () => {
     for (let i = 0; i < 5; i++) expect((await post(http.url)).status).toBe(200);

@@ -10,9 +10,16 @@ const URL_ = 'http://pixelfind.test/graphql';
 
 const uploadForm = async () => {
   const form = new FormData();
-  form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'x' } }));
+  form.set(
+    'operations',
+    JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'x' } }),
+  );
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.set('0', new Blob([new Uint8Array(await makeColourImage({ colour: 'red' }))], { type: 'image/png' }), 'a.png');
+  form.set(
+    '0',
+    new Blob([new Uint8Array(await makeColourImage({ colour: 'red' }))], { type: 'image/png' }),
+    'a.png',
+  );
   return form;
 };
 
@@ -49,7 +56,11 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
   const preflight = (t: TestApp, origin: string) =>
     t.app.fetch(URL_, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
 
   it('gives a cross-site origin no CORS grant (v1 reflected it with credentials)', async () => {
@@ -65,10 +76,12 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
     const app = await jsonFrom(cluster, 'https://app.pixelfind.example');
     expect(app.headers.get('access-control-allow-origin')).toBe('https://app.pixelfind.example');
     expect(app.headers.get('access-control-allow-credentials')).toBe('true');
-    expect((await preflight(cluster, 'https://api.pixelfind.example')).headers.get('access-control-allow-origin')).toBe(
-      'https://api.pixelfind.example',
-    );
-    expect((await jsonFrom(cluster, 'http://localhost:5173')).headers.get('access-control-allow-origin')).toBeNull();
+    expect(
+      (await preflight(cluster, 'https://api.pixelfind.example')).headers.get('access-control-allow-origin'),
+    ).toBe('https://api.pixelfind.example');
+    expect(
+      (await jsonFrom(cluster, 'http://localhost:5173')).headers.get('access-control-allow-origin'),
+    ).toBeNull();
     expect((await jsonFrom(single, 'http://localhost:5173')).headers.get('access-control-allow-origin')).toBe(
       'http://localhost:5173',
     );
@@ -76,14 +89,20 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
 
   it('refuses a multipart upload without a CSRF header (a cross-site form could send it)', async () => {
     const before = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
-    const answer = await single.app.fetch(URL_, { method: 'POST', headers: { origin: EVIL }, body: await uploadForm() });
+    const answer = await single.app.fetch(URL_, {
+      method: 'POST',
+      headers: { origin: EVIL },
+      body: await uploadForm(),
+    });
     expect(answer.status).toBe(403);
     const after = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
   });
 
   it('accepts our own clients multipart uploads, which send the header', async () => {
-    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), { uploaderId: 'own' });
+    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {
+      uploaderId: 'own',
+    });
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
   });

@@ -84,15 +84,23 @@ async function waitForPort(port: number, timeoutMs = 15_000) {
 /** A redis-server of this test's own on a free port, without persistence; stop and start it at will. */
 export async function privateRedis() {
   const port = await freePort();
+  // no automatic snapshots; a test that wants one sends SAVE, and a restart loads it
+  const dir = await mkdtemp(path.join(tmpdir(), 'pf-private-redis-'));
   let child: ChildProcess | null = null;
   const start = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const args = [
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+    ];
+    child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForPort(port);
   };
   const stop = async () => {
@@ -104,7 +112,16 @@ export async function privateRedis() {
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, start, stop };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    stop,
+    async dispose() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
