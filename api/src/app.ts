@@ -14,6 +14,7 @@ import { useBodyLimit } from './plugins/use-body-limit.ts';
 import { corsPolicy, useCsrf } from './plugins/use-cors-csrf.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
+import { useMultipartParser } from './plugins/use-multipart-parser.ts';
 import { useRateLimits } from './plugins/use-rate-limits.ts';
 import { useRequestLimits } from './plugins/use-request-limits.ts';
 import { schema } from './schema.ts';
@@ -78,6 +79,7 @@ export function createApp(services: Services) {
     plugins: [
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
+      useMultipartParser(),
       useCsrf(),
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list

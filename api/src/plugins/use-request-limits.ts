@@ -85,7 +85,8 @@ export function useRequestLimits(
   const armor = EnvelopArmorPlugin({
     maxTokens: { n: limits.maxTokens },
     maxDepth: { n: limits.maxDepth, flattenFragments: true },
-    maxAliases: { n: limits.maxAliases },
+    // aliased __typename counts too (armor allow-lists it by default)
+    maxAliases: { n: limits.maxAliases, allowList: [] },
     maxDirectives: { n: limits.maxDirectives },
     costLimit: { maxCost: limits.maxCost, flattenFragments: true },
     blockFieldSuggestion: { enabled: !surface.fieldSuggestions },
