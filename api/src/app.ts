@@ -22,7 +22,11 @@ import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
-  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string';
+  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string' ||
+  // a limit refusal (graphql-armor throws a bare GraphQLError): one log line per attack request would be a flood
+  (arg instanceof Error &&
+    arg.name === 'GraphQLError' &&
+    !(arg as { originalError?: unknown }).originalError);
 const quietLogger = {
   debug: () => {},
   info: () => {},
