@@ -12,8 +12,13 @@ import { canViewAny } from './images/visibility.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { maskError } from './plugins/mask-error.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
+import { useBodyLimit } from './plugins/use-body-limit.ts';
+import { corsPolicy, useCsrf } from './plugins/use-cors-csrf.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
+import { useMultipartParser } from './plugins/use-multipart-parser.ts';
+import { useRateLimits } from './plugins/use-rate-limits.ts';
+import { useRequestLimits } from './plugins/use-request-limits.ts';
 import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
 import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
@@ -23,7 +28,11 @@ import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
-  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string';
+  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string' ||
+  // a limit refusal (graphql-armor throws a bare GraphQLError): one log line per attack request would be a flood
+  (arg instanceof Error &&
+    arg.name === 'GraphQLError' &&
+    !(arg as { originalError?: unknown }).originalError);
 const quietLogger = {
   debug: () => {},
   info: () => {},
@@ -50,9 +59,14 @@ export function createApp(services: Services) {
   return createYoga<Record<string, never>, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Pixelfind GraphiQL' },
+    graphiql: config.surface.graphiql ? { title: 'Pixelfind GraphiQL' } : false,
     // GraphiQL's scripts inlined: the page works offline, with no CDN
     renderGraphiQL,
+    cors: corsPolicy({
+      publicUrl: config.publicUrl,
+      origins: config.corsOrigins,
+      allowLoopback: config.corsAllowLoopback,
+    }),
     landingPage: false,
     maskedErrors: { maskError },
     // the file plus the multipart envelope (operations, map)
@@ -75,6 +89,11 @@ export function createApp(services: Services) {
       services,
     }),
     plugins: [
+      useRateLimits({ limits: services.rateLimits }),
+      useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
+      useMultipartParser(),
+      useCsrf(),
+      useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
       useEdgeTrust({
@@ -109,7 +128,11 @@ export function createApp(services: Services) {
           'anonymous-uploads': String(config.allowAnonymousUploads),
         }),
       }),
-      useMetrics({ metrics: services.metrics }),
+      useMetrics({
+        metrics: services.metrics,
+        token: config.surface.metricsToken,
+        open: config.mode === 'single',
+      }),
     ],
   });
 }

@@ -9,6 +9,7 @@ import type { Encoder } from './encoder/index.ts';
 import type { FeedbackServices } from './feedback/create-feedback-services.ts';
 import type { ImageLoaders } from './images/images.loaders.ts';
 import type { IndexingWorker } from './indexing/indexing.worker.ts';
+import type { RateLimits } from './limits/rate-limits.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import type { ModerationService } from './moderation/moderation.service.ts';
 import type { Blocklist } from './search/blocklist.ts';
@@ -30,6 +31,8 @@ export interface Services extends FeedbackServices {
   blocklist: Blocklist;
   search: SearchService;
   moderation: ModerationService;
+  /** Per-caller request and fetch budgets. */
+  rateLimits: RateLimits;
   /** A worker over these services (loads the safety models on first use). */
   createWorker(): Promise<IndexingWorker>;
   /** The in-process worker, when the configuration runs one. */

@@ -1,6 +1,6 @@
-import { createServer } from 'node:http';
 import { createApp } from './app.ts';
 import { loadConfig } from './config/config.ts';
+import { createHttpServer } from './http/http-server.ts';
 import { closeServices, createServices } from './services.ts';
 
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
@@ -21,7 +21,7 @@ async function main() {
   services.worker?.start();
   if (services.encoder.info.fallbackWarning) console.warn(`\n${services.encoder.info.fallbackWarning}\n`);
 
-  const server = createServer(app);
+  const server = createHttpServer(app, config.http);
   server.listen(config.port, config.host, () => {
     log('listening', {
       mode: config.mode,

@@ -18,6 +18,7 @@ import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
+import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
@@ -110,6 +111,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     log,
   });
 
+  const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
   gaugeFrom(
     metrics.registry,
     'pixelfind_index_jobs',
@@ -148,6 +150,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     blocklist,
     search,
     moderation,
+    rateLimits,
     ...feedbackServices,
     worker: null,
     async createWorker(): Promise<IndexingWorker> {
@@ -170,6 +173,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       await feedbackServices.queryLog.close();
       await stopStats();
       await cluster.close();
+      await rateLimits.close();
       if (safety) await (await safety).close();
       if (!overrides.encoder) await encoder.close();
       if (!overrides.cache) await cache.close();

@@ -1,8 +1,8 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/src/app.ts';
 import { type Config, loadConfig } from '../../api/src/config/config.ts';
 import type { Services } from '../../api/src/context.ts';
+import { createHttpServer } from '../../api/src/http/http-server.ts';
 import type { SearchOutcome } from '../../api/src/search/search.service.ts';
 
 /**
@@ -27,7 +27,7 @@ export function benchConfig(
 
 /** The real HTTP server (as main.ts runs it) on 127.0.0.1 and a port the OS picks. */
 export async function startServer(services: Services): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer(createApp(services));
+  const server = createHttpServer(createApp(services), services.config.http);
   // keep-alive connections from the bench client must not outlive the run
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,7 +74,7 @@ export async function postMultipart<T>(
   form.set('0', new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
   const response = await fetch(url, {
     method: 'POST',
-    headers: { accept: 'application/graphql-response+json' },
+    headers: { accept: 'application/graphql-response+json', 'x-graphql-yoga-csrf': '1' },
     body: form,
   });
   return (await response.json()) as GraphQLResponse<T>;

@@ -107,6 +107,8 @@ export async function callOrigin(
     headers: typeof body === 'string' ? { 'content-type': 'application/json' } : {},
   });
   headers.set('content-type', encoded.headers.get('content-type') ?? 'application/json');
+  // multipart is a CORS-simple type: the API's CSRF prevention wants a non-simple header on it
+  if (typeof body !== 'string') headers.set('x-graphql-yoga-csrf', '1');
   const bytes = new Uint8Array(await encoded.arrayBuffer());
   if (env.EDGE_SIGNING_KEY) {
     const timestamp = unixSeconds();

@@ -132,7 +132,11 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     form.set('map', JSON.stringify({ 0: ['variables.input.image'] }));
     const blue = await makeColourImage({ colour: 'blue', format: 'jpeg', size: 96 });
     form.set('0', new Blob([new Uint8Array(blue)], { type: 'image/jpeg' }), 'q.jpg');
-    const response = await t.app.fetch('http://pixelfind.test/graphql', { method: 'POST', body: form });
+    const response = await t.app.fetch('http://pixelfind.test/graphql', {
+      method: 'POST',
+      headers: { 'x-graphql-yoga-csrf': '1' },
+      body: form,
+    });
     const byUpload = (await response.json()) as { data: SearchData };
     expect(nameOf(byUpload.data.search.hits[0]!.image.id)).toBe('blue');
 

@@ -64,13 +64,14 @@ export function createApiKeysService(repo: ApiKeysRepository, cache: Cache | nul
       if (!KEY_PATTERN.test(key)) throw new AppError('UNAUTHENTICATED', 'The API key is malformed');
       const keyHash = hashKey(key);
       const cacheKey = cacheKeyOf(keyHash);
-      const cached = await cache?.getBuffer(cacheKey);
+      // the cache is a shortcut: when it does not answer, the record does
+      const cached = await cache?.getBuffer(cacheKey).catch(() => null);
       if (cached) return JSON.parse(cached.toString('utf8')) as Caller;
       const row = await repo.findActiveByHash(keyHash);
       if (!row) throw new AppError('UNAUTHENTICATED', 'The API key is unknown or revoked');
       const caller: Caller = { role: row.role, ownerId: row.owner_id, keyId: row.id };
       // short TTL: a revoked key stops working within a minute
-      await cache?.setBuffer(cacheKey, Buffer.from(JSON.stringify(caller)), 60);
+      await cache?.setBuffer(cacheKey, Buffer.from(JSON.stringify(caller)), 60).catch(() => {});
       return caller;
     },
 

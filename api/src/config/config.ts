@@ -66,6 +66,68 @@ export interface Config {
   edgeSigningKey: string | null;
   /** How often image_stats folds in new impressions, clicks and saves. Default 5000 ms. */
   statsEveryMs: number;
+  /** What one GraphQL request may ask for; checked before validation (docs/security.md). */
+  requestLimits: {
+    /** Lexer tokens per document (GRAPHQL_MAX_TOKENS). Default 2000. */
+    maxTokens: number;
+    /** Selection depth (GRAPHQL_MAX_DEPTH). Default 12. */
+    maxDepth: number;
+    /** Aliased fields per operation (GRAPHQL_MAX_ALIASES). Default 30. */
+    maxAliases: number;
+    /** Directives per document (GRAPHQL_MAX_DIRECTIVES). Default 20. */
+    maxDirectives: number;
+    /** graphql-armor cost per operation (GRAPHQL_MAX_COST). Default 5000. */
+    maxCost: number;
+    /** Field selections per document, fragments expanded (GRAPHQL_MAX_FIELDS). Default 400. */
+    maxFields: number;
+    /** `search` fields per document (GRAPHQL_MAX_SEARCHES). Default 3. */
+    maxSearches: number;
+    /** Bodies of non-multipart requests, in bytes (MAX_JSON_BODY_BYTES). Default 64 KiB. */
+    maxJsonBodyBytes: number;
+  };
+  /** Node HTTP server timeouts (docs/security.md). */
+  http: {
+    /** Whole request (headers and body) must arrive within (HTTP_REQUEST_TIMEOUT_MS). Default 120 s. */
+    requestTimeoutMs: number;
+    /** Headers must arrive within (HTTP_HEADERS_TIMEOUT_MS). Default 10 s. */
+    headersTimeoutMs: number;
+    /** A body slower than this after the grace period is cut off (HTTP_MIN_BODY_BYTES_PER_SECOND). Default 4096. */
+    minBodyBytesPerSecond: number;
+    /** Time a body may take before the rate applies (HTTP_BODY_GRACE_MS). Default 5000. */
+    bodyGraceMs: number;
+  };
+  /** Per-caller request budgets (rate-limiter-flexible; Redis when REDIS_URL is set). */
+  rateLimits: {
+    /** Window of every budget below (RATE_LIMIT_WINDOW_SECONDS). Default 60. */
+    windowSeconds: number;
+    /** Requests per client address per window, 0 = off (RATE_LIMIT_PER_ADDRESS). Default 1200. */
+    perAddress: number;
+    /** Requests per API key per window, 0 = off (RATE_LIMIT_PER_KEY). Default 6000. */
+    perKey: number;
+    /** Outbound `imageUrl` fetches per caller per window, 0 = off (IMAGE_FETCHES_PER_CALLER). Default 30. */
+    fetchesPerCaller: number;
+    /** Loopback clients skip the address budget (RATE_LIMIT_EXEMPT_LOOPBACK). Default: true in single mode. */
+    exemptLoopback: boolean;
+    /** Take the client address from X-Forwarded-For (RATE_LIMIT_TRUST_FORWARDED_FOR). Default false. */
+    trustForwardedFor: boolean;
+    /** Redis key prefix of the budgets (RATE_LIMIT_PREFIX). Default `pf:rl:`. */
+    prefix: string;
+  };
+  /** Browser origins allowed to call with credentials (CORS_ORIGINS, comma separated). Default: publicUrl's origin, plus loopback origins in single mode. */
+  corsOrigins: string[];
+  /** In single mode loopback origins (any port) are allowed too. */
+  corsAllowLoopback: boolean;
+  /** What the API shows about itself. Defaults: on in single mode, off in cluster mode. */
+  surface: {
+    /** Schema introspection (GRAPHQL_INTROSPECTION). */
+    introspection: boolean;
+    /** GraphiQL at GET /graphql (GRAPHIQL). */
+    graphiql: boolean;
+    /** "Did you mean" suggestions in validation errors (GRAPHQL_FIELD_SUGGESTIONS). */
+    fieldSuggestions: boolean;
+    /** Bearer token `/metrics` requires (METRICS_TOKEN). Unset: open in single mode, 404 in cluster mode. */
+    metricsToken: string | null;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -165,5 +227,38 @@ export function loadConfig(env: Env = process.env): Config {
     },
     edgeSigningKey: env.EDGE_SIGNING_KEY || null,
     statsEveryMs: Math.max(100, intFrom(env, 'STATS_EVERY_MS', 5000)),
+    requestLimits: {
+      maxTokens: Math.max(100, intFrom(env, 'GRAPHQL_MAX_TOKENS', 2000)),
+      maxDepth: Math.max(3, intFrom(env, 'GRAPHQL_MAX_DEPTH', 12)),
+      maxAliases: intFrom(env, 'GRAPHQL_MAX_ALIASES', 30),
+      maxDirectives: intFrom(env, 'GRAPHQL_MAX_DIRECTIVES', 20),
+      maxCost: Math.max(100, intFrom(env, 'GRAPHQL_MAX_COST', 5000)),
+      maxFields: Math.max(50, intFrom(env, 'GRAPHQL_MAX_FIELDS', 400)),
+      maxSearches: Math.max(1, intFrom(env, 'GRAPHQL_MAX_SEARCHES', 3)),
+      maxJsonBodyBytes: Math.max(1024, intFrom(env, 'MAX_JSON_BODY_BYTES', 64 * 1024)),
+    },
+    http: {
+      requestTimeoutMs: Math.max(1000, intFrom(env, 'HTTP_REQUEST_TIMEOUT_MS', 120_000)),
+      headersTimeoutMs: Math.max(500, intFrom(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000)),
+      minBodyBytesPerSecond: intFrom(env, 'HTTP_MIN_BODY_BYTES_PER_SECOND', 4096),
+      bodyGraceMs: intFrom(env, 'HTTP_BODY_GRACE_MS', 5000),
+    },
+    rateLimits: {
+      windowSeconds: Math.max(1, intFrom(env, 'RATE_LIMIT_WINDOW_SECONDS', 60)),
+      perAddress: intFrom(env, 'RATE_LIMIT_PER_ADDRESS', 1200),
+      perKey: intFrom(env, 'RATE_LIMIT_PER_KEY', 6000),
+      fetchesPerCaller: intFrom(env, 'IMAGE_FETCHES_PER_CALLER', 30),
+      exemptLoopback: boolFrom(env, 'RATE_LIMIT_EXEMPT_LOOPBACK') ?? mode === 'single',
+      trustForwardedFor: boolFrom(env, 'RATE_LIMIT_TRUST_FORWARDED_FOR') ?? false,
+      prefix: env.RATE_LIMIT_PREFIX || 'pf:rl:',
+    },
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(/[\s,]+/).filter(Boolean),
+    corsAllowLoopback: mode === 'single',
+    surface: {
+      introspection: boolFrom(env, 'GRAPHQL_INTROSPECTION') ?? mode === 'single',
+      graphiql: boolFrom(env, 'GRAPHIQL') ?? mode === 'single',
+      fieldSuggestions: boolFrom(env, 'GRAPHQL_FIELD_SUGGESTIONS') ?? mode === 'single',
+      metricsToken: env.METRICS_TOKEN || null,
+    },
   };
 }

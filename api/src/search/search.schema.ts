@@ -83,6 +83,13 @@ builder.queryFields((t) => ({
     args: { input: t.arg({ type: SearchInputRef, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'search', ctx.services.policy);
+      if (input.imageUrl) {
+        // one outbound fetch per request, and a budget per caller (docs/security.md)
+        const caller = ctx.caller.keyId
+          ? `key:${ctx.caller.keyId}`
+          : `addr:${clientAddressOf(ctx.request) ?? 'in-process'}`;
+        await ctx.services.rateLimits.admitFetch(ctx.request, caller);
+      }
       // the service records the stage metrics and talks to the edge (any entry point gets both)
       return ctx.services.search.search(
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },

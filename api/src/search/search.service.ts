@@ -63,6 +63,13 @@ export interface SearchDeps {
   metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache'>;
 }
 
+const unavailable = (cause: unknown) =>
+  cause instanceof AppError
+    ? cause
+    : new AppError('SERVICE_UNAVAILABLE', 'Search is unavailable: the image records cannot be read', {
+        http: { status: 503, headers: { 'retry-after': '5' } },
+      });
+
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
   const { encoder, options } = deps;
@@ -196,7 +203,12 @@ export function createSearchService(deps: SearchDeps) {
         ctx.loaders.imageById.loadMany(ids),
         deps.blocklist.check(ids),
         ctx.loaders.statsByImageId.loadMany(ids),
-      ]);
+      ]).catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      // a row that could not be read cannot be gated: no answer rather than a wrong one
+      const failed = [...rows, ...candidateStats].find((row) => row instanceof Error);
+      if (failed) throw unavailable(failed);
       const statsById = new Map(ids.map((id, i) => [id, candidateStats[i]]));
       const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
       candidates.forEach((candidate, i) => {
