@@ -4,7 +4,7 @@ import { createYoga } from 'graphql-yoga';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
-import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
+import { clientAddressOf, useEdgeTrust } from './edge-trust/use-edge-trust.ts';
 import { useEdgeImpressions } from './feedback/use-edge-impressions.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
@@ -24,6 +24,7 @@ import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
 import { createPublicImageLookup } from './thumbs/public-image.ts';
 import { createThumbnails } from './thumbs/thumbnails.ts';
+import { anonymousUploaderId } from './upload/anonymous-uploader.ts';
 import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
@@ -41,6 +42,17 @@ const quietLogger = {
     if (!args.some(isExpected)) console.error(...args);
   },
 };
+
+/**
+ * An anonymous caller with a known address owns the uploads made from that address (their
+ * uploader id is derived from it, see anonymous-uploader.ts), so it can follow their status
+ * while they are not public. Without an address (in-process) it owns nothing.
+ */
+function withAnonymousOwner(caller: Caller, request: Request, secret: string | null): Caller {
+  if (caller.role !== 'anonymous') return caller;
+  const address = clientAddressOf(request);
+  return address ? { ...caller, ownerId: anonymousUploaderId(address, secret) } : caller;
+}
 
 /** The GraphQL-over-HTTP server: one yoga instance; tests call `app.fetch` in-process. */
 export function createApp(services: Services) {
@@ -84,7 +96,7 @@ export function createApp(services: Services) {
     }),
     context: async ({ request }) => ({
       request,
-      caller: await callerOf(request),
+      caller: withAnonymousOwner(await callerOf(request), request, config.edgeSigningKey),
       loaders: createImageLoaders(imagesRepo),
       services,
     }),
