@@ -111,6 +111,8 @@ export function createApp(services: Services) {
       useEdgeTrust({
         key: config.edgeSigningKey ?? undefined,
         activeModelVersion: () => services.encoder.modelVersion,
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
       }),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
@@ -128,7 +130,10 @@ export function createApp(services: Services) {
       useBlobRoutes({
         blobs: services.blobs,
         canServe: async (key, request) =>
-          canViewAny(await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)), await callerOf(request)),
+          canViewAny(
+            await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)),
+            withAnonymousOwner(await callerOf(request), request, config.edgeSigningKey),
+          ),
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),

@@ -16,10 +16,12 @@ import { createEncoder, createSafetyScorer, type Encoder, type SafetyScorer } fr
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
+import { createImagesRepository } from './images/images.repository.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
+import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
@@ -103,7 +105,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     },
   });
   const moderation = createModerationService({
-    db,
+    images: createImagesRepository(db),
+    moderation: createModerationRepository(db),
     blobs,
     blocklist,
     vectors: cluster,
