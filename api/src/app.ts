@@ -19,6 +19,7 @@ import { useMetrics } from './plugins/use-metrics.ts';
 import { useMultipartParser } from './plugins/use-multipart-parser.ts';
 import { useRateLimits } from './plugins/use-rate-limits.ts';
 import { useRequestLimits } from './plugins/use-request-limits.ts';
+import { useRestRoutes } from './plugins/use-rest-routes.ts';
 import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
 import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
@@ -101,6 +102,7 @@ export function createApp(services: Services) {
       services,
     }),
     plugins: [
+      useRestRoutes(), // first: a REST request runs as one in-process /graphql request through all the others
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),

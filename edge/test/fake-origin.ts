@@ -25,7 +25,7 @@ const typeDefs = /* GraphQL */ `
   input SearchInput {
     text: String imageUrl: String imageId: ID textWeight: Float fusion: String labels: [String!] limit: Int offset: Int
   }
-  type UploadImagePayload { image: Image! }
+  type UploadImagePayload { image: Image! created: Boolean }
   type RecordClickPayload { ok: Boolean! }
   type Query { search(input: SearchInput!): SearchResult! image(id: ID!): Image }
   type Mutation {
