@@ -3,20 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { keyFromHeaders } from '../auth/api-keys.service.ts';
-import {
-  clickCall,
-  deleteCall,
-  imageCall,
-  matchRestRoute,
-  REST_STATUS_OF_CODE,
-  type RestAnswer,
-  type RestCall,
-  RestInputError,
-  restAnswerOf,
-  restError,
-  searchCall,
-  uploadCall,
-} from '../edge-trust/rest-mapping.ts';
+import * as rest from '../edge-trust/rest-mapping.ts';
 import { loadPersistedManifest, type PersistedManifest } from '../persisted/manifest.ts';
 import { CSRF_HEADERS } from './use-cors-csrf.ts';
 import { usePartialDataStatus } from './use-partial-data-status.ts';
@@ -62,9 +49,9 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
     request: Request,
     serverContext: Record<string, unknown> | undefined,
     fetchAPI: { Request: typeof Request; FormData: typeof FormData },
-    call: RestCall,
+    call: rest.RestCall,
     file?: File,
-  ): Promise<{ answer: RestAnswer; headers: Headers }> {
+  ): Promise<{ answer: rest.RestAnswer; headers: Headers }> {
     manifest ??= loadPersistedManifest();
     const { hash, document } = operationOf(manifest, call.operation);
     const headers = new Headers(request.headers);
@@ -92,7 +79,7 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
     const inner = new fetchAPI.Request(new URL('/graphql', request.url), { method: 'POST', headers, body });
     const response = await yoga!.handle(inner, serverContext ?? {});
     return {
-      answer: restAnswerOf(call.operation, response.status, await response.text()),
+      answer: rest.restAnswerOf(call.operation, response.status, await response.text()),
       headers: response.headers,
     };
   }
@@ -114,42 +101,42 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
         );
         return;
       }
-      const route = matchRestRoute(request.method, url.pathname);
+      const route = rest.matchRestRoute(request.method, url.pathname);
       if (!route) return;
-      let result: { answer: RestAnswer; headers?: Headers };
+      let result: { answer: rest.RestAnswer; headers?: Headers };
       try {
         const context = serverContext as Record<string, unknown> | undefined;
         switch (route.kind) {
           case 'search':
-            result = await run(request, context, fetchAPI, searchCall(url.searchParams));
+            result = await run(request, context, fetchAPI, rest.searchCall(url.searchParams));
             break;
           case 'image':
-            result = await run(request, context, fetchAPI, imageCall(route.imageId));
+            result = await run(request, context, fetchAPI, rest.imageCall(route.imageId));
             break;
           case 'delete':
-            result = await run(request, context, fetchAPI, deleteCall(route.imageId));
+            result = await run(request, context, fetchAPI, rest.deleteCall(route.imageId));
             break;
           case 'click': {
             const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
             if (type !== 'application/json') {
-              throw new RestInputError(
+              throw new rest.RestInputError(
                 'UNSUPPORTED_MEDIA_TYPE',
                 'Expected an application/json body { "clicked_id": "..." }',
               );
             }
             const length = Number(request.headers.get('content-length') ?? 0);
             if (length > MAX_CLICK_BODY_BYTES)
-              throw new RestInputError('PAYLOAD_TOO_LARGE', 'The click body is too large');
+              throw new rest.RestInputError('PAYLOAD_TOO_LARGE', 'The click body is too large');
             const text = await request.text();
             if (text.length > MAX_CLICK_BODY_BYTES)
-              throw new RestInputError('PAYLOAD_TOO_LARGE', 'The click body is too large');
-            result = await run(request, context, fetchAPI, clickCall(route.queryId, text));
+              throw new rest.RestInputError('PAYLOAD_TOO_LARGE', 'The click body is too large');
+            result = await run(request, context, fetchAPI, rest.clickCall(route.queryId, text));
             break;
           }
           case 'upload': {
             const type = (request.headers.get('content-type') ?? '').toLowerCase();
             if (!type.startsWith('multipart/form-data')) {
-              throw new RestInputError(
+              throw new rest.RestInputError(
                 'UNSUPPORTED_MEDIA_TYPE',
                 'Expected a multipart/form-data body with a file field',
               );
@@ -158,7 +145,7 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
               CSRF_HEADERS.some((name) => request.headers.has(name)) ||
               keyFromHeaders(request.headers) !== null;
             if (!preflighted) {
-              throw new RestInputError(
+              throw new rest.RestInputError(
                 'BAD_USER_INPUT',
                 `Expected an API key or one of the headers ${CSRF_HEADERS.join(', ')} on a multipart POST (CSRF prevention)`,
               );
@@ -167,22 +154,27 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
             try {
               form = await request.formData();
             } catch {
-              throw new RestInputError(
+              throw new rest.RestInputError(
                 'BAD_USER_INPUT',
                 'The multipart body could not be read (or is too large)',
               );
             }
             const file = form.get('file');
             if (typeof file === 'string' || file === null) {
-              throw new RestInputError('BAD_USER_INPUT', 'Expected a file in the multipart field "file"');
+              throw new rest.RestInputError(
+                'BAD_USER_INPUT',
+                'Expected a file in the multipart field "file"',
+              );
             }
-            result = await run(request, context, fetchAPI, uploadCall(form.get('metadata')), file);
+            result = await run(request, context, fetchAPI, rest.uploadCall(form.get('metadata')), file);
             break;
           }
         }
       } catch (error) {
-        if (!(error instanceof RestInputError)) throw error;
-        result = { answer: restError(REST_STATUS_OF_CODE[error.code] ?? 400, error.code, error.message) };
+        if (!(error instanceof rest.RestInputError)) throw error;
+        result = {
+          answer: rest.restError(rest.REST_STATUS_OF_CODE[error.code] ?? 400, error.code, error.message),
+        };
       }
       const headers: Record<string, string> = {};
       for (const name of PASSED_HEADERS) {
