@@ -1,11 +1,8 @@
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisCache } from '../../api/src/cache/redis-cache.ts';
-import { migrate } from '../../api/src/db/migrate.ts';
-import { createPgDatabase } from '../../api/src/db/pg-database.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, postgresAvailable, TEST_DATABASE_URL } from '../support/backends.ts';
+import { type Backend, backendOf, createTestDatabase, postgresAvailable } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 import { privateRedis, seedColours } from './support.ts';
 
@@ -19,33 +16,17 @@ describe.runIf(postgresAvailable)('item 16: Redis down (a private redis-server, 
   let ids: Map<string, string>;
   let userKey = '';
   let moderatorKey = '';
-  const dbName = `pf_test_redis_down_${process.pid}`;
 
   beforeAll(async () => {
     await ensureTinyClip();
     redis = await privateRedis();
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${dbName}`;
-    const db = createPgDatabase(url.toString(), { max: 5 });
-    await migrate(db);
-    const cache = createRedisCache(redis.url, { prefix: 'pf:' });
-    backend = {
-      name: 'postgres+private-redis',
+    const { db, drop } = await createTestDatabase({ prefix: 'pf_test_redis_down' });
+    backend = await backendOf(
+      'postgres+private-redis',
       db,
-      cache,
-      async dispose() {
-        await cache.close();
-        await db.close();
-        const dropper = new pg.Client({ connectionString: TEST_DATABASE_URL });
-        await dropper.connect();
-        await dropper.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await dropper.end();
-      },
-    };
+      createRedisCache(redis.url, { prefix: 'pf:' }),
+      drop,
+    );
     t = await createTestApp(backend, { REDIS_URL: redis.url }, { nsfw: false });
     ({ ids } = await seedColours(t, ['red', 'green', 'blue', 'yellow']));
     userKey = (await t.services.apiKeys.create('user', 'u1')).key;

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCache } from '../../api/src/cache/memory-cache.ts';
-import { migrate } from '../../api/src/db/migrate.ts';
 import { createPgDatabase } from '../../api/src/db/pg-database.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import type { Backend } from '../support/backends.ts';
+import { type Backend, backendOf } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 import { privatePostgres, seedColours } from './support.ts';
 
@@ -19,17 +18,7 @@ describe('item 17: Postgres down (a private Postgres, stopped and started)', () 
     await ensureTinyClip();
     postgres = await privatePostgres();
     const db = createPgDatabase(postgres.url, { max: 5 });
-    await migrate(db);
-    const cache = createMemoryCache();
-    backend = {
-      name: 'private-postgres+memory',
-      db,
-      cache,
-      async dispose() {
-        await cache.close();
-        await db.close();
-      },
-    };
+    backend = await backendOf('private-postgres+memory', db, createMemoryCache());
     t = await createTestApp(backend, {}, { nsfw: false });
     ({ ids } = await seedColours(t, ['red', 'green', 'blue']));
   }, 240_000);

@@ -83,24 +83,25 @@ export interface Backend {
   dispose(): Promise<void>;
 }
 
-/** A fresh, migrated database of its own (one per test file or test) and a cache namespace. */
-export async function createPostgresBackend(): Promise<Backend> {
-  const name = `pf_test_${randomBytes(6).toString('hex')}`;
+/**
+ * An empty (unmigrated) database of its own on the shared test Postgres; `drop` closes its pool
+ * and removes it.
+ */
+export async function createTestDatabase(
+  options: { prefix?: string; max?: number } = {},
+): Promise<{ name: string; db: Database; drop(): Promise<void> }> {
+  const name = `${options.prefix ?? 'pf_test'}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
-  const db = createPgDatabase(url.toString(), { max: 5 });
-  await migrate(db);
-  const cache = createRedisCache(TEST_REDIS_URL, { prefix: `${name}:` });
+  const db = createPgDatabase(url.toString(), { max: options.max ?? 5 });
   return {
-    name: 'postgres+redis',
+    name,
     db,
-    cache,
-    async dispose() {
-      await cache.close();
+    async drop() {
       await db.close();
       const dropper = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await dropper.connect();
@@ -110,19 +111,36 @@ export async function createPostgresBackend(): Promise<Backend> {
   };
 }
 
-export async function createEmbeddedBackend(): Promise<Backend> {
-  const db = await createPgliteDatabase(null);
+/**
+ * A backend over a database and cache that `migrate` brings up to date; dispose closes the cache,
+ * then `closeDb` (by default the database's own close).
+ */
+export async function backendOf(
+  name: string,
+  db: Database,
+  cache: Cache,
+  closeDb: () => Promise<void> = () => db.close(),
+): Promise<Backend> {
   await migrate(db);
-  const cache = createMemoryCache();
   return {
-    name: 'pglite+memory',
+    name,
     db,
     cache,
     async dispose() {
       await cache.close();
-      await db.close();
+      await closeDb();
     },
   };
+}
+
+/** A fresh, migrated database of its own (one per test file or test) and a cache namespace. */
+export async function createPostgresBackend(): Promise<Backend> {
+  const { name, db, drop } = await createTestDatabase();
+  return backendOf('postgres+redis', db, createRedisCache(TEST_REDIS_URL, { prefix: `${name}:` }), drop);
+}
+
+export async function createEmbeddedBackend(): Promise<Backend> {
+  return backendOf('pglite+memory', await createPgliteDatabase(null), createMemoryCache());
 }
 
 /** For `describe.each`: the embedded defaults, plus real services when they answer. */
