@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import {
   DODGES,
@@ -6,14 +6,13 @@ import {
   makePatternImage,
   transformImage,
 } from '../fixtures/images/make-patterns.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { DELETE, drain, FLAG, gqlOk, keyFor, searchIds, statusOf, uploadAs } from './helpers.ts';
 
 /** Issue 10 item 1: a takedown blocks the content (exact bytes and look), not just the row. */
 describe.each(backends)('a takedown follows the content ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let worker: IndexingWorker;
   let ann: Record<string, string>;
@@ -21,21 +20,18 @@ describe.each(backends)('a takedown follows the content ($name)', ({ create }) =
   let carl: Record<string, string>;
   let mod: Record<string, string>;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(backend, {}, { nsfw: false, worker: { backoffBaseSeconds: 0 } });
-    worker = await t.services.createWorker();
-    ann = await keyFor(t, 'user', 'ann');
-    bob = await keyFor(t, 'user', 'bob');
-    carl = await keyFor(t, 'user', 'carl');
-    mod = await keyFor(t, 'moderator', 'mo');
-  }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open({}, { nsfw: false, worker: { backoffBaseSeconds: 0 } });
+      worker = await t.services.createWorker();
+      ann = await keyFor(t, 'user', 'ann');
+      bob = await keyFor(t, 'user', 'bob');
+      carl = await keyFor(t, 'user', 'carl');
+      mod = await keyFor(t, 'moderator', 'mo');
+    },
+    120_000,
+  );
 
   const flagThenDelete = async (id: string, owner: Record<string, string>) => {
     await gqlOk(t, FLAG, { id }, mod);

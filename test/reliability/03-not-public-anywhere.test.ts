@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { blobKeyOf } from '../../api/src/upload/upload.service.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { DELETE, drain, FLAG, gqlOk, IMAGE, IMAGES, keyFor, statusOf, uploadAs } from './helpers.ts';
 
 type Headers = Record<string, string>;
@@ -17,7 +17,6 @@ type Headers = Record<string, string>;
  * uploader (not when deleted) and moderators, through image(id), images(ids) and the blob URL.
  */
 describe.each(backends)('not public anywhere ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let worker: IndexingWorker;
   let ann: Headers;
@@ -26,40 +25,37 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
   const ids: Record<string, string> = {};
   const blobPath: Record<string, string> = {};
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(backend, {}, { nsfw: false, worker: { maxAttempts: 1 } });
-    worker = await t.services.createWorker();
-    ann = await keyFor(t, 'user', 'ann');
-    bob = await keyFor(t, 'user', 'bob');
-    mod = await keyFor(t, 'moderator', 'mo');
-    const upload = async (name: string, bytes: Buffer) => {
-      ids[name] = (await uploadAs(t, ann, 'ann', bytes)).id;
-      const data = await gqlOk<{ image: { storageUrl: string } }>(t, IMAGE, { id: ids[name] }, mod);
-      blobPath[name] = new URL(data.image.storageUrl).pathname;
-    };
-    await upload('public', await makePatternImage(301));
-    await upload('flagged', await makePatternImage(302));
-    await upload('rejected', await makeColourImage({ colour: 'magenta' }));
-    await upload('failed', await makePatternImage(303));
-    await upload('deleted', await makePatternImage(304));
-    // the blob of 'failed' goes missing: its one attempt fails and buries it
-    const { rows } = await t.services.db.query<{ storage_url: string }>(
-      'SELECT storage_url FROM images WHERE id = $1',
-      [ids.failed],
-    );
-    await rm(path.join(t.blobDir, blobKeyOf(rows[0]!.storage_url)), { force: true });
-    await drain(worker);
-    await upload('pending', await makePatternImage(305));
-    await gqlOk(t, FLAG, { id: ids.flagged }, mod);
-    await gqlOk(t, DELETE, { id: ids.deleted }, ann);
-  }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open({}, { nsfw: false, worker: { maxAttempts: 1 } });
+      worker = await t.services.createWorker();
+      ann = await keyFor(t, 'user', 'ann');
+      bob = await keyFor(t, 'user', 'bob');
+      mod = await keyFor(t, 'moderator', 'mo');
+      const upload = async (name: string, bytes: Buffer) => {
+        ids[name] = (await uploadAs(t, ann, 'ann', bytes)).id;
+        const data = await gqlOk<{ image: { storageUrl: string } }>(t, IMAGE, { id: ids[name] }, mod);
+        blobPath[name] = new URL(data.image.storageUrl).pathname;
+      };
+      await upload('public', await makePatternImage(301));
+      await upload('flagged', await makePatternImage(302));
+      await upload('rejected', await makeColourImage({ colour: 'magenta' }));
+      await upload('failed', await makePatternImage(303));
+      await upload('deleted', await makePatternImage(304));
+      // the blob of 'failed' goes missing: its one attempt fails and buries it
+      const { rows } = await t.services.db.query<{ storage_url: string }>(
+        'SELECT storage_url FROM images WHERE id = $1',
+        [ids.failed],
+      );
+      await rm(path.join(t.blobDir, blobKeyOf(rows[0]!.storage_url)), { force: true });
+      await drain(worker);
+      await upload('pending', await makePatternImage(305));
+      await gqlOk(t, FLAG, { id: ids.flagged }, mod);
+      await gqlOk(t, DELETE, { id: ids.deleted }, ann);
+    },
+    120_000,
+  );
 
   it('sets the stage: one image in each state', async () => {
     expect(await statusOf(t, ids.public!)).toBe('INDEXED');

@@ -1,28 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { drain, FLAG, gqlOk, keyFor, SEARCH, statusOf, uploadAs } from './helpers.ts';
 
 /** Issue 10 item 5: a flagged or rejected image cannot seed a search. */
 describe.each(backends)('a flagged or rejected image cannot seed a search ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let worker: IndexingWorker;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(backend, {}, { nsfw: false });
-    worker = await t.services.createWorker();
-  }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open({}, { nsfw: false });
+      worker = await t.services.createWorker();
+    },
+    120_000,
+  );
 
   const seed = async (imageId: string, headers = {}) =>
     (await t.gql(SEARCH, { input: { imageId } }, headers)).body;

@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { ATTACKS } from './attack-documents.ts';
 import { longestBlockDuring, startHttp } from './support.ts';
 
@@ -16,18 +16,15 @@ const post = (url: string, body: string, headers: Record<string, string> = {}) =
 describe.each(backends)(
   'item 6: field merging is bounded before validation, whatever the token limit ($name)',
   ({ create }) => {
-    let backend: Backend;
     let t: TestApp;
-    beforeAll(async () => {
-      await ensureTinyClip();
-      backend = await create();
-      // token and body limits out of the way: only the pre-validation field count stands
-      t = await createTestApp(backend, { GRAPHQL_MAX_TOKENS: '1000000', MAX_JSON_BODY_BYTES: '10000000' });
-    }, 180_000);
-    afterAll(async () => {
-      await t?.close();
-      await backend?.dispose();
-    });
+    useTestApps(
+      create,
+      async (open) => {
+        // token and body limits out of the way: only the pre-validation field count stands
+        t = await open({ GRAPHQL_MAX_TOKENS: '1000000', MAX_JSON_BODY_BYTES: '10000000' });
+      },
+      180_000,
+    );
 
     it('refuses 2,000 same-name search fields (v1: 21 s of validation) within bounds', async () => {
       const { result, maxMs } = await longestBlockDuring(() => t.gql(ATTACKS.sameNameSearches));
@@ -45,26 +42,25 @@ describe.each(backends)(
 );
 
 describe.each(backends)('item 6: no request blocks the event loop ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let http: Awaited<ReturnType<typeof startHttp>>;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(backend, {
-      HTTP_HEADERS_TIMEOUT_MS: '1000',
-      HTTP_REQUEST_TIMEOUT_MS: '4000',
-      HTTP_BODY_GRACE_MS: '1000',
-      HTTP_MIN_BODY_BYTES_PER_SECOND: '1024',
-    });
-    http = await startHttp(t);
-  }, 180_000);
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open({
+        HTTP_HEADERS_TIMEOUT_MS: '1000',
+        HTTP_REQUEST_TIMEOUT_MS: '4000',
+        HTTP_BODY_GRACE_MS: '1000',
+        HTTP_MIN_BODY_BYTES_PER_SECOND: '1024',
+      });
+      http = await startHttp(t);
+    },
+    180_000,
+  );
 
   afterAll(async () => {
     await http?.close();
-    await t?.close();
-    await backend?.dispose();
   });
 
   for (const [name, query] of Object.entries(ATTACKS)) {

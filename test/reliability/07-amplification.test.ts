@@ -1,40 +1,39 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 describe.each(backends)(
   'item 7: one request cannot amplify into many searches or fetches ($name)',
   ({ create }) => {
-    let backend: Backend;
     let t: TestApp;
     let images: Server;
     let imageUrl = '';
     let fetched = 0;
 
-    beforeAll(async () => {
-      await ensureTinyClip();
-      const png = await makeColourImage({ colour: 'green' });
-      images = createServer((_req, res) => {
-        fetched++;
-        res.writeHead(200, { 'content-type': 'image/png' });
-        res.end(png);
-      });
-      await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
-      imageUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}/green.png`;
-      backend = await create();
-      t = await createTestApp(backend, {
-        IMAGE_FETCH_ALLOW_HOSTS: '127.0.0.1',
-        IMAGE_FETCHES_PER_CALLER: '3',
-      });
-    }, 60_000);
+    useTestApps(
+      create,
+      async (open) => {
+        const png = await makeColourImage({ colour: 'green' });
+        images = createServer((_req, res) => {
+          fetched++;
+          res.writeHead(200, { 'content-type': 'image/png' });
+          res.end(png);
+        });
+        await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+        imageUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}/green.png`;
+        t = await open({
+          IMAGE_FETCH_ALLOW_HOSTS: '127.0.0.1',
+          IMAGE_FETCHES_PER_CALLER: '3',
+        });
+      },
+      60_000,
+    );
 
     afterAll(async () => {
-      await t?.close();
-      await backend?.dispose();
       images?.close();
     });
 

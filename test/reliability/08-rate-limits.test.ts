@@ -1,43 +1,41 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends, TEST_REDIS_URL } from '../support/backends.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backends, TEST_REDIS_URL } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { startHttp } from './support.ts';
 
 const QUERY = JSON.stringify({ query: '{ __typename }' });
 
 describe.each(backends)('item 8: rate limits per address and per API key ($name)', ({ name, create }) => {
-  let backend: Backend;
   let a: TestApp;
   let b: TestApp;
   let http: Awaited<ReturnType<typeof startHttp>>;
   let httpB: Awaited<ReturnType<typeof startHttp>>;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    const env = {
-      RATE_LIMIT_PER_ADDRESS: '5',
-      RATE_LIMIT_PER_KEY: '3',
-      RATE_LIMIT_EXEMPT_LOOPBACK: 'false',
-      // with Redis the budgets are shared by every API process: two apps here
-      ...(name === 'postgres+redis'
-        ? { REDIS_URL: TEST_REDIS_URL, RATE_LIMIT_PREFIX: `pf-test-rl-${randomBytes(4).toString('hex')}:` }
-        : {}),
-    };
-    a = await createTestApp(backend, env);
-    b = await createTestApp(backend, env);
-    http = await startHttp(a);
-    httpB = await startHttp(b);
-  }, 60_000);
+  useTestApps(
+    create,
+    async (open) => {
+      const env = {
+        RATE_LIMIT_PER_ADDRESS: '5',
+        RATE_LIMIT_PER_KEY: '3',
+        RATE_LIMIT_EXEMPT_LOOPBACK: 'false',
+        // with Redis the budgets are shared by every API process: two apps here
+        ...(name === 'postgres+redis'
+          ? { REDIS_URL: TEST_REDIS_URL, RATE_LIMIT_PREFIX: `pf-test-rl-${randomBytes(4).toString('hex')}:` }
+          : {}),
+      };
+      a = await open(env);
+      b = await open(env);
+      http = await startHttp(a);
+      httpB = await startHttp(b);
+    },
+    60_000,
+  );
 
   afterAll(async () => {
     await http?.close();
     await httpB?.close();
-    await a?.close();
-    await b?.close();
-    await backend?.dispose();
   });
 
   const post = (url: string, headers: Record<string, string> = {}) =>

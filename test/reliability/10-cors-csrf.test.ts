@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const EVIL = 'https://evil.example';
 const URL_ = 'http://pixelfind.test/graphql';
@@ -24,28 +24,23 @@ const uploadForm = async () => {
 };
 
 describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', ({ create }) => {
-  let backend: Backend;
   let single: TestApp;
   let cluster: TestApp;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    single = await createTestApp(backend);
-    cluster = await createTestApp(backend, {
-      PIXELFIND_MODE: 'cluster',
-      HOST: '0.0.0.0',
-      PUBLIC_URL: 'https://api.pixelfind.example',
-      CORS_ORIGINS: 'https://app.pixelfind.example',
-      ALLOW_ANONYMOUS_UPLOADS: 'true',
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await single?.close();
-    await cluster?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      single = await open();
+      cluster = await open({
+        PIXELFIND_MODE: 'cluster',
+        HOST: '0.0.0.0',
+        PUBLIC_URL: 'https://api.pixelfind.example',
+        CORS_ORIGINS: 'https://app.pixelfind.example',
+        ALLOW_ANONYMOUS_UPLOADS: 'true',
+      });
+    },
+    60_000,
+  );
 
   const jsonFrom = (t: TestApp, origin: string) =>
     t.app.fetch(URL_, {
@@ -88,14 +83,14 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
   });
 
   it('refuses a multipart upload without a CSRF header (a cross-site form could send it)', async () => {
-    const before = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
+    const before = await single.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
     const answer = await single.app.fetch(URL_, {
       method: 'POST',
       headers: { origin: EVIL },
       body: await uploadForm(),
     });
     expect(answer.status).toBe(403);
-    const after = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
+    const after = await single.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
   });
 

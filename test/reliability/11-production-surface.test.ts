@@ -1,35 +1,31 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const CLUSTER = { PIXELFIND_MODE: 'cluster', HOST: '0.0.0.0' };
 const INTROSPECTION = '{ __schema { queryType { name } } }';
 
 describe.each(backends)('item 11: the production surface in cluster mode ($name)', ({ create }) => {
-  let backend: Backend;
   let single: TestApp;
   let cluster: TestApp;
   let enabled: TestApp;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    single = await createTestApp(backend);
-    cluster = await createTestApp(backend, CLUSTER);
-    enabled = await createTestApp(backend, {
-      ...CLUSTER,
-      GRAPHQL_INTROSPECTION: 'true',
-      GRAPHIQL: 'true',
-      GRAPHQL_FIELD_SUGGESTIONS: 'true',
-      METRICS_TOKEN: 'scrape-secret',
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const t of [single, cluster, enabled]) await t?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      single = await open();
+      cluster = await open(CLUSTER);
+      enabled = await open({
+        ...CLUSTER,
+        GRAPHQL_INTROSPECTION: 'true',
+        GRAPHIQL: 'true',
+        GRAPHQL_FIELD_SUGGESTIONS: 'true',
+        METRICS_TOKEN: 'scrape-secret',
+      });
+    },
+    60_000,
+  );
 
   const graphiql = async (t: TestApp) => {
     const r = await t.app.fetch('http://pixelfind.test/graphql', { headers: { accept: 'text/html' } });

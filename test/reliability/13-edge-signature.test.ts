@@ -3,13 +3,13 @@
 // another user's included. Now the signature covers the body bytes and the client address, and
 // an anonymous upload's uploader id is derived from that address.
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signEdgeRequest } from '../../api/src/edge-trust/edge-trust.ts';
 import { EDGE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
 import { anonymousUploaderId } from '../../api/src/upload/anonymous-uploader.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const KEY = 'reliability-13-edge-signing-key';
 const jpeg = (r: number, g: number, b: number) =>
@@ -33,18 +33,15 @@ async function multipartUpload(file: Buffer, uploaderId: string) {
 describe.each(backends)(
   'edge signature over the body; anonymous uploader ids (issue 10 item 13, $name)',
   ({ create }) => {
-    let backend: Backend;
     let t: TestApp;
 
-    beforeAll(async () => {
-      await ensureTinyClip();
-      backend = await create();
-      t = await createTestApp(backend, { EDGE_SIGNING_KEY: KEY, ALLOW_ANONYMOUS_UPLOADS: 'true' });
-    }, 120_000);
-    afterAll(async () => {
-      await t?.close();
-      await backend?.dispose();
-    });
+    useTestApps(
+      create,
+      async (open) => {
+        t = await open({ EDGE_SIGNING_KEY: KEY, ALLOW_ANONYMOUS_UPLOADS: 'true' });
+      },
+      120_000,
+    );
 
     const send = (body: Uint8Array<ArrayBuffer>, type: string, headers: Record<string, string>) =>
       t.app.fetch('http://pixelfind.test/graphql', {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const SEARCH = 'query($input: SearchInput!) { search(input: $input) { queryId } }';
 const URL_ = 'http://pixelfind.test/graphql';
@@ -15,19 +15,15 @@ interface Answer {
 }
 
 describe.each(backends)('item 18: client mistakes are coded 400s ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(backend);
-  }, 60_000);
-
-  afterAll(async () => {
-    await t?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open();
+    },
+    60_000,
+  );
 
   const expectClientError = ({ status, body }: Answer) => {
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
