@@ -1,30 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import {
   type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
-  TEST_DATABASE_URL,
 } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { databaseUrlOf, freePort, startShardServer } from '../support/processes.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+const COLOURS = ['red', 'green', 'blue', 'yellow', 'cyan', 'black', 'white', 'orange'] as const;
 
 /**
  * Cluster mode as deployed: shard servers as their own processes (source of record: the
@@ -44,8 +36,8 @@ describe.runIf(postgresAvailable && redisAvailable)(
     const ids = new Map<string, string>();
 
     const startShard = async (index: number) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'search-cluster/src/server/main.ts'], {
-        env: {
+      shards[index] = await startShardServer(
+        {
           ...process.env,
           SHARD_ID: String(index),
           SHARD_COUNT: '2',
@@ -54,16 +46,8 @@ describe.runIf(postgresAvailable && redisAvailable)(
           MODEL_VERSIONS: 'tiny-clip-v1:64',
           DATABASE_URL: databaseUrl,
         },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      shards[index] = child;
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        const health = await fetch(`http://127.0.0.1:${ports[index]}/healthz`).catch(() => null);
-        if (health?.ok && ((await health.json()) as { status: string }).status === 'ok') return;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      throw new Error(`shard ${index} did not become healthy`);
+        ports[index]!,
+      );
     };
 
     const search = async (text: string) => {
@@ -75,41 +59,38 @@ describe.runIf(postgresAvailable && redisAvailable)(
       return body.data!.search;
     };
 
-    beforeAll(async () => {
-      await ensureTinyClip();
-      backend = await createPostgresBackend();
-      const dbName = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
-      const url = new URL(TEST_DATABASE_URL);
-      url.pathname = `/${dbName}`;
-      databaseUrl = url.toString();
-      shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-shards-'));
-      ports.push(await freePort(), await freePort());
-      await Promise.all([startShard(0), startShard(1)]);
-      t = await createTestApp(
-        backend,
-        {
-          PIXELFIND_MODE: 'cluster',
-          ALLOW_ANONYMOUS_UPLOADS: 'true',
-          SHARDS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
-          SHARD_DEADLINE_MS: '2000',
-        },
-        { nsfw: false },
-      );
-      worker = await t.services.createWorker();
-      for (const colour of ['red', 'green', 'blue', 'yellow', 'cyan', 'black', 'white', 'orange'] as const) {
-        const { body } = await t.upload(await makeColourImage({ colour, size: 48 }), {
-          uploaderId: 'cluster',
-        });
-        if (body.errors) throw new Error(JSON.stringify(body.errors));
-        ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
-      }
-      while ((await worker.runBatch()).length > 0) {}
-    }, 180_000);
+    useTestApps(
+      createPostgresBackend,
+      async (open, postgres) => {
+        backend = postgres;
+        databaseUrl = await databaseUrlOf(backend);
+        shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-shards-'));
+        ports.push(await freePort(), await freePort());
+        await Promise.all([startShard(0), startShard(1)]);
+        t = await open(
+          {
+            PIXELFIND_MODE: 'cluster',
+            ALLOW_ANONYMOUS_UPLOADS: 'true',
+            SHARDS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
+            SHARD_DEADLINE_MS: '2000',
+          },
+          { nsfw: false },
+        );
+        worker = await t.services.createWorker();
+        for (const colour of COLOURS) {
+          const { body } = await t.upload(await makeColourImage({ colour, size: 48 }), {
+            uploaderId: 'cluster',
+          });
+          if (body.errors) throw new Error(JSON.stringify(body.errors));
+          ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
+        }
+        while ((await worker.runBatch()).length > 0) {}
+      },
+      180_000,
+    );
 
     afterAll(async () => {
       for (const child of shards) child?.kill('SIGKILL');
-      await t?.close();
-      await backend?.dispose();
       if (shardDir) await rm(shardDir, { recursive: true, force: true });
     });
 

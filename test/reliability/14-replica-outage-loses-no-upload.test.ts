@@ -1,33 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate } from '../../api/src/db/migrate.ts';
 import { createPgliteDatabase } from '../../api/src/db/pglite-database.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { shardOf } from '../../search-cluster/src/shard/partition.ts';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import {
   type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
-  TEST_DATABASE_URL,
 } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { databaseUrlOf, freePort, startShardServer } from '../support/processes.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { drain, searchIds, statusOf } from './helpers.ts';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 /** A TCP hop between the router and one shard server: `down()` is a network partition. */
 function partitionableProxy(listenPort: number, targetPort: number) {
@@ -73,8 +64,8 @@ describe.runIf(postgresAvailable && redisAvailable)(
     let proxy: ReturnType<typeof partitionableProxy>;
 
     const startShard = async (index: number, port: number, databaseUrl: string) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'search-cluster/src/server/main.ts'], {
-        env: {
+      const child = await startShardServer(
+        {
           ...process.env,
           SHARD_ID: String(index),
           SHARD_COUNT: '2',
@@ -84,47 +75,38 @@ describe.runIf(postgresAvailable && redisAvailable)(
           DATABASE_URL: databaseUrl,
           CATCH_UP_INTERVAL_MS: '500',
         },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+        port,
+      );
       shards.push(child);
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        const health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
-        if (health?.ok && ((await health.json()) as { status: string }).status === 'ok') return;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      throw new Error(`shard ${index} did not become healthy`);
     };
 
-    beforeAll(async () => {
-      await ensureTinyClip();
-      backend = await createPostgresBackend();
-      const dbName = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
-      const url = new URL(TEST_DATABASE_URL);
-      url.pathname = `/${dbName}`;
-      shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-outage-'));
-      const [p0, p1, proxied] = [await freePort(), await freePort(), await freePort()];
-      await Promise.all([startShard(0, p0, url.toString()), startShard(1, p1, url.toString())]);
-      proxy = partitionableProxy(proxied!, p1!);
-      await proxy.up();
-      t = await createTestApp(
-        backend,
-        {
-          PIXELFIND_MODE: 'cluster',
-          ALLOW_ANONYMOUS_UPLOADS: 'true',
-          SHARDS: `http://127.0.0.1:${p0},http://127.0.0.1:${proxied}`,
-          SHARD_DEADLINE_MS: '1000',
-        },
-        { nsfw: false, worker: { backoffBaseSeconds: 0, maxAttempts: 5 } },
-      );
-      worker = await t.services.createWorker();
-    }, 180_000);
+    useTestApps(
+      createPostgresBackend,
+      async (open, postgres) => {
+        backend = postgres;
+        const databaseUrl = await databaseUrlOf(backend);
+        shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-outage-'));
+        const [p0, p1, proxied] = [await freePort(), await freePort(), await freePort()];
+        await Promise.all([startShard(0, p0, databaseUrl), startShard(1, p1, databaseUrl)]);
+        proxy = partitionableProxy(proxied!, p1!);
+        await proxy.up();
+        t = await open(
+          {
+            PIXELFIND_MODE: 'cluster',
+            ALLOW_ANONYMOUS_UPLOADS: 'true',
+            SHARDS: `http://127.0.0.1:${p0},http://127.0.0.1:${proxied}`,
+            SHARD_DEADLINE_MS: '1000',
+          },
+          { nsfw: false, worker: { backoffBaseSeconds: 0, maxAttempts: 5 } },
+        );
+        worker = await t.services.createWorker();
+      },
+      180_000,
+    );
 
     afterAll(async () => {
       await proxy?.down();
       for (const child of shards) child.kill('SIGKILL');
-      await t?.close();
-      await backend?.dispose();
       if (shardDir) await rm(shardDir, { recursive: true, force: true });
     });
 

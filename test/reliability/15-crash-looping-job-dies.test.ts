@@ -1,16 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import {
   type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
-  TEST_DATABASE_URL,
 } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { databaseUrlOf, spawnTsx } from '../support/processes.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { statusOf } from './helpers.ts';
 
 const MAX_ATTEMPTS = 3;
@@ -28,39 +28,39 @@ describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (p
   const fine: string[] = [];
   const children: ChildProcess[] = [];
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await createPostgresBackend();
-    t = await createTestApp(backend, { ALLOW_ANONYMOUS_UPLOADS: 'true' });
-    const upload = async (seed: number) => {
-      const { body } = await t.upload(await makePatternImage(seed), { uploaderId: 'crash' });
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-      return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
-    };
-    fine.push(await upload(1501));
-    poison = await upload(1502);
-    fine.push(await upload(1503));
-    const { rows } = await backend.db.query<{ sha256: string }>('SELECT sha256 FROM images WHERE id = $1', [
-      poison,
-    ]);
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${(await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d}`;
-    env = {
-      ...process.env,
-      PIXELFIND_MODE: 'cluster',
-      DATABASE_URL: url.toString(),
-      DATA_DIR: t.dataDir,
-      INDEXER_BATCH_SIZE: '1',
-      INDEXER_LEASE_SECONDS: '1',
-      INDEXER_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-      PIXELFIND_TEST_DIE_ON_BLOB: rows[0]!.sha256,
-    };
-  }, 120_000);
+  useTestApps(
+    createPostgresBackend,
+    async (open, postgres) => {
+      backend = postgres;
+      t = await open({ ALLOW_ANONYMOUS_UPLOADS: 'true' });
+      const upload = async (seed: number) => {
+        const { body } = await t.upload(await makePatternImage(seed), { uploaderId: 'crash' });
+        if (body.errors) throw new Error(JSON.stringify(body.errors));
+        return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+      };
+      fine.push(await upload(1501));
+      poison = await upload(1502);
+      fine.push(await upload(1503));
+      const { rows } = await backend.db.query<{ sha256: string }>('SELECT sha256 FROM images WHERE id = $1', [
+        poison,
+      ]);
+      const databaseUrl = await databaseUrlOf(backend);
+      env = {
+        ...process.env,
+        PIXELFIND_MODE: 'cluster',
+        DATABASE_URL: databaseUrl,
+        DATA_DIR: t.dataDir,
+        INDEXER_BATCH_SIZE: '1',
+        INDEXER_LEASE_SECONDS: '1',
+        INDEXER_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+        PIXELFIND_TEST_DIE_ON_BLOB: rows[0]!.sha256,
+      };
+    },
+    120_000,
+  );
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    await t?.close();
-    await backend?.dispose();
   });
 
   const job = async () =>
@@ -75,17 +75,9 @@ describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (p
     let deaths = 0;
     let survivor: ChildProcess | null = null;
     for (let round = 0; round < MAX_ATTEMPTS + 3 && !survivor; round++) {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--import',
-          './test/reliability/fixtures/die-on-blob.mjs',
-          'api/src/worker-main.ts',
-        ],
-        { env, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
+      const child = spawnTsx('api/src/worker-main.ts', env, {
+        preload: ['./test/reliability/fixtures/die-on-blob.mjs'],
+      });
       children.push(child);
       const exited = once(child, 'exit').then(() => 'died' as const);
       const settled = (async () => {

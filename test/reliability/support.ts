@@ -1,14 +1,17 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { connect, createServer as createNetServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createHttpServer } from '../../api/src/http/http-server.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
+import { freePort } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
+
+export { freePort };
 
 /** The app behind the real Node HTTP server (as main.ts runs it) on a free loopback port. */
 export async function startHttp(t: TestApp): Promise<{ url: string; port: number; close(): Promise<void> }> {
@@ -54,14 +57,6 @@ export async function seedColours(
   }
   for (let i = 0; i < 20; i++) if ((await worker.runBatch()).length === 0) break;
   return { ids, worker };
-}
-
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function waitForPort(port: number, timeoutMs = 15_000) {

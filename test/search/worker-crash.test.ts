@@ -1,16 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makeColourImage, PALETTE } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import {
   type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
-  TEST_DATABASE_URL,
 } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { databaseUrlOf, spawnTsx } from '../support/processes.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const UPLOADS = 40;
 
@@ -25,10 +25,7 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
   const children: ChildProcess[] = [];
 
   const startWorker = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'api/src/worker-main.ts'], {
-      env: workerEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnTsx('api/src/worker-main.ts', workerEnv, { stdout: 'pipe' });
     children.push(child);
     return child;
   };
@@ -47,39 +44,38 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
     return false;
   };
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await createPostgresBackend();
-    t = await createTestApp(backend);
-    const colours = Object.values(PALETTE).filter((_, i) => i !== 8); // not magenta: nothing is rejected
-    for (let i = 0; i < UPLOADS; i++) {
-      const c = colours[i % colours.length]!;
-      const shade: [number, number, number] = [c[0], c[1], (c[2] + i * 3) % 256];
-      const bytes = await makeColourImage({
-        top: shade,
-        bottom: colours[(i + 3) % colours.length]!,
-        size: 48,
-      });
-      const { body } = await t.upload(bytes, { uploaderId: 'crash' });
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-    }
-    const url = new URL(TEST_DATABASE_URL);
-    const dbName = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
-    url.pathname = `/${dbName}`;
-    workerEnv = {
-      ...process.env,
-      PIXELFIND_MODE: 'cluster',
-      DATABASE_URL: url.toString(),
-      DATA_DIR: t.dataDir,
-      INDEXER_BATCH_SIZE: '4',
-      INDEXER_LEASE_SECONDS: '2',
-    };
-  }, 120_000);
+  useTestApps(
+    createPostgresBackend,
+    async (open, postgres) => {
+      backend = postgres;
+      t = await open();
+      const colours = Object.values(PALETTE).filter((_, i) => i !== 8); // not magenta: nothing is rejected
+      for (let i = 0; i < UPLOADS; i++) {
+        const c = colours[i % colours.length]!;
+        const shade: [number, number, number] = [c[0], c[1], (c[2] + i * 3) % 256];
+        const bytes = await makeColourImage({
+          top: shade,
+          bottom: colours[(i + 3) % colours.length]!,
+          size: 48,
+        });
+        const { body } = await t.upload(bytes, { uploaderId: 'crash' });
+        if (body.errors) throw new Error(JSON.stringify(body.errors));
+      }
+      const databaseUrl = await databaseUrlOf(backend);
+      workerEnv = {
+        ...process.env,
+        PIXELFIND_MODE: 'cluster',
+        DATABASE_URL: databaseUrl,
+        DATA_DIR: t.dataDir,
+        INDEXER_BATCH_SIZE: '4',
+        INDEXER_LEASE_SECONDS: '2',
+      };
+    },
+    120_000,
+  );
 
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
-    await t?.close();
-    await backend?.dispose();
   });
 
   it('loses nothing: every upload INDEXED once, every job done', async () => {
