@@ -27,7 +27,8 @@ import { createServices } from '../api/src/services.ts';
 import { COLOUR_NAMES, makeColourImage } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { ATTACKS } from '../test/reliability/attack-documents.ts';
-import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { positiveInts, runStamp } from './support/flags.ts';
+import { sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { postMultipart, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
@@ -39,17 +40,7 @@ const { values } = parseArgs({
     attackers: { type: 'string', default: '2' },
   },
 });
-const int = (name: string, raw: string) => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`Expected a positive integer for --${name} but received ${JSON.stringify(raw)}`);
-  return n;
-};
-const settings = {
-  seconds: int('seconds', values.seconds),
-  concurrency: int('concurrency', values.concurrency),
-  attackers: int('attackers', values.attackers),
-};
+const settings = positiveInts(values, ['seconds', 'concurrency', 'attackers']);
 
 const SEARCH = `query Search($input: SearchInput!) {
   search(input: $input) { queryId partial hits { score image { id width height } } }
@@ -186,13 +177,10 @@ async function main() {
   const loadSummary = load.stop();
   const ratio = Math.round((underAttack.latency.p99 / baseline.latency.p99) * 100) / 100;
 
-  const machine = machineFacts();
-  const command = commandLine('bench:abuse');
-  const date = new Date().toISOString();
+  const stamp = runStamp('bench:abuse');
+  const { command, date, machine } = stamp;
   const json = {
-    command,
-    date,
-    machine,
+    ...stamp,
     load: loadSummary,
     settings,
     baseline,

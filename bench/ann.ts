@@ -16,12 +16,7 @@ import { Worker } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
 import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
-import {
-  clusteredUnitVectors,
-  recallAtK,
-  sequentialIds,
-  shiftVector,
-} from '../search-cluster/src/faiss/synthetic.ts';
+import { annData, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
 import { percentile } from './support/stats.ts';
 
@@ -106,9 +101,7 @@ function log(message: string): void {
 function record(
   base: Omit<Row, 'recall' | 'qps' | 'p50Ms' | 'p99Ms' | 'load1'>,
   truth: BigInt64Array,
-  found: BigInt64Array,
-  latencies: Float64Array,
-  wallMs: number,
+  { ids: found, latencies, wallMs }: Trial,
   queries: number,
 ): void {
   const sorted = Float64Array.from(latencies).sort();
@@ -261,32 +254,15 @@ log(
   `n=${N} queries=${NQ} dim=${DIM} clusters=${CLUSTERS} nlist=${NLIST} M=${M} efConstruction=${EF_CONSTRUCTION} ` +
     `faiss=${faissBuild().label}`,
 );
-const base = clusteredUnitVectors({
+const { base, querySets } = annData({
   count: N,
+  queries: NQ,
   dimension: DIM,
   clusters: CLUSTERS,
   seed: SEED,
   spread: Number(flags.spread),
+  textShift: Number(flags['text-shift']),
 });
-const querySets: Record<QuerySet, Float32Array> = {
-  image: clusteredUnitVectors({
-    count: NQ,
-    dimension: DIM,
-    clusters: CLUSTERS,
-    seed: SEED + 1,
-    centreSeed: SEED,
-    spread: Number(flags.spread),
-  }),
-  text: clusteredUnitVectors({
-    count: NQ,
-    dimension: DIM,
-    clusters: CLUSTERS,
-    seed: SEED + 2,
-    centreSeed: SEED,
-    spread: Number(flags.spread),
-    shift: shiftVector(DIM, Number(flags['text-shift']), SEED + 3),
-  }),
-};
 const ids = sequentialIds(N);
 log('data generated');
 
@@ -328,9 +304,7 @@ try {
           threads,
         },
         truth[set],
-        timed.ids,
-        timed.latencies,
-        timed.wallMs,
+        timed,
         FLAT_QUERIES,
       );
     }
@@ -452,14 +426,7 @@ try {
           ];
           names.forEach((name, i) => {
             const result = best[i]!;
-            record(
-              { ...name, queries: set, threads },
-              truth[set],
-              result.ids,
-              result.latencies,
-              result.wallMs,
-              NQ,
-            );
+            record({ ...name, queries: set, threads }, truth[set], result, NQ);
           });
         }
         for (const nprobe of list('nprobe')) {
@@ -478,9 +445,7 @@ try {
               threads,
             },
             truth[set],
-            timed.ids,
-            timed.latencies,
-            timed.wallMs,
+            timed,
             NQ,
           );
         }

@@ -27,7 +27,8 @@ import {
 } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase } from './support/database.ts';
-import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
+import { runStamp } from './support/flags.ts';
+import { cpuMeter, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { benchConfig, postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
 import { summarise } from './support/stats.ts';
@@ -300,14 +301,11 @@ async function main() {
     ]),
   );
   const targetMet = counts.searchable === settings.uploads && bySeconds.p99 < 5;
-  const machine = machineFacts();
-  const command = commandLine('bench:freshness');
-  const date = new Date().toISOString();
 
+  const stamp = runStamp('bench:freshness');
+  const { command, date, machine } = stamp;
   const json = {
-    command,
-    date,
-    machine,
+    ...stamp,
     load: loadSummary,
     configuration: {
       mode: 'single',

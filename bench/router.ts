@@ -34,6 +34,7 @@ import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, type TierOptions } from '../search-cluster/src/shard/options.ts';
+import { positiveInt } from './support/flags.ts';
 import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { percentile } from './support/stats.ts';
@@ -57,12 +58,7 @@ const { values: flags } = parseArgs({
   },
 });
 
-const positive = (name: keyof typeof flags): number => {
-  const n = Number(flags[name]);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`Expected a positive integer for --${name} but received ${JSON.stringify(flags[name])}`);
-  return n;
-};
+const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
 const list = (name: keyof typeof flags): number[] => String(flags[name]).split(',').map(Number);
 
 const N = positive('n');

@@ -30,7 +30,8 @@ import { seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
-import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
+import { positiveInt, positiveInts, runStamp } from './support/flags.ts';
+import { cpuMeter, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
@@ -46,20 +47,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '20000' },
   },
 });
-const int = (name: string, raw: string) => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`Expected a positive integer for --${name} but received ${JSON.stringify(raw)}`);
-  return n;
-};
-const settings = {
-  requests: int('requests', values.requests),
-  warmup: int('warmup', values.warmup),
-  concurrency: int('concurrency', values.concurrency),
-  shards: int('shards', values.shards),
-  limit: int('limit', values.limit),
-  batch: int('batch', values.batch),
-};
+const settings = positiveInts(values, ['requests', 'warmup', 'concurrency', 'shards', 'limit', 'batch']);
 
 const SEARCH = `query Search($input: SearchInput!) {
   search(input: $input) {
@@ -166,7 +154,11 @@ async function main() {
   const unreachable = await probePostgres(adminUrl);
   if (unreachable)
     console.error(`Postgres at ${adminUrl} unreachable (${unreachable}); falling back to PGlite`);
-  const vectorsWanted = values.vectors ? int('vectors', values.vectors) : unreachable ? 100_000 : 1_000_000;
+  const vectorsWanted = values.vectors
+    ? positiveInt('vectors', values.vectors)
+    : unreachable
+      ? 100_000
+      : 1_000_000;
 
   const load = sampleLoad();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-bench-search-'));
@@ -262,15 +254,12 @@ async function main() {
     for (const stage of ['encode', 'fanout', 'hydrate', 'rerank'] as const) {
       perStage[stage] = summarise(stages.stages.map((s) => s[stage]));
     }
-    const machine = machineFacts();
-    const command = commandLine('bench:search');
-    const date = new Date().toISOString();
     const targetMet = errors === 0 && endToEnd.p99 < 50;
     const kinds = [...new Set(shardStats.map((s) => `${s.mainKind} (${s.mainFactory})`))].join(', ');
+    const stamp = runStamp('bench:search');
+    const { command, date, machine } = stamp;
     const json = {
-      command,
-      date,
-      machine,
+      ...stamp,
       load: loadSummary,
       configuration: {
         database,

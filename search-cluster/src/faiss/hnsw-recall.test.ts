@@ -8,14 +8,14 @@ import hnswlib from 'hnswlib-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaissIndex, faissBuild, setFaissThreads } from './faiss-index.ts';
 import { describeBuild, loadNative } from './load-native.ts';
-import { clusteredUnitVectors, recallAtK, sequentialIds, shiftVector } from './synthetic.ts';
+import { annData, recallAtK, sequentialIds } from './synthetic.ts';
 
 // bench/ann.ts's data at a size that builds in seconds: its cluster rule, seed and text shift.
 const N = 20_000;
 const DIM = 256;
 const NQ = 1000;
 const K = 10;
-const SEED = 42;
+const _SEED = 42;
 const M = 32;
 const EF_CONSTRUCTION = 40;
 const EF_SEARCH = 16;
@@ -33,28 +33,11 @@ if (skip) {
 }
 
 describe.skipIf(skip)(`FAISS HNSW recall at efSearch ${EF_SEARCH} (${build.label})`, () => {
-  const querySets = {
-    image: clusteredUnitVectors({
-      count: NQ,
-      dimension: DIM,
-      clusters: CLUSTERS,
-      seed: SEED + 1,
-      centreSeed: SEED,
-    }),
-    text: clusteredUnitVectors({
-      count: NQ,
-      dimension: DIM,
-      clusters: CLUSTERS,
-      seed: SEED + 2,
-      centreSeed: SEED,
-      shift: shiftVector(DIM, 1.5, SEED + 3),
-    }),
-  };
+  const { base, querySets } = annData({ count: N, queries: NQ, dimension: DIM, clusters: CLUSTERS });
   const recall = { faiss: { image: 0, text: 0 }, hnswlib: { image: 0, text: 0 } };
   let faiss: FaissIndex | undefined;
 
   beforeAll(async () => {
-    const base = clusteredUnitVectors({ count: N, dimension: DIM, clusters: CLUSTERS, seed: SEED });
     const ids = sequentialIds(N);
     setFaissThreads(2);
     const flat = FaissIndex.create(DIM, 'Flat');

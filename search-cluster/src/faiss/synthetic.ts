@@ -85,6 +85,42 @@ export function shiftVector(dimension: number, length: number, seed: number): Fl
 }
 
 /** Ids 0..count-1 offset by `first` (ids are ours, so tests use non-trivial ones). */
+/** bench/ann.ts's data: a clustered base, and image and text query sets around the same centres. */
+export interface AnnData {
+  base: Float32Array;
+  querySets: { image: Float32Array; text: Float32Array };
+}
+
+/** The ANN benchmark's data set (its cluster rule, seeds and text shift), at any size. */
+export function annData(options: {
+  count: number;
+  queries: number;
+  dimension: number;
+  clusters: number;
+  /** Default 42, the benchmark's. */
+  seed?: number;
+  /** Noise around each centre; default 1. */
+  spread?: number;
+  /** Length of the text-query shift; default 1.5. */
+  textShift?: number;
+}): AnnData {
+  const { count, queries, dimension, clusters, seed = 42, spread = 1, textShift = 1.5 } = options;
+  const around = (set: number, shift?: Float32Array) =>
+    clusteredUnitVectors({
+      count: queries,
+      dimension,
+      clusters,
+      seed: seed + set,
+      centreSeed: seed,
+      spread,
+      shift,
+    });
+  return {
+    base: clusteredUnitVectors({ count, dimension, clusters, seed, spread }),
+    querySets: { image: around(1), text: around(2, shiftVector(dimension, textShift, seed + 3)) },
+  };
+}
+
 export function sequentialIds(count: number, first = 0n): BigInt64Array {
   const ids = new BigInt64Array(count);
   for (let i = 0; i < count; i++) ids[i] = first + BigInt(i);

@@ -1,0 +1,25 @@
+import { commandLine, type MachineFacts, machineFacts } from './machine.ts';
+
+/** A command-line flag that must be a positive integer; says which flag and what it got otherwise. */
+export function positiveInt(name: string, raw: unknown): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`Expected a positive integer for --${name} but received ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Every named flag as a positive integer (see positiveInt). */
+export function positiveInts<K extends string>(
+  values: Record<K, unknown>,
+  names: readonly K[],
+): Record<K, number> {
+  return Object.fromEntries(names.map((name) => [name, positiveInt(name, values[name])])) as Record<
+    K,
+    number
+  >;
+}
+
+/** What every results file opens with: how it was run, when, and on what machine. */
+export function runStamp(script: string): { command: string; date: string; machine: MachineFacts } {
+  return { command: commandLine(script), date: new Date().toISOString(), machine: machineFacts() };
+}
