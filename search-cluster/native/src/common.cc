@@ -10,6 +10,7 @@
 #include <faiss/impl/FaissException.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <new>
 #include <regex>
 
@@ -146,6 +147,17 @@ std::vector<int64_t> CopyIds(const Napi::Value& value, const char* name) {
 
 PromiseWorker::PromiseWorker(Napi::Env env, const char* name)
     : Napi::AsyncWorker(env, name), name_(name), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+Napi::Object SearchResult(Napi::Env env, const std::vector<float>& distances, const std::vector<int64_t>& ids) {
+  auto distanceArray = Napi::Float32Array::New(env, distances.size());
+  std::copy(distances.begin(), distances.end(), distanceArray.Data());
+  auto idArray = Napi::TypedArrayOf<int64_t>::New(env, ids.size(), napi_bigint64_array);
+  std::copy(ids.begin(), ids.end(), idArray.Data());
+  auto result = Napi::Object::New(env);
+  result.Set("distances", distanceArray);
+  result.Set("ids", idArray);
+  return result;
+}
 
 Napi::Promise PromiseWorker::QueueForPromise() {
   Napi::Promise promise = deferred_.Promise();

@@ -91,6 +91,22 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
+// A promise worker over one index and one array copied from JavaScript (train: vectors,
+// remove: ids); Run() reads only handle_ and input_.
+template <typename T>
+class IndexInputWorker : public PromiseWorker {
+ public:
+  IndexInputWorker(Napi::Env env, const char* name, IndexRef handle, std::vector<T> input)
+      : PromiseWorker(env, name), handle_(std::move(handle)), input_(std::move(input)) {}
+
+ protected:
+  IndexRef handle_;
+  std::vector<T> input_;
+};
+
+// { distances: Float32Array, ids: BigInt64Array }, what every search resolves to.
+Napi::Object SearchResult(Napi::Env env, const std::vector<float>& distances, const std::vector<int64_t>& ids);
+
 // Per-environment data: the constructors that workers use to wrap their results.
 struct AddonData {
   Napi::FunctionReference indexConstructor;

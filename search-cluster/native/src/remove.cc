@@ -6,22 +6,20 @@ namespace pixelfind {
 
 namespace {
 
-class RemoveWorker : public PromiseWorker {
+class RemoveWorker : public IndexInputWorker<int64_t> {
  public:
   RemoveWorker(Napi::Env env, IndexRef handle, std::vector<int64_t> ids)
-      : PromiseWorker(env, "remove"), handle_(std::move(handle)), ids_(std::move(ids)) {}
+      : IndexInputWorker(env, "remove", std::move(handle), std::move(ids)) {}
 
  protected:
   void Run() override {
-    faiss::IDSelectorBatch selector(ids_.size(), ids_.data());
+    faiss::IDSelectorBatch selector(input_.size(), input_.data());
     removed_ = handle_->index->remove_ids(selector);
   }
 
   Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, static_cast<double>(removed_)); }
 
  private:
-  IndexRef handle_;
-  std::vector<int64_t> ids_;
   size_t removed_ = 0;
 };
 

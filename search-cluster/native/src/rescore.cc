@@ -53,16 +53,7 @@ class RescoreWorker : public PromiseWorker {
     }
   }
 
-  Napi::Value Result(Napi::Env env) override {
-    auto distances = Napi::Float32Array::New(env, distances_.size());
-    std::copy(distances_.begin(), distances_.end(), distances.Data());
-    auto ids = Napi::TypedArrayOf<int64_t>::New(env, ids_.size(), napi_bigint64_array);
-    std::copy(ids_.begin(), ids_.end(), ids.Data());
-    auto result = Napi::Object::New(env);
-    result.Set("distances", distances);
-    result.Set("ids", ids);
-    return result;
-  }
+  Napi::Value Result(Napi::Env env) override { return SearchResult(env, distances_, ids_); }
 
  private:
   MappedRef mapped_;

@@ -117,16 +117,7 @@ class SearchWorker : public PromiseWorker {
     }
   }
 
-  Napi::Value Result(Napi::Env env) override {
-    auto distances = Napi::Float32Array::New(env, distances_.size());
-    std::copy(distances_.begin(), distances_.end(), distances.Data());
-    auto ids = Napi::TypedArrayOf<int64_t>::New(env, labels_.size(), napi_bigint64_array);
-    std::copy(labels_.begin(), labels_.end(), ids.Data());
-    auto result = Napi::Object::New(env);
-    result.Set("distances", distances);
-    result.Set("ids", ids);
-    return result;
-  }
+  Napi::Value Result(Napi::Env env) override { return SearchResult(env, distances_, labels_); }
 
  private:
   IndexRef handle_;

@@ -4,22 +4,18 @@ namespace pixelfind {
 
 namespace {
 
-class TrainWorker : public PromiseWorker {
+class TrainWorker : public IndexInputWorker<float> {
  public:
   TrainWorker(Napi::Env env, IndexRef handle, std::vector<float> vectors)
-      : PromiseWorker(env, "train"), handle_(std::move(handle)), vectors_(std::move(vectors)) {}
+      : IndexInputWorker(env, "train", std::move(handle), std::move(vectors)) {}
 
  protected:
   void Run() override {
     faiss::Index* index = handle_->index.get();
     // An IVF index with an HNSW quantizer assigns with the index's own efSearch.
     EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
-    index->train(static_cast<faiss::Index::idx_t>(vectors_.size() / index->d), vectors_.data());
+    index->train(static_cast<faiss::Index::idx_t>(input_.size() / index->d), input_.data());
   }
-
- private:
-  IndexRef handle_;
-  std::vector<float> vectors_;
 };
 
 }  // namespace
