@@ -15,46 +15,28 @@ import {
 const floats = (n: number, seed = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * seed) * 0.5);
 
 describe('wire format', () => {
-  it('round-trips a search request with and without allowed ids', () => {
-    const queries = floats(2 * 5);
-    const plain = decodeSearchRequest(
-      encodeSearchRequest({ modelVersion: 'clip-vit-b32@2', dimension: 5, queries, k: 7 }),
-    );
-    expect(plain).toEqual({ modelVersion: 'clip-vit-b32@2', dimension: 5, queries, k: 7 });
-
-    const allowedIds = BigInt64Array.of(1n, 2n ** 62n, 0n);
-    const full = decodeSearchRequest(
-      encodeSearchRequest({
+  const queries = floats(2 * 5);
+  it.each([
+    ['without allowed ids', { modelVersion: 'clip-vit-b32@2', dimension: 5, queries, k: 7 }],
+    [
+      'with allowed ids, nprobe and efSearch',
+      {
         modelVersion: 'ü',
         dimension: 5,
         queries,
         k: 3,
         nprobe: 9,
         efSearch: 128,
-        allowedIds,
-      }),
-    );
-    expect(full).toEqual({
-      modelVersion: 'ü',
-      dimension: 5,
-      queries,
-      k: 3,
-      nprobe: 9,
-      efSearch: 128,
-      allowedIds,
-    });
+        allowedIds: BigInt64Array.of(1n, 2n ** 62n, 0n),
+      },
+    ],
     // an empty allowed set is not "no filter"
-    expect(
-      decodeSearchRequest(
-        encodeSearchRequest({
-          modelVersion: 'm',
-          dimension: 5,
-          queries,
-          k: 3,
-          allowedIds: new BigInt64Array(0),
-        }),
-      ).allowedIds,
-    ).toEqual(new BigInt64Array(0));
+    [
+      'with an empty allowed set',
+      { modelVersion: 'm', dimension: 5, queries, k: 3, allowedIds: new BigInt64Array(0) },
+    ],
+  ] as const)('round-trips a search request %s', (_what, request) => {
+    expect(decodeSearchRequest(encodeSearchRequest(request))).toEqual(request);
   });
 
   it('lays vectors out as little-endian float32 and ids as int64 at 8-byte offsets', () => {
