@@ -1,13 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createYoga } from 'graphql-yoga';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKeysRepository } from '../../api/src/auth/api-keys.repository.ts';
-import {
-  type ApiKeysService,
-  createApiKeysService,
-  keyFromHeaders,
-} from '../../api/src/auth/api-keys.service.ts';
-import type { RequestContext, Services } from '../../api/src/context.ts';
+import { type ApiKeysService, createApiKeysService } from '../../api/src/auth/api-keys.service.ts';
 import type { Database } from '../../api/src/db/database.ts';
 import {
   createFeedbackServices,
@@ -20,12 +14,8 @@ import {
   IMAGE_STATS_WATERMARK,
   startStatsAggregation,
 } from '../../api/src/feedback/stats-aggregation.ts';
-import { createImageLoaders } from '../../api/src/images/images.loaders.ts';
-import { createImagesRepository } from '../../api/src/images/images.repository.ts';
-import { maskError } from '../../api/src/plugins/mask-error.ts';
-import { schema } from '../../api/src/schema.ts';
 import { type Backend, backends } from '../support/backends.ts';
-import { postGraphQL } from '../support/post-graphql.ts';
+import { createFeedbackApp, insertIndexedImage, logSearch } from '../support/feedback-app.ts';
 
 const CLICK = `mutation($queryId: ID!, $imageId: ID!) { recordClick(queryId: $queryId, imageId: $imageId) { ok position } }`;
 const SAVE = `mutation($imageId: ID!, $userId: ID!) { saveImage(imageId: $imageId, userId: $userId) { image { id status } } }`;
@@ -34,41 +24,6 @@ interface Stats {
   impressions: number;
   clicks: number;
   saves: number;
-}
-
-/**
- * The real schema and error masking over only what feedback needs: the full createServices also
- * starts the encoder and the shards, which these tests have no use for.
- */
-function createFeedbackApp(db: Database, apiKeys: ApiKeysService, feedback: FeedbackServices) {
-  const services = {
-    db,
-    apiKeys,
-    config: { edgeSigningKey: null },
-    policy: { allowAnonymousUploads: false },
-    blobUrl: (storageUrl: string) => storageUrl,
-    ...feedback,
-  } as unknown as Services;
-  const images = createImagesRepository(db);
-  const yoga = createYoga<Record<string, never>, RequestContext>({
-    schema,
-    maskedErrors: { maskError },
-    logging: false,
-    context: async ({ request }) => ({
-      request,
-      caller: await apiKeys.resolve(keyFromHeaders(request.headers)),
-      loaders: createImageLoaders(images),
-      services,
-    }),
-  });
-  return <T>(query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    postGraphQL<T>(
-      (url, init) => yoga.fetch(url, init),
-      'http://pixelfind.test/graphql',
-      query,
-      variables,
-      headers,
-    );
 }
 
 describe.each(backends)('feedback: query log, clicks, saves, image_stats ($name)', ({ create }) => {
@@ -89,39 +44,12 @@ describe.each(backends)('feedback: query log, clicks, saves, image_stats ($name)
     await backend?.dispose();
   });
 
-  async function insertImage({ deleted = false } = {}): Promise<string> {
-    const { rows } = await backend.db.query<{ id: string }>(
-      `INSERT INTO images (storage_url, mime_type, byte_size, width, height, uploader_id, sha256, status, deleted_at)
-       VALUES ('blob://seed/x.jpg', 'image/jpeg', 10, 8, 8, 'seed', $1, 'INDEXED', $2) RETURNING id::text AS id`,
-      [randomBytes(32).toString('hex'), deleted ? new Date() : null],
-    );
-    return rows[0]!.id;
-  }
+  const insertImage = (options?: { deleted?: boolean }) => insertIndexedImage(backend.db, options);
   const images = (n: number) => Promise.all(Array.from({ length: n }, () => insertImage()));
 
-  /** What search does: log the query (not yet written) and hand out its id. */
-  function search(resultIds: string[], overrides: Partial<QueryLogEntry> = {}): string {
-    const id = randomUUID();
-    feedback.queryLog.record({
-      id,
-      queryText: 'red car',
-      imageRef: null,
-      fusion: null,
-      textWeight: null,
-      filters: {},
-      resultIds,
-      modelVersion: 'tiny-clip-v1',
-      rankerVersion: 'r1',
-      latencyMs: 7,
-      partial: false,
-      apiKeyId: null,
-      // run anonymously in-process, as the clicks below are sent: only that caller may click
-      callerRef: 'anonymous',
-      createdAt: new Date(),
-      ...overrides,
-    });
-    return id;
-  }
+  // run anonymously in-process, as the clicks below are sent: only that caller may click
+  const search = (resultIds: string[], overrides: Partial<QueryLogEntry> = {}) =>
+    logSearch(feedback, resultIds, { apiKeyId: null, callerRef: 'anonymous', ...overrides });
 
   const click = (queryId: string, imageId: string, headers?: Record<string, string>) =>
     gql<{ recordClick: { ok: boolean; position: number } }>(CLICK, { queryId, imageId }, headers);

@@ -1,28 +1,18 @@
 // Issue 10 item 9: 60 anonymous clicks on someone else's queryId moved an image from rank 29 to
 // rank 0. A click now counts once per (query, image), only from the caller that ran the query,
 // only for an image still live, and each caller's clicks are rate limited.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createYoga } from 'graphql-yoga';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeysRepository } from '../../api/src/auth/api-keys.repository.ts';
-import {
-  type ApiKeysService,
-  createApiKeysService,
-  keyFromHeaders,
-} from '../../api/src/auth/api-keys.service.ts';
-import type { RequestContext, Services } from '../../api/src/context.ts';
+import { type ApiKeysService, createApiKeysService } from '../../api/src/auth/api-keys.service.ts';
 import { callerRefOf } from '../../api/src/feedback/caller-ref.ts';
 import {
   createFeedbackServices,
   type FeedbackServices,
 } from '../../api/src/feedback/create-feedback-services.ts';
 import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
-import { createImageLoaders } from '../../api/src/images/images.loaders.ts';
-import { createImagesRepository } from '../../api/src/images/images.repository.ts';
-import { maskError } from '../../api/src/plugins/mask-error.ts';
-import { schema } from '../../api/src/schema.ts';
 import { type Backend, backends } from '../support/backends.ts';
-import { postGraphQL } from '../support/post-graphql.ts';
+import { createFeedbackApp, insertIndexedImage, logSearch } from '../support/feedback-app.ts';
 
 const CLICK = `mutation($queryId: ID!, $imageId: ID!) { recordClick(queryId: $queryId, imageId: $imageId) { ok position } }`;
 const CLICKS_PER_MINUTE = 80;
@@ -31,11 +21,7 @@ describe.each(backends)('clicks cannot be forged into ranking (issue 10 item 9, 
   let backend: Backend;
   let apiKeys: ApiKeysService;
   let feedback: FeedbackServices;
-  let gql: <T>(
-    query: string,
-    variables: Record<string, unknown>,
-    headers?: Record<string, string>,
-  ) => ReturnType<typeof postGraphQL<T>>;
+  let gql: ReturnType<typeof createFeedbackApp>;
   let owner: { key: string; id: string };
   let stranger: { key: string; id: string };
 
@@ -43,34 +29,7 @@ describe.each(backends)('clicks cannot be forged into ranking (issue 10 item 9, 
     backend = await create();
     apiKeys = createApiKeysService(createApiKeysRepository(backend.db), backend.cache);
     feedback = createFeedbackServices(backend.db, { clicksPerMinute: CLICKS_PER_MINUTE });
-    const services = {
-      db: backend.db,
-      apiKeys,
-      config: { edgeSigningKey: null },
-      policy: { allowAnonymousUploads: false },
-      blobUrl: (storageUrl: string) => storageUrl,
-      ...feedback,
-    } as unknown as Services;
-    const images = createImagesRepository(backend.db);
-    const yoga = createYoga<Record<string, never>, RequestContext>({
-      schema,
-      maskedErrors: { maskError },
-      logging: false,
-      context: async ({ request }) => ({
-        request,
-        caller: await apiKeys.resolve(keyFromHeaders(request.headers)),
-        loaders: createImageLoaders(images),
-        services,
-      }),
-    });
-    gql = (query, variables, headers = {}) =>
-      postGraphQL(
-        (url, init) => yoga.fetch(url, init),
-        'http://pixelfind.test/graphql',
-        query,
-        variables,
-        headers,
-      );
+    gql = createFeedbackApp(backend.db, apiKeys, feedback);
     owner = await apiKeys.create('user', 'olga');
     stranger = await apiKeys.create('user', 'mallory');
   });
@@ -79,36 +38,11 @@ describe.each(backends)('clicks cannot be forged into ranking (issue 10 item 9, 
     await backend?.dispose();
   });
 
-  async function insertImage(): Promise<string> {
-    const { rows } = await backend.db.query<{ id: string }>(
-      `INSERT INTO images (storage_url, mime_type, byte_size, width, height, uploader_id, sha256, status)
-       VALUES ('blob://seed/x.jpg', 'image/jpeg', 10, 8, 8, 'seed', $1, 'INDEXED') RETURNING id::text AS id`,
-      [randomBytes(32).toString('hex')],
-    );
-    return rows[0]!.id;
-  }
+  const insertImage = () => insertIndexedImage(backend.db);
 
   /** A search by the owner's key, as the search service logs it. */
-  function search(resultIds: string[], callerRef = `key:${owner.id}`): string {
-    const id = randomUUID();
-    feedback.queryLog.record({
-      id,
-      queryText: 'red car',
-      imageRef: null,
-      fusion: null,
-      textWeight: null,
-      filters: {},
-      resultIds,
-      modelVersion: 'tiny-clip-v1',
-      rankerVersion: 'r1',
-      latencyMs: 3,
-      partial: false,
-      apiKeyId: owner.id,
-      callerRef,
-      createdAt: new Date(),
-    });
-    return id;
-  }
+  const search = (resultIds: string[], callerRef = `key:${owner.id}`) =>
+    logSearch(feedback, resultIds, { apiKeyId: owner.id, callerRef, latencyMs: 3 });
 
   const click = (queryId: string, imageId: string, key?: string) =>
     gql<{ recordClick: { position: number } }>(CLICK, { queryId, imageId }, key ? { 'x-api-key': key } : {});
