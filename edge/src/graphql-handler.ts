@@ -1,6 +1,6 @@
 import { callerOf } from './caller.ts';
 import { badInput, EdgeError } from './errors.ts';
-import { graphQLParamsFrom, isMultipart, readGraphQLParams } from './graphql-request.ts';
+import { graphQLParamsFrom, isMultipart, readFormData, readGraphQLParams } from './graphql-request.ts';
 import { resolveOperation } from './persisted-operations.ts';
 import { type OperationCall, runOperation, toResponse } from './run-operation.ts';
 
@@ -9,12 +9,7 @@ async function readMultipart(request: Request): Promise<{
   raw: Record<string, unknown>;
   multipart: NonNullable<OperationCall['multipart']>;
 }> {
-  let form: FormData;
-  try {
-    form = await request.formData();
-  } catch {
-    throw badInput('The multipart body could not be read');
-  }
+  const form = await readFormData(request);
   const operations = form.get('operations');
   if (typeof operations !== 'string') throw badInput('Expected a multipart field "operations" holding JSON');
   let raw: unknown;

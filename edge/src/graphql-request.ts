@@ -94,6 +94,15 @@ export function searchParamsOf(url: URL): URLSearchParams {
   return url.searchParams;
 }
 
+/** The multipart form of a request; a body that is not one is bad input. */
+export async function readFormData(request: Request): Promise<FormData> {
+  try {
+    return await request.formData();
+  } catch {
+    throw badInput('The multipart body could not be read');
+  }
+}
+
 export const isMultipart = (request: Request) =>
   (request.headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
 

@@ -23,6 +23,18 @@ async function startPair(options: Partial<EdgeOptions> = {}) {
   return { origin, edge, close: async () => Promise.all([edge.dispose(), origin.close()]) };
 }
 
+type Pair = Awaited<ReturnType<typeof startPair>>;
+
+/** For a describe block: an edge and its fake origin, started before the block and closed after it. */
+function usePair(options: Partial<EdgeOptions> = {}): Pair {
+  const pair = {} as Pair;
+  beforeAll(async () => {
+    Object.assign(pair, await startPair(options));
+  });
+  afterAll(() => pair.close());
+  return pair;
+}
+
 const searchPath = (input: Record<string, unknown>) =>
   `/graphql?id=${ids.Search}&variables=${encodeURIComponent(JSON.stringify({ input }))}`;
 
@@ -52,11 +64,7 @@ async function json(response: Response): Promise<Body> {
 }
 
 describe('edge: result cache', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair();
-  });
-  afterAll(() => pair.close());
+  const pair = usePair();
 
   it('serves the second identical public search from the cache; the API sees one request', async () => {
     const { edge, origin } = pair;
@@ -180,12 +188,10 @@ describe('edge: result cache', () => {
 });
 
 describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair();
+  const pair = usePair();
+  beforeAll(() => {
     pair.origin.corpus = ['1', '7', '8', '9'];
   });
-  afterAll(() => pair.close());
 
   const idsIn = (body: Body) =>
     ((body.data?.search as unknown as { hits?: { image: { id: string } }[] } | undefined)?.hits ?? []).map(
@@ -264,13 +270,9 @@ describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
 });
 
 describe('edge: rate limits per API key and per client address (issue 10 item 8)', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair({
-      vars: { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_KEY: '2', RATE_LIMIT_WINDOW_SECONDS: '60' },
-    });
+  const pair = usePair({
+    vars: { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_KEY: '2', RATE_LIMIT_WINDOW_SECONDS: '60' },
   });
-  afterAll(() => pair.close());
 
   const from = (ip: string, headers: Record<string, string> = {}) => ({
     headers: { 'cf-connecting-ip': ip, ...headers },
@@ -350,11 +352,7 @@ describe('edge: model version', () => {
 });
 
 describe('edge: embedding cache', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair();
-  });
-  afterAll(() => pair.close());
+  const pair = usePair();
 
   it('stores the embedding the API returns and forwards it, signed, on the next search of that text', async () => {
     const { edge, origin } = pair;
@@ -402,11 +400,7 @@ describe('edge: embedding cache', () => {
 });
 
 describe('edge: persisted operations', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair();
-  });
-  afterAll(() => pair.close());
+  const pair = usePair();
 
   it('refuses a plain query from a partner key at the edge, without calling the API', async () => {
     const { edge, origin } = pair;
@@ -470,11 +464,7 @@ describe('edge: persisted operations', () => {
 type RestError = { error: { code: string; message: string } };
 
 describe('edge: REST shapes', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair();
-  });
-  afterAll(() => pair.close());
+  const pair = usePair();
 
   it('GET /search maps q, limit, offset and filter_label onto the Search operation', async () => {
     const res = await pair.edge.fetch(
@@ -534,11 +524,7 @@ describe('edge: REST shapes', () => {
 });
 
 describe('edge: bad input', () => {
-  let pair: Awaited<ReturnType<typeof startPair>>;
-  beforeAll(async () => {
-    pair = await startPair();
-  });
-  afterAll(() => pair.close());
+  const pair = usePair();
 
   const expectError = async (res: Response, status: number, code: string) => {
     expect(res.status).toBe(status);

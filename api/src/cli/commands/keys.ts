@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { createApiKeysRepository } from '../../auth/api-keys.repository.ts';
 import { createApiKeysService } from '../../auth/api-keys.service.ts';
 import { KEY_ROLES, type KeyRole } from '../../auth/roles.ts';
@@ -7,6 +6,7 @@ import { createDatabase } from '../../db/create-database.ts';
 import { DataDirLockedError, dataDirHolder } from '../../db/data-dir-lock.ts';
 import { migrate } from '../../db/migrate.ts';
 import { CliFailure, CliUsageError, loadCliConfig } from '../cli-config.ts';
+import { parseCommandArgs } from '../command-args.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient, ServerError, ServerUnreachable } from '../server-client.ts';
 
@@ -169,15 +169,7 @@ const OPTIONS = {
 } as const;
 
 export async function keysCommand(args: string[], io: CliIo): Promise<void> {
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true });
-  } catch (error) {
-    throw new CliUsageError(`${(error as Error).message}\n${KEYS_USAGE}`);
-  }
-  const { positionals, values } = parsed;
+  const { positionals, values } = parseCommandArgs(args, OPTIONS, KEYS_USAGE);
   const [sub, ...rest] = positionals;
   if (values.help || sub === 'help') {
     io.out(KEYS_USAGE);

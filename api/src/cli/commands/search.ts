@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { CliFailure, CliUsageError, loadCliConfig } from '../cli-config.ts';
+import { parseCommandArgs } from '../command-args.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient } from '../server-client.ts';
 
@@ -49,15 +49,7 @@ function count(name: string, raw: string | undefined): number | undefined {
 }
 
 export async function searchCommand(args: string[], io: CliIo): Promise<void> {
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true });
-  } catch (error) {
-    throw new CliUsageError(`${(error as Error).message}\n${SEARCH_USAGE}`);
-  }
-  const { positionals, values } = parsed;
+  const { positionals, values } = parseCommandArgs(args, OPTIONS, SEARCH_USAGE);
   if (values.help) {
     io.out(SEARCH_USAGE);
     return;
