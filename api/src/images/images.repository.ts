@@ -23,35 +23,27 @@ export interface NewImage {
 
 /** Only this file and its siblings' repositories write SQL for images, tags and stats. */
 export function createImagesRepository(db: Queryable) {
-  return {
-    async findByIds(ids: readonly string[]): Promise<ImageRecord[]> {
-      if (ids.length === 0) return [];
-      const { rows } = await db.query<ImageRecord>(
-        `SELECT ${IMAGE_COLUMNS} FROM images WHERE id = ANY($1::bigint[])`,
-        [ids],
-      );
-      return rows;
-    },
+  /** The rows `sql` reads for a batch of image ids ($1); no query for an empty batch. */
+  const forIds = async <T>(ids: readonly string[], sql: string): Promise<T[]> =>
+    ids.length === 0 ? [] : (await db.query<T>(sql, [ids])).rows;
 
-    async tagsForImages(ids: readonly string[]): Promise<TagRecord[]> {
-      if (ids.length === 0) return [];
-      const { rows } = await db.query<TagRecord>(
+  return {
+    findByIds: (ids: readonly string[]) =>
+      forIds<ImageRecord>(ids, `SELECT ${IMAGE_COLUMNS} FROM images WHERE id = ANY($1::bigint[])`),
+
+    tagsForImages: (ids: readonly string[]) =>
+      forIds<TagRecord>(
+        ids,
         `SELECT image_id::text AS image_id, label, confidence, source FROM tags
          WHERE image_id = ANY($1::bigint[]) ORDER BY image_id, confidence DESC, label`,
-        [ids],
-      );
-      return rows;
-    },
+      ),
 
-    async statsForImages(ids: readonly string[]): Promise<ImageStatsRecord[]> {
-      if (ids.length === 0) return [];
-      const { rows } = await db.query<ImageStatsRecord>(
+    statsForImages: (ids: readonly string[]) =>
+      forIds<ImageStatsRecord>(
+        ids,
         `SELECT image_id::text AS image_id, impressions, clicks, saves FROM image_stats
          WHERE image_id = ANY($1::bigint[])`,
-        [ids],
-      );
-      return rows;
-    },
+      ),
 
     async findLiveByUploaderAndSha(uploaderId: string, sha256: string): Promise<ImageRecord | null> {
       const { rows } = await db.query<ImageRecord>(
