@@ -1,5 +1,6 @@
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
+import { componentLogger } from '../../search-cluster/src/index.ts';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
@@ -8,7 +9,8 @@ import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
-import { maskError } from './plugins/mask-error.ts';
+import { createMaskError } from './plugins/mask-error.ts';
+import { useAccessLog } from './plugins/use-access-log.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
@@ -18,18 +20,25 @@ import { storageUrlOfKey } from './upload/upload.service.ts';
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
   typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string';
-const quietLogger = {
-  debug: () => {},
-  info: () => {},
-  warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => {
-    if (!args.some(isExpected)) console.error(...args);
-  },
-};
+
+export interface AppOptions {
+  /** True once the process is stopping: `/readyz` answers 503 so load balancers move away. */
+  isDraining?: () => boolean;
+}
 
 /** The GraphQL-over-HTTP server: one yoga instance; tests call `app.fetch` in-process. */
-export function createApp(services: Services) {
+export function createApp(services: Services, options: AppOptions = {}) {
   const { config } = services;
+  const log = componentLogger(services.logger, 'api');
+  const accessLog = useAccessLog({ log });
+  const yogaLogger = {
+    debug: () => {},
+    info: () => {},
+    warn: (...args: unknown[]) => log.warn('yoga', { detail: args.map(String).join(' ') }),
+    error: (...args: unknown[]) => {
+      if (!args.some(isExpected)) log.error('yoga', { detail: args.map(String).join(' ') });
+    },
+  };
   const imagesRepo = createImagesRepository(services.db);
   // one key lookup per request, shared by the persisted-operations check and the context
   const callers = new WeakMap<Request, Promise<Caller>>();
@@ -46,10 +55,10 @@ export function createApp(services: Services) {
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'Pixelfind GraphiQL' },
     landingPage: false,
-    maskedErrors: { maskError },
+    maskedErrors: { maskError: createMaskError(log) },
     // the file plus the multipart envelope (operations, map)
     maxRequestBodySize: config.upload.maxBytes + 1024 * 1024,
-    logging: quietLogger,
+    logging: yogaLogger,
     // multipart bodies are bounded while they stream in, not after
     fetchAPI: createFetch({
       formDataLimits: {
@@ -64,9 +73,11 @@ export function createApp(services: Services) {
       request,
       caller: await callerOf(request),
       loaders: createImageLoaders(imagesRepo),
+      log: accessLog.loggerOf(request),
       services,
     }),
     plugins: [
+      accessLog.plugin,
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
       useEdgeTrust({
@@ -74,6 +85,7 @@ export function createApp(services: Services) {
         activeModelVersion: () => services.encoder.modelVersion,
       }),
       useHealth({
+        ...(options.isDraining ? { isDraining: options.isDraining } : {}),
         checks: {
           database: async () => {
             await services.db.query('SELECT 1');

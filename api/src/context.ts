@@ -1,4 +1,4 @@
-import type { ShardRouter } from '../../search-cluster/src/router/router.ts';
+import type { Logger, RootLogger, ShardRouter } from '../../search-cluster/src/index.ts';
 import type { ApiKeysService } from './auth/api-keys.service.ts';
 import type { AuthPolicy, Caller } from './auth/roles.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
@@ -18,6 +18,8 @@ import type { UploadService } from './upload/upload.service.ts';
 /** Process-wide dependencies, built once at start (see services.ts). */
 export interface Services extends FeedbackServices {
   config: Config;
+  /** The process's root logger; requests and components take children. */
+  logger: RootLogger;
   db: Database;
   cache: Cache;
   blobs: BlobStore;
@@ -45,5 +47,7 @@ export interface RequestContext {
   request: Request;
   caller: Caller;
   loaders: ImageLoaders;
+  /** The request's child logger (carries `requestId`). */
+  log: Logger;
   services: Services;
 }

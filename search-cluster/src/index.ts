@@ -3,6 +3,7 @@
  * interface the API implements over Postgres, and the error type. Nothing here speaks HTTP.
  */
 export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
+export { useNativeAddon } from './faiss/load-native.ts';
 export {
   MemoryVectorSource,
   type VectorChange,
@@ -23,6 +24,36 @@ export type {
   ShardRouter,
   UpsertItems,
 } from './router/router.ts';
+export { commonVariables, DEFAULT_SHARD_DEADLINE_MS, portVariable } from './runtime/common-env.ts';
+export {
+  ConfigError,
+  defineEnv,
+  type EnvIssue,
+  type EnvSource,
+  type EnvSpec,
+  type EnvValues,
+  type EnvVariable,
+  env,
+  envTable,
+  formatEnvIssues,
+  isConfigError,
+  loadOrExit,
+  parseEnv,
+  schemaOf,
+} from './runtime/env.ts';
+export { drainHttpServer, onShutdownSignals } from './runtime/lifecycle.ts';
+export {
+  componentLogger,
+  createLogger,
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  type LogSink,
+  type RootLogger,
+  silentLogger,
+  wrapLogger,
+} from './runtime/logger.ts';
+export { fromPackageRoot, PACKAGE_ROOT } from './runtime/package-root.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
 export { MAX_K } from './shard/validate.ts';

@@ -24,6 +24,7 @@ import { createImageLoaders } from '../../api/src/images/images.loaders.ts';
 import { createImagesRepository } from '../../api/src/images/images.repository.ts';
 import { maskError } from '../../api/src/plugins/mask-error.ts';
 import { schema } from '../../api/src/schema.ts';
+import { silentLogger } from '../../search-cluster/src/index.ts';
 import { type Backend, backends } from '../support/backends.ts';
 import { postGraphQL } from '../support/post-graphql.ts';
 
@@ -57,6 +58,7 @@ function createFeedbackApp(db: Database, apiKeys: ApiKeysService, feedback: Feed
       request,
       caller: await apiKeys.resolve(keyFromHeaders(request.headers)),
       loaders: createImageLoaders(images),
+      log: silentLogger,
       services,
     }),
   });

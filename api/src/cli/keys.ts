@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
+import { loadOrExit } from '../../../search-cluster/src/index.ts';
 import { createApiKeysRepository } from '../auth/api-keys.repository.ts';
 import { createApiKeysService } from '../auth/api-keys.service.ts';
 import { KEY_ROLES, type KeyRole } from '../auth/roles.ts';
-import { loadConfig } from '../config/config.ts';
+import { loadCliConfig } from '../config/config.ts';
 import { createDatabase } from '../db/create-database.ts';
 import { migrate } from '../db/migrate.ts';
 
@@ -20,7 +21,7 @@ const { positionals, values } = parseArgs({
   },
 });
 
-const config = loadConfig();
+const config = loadOrExit(() => loadCliConfig(process.env));
 const db = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
 try {
   await migrate(db);

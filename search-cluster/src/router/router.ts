@@ -1,4 +1,5 @@
 import { badRequest, ClusterError, isClusterError } from '../errors.ts';
+import { DEFAULT_SHARD_DEADLINE_MS } from '../runtime/common-env.ts';
 import type { RebuildOutcome } from '../shard/model-index.ts';
 import { partitionIds, shardOfHalves } from '../shard/partition.ts';
 import type { ShardHealth, ShardSearchRequest, ShardStats } from '../shard/shard.ts';
@@ -94,7 +95,7 @@ export interface ShardRouter {
 }
 
 export interface RouterOptions {
-  /** Per-shard search deadline. Default 200 ms. */
+  /** Per-shard search deadline. Default DEFAULT_SHARD_DEADLINE_MS (150 ms). */
   deadlineMs?: number;
   /** Send the hedged request to a second replica after this long without an answer. Default deadline / 3. */
   hedgeAfterMs?: number;
@@ -158,7 +159,7 @@ export class ClusterRouter implements ShardRouter {
     this.shardCount = shards.length;
     this.shards = shards.map((replicas) => replicas.map((r) => new ReplicaState(r)));
     this.cursor = shards.map(() => 0);
-    this.deadlineMs = options.deadlineMs ?? 200;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_SHARD_DEADLINE_MS;
     this.hedgeAfterMs = options.hedgeAfterMs;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.rebuildTimeoutMs = options.rebuildTimeoutMs ?? 3_600_000;
