@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { drainHttpServer, loadOrExit, onShutdownSignals } from '../../search-cluster/src/index.ts';
 import { loadConfig } from './config/config.ts';
 
@@ -52,6 +53,7 @@ try {
     // the worker's leases, the query log; closeServices does the last two
     stop: async () => {
       draining = true;
+      if (config.shutdownUnreadyMs > 0) await sleep(config.shutdownUnreadyMs);
       await drainHttpServer(server, config.shutdownGraceMs);
       await services.close();
     },

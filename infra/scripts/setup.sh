@@ -72,6 +72,9 @@ if node -e 'process.exit(require("./package.json").scripts["model:nsfw"] ? 0 : 1
   say "Safety model (nsfwjs MobileNetV2 -> ONNX)"
   npm run --silent model:nsfw
 fi
+# npm start, worker, search-cluster, migrate and keys run the compiled tree
+say "Compile to dist/"
+npm run --silent build
 
 if [ "$with_test_services" = 1 ]; then
   say "Postgres and Redis for the tests"

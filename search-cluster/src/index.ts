@@ -54,6 +54,11 @@ export {
   wrapLogger,
 } from './runtime/logger.ts';
 export { fromPackageRoot, PACKAGE_ROOT } from './runtime/package-root.ts';
+export {
+  loadShardServerConfig,
+  type ShardServerConfig,
+  shardServerVariables,
+} from './server/config.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
 export { MAX_K } from './shard/validate.ts';

@@ -107,6 +107,8 @@ export interface Config extends CoreConfig {
   edgeSigningKey: string | null;
   /** How often image_stats folds in new impressions, clicks and saves. Default 5000 ms. */
   statsEveryMs: number;
+  /** On a stop signal, /readyz answers 503 this long before the listener closes. Default 0. */
+  shutdownUnreadyMs: number;
 }
 
 const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
@@ -195,6 +197,7 @@ export function loadConfig(source: EnvSource): Config {
     inProcessWorker: v.INDEXER_IN_PROCESS ?? core.mode === 'single',
     edgeSigningKey: v.EDGE_SIGNING_KEY,
     statsEveryMs: v.STATS_EVERY_MS,
+    shutdownUnreadyMs: v.SHUTDOWN_UNREADY_MS,
   };
 }
 

@@ -79,7 +79,7 @@ export const coreVariables = defineEnv({
     expected:
       'a shard count (1-1024) or http:// shard URLs: "url|url,url" (comma between shards, | between replicas)',
     defaultText: 'unset: `SHARD_COUNT` in-process shards',
-    doc: 'shards: a count of in-process shards, or remote shard replicas `url\\|url,url`',
+    doc: 'shards: a count of in-process shards, or remote shard replicas `url|url,url`',
   }),
   SHARD_COUNT: env.int({
     default: 2,
@@ -155,6 +155,12 @@ export const httpVariables = defineEnv({
   EDGE_SIGNING_KEY: env.string({
     doc: 'HMAC key shared with the edge Worker (embedding headers)',
     secret: true,
+  }),
+  SHUTDOWN_UNREADY_MS: env.int({
+    default: 0,
+    min: 0,
+    max: 600_000,
+    doc: 'on SIGTERM/SIGINT, how long `/readyz` answers 503 while requests are still accepted (load balancer deregistration), before the listener closes',
   }),
   STATS_EVERY_MS: env.int({
     default: 5000,
