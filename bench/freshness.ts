@@ -131,6 +131,8 @@ async function main() {
   const scratch = process.env.DATABASE_URL ? await createScratchDatabase(process.env.DATABASE_URL) : null;
   const config = loadConfig({
     ...process.env,
+    // an access log line per request would load the machine being measured
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     PIXELFIND_MODE: 'single',
     HOST: '127.0.0.1',
     PORT: '0',

@@ -14,6 +14,7 @@ import {
   postgresAvailable,
   redisAvailable,
   TEST_DATABASE_URL,
+  TEST_REDIS_URL,
 } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
@@ -89,6 +90,9 @@ describe.runIf(postgresAvailable && redisAvailable)(
         backend,
         {
           PIXELFIND_MODE: 'cluster',
+          // the backend's pool and cache are passed in; these name the same stores
+          DATABASE_URL: databaseUrl,
+          REDIS_URL: TEST_REDIS_URL,
           ALLOW_ANONYMOUS_UPLOADS: 'true',
           SHARDS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
           SHARD_DEADLINE_MS: '2000',

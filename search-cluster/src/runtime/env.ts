@@ -165,9 +165,8 @@ export const env = {
       (raw) => {
         try {
           const url = new URL(raw);
-          return options.protocols.includes(url.protocol.slice(0, -1)) && url.hostname !== ''
-            ? raw
-            : undefined;
+          // no host is fine: postgres:///db?host=/run/postgresql is a Unix socket
+          return options.protocols.includes(url.protocol.slice(0, -1)) ? raw : undefined;
         } catch {
           return undefined;
         }
