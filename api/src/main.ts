@@ -27,7 +27,7 @@ try {
   }
 
   services.worker?.start();
-  if (services.encoder.info.fallbackWarning) log.warn(services.encoder.info.fallbackWarning);
+  // the encoder's logger already warned when the tiny model stands in for the real one
 
   const server = createServer(app);
   server.listen(config.port, config.host, () => {
