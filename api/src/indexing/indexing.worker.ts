@@ -141,7 +141,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     // down catches up from the embeddings table when it returns (refill by seq on start, and the
     // periodic catch-up of search-cluster/src/shard/catch-up.ts while it runs)
     await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]).catch((error: unknown) => {
-      log('shard write deferred to catch-up', { job: job.id, image: image.id, error: describe(error) });
+      log.warn('shard write deferred to catch-up', { job: job.id, image: image.id, error: describe(error) });
     });
     await jobs.complete(owner, job.id);
     if (seconds !== null) deps.onIndexed?.(seconds);
@@ -152,7 +152,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   async function runBatch(): Promise<JobOutcome[]> {
     for (const dead of await jobs.buryCrashLooping(maxAttempts)) {
       counts.dead += 1;
-      log('index job dead: its worker kept dying', {
+      log.error('index job dead: its worker kept dying', {
         job: dead.id,
         image: dead.image_id,
         attempts: dead.attempts,

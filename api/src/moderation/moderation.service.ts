@@ -70,7 +70,7 @@ export function createModerationService(deps: ModerationDeps) {
       await deps.vectors.remove(deps.modelVersion(), shardIds).catch(async (error) => {
         // search gates on the rows meanwhile; delete jobs retry the shard removal
         for (const copy of [id, ...copies]) await images.enqueueIndexJob(copy, 'delete');
-        log('shard removal of flagged content deferred', { image: id, error: String(error) });
+        log.warn('shard removal of flagged content deferred', { image: id, error: String(error) });
       });
       return image;
     },
