@@ -23,6 +23,7 @@ import {
   shiftVector,
 } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
+import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -102,10 +103,6 @@ function log(message: string): void {
   console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
 function record(
   base: Omit<Row, 'recall' | 'qps' | 'p50Ms' | 'p99Ms' | 'load1'>,
   truth: BigInt64Array,
@@ -119,8 +116,8 @@ function record(
     ...base,
     recall: recallAtK(truth.subarray(0, queries * K), found, K),
     qps: (queries / wallMs) * 1000,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
     load1: loadavg()[0]!,
   };
   rows.push(row);
@@ -376,7 +373,21 @@ try {
   log(`FAISS ${factory} built`);
   const vectorFile = VectorFile.open(vectorPath);
 
-  const peers: Array<{ library: string; kind: 'hnswlib' | 'usearch'; path: string; index: string }> = [];
+  type Peer = { library: string; kind: 'hnswlib' | 'usearch'; path: string; index: string };
+  const peers: Peer[] = [];
+  /** A peer library's index, built and saved: its build row (bytes from the saved file) and its search run. */
+  const recordPeer = async (peer: Peer, build: Pick<Build, 'buildSeconds' | 'buildThreads' | 'note'>) => {
+    builds.push({
+      library: peer.library,
+      index: peer.index,
+      buildSeconds: build.buildSeconds,
+      buildThreads: build.buildThreads,
+      bytesPerVector: (await stat(peer.path)).size / N,
+      note: build.note,
+    });
+    log(`${peer.library} built`);
+    peers.push(peer);
+  };
   if (!flags['skip-peers']) {
     const hnswlibPath = join(workDir, 'hnswlib.bin');
     started = performance.now();
@@ -386,17 +397,11 @@ try {
       for (let i = 0; i < N; i++) index.addPoint(Array.from(base.subarray(i * DIM, (i + 1) * DIM)), i);
       const buildSeconds = (performance.now() - started) / 1000;
       index.writeIndexSync(hnswlibPath);
-      builds.push({
-        library: 'hnswlib-node',
-        index: `HNSW M=${M}`,
-        buildSeconds,
-        buildThreads: 1,
-        bytesPerVector: (await stat(hnswlibPath)).size / N,
-        note: 'no parallel add in hnswlib-node; bytes from its saved file',
-      });
+      await recordPeer(
+        { library: 'hnswlib-node', kind: 'hnswlib', path: hnswlibPath, index: `HNSW M=${M}` },
+        { buildSeconds, buildThreads: 1, note: 'no parallel add in hnswlib-node; bytes from its saved file' },
+      );
     }
-    log('hnswlib-node built');
-    peers.push({ library: 'hnswlib-node', kind: 'hnswlib', path: hnswlibPath, index: `HNSW M=${M}` });
 
     const usearchPath = join(workDir, 'usearch.bin');
     started = performance.now();
@@ -415,17 +420,11 @@ try {
       index.add(keys, base, 2);
       const buildSeconds = (performance.now() - started) / 1000;
       index.save(usearchPath);
-      builds.push({
-        library: 'usearch',
-        index: `HNSW connectivity=${M}`,
-        buildSeconds,
-        buildThreads: 2,
-        bytesPerVector: (await stat(usearchPath)).size / N,
-        note: 'bytes from its saved file',
-      });
+      await recordPeer(
+        { library: 'usearch', kind: 'usearch', path: usearchPath, index: `HNSW connectivity=${M}` },
+        { buildSeconds, buildThreads: 2, note: 'bytes from its saved file' },
+      );
     }
-    log('usearch built');
-    peers.push({ library: 'usearch', kind: 'usearch', path: usearchPath, index: `HNSW connectivity=${M}` });
   }
 
   // ---------------------------------------------------------------- searches

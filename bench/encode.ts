@@ -30,6 +30,7 @@ import {
 import { COLOUR_NAMES, makeColourImage } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { sampleLoad } from './support/machine.ts';
+import { percentile } from './support/stats.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const scale = values.quick ? 0.2 : 1;
@@ -47,9 +48,6 @@ interface Row {
   /** CPU time of this process (every thread: onnxruntime's, sharp's, the safety worker's) per item */
   cpuMsPerItem: number;
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function measure(
   model: string,

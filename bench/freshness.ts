@@ -16,7 +16,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../api/src/config/config.ts';
 import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
 import { createServices } from '../api/src/services.ts';
 import {
@@ -30,7 +29,7 @@ import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase } from './support/database.ts';
 import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
+import { benchConfig, postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
 import { summarise } from './support/stats.ts';
 
 const { values } = parseArgs({
@@ -129,17 +128,7 @@ async function main() {
   const load = sampleLoad();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-bench-freshness-'));
   const scratch = process.env.DATABASE_URL ? await createScratchDatabase(process.env.DATABASE_URL) : null;
-  const config = loadConfig({
-    ...process.env,
-    // an access log line per request would load the machine being measured
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    PIXELFIND_MODE: 'single',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DATA_DIR: dataDir,
-    DATABASE_URL: scratch?.url ?? '',
-    INDEXER_IN_PROCESS: 'true',
-  });
+  const config = benchConfig(dataDir, scratch?.url ?? null, { INDEXER_IN_PROCESS: 'true' });
   const services = await createServices(config);
   const server = await startServer(services);
   services.worker!.start();
@@ -324,7 +313,7 @@ async function main() {
       mode: 'single',
       database,
       cache: services.cache.kind,
-      shards: `${services.router.shardCount} in-process`,
+      shards: `${services.cluster.shardCount} in-process`,
       modelVersion: services.encoder.modelVersion,
       nsfw: true,
       indexer: config.indexer,
@@ -366,7 +355,7 @@ Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node $
 Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
 this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
 
-Configuration: single-node mode, ${database}, ${services.cache.kind} cache, ${services.router.shardCount} in-process shards,
+Configuration: single-node mode, ${database}, ${services.cache.kind} cache, ${services.cluster.shardCount} in-process shards,
 model \`${services.encoder.modelVersion}\`, in-process indexing worker (batch ${config.indexer.batchSize}) with nsfwjs on,
 the real HTTP server on 127.0.0.1. ${settings.uploads} distinct 64x64 PNGs uploaded over HTTP multipart
 (${settings.rate === 0 ? 'back to back' : `${settings.rate} per second`}) after 3 unmeasured warm-up uploads, while ${settings.searchConcurrency}

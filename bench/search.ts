@@ -23,16 +23,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { loadConfig } from '../api/src/config/config.ts';
 import type { Database } from '../api/src/db/database.ts';
 import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
 import { createServices } from '../api/src/services.ts';
+import { seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
 import { commandLine, cpuMeter, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { recordStages, startServer } from './support/server.ts';
+import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
 
 const { values } = parseArgs({
@@ -76,18 +76,6 @@ function vocabulary(): string[] {
   return words;
 }
 
-/** Seeded uniform [0, 1) (mulberry32): the same vectors every run. */
-function random(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NOISE = 0.6;
 
 /** What the load-generating thread (support/http-load-worker.mjs) reports. */
@@ -128,7 +116,7 @@ async function fill(
   batch: number,
 ) {
   const started = performance.now();
-  const next = random(42);
+  const next = seededRandom(42);
   for (let from = 1; from <= total; from += batch) {
     const to = Math.min(total, from + batch - 1);
     const { rows } = await db.query<{ id: string }>(
@@ -191,15 +179,7 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    const config = loadConfig({
-      ...process.env,
-      // an access log line per request would load the machine being measured
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      PIXELFIND_MODE: 'single',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      DATABASE_URL: scratch?.url ?? '',
+    const config = benchConfig(dataDir, scratch?.url ?? null, {
       INDEXER_IN_PROCESS: 'false',
       SHARD_COUNT: String(settings.shards),
     });
@@ -209,7 +189,7 @@ async function main() {
       await services.close();
       await closeServices();
     };
-    const { encoder, router } = services;
+    const { encoder, cluster } = services;
     console.error(
       `search: ${vectorsWanted.toLocaleString('en')} vectors of ${encoder.dimension} dimensions, ${database}`,
     );
@@ -226,11 +206,11 @@ async function main() {
     );
     console.error(`  rebuilding the shards' main tiers`);
     const rebuildStarted = performance.now();
-    const rebuild = await router.rebuild(encoder.modelVersion);
+    const rebuild = await cluster.rebuild(encoder.modelVersion);
     const rebuildSeconds = (performance.now() - rebuildStarted) / 1000;
     const failed = rebuild.filter((r) => r.error);
     if (failed.length > 0) throw new Error(`Rebuild failed: ${JSON.stringify(failed)}`);
-    const shardStats = (await router.stats()).shards.map((s) => {
+    const shardStats = (await cluster.stats()).shards.map((s) => {
       const stats = s.replicas[0]?.stats?.modelVersions.find((m) => m.modelVersion === encoder.modelVersion);
       return {
         shard: s.index,

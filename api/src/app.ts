@@ -1,3 +1,4 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
 import { componentLogger } from '../../search-cluster/src/index.ts';
@@ -5,6 +6,7 @@ import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
 import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
+import { useEdgeImpressions } from './feedback/use-edge-impressions.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
@@ -12,14 +14,27 @@ import { usePersistedOperations } from './persisted/use-persisted-operations.ts'
 import { createMaskError } from './plugins/mask-error.ts';
 import { useAccessLog } from './plugins/use-access-log.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
+import { useBodyLimit } from './plugins/use-body-limit.ts';
+import { corsPolicy, useCsrf } from './plugins/use-cors-csrf.ts';
 import { useHealth } from './plugins/use-health.ts';
 import { useMetrics } from './plugins/use-metrics.ts';
+import { useMultipartParser } from './plugins/use-multipart-parser.ts';
+import { useRateLimits } from './plugins/use-rate-limits.ts';
+import { useRequestLimits } from './plugins/use-request-limits.ts';
+import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
+import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
+import { createPublicImageLookup } from './thumbs/public-image.ts';
+import { createThumbnails } from './thumbs/thumbnails.ts';
 import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
 const isExpected = (arg: unknown) =>
-  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string';
+  typeof (arg as { extensions?: { code?: unknown } } | null)?.extensions?.code === 'string' ||
+  // a limit refusal (graphql-armor throws a bare GraphQLError): one log line per attack request would be a flood
+  (arg instanceof Error &&
+    arg.name === 'GraphQLError' &&
+    !(arg as { originalError?: unknown }).originalError);
 
 export interface AppOptions {
   /** True once the process is stopping: `/readyz` answers 503 so load balancers move away. */
@@ -53,7 +68,14 @@ export function createApp(services: Services, options: AppOptions = {}) {
   return createYoga<Record<string, never>, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Pixelfind GraphiQL' },
+    graphiql: config.surface.graphiql ? { title: 'Pixelfind GraphiQL' } : false,
+    // GraphiQL's scripts inlined: the page works offline, with no CDN
+    renderGraphiQL,
+    cors: corsPolicy({
+      publicUrl: config.publicUrl,
+      origins: config.corsOrigins,
+      allowLoopback: config.corsAllowLoopback,
+    }),
     landingPage: false,
     maskedErrors: { maskError: createMaskError(log) },
     // the file plus the multipart envelope (operations, map)
@@ -77,12 +99,23 @@ export function createApp(services: Services, options: AppOptions = {}) {
       services,
     }),
     plugins: [
+      // first, so refusals by the plugins below are logged too
       accessLog.plugin,
+      useRateLimits({ limits: services.rateLimits }),
+      useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
+      useMultipartParser(),
+      useCsrf(),
+      useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
       useEdgeTrust({
         key: config.edgeSigningKey ?? undefined,
         activeModelVersion: () => services.encoder.modelVersion,
+      }),
+      useEdgeImpressions({
+        record: (source, queryId, callerRef) =>
+          services.feedback.recordEdgeImpression(source, queryId, callerRef),
+        secret: config.edgeSigningKey ?? null,
       }),
       useHealth({
         ...(options.isDraining ? { isDraining: options.isDraining } : {}),
@@ -98,7 +131,22 @@ export function createApp(services: Services, options: AppOptions = {}) {
         canServe: async (key, request) =>
           canViewAny(await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)), await callerOf(request)),
       }),
-      useMetrics({ metrics: services.metrics }),
+      useThumbnailRoutes({
+        thumbnails: createThumbnails({ blobs: services.blobs }),
+        publicImage: createPublicImageLookup({ db: services.db }),
+        log,
+      }),
+      useWebApp({
+        meta: () => ({
+          'model-version': services.encoder.modelVersion,
+          'anonymous-uploads': String(config.allowAnonymousUploads),
+        }),
+      }),
+      useMetrics({
+        metrics: services.metrics,
+        token: config.surface.metricsToken,
+        open: config.mode === 'single',
+      }),
     ],
   });
 }

@@ -1,14 +1,16 @@
-import type { Logger, RootLogger, ShardRouter } from '../../search-cluster/src/index.ts';
+import type { Logger, RootLogger } from '../../search-cluster/src/index.ts';
 import type { ApiKeysService } from './auth/api-keys.service.ts';
 import type { AuthPolicy, Caller } from './auth/roles.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
 import type { Cache } from './cache/cache.ts';
+import type { ClusterClient } from './cluster/cluster.client.ts';
 import type { Config } from './config/config.ts';
 import type { Database } from './db/database.ts';
 import type { Encoder } from './encoder/index.ts';
 import type { FeedbackServices } from './feedback/create-feedback-services.ts';
 import type { ImageLoaders } from './images/images.loaders.ts';
 import type { IndexingWorker } from './indexing/indexing.worker.ts';
+import type { RateLimits } from './limits/rate-limits.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import type { ModerationService } from './moderation/moderation.service.ts';
 import type { Blocklist } from './search/blocklist.ts';
@@ -28,10 +30,12 @@ export interface Services extends FeedbackServices {
   policy: AuthPolicy;
   encoder: Encoder;
   metrics: Metrics;
-  router: ShardRouter;
+  cluster: ClusterClient;
   blocklist: Blocklist;
   search: SearchService;
   moderation: ModerationService;
+  /** Per-caller request and fetch budgets. */
+  rateLimits: RateLimits;
   /** A worker over these services (loads the safety models on first use). */
   createWorker(): Promise<IndexingWorker>;
   /** The in-process worker, when the configuration runs one. */

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_NOT_FOUND'
   | 'PERSISTED_QUERY_ONLY'
   | 'SERVICE_UNAVAILABLE'
+  | 'RATE_LIMITED'
   | 'TIMEOUT';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -23,6 +24,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   PERSISTED_QUERY_NOT_FOUND: 200,
   PERSISTED_QUERY_ONLY: 403,
   SERVICE_UNAVAILABLE: 503,
+  RATE_LIMITED: 429,
   TIMEOUT: 504,
 };
 
@@ -41,7 +43,3 @@ export class AppError extends GraphQLError {
 export const badInput = (message: string, extra?: Record<string, unknown>) =>
   new AppError('BAD_USER_INPUT', message, extra);
 export const notFound = (message: string) => new AppError('NOT_FOUND', message);
-
-export function isAppError(error: unknown): error is AppError {
-  return error instanceof AppError;
-}

@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drainHttpServer, loadOrExit, onShutdownSignals } from '../../search-cluster/src/index.ts';
 import { loadConfig } from './config/config.ts';
+import { createHttpServer } from './http/http-server.ts';
 
 // configuration first: a bad value exits 2 before the model loads or a key is printed
 const config = loadOrExit(() => loadConfig(process.env));
@@ -29,7 +29,7 @@ try {
   services.worker?.start();
   // the encoder's logger already warned when the tiny model stands in for the real one
 
-  const server = createServer(app);
+  const server = createHttpServer(app, config.http);
   server.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -40,7 +40,7 @@ try {
       cache: services.cache.kind,
       anonymousUploads: config.allowAnonymousUploads,
       modelVersion: services.encoder.modelVersion,
-      shards: services.router.shardCount,
+      shards: services.cluster.shardCount,
       inProcessWorker: services.worker !== null,
       graphiql: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}/graphql`,
     });

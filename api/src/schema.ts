@@ -1,4 +1,5 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
+import './auth/api-keys.schema.ts';
 import { builder } from './builder.ts';
 import './feedback/feedback.schema.ts';
 import './images/images.schema.ts';

@@ -9,6 +9,7 @@ import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
+import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
@@ -51,13 +52,15 @@ export async function buildApiGraph(
     everyMs: config.statsEveryMs,
     onError: (error) => statsLog.error('image_stats aggregation failed', { error: String(error) }),
   });
+  const metrics = createMetrics();
   const search = createSearchService({
-    db,
+    repository: createSearchRepository(db),
+    metrics,
     cache,
     encoder,
     blocklist,
     queryLog: feedbackServices.queryLog,
-    searcher: cluster.searcher,
+    searcher: cluster,
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -73,12 +76,12 @@ export async function buildApiGraph(
     db,
     blobs,
     blocklist,
-    vectors: cluster.vectors,
+    vectors: cluster,
     modelVersion: () => encoder.modelVersion,
     log: core.log('api'),
   });
 
-  const metrics = createMetrics();
+  const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
   gaugeFrom(
     metrics.registry,
     'pixelfind_index_jobs',
@@ -118,10 +121,11 @@ export async function buildApiGraph(
     policy: { allowAnonymousUploads: config.allowAnonymousUploads },
     encoder,
     metrics,
-    router: cluster.router,
+    cluster,
     blocklist,
     search,
     moderation,
+    rateLimits,
     ...feedbackServices,
     worker: null,
     createWorker: () => workers.createWorker(),
@@ -129,6 +133,7 @@ export async function buildApiGraph(
       await services.worker?.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
+      await rateLimits.close();
       await workers.close();
       await core.close();
     },

@@ -1,12 +1,35 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/src/app.ts';
+import { type Config, loadConfig } from '../../api/src/config/config.ts';
 import type { Services } from '../../api/src/context.ts';
+import { createHttpServer } from '../../api/src/http/http-server.ts';
 import type { SearchOutcome } from '../../api/src/search/search.service.ts';
+
+/**
+ * A single-node configuration for a bench: the process environment, on 127.0.0.1, data in
+ * `dataDir`, Postgres at `databaseUrl` (PGlite when null); `env` sets anything else.
+ */
+export function benchConfig(
+  dataDir: string,
+  databaseUrl: string | null,
+  env: Record<string, string> = {},
+): Config {
+  return loadConfig({
+    ...process.env,
+    // an access log line per request would load the machine being measured
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    PIXELFIND_MODE: 'single',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl ?? '',
+    ...env,
+  });
+}
 
 /** The real HTTP server (as main.ts runs it) on 127.0.0.1 and a port the OS picks. */
 export async function startServer(services: Services): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer(createApp(services));
+  const server = createHttpServer(createApp(services), services.config.http);
   // keep-alive connections from the bench client must not outlive the run
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -53,7 +76,7 @@ export async function postMultipart<T>(
   form.set('0', new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.name);
   const response = await fetch(url, {
     method: 'POST',
-    headers: { accept: 'application/graphql-response+json' },
+    headers: { accept: 'application/graphql-response+json', 'x-graphql-yoga-csrf': '1' },
     body: form,
   });
   return (await response.json()) as GraphQLResponse<T>;

@@ -1,5 +1,9 @@
-/** Nearest-rank percentile of an ascending array (p in 0-100). */
-export const percentile = (sorted: readonly number[], p: number): number =>
+/**
+ * Nearest-rank percentile of an ascending array (p in 0-100): the smallest value with at least
+ * p% of the values at or below it. Every bench uses this one, so p99 means one thing in all of
+ * bench/results.
+ */
+export const percentile = (sorted: ArrayLike<number>, p: number): number =>
   sorted.length === 0
     ? Number.NaN
     : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;

@@ -19,19 +19,17 @@ async function sha256Hex(text: string): Promise<string> {
 
 /**
  * The Cache API key of a result: every input that changes the answer (operation, canonical
- * variables, model version). Under the request's own origin, as the Cache API wants.
+ * variables, model version, and the location's safety epoch, which moves with every takedown).
+ * Under the request's own origin, as the Cache API wants.
  */
 export async function resultCacheKey(input: {
   origin: string;
   operationHash: string;
   variables: Record<string, unknown>;
   modelVersion: string;
+  safetyEpoch: number;
 }): Promise<string> {
   const variablesHash = await sha256Hex(canonicalJson(input.variables));
   const model = encodeURIComponent(input.modelVersion);
-  return `${input.origin}/__pixelfind-edge-cache/results/v1/${model}/${input.operationHash}/${variablesHash}`;
+  return `${input.origin}/__pixelfind-edge-cache/results/v2/${input.safetyEpoch}/${model}/${input.operationHash}/${variablesHash}`;
 }
-
-/** KV key of a query embedding: `emb:<model_version>:<normalised text>`. */
-export const embeddingKey = (modelVersion: string, normalisedText: string) =>
-  `emb:${modelVersion}:${normalisedText}`;

@@ -3,14 +3,13 @@ import {
   bytesToBase64,
   bytesToEmbedding,
   EDGE_HEADERS,
+  embeddingCacheKey,
   embeddingMessage,
   hexToBytes,
   isFresh,
-  normaliseQueryText,
   parseTimestamp,
   unixSeconds,
 } from '../../api/src/edge-trust/protocol.ts';
-import { embeddingKey } from './cache-key.ts';
 import { hmacHex, hmacVerify } from './crypto.ts';
 import { numberVar } from './limits.ts';
 
@@ -18,7 +17,7 @@ import { numberVar } from './limits.ts';
 const MAX_KV_KEY_BYTES = 512;
 
 function kvKey(modelVersion: string, text: string): string | null {
-  const key = embeddingKey(modelVersion, normaliseQueryText(text));
+  const key = embeddingCacheKey(modelVersion, text);
   return new TextEncoder().encode(key).length <= MAX_KV_KEY_BYTES ? key : null;
 }
 

@@ -7,6 +7,7 @@ export type EdgeErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'PERSISTED_QUERY_NOT_FOUND'
   | 'PERSISTED_QUERY_ONLY'
+  | 'RATE_LIMITED'
   | 'BAD_GATEWAY'
   | 'SERVICE_UNAVAILABLE'
   | 'TIMEOUT';
@@ -20,6 +21,7 @@ const STATUS: Record<EdgeErrorCode, number> = {
   // the APQ protocol: clients retry with the full document on this answer, whatever the status
   PERSISTED_QUERY_NOT_FOUND: 200,
   PERSISTED_QUERY_ONLY: 403,
+  RATE_LIMITED: 429,
   BAD_GATEWAY: 502,
   SERVICE_UNAVAILABLE: 503,
   TIMEOUT: 504,

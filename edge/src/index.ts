@@ -1,6 +1,8 @@
 import { EdgeError, errorResponse } from './errors.ts';
 import { handleGraphQL } from './graphql-handler.ts';
+import { enforceRateLimits } from './rate-limit.ts';
 import { handleClick, handleImage, handleSearch, handleUpload } from './rest.ts';
+import { handleWebAsset } from './web-app.ts';
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext, param: string) => Promise<Response>;
 
@@ -12,6 +14,13 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/images\/([^/]+)$/, handleImage],
   ['POST', /^\/images$/, handleUpload],
   ['POST', /^\/search\/([^/]+)\/click$/, handleClick],
+  // the web app and its thumbnails, passed through to the API
+  ['GET', /^\/(?:index\.html)?$/, handleWebAsset],
+  ['HEAD', /^\/(?:index\.html)?$/, handleWebAsset],
+  ['GET', /^\/assets\/[^/]+$/, handleWebAsset],
+  ['HEAD', /^\/assets\/[^/]+$/, handleWebAsset],
+  ['GET', /^\/thumbs\/[^/]+\.webp$/, handleWebAsset],
+  ['HEAD', /^\/thumbs\/[^/]+\.webp$/, handleWebAsset],
 ];
 
 async function fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -20,6 +29,7 @@ async function fetch(request: Request, env: Env, ctx: ExecutionContext): Promise
     const matching = routes.filter(([, pattern]) => pattern.test(pathname));
     const route = matching.find(([method]) => method === request.method);
     if (route) {
+      await enforceRateLimits(request, env);
       const param = decodeURIComponent(route[1].exec(pathname)?.[1] ?? '');
       return await route[2](request, env, ctx, param);
     }

@@ -1,5 +1,7 @@
 import {
+  bytesToHex,
   EDGE_HEADERS,
+  EDGE_IMPRESSIONS_PATH,
   EDGE_PRIVATE_HEADERS,
   edgeRequestMessage,
   unixSeconds,
@@ -39,6 +41,47 @@ export function graphqlUrl(env: Env): URL {
   return new URL(`${env.ORIGIN_URL.replace(/\/+$/, '')}/graphql`);
 }
 
+/** Sets the edge signature over POST `path`, the exact body bytes and the client address. */
+async function sign(headers: Headers, env: Env, path: string, bytes: Uint8Array, client: string | null) {
+  if (!env.EDGE_SIGNING_KEY) return;
+  const timestamp = unixSeconds();
+  const bodySha256 = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+  const message = edgeRequestMessage({ timestamp, method: 'POST', path, bodySha256, client: client ?? '' });
+  headers.set(EDGE_HEADERS.edgeTimestamp, String(timestamp));
+  headers.set(EDGE_HEADERS.edgeSignature, await hmacHex(env.EDGE_SIGNING_KEY, message));
+  if (client) headers.set(EDGE_HEADERS.edgeClient, client);
+}
+
+/**
+ * Tells the API, in the background, that a cached answer of `sourceQueryId` was served to this
+ * client under the new `queryId`: its impression is logged and its clicks count for that client.
+ */
+export function reportImpression(
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  impression: { sourceQueryId: string; queryId: string },
+): void {
+  const url = new URL(`${env.ORIGIN_URL.replace(/\/+$/, '')}${EDGE_IMPRESSIONS_PATH}`);
+  const bytes = new TextEncoder().encode(JSON.stringify(impression));
+  ctx.waitUntil(
+    (async () => {
+      const headers = new Headers({ 'content-type': 'application/json' });
+      await sign(headers, env, url.pathname, bytes, request.headers.get('cf-connecting-ip'));
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: bytes,
+        signal: AbortSignal.timeout(numberVar(env.ORIGIN_TIMEOUT_MS, 30_000)),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`the API answered ${response.status}`);
+    })().catch((error) =>
+      console.error(JSON.stringify({ level: 'error', msg: 'impression report', error: String(error) })),
+    ),
+  );
+}
+
 /**
  * POSTs to the API's /graphql, signed as coming from the edge when a key is configured.
  * Failures become coded GraphQL errors: unreachable 503, timeout 504, a non-JSON 5xx 502.
@@ -57,12 +100,29 @@ export async function callOrigin(
   }
   const client = request.headers.get('cf-connecting-ip');
   if (client) headers.set('x-forwarded-for', client);
-  if (typeof body === 'string') headers.set('content-type', 'application/json');
+  // the exact bytes sent, so the signature can cover them (multipart gets its boundary here)
+  const encoded = new Request(url, {
+    method: 'POST',
+    body,
+    headers: typeof body === 'string' ? { 'content-type': 'application/json' } : {},
+  });
+  headers.set('content-type', encoded.headers.get('content-type') ?? 'application/json');
+  // multipart is a CORS-simple type: the API's CSRF prevention wants a non-simple header on it
+  if (typeof body !== 'string') headers.set('x-graphql-yoga-csrf', '1');
+  const bytes = new Uint8Array(await encoded.arrayBuffer());
   if (env.EDGE_SIGNING_KEY) {
     const timestamp = unixSeconds();
-    const message = edgeRequestMessage({ timestamp, method: 'POST', path: url.pathname });
+    const bodySha256 = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+    const message = edgeRequestMessage({
+      timestamp,
+      method: 'POST',
+      path: url.pathname,
+      bodySha256,
+      client: client ?? '',
+    });
     headers.set(EDGE_HEADERS.edgeTimestamp, String(timestamp));
     headers.set(EDGE_HEADERS.edgeSignature, await hmacHex(env.EDGE_SIGNING_KEY, message));
+    if (client) headers.set(EDGE_HEADERS.edgeClient, client);
   }
   for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value);
 
@@ -71,7 +131,7 @@ export async function callOrigin(
     response = await fetch(url, {
       method: 'POST',
       headers,
-      body,
+      body: bytes,
       signal: AbortSignal.timeout(numberVar(env.ORIGIN_TIMEOUT_MS, 30_000)),
     });
   } catch (error) {

@@ -24,6 +24,8 @@ export async function cachedResult(
 export function reasonNotToStore(answer: OriginAnswer): string | null {
   if (answer.status !== 200) return 'status';
   if (!answer.headers.get(EDGE_HEADERS.modelVersion)) return 'no model version';
+  // a store was down and a fallback answered: the next request may get the full answer
+  if (answer.headers.has(EDGE_HEADERS.degraded)) return 'degraded';
   if (answer.headers.has('set-cookie')) return 'set-cookie';
   if (/no-store|private/i.test(answer.headers.get('cache-control') ?? '')) return 'cache-control';
   let body: { data?: unknown; errors?: unknown };

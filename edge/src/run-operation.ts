@@ -4,9 +4,16 @@ import type { Caller } from './caller.ts';
 import { cachedEmbeddingHeaders, storeReturnedEmbedding } from './embedding-cache.ts';
 import { MAX_TEXT_BYTES, numberVar } from './limits.ts';
 import { activeModelVersion, learnModelVersion } from './model-version.ts';
-import { callOrigin, type OriginAnswer } from './origin.ts';
+import { callOrigin, type OriginAnswer, reportImpression } from './origin.ts';
 import type { ResolvedOperation } from './persisted-operations.ts';
 import { cachedResult, reasonNotToStore, storeResult } from './result-cache.ts';
+import {
+  apiSafetyEpoch,
+  bumpSafetyEpoch,
+  followApiSafetyEpoch,
+  mayRemoveImages,
+  readSafetyEpoch,
+} from './safety-epoch.ts';
 
 export interface OperationCall {
   operation: ResolvedOperation;
@@ -77,19 +84,23 @@ export async function runOperation(
     CACHED_OPERATIONS.has(operation.persisted.name);
   const modelVersion = await activeModelVersion(env);
   const origin = new URL(request.url).origin;
-  const keyFor = (version: string) =>
+  // read before the API is asked: an answer older than a takedown is stored under the old epoch
+  const epoch = shareable ? await readSafetyEpoch(origin) : null;
+  const keyFor = (version: string, safetyEpoch: number) =>
     resultCacheKey({
       origin,
       operationHash: operation.hash!,
       variables: operation.variables,
       modelVersion: version,
+      safetyEpoch,
     });
 
-  if (shareable && modelVersion) {
-    const hit = await cachedResult(await keyFor(modelVersion), modelVersion, ctx);
+  if (epoch && modelVersion) {
+    const hit = await cachedResult(await keyFor(modelVersion, epoch.local), modelVersion, ctx);
     if (hit) {
       const headers = new Headers(hit.headers);
-      return { status: hit.status, headers, body: await hit.text(), cache: 'HIT' };
+      const body = withOwnQueryId(request, env, ctx, await hit.text());
+      return { status: hit.status, headers, body, cache: 'HIT' };
     }
   }
 
@@ -102,12 +113,44 @@ export async function runOperation(
   if (answeredBy) learnModelVersion(env, ctx, answeredBy);
   if (text) storeReturnedEmbedding(env, ctx, text, answer.edgeHeaders);
 
-  if (!shareable) return { ...answer, cache: 'BYPASS' };
-  if (answeredBy && reasonNotToStore(answer) === null) {
+  // awaited, not waitUntil: when the client has the mutation's answer, the epoch has moved
+  let epochMoved: boolean;
+  if (mayRemoveImages(operation)) {
+    await bumpSafetyEpoch(origin, apiSafetyEpoch(answer.headers));
+    epochMoved = true;
+  } else {
+    epochMoved = await followApiSafetyEpoch(origin, answer.headers);
+  }
+
+  if (!shareable || !epoch) return { ...answer, cache: 'BYPASS' };
+  if (answeredBy && !epochMoved && reasonNotToStore(answer) === null) {
     // keyed by the version that produced this answer, which may be newer than the one we knew
-    storeResult(await keyFor(answeredBy), answer, numberVar(env.RESULT_TTL_SECONDS, 60), ctx);
+    storeResult(await keyFor(answeredBy, epoch.local), answer, numberVar(env.RESULT_TTL_SECONDS, 60), ctx);
   }
   return { ...answer, cache: 'MISS' };
+}
+
+/**
+ * A cached answer gets its own queryId, reported to the API with the client it was served to, so
+ * every impression is logged and only this client's clicks on it count. Without the signing key
+ * the API could not trust the report: the answer keeps the queryId it was cached with.
+ */
+function withOwnQueryId(request: Request, env: Env, ctx: ExecutionContext, body: string): string {
+  if (!env.EDGE_SIGNING_KEY) return body;
+  let parsed: { data?: Record<string, { queryId?: unknown } | null> };
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return body;
+  }
+  for (const field of Object.values(parsed.data ?? {})) {
+    if (field && typeof field.queryId === 'string') {
+      const queryId = crypto.randomUUID();
+      reportImpression(request, env, ctx, { sourceQueryId: field.queryId, queryId });
+      field.queryId = queryId;
+    }
+  }
+  return JSON.stringify(parsed);
 }
 
 export function toResponse(answer: OperationAnswer): Response {

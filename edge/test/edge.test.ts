@@ -26,6 +26,14 @@ async function startPair(options: Partial<EdgeOptions> = {}) {
 const searchPath = (input: Record<string, unknown>) =>
   `/graphql?id=${ids.Search}&variables=${encodeURIComponent(JSON.stringify({ input }))}`;
 
+/** The location's safety epoch as the Worker keeps it in the Cache API. */
+async function safetyEpochOf(edge: RunningEdge): Promise<number> {
+  const caches = await edge.miniflare.getCaches();
+  const stored = await caches.default.match('http://edge.test/__pixelfind-edge-cache/safety-epoch/v1');
+  if (!stored) throw new Error('the Worker has no safety epoch yet');
+  return ((await stored.json()) as { local: number }).local;
+}
+
 /** Waits until the edge's background cache write for this search has landed (ctx.waitUntil). */
 async function cached(edge: RunningEdge, input: Record<string, unknown>, modelVersion: string) {
   const key = await resultCacheKey({
@@ -33,6 +41,7 @@ async function cached(edge: RunningEdge, input: Record<string, unknown>, modelVe
     operationHash: ids.Search,
     variables: { input },
     modelVersion,
+    safetyEpoch: await safetyEpochOf(edge),
   });
   const caches = await edge.miniflare.getCaches();
   await vi.waitFor(async () => expect(await caches.default.match(key)).toBeTruthy(), { timeout: 5000 });
@@ -62,8 +71,32 @@ describe('edge: result cache', () => {
     const before = origin.requests.length;
     const second = await edge.fetch(searchPath({ limit: 5, text: 'red car' })); // key order does not matter
     expect(second.headers.get('x-cache')).toBe('HIT');
-    expect(await json(second)).toEqual(firstBody);
+    const secondBody = await json(second);
+    const { queryId: firstId, ...firstRest } = firstBody.data!.search as unknown as { queryId: string };
+    const { queryId: secondId, ...secondRest } = secondBody.data!.search as unknown as { queryId: string };
+    expect(secondRest).toEqual(firstRest);
     expect(origin.requests.length).toBe(before);
+
+    // its own queryId, reported (signed) with the client it was served to (issue 10 item 9)
+    expect(secondId).not.toBe(firstId);
+    expect(secondId).toMatch(/^[0-9a-f-]{36}$/);
+    await vi.waitFor(() => expect(origin.impressions.map((i) => i.queryId)).toContain(secondId), {
+      timeout: 5000,
+    });
+    expect(origin.impressions.find((i) => i.queryId === secondId)?.sourceQueryId).toBe(firstId);
+  });
+
+  it('an impression report not signed by the edge is refused', async () => {
+    const { origin } = pair;
+    const forged = await fetch(`${origin.url}/edge/impressions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        sourceQueryId: '00000000-0000-4000-8000-000000000001',
+        queryId: crypto.randomUUID(),
+      }),
+    });
+    expect(forged.status).toBe(401);
   });
 
   it('shares entries between GET /search and the same GraphQL GET', async () => {
@@ -143,6 +176,132 @@ describe('edge: result cache', () => {
       origin.partial = false;
     }
     expect(origin.requests.length).toBe(before + 5);
+  });
+});
+
+describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair();
+    pair.origin.corpus = ['1', '7', '8', '9'];
+  });
+  afterAll(() => pair.close());
+
+  const idsIn = (body: Body) =>
+    ((body.data?.search as unknown as { hits?: { image: { id: string } }[] } | undefined)?.hits ?? []).map(
+      (h) => h.image.id,
+    );
+  const moderator = { 'content-type': 'application/json', 'x-api-key': 'pf_moderator_m1' };
+
+  for (const [mutation, id] of [
+    ['mutation { flagImage(id: "7", reason: "unsafe") { imageId } }', '7'],
+    ['mutation Remove($id: ID!) { deleteImage(id: $id) { imageId } }', '8'],
+  ] as const) {
+    it(`after ${mutation.includes('flag') ? 'flagImage' : 'deleteImage'} returns, no answer from this location shows the image`, async () => {
+      const { edge } = pair;
+      const input = { text: `takedown ${id}`, limit: 10 };
+      expect(idsIn(await json(await edge.fetch(searchPath(input))))).toContain(id);
+      await cached(edge, input, 'clip-v1');
+      const hit = await edge.fetch(searchPath(input));
+      expect(hit.headers.get('x-cache')).toBe('HIT');
+      expect(idsIn(await json(hit))).toContain(id);
+
+      const taken = await edge.fetch('/graphql', {
+        method: 'POST',
+        headers: moderator,
+        body: JSON.stringify({ query: mutation, variables: { id } }),
+      });
+      expect((await json(taken)).errors).toBeUndefined();
+
+      // at once, in every isolate of the location: the epoch moved before the answer came back
+      const after = await edge.fetch(searchPath(input));
+      expect(after.headers.get('x-cache')).toBe('MISS');
+      expect(idsIn(await json(after))).not.toContain(id);
+      await cached(edge, input, 'clip-v1');
+      const cachedAfter = await edge.fetch(searchPath({ limit: 10, text: `takedown ${id}` }));
+      expect(cachedAfter.headers.get('x-cache')).toBe('HIT');
+      expect(idsIn(await json(cachedAfter))).not.toContain(id);
+    });
+  }
+
+  it("a takedown elsewhere (the API reports a higher safety epoch) drops this location's entries on its next API answer", async () => {
+    const { edge, origin } = pair;
+    origin.safetyEpoch = 10;
+    // the first report of an epoch moves this location's epoch (and is not stored)
+    await edge.fetch(searchPath({ text: 'learn the epoch', limit: 10 }));
+    const input = { text: 'flagged in another location', limit: 10 };
+    await edge.fetch(searchPath(input));
+    await cached(edge, input, 'clip-v1');
+    expect(idsIn(await json(await edge.fetch(searchPath(input))))).toContain('9');
+
+    // flagged through another location: this Worker never saw the mutation
+    origin.takenDown.add('9');
+    origin.safetyEpoch = 11;
+    const other = await edge.fetch(searchPath({ text: 'any other search', limit: 10 }));
+    expect(other.headers.get('x-cache')).toBe('MISS');
+    const again = await edge.fetch(searchPath(input));
+    expect(again.headers.get('x-cache')).toBe('MISS');
+    expect(idsIn(await json(again))).not.toContain('9');
+  });
+
+  it('never caches a degraded answer (a store was down, a fallback answered)', async () => {
+    const { edge, origin } = pair;
+    const input = { text: 'database down', limit: 10 };
+    origin.degraded = true;
+    try {
+      const before = origin.requests.length;
+      for (let i = 0; i < 2; i++) {
+        const res = await edge.fetch(searchPath(input));
+        expect(res.headers.get('x-cache')).toBe('MISS');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100)); // give a (wrong) background write time to land
+      expect((await edge.fetch(searchPath(input))).headers.get('x-cache')).toBe('MISS');
+      expect(origin.requests.length).toBe(before + 3);
+    } finally {
+      origin.degraded = false;
+    }
+  });
+});
+
+describe('edge: rate limits per API key and per client address (issue 10 item 8)', () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  beforeAll(async () => {
+    pair = await startPair({
+      vars: { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_KEY: '2', RATE_LIMIT_WINDOW_SECONDS: '60' },
+    });
+  });
+  afterAll(() => pair.close());
+
+  const from = (ip: string, headers: Record<string, string> = {}) => ({
+    headers: { 'cf-connecting-ip': ip, ...headers },
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past the per-address limit, cache hits included', async () => {
+    const { edge, origin } = pair;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++)
+      statuses.push((await edge.fetch('/search?q=limited', from('192.0.2.1'))).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    const before = origin.requests.length;
+    const refused = await edge.fetch('/search?q=limited', from('192.0.2.1'));
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect((await json(refused)).errors?.[0]?.extensions.code).toBe('RATE_LIMITED');
+    expect(origin.requests.length).toBe(before);
+    // another address is not held back by the first one's use
+    expect((await edge.fetch('/search?q=limited', from('192.0.2.2'))).status).toBe(200);
+  });
+
+  it('counts an API key across addresses', async () => {
+    const { edge } = pair;
+    const key = { 'x-api-key': 'pf_user_limited' };
+    expect((await edge.fetch('/search?q=keyed', from('192.0.2.10', key))).status).toBe(200);
+    expect((await edge.fetch('/search?q=keyed', from('192.0.2.11', key))).status).toBe(200);
+    const refused = await edge.fetch('/search?q=keyed', from('192.0.2.12', key));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 });
 

@@ -5,12 +5,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
 import type { Role } from '../../api/src/auth/roles.ts';
+import { EDGE_HEADERS, EDGE_IMPRESSIONS_PATH } from '../../api/src/edge-trust/protocol.ts';
 import {
   edgeEmbeddingFor,
   returnEmbeddingToEdge,
   useEdgeTrust,
 } from '../../api/src/edge-trust/use-edge-trust.ts';
 import { AppError } from '../../api/src/errors.ts';
+import { useEdgeImpressions } from '../../api/src/feedback/use-edge-impressions.ts';
 import { usePersistedOperations } from '../../api/src/persisted/use-persisted-operations.ts';
 import { maskError } from '../../api/src/plugins/mask-error.ts';
 
@@ -29,7 +31,10 @@ const typeDefs = /* GraphQL */ `
   type Mutation {
     uploadImage(file: Upload!, uploaderId: ID!, tagsHint: [String!]): UploadImagePayload!
     recordClick(queryId: ID!, imageId: ID!): RecordClickPayload!
+    flagImage(id: ID!, reason: String!): TakedownPayload!
+    deleteImage(id: ID!): TakedownPayload!
   }
+  type TakedownPayload { imageId: ID! }
 `;
 
 export interface SeenRequest {
@@ -48,6 +53,16 @@ export interface FakeOrigin {
   modelVersion: string;
   /** Answer searches with `partial: true`. */
   partial: boolean;
+  /** Answer with x-pixelfind-degraded (a store is down, a fallback answered). */
+  degraded: boolean;
+  /** Ids a search shows (those not taken down). Default ['1']. */
+  corpus: string[];
+  /** Ids flagged or deleted: never in a search answer from then on. */
+  takenDown: Set<string>;
+  /** Impression reports of cached answers the edge sent (signed), with the client address. */
+  impressions: { sourceQueryId: string; queryId: string; callerRef: string }[];
+  /** The safety epoch the API reports (x-pixelfind-safety-epoch); null: no header. */
+  safetyEpoch: number | null;
   close(): Promise<void>;
 }
 
@@ -73,8 +88,21 @@ const roleOf = async (request: Request): Promise<Role> => {
 };
 
 export async function startFakeOrigin({ signingKey }: { signingKey?: string } = {}): Promise<FakeOrigin> {
-  const state = { modelVersion: 'clip-v1', partial: false };
+  const state = {
+    modelVersion: 'clip-v1',
+    partial: false,
+    degraded: false,
+    corpus: ['1'],
+    takenDown: new Set<string>(),
+    safetyEpoch: null as number | null,
+  };
+  const takeDown = (id: string) => {
+    state.takenDown.add(id);
+    if (state.safetyEpoch !== null) state.safetyEpoch += 1;
+    return { imageId: id };
+  };
   const requests: SeenRequest[] = [];
+  const impressions: FakeOrigin['impressions'] = [];
   const seen = new WeakMap<Request, SeenRequest>();
   let queries = 0;
   const yoga = createYoga<{ request: Request }>({
@@ -96,11 +124,13 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
             }
             queries += 1;
             return {
-              queryId: `q${queries}`,
+              queryId: `00000000-0000-4000-8000-${String(queries).padStart(12, '0')}`,
               modelVersion: state.modelVersion,
               partial: state.partial,
               tookMs: 1,
-              hits: [{ score: 0.9, similarity: 0.8, image: image('1') }],
+              hits: state.corpus
+                .filter((id) => !state.takenDown.has(id))
+                .map((id) => ({ score: 0.9, similarity: 0.8, image: image(id) })),
             };
           },
           image: (_: unknown, { id }: { id: string }) => (id === '1' ? image('1') : null),
@@ -110,12 +140,15 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
             image: { ...image(String(1000 + (await file.arrayBuffer()).byteLength)), status: 'PENDING' },
           }),
           recordClick: () => ({ ok: true }),
+          flagImage: (_: unknown, { id }: { id: string }) => takeDown(id),
+          deleteImage: (_: unknown, { id }: { id: string }) => takeDown(id),
         },
       },
     }),
     plugins: [
       {
         onRequest({ request }) {
+          if (new URL(request.url).pathname === EDGE_IMPRESSIONS_PATH) return;
           const record: SeenRequest = {
             method: request.method,
             path: new URL(request.url).pathname,
@@ -130,7 +163,23 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
         },
       },
       usePersistedOperations({ roleOf }),
-      useEdgeTrust({ key: signingKey, activeModelVersion: () => state.modelVersion }),
+      useEdgeTrust({
+        key: signingKey,
+        activeModelVersion: () => state.modelVersion,
+        safetyEpoch: () => state.safetyEpoch,
+      }),
+      useEdgeImpressions({
+        record: async (sourceQueryId, queryId, callerRef) => {
+          impressions.push({ sourceQueryId, queryId, callerRef });
+          return true;
+        },
+        secret: signingKey ?? null,
+      }),
+      {
+        onResponse({ response }) {
+          if (state.degraded) response.headers.set(EDGE_HEADERS.degraded, 'database');
+        },
+      },
     ],
   });
   const server: Server = createServer(yoga);
@@ -150,6 +199,26 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
     },
     set partial(value: boolean) {
       state.partial = value;
+    },
+    get degraded() {
+      return state.degraded;
+    },
+    set degraded(value: boolean) {
+      state.degraded = value;
+    },
+    get corpus() {
+      return state.corpus;
+    },
+    set corpus(value: string[]) {
+      state.corpus = value;
+    },
+    takenDown: state.takenDown,
+    impressions,
+    get safetyEpoch() {
+      return state.safetyEpoch;
+    },
+    set safetyEpoch(value: number | null) {
+      state.safetyEpoch = value;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EDGE_HEADERS, EDGE_PRIVATE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
+import {
+  EDGE_HEADERS,
+  EDGE_IMPRESSIONS_PATH,
+  EDGE_PRIVATE_HEADERS,
+} from '../../api/src/edge-trust/protocol.ts';
 import manifest from '../../schema/persisted-operations.json' with { type: 'json' };
 import { type ColourName, makeColourImage } from '../../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../../test/fixtures/tiny-clip/generate.ts';
@@ -190,7 +194,10 @@ describe('edge in front of the real API with the tiny model', () => {
   const imageIds = new Map<string, string>(); // colour -> image id
 
   /** Requests that reached the API through the Worker. */
-  const originCount = () => proxy!.exchanges.length;
+  /** GraphQL calls that reached the API (impression reports are counted apart). */
+  const originCount = () => proxy!.exchanges.filter((e) => e.path.startsWith('/graphql')).length;
+  const impressionReports = () => proxy!.exchanges.filter((e) => e.path === EDGE_IMPRESSIONS_PATH);
+  const withoutQueryId = ({ queryId: _, ...rest }: SearchAnswer) => rest;
   const lastExchange = () => proxy!.exchanges.at(-1)!;
 
   /** Straight to the API, around the Worker and the proxy. */
@@ -224,6 +231,14 @@ describe('edge in front of the real API with the tiny model', () => {
     return sum;
   };
 
+  /** This location's safety epoch, as the Worker keeps it in the Cache API (part of every key). */
+  const safetyEpoch = async () => {
+    const caches = await edge!.miniflare.getCaches();
+    const stored = await caches.default.match('http://edge.test/__pixelfind-edge-cache/safety-epoch/v1');
+    if (!stored) throw new Error('the Worker has no safety epoch yet');
+    return ((await stored.json()) as { local: number }).local;
+  };
+
   /** Waits for the Worker's background cache write (ctx.waitUntil) of this Search. */
   const cachedSearch = async (input: Record<string, unknown>) => {
     const key = await resultCacheKey({
@@ -231,6 +246,7 @@ describe('edge in front of the real API with the tiny model', () => {
       operationHash: ids.Search,
       variables: { input },
       modelVersion: MODEL,
+      safetyEpoch: await safetyEpoch(),
     });
     const caches = await edge!.miniflare.getCaches();
     await vi.waitFor(async () => expect(await caches.default.match(key)).toBeTruthy(), { timeout: 5000 });
@@ -301,12 +317,23 @@ describe('edge in front of the real API with the tiny model', () => {
     const before = originCount();
     const apiBefore = await apiCounter('pixelfind_http_requests_total');
     expect(apiBefore).toBeGreaterThan(0);
+    const reportsBefore = impressionReports().length;
     const second = await edge!.fetch('/search?q=red&limit=3');
     expect(second.status).toBe(200);
     expect(second.headers.get('x-cache')).toBe('HIT');
-    expect(await second.json()).toEqual(answer);
+    const cachedAnswer = (await second.json()) as SearchAnswer;
+    expect(withoutQueryId(cachedAnswer)).toEqual(withoutQueryId(answer));
+    // its own queryId, whose impression the Worker reports in the background: no search ran
+    expect(cachedAnswer.queryId).not.toBe(answer.queryId);
+    await vi.waitFor(
+      () => {
+        expect(impressionReports().length).toBe(reportsBefore + 1);
+        expect(impressionReports().at(-1)?.status).toBe(202);
+      },
+      { timeout: 5000 },
+    );
     expect(originCount()).toBe(before);
-    expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore);
+    expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore + 1);
   });
 
   it('serves a repeated persisted GraphQL GET from the cache too', async () => {
@@ -322,7 +349,8 @@ describe('edge in front of the real API with the tiny model', () => {
     const before = originCount();
     const second = await edge!.fetch(url);
     expect(second.headers.get('x-cache')).toBe('HIT');
-    expect(await second.json()).toEqual(body);
+    const cachedBody = (await second.json()) as GraphQLBody<{ search: SearchAnswer }>;
+    expect(withoutQueryId(cachedBody.data!.search)).toEqual(withoutQueryId(body.data!.search));
     expect(originCount()).toBe(before);
   });
 
@@ -354,8 +382,17 @@ describe('edge in front of the real API with the tiny model', () => {
     // the API returns a vector only when it encoded one itself: none here, it took the edge's
     expect(sent.responseHeaders?.[EDGE_HEADERS.embedding]).toBeUndefined();
     expect(await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' })).toBe(fromEdge + 1);
-    const strip = (a: SearchAnswer) => a.hits.map((h) => ({ id: h.image.id, similarity: h.similarity }));
-    expect(strip(top)).toEqual(strip(full).slice(0, 2));
+    // the same vector searched: the same top hit with the same similarity, and the same relevant
+    // hits; the order of near-zero ties (0.00077 vs 0.00076) is not something to pin
+    expect(top.hits).toHaveLength(2);
+    expect(top.hits[0]?.image.id).toBe(full.hits[0]?.image.id);
+    expect(top.hits[0]?.similarity).toBeCloseTo(full.hits[0]?.similarity ?? Number.NaN, 5);
+    const relevant = (a: SearchAnswer) =>
+      new Map(a.hits.filter((h) => h.similarity >= 0.05).map((h) => [h.image.id, h.similarity]));
+    const fullRelevant = relevant(full);
+    for (const [id, similarity] of relevant(top)) {
+      expect(fullRelevant.get(id)).toBeCloseTo(similarity, 5);
+    }
   });
 
   it('refuses a partner key plain query with PERSISTED_QUERY_ONLY, at the edge and at the API', async () => {
@@ -417,5 +454,40 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(click.headers.get('x-cache')).toBe('BYPASS');
     expect(await click.json()).toEqual({ ok: true });
     expect(click.status).toBe(200);
+  });
+
+  it('gives each cached answer its own queryId: only the client it was served to can click it, once (issue 10 item 9)', async () => {
+    const as = (ip: string) => ({ headers: { 'cf-connecting-ip': ip } });
+    const first = await edge!.fetch('/search?q=yellow&limit=4', as('192.0.2.50'));
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const original = (await first.json()) as SearchAnswer;
+    await cachedSearch({ text: 'yellow', limit: 4 });
+    const reports = impressionReports().length;
+    const served = await Promise.all(
+      ['192.0.2.51', '192.0.2.52'].map(async (ip) => {
+        const response = await edge!.fetch('/search?q=yellow&limit=4', as(ip));
+        expect(response.headers.get('x-cache')).toBe('HIT');
+        return (await response.json()) as SearchAnswer;
+      }),
+    );
+    const queryIds = new Set([original.queryId, ...served.map((a) => a.queryId)]);
+    expect(queryIds.size).toBe(3);
+    await vi.waitFor(() => expect(impressionReports().length).toBe(reports + 2), { timeout: 5000 });
+
+    const click = (queryId: string, ip: string) =>
+      edge!.fetch(`/search/${queryId}/click`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+        body: JSON.stringify({ image_id: original.hits[0]!.image.id }),
+      });
+    // the client the cached answer went to may click it, and it counts once
+    await vi.waitFor(async () => expect((await click(served[0]!.queryId, '192.0.2.51')).status).toBe(200), {
+      timeout: 5000,
+    });
+    expect((await click(served[0]!.queryId, '192.0.2.51')).status).toBe(200);
+    // another client (the one who ran the original, or anyone) cannot click someone else's answer
+    const forged = await click(served[0]!.queryId, '192.0.2.99');
+    expect(forged.status).toBe(404);
+    expect((await click(original.queryId, '192.0.2.51')).status).toBe(404);
   });
 });

@@ -24,7 +24,8 @@ fi
 # Debian packages: compilers for the FAISS addon, BLAS/LAPACK it links with, FAISS itself
 # (headers and the generic fallback), dpkg-dev to fetch FAISS's source for the AVX2 build.
 packages=(g++ make cmake python3 pkg-config dpkg-dev libopenblas-dev liblapack-dev libfaiss-dev libgomp1)
-if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server); fi
+# chromium: the web app's browser tests (test/web) drive Debian's Chromium with playwright-core
+if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -54,6 +55,10 @@ fi
 node -e "require('sharp'); require('onnxruntime-node'); require('hnswlib-node')" \
   || { echo "setup: a native npm package did not build (see above)" >&2; exit 1; }
 
+# the edge's Env type, generated from wrangler.toml (offline), so it is never stale or tracked
+say "Edge types (wrangler types)"
+npm run --silent edge:types >/dev/null
+
 if [ -f infra/scripts/build-faiss.sh ]; then
   say "FAISS (AVX2 build when the CPU has it)"
   bash infra/scripts/build-faiss.sh
@@ -75,6 +80,9 @@ fi
 # npm start, worker, search-cluster, migrate and keys run the compiled tree
 say "Compile to dist/"
 npm run --silent build
+
+say "Web app (api/web -> api/web/dist)"
+npm run --silent build:web
 
 if [ "$with_test_services" = 1 ]; then
   say "Postgres and Redis for the tests"

@@ -17,7 +17,9 @@ export type ClusterErrorCode =
   /** A rebuild was asked for but the shard has no source of record configured. */
   | 'NO_SOURCE'
   /** The shard is shutting down. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** The call did not carry the shard servers' SHARD_AUTH_TOKEN. */
+  | 'UNAUTHENTICATED';
 
 export class ClusterError extends Error {
   readonly code: ClusterErrorCode;
@@ -46,4 +48,5 @@ export const HTTP_STATUS: Record<ClusterErrorCode, number> = {
   SNAPSHOT_CORRUPT: 500,
   NO_SOURCE: 409,
   CLOSED: 503,
+  UNAUTHENTICATED: 401,
 };

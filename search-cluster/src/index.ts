@@ -2,8 +2,14 @@
  * The search cluster as the API sees it: one router, its configuration, the source-of-record
  * interface the API implements over Postgres, and the error type. Nothing here speaks HTTP.
  */
+
 export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
 export { useNativeAddon } from './faiss/load-native.ts';
+export { MIN_AUTH_TOKEN_LENGTH } from './protocol/auth.ts';
+export {
+  PostgresVectorSource,
+  type SqlClient,
+} from './rebuild/postgres-vector-source.ts';
 export {
   MemoryVectorSource,
   type VectorChange,
@@ -12,18 +18,8 @@ export {
   type VectorSourceSnapshot,
 } from './rebuild/vector-source.ts';
 export { createRouter, parseShardsSetting, type RouterConfig } from './router/config.ts';
-export type {
-  Hit,
-  RebuildReport,
-  RouterBatchSearchResult,
-  RouterHealth,
-  RouterOptions,
-  RouterSearchOptions,
-  RouterSearchResult,
-  RouterStats,
-  ShardRouter,
-  UpsertItems,
-} from './router/router.ts';
+export type * from './router/router.types.ts';
+export { syncPath, writeFileAtomic } from './runtime/atomic-write.ts';
 export { commonVariables, DEFAULT_SHARD_DEADLINE_MS, portVariable } from './runtime/common-env.ts';
 export {
   ConfigError,
@@ -61,4 +57,6 @@ export {
 } from './server/config.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
+export type { Hit } from './shard/topk.ts';
 export { MAX_K } from './shard/validate.ts';
+export { dot, dotAt, normalize, normalizeRows } from './vector-math.ts';

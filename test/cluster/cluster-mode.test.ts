@@ -118,7 +118,7 @@ describe.runIf(postgresAvailable && redisAvailable)(
     });
 
     it('indexes into the shard servers and finds by text across both', async () => {
-      const stats = await t.services.router.stats();
+      const stats = await t.services.cluster.stats();
       // every vector sits in one shard server: hot tier plus live main-tier vectors
       const perShard = stats.shards.map((s) =>
         (s.replicas[0]?.stats?.modelVersions ?? []).reduce(

@@ -51,12 +51,18 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
   const imageCount = async () =>
     (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images')).rows[0]!.n;
 
+  /** A user key's headers: the uploader id is the key's owner (anonymous callers cannot choose one). */
+  const asUser = async (ownerId: string) => ({
+    headers: { 'x-api-key': (await t.services.apiKeys.create('user', ownerId)).key },
+  });
+
   it('stores a JPEG as PENDING with its size, tags hint and a readable blob', async () => {
     const bytes = await jpeg(200, 10, 10, 80, 60);
-    const { status, body } = await t.upload(bytes, {
-      uploaderId: 'alice',
-      tagsHint: ['Sunset', ' beach ', 'sunset'],
-    });
+    const { status, body } = await t.upload(
+      bytes,
+      { uploaderId: 'alice', tagsHint: ['Sunset', ' beach ', 'sunset'] },
+      await asUser('alice'),
+    );
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     const uploaded = (body.data as { uploadImage: { image: Record<string, unknown> } }).uploadImage.image;
@@ -95,9 +101,10 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
 
   it('returns the existing image when the same uploader sends the same bytes again', async () => {
     const bytes = await jpeg(1, 2, 3);
-    const first = await t.upload(bytes, { uploaderId: 'bob' });
-    const second = await t.upload(bytes, { uploaderId: 'bob' });
-    const other = await t.upload(bytes, { uploaderId: 'carol' });
+    const bob = await asUser('bob');
+    const first = await t.upload(bytes, { uploaderId: 'bob' }, bob);
+    const second = await t.upload(bytes, { uploaderId: 'bob' }, bob);
+    const other = await t.upload(bytes, { uploaderId: 'carol' }, await asUser('carol'));
     const id = (r: typeof first) =>
       (r.body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
     expect(id(second)).toBe(id(first));

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,14 @@ describe('npm start and SIGTERM', () => {
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('builds the pixelfind bin: package.json bin points at a compiled CLI that runs', async () => {
+    const { bin } = JSON.parse(await readFile('package.json', 'utf8')) as { bin: { pixelfind: string } };
+    expect(bin.pixelfind).toBe('dist/api/src/cli/main.js');
+    const { stdout } = await run('node', [bin.pixelfind, 'help'], { cwd: process.cwd() });
+    expect(stdout).toContain('pixelfind <command> [options]');
+    expect(stdout).toContain('keys create|list|revoke');
   });
 
   it('drains and exits: /readyz 503, the request in flight completes, the port closes', async () => {

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { embeddingCacheKey } from '../../api/src/edge-trust/protocol.ts';
 import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
-import { embeddingCacheKey } from '../../api/src/search/search.service.ts';
 import { makeColourImage, syntheticImageSet } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import { type Backend, backends } from '../support/backends.ts';
@@ -39,8 +39,15 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
   };
   const names = async (input: Record<string, unknown>) =>
     (await search(input)).hits.map((h) => nameOf(h.image.id));
+  let uploaderKey: string;
   const upload = async (name: string, bytes: Buffer, tagsHint: string[] = []) => {
-    const { body } = await t.upload(bytes, { uploaderId: 'e2e', tagsHint }, { type: 'image/png' });
+    // a user key: anonymous uploads cannot name their uploader (issue 10 item 13)
+    uploaderKey ??= (await t.services.apiKeys.create('user', 'e2e')).key;
+    const { body } = await t.upload(
+      bytes,
+      { uploaderId: 'e2e', tagsHint },
+      { type: 'image/png', headers: { 'x-api-key': uploaderKey } },
+    );
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     const id = (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
     ids.set(name, id);
@@ -125,7 +132,11 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     form.set('map', JSON.stringify({ 0: ['variables.input.image'] }));
     const blue = await makeColourImage({ colour: 'blue', format: 'jpeg', size: 96 });
     form.set('0', new Blob([new Uint8Array(blue)], { type: 'image/jpeg' }), 'q.jpg');
-    const response = await t.app.fetch('http://pixelfind.test/graphql', { method: 'POST', body: form });
+    const response = await t.app.fetch('http://pixelfind.test/graphql', {
+      method: 'POST',
+      headers: { 'x-graphql-yoga-csrf': '1' },
+      body: form,
+    });
     const byUpload = (await response.json()) as { data: SearchData };
     expect(nameOf(byUpload.data.search.hits[0]!.image.id)).toBe('blue');
 
@@ -230,11 +241,10 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     );
     const blobPath = new URL(before.data!.image.storageUrl).pathname;
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(200);
-    const { key } = await t.services.apiKeys.create('user', 'e2e');
     const deleted = await t.gql(
       'mutation($id: ID!) { deleteImage(id: $id) { deleted } }',
       { id },
-      { authorization: `Bearer ${key}` },
+      { authorization: `Bearer ${uploaderKey}` },
     );
     expect(deleted.body.errors).toBeUndefined();
     expect(await names({ text: 'purple', limit: 100 })).not.toContain('purple');
@@ -242,7 +252,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     expect(read.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     // gone from the blob store too, and from the shards
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(404);
-    const inShards = await t.services.router.search(
+    const inShards = await t.services.cluster.search(
       t.services.encoder.modelVersion,
       await t.services.encoder.encodeText('purple'),
       100,

@@ -89,7 +89,12 @@ export async function createTestApp(
       );
       const response = await app.fetch('http://pixelfind.test/graphql', {
         method: 'POST',
-        headers: { accept: 'application/graphql-response+json', ...options.headers },
+        // multipart needs a CSRF header (docs/security.md); our clients always send it
+        headers: {
+          accept: 'application/graphql-response+json',
+          'x-graphql-yoga-csrf': '1',
+          ...options.headers,
+        },
         body: form,
       });
       return { status: response.status, body: await response.json() };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../search-cluster/src/index.ts';
 import { assertValidBlobKey, type BlobStore } from './blob-store.ts';
 
 const FALLBACK_CONTENT_TYPE = 'application/octet-stream';
@@ -21,8 +22,8 @@ export class LocalBlobStore implements BlobStore {
     const file = this.fileFor(key);
     await mkdir(path.dirname(file), { recursive: true });
     // The type first: a blob that exists always has its type beside it.
-    await writeAtomically(typeFileFor(file), Buffer.from(contentType, 'utf8'));
-    await writeAtomically(file, bytes);
+    await writeFileAtomic(typeFileFor(file), Buffer.from(contentType, 'utf8'));
+    await writeFileAtomic(file, bytes);
   }
 
   async get(key: string): Promise<{ bytes: Buffer; contentType: string } | null> {
@@ -80,24 +81,6 @@ export class LocalBlobStore implements BlobStore {
 }
 
 const typeFileFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.type`);
-
-async function writeAtomically(file: string, bytes: Buffer): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(bytes);
-      // on disk before it gets its name, so a power cut cannot leave an empty blob behind it
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
 
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

@@ -1,36 +1,43 @@
+import { LRUCache } from 'lru-cache';
 import type { Cache } from './cache.ts';
 
-/** Bounded in-process cache: oldest entries go first once maxEntries is reached. */
-export function createMemoryCache(options: { maxEntries?: number } = {}): Cache {
-  const maxEntries = options.maxEntries ?? 100_000;
-  const values = new Map<string, { value: Buffer; expiresAt: number }>();
-  const sets = new Map<string, Set<string>>();
+export interface MemoryCacheOptions {
+  /** Most values kept; the least recently used goes first. Default 100 000. */
+  maxEntries?: number;
+  /** Most bytes of values (plus keys) kept. Default 256 MiB. */
+  maxBytes?: number;
+  /** Milliseconds clock for TTLs; tests pass their own. Default `performance`. */
+  clock?: { now(): number };
+}
 
-  const live = (key: string) => {
-    const entry = values.get(key);
-    if (!entry) return null;
-    if (entry.expiresAt !== 0 && entry.expiresAt <= Date.now()) {
-      values.delete(key);
-      return null;
-    }
-    return entry.value;
-  };
+/**
+ * Bounded in-process cache (single-node mode): least recently used values go first once
+ * maxEntries or maxBytes is reached, and expired values are never returned and are purged
+ * once a minute. Sets (the safety blocklist) are never evicted: losing a member would let
+ * blocked content through.
+ */
+export function createMemoryCache(options: MemoryCacheOptions = {}): Cache {
+  const values = new LRUCache<string, Buffer>({
+    max: options.maxEntries ?? 100_000,
+    maxSize: options.maxBytes ?? 256 * 1024 * 1024,
+    sizeCalculation: (value, key) => value.byteLength + key.length,
+    perf: options.clock,
+    // an injected clock is read on every check (the default caches now() for 1 ms)
+    ...(options.clock ? { ttlResolution: 0 } : {}),
+  });
+  const sets = new Map<string, Set<string>>();
+  // expired values would otherwise sit in memory until evicted or read
+  const purge = setInterval(() => values.purgeStale(), 60_000);
+  purge.unref();
 
   return {
     kind: 'memory',
     async getBuffer(key) {
-      return live(key);
+      return values.get(key) ?? null;
     },
     async setBuffer(key, value, ttlSeconds) {
-      values.delete(key);
-      if (values.size >= maxEntries) {
-        const oldest = values.keys().next().value;
-        if (oldest !== undefined) values.delete(oldest);
-      }
-      values.set(key, {
-        value: Buffer.from(value),
-        expiresAt: ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0,
-      });
+      // ttl 0 keeps the value until deleted or evicted
+      values.set(key, Buffer.from(value), { ttl: ttlSeconds > 0 ? ttlSeconds * 1000 : 0 });
     },
     async delete(key) {
       values.delete(key);
@@ -54,6 +61,7 @@ export function createMemoryCache(options: { maxEntries?: number } = {}): Cache 
     },
     async ping() {},
     async close() {
+      clearInterval(purge);
       values.clear();
       sets.clear();
     },

@@ -5,7 +5,10 @@ import type { Cache } from './cache.ts';
 export function createRedisCache(url: string, options: { prefix?: string } = {}): Cache {
   const redis = new Redis(url, {
     keyPrefix: options.prefix ?? 'pf:',
-    maxRetriesPerRequest: 2,
+    // while Redis is down a command fails within about a second and callers fall back to
+    // Postgres; reconnect attempts stay frequent so the cache is used again soon after it returns
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(times * 50, 500),
     enableOfflineQueue: true,
     lazyConnect: false,
   });

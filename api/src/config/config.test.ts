@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SHARD_DEADLINE_MS } from '../../../search-cluster/src/index.ts';
-import { loadConfig } from './config.ts';
+import { loadCliConfig, loadConfig } from './config.ts';
 
 // cluster mode refuses to start without its shared stores; these tests look at other rules
 const CLUSTER = {
@@ -89,5 +89,76 @@ describe('configuration errors', () => {
   it('keeps one default for the per-shard deadline, shared with the router', () => {
     expect(loadConfig({}).shards.deadlineMs).toBe(DEFAULT_SHARD_DEADLINE_MS);
     expect(DEFAULT_SHARD_DEADLINE_MS).toBe(150);
+  });
+});
+
+describe('request limits, rate limits and the production surface', () => {
+  it('defaults open in single mode and closed in cluster mode', () => {
+    const single = loadConfig({});
+    expect(single.surface).toEqual({
+      introspection: true,
+      graphiql: true,
+      fieldSuggestions: true,
+      metricsToken: null,
+    });
+    expect(single.rateLimits).toMatchObject({
+      exemptLoopback: true,
+      trustForwardedFor: false,
+      prefix: 'pf:rl:',
+    });
+    expect(single.corsAllowLoopback).toBe(true);
+    const cluster = loadConfig(CLUSTER);
+    expect(cluster.surface).toMatchObject({ introspection: false, graphiql: false, fieldSuggestions: false });
+    expect(cluster.rateLimits.exemptLoopback).toBe(false);
+    expect(cluster.corsAllowLoopback).toBe(false);
+  });
+
+  it('reads each setting into the shape the code uses', () => {
+    const config = loadConfig({
+      GRAPHQL_MAX_DEPTH: '8',
+      MAX_JSON_BODY_BYTES: '2048',
+      HTTP_HEADERS_TIMEOUT_MS: '1000',
+      RATE_LIMIT_PER_KEY: '0',
+      IMAGE_FETCHES_PER_CALLER: '3',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      GRAPHIQL: 'false',
+      METRICS_TOKEN: 'scrape',
+      SHARD_AUTH_TOKEN: 'x'.repeat(32),
+    });
+    expect(config.requestLimits).toMatchObject({ maxDepth: 8, maxJsonBodyBytes: 2048, maxTokens: 2000 });
+    expect(config.http.headersTimeoutMs).toBe(1000);
+    expect(config.rateLimits).toMatchObject({ perKey: 0, fetchesPerCaller: 3, perAddress: 1200 });
+    expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.surface).toMatchObject({ graphiql: false, metricsToken: 'scrape' });
+    expect(config.shards.authToken).toBe('x'.repeat(32));
+  });
+
+  it('refuses values below their floor and a short shard token, without echoing the token', () => {
+    expect(() => loadConfig({ GRAPHQL_MAX_TOKENS: '10' })).toThrow(
+      /GRAPHQL_MAX_TOKENS is "10"; expected an integer >= 100/,
+    );
+    expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS/);
+    expect(() => loadConfig({ RATE_LIMIT_EXEMPT_LOOPBACK: 'maybe' })).toThrow(/RATE_LIMIT_EXEMPT_LOOPBACK/);
+    expect(() => loadConfig({ SHARD_AUTH_TOKEN: 'hunter2' })).toThrow(
+      'config: SHARD_AUTH_TOKEN is set (value hidden, 7 characters); expected a shared secret of at least 32 characters',
+    );
+  });
+});
+
+describe('CLI configuration', () => {
+  it('defaults to the local single node; flags win over the environment', () => {
+    expect(loadCliConfig({})).toEqual({ url: 'http://127.0.0.1:4000', apiKey: null });
+    const env = { PIXELFIND_URL: 'http://api.example:4000/', PIXELFIND_API_KEY: 'pf_env' };
+    expect(loadCliConfig(env)).toEqual({ url: 'http://api.example:4000', apiKey: 'pf_env' });
+    expect(loadCliConfig(env, { url: 'https://other.example', key: 'pf_flag' })).toEqual({
+      url: 'https://other.example',
+      apiKey: 'pf_flag',
+    });
+  });
+
+  it('names the variable and its flag for a bad URL', () => {
+    expect(() => loadCliConfig({ PIXELFIND_URL: 'not a url' })).toThrow(
+      'config: PIXELFIND_URL (or --url) is "not a url"; expected a http:// or https:// URL',
+    );
   });
 });

@@ -4,19 +4,31 @@ import {
   type EnvIssue,
   type EnvSource,
   type EnvValues,
+  isConfigError,
   type LogLevel,
   parseEnv,
 } from '../../../search-cluster/src/index.ts';
 import type { ExecutionProvider } from '../encoder/onnx-session.ts';
-import { baseVariables, coreVariables, downloadVariables, httpVariables } from './variables.ts';
+import {
+  baseVariables,
+  cliVariables,
+  coreVariables,
+  downloadVariables,
+  httpVariables,
+  limitVariables,
+  surfaceVariables,
+} from './variables.ts';
 
 export type RunMode = 'single' | 'cluster';
 
 /** The variables of each process kind (one zod object each, see variables.ts). */
 export const processVariables = {
-  api: { ...baseVariables, ...coreVariables, ...httpVariables },
+  api: { ...baseVariables, ...coreVariables, ...httpVariables, ...limitVariables, ...surfaceVariables },
   worker: { ...baseVariables, ...coreVariables },
-  cli: { ...baseVariables },
+  /** Commands that open the database themselves (`npm run migrate`, `keys` without a server). */
+  database: { ...baseVariables },
+  /** The `pixelfind` CLI talking to a running server. */
+  cli: { ...cliVariables },
   download: { ...baseVariables, MODELS_DIR: coreVariables.MODELS_DIR, ...downloadVariables },
 };
 
@@ -66,6 +78,8 @@ export interface CoreConfig extends BaseConfig {
     inProcessCount: number;
     /** Per-shard deadline. Default 150 ms (the product budget is 200 ms end to end). */
     deadlineMs: number;
+    /** SHARD_AUTH_TOKEN: the shard servers' shared secret, sent on every call to remote shards. Default: none. */
+    authToken: string | null;
   };
   search: {
     /** Stored safety scores under this never show, and uploads under it are REJECTED. Default 0.5. */
@@ -109,6 +123,68 @@ export interface Config extends CoreConfig {
   statsEveryMs: number;
   /** On a stop signal, /readyz answers 503 this long before the listener closes. Default 0. */
   shutdownUnreadyMs: number;
+  /** What one GraphQL request may ask for; checked before validation (docs/security.md). */
+  requestLimits: {
+    /** Lexer tokens per document (GRAPHQL_MAX_TOKENS). Default 2000. */
+    maxTokens: number;
+    /** Selection depth (GRAPHQL_MAX_DEPTH). Default 12. */
+    maxDepth: number;
+    /** Aliased fields per operation (GRAPHQL_MAX_ALIASES). Default 30. */
+    maxAliases: number;
+    /** Directives per document (GRAPHQL_MAX_DIRECTIVES). Default 20. */
+    maxDirectives: number;
+    /** graphql-armor cost per operation (GRAPHQL_MAX_COST). Default 5000. */
+    maxCost: number;
+    /** Field selections per document, fragments expanded (GRAPHQL_MAX_FIELDS). Default 400. */
+    maxFields: number;
+    /** `search` fields per document (GRAPHQL_MAX_SEARCHES). Default 3. */
+    maxSearches: number;
+    /** Bodies of non-multipart requests, in bytes (MAX_JSON_BODY_BYTES). Default 64 KiB. */
+    maxJsonBodyBytes: number;
+  };
+  /** Node HTTP server timeouts (docs/security.md). */
+  http: {
+    /** Whole request (headers and body) must arrive within (HTTP_REQUEST_TIMEOUT_MS). Default 120 s. */
+    requestTimeoutMs: number;
+    /** Headers must arrive within (HTTP_HEADERS_TIMEOUT_MS). Default 10 s. */
+    headersTimeoutMs: number;
+    /** A body slower than this after the grace period is cut off (HTTP_MIN_BODY_BYTES_PER_SECOND). Default 4096. */
+    minBodyBytesPerSecond: number;
+    /** Time a body may take before the rate applies (HTTP_BODY_GRACE_MS). Default 5000. */
+    bodyGraceMs: number;
+  };
+  /** Per-caller request budgets (rate-limiter-flexible; Redis when REDIS_URL is set). */
+  rateLimits: {
+    /** Window of every budget below (RATE_LIMIT_WINDOW_SECONDS). Default 60. */
+    windowSeconds: number;
+    /** Requests per client address per window, 0 = off (RATE_LIMIT_PER_ADDRESS). Default 1200. */
+    perAddress: number;
+    /** Requests per API key per window, 0 = off (RATE_LIMIT_PER_KEY). Default 6000. */
+    perKey: number;
+    /** Outbound `imageUrl` fetches per caller per window, 0 = off (IMAGE_FETCHES_PER_CALLER). Default 30. */
+    fetchesPerCaller: number;
+    /** Loopback clients skip the address budget (RATE_LIMIT_EXEMPT_LOOPBACK). Default: true in single mode. */
+    exemptLoopback: boolean;
+    /** Take the client address from X-Forwarded-For (RATE_LIMIT_TRUST_FORWARDED_FOR). Default false. */
+    trustForwardedFor: boolean;
+    /** Redis key prefix of the budgets (RATE_LIMIT_PREFIX). Default `pf:rl:`. */
+    prefix: string;
+  };
+  /** Browser origins allowed to call with credentials (CORS_ORIGINS, comma separated). Default: publicUrl's origin, plus loopback origins in single mode. */
+  corsOrigins: string[];
+  /** In single mode loopback origins (any port) are allowed too. */
+  corsAllowLoopback: boolean;
+  /** What the API shows about itself. Defaults: on in single mode, off in cluster mode. */
+  surface: {
+    /** Schema introspection (GRAPHQL_INTROSPECTION). */
+    introspection: boolean;
+    /** GraphiQL at GET /graphql (GRAPHIQL). */
+    graphiql: boolean;
+    /** "Did you mean" suggestions in validation errors (GRAPHQL_FIELD_SUGGESTIONS). */
+    fieldSuggestions: boolean;
+    /** Bearer token `/metrics` requires (METRICS_TOKEN). Unset: open in single mode, 404 in cluster mode. */
+    metricsToken: string | null;
+  };
 }
 
 const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
@@ -164,6 +240,7 @@ function coreFrom(v: EnvValues<typeof processVariables.worker>, source: EnvSourc
       remote: v.SHARDS === null ? null : (source.SHARDS ?? null),
       inProcessCount: v.SHARD_COUNT,
       deadlineMs: v.SHARD_DEADLINE_MS,
+      authToken: v.SHARD_AUTH_TOKEN,
     },
     search: { safetyThreshold: v.SAFETY_THRESHOLD },
     indexer: {
@@ -198,6 +275,39 @@ export function loadConfig(source: EnvSource): Config {
     edgeSigningKey: v.EDGE_SIGNING_KEY,
     statsEveryMs: v.STATS_EVERY_MS,
     shutdownUnreadyMs: v.SHUTDOWN_UNREADY_MS,
+    requestLimits: {
+      maxTokens: v.GRAPHQL_MAX_TOKENS,
+      maxDepth: v.GRAPHQL_MAX_DEPTH,
+      maxAliases: v.GRAPHQL_MAX_ALIASES,
+      maxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
+      maxCost: v.GRAPHQL_MAX_COST,
+      maxFields: v.GRAPHQL_MAX_FIELDS,
+      maxSearches: v.GRAPHQL_MAX_SEARCHES,
+      maxJsonBodyBytes: v.MAX_JSON_BODY_BYTES,
+    },
+    http: {
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+      minBodyBytesPerSecond: v.HTTP_MIN_BODY_BYTES_PER_SECOND,
+      bodyGraceMs: v.HTTP_BODY_GRACE_MS,
+    },
+    rateLimits: {
+      windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
+      perAddress: v.RATE_LIMIT_PER_ADDRESS,
+      perKey: v.RATE_LIMIT_PER_KEY,
+      fetchesPerCaller: v.IMAGE_FETCHES_PER_CALLER,
+      exemptLoopback: v.RATE_LIMIT_EXEMPT_LOOPBACK ?? core.mode === 'single',
+      trustForwardedFor: v.RATE_LIMIT_TRUST_FORWARDED_FOR ?? false,
+      prefix: v.RATE_LIMIT_PREFIX,
+    },
+    corsOrigins: v.CORS_ORIGINS,
+    corsAllowLoopback: core.mode === 'single',
+    surface: {
+      introspection: v.GRAPHQL_INTROSPECTION ?? core.mode === 'single',
+      graphiql: v.GRAPHIQL ?? core.mode === 'single',
+      fieldSuggestions: v.GRAPHQL_FIELD_SUGGESTIONS ?? core.mode === 'single',
+      metricsToken: v.METRICS_TOKEN,
+    },
   };
 }
 
@@ -206,9 +316,42 @@ export function loadWorkerConfig(source: EnvSource): CoreConfig {
   return coreFrom(parseEnv(processVariables.worker, source), source);
 }
 
-/** CLI commands that open the database (`npm run migrate`, `npm run keys`). */
-export function loadCliConfig(source: EnvSource): BaseConfig {
-  return baseFrom(parseEnv(processVariables.cli, source));
+/** Commands that open the database themselves (`npm run migrate`, `pixelfind keys` without a server). */
+export function loadDatabaseConfig(source: EnvSource): BaseConfig {
+  return baseFrom(parseEnv(processVariables.database, source));
+}
+
+/** What the `pixelfind` CLI needs to reach the running server. */
+export interface CliConfig {
+  /** The server's base URL (PIXELFIND_URL or --url), without a trailing slash. */
+  url: string;
+  /** PIXELFIND_API_KEY or --key; null: anonymous. */
+  apiKey: string | null;
+}
+
+const CLI_FLAGS: Record<string, string> = { PIXELFIND_URL: '--url', PIXELFIND_API_KEY: '--key' };
+
+/**
+ * The `pixelfind` CLI's settings; flags win over the environment (--url over PIXELFIND_URL, --key
+ * over PIXELFIND_API_KEY). Throws a ConfigError naming the variable and its flag.
+ */
+export function loadCliConfig(source: EnvSource, flags: { url?: string; key?: string } = {}): CliConfig {
+  const input: EnvSource = {
+    PIXELFIND_URL: flags.url ?? source.PIXELFIND_URL,
+    PIXELFIND_API_KEY: flags.key ?? source.PIXELFIND_API_KEY,
+  };
+  try {
+    const v = parseEnv(processVariables.cli, input);
+    return {
+      url: (v.PIXELFIND_URL ?? 'http://127.0.0.1:4000').replace(/\/+$/, ''),
+      apiKey: v.PIXELFIND_API_KEY,
+    };
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    throw new ConfigError(
+      error.issues.map((issue) => ({ ...issue, name: `${issue.name} (or ${CLI_FLAGS[issue.name]})` })),
+    );
+  }
 }
 
 /** `npm run model:download`. */

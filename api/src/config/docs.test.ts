@@ -12,6 +12,9 @@ describe('README configuration section', () => {
   });
 
   it('lists every variable the API reads', () => {
-    for (const name of Object.keys(processVariables.api)) expect(readme).toContain(`| \`${name}\` |`);
+    // the generated rows are padded to the column width
+    for (const name of Object.keys(processVariables.api)) {
+      expect(readme).toMatch(new RegExp(`\\| \`${name}\` +\\|`));
+    }
   });
 });

@@ -7,14 +7,19 @@ export const CONFIG_DOCS_END = '<!-- config:end -->';
 
 /** The README's configuration section, from the same specs the processes parse. */
 export function renderConfigDocs(): string {
-  const { api, download } = processVariables;
+  const { api, cli, download } = processVariables;
   const downloadOnly = Object.fromEntries(Object.entries(download).filter(([name]) => !(name in api)));
   return [
     'API (`npm start`); the worker (`npm run worker`) reads the same variables except the HTTP ones',
-    '(`PORT` to the end of the table), the CLI (`npm run migrate`, `npm run keys`) only `DATA_DIR` to',
-    '`PIXELFIND_FAISS_ADDON`. A bad value stops the process with status 2 and one line per variable.',
+    '(`PORT` to the end of the table); `npm run migrate`, and `pixelfind keys` when no server answers,',
+    'read only `DATA_DIR` to `PIXELFIND_FAISS_ADDON`. A bad value stops the process with status 2 and',
+    'one line per variable.',
     '',
     envTable(api),
+    '',
+    'CLI (`pixelfind`, `npm run cli`); a flag wins over its variable:',
+    '',
+    envTable(cli),
     '',
     'Shard server (`npm run search-cluster`):',
     '',

@@ -3,6 +3,7 @@ import {
   DEFAULT_SHARD_DEADLINE_MS,
   defineEnv,
   env,
+  MIN_AUTH_TOKEN_LENGTH,
   parseShardsSetting,
   portVariable,
 } from '../../../search-cluster/src/index.ts';
@@ -13,6 +14,9 @@ import { MODELS } from '../encoder/registry.ts';
 // process kind and `npm run config:docs` prints the README table from the same objects.
 
 const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const satisfies readonly ExecutionProvider[];
+
+/** Items separated by commas or white space. */
+const commaList = (raw: string) => raw.split(/[\s,]+/).filter(Boolean);
 
 const shardsSetting = (raw: string) => {
   try {
@@ -87,6 +91,16 @@ export const coreVariables = defineEnv({
     max: 1024,
     doc: 'in-process shard count when `SHARDS` is unset',
   }),
+  SHARD_AUTH_TOKEN: env.custom(
+    (raw) => (raw.length >= MIN_AUTH_TOKEN_LENGTH ? raw : undefined),
+    null as string | null,
+    {
+      expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters`,
+      defaultText: 'unset: no token (shards on loopback only)',
+      doc: "the shard servers' shared secret, sent as `authorization: Bearer` on every call to remote shards",
+      secret: true,
+    },
+  ),
   SHARD_DEADLINE_MS: env.int({
     default: DEFAULT_SHARD_DEADLINE_MS,
     min: 1,
@@ -143,7 +157,7 @@ export const httpVariables = defineEnv({
     min: 0,
     doc: 'how long a query embedding stays cached',
   }),
-  IMAGE_FETCH_ALLOW_HOSTS: env.custom((raw) => raw.split(/[\s,]+/).filter(Boolean), [] as string[], {
+  IMAGE_FETCH_ALLOW_HOSTS: env.custom(commaList, [] as string[], {
     expected: 'host names separated by commas',
     defaultText: 'empty',
     doc: '`imageUrl` hosts allowed although they resolve to private addresses',
@@ -167,6 +181,109 @@ export const httpVariables = defineEnv({
     min: 100,
     max: 3_600_000,
     doc: 'how often image_stats folds in impressions, clicks and saves',
+  }),
+});
+
+/** What one request may cost the API: GraphQL limits, bodies, timeouts, rate limits. */
+export const limitVariables = defineEnv({
+  GRAPHQL_MAX_TOKENS: env.int({ default: 2000, min: 100, doc: 'lexer tokens per GraphQL document' }),
+  GRAPHQL_MAX_DEPTH: env.int({ default: 12, min: 3, max: 1000, doc: 'selection depth per operation' }),
+  GRAPHQL_MAX_ALIASES: env.int({ default: 30, min: 0, doc: 'aliased fields per operation' }),
+  GRAPHQL_MAX_DIRECTIVES: env.int({ default: 20, min: 0, doc: 'directives per document' }),
+  GRAPHQL_MAX_COST: env.int({ default: 5000, min: 100, doc: 'graphql-armor cost per operation' }),
+  GRAPHQL_MAX_FIELDS: env.int({
+    default: 400,
+    min: 50,
+    doc: 'field selections per document, fragments expanded',
+  }),
+  GRAPHQL_MAX_SEARCHES: env.int({ default: 3, min: 1, doc: '`search` fields per document' }),
+  MAX_JSON_BODY_BYTES: env.int({
+    default: 64 * 1024,
+    min: 1024,
+    defaultText: '`65536` (64 KiB)',
+    doc: 'largest body of a non-multipart request',
+  }),
+  HTTP_REQUEST_TIMEOUT_MS: env.int({
+    default: 120_000,
+    min: 1000,
+    doc: 'the whole request (headers and body) must arrive within it',
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: env.int({ default: 10_000, min: 500, doc: 'the headers must arrive within it' }),
+  HTTP_MIN_BODY_BYTES_PER_SECOND: env.int({
+    default: 4096,
+    min: 0,
+    doc: 'a body slower than this after `HTTP_BODY_GRACE_MS` is cut off (0: off)',
+  }),
+  HTTP_BODY_GRACE_MS: env.int({
+    default: 5000,
+    min: 0,
+    doc: 'time a body may take before `HTTP_MIN_BODY_BYTES_PER_SECOND` applies',
+  }),
+  RATE_LIMIT_WINDOW_SECONDS: env.int({
+    default: 60,
+    min: 1,
+    doc: 'window of every request budget (Redis when `REDIS_URL` is set)',
+  }),
+  RATE_LIMIT_PER_ADDRESS: env.int({
+    default: 1200,
+    min: 0,
+    doc: 'requests per client address per window (0: off)',
+  }),
+  RATE_LIMIT_PER_KEY: env.int({ default: 6000, min: 0, doc: 'requests per API key per window (0: off)' }),
+  IMAGE_FETCHES_PER_CALLER: env.int({
+    default: 30,
+    min: 0,
+    doc: 'outbound `imageUrl` fetches per caller per window (0: off)',
+  }),
+  RATE_LIMIT_EXEMPT_LOOPBACK: env.bool({
+    defaultText: 'true in single mode',
+    doc: 'loopback clients skip the address budget',
+  }),
+  RATE_LIMIT_TRUST_FORWARDED_FOR: env.bool({
+    defaultText: '`false`',
+    doc: 'take the client address from `X-Forwarded-For` (only behind a proxy that sets it)',
+  }),
+  RATE_LIMIT_PREFIX: env.custom((raw) => raw, 'pf:rl:', {
+    expected: 'a key prefix',
+    doc: 'Redis key prefix of the budgets',
+  }),
+});
+
+/** What the API shows about itself and to which browsers. */
+export const surfaceVariables = defineEnv({
+  CORS_ORIGINS: env.custom(commaList, [] as string[], {
+    expected: 'origins separated by commas',
+    defaultText: "`PUBLIC_URL`'s origin, plus loopback origins in single mode",
+    doc: 'browser origins allowed to call with credentials',
+  }),
+  GRAPHQL_INTROSPECTION: env.bool({
+    defaultText: 'true in single mode',
+    doc: 'schema introspection',
+  }),
+  GRAPHIQL: env.bool({ defaultText: 'true in single mode', doc: 'GraphiQL at `GET /graphql`' }),
+  GRAPHQL_FIELD_SUGGESTIONS: env.bool({
+    defaultText: 'true in single mode',
+    doc: '"did you mean" suggestions in validation errors',
+  }),
+  METRICS_TOKEN: env.string({
+    defaultText: 'unset: `/metrics` open in single mode, 404 in cluster mode',
+    doc: 'bearer token `/metrics` requires',
+    secret: true,
+  }),
+});
+
+/** The `pixelfind` CLI (flags win: `--url`, `--key`). */
+export const cliVariables = defineEnv({
+  PIXELFIND_URL: env.url({
+    protocols: ['http', 'https'],
+    defaultText: '`http://127.0.0.1:4000`',
+    doc: 'where the running server answers (`--url`)',
+  }),
+  PIXELFIND_API_KEY: env.custom((raw) => raw.trim() || undefined, null as string | null, {
+    expected: 'an API key',
+    defaultText: 'unset: anonymous',
+    doc: 'the API key the CLI sends, an admin key for `keys` (`--key`)',
+    secret: true,
   }),
 });
 

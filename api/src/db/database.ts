@@ -9,11 +9,17 @@ export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
 }
 
+/** Inside a transaction: statements, and whole scripts (a migration file) on the same connection. */
+export interface Transaction extends Queryable {
+  /** Runs a script of several statements without parameters, inside the transaction. */
+  exec(sql: string): Promise<void>;
+}
+
 export interface Database extends Queryable {
   /** 'postgres' or 'pglite': for logs and tests only, never for branching SQL. */
   readonly engine: 'postgres' | 'pglite';
   /** Runs fn inside BEGIN/COMMIT; a throw rolls back. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Statements sent since start; tests use it to pin batching. */

@@ -5,7 +5,10 @@ import type { Database } from './database.ts';
 
 export const MIGRATIONS_DIR = `${fromPackageRoot('schema', 'migrations')}/`;
 
-/** Applies every `NNNN_name.sql` not yet recorded, each in its own transaction, in order. */
+/**
+ * Applies every `NNNN_name.sql` not yet recorded, each whole (a script of several statements,
+ * so `$$` bodies and semicolons inside strings stay intact) in its own transaction, in order.
+ */
 export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
   await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -18,20 +21,11 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
       await tx.query('SELECT pg_advisory_xact_lock(7411)');
       const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE name = $1', [file]);
       if (seen.rowCount > 0) return false;
-      for (const statement of splitStatements(sql)) await tx.query(statement);
+      await tx.exec(sql);
       await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
       return true;
     });
     if (didApply) applied.push(file);
   }
   return applied;
-}
-
-/** Splits on semicolons at line ends; migrations keep one statement per `;\n`. */
-function splitStatements(sql: string): string[] {
-  return sql
-    .replace(/^\s*--.*$/gm, '')
-    .split(/;\s*\n/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
 }

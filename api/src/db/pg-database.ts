@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { LogSink } from '../../../search-cluster/src/index.ts';
-import type { Database, Queryable, QueryResult } from './database.ts';
+import type { Database, QueryResult, Transaction } from './database.ts';
 
 // int8 and numeric come back as strings by default; ids are selected as text on purpose,
 // counts are small enough for a JS number.
@@ -29,7 +29,14 @@ export function createPgDatabase(
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
-      const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
+      const tx: Transaction = {
+        query: (sql, params) => run(client, sql, params),
+        // no parameters: the simple query protocol, which takes several statements
+        exec: async (sql) => {
+          statements += 1;
+          await client.query(sql);
+        },
+      };
       try {
         await client.query('BEGIN');
         const result = await fn(tx);

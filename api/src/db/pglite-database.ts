@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Queryable, QueryResult } from './database.ts';
+import type { Database, QueryResult, Transaction } from './database.ts';
 
 /**
  * Embedded Postgres (WASM) for single-node mode. `dataDir` null keeps it in memory.
@@ -25,7 +25,13 @@ export async function createPgliteDatabase(dataDir: string | null): Promise<Data
     query: (sql, params) => run(db, sql, params),
     transaction: (fn) =>
       db.transaction(async (inner) => {
-        const tx: Queryable = { query: (sql, params) => run(inner, sql, params) };
+        const tx: Transaction = {
+          query: (sql, params) => run(inner, sql, params),
+          exec: async (sql) => {
+            statements += 1;
+            await inner.exec(sql);
+          },
+        };
         return fn(tx);
       }),
     async exec(sql) {

@@ -70,12 +70,13 @@ describe('verifyEdgeEmbedding', () => {
 
 describe('verifyEdgeRequest', () => {
   it('accepts its own signature over method and path, nothing else', () => {
-    const headers = new Headers(signEdgeRequest({ key, method: 'POST', path: '/graphql' }));
-    expect(verifyEdgeRequest(headers, { key, method: 'POST', path: '/graphql' })).toBe(true);
-    expect(verifyEdgeRequest(headers, { key, method: 'GET', path: '/graphql' })).toBe(false);
-    expect(verifyEdgeRequest(headers, { key, method: 'POST', path: '/admin' })).toBe(false);
-    expect(verifyEdgeRequest(headers, { key: 'other', method: 'POST', path: '/graphql' })).toBe(false);
-    expect(verifyEdgeRequest(new Headers(), { key, method: 'POST', path: '/graphql' })).toBe(false);
+    const body = '{"query":"{ a }"}';
+    const headers = new Headers(signEdgeRequest({ key, method: 'POST', path: '/graphql', body }));
+    expect(verifyEdgeRequest(headers, { key, method: 'POST', path: '/graphql', body })).toBe(true);
+    expect(verifyEdgeRequest(headers, { key, method: 'GET', path: '/graphql', body })).toBe(false);
+    expect(verifyEdgeRequest(headers, { key, method: 'POST', path: '/admin', body })).toBe(false);
+    expect(verifyEdgeRequest(headers, { key: 'other', method: 'POST', path: '/graphql', body })).toBe(false);
+    expect(verifyEdgeRequest(new Headers(), { key, method: 'POST', path: '/graphql', body })).toBe(false);
   });
 });
 
@@ -102,13 +103,16 @@ describe('useEdgeTrust', () => {
       }),
       plugins: [useEdgeTrust({ key, activeModelVersion: () => 'clip-v1' })],
     });
+    const bodyOf = (text: string) =>
+      JSON.stringify({ query: 'query ($t: String!) { embed(text: $t) }', variables: { t: text } });
     const search = (text: string, headers: Record<string, string> = {}) =>
       yoga.fetch('http://api/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ query: 'query ($t: String!) { embed(text: $t) }', variables: { t: text } }),
+        body: bodyOf(text),
       });
-    const fromEdge = () => signEdgeRequest({ key, method: 'POST', path: '/graphql' });
+    const fromEdge = (text: string) =>
+      signEdgeRequest({ key, method: 'POST', path: '/graphql', body: bodyOf(text) });
     return { search, encoded, fromEdge };
   }
 
@@ -149,7 +153,10 @@ describe('useEdgeTrust', () => {
       [EDGE_HEADERS.edgeSignature]: '00',
     });
     expect(forgedEdge.headers.get(EDGE_HEADERS.embedding)).toBeNull();
-    const edge = await search('blue sky', fromEdge());
+    // a signature captured for one body does not vouch for another
+    const replayed = await search('blue sky', fromEdge('red car'));
+    expect(replayed.headers.get(EDGE_HEADERS.embedding)).toBeNull();
+    const edge = await search('blue sky', fromEdge('blue sky'));
     expect(verifyEdgeEmbedding(edge.headers, { key, modelVersion: 'clip-v1', text: 'blue sky' })).toEqual(
       new Float32Array([8, 0, 0, 1]),
     );

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import {
   base64ToBytes,
   bytesToBase64,
@@ -91,33 +91,63 @@ export function verifyEdgeEmbedding(
   return bytesToEmbedding(bytes, dimensions);
 }
 
+export const sha256Hex = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+interface EdgeRequestParts {
+  method: string;
+  /** URL pathname, e.g. /graphql. */
+  path: string;
+  /** The exact body bytes (empty for none). */
+  body: Uint8Array | string;
+  /** The client address the edge vouches for; '' or absent when unknown. */
+  client?: string | null;
+}
+
 /** Headers proving a request came from the edge (the Worker signs with Web Crypto, same bytes). */
 export function signEdgeRequest({
   key,
   method,
   path,
+  body,
+  client,
   now = Date.now(),
-}: SignOptions & { method: string; path: string }): Record<string, string> {
+}: SignOptions & EdgeRequestParts): Record<string, string> {
   const timestamp = unixSeconds(now);
+  const message = edgeRequestMessage({
+    timestamp,
+    method,
+    path,
+    bodySha256: sha256Hex(body),
+    client: client ?? '',
+  });
   return {
     [EDGE_HEADERS.edgeTimestamp]: String(timestamp),
-    [EDGE_HEADERS.edgeSignature]: bytesToHex(hmac(key, edgeRequestMessage({ timestamp, method, path }))),
+    [EDGE_HEADERS.edgeSignature]: bytesToHex(hmac(key, message)),
+    ...(client ? { [EDGE_HEADERS.edgeClient]: client } : {}),
   };
 }
 
-/** True when the request carries a fresh edge signature over its method and path. */
+/**
+ * True when the request carries a fresh edge signature over its method, path, body and the
+ * client address in x-pixelfind-edge-client.
+ */
 export function verifyEdgeRequest(
   headers: HeaderSource,
   {
     key,
     method,
     path,
+    body,
     maxAgeSeconds = 300,
     now = Date.now(),
-  }: VerifyOptions & { method: string /** URL pathname, e.g. /graphql. */; path: string },
+  }: VerifyOptions & Omit<EdgeRequestParts, 'client'>,
 ): boolean {
   const timestamp = parseTimestamp(headers.get(EDGE_HEADERS.edgeTimestamp));
   if (timestamp === null || !isFresh(timestamp, unixSeconds(now), maxAgeSeconds)) return false;
-  const expected = hmac(key, edgeRequestMessage({ timestamp, method, path }));
+  const client = headers.get(EDGE_HEADERS.edgeClient) ?? '';
+  const expected = hmac(
+    key,
+    edgeRequestMessage({ timestamp, method, path, bodySha256: sha256Hex(body), client }),
+  );
   return sameSignature(expected, headers.get(EDGE_HEADERS.edgeSignature));
 }

@@ -6,9 +6,21 @@
 export const EDGE_HEADERS = {
   /** API -> edge, every response: the model_version that answered. */
   modelVersion: 'x-pixelfind-model-version',
+  /**
+   * API -> edge, every response when known: a non-negative integer that grows with every flag
+   * or delete anywhere. The edge drops its cached results when it sees it grow.
+   */
+  safetyEpoch: 'x-pixelfind-safety-epoch',
+  /**
+   * API -> edge: the answer is degraded (a store was down, a fallback answered); never cached.
+   * Any value counts.
+   */
+  degraded: 'x-pixelfind-degraded',
   /** edge -> API: unix seconds and HMAC over the request, proving it came through the edge. */
   edgeTimestamp: 'x-pixelfind-edge-ts',
   edgeSignature: 'x-pixelfind-edge-sig',
+  /** edge -> API, signed with the request: the client's address as Cloudflare saw it (CF-Connecting-IP). */
+  edgeClient: 'x-pixelfind-edge-client',
   /** Both ways: a text query embedding (base64 float32 little-endian) and what it is signed for. */
   embedding: 'x-pixelfind-embedding',
   embeddingModel: 'x-pixelfind-embedding-model',
@@ -16,10 +28,17 @@ export const EDGE_HEADERS = {
   embeddingSignature: 'x-pixelfind-embedding-sig',
 } as const;
 
+/**
+ * edge -> API, signed: `{ sourceQueryId, queryId }`, a cached answer of sourceQueryId was served
+ * under the new queryId (its impression and the client who may click it).
+ */
+export const EDGE_IMPRESSIONS_PATH = '/edge/impressions';
+
 /** Every header a client must never be able to set or read through the edge. */
 export const EDGE_PRIVATE_HEADERS = [
   EDGE_HEADERS.edgeTimestamp,
   EDGE_HEADERS.edgeSignature,
+  EDGE_HEADERS.edgeClient,
   EDGE_HEADERS.embedding,
   EDGE_HEADERS.embeddingModel,
   EDGE_HEADERS.embeddingTimestamp,
@@ -36,6 +55,13 @@ export const MAX_EMBEDDING_DIMENSIONS = 4096;
 export function normaliseQueryText(text: string): string {
   return text.normalize('NFC').replace(/\s+/g, ' ').trim().toLowerCase();
 }
+
+/**
+ * The key of a query embedding in the API's cache and the edge's KV, one format for both:
+ * `emb:<model_version>:<normalised text>`. Same text, same model: same embedding.
+ */
+export const embeddingCacheKey = (modelVersion: string, text: string): string =>
+  `emb:${modelVersion}:${normaliseQueryText(text)}`;
 
 const utf8 = new TextEncoder();
 
@@ -63,10 +89,29 @@ export function embeddingMessage(input: {
   return concat(utf8.encode(`${head}\n`), input.bytes);
 }
 
-/** Bytes signed for an edge -> API request. */
-export function edgeRequestMessage(input: { timestamp: number; method: string; path: string }): Uint8Array {
+/**
+ * Bytes signed for an edge -> API request: method, path, the sha256 of the exact body bytes and
+ * the client address the edge vouches for. A captured signature replays only the same body, from
+ * the same client, for the signature's lifetime.
+ */
+export function edgeRequestMessage(input: {
+  timestamp: number;
+  method: string;
+  path: string;
+  /** sha256 of the request body in lowercase hex (of zero bytes when there is none). */
+  bodySha256: string;
+  /** The client address (CF-Connecting-IP); '' when unknown. */
+  client: string;
+}): Uint8Array {
   return utf8.encode(
-    JSON.stringify(['pixelfind-edge-request-v1', input.timestamp, input.method.toUpperCase(), input.path]),
+    JSON.stringify([
+      'pixelfind-edge-request-v2',
+      input.timestamp,
+      input.method.toUpperCase(),
+      input.path,
+      input.bodySha256,
+      input.client,
+    ]),
   );
 }
 

@@ -9,13 +9,23 @@ export interface EdgeTrustOptions {
   activeModelVersion?: () => string | null | undefined;
   /** Oldest edge signature accepted, in seconds. Default 300. */
   maxAgeSeconds?: number;
+  /**
+   * The safety epoch (grows with every flag and delete), sent on every response as
+   * x-pixelfind-safety-epoch; the edge drops its cached results when it grows. Default: no header.
+   */
+  safetyEpoch?: () => number | bigint | null | undefined;
 }
 
 interface EdgeRequestState {
   key: EdgeKey | undefined;
   maxAgeSeconds: number;
-  /** The request carries a valid edge signature over its method and path. */
+  /** The request carries a valid edge signature over its method, path, body and client. */
   fromEdge: boolean;
+  /**
+   * The caller's address: the one the edge signed for when it came through the edge, else the
+   * TCP peer (a client-set x-forwarded-for is never believed). Null when unknown (in-process).
+   */
+  clientAddress: string | null;
   /** Set by the search path on an embedding-cache miss; returned only to the edge. */
   outgoing?: { modelVersion: string; text: string; embedding: Float32Array };
 }
@@ -27,24 +37,39 @@ const states = new WeakMap<Request, EdgeRequestState>();
  * take a signed query embedding from them (`edgeEmbeddingFor`) and hand a freshly encoded one
  * back (`returnEmbeddingToEdge`), and reports the active model version on every response.
  */
-export function useEdgeTrust({ key, activeModelVersion, maxAgeSeconds = 300 }: EdgeTrustOptions): Plugin {
+export function useEdgeTrust({
+  key,
+  activeModelVersion,
+  maxAgeSeconds = 300,
+  safetyEpoch,
+}: EdgeTrustOptions): Plugin {
   return {
-    onRequest({ request }) {
-      const fromEdge =
-        key !== undefined &&
-        verifyEdgeRequest(request.headers, {
+    async onRequest({ request, serverContext }) {
+      let fromEdge = false;
+      if (key !== undefined && request.headers.has(EDGE_HEADERS.edgeSignature)) {
+        // the signature covers the body: hash the exact bytes (a clone; yoga reads the original)
+        const body = new Uint8Array(await request.clone().arrayBuffer());
+        fromEdge = verifyEdgeRequest(request.headers, {
           key,
           maxAgeSeconds,
           method: request.method,
           path: new URL(request.url).pathname,
+          body,
         });
-      states.set(request, { key, maxAgeSeconds, fromEdge });
+      }
+      const peer = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req
+        ?.socket?.remoteAddress;
+      const clientAddress = fromEdge ? request.headers.get(EDGE_HEADERS.edgeClient) || null : (peer ?? null);
+      states.set(request, { key, maxAgeSeconds, fromEdge, clientAddress });
     },
     onResponse({ request, response }) {
       // the API may sit behind something that echoes headers: never leak edge-only ones
       for (const name of EDGE_PRIVATE_HEADERS) response.headers.delete(name);
       const modelVersion = activeModelVersion?.();
       if (modelVersion) response.headers.set(EDGE_HEADERS.modelVersion, modelVersion);
+      const epoch = safetyEpoch?.();
+      if (epoch !== null && epoch !== undefined)
+        response.headers.set(EDGE_HEADERS.safetyEpoch, String(epoch));
       const state = states.get(request);
       if (state?.fromEdge && state.key !== undefined && state.outgoing) {
         const { embedding, modelVersion: model, text } = state.outgoing;
@@ -86,6 +111,27 @@ export function returnEmbeddingToEdge(
   const state = states.get(request);
   if (state?.fromEdge && !state.outgoing) state.outgoing = outgoing;
 }
+
+/**
+ * The caller's address as far as it can be trusted: signed by the edge, or the TCP peer.
+ * Null when unknown (an in-process call). For rate limits and anonymous identities.
+ */
+export function clientAddressOf(request: Request): string | null {
+  return states.get(request)?.clientAddress ?? null;
+}
+
+/** The edge's side of one request, for services that must not see the Request itself. */
+export interface EdgeChannel {
+  /** The signed text embedding the edge sent for this model and text, or null. */
+  embeddingFor(query: { modelVersion: string; text: string; dimensions?: number }): Float32Array | null;
+  /** Offers an embedding just encoded to the edge's KV cache (see returnEmbeddingToEdge). */
+  offer(outgoing: { modelVersion: string; text: string; embedding: Float32Array }): void;
+}
+
+export const edgeChannel = (request: Request): EdgeChannel => ({
+  embeddingFor: (query) => edgeEmbeddingFor(request, query),
+  offer: (outgoing) => returnEmbeddingToEdge(request, outgoing),
+});
 
 /** True when the request carries a valid edge signature (for metrics and logs). */
 export function isEdgeRequest(request: Request): boolean {

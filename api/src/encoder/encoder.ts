@@ -1,5 +1,6 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { normalizeRows } from '../../../search-cluster/src/index.ts';
 import { DynamicBatcher } from './batcher.ts';
 import { defaultIntraOpThreads, type ExecutionProvider, openSession } from './onnx-session.ts';
 import { loadPreprocessConfig, outputSize, type PreprocessConfig, preprocessImage } from './preprocess.ts';
@@ -69,15 +70,6 @@ export interface Encoder {
   close(): Promise<void>;
 }
 
-/** Scales a vector to unit length in place (a zero vector stays zero). */
-export function l2Normalise(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < v.length; i++) v[i]! /= norm;
-  return v;
-}
-
 function rows(tensor: ort.Tensor, expectedRows: number, dimension: number, what: string): Float32Array[] {
   const [n, d] = tensor.dims;
   if (tensor.dims.length === 2 && n === expectedRows && d !== dimension) {
@@ -89,7 +81,8 @@ function rows(tensor: ort.Tensor, expectedRows: number, dimension: number, what:
     );
   }
   const data = tensor.data as Float32Array;
-  return Array.from({ length: n }, (_, i) => l2Normalise(data.slice(i * d, (i + 1) * d)));
+  // a zero or NaN row throws: indexing or searching it would give an arbitrary ranking
+  return Array.from({ length: n }, (_, i) => normalizeRows(data.slice(i * d, (i + 1) * d), d));
 }
 
 function checkPreprocessing(entry: ModelEntry, config: PreprocessConfig, file: string): void {

@@ -8,7 +8,6 @@ export {
   type Encoder,
   type EncoderOptions,
   type Logger,
-  l2Normalise,
   type ModelInfo,
 } from './encoder.ts';
 export type { ExecutionProvider } from './onnx-session.ts';

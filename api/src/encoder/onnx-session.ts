@@ -53,9 +53,3 @@ export async function openSession(
     throw new Error(`Could not load the ${label} from ${file}: ${reason}${hint}`);
   }
 }
-
-export function tensorType(session: ort.InferenceSession, name: string): ort.Tensor.Type | null {
-  const index = session.inputNames.indexOf(name);
-  const meta = session.inputMetadata?.[index];
-  return meta?.isTensor ? meta.type : null;
-}

@@ -1,3 +1,4 @@
+import { normaliseQueryText } from '../edge-trust/protocol.ts';
 import { badInput } from '../errors.ts';
 
 /** Longest query text accepted, in characters (Unicode code points). */
@@ -9,8 +10,9 @@ const CONTROL = /\p{Cc}/u;
 const WHITESPACE_CONTROLS = new Set(['\t', '\n', '\r']);
 
 /**
- * Checks a query text and returns its normal form (NFC, runs of whitespace as one space, trimmed),
- * the form to encode and to put in cache keys. Emoji and other non-Latin text are fine.
+ * Checks a query text and returns its normal form (`normaliseQueryText`: NFC, runs of whitespace
+ * as one space, trimmed, lowercase, as the CLIP tokenizer normalises), the one form encoded and
+ * put in cache keys. Emoji and other non-Latin text are fine.
  * Throws BAD_USER_INPUT for a non-string, an empty text, more than MAX_TEXT_CHARS characters,
  * control characters (other than tab and line breaks) or broken UTF-16.
  */
@@ -25,7 +27,7 @@ export function normaliseText(text: unknown): string {
       throw badInput(`Text must not contain control characters (found U+${code} at position ${index})`);
     }
   }
-  const normal = text.normalize('NFC').replace(/\s+/gu, ' ').trim();
+  const normal = normaliseQueryText(text);
   if (normal.length === 0) throw badInput('Text must not be empty');
   const length = [...normal].length;
   if (length > MAX_TEXT_CHARS) {

@@ -1,4 +1,6 @@
 import type { Database } from '../db/database.ts';
+import { createImagesRepository } from '../images/images.repository.ts';
+import { createFeedbackRepository } from './feedback.repository.ts';
 import { createFeedbackService, type FeedbackService } from './feedback.service.ts';
 import { createQueryLog, type QueryLog, type QueryLogOptions } from './query-log.ts';
 
@@ -12,6 +14,8 @@ export interface FeedbackServicesOptions {
   queryLog?: Omit<QueryLogOptions, 'db'>;
   /** See FeedbackServiceOptions.lateQueryWaitMs. Default 0 (single node). */
   lateQueryWaitMs?: number;
+  /** See FeedbackServiceOptions.clicksPerMinute. Default 60. */
+  clicksPerMinute?: number;
 }
 
 /** The query log and the click/save service over one database. Close with `queryLog.close()`. */
@@ -20,6 +24,12 @@ export function createFeedbackServices(
   options: FeedbackServicesOptions = {},
 ): FeedbackServices {
   const queryLog = createQueryLog({ db, ...options.queryLog });
-  const feedback = createFeedbackService({ db, queryLog, lateQueryWaitMs: options.lateQueryWaitMs ?? 0 });
+  const feedback = createFeedbackService({
+    repository: createFeedbackRepository(db),
+    images: createImagesRepository(db),
+    queryLog,
+    lateQueryWaitMs: options.lateQueryWaitMs ?? 0,
+    ...(options.clicksPerMinute !== undefined ? { clicksPerMinute: options.clicksPerMinute } : {}),
+  });
   return { queryLog, feedback };
 }

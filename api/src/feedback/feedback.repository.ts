@@ -4,28 +4,57 @@ import type { Queryable } from '../db/database.ts';
 export function createFeedbackRepository(db: Queryable) {
   return {
     /**
-     * Inserts the click when the query showed the image and the image still exists; answers its
-     * position (0-based index in the query's result_ids), or null when nothing was inserted.
+     * Inserts the click when the query was run by `callerRef`, showed the image, and the image
+     * is still live (INDEXED, not deleted, not on the blocklist); once per (query, image).
+     * Answers its position (0-based index in the query's result_ids), or null when nothing was
+     * inserted.
      */
-    async insertClickIfShown(queryId: string, imageId: string): Promise<number | null> {
+    async insertClickIfShown(queryId: string, imageId: string, callerRef: string): Promise<number | null> {
       const { rows } = await db.query<{ position: number }>(
         `INSERT INTO clicks (query_id, image_id, position)
          SELECT q.id, i.id, array_position(q.result_ids, i.id) - 1
          FROM search_queries q JOIN images i ON i.id = $2::bigint
-         WHERE q.id = $1::uuid AND i.id = ANY (q.result_ids)
+         WHERE q.id = $1::uuid AND i.id = ANY (q.result_ids) AND q.caller_ref IS NOT DISTINCT FROM $3
+           AND i.status = 'INDEXED' AND i.deleted_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM safety_blocklist b WHERE b.image_id = i.id)
+         ON CONFLICT (query_id, image_id) DO NOTHING
          RETURNING position`,
-        [queryId, imageId],
+        [queryId, imageId, callerRef],
       );
       return rows[0]?.position ?? null;
     },
 
-    /** Whether the query showed the image; null when there is no such query. */
-    async queryShowed(queryId: string, imageId: string): Promise<boolean | null> {
-      const { rows } = await db.query<{ shown: boolean }>(
-        'SELECT $2::bigint = ANY (result_ids) AS shown FROM search_queries WHERE id = $1::uuid',
+    /** Why a click was not inserted: who ran the query, whether it showed the image, an earlier click. */
+    async clickRefusal(
+      queryId: string,
+      imageId: string,
+    ): Promise<{ callerRef: string | null; shown: boolean; clickedPosition: number | null } | null> {
+      const { rows } = await db.query<{ caller_ref: string | null; shown: boolean; clicked: number | null }>(
+        `SELECT q.caller_ref, $2::bigint = ANY (q.result_ids) AS shown,
+           (SELECT c.position FROM clicks c WHERE c.query_id = q.id AND c.image_id = $2::bigint) AS clicked
+         FROM search_queries q WHERE q.id = $1::uuid`,
         [queryId, imageId],
       );
-      return rows[0]?.shown ?? null;
+      const row = rows[0];
+      return row ? { callerRef: row.caller_ref, shown: row.shown, clickedPosition: row.clicked } : null;
+    },
+
+    /**
+     * Logs the impression of an answer the edge served from its cache: a copy of the query row
+     * `sourceId` under the new id the edge handed out, run by `callerRef`. False when the source
+     * row is not there (yet) or the id is taken.
+     */
+    async copyQuery(sourceId: string, queryId: string, callerRef: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `INSERT INTO search_queries (id, query_text, image_ref, fusion, text_weight, filters, result_ids,
+           model_version, ranker_version, latency_ms, partial, api_key_id, caller_ref)
+         SELECT $2::uuid, query_text, image_ref, fusion, text_weight, filters, result_ids,
+           model_version, ranker_version, 0, partial, NULL, $3
+         FROM search_queries WHERE id = $1::uuid
+         ON CONFLICT (id) DO NOTHING`,
+        [sourceId, queryId, callerRef],
+      );
+      return rowCount > 0;
     },
 
     async queryExists(queryId: string): Promise<boolean> {

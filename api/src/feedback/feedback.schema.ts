@@ -1,8 +1,9 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize, authorizeSaveFor } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
-import { badInput } from '../errors.ts';
+import { clientAddressOf } from '../edge-trust/use-edge-trust.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { ImageRef } from '../images/images.schema.ts';
+import { callerRefOf } from './caller-ref.ts';
 
 const RecordClickPayload = builder.objectRef<{ position: number }>('RecordClickPayload').implement({
   fields: (t) => ({
@@ -21,14 +22,19 @@ builder.mutationFields((t) => ({
   recordClick: t.field({
     type: RecordClickPayload,
     description:
-      'Records a click on a search result. BAD_USER_INPUT when the query did not show the image, NOT_FOUND for an unknown query. Every call counts as a click.',
+      "Records a click on a search result. It counts once per (query, image), only from the caller that ran the query, only for a live image; clicking again answers the same position. BAD_USER_INPUT when the query did not show the image, NOT_FOUND for an unknown query or another caller's, RATE_LIMITED past the per-caller click limit.",
     args: {
       queryId: t.arg.id({ required: true, description: 'The queryId a search returned.' }),
       imageId: t.arg.id({ required: true }),
     },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'click', ctx.services.policy);
-      return ctx.services.feedback.recordClick(String(args.queryId), String(args.imageId));
+      const callerRef = callerRefOf(
+        ctx.caller,
+        clientAddressOf(ctx.request),
+        ctx.services.config.edgeSigningKey,
+      );
+      return ctx.services.feedback.recordClick(String(args.queryId), String(args.imageId), callerRef);
     },
   }),
   saveImage: t.field({
@@ -39,11 +45,8 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ required: true }),
     },
     resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'save', ctx.services.policy);
       const userId = String(args.userId);
-      if (ctx.caller.role === 'user' && userId.trim() !== ctx.caller.ownerId) {
-        throw badInput('Expected userId to be the owner of the API key');
-      }
+      authorizeSaveFor(ctx.caller, userId, ctx.services.policy);
       const { image } = await ctx.services.feedback.saveImage(String(args.imageId), userId);
       return { image };
     },

@@ -1,14 +1,15 @@
-import type { Queryable } from '../db/database.ts';
-import { badInput, notFound } from '../errors.ts';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError, badInput, notFound } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import { parseImageId } from '../images/image-id.ts';
-import { createImagesRepository } from '../images/images.repository.ts';
-import { createFeedbackRepository } from './feedback.repository.ts';
+import type { ImagesRepository } from '../images/images.repository.ts';
+import type { FeedbackRepository } from './feedback.repository.ts';
 import { parseQueryId, parseUserId } from './feedback-input.ts';
 import type { QueryLog } from './query-log.ts';
 
 export interface FeedbackServiceOptions {
-  db: Queryable;
+  repository: FeedbackRepository;
+  images: ImagesRepository;
   /** The log this process writes search rows to: a click may arrive before its row is flushed. */
   queryLog: Pick<QueryLog, 'isPending' | 'flush'>;
   /**
@@ -17,6 +18,8 @@ export interface FeedbackServiceOptions {
    * here); about two flush intervals in cluster mode. Default 0.
    */
   lateQueryWaitMs?: number;
+  /** Clicks one caller may record per minute in this process; past it RATE_LIMITED (429). Default 60. */
+  clicksPerMinute?: number;
 }
 
 export interface ClickOutcome {
@@ -33,9 +36,24 @@ export interface SaveOutcome {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Clicks and saves: the raw engagement events that `aggregateImageStats` turns into image_stats. */
-export function createFeedbackService({ db, queryLog, lateQueryWaitMs = 0 }: FeedbackServiceOptions) {
-  const repo = createFeedbackRepository(db);
-  const images = createImagesRepository(db);
+export function createFeedbackService({
+  repository: repo,
+  images,
+  queryLog,
+  lateQueryWaitMs = 0,
+  clicksPerMinute = 60,
+}: FeedbackServiceOptions) {
+  const clickLimiter = new RateLimiterMemory({ points: clicksPerMinute, duration: 60 });
+
+  async function limitClicks(callerRef: string): Promise<void> {
+    try {
+      await clickLimiter.consume(callerRef);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      throw new AppError('RATE_LIMITED', `Too many clicks; retry in ${retryAfter} s`, { retryAfter });
+    }
+  }
 
   /** True when waiting may have made the query's row appear, so the click is worth trying again. */
   async function awaitQueryRow(queryId: string): Promise<boolean> {
@@ -52,24 +70,42 @@ export function createFeedbackService({ db, queryLog, lateQueryWaitMs = 0 }: Fee
 
   return {
     /**
-     * Records a click on a result. Only an image the query showed can be clicked; the position
-     * is where it was shown. Every call is a click: clicking the same result twice counts twice,
-     * as a user who comes back to a result did engage twice (de-duplicate in analysis if needed).
+     * Records a click on a result, for ranking. It counts only when `callerRef` ran the query
+     * (see callerRefOf), the query showed the image, and the image is still live; and once per
+     * (query, image): clicking again answers the same position and counts nothing. Each caller
+     * may click `clicksPerMinute` times a minute.
      */
-    async recordClick(rawQueryId: string, rawImageId: string): Promise<ClickOutcome> {
+    async recordClick(rawQueryId: string, rawImageId: string, callerRef: string): Promise<ClickOutcome> {
       const queryId = parseQueryId(rawQueryId);
       const imageId = parseImageId(rawImageId, 'imageId');
+      await limitClicks(callerRef);
 
-      let position = await repo.insertClickIfShown(queryId, imageId);
+      let position = await repo.insertClickIfShown(queryId, imageId, callerRef);
       if (position === null && (await awaitQueryRow(queryId))) {
-        position = await repo.insertClickIfShown(queryId, imageId);
+        position = await repo.insertClickIfShown(queryId, imageId, callerRef);
       }
       if (position !== null) return { position };
 
-      const shown = await repo.queryShowed(queryId, imageId);
-      if (shown === null) throw notFound(`No search query with id ${queryId}`);
-      if (!shown) throw badInput(`Image ${imageId} was not shown by query ${queryId}`);
+      const refusal = await repo.clickRefusal(queryId, imageId);
+      // another caller's query looks like no query at all: ids are not an oracle
+      if (refusal === null || refusal.callerRef !== callerRef) {
+        throw notFound(`No search query with id ${queryId}`);
+      }
+      if (!refusal.shown) throw badInput(`Image ${imageId} was not shown by query ${queryId}`);
+      if (refusal.clickedPosition !== null) return { position: refusal.clickedPosition };
       throw notFound(`No image with id ${imageId}`);
+    },
+
+    /**
+     * Logs an answer the edge served from its cache as its own query: `queryId` (minted by the
+     * edge) shows what `sourceQueryId` showed, run by `callerRef`. False when the source is unknown.
+     */
+    async recordEdgeImpression(rawSourceId: string, rawQueryId: string, callerRef: string): Promise<boolean> {
+      const sourceId = parseQueryId(rawSourceId);
+      const queryId = parseQueryId(rawQueryId);
+      if (await repo.copyQuery(sourceId, queryId, callerRef)) return true;
+      if (await awaitQueryRow(sourceId)) return repo.copyQuery(sourceId, queryId, callerRef);
+      return false;
     },
 
     /** Saves an image for a user; saving it again changes nothing. A deleted image cannot be saved. */

@@ -18,6 +18,8 @@ export interface QueryLogEntry {
   latencyMs: number;
   partial: boolean;
   apiKeyId: string | null;
+  /** Who ran the query (see callerRefOf); only that caller's clicks on it count. Default null. */
+  callerRef?: string | null;
   createdAt: Date;
 }
 
@@ -75,7 +77,8 @@ function isStorable(entry: QueryLogEntry): boolean {
     typeof entry.modelVersion === 'string' &&
     typeof entry.rankerVersion === 'string' &&
     Number.isFinite(entry.latencyMs) &&
-    (entry.apiKeyId === null || (typeof entry.apiKeyId === 'string' && API_KEY_ID.test(entry.apiKeyId)))
+    (entry.apiKeyId === null || (typeof entry.apiKeyId === 'string' && API_KEY_ID.test(entry.apiKeyId))) &&
+    (entry.callerRef === undefined || entry.callerRef === null || typeof entry.callerRef === 'string')
   );
 }
 
@@ -92,6 +95,7 @@ const toRow = (entry: QueryLogEntry) => ({
   latency_ms: entry.latencyMs,
   partial: entry.partial === true,
   api_key_id: entry.apiKeyId,
+  caller_ref: entry.callerRef ?? null,
   created_at:
     entry.createdAt instanceof Date && !Number.isNaN(entry.createdAt.getTime()) ? entry.createdAt : null,
 });
@@ -106,12 +110,12 @@ export const toStorableJson = (value: unknown) =>
   );
 
 const INSERT_BATCH = `INSERT INTO search_queries (id, query_text, image_ref, fusion, text_weight, filters, result_ids,
-    model_version, ranker_version, latency_ms, partial, api_key_id, created_at)
+    model_version, ranker_version, latency_ms, partial, api_key_id, caller_ref, created_at)
   SELECT id, query_text, image_ref, fusion, text_weight, coalesce(filters, '{}'), result_ids,
-    model_version, ranker_version, latency_ms, partial, api_key_id, coalesce(created_at, now())
+    model_version, ranker_version, latency_ms, partial, api_key_id, caller_ref, coalesce(created_at, now())
   FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, query_text text, image_ref text, fusion text, text_weight real,
     filters jsonb, result_ids bigint[], model_version text, ranker_version text, latency_ms real, partial boolean,
-    api_key_id bigint, created_at timestamptz)
+    api_key_id bigint, caller_ref text, created_at timestamptz)
   ON CONFLICT (id) DO NOTHING`;
 
 /**

@@ -1,27 +1,20 @@
-import path from 'node:path';
 import {
   componentLogger,
   createLogger,
-  createRouter,
   type Logger,
-  parseShardsSetting,
   type RootLogger,
-  type ShardRouter,
   useNativeAddon,
 } from '../../../search-cluster/src/index.ts';
-import { PostgresVectorSource } from '../../../search-cluster/src/rebuild/postgres-vector-source.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { createBlobStore } from '../blobs/create-blob-store.ts';
 import type { Cache } from '../cache/cache.ts';
 import { createCache } from '../cache/create-cache.ts';
+import { type ClusterClient, createClusterClient } from '../cluster/cluster.client.ts';
 import type { CoreConfig } from '../config/config.ts';
 import { createDatabase } from '../db/create-database.ts';
 import type { Database } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createEncoder, type Encoder } from '../encoder/index.ts';
-import type { VectorWriter } from '../indexing/indexing.ports.ts';
-import { clusterErrorToAppError } from '../search/cluster-errors.ts';
-import type { VectorSearcher } from '../search/search.ports.ts';
 
 /** Adapters a caller (a test) passes in; the graph does not close what it did not open. */
 export interface CoreOverrides {
@@ -31,14 +24,6 @@ export interface CoreOverrides {
   encoder?: Encoder;
   /** The process's root logger. Default: one made from LOG_LEVEL. */
   logger?: RootLogger;
-}
-
-/** The search cluster as the rest of the API sees it (built in buildSearchCluster only). */
-export interface SearchCluster {
-  router: ShardRouter;
-  vectors: VectorWriter;
-  searcher: VectorSearcher;
-  close(): Promise<void>;
 }
 
 /** What both the API and the worker process need: stores, the encoder, the search cluster. */
@@ -51,7 +36,8 @@ export interface CoreGraph {
   cache: Cache;
   blobs: BlobStore;
   encoder: Encoder;
-  cluster: SearchCluster;
+  /** The search cluster as the rest of the API sees it (built in buildSearchCluster only). */
+  cluster: ClusterClient;
   /** Closes what buildCore opened, last opened first. */
   close(): Promise<void>;
 }
@@ -60,48 +46,21 @@ export interface CoreGraph {
  * The one place the search cluster is built: in-process shards over the embeddings table, or
  * remote shard servers. Swap this function to put another client in front of the cluster.
  */
-export async function buildSearchCluster(
+export function buildSearchCluster(
   config: CoreConfig,
   db: Database,
   encoder: Encoder,
   logger: RootLogger,
-): Promise<SearchCluster> {
-  const modelVersions = [{ name: encoder.modelVersion, dimension: encoder.dimension }];
-  const setting = parseShardsSetting(config.shards.remote ?? String(config.shards.inProcessCount));
-  const router =
-    setting.mode === 'remote'
-      ? await createRouter({ ...setting, deadlineMs: config.shards.deadlineMs })
-      : await createRouter({
-          mode: 'in-process',
-          shards: setting.shards,
-          modelVersions,
-          source: new PostgresVectorSource(db),
-          dataDir: path.join(config.dataDir, 'shards'),
-          deadlineMs: config.shards.deadlineMs,
-          log: componentLogger(logger, 'shard'),
-        });
-  return {
-    router,
-    vectors: {
-      upsert: async (modelVersion, items) => {
-        await router.upsert(modelVersion, items);
-      },
-      remove: async (modelVersion, ids) => {
-        await router.delete(modelVersion, ids);
-      },
-    },
-    searcher: {
-      search: async (modelVersion, query, k, options) => {
-        try {
-          const result = await router.search(modelVersion, query, k, options);
-          return { hits: result.hits, partial: result.partial };
-        } catch (error) {
-          throw clusterErrorToAppError(error);
-        }
-      },
-    },
-    close: () => router.close(),
-  };
+): Promise<ClusterClient> {
+  return createClusterClient({
+    shards: config.shards.remote ?? String(config.shards.inProcessCount),
+    deadlineMs: config.shards.deadlineMs,
+    modelVersions: [{ name: encoder.modelVersion, dimension: encoder.dimension }],
+    db,
+    dataDir: config.dataDir,
+    authToken: config.shards.authToken,
+    log: componentLogger(logger, 'shard'),
+  });
 }
 
 /** Opens the core graph from configuration; adapters are picked here only. */

@@ -33,7 +33,7 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
           blobs: core.blobs,
           embedder: core.encoder,
           safety: await safety,
-          vectors: core.cluster.vectors,
+          vectors: core.cluster,
           log,
           ...(options.onIndexed ? { onIndexed: options.onIndexed } : {}),
         },

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.ts';
+import type { ClaimedJob } from '../indexing/index-jobs.repository.ts';
 import type { ImageRecord, ImageStatsRecord, TagRecord, TagSource } from './image.types.ts';
 
 const IMAGE_COLUMNS = `id::text AS id, storage_url, mime_type, byte_size, width, height, uploader_id, status,
@@ -110,15 +111,12 @@ export function createImagesRepository(db: Queryable) {
       );
     },
 
-    async enqueueIndexJob(
-      imageId: string,
-      kind: 'index' | 'reindex' | 'delete' = 'index',
-      modelVersion: string | null = null,
-    ) {
+    /** At most one open job per image and kind (`model_version` stays NULL until it means something). */
+    async enqueueIndexJob(imageId: string, kind: ClaimedJob['kind'] = 'index') {
       await db.query(
-        `INSERT INTO index_jobs (image_id, kind, model_version) VALUES ($1, $2, $3)
+        `INSERT INTO index_jobs (image_id, kind) VALUES ($1, $2)
          ON CONFLICT (image_id, kind, coalesce(model_version, '')) WHERE state IN ('queued', 'running') DO NOTHING`,
-        [imageId, kind, modelVersion],
+        [imageId, kind],
       );
     },
   };

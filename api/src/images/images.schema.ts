@@ -1,6 +1,9 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize, authorizeUploadAs } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
+import { clientAddressOf } from '../edge-trust/use-edge-trust.ts';
 import { badInput, notFound } from '../errors.ts';
+import { anonymousUploaderId } from '../upload/anonymous-uploader.ts';
+import { parseUploaderId } from '../upload/upload-input.ts';
 import { IMAGE_STATUSES, type ImageRecord, TAG_SOURCES, type TagRecord } from './image.types.ts';
 import { parseImageId } from './image-id.ts';
 import { canViewImage } from './visibility.ts';
@@ -96,14 +99,20 @@ builder.mutationFields((t) => ({
       'Stores an image and queues it for indexing; answers PENDING at once. The same bytes from the same uploader return the existing image.',
     args: {
       file: t.arg({ type: 'Upload', required: true }),
-      uploaderId: t.arg.id({ required: true }),
+      uploaderId: t.arg.id({
+        required: true,
+        description:
+          "The uploader: the key's owner for user keys; ignored for anonymous callers, whose uploads get an id derived from their address.",
+      }),
       tagsHint: t.arg.stringList({ required: false }),
     },
     resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'upload', ctx.services.policy);
-      const uploaderId = String(args.uploaderId);
-      if (ctx.caller.role === 'user' && uploaderId.trim() !== ctx.caller.ownerId) {
-        throw badInput('Expected uploaderId to be the owner of the API key');
+      let uploaderId = String(args.uploaderId);
+      authorizeUploadAs(ctx.caller, uploaderId, ctx.services.policy);
+      // anonymous: the id comes from the caller's address; the one sent is checked, then ignored
+      if (ctx.caller.role === 'anonymous') {
+        parseUploaderId(uploaderId);
+        uploaderId = anonymousUploaderId(clientAddressOf(ctx.request), ctx.services.config.edgeSigningKey);
       }
       const { image } = await ctx.services.upload.upload({
         file: args.file,

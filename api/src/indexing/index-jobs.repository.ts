@@ -3,8 +3,11 @@ import type { Queryable } from '../db/database.ts';
 export interface ClaimedJob {
   id: string;
   image_id: string;
-  kind: 'index' | 'reindex' | 'delete';
-  model_version: string | null;
+  /**
+   * What to do. The column also accepts 'reindex' and carries a `model_version`, which nothing
+   * writes or reads yet (the model-lifecycle work gives them a meaning); they stay out of the type.
+   */
+  kind: 'index' | 'delete';
   attempts: number;
 }
 
@@ -29,7 +32,7 @@ export function createIndexJobsRepository(db: Queryable) {
             SET state = 'running', lease_owner = $1, attempts = j.attempts + 1,
                 lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
            FROM ready WHERE j.id = ready.id
-         RETURNING j.id::text AS id, j.image_id::text AS image_id, j.kind, j.model_version, j.attempts`,
+         RETURNING j.id::text AS id, j.image_id::text AS image_id, j.kind, j.attempts`,
         [owner, limit, leaseSeconds],
       );
       return rows;

@@ -1,4 +1,4 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 
 const FlagImagePayload = builder.objectRef<{ image: { id: string } }>('FlagImagePayload').implement({

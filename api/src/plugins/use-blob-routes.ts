@@ -33,7 +33,8 @@ export function useBlobRoutes(options: BlobRouteOptions): Plugin {
       } catch {
         // a malformed escape is just another name that no blob has
       }
-      if (!isValidBlobKey(key)) {
+      // thumbnails are served by /thumbs, which checks visibility first
+      if (!isValidBlobKey(key) || key.startsWith('thumbs/')) {
         endResponse(fetchAPI.Response.json({ error: 'not found' }, { status: 404 }));
         return;
       }

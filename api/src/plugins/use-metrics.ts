@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
 import type { Metrics } from '../metrics/metrics.ts';
 
@@ -8,13 +9,32 @@ const routeOf = (pathname: string) =>
       ? 'blobs'
       : pathname.slice(1) || 'root';
 
-/** `/metrics` in Prometheus text format, and a request counter by route and status class. */
-export function useMetrics(options: { metrics: Metrics; path?: string }): Plugin {
+/**
+ * `/metrics` in Prometheus text format, and a request counter by route and status class.
+ * With a `token`, the scrape must send `authorization: Bearer <token>`; without one it is
+ * served only when `open` (single mode) and is a 404 otherwise (cluster mode).
+ */
+export function useMetrics(options: {
+  metrics: Metrics;
+  path?: string;
+  /** Bearer token a scrape must present. Default none. */
+  token?: string | null;
+  /** Serve without a token. Default true. */
+  open?: boolean;
+}): Plugin {
   const path = options.path ?? '/metrics';
   const { metrics } = options;
+  const token = options.token ?? null;
+  const open = options.open ?? true;
+  const authorised = (request: Request) =>
+    token ? timingSafeEqualText(request.headers.get('authorization') ?? '', `Bearer ${token}`) : open;
   return {
-    onRequest({ url, endResponse, fetchAPI }) {
+    onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== path) return;
+      if (!authorised(request)) {
+        endResponse(fetchAPI.Response.json({ error: 'not found' }, { status: 404 }));
+        return;
+      }
       return metrics.registry.metrics().then((text) => {
         endResponse(
           new fetchAPI.Response(text, { headers: { 'content-type': metrics.registry.contentType } }),
@@ -28,3 +48,6 @@ export function useMetrics(options: { metrics: Metrics; path?: string }): Plugin
     },
   };
 }
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+const timingSafeEqualText = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));

@@ -42,9 +42,15 @@ export function createBlocklist(cache: Cache, repo: SearchRepository) {
   async function check(ids: string[]): Promise<boolean[]> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const epoch = await repo.safetyEpoch();
-      const answer = await cache.setHasMany(PREFIX + epoch, [...ids, COMPLETE]);
-      if (answer[ids.length]) return answer.slice(0, ids.length);
-      await build(epoch);
+      let answer: boolean[];
+      try {
+        answer = await cache.setHasMany(PREFIX + epoch, [...ids, COMPLETE]);
+        if (answer[ids.length]) return answer.slice(0, ids.length);
+        await build(epoch);
+      } catch {
+        // the cache is down (issue 10 item 16): the record answers, exactly
+        break;
+      }
     }
     // the epoch moves faster than a set can be built: ask the record itself
     const blocked = await repo.blocked(ids);
@@ -56,10 +62,13 @@ export function createBlocklist(cache: Cache, repo: SearchRepository) {
     check,
     /** Call after the Postgres row is written: warms the set for the new epoch. */
     async add(_id: string) {
-      await build(await repo.safetyEpoch());
+      // a cache that does not answer is rebuilt for the epoch when it returns
+      const epoch = await repo.safetyEpoch();
+      await build(epoch).catch(() => {});
     },
     async remove(_id: string) {
-      await build(await repo.safetyEpoch());
+      const epoch = await repo.safetyEpoch();
+      await build(epoch).catch(() => {});
     },
   };
 }

@@ -57,11 +57,6 @@ export function createSearchRepository(db: Queryable) {
       );
       return rows[0]!;
     },
-
-    async allBlocked(): Promise<string[]> {
-      const { rows } = await db.query<{ id: string }>('SELECT image_id::text AS id FROM safety_blocklist');
-      return rows.map((r) => r.id);
-    },
   };
 }
 export type SearchRepository = ReturnType<typeof createSearchRepository>;

@@ -1,6 +1,7 @@
-import { authorize } from '../auth/roles.ts';
+import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
-import { edgeEmbeddingFor, returnEmbeddingToEdge } from '../edge-trust/use-edge-trust.ts';
+import { clientAddressOf, edgeChannel } from '../edge-trust/use-edge-trust.ts';
+import { callerRefOf } from '../feedback/caller-ref.ts';
 import { ImageRef } from '../images/images.schema.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
 import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
@@ -82,26 +83,27 @@ builder.queryFields((t) => ({
     args: { input: t.arg({ type: SearchInputRef, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'search', ctx.services.policy);
-      const modelVersion = ctx.services.encoder.modelVersion;
-      const text = input.text ?? null;
-      // a signed embedding from the edge's cache spares the text encoder
-      const trusted = text
-        ? edgeEmbeddingFor(ctx.request, { modelVersion, text, dimensions: ctx.services.encoder.dimension })
-        : null;
-      const outcome = await ctx.services.search.search(
-        { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
-        { loaders: ctx.loaders, caller: ctx.caller, trustedTextEmbedding: trusted },
-      );
-      const { metrics } = ctx.services;
-      for (const [stage, ms] of Object.entries(outcome.stages))
-        metrics.searchStage.observe({ stage }, ms / 1000);
-      metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
-      metrics.searches.inc({ partial: String(outcome.partial) });
-      if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });
-      if (text && !trusted && outcome.textEmbedding) {
-        returnEmbeddingToEdge(ctx.request, { modelVersion, text, embedding: outcome.textEmbedding });
+      if (input.imageUrl) {
+        // one outbound fetch per request, and a budget per caller (docs/security.md)
+        const caller = ctx.caller.keyId
+          ? `key:${ctx.caller.keyId}`
+          : `addr:${clientAddressOf(ctx.request) ?? 'in-process'}`;
+        await ctx.services.rateLimits.admitFetch(ctx.request, caller);
       }
-      return outcome;
+      // the service records the stage metrics and talks to the edge (any entry point gets both)
+      return ctx.services.search.search(
+        { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
+        {
+          loaders: ctx.loaders,
+          caller: ctx.caller,
+          edge: edgeChannel(ctx.request),
+          callerRef: callerRefOf(
+            ctx.caller,
+            clientAddressOf(ctx.request),
+            ctx.services.config.edgeSigningKey,
+          ),
+        },
+      );
     },
   }),
 }));

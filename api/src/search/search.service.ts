@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../auth/roles.ts';
 import type { Cache } from '../cache/cache.ts';
-import type { Database } from '../db/database.ts';
-import { normaliseQueryText } from '../edge-trust/protocol.ts';
+import { embeddingCacheKey } from '../edge-trust/protocol.ts';
+import type { EdgeChannel } from '../edge-trust/use-edge-trust.ts';
 import { AppError, notFound } from '../errors.ts';
 import { smoothedEngagement } from '../feedback/engagement.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
 import { inspectImage } from '../images/inspect-image.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
-import { createSearchRepository } from './search.repository.ts';
+import type { SearchRepository } from './search.repository.ts';
 import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
@@ -50,7 +51,7 @@ export interface SearchOutcome {
 }
 
 export interface SearchDeps {
-  db: Database;
+  repository: SearchRepository;
   cache: Cache;
   encoder: QueryEncoder;
   searcher: VectorSearcher;
@@ -58,16 +59,21 @@ export interface SearchDeps {
   queryLog: QueryLogSink;
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
+  /** Where each search's stage timings, partial answers and embedding sources are counted. */
+  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache'>;
 }
 
-/** Same text, same model: same embedding (the edge's KV uses the same normaliser). */
-export const embeddingCacheKey = (modelVersion: string, text: string) =>
-  `emb:${modelVersion}:${normaliseQueryText(text)}`;
+const unavailable = (cause: unknown) =>
+  cause instanceof AppError
+    ? cause
+    : new AppError('SERVICE_UNAVAILABLE', 'Search is unavailable: the image records cannot be read', {
+        http: { status: 503, headers: { 'retry-after': '5' } },
+      });
 
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
   const { encoder, options } = deps;
-  const repo = createSearchRepository(deps.db);
+  const repo = deps.repository;
 
   async function textVector(
     text: string,
@@ -78,7 +84,7 @@ export function createSearchService(deps: SearchDeps) {
     const cached = await deps.cache.getBuffer(key).catch(() => null);
     if (cached && cached.byteLength === encoder.dimension * 4)
       return { vector: bufferToVector(cached), source: 'cache' };
-    const vector = await encoder.encodeText(normaliseQueryText(text));
+    const vector = await encoder.encodeText(text);
     void deps.cache.setBuffer(key, vectorToBuffer(vector), options.embeddingTtlSeconds).catch(() => {});
     return { vector, source: 'encoder' };
   }
@@ -112,20 +118,50 @@ export function createSearchService(deps: SearchDeps) {
     };
   }
 
+  function recordMetrics(outcome: SearchOutcome): void {
+    const { metrics } = deps;
+    if (!metrics) return;
+    for (const [stage, ms] of Object.entries(outcome.stages))
+      metrics.searchStage.observe({ stage }, ms / 1000);
+    metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
+    metrics.searches.inc({ partial: String(outcome.partial) });
+    if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });
+  }
+
   return {
     async search(
       raw: RawSearchInput,
-      ctx: { loaders: ImageLoaders; caller: Caller; trustedTextEmbedding?: Float32Array | null },
+      ctx: {
+        loaders: ImageLoaders;
+        caller: Caller;
+        /** The edge's side of the request (GraphQL and REST pass it), if any. */
+        edge?: EdgeChannel;
+        /** A text embedding already verified by the caller; wins over the edge's. */
+        trustedTextEmbedding?: Float32Array | null;
+        /** Who runs the query (feedback's callerRefOf), logged so only they can click its results. */
+        callerRef?: string | null;
+      },
     ): Promise<SearchOutcome> {
       const started = performance.now();
       const input = parseSearchInput(raw);
+      const rawText = raw.text ?? null;
+      // a signed embedding from the edge's cache spares the text encoder
+      const trusted =
+        ctx.trustedTextEmbedding ??
+        (rawText && ctx.edge
+          ? ctx.edge.embeddingFor({
+              modelVersion: encoder.modelVersion,
+              text: rawText,
+              dimensions: encoder.dimension,
+            })
+          : null);
       const need = input.offset + input.limit;
       // over-fetch so that the gate and filters still leave a full page
       const k = Math.min(1000, Math.max(options.topK, need * 3));
 
       let mark = performance.now();
       const [textResult, image] = await Promise.all([
-        input.text ? textVector(input.text, ctx.trustedTextEmbedding ?? null) : null,
+        input.text ? textVector(input.text, trusted) : null,
         imageVector(input),
       ]);
       const text = textResult?.vector ?? null;
@@ -167,7 +203,12 @@ export function createSearchService(deps: SearchDeps) {
         ctx.loaders.imageById.loadMany(ids),
         deps.blocklist.check(ids),
         ctx.loaders.statsByImageId.loadMany(ids),
-      ]);
+      ]).catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      // a row that could not be read cannot be gated: no answer rather than a wrong one
+      const failed = [...rows, ...candidateStats].find((row) => row instanceof Error);
+      if (failed) throw unavailable(failed);
       const statsById = new Map(ids.map((id, i) => [id, candidateStats[i]]));
       const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
       candidates.forEach((candidate, i) => {
@@ -211,9 +252,10 @@ export function createSearchService(deps: SearchDeps) {
         latencyMs: tookMs,
         partial,
         apiKeyId: ctx.caller.keyId,
+        callerRef: ctx.callerRef ?? null,
         createdAt: new Date(),
       });
-      return {
+      const outcome: SearchOutcome = {
         queryId,
         modelVersion: encoder.modelVersion,
         partial,
@@ -223,6 +265,11 @@ export function createSearchService(deps: SearchDeps) {
         textEmbedding: text,
         embeddingSource: textResult?.source ?? null,
       };
+      recordMetrics(outcome);
+      if (rawText && !trusted && text) {
+        ctx.edge?.offer({ modelVersion: encoder.modelVersion, text: rawText, embedding: text });
+      }
+      return outcome;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bufferToVector, fuseEarly, fuseLate, l2normalize, vectorToBuffer } from './vectors.ts';
+import { normalize as l2normalize } from '../../../search-cluster/src/index.ts';
+import { bufferToVector, fuseEarly, fuseLate, vectorToBuffer } from './vectors.ts';
 
 const v = (...xs: number[]) => Float32Array.from(xs);
 

@@ -1,21 +1,13 @@
-/** Small vector helpers for the query side (the shards do the heavy lifting). */
+import { normalize } from '../../../search-cluster/src/index.ts';
 
-export function l2normalize(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of v) sum += x * x;
-  const norm = Math.sqrt(sum);
-  if (norm === 0 || !Number.isFinite(norm)) throw new Error('cannot normalise a zero or non-finite vector');
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i]! / norm;
-  return out;
-}
+/** Fusion and byte helpers for the query side; vector maths is search-cluster's vector-math.ts. */
 
 /** Early fusion: alpha * text + (1 - alpha) * image over unit vectors, renormalised. */
 export function fuseEarly(text: Float32Array, image: Float32Array, alpha: number): Float32Array {
   if (text.length !== image.length) throw new Error(`dimension mismatch: ${text.length} vs ${image.length}`);
   const mixed = new Float32Array(text.length);
   for (let i = 0; i < text.length; i++) mixed[i] = alpha * text[i]! + (1 - alpha) * image[i]!;
-  return l2normalize(mixed);
+  return normalize(mixed);
 }
 
 export interface ScoredId {

@@ -4,6 +4,8 @@
  * sit apart from image embeddings in CLIP space, in a direction shared by all texts).
  */
 
+import { normalizeRows } from '../vector-math.ts';
+
 /** mulberry32: a small, fast, seeded PRNG; returns floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -31,17 +33,6 @@ export function gaussian(random: () => number): () => number {
     spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
   };
-}
-
-/** Scales each row of `vectors` to unit length, in place. */
-export function normalizeRows(vectors: Float32Array, dimension: number): Float32Array {
-  for (let start = 0; start < vectors.length; start += dimension) {
-    let norm = 0;
-    for (let j = start; j < start + dimension; j++) norm += vectors[j]! * vectors[j]!;
-    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    for (let j = start; j < start + dimension; j++) vectors[j]! *= scale;
-  }
-  return vectors;
 }
 
 export interface ClusteredOptions {

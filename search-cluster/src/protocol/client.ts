@@ -3,6 +3,7 @@ import { ClusterError, type ClusterErrorCode, HTTP_STATUS } from '../errors.ts';
 import type { RebuildOutcome } from '../shard/model-index.ts';
 import type { ShardHealth, ShardSearchRequest, ShardStats } from '../shard/shard.ts';
 import type { Hit } from '../shard/topk.ts';
+import { AUTH_HEADER } from './auth.ts';
 import {
   BINARY_CONTENT_TYPE,
   decodeSearchResponse,
@@ -35,14 +36,23 @@ const KNOWN_CODES = new Set(Object.keys(HTTP_STATUS));
  * raised; a connection failure is ClusterError('SHARD_UNAVAILABLE'); an aborted call rejects with
  * the signal's reason (AbortSignal.timeout gives a TimeoutError).
  */
+export interface ShardClientOptions {
+  /** Most sockets kept open to this replica. Default 64. */
+  maxSockets?: number;
+  /** The shard servers' SHARD_AUTH_TOKEN, sent on every call. Default: none (loopback servers only). */
+  authToken?: string | null;
+}
+
 export class ShardClient {
   private readonly agent: Agent;
+  private readonly authToken: string | null;
   readonly url: URL;
 
-  constructor(baseUrl: string, options: { maxSockets?: number } = {}) {
+  constructor(baseUrl: string, options: ShardClientOptions = {}) {
     this.url = new URL(baseUrl);
     if (this.url.protocol !== 'http:') throw new Error(`Shard URL ${baseUrl} must use http:`);
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+    this.authToken = options.authToken || null;
   }
 
   async search(req: ShardSearchRequest, signal?: AbortSignal): Promise<Hit[][]> {
@@ -116,6 +126,7 @@ export class ShardClient {
         return;
       }
       const headers: Record<string, string | number> = {};
+      if (this.authToken) headers[AUTH_HEADER] = `Bearer ${this.authToken}`;
       if (body) {
         headers['content-type'] = contentType ?? 'application/octet-stream';
         headers['content-length'] = body.byteLength;
@@ -160,6 +171,13 @@ export class ShardClient {
   }
 
   private remoteError(status: number, body: Buffer): ClusterError {
+    // a configuration fault of this client, not of the request: fail over like an outage
+    if (status === 401) {
+      return new ClusterError(
+        'SHARD_UNAVAILABLE',
+        `Shard ${this.url.origin} refused the call: missing or wrong SHARD_AUTH_TOKEN`,
+      );
+    }
     try {
       const parsed = JSON.parse(body.toString('utf8')) as { code?: string; message?: string };
       if (parsed.code && KNOWN_CODES.has(parsed.code)) {

@@ -253,10 +253,6 @@ class Reader {
   }
 }
 
-export function messageType(bytes: Uint8Array): MessageType {
-  return new Reader(bytes).type;
-}
-
 export function decodeSearchRequest(bytes: Uint8Array): SearchRequestMessage {
   const r = new Reader(bytes).expect(MessageType.SEARCH_REQUEST);
   const dimension = r.u32();

@@ -1,5 +1,8 @@
-import type { MainTierKind } from '../shard/main-tier.ts';
+import { MainTier, type MainTierKind, type MainTierSearchParams } from '../shard/main-tier.ts';
+import type { Partition } from '../shard/partition.ts';
+import { MemoryRowStore, type RowStore, VectorFileStore } from '../shard/row-store.ts';
 import type { VectorIndex, VectorIndexFactory } from '../shard/vector-index.ts';
+import { readIds, writeSnapshot } from './snapshot.ts';
 import type { VectorRecord } from './vector-source.ts';
 
 export interface MainTierChoiceOptions {
@@ -151,6 +154,79 @@ export async function buildIndex(
     return index;
   } catch (error) {
     index.close();
+    throw error;
+  }
+}
+
+export interface BuildMainTierOptions {
+  factory: VectorIndexFactory;
+  dimension: number;
+  tiers: MainTierChoiceOptions;
+  params: MainTierSearchParams;
+  /** Serve full vectors memory-mapped from the snapshot written (when one is). */
+  onDisk: boolean;
+  signal?: AbortSignal;
+  /** Source watermark the vectors reflect. */
+  watermark: bigint;
+  /** Where to write the snapshot; null: none (nothing survives a restart). */
+  snapshot: { dataDir: string; modelVersion: string; partition: Partition } | null;
+  /** A snapshot that fails to write does not fail the build: the tier is served from memory. */
+  onSnapshotError(error: unknown): void;
+}
+
+/**
+ * Builds a main tier from collected vectors: choose the structure, build the ANN index, write
+ * the snapshot, open the row store (the snapshot's vector file, or memory). Nothing opened is left
+ * open when it throws.
+ */
+export async function buildMainTier(
+  collected: CollectedVectors,
+  options: BuildMainTierOptions,
+): Promise<{ tier: MainTier; snapshotDir: string | null }> {
+  const d = options.dimension;
+  const choice = chooseMainTier(collected.ids.length, d, options.tiers);
+  const index = await buildIndex(options.factory, choice.factory, d, collected, options.signal);
+  let store: RowStore | null = null;
+  let snapshotDir: string | null = null;
+  // row order of `store`: arrival order in memory, id order in the snapshot's vector file
+  let ids = collected.ids;
+  try {
+    if (options.snapshot) {
+      const { dataDir, ...where } = options.snapshot;
+      try {
+        const written = await writeSnapshot(dataDir, {
+          ...where,
+          watermark: options.watermark,
+          kind: choice.kind,
+          factory: choice.factory,
+          params: options.params,
+          index,
+          ids: collected.ids,
+          vectors: collected.vectors,
+        });
+        snapshotDir = written.dir;
+        if (options.onDisk) {
+          const sorted = await readIds(written);
+          store = await VectorFileStore.open(written.vectorsPath, sorted.length, d);
+          ids = sorted;
+        }
+      } catch (error) {
+        options.onSnapshotError(error);
+      }
+    }
+    store ??= new MemoryRowStore(collected.vectors, d);
+    const tier = new MainTier({
+      ...choice,
+      index,
+      ids,
+      store,
+      watermark: options.watermark,
+      params: options.params,
+    });
+    return { tier, snapshotDir };
+  } catch (error) {
+    index.close();
+    await store?.close();
     throw error;
   }
 }

@@ -20,11 +20,18 @@ const toVector = (bytes: Uint8Array): Float32Array => {
   return new Float32Array(copy.buffer);
 };
 
-/** The `embeddings` table as a shard's source of record (see migrations 0001 and 0003). */
+/**
+ * Rows of `partition` only, filtered in SQL by `pixelfind_shard_of` (migration 0006, the same
+ * function as `shardOf`): each of N shards reads its 1/N of the table, not all of it.
+ * `$1` and `$2` of the caller's statement are the partition count and index.
+ */
+const OWNED = 'pixelfind_shard_of(image_id, $1::integer) = $2::integer';
+
+/** The `embeddings` table as a shard's source of record (see migrations 0001, 0003 and 0006). */
 export class PostgresVectorSource implements VectorSource {
   constructor(private readonly db: SqlClient) {}
 
-  async snapshot(modelVersion: string, _partition: Partition): Promise<VectorSourceSnapshot> {
+  async snapshot(modelVersion: string, partition: Partition): Promise<VectorSourceSnapshot> {
     const { rows } = await this.db.query<{ w: string | null }>(
       'SELECT max(seq)::text AS w FROM embeddings WHERE model_version = $1',
       [modelVersion],
@@ -36,9 +43,10 @@ export class PostgresVectorSource implements VectorSource {
       for (;;) {
         const page = await db.query<{ id: string; vector: Uint8Array }>(
           `SELECT image_id::text AS id, vector FROM embeddings
-           WHERE model_version = $1 AND deleted_at IS NULL AND seq <= $2 AND image_id > $3
+           WHERE model_version = $3 AND deleted_at IS NULL AND seq <= $4 AND image_id > $5
+             AND ${OWNED}
            ORDER BY image_id LIMIT ${PAGE}`,
-          [modelVersion, watermark.toString(), after.toString()],
+          [partition.count, partition.index, modelVersion, watermark.toString(), after.toString()],
         );
         for (const row of page.rows) yield { id: BigInt(row.id), vector: toVector(row.vector) };
         if (page.rows.length < PAGE) return;
@@ -57,13 +65,13 @@ export class PostgresVectorSource implements VectorSource {
     return BigInt(rows[0]?.w ?? '0');
   }
 
-  async *since(modelVersion: string, watermark: bigint, _partition: Partition): AsyncIterable<VectorChange> {
+  async *since(modelVersion: string, watermark: bigint, partition: Partition): AsyncIterable<VectorChange> {
     let after = watermark > COMMIT_ORDER_SLACK ? watermark - COMMIT_ORDER_SLACK : 0n;
     for (;;) {
       const page = await this.db.query<{ id: string; vector: Uint8Array; deleted: boolean; seq: string }>(
         `SELECT image_id::text AS id, vector, deleted_at IS NOT NULL AS deleted, seq::text AS seq FROM embeddings
-         WHERE model_version = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
-        [modelVersion, after.toString()],
+         WHERE model_version = $3 AND seq > $4 AND ${OWNED} ORDER BY seq LIMIT ${PAGE}`,
+        [partition.count, partition.index, modelVersion, after.toString()],
       );
       for (const row of page.rows) {
         yield {

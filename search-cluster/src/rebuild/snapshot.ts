@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClusterError } from '../errors.ts';
 import { writeVectorFile } from '../faiss/vector-file.ts';
+import { syncPath, writeFileAtomic } from '../runtime/atomic-write.ts';
 import type { MainTierKind, MainTierSearchParams } from '../shard/main-tier.ts';
 import type { Partition } from '../shard/partition.ts';
 import type { VectorIndex } from '../shard/vector-index.ts';
@@ -63,25 +64,6 @@ export function modelDir(dataDir: string, modelVersion: string): string {
   return join(dataDir, encodeURIComponent(modelVersion).replace(/\./g, '%2E'));
 }
 
-async function writeDurably(path: string, data: Uint8Array): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    await file.writeFile(data);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 async function fileCrc32(path: string): Promise<number> {
   let crc = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
@@ -131,12 +113,11 @@ export async function writeSnapshot(dataDir: string, input: SnapshotInput): Prom
       createdAt: new Date().toISOString(),
       files: { index: await fileInfo('index.faiss'), vectors: await fileInfo('vectors.pxvec') },
     };
-    await writeDurably(join(tmp, 'meta.json'), Buffer.from(JSON.stringify(meta, null, 2)));
-    await syncPath(tmp);
+    await writeFileAtomic(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
     await rename(tmp, join(root, name));
-    await writeDurably(join(root, 'CURRENT.tmp'), Buffer.from(`${name}\n`));
-    await rename(join(root, 'CURRENT.tmp'), join(root, 'CURRENT'));
+    // CURRENT names the new snapshot only once the snapshot is durable under its name
     await syncPath(root);
+    await writeFileAtomic(join(root, 'CURRENT'), `${name}\n`);
     await removeOldSnapshots(root, name);
     return snapshotAt(join(root, name), meta);
   } catch (error) {

@@ -27,6 +27,8 @@ export interface InProcessRouterConfig extends RouterOptions {
 export interface RemoteRouterConfig extends RouterOptions {
   mode: 'remote';
   replicas: string[][];
+  /** The shard servers' SHARD_AUTH_TOKEN, sent on every call. Default: none. */
+  authToken?: string | null;
 }
 
 export type RouterConfig = InProcessRouterConfig | RemoteRouterConfig;
@@ -73,7 +75,7 @@ export function parseShardsSetting(
 export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
   if (config.mode === 'remote') {
     const replicas: ShardReplica[][] = config.replicas.map((urls) =>
-      urls.map((url) => new RemoteReplica(url)),
+      urls.map((url) => new RemoteReplica(url, { authToken: config.authToken ?? null })),
     );
     return new ClusterRouter(replicas, config);
   }

@@ -1,4 +1,4 @@
-import { ShardClient } from '../protocol/client.ts';
+import { ShardClient, type ShardClientOptions } from '../protocol/client.ts';
 import type { RebuildOutcome } from '../shard/model-index.ts';
 import type { Shard, ShardHealth, ShardSearchRequest, ShardStats } from '../shard/shard.ts';
 import type { Hit } from '../shard/topk.ts';
@@ -111,8 +111,8 @@ export class RemoteReplica implements ShardReplica {
   readonly name: string;
   private readonly client: ShardClient;
 
-  constructor(url: string) {
-    this.client = new ShardClient(url);
+  constructor(url: string, options: ShardClientOptions = {}) {
+    this.client = new ShardClient(url, options);
     this.name = this.client.url.origin;
   }
 

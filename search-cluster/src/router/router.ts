@@ -1,134 +1,27 @@
 import { badRequest, ClusterError, isClusterError } from '../errors.ts';
 import { DEFAULT_SHARD_DEADLINE_MS } from '../runtime/common-env.ts';
-import type { RebuildOutcome } from '../shard/model-index.ts';
 import { partitionIds, shardOfHalves } from '../shard/partition.ts';
-import type { ShardHealth, ShardSearchRequest, ShardStats } from '../shard/shard.ts';
+import type { ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
+import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard } from './hedged-search.ts';
 import type { ShardReplica } from './replica.ts';
+import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
+import type {
+  RebuildReport,
+  ReplicaHealth,
+  RouterBatchSearchResult,
+  RouterHealth,
+  RouterOptions,
+  RouterSearchOptions,
+  RouterSearchResult,
+  RouterStats,
+  ShardRouter,
+  UpsertItems,
+} from './router.types.ts';
 
 export type { Hit } from '../shard/topk.ts';
-
-export interface RouterSearchOptions {
-  /** Restrict results to these ids (a label filter). Each shard receives only the ids it owns. */
-  allowedIds?: readonly bigint[] | BigInt64Array;
-  /** IVF lists probed (shard default when absent). */
-  nprobe?: number;
-  /** HNSW candidate list (shard default when absent). */
-  efSearch?: number;
-  /** Per-shard deadline in ms; a shard that misses it makes the answer partial. Default: router's. */
-  deadlineMs?: number;
-  /** Cancels the whole search (e.g. the client went away). */
-  signal?: AbortSignal;
-}
-
-export interface RouterSearchResult {
-  /** Global top k, best first, each id once. */
-  hits: Hit[];
-  /** True when at least one shard did not answer in time (its vectors are missing from hits). */
-  partial: boolean;
-  shardsAnswered: number;
-  shardsTotal: number;
-}
-
-export interface RouterBatchSearchResult extends Omit<RouterSearchResult, 'hits'> {
-  /** One list per query, in query order. */
-  results: Hit[][];
-}
-
-export type UpsertItems =
-  | readonly { id: bigint; vector: Float32Array }[]
-  | { ids: BigInt64Array; vectors: Float32Array };
-
-export interface ReplicaHealth {
-  name: string;
-  status: 'ok' | 'loading' | 'down' | 'mismatch';
-  error?: string;
-  health?: ShardHealth;
-}
-
-export interface RouterHealth {
-  /** ok: every replica serves; degraded: every shard has a serving replica; down: some shard has none. */
-  status: 'ok' | 'degraded' | 'down';
-  shards: { index: number; serving: number; replicas: ReplicaHealth[] }[];
-}
-
-export interface RouterStats {
-  shards: { index: number; replicas: { name: string; stats?: ShardStats; error?: string }[] }[];
-}
-
-export interface RebuildReport {
-  shard: number;
-  replica: string;
-  outcome?: RebuildOutcome;
-  error?: string;
-}
-
-/** What the API uses: the only door into the search cluster. */
-export interface ShardRouter {
-  readonly shardCount: number;
-  /** Inserts or replaces vectors (idempotent by id) on every replica of the owning shards. */
-  upsert(modelVersion: string, items: UpsertItems): Promise<{ upserted: number; unchanged: number }>;
-  /** Deletes ids from every replica of the owning shards; returns how many were present. */
-  delete(modelVersion: string, ids: readonly bigint[] | BigInt64Array): Promise<{ deleted: number }>;
-  /** Top k for one query vector over all shards. */
-  search(
-    modelVersion: string,
-    query: Float32Array,
-    k: number,
-    options?: RouterSearchOptions,
-  ): Promise<RouterSearchResult>;
-  /** Top k for several query vectors of equal length, one fan-out. */
-  searchBatch(
-    modelVersion: string,
-    queries: readonly Float32Array[],
-    k: number,
-    options?: RouterSearchOptions,
-  ): Promise<RouterBatchSearchResult>;
-  /** Rebuilds every replica's main tier from the source of record, one replica at a time. */
-  rebuild(modelVersion: string): Promise<RebuildReport[]>;
-  /** Serves a new model version on every replica (blue-green). */
-  addModelVersion(name: string, dimension: number): Promise<void>;
-  health(): Promise<RouterHealth>;
-  stats(): Promise<RouterStats>;
-  close(): Promise<void>;
-}
-
-export interface RouterOptions {
-  /** Per-shard search deadline. Default DEFAULT_SHARD_DEADLINE_MS (150 ms). */
-  deadlineMs?: number;
-  /** Send the hedged request to a second replica after this long without an answer. Default deadline / 3. */
-  hedgeAfterMs?: number;
-  /** Upsert and delete timeout per replica. Default 10 s. */
-  writeTimeoutMs?: number;
-  /** Rebuild timeout per replica. Default 1 h. */
-  rebuildTimeoutMs?: number;
-  /** Health and stats timeout per replica. Default 2 s. */
-  probeTimeoutMs?: number;
-  /** A failing replica is tried last for this long, doubling per failure up to 30 s. Default 1 s. */
-  backoffMs?: number;
-}
-
-const CLIENT_ERRORS = new Set(['BAD_REQUEST']);
-
-class ReplicaState {
-  failures = 0;
-  downUntil = 0;
-  constructor(readonly replica: ShardReplica) {}
-}
-
-type ShardAnswer = { ok: true; results: Hit[][] } | { ok: false; error: unknown };
-
-const FAN_OUT_DONE = new ClusterError('SHARD_UNAVAILABLE', 'The search finished without this answer');
-
-/** State shared by the shards of one search fan-out. */
-interface FanOut {
-  /** Aborted at the deadline, on the caller's signal, or once every shard answered. */
-  controller: AbortController;
-  /** Callbacks of shards still waiting, run when the deadline passes. */
-  expired: Set<() => void>;
-  deadlineMs: number;
-}
+export type * from './router.types.ts';
 
 /**
  * Routes writes to the owning shard (`shardOf(id, shardCount)`, see ../shard/partition.ts) and fans
@@ -143,28 +36,26 @@ interface FanOut {
  */
 export class ClusterRouter implements ShardRouter {
   readonly shardCount: number;
+  private readonly replicas: ReplicaSet[];
   private readonly shards: ReplicaState[][];
-  private readonly cursor: number[];
   private readonly deadlineMs: number;
   private readonly hedgeAfterMs: number | undefined;
   private readonly writeTimeoutMs: number;
   private readonly rebuildTimeoutMs: number;
   private readonly probeTimeoutMs: number;
-  private readonly backoffMs: number;
 
   constructor(shards: ShardReplica[][], options: RouterOptions = {}) {
     if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
       throw new Error('A router needs at least one shard, each with at least one replica');
     }
     this.shardCount = shards.length;
-    this.shards = shards.map((replicas) => replicas.map((r) => new ReplicaState(r)));
-    this.cursor = shards.map(() => 0);
     this.deadlineMs = options.deadlineMs ?? DEFAULT_SHARD_DEADLINE_MS;
     this.hedgeAfterMs = options.hedgeAfterMs;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.rebuildTimeoutMs = options.rebuildTimeoutMs ?? 3_600_000;
     this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
-    this.backoffMs = options.backoffMs ?? 1_000;
+    this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
+    this.shards = this.replicas.map((set) => set.states);
   }
 
   // ---------------------------------------------------------------- search
@@ -235,7 +126,7 @@ export class ClusterRouter implements ShardRouter {
             return Promise.resolve({ ok: true, results: queries.map(() => []) });
           }
           const request = shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
-          return this.searchShard(s, request, fanOut);
+          return searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs);
         }),
       );
     } finally {
@@ -274,93 +165,6 @@ export class ClusterRouter implements ShardRouter {
       shardsAnswered: answered.length,
       shardsTotal: this.shardCount,
     };
-  }
-
-  /** Replicas of shard `s` in the order to try: healthy ones round-robin, then the backed-off ones. */
-  private replicaOrder(s: number): ReplicaState[] {
-    const replicas = this.shards[s]!;
-    const start = this.cursor[s]!++ % replicas.length;
-    const rotated = [...replicas.slice(start), ...replicas.slice(0, start)];
-    const now = Date.now();
-    return [...rotated.filter((r) => r.downUntil <= now), ...rotated.filter((r) => r.downUntil > now)];
-  }
-
-  /**
-   * One shard's part of a fan-out: the first replica, a hedge to the next one on failure or after
-   * `hedgeAfterMs`, and a failure answer when the fan-out's deadline passes first.
-   */
-  private searchShard(s: number, request: ShardSearchRequest, fanOut: FanOut): Promise<ShardAnswer> {
-    const order = this.replicaOrder(s);
-    const attempts = Math.min(2, order.length);
-    const signal = fanOut.controller.signal;
-    const hedgeAfter = this.hedgeAfterMs ?? Math.max(1, Math.floor(fanOut.deadlineMs / 3));
-
-    return new Promise<ShardAnswer>((resolve) => {
-      let launched = 0;
-      let failed = 0;
-      let lastError: unknown = null;
-      let settled = false;
-      let hedgeTimer: NodeJS.Timeout | null = null;
-
-      const finish = (answer: ShardAnswer) => {
-        if (settled) return;
-        settled = true;
-        if (hedgeTimer) clearTimeout(hedgeTimer);
-        fanOut.expired.delete(onExpired);
-        resolve(answer);
-      };
-      const onExpired = () => {
-        // replicas that never answered count as failing, so the next query tries another first
-        for (let i = 0; i < launched; i++) this.markFailed(order[i]!);
-        finish({
-          ok: false,
-          error:
-            lastError ??
-            new ClusterError('SHARD_UNAVAILABLE', `Shard ${s} missed its ${fanOut.deadlineMs} ms deadline`),
-        });
-      };
-      const launch = () => {
-        if (settled || launched >= attempts) return;
-        const state = order[launched++]!;
-        state.replica.search(request, signal).then(
-          (results) => {
-            this.markHealthy(state);
-            finish({ ok: true, results });
-          },
-          (error: unknown) => {
-            if (settled) return;
-            lastError = error;
-            if (isClusterError(error) && CLIENT_ERRORS.has(error.code)) {
-              finish({ ok: false, error });
-              return;
-            }
-            this.markFailed(state);
-            failed++;
-            // a failure is the hedge's cue: do not wait for the timer
-            if (launched < attempts) launch();
-            else if (failed === launched) finish({ ok: false, error });
-          },
-        );
-      };
-
-      if (signal.aborted) {
-        finish({ ok: false, error: signal.reason });
-        return;
-      }
-      fanOut.expired.add(onExpired);
-      launch();
-      if (attempts > 1 && !settled) hedgeTimer = setTimeout(launch, hedgeAfter);
-    });
-  }
-
-  private markHealthy(state: ReplicaState): void {
-    state.failures = 0;
-    state.downUntil = 0;
-  }
-
-  private markFailed(state: ReplicaState): void {
-    state.failures++;
-    state.downUntil = Date.now() + Math.min(30_000, this.backoffMs * 2 ** (state.failures - 1));
   }
 
   // ---------------------------------------------------------------- writes
@@ -436,7 +240,8 @@ export class ClusterRouter implements ShardRouter {
         return;
       }
       reasons.push(r.reason);
-      if (!isClusterError(r.reason) || !CLIENT_ERRORS.has(r.reason.code)) this.markFailed(states[i]!);
+      if (!isClusterError(r.reason) || !CLIENT_ERRORS.has(r.reason.code))
+        this.replicas[s]!.markFailed(states[i]!);
       errors.push(`${states[i]!.replica.name}: ${describeError(r.reason)}`);
     });
     // the caller's mistake, or a model version no replica serves: retrying will not help

@@ -248,11 +248,22 @@ export function loadOrExit<T>(load: () => T, stderr: NodeJS.WritableStream = pro
   }
 }
 
-/** The configuration table of one process kind, as Markdown rows. */
+/**
+ * The configuration table of one process kind, as Markdown rows, columns padded the way the
+ * Markdown formatter (`biome format`) pads them, so the generated README is already formatted.
+ */
 export function envTable(spec: EnvSpec): string {
   const escapeCell = (text: string) => text.replaceAll('|', '\\|');
-  const rows = Object.entries(spec).map(
-    ([name, v]) => `| \`${name}\` | ${escapeCell(v.default)} | ${escapeCell(v.doc)} |`,
+  const header = ['variable', 'default', 'meaning'];
+  const rows = Object.entries(spec).map(([name, v]) => [
+    `\`${name}\``,
+    escapeCell(v.default),
+    escapeCell(v.doc),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(3, title.length, ...rows.map((row) => row[column]!.length)),
   );
-  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }

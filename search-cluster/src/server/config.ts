@@ -1,3 +1,4 @@
+import { isLoopbackHost, MIN_AUTH_TOKEN_LENGTH } from '../protocol/auth.ts';
 import { commonVariables, portVariable } from '../runtime/common-env.ts';
 import { ConfigError, defineEnv, type EnvSource, env, parseEnv } from '../runtime/env.ts';
 import type { LogLevel } from '../runtime/logger.ts';
@@ -29,8 +30,18 @@ export const shardServerVariables = defineEnv({
   PORT: portVariable(7001),
   HOST: env.string({
     defaultText: '`127.0.0.1`',
-    doc: 'interface to listen on (`0.0.0.0` in a container)',
+    doc: 'interface to listen on (`0.0.0.0` in a container, which needs `SHARD_AUTH_TOKEN`)',
   }),
+  SHARD_AUTH_TOKEN: env.custom(
+    (raw) => (raw.length >= MIN_AUTH_TOKEN_LENGTH ? raw : undefined),
+    null as string | null,
+    {
+      expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters`,
+      defaultText: 'unset: loopback only',
+      doc: 'shared secret every call but `/healthz` must carry as `authorization: Bearer <token>`; the API sends it (same variable); required unless `HOST` is a loopback address',
+      secret: true,
+    },
+  ),
   DATA_DIR: env.string({
     defaultText: '`./data/shard-<SHARD_ID>-of-<SHARD_COUNT>`',
     doc: 'snapshot directory of this replica',
@@ -58,6 +69,8 @@ export interface ShardServerConfig {
   shardCount: number;
   port: number;
   host: string;
+  /** SHARD_AUTH_TOKEN: required beyond loopback; null: no auth (loopback only). */
+  authToken: string | null;
   dataDir: string;
   modelVersions: ModelVersionSpec[];
   mainTier: TierOptions['mainTier'];
@@ -82,11 +95,23 @@ export function loadShardServerConfig(source: EnvSource): ShardServerConfig {
       },
     ]);
   }
+  const host = v.HOST ?? '127.0.0.1';
+  if (v.SHARD_AUTH_TOKEN === null && !isLoopbackHost(host)) {
+    // anyone reaching the port could otherwise rewrite the index
+    throw new ConfigError([
+      {
+        name: 'SHARD_AUTH_TOKEN',
+        value: undefined,
+        expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters: HOST=${host} is not a loopback address`,
+      },
+    ]);
+  }
   return {
     shardId: v.SHARD_ID,
     shardCount: v.SHARD_COUNT,
     port: v.PORT,
-    host: v.HOST ?? '127.0.0.1',
+    host,
+    authToken: v.SHARD_AUTH_TOKEN,
     dataDir: v.DATA_DIR ?? `data/shard-${v.SHARD_ID}-of-${v.SHARD_COUNT}`,
     modelVersions: v.MODEL_VERSIONS,
     mainTier: v.MAIN_TIER,

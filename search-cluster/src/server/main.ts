@@ -1,8 +1,9 @@
 /**
  * One shard server replica as its own process: `npm run search-cluster`. Its variables (SHARD_ID,
- * SHARD_COUNT, PORT, HOST, DATA_DIR, MODEL_VERSIONS, MAIN_TIER, DATABASE_URL, LOG_LEVEL, ...) are
- * defined in config.ts; DATABASE_URL names the Postgres holding the `embeddings` table, the
- * source of record for rebuilds, restart refills and catch-up (without it all three are disabled);
+ * SHARD_COUNT, PORT, HOST, SHARD_AUTH_TOKEN, DATA_DIR, MODEL_VERSIONS, MAIN_TIER, DATABASE_URL,
+ * LOG_LEVEL, ...) are defined in config.ts. Beyond loopback SHARD_AUTH_TOKEN is required.
+ * DATABASE_URL names the Postgres holding the `embeddings` table, the source of record for
+ * rebuilds, restart refills and catch-up (without it all three are disabled);
  * CATCH_UP_INTERVAL_MS paces the anti-entropy catch-up (search-cluster/src/shard/catch-up.ts).
  */
 import path from 'node:path';
@@ -46,7 +47,13 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
     ...(source ? { source } : {}),
   });
   if (!source) log.warn('no source of record configured: rebuilds and restart refills are disabled');
-  const server = await startShardServer({ shard, port: config.port, host: config.host, log });
+  const server = await startShardServer({
+    shard,
+    port: config.port,
+    host: config.host,
+    authToken: config.authToken,
+    log,
+  });
   log.info('listening', { url: server.url });
   const catchUp =
     source && latest && config.catchUpIntervalMs > 0

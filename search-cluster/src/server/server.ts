@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { badRequest, HTTP_STATUS, isClusterError } from '../errors.ts';
+import { AUTH_HEADER, bearerMatches, isLoopbackHost, MIN_AUTH_TOKEN_LENGTH } from '../protocol/auth.ts';
 import { PATHS } from '../protocol/client.ts';
 import {
   BINARY_CONTENT_TYPE,
@@ -17,8 +18,16 @@ export interface ShardServerOptions {
   shard: Shard;
   /** TCP port; 0 picks a free one. Default 0. */
   port?: number;
-  /** Interface to listen on. Default '127.0.0.1' (set '0.0.0.0' in a container). */
+  /**
+   * Interface to listen on. Default '127.0.0.1'. Any other (e.g. '0.0.0.0' in a container)
+   * requires `authToken`: anyone who reaches the port could otherwise rewrite the index.
+   */
   host?: string;
+  /**
+   * Shared secret (SHARD_AUTH_TOKEN, at least 32 characters) every call but GET /healthz must
+   * carry as `authorization: Bearer <token>`; otherwise 401. Default: none, loopback only.
+   */
+  authToken?: string | null;
   /** Largest request body accepted. Default 512 MiB (an upsert batch of ~250k 512-d vectors). */
   maxBodyBytes?: number;
   log?: Logger;
@@ -90,6 +99,7 @@ function parseJson(body: Buffer): Record<string, unknown> {
  *   GET  /v1/model-versions  [{name, dimension}]
  *   POST /v1/model-versions  {name, dimension} -> 201
  *
+ * With an auth token, every route but /healthz answers 401 UNAUTHENTICATED without it.
  * Errors are JSON {code, message} with the status of HTTP_STATUS[code]; an unexpected fault is a
  * 500 and is logged, never a crash.
  */
@@ -97,10 +107,33 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
   const { shard } = options;
   const log = options.log ?? silentLogger;
   const limit = options.maxBodyBytes ?? 512 * 1024 * 1024;
+  const host = options.host ?? '127.0.0.1';
+  const authToken = options.authToken || null;
+  if (authToken !== null && authToken.length < MIN_AUTH_TOKEN_LENGTH) {
+    throw new Error(`SHARD_AUTH_TOKEN must be at least ${MIN_AUTH_TOKEN_LENGTH} characters`);
+  }
+  if (authToken === null && !isLoopbackHost(host)) {
+    throw new Error(
+      `Refusing to listen on ${host} without SHARD_AUTH_TOKEN: anyone reaching the port could rewrite the index`,
+    );
+  }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     const route = `${req.method} ${path}`;
+    // health stays open for load balancers; it reveals nothing an attacker can use
+    if (authToken !== null && route !== `GET ${PATHS.health}`) {
+      const header = req.headers[AUTH_HEADER];
+      if (!bearerMatches(typeof header === 'string' ? header : undefined, authToken)) {
+        req.resume();
+        res.setHeader('www-authenticate', 'Bearer');
+        sendJson(res, 401, {
+          code: 'UNAUTHENTICATED',
+          message: 'Expected authorization: Bearer <SHARD_AUTH_TOKEN>',
+        });
+        return;
+      }
+    }
     switch (route) {
       case `GET ${PATHS.health}`: {
         const health = shard.health();
@@ -165,15 +198,15 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    server.listen(options.port ?? 0, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const { port, address } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  const urlHost = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${urlHost}:${port}`,
     port,
     server,
     close: () =>

@@ -1,86 +1,34 @@
 import { performance } from 'node:perf_hooks';
 import { ClusterError } from '../errors.ts';
-import { buildIndex, chooseMainTier, collectVectors } from '../rebuild/build-main.ts';
-import {
-  quarantineSnapshot,
-  readIds,
-  readSnapshot,
-  readVectors,
-  type Snapshot,
-  writeSnapshot,
-} from '../rebuild/snapshot.ts';
-import type { VectorChange, VectorSource } from '../rebuild/vector-source.ts';
+import { buildMainTier, collectVectors } from '../rebuild/build-main.ts';
+import { quarantineSnapshot, readSnapshot } from '../rebuild/snapshot.ts';
+import { EMPTY, exactScan, type TierView, topUpFiltered } from './filtered-search.ts';
 import { HotTier } from './hot-tier.ts';
-import { MainTier, type MainTierKind, type MainTierSearchParams } from './main-tier.ts';
-import type { Logger, TierOptions } from './options.ts';
-import { owns, type Partition } from './partition.ts';
-import { MemoryRowStore, type RowStore, VectorFileStore } from './row-store.ts';
-import { dot, type Hit, mergeTopK, TopK } from './topk.ts';
-import type { VectorIndex, VectorIndexFactory } from './vector-index.ts';
+import type { MainTier, MainTierSearchParams } from './main-tier.ts';
+import { openMainTier } from './main-tier-load.ts';
+import type {
+  ModelIndexConfig,
+  ModelIndexState,
+  ModelIndexStats,
+  RebuildOutcome,
+  SearchOptions,
+} from './model-index.types.ts';
+import { owns } from './partition.ts';
+import { refillFromSource } from './refill.ts';
+import { type Hit, mergeTopK } from './topk.ts';
 import { WriteQueue } from './write-queue.ts';
 
-export interface ModelIndexConfig {
-  modelVersion: string;
-  dimension: number;
-  partition: Partition;
-  factory: VectorIndexFactory;
-  tiers: TierOptions;
-  log: Logger;
-  /** Vectors of record; without one the shard cannot rebuild or refill after a restart. */
-  source?: VectorSource;
-  /** Where snapshots live; without one nothing survives a restart. */
-  dataDir?: string;
-}
-
-export interface SearchOptions {
-  nprobe?: number;
-  efSearch?: number;
-  allowedIds?: BigInt64Array;
-}
-
-export type ModelIndexState = 'loading' | 'ready' | 'closed';
-
-export interface RebuildOutcome {
-  outcome: 'rebuilt';
-  modelVersion: string;
-  /** Source watermark the new main tier reflects. */
-  watermark: string;
-  kind: MainTierKind | 'empty';
-  vectors: number;
-  /** Source records skipped for a wrong length or non-finite values. */
-  skipped: number;
-  /** Hot-tier entries the new main tier took over. */
-  movedFromHot: number;
-  /** Snapshot directory, or null when none was written (no data dir, or the write failed). */
-  snapshot: string | null;
-  durationMs: number;
-}
-
-export interface ModelIndexStats {
-  modelVersion: string;
-  dimension: number;
-  state: ModelIndexState;
-  hot: { vectors: number; memoryBytes: number };
-  main: {
-    kind: MainTierKind;
-    factory: string;
-    vectors: number;
-    live: number;
-    tombstones: number;
-    memoryBytes: number;
-    watermark: string;
-  } | null;
-  rebuilding: boolean;
-  pendingWrites: number;
-  lastRebuild: RebuildOutcome | null;
-  lastError: { code: string; message: string; at: string } | null;
-}
-
-const EMPTY = (nq: number): Hit[][] => Array.from({ length: nq }, () => []);
+export type * from './model-index.types.ts';
 
 /**
  * One model version on one shard: a hot tier taking live writes and an immutable main tier rebuilt
  * in batch from the source of record.
+ *
+ * Longer than most files on purpose: what is left here is the state machine that the rules below
+ * are about (which tier holds an id, the write queue, swaps, racing deletes), and splitting it
+ * would spread one invariant over several files. Loading a snapshot (main-tier-load.ts), refill
+ * (refill.ts), filtered exact search (filtered-search.ts) and the main-tier build
+ * (../rebuild/build-main.ts) live beside it.
  *
  * Consistency rules (what the concurrency test checks):
  * - Writes (upsert, delete, swap, refill) run one at a time through `writes`, in call order.
@@ -99,6 +47,7 @@ export class ModelIndex {
   state: ModelIndexState = 'loading';
   private main: MainTier | null = null;
   private readonly hot: HotTier;
+  private readonly tiers: TierView;
   private readonly writes = new WriteQueue();
   private rebuildRun: Promise<RebuildOutcome> | null = null;
   /** Ids deleted while a load or rebuild reads its input: the new main tier may still hold them. */
@@ -120,6 +69,12 @@ export class ModelIndex {
       config.factory.create(config.dimension, config.tiers.hotFactory),
       config.dimension,
     );
+    this.tiers = {
+      dimension: this.dimension,
+      hot: this.hot,
+      main: () => this.main,
+      isLive: (id) => this.isLive(id),
+    };
   }
 
   get ready(): boolean {
@@ -176,7 +131,13 @@ export class ModelIndex {
     if (dataDir && !this.main && this.refillFrom === null) {
       try {
         const snapshot = await readSnapshot(dataDir, this.snapshotExpectation());
-        if (snapshot) main = await this.loadMain(snapshot);
+        if (snapshot) {
+          main = await openMainTier(snapshot, {
+            factory: this.config.factory,
+            onDisk: this.onDisk(),
+            params: this.searchParams(),
+          });
+        }
       } catch (error) {
         // a damaged snapshot is not fatal: shards are derived state, rebuild from the source
         this.recordError(error);
@@ -195,7 +156,15 @@ export class ModelIndex {
     }
     if (source && this.refillFrom !== null) {
       // a refill that failed half-way is redone from the snapshot's watermark (replay is idempotent)
-      await this.refill(source, this.refillFrom);
+      const changes = await refillFromSource(source, this.refillFrom, {
+        modelVersion: this.modelVersion,
+        dimension: this.dimension,
+        partition: this.config.partition,
+        closed: () => this.state === 'closed',
+        upsert: (ids, vectors) => this.upsert(ids, vectors),
+        delete: (ids) => this.delete(ids),
+      });
+      this.config.log.info('refilled hot tier from source', { modelVersion: this.modelVersion, changes });
       this.refillFrom = null;
       return;
     }
@@ -205,46 +174,6 @@ export class ModelIndex {
 
   private snapshotExpectation() {
     return { modelVersion: this.modelVersion, dimension: this.dimension, partition: this.config.partition };
-  }
-
-  private async loadMain(snapshot: Snapshot): Promise<MainTier> {
-    const { meta } = snapshot;
-    let index: VectorIndex;
-    try {
-      index = await this.config.factory.read(snapshot.indexPath);
-    } catch (error) {
-      throw new ClusterError(
-        'SNAPSHOT_CORRUPT',
-        `Snapshot ${snapshot.dir}: FAISS cannot read index.faiss: ${(error as Error).message}`,
-      );
-    }
-    let store: RowStore | null = null;
-    try {
-      if (index.count !== meta.count || index.dimension !== meta.dimension) {
-        throw new ClusterError(
-          'SNAPSHOT_CORRUPT',
-          `Snapshot ${snapshot.dir}: index holds ${index.count} vectors of dimension ${index.dimension}, meta.json says ${meta.count} of ${meta.dimension}`,
-        );
-      }
-      const ids = await readIds(snapshot);
-      store = this.onDisk()
-        ? await VectorFileStore.open(snapshot.vectorsPath, meta.count, meta.dimension)
-        : new MemoryRowStore(await readVectors(snapshot), meta.dimension);
-      return new MainTier({
-        kind: meta.kind,
-        factory: meta.factory,
-        index,
-        ids,
-        store,
-        watermark: BigInt(meta.watermark),
-        params: this.searchParams(),
-      });
-    } catch (error) {
-      index.close();
-      await store?.close();
-      if (error instanceof ClusterError) throw error;
-      throw new ClusterError('SNAPSHOT_CORRUPT', `Snapshot ${snapshot.dir}: ${(error as Error).message}`);
-    }
   }
 
   private onDisk(): boolean {
@@ -257,54 +186,6 @@ export class ModelIndex {
   private searchParams(): MainTierSearchParams {
     const { nprobe, efSearch, rescoreFactor } = this.config.tiers;
     return { nprobe, efSearch, rescoreFactor };
-  }
-
-  /** Replays changes after `watermark` (the snapshot's) so the shard catches up with the source. */
-  private async refill(source: VectorSource, watermark: bigint): Promise<void> {
-    const d = this.dimension;
-    const { partition } = this.config;
-    let upsertIds: bigint[] = [];
-    let upsertVectors: Float32Array[] = [];
-    let deleteIds: bigint[] = [];
-    const flush = async () => {
-      if (upsertIds.length > 0) {
-        const vectors = new Float32Array(upsertIds.length * d);
-        for (const [i, v] of upsertVectors.entries()) vectors.set(v, i * d);
-        await this.upsert(BigInt64Array.from(upsertIds), vectors);
-        upsertIds = [];
-        upsertVectors = [];
-      }
-      if (deleteIds.length > 0) {
-        await this.delete(BigInt64Array.from(deleteIds));
-        deleteIds = [];
-      }
-    };
-    let applied = 0;
-    for await (const change of source.since(
-      this.modelVersion,
-      watermark,
-      partition,
-    ) as AsyncIterable<VectorChange>) {
-      if (this.state === 'closed') return;
-      if (!owns(partition, change.id)) continue;
-      // keep call order between the two kinds of change: flush the other kind first
-      if (change.vector === null) {
-        if (upsertIds.length > 0) await flush();
-        deleteIds.push(change.id);
-      } else {
-        if (change.vector.length !== d || !change.vector.every(Number.isFinite)) continue;
-        if (deleteIds.length > 0) await flush();
-        upsertIds.push(change.id);
-        upsertVectors.push(change.vector);
-      }
-      if (upsertIds.length + deleteIds.length >= 1024) await flush();
-      applied++;
-    }
-    await flush();
-    this.config.log.info('refilled hot tier from source', {
-      modelVersion: this.modelVersion,
-      changes: applied,
-    });
   }
 
   // ---------------------------------------------------------------- search
@@ -340,7 +221,7 @@ export class ModelIndex {
     try {
       const allowed = options.allowedIds;
       if (allowed && allowed.length <= this.config.tiers.exactScanMaxIds) {
-        return await this.exactScan(queries, nq, k, allowed, main);
+        return await exactScan(this.tiers, queries, nq, k, allowed, main);
       }
       const [hotHits, mainHits] = await Promise.all([
         this.hot.index.count > 0 ? this.hot.search(queries, nq, k, allowed) : EMPTY(nq),
@@ -352,81 +233,11 @@ export class ModelIndex {
         const fromMain = main ? mainHits[q]!.filter((h) => !main.deleted.has(h.id) && this.isLive(h.id)) : [];
         results.push(mergeTopK([fromHot, fromMain], k));
       }
-      if (allowed) await this.topUpFiltered(queries, k, allowed, results);
+      if (allowed) await topUpFiltered(this.tiers, queries, k, allowed, results);
       return results;
     } finally {
       main?.release();
     }
-  }
-
-  /**
-   * An ANN search with an id selector can come back short (HNSW leaves the allowed region, IVF
-   * probes lists without allowed ids). When more allowed ids are live than were found, scan them
-   * exactly so k results come back whenever k exist.
-   */
-  private async topUpFiltered(queries: Float32Array, k: number, allowed: BigInt64Array, results: Hit[][]) {
-    const short = results.flatMap((hits, q) => (hits.length < k ? [q] : []));
-    if (short.length === 0) return;
-    let live = 0;
-    for (let i = 0; i < allowed.length && live < k; i++) if (this.isLive(allowed[i]!)) live++;
-    const d = this.dimension;
-    for (const q of short) {
-      if (results[q]!.length >= live) continue;
-      const main = this.main;
-      main?.acquire();
-      try {
-        const [hits] = await this.exactScan(queries.subarray(q * d, q * d + d), 1, k, allowed, main);
-        results[q] = hits!;
-      } finally {
-        main?.release();
-      }
-    }
-  }
-
-  /** Scores every live allowed id exactly: hot vectors from memory, main ones from its row store. */
-  private async exactScan(
-    queries: Float32Array,
-    nq: number,
-    k: number,
-    allowed: BigInt64Array,
-    main: MainTier | null,
-  ): Promise<Hit[][]> {
-    const d = this.dimension;
-    const hotIds: bigint[] = [];
-    const hotVectors: Float32Array[] = [];
-    const mainIds: bigint[] = [];
-    const mainRows: number[] = [];
-    const seen = new Set<bigint>();
-    for (let i = 0; i < allowed.length; i++) {
-      const id = allowed[i]!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      // the hot entry is the newest vector of an id
-      const entry = this.hot.entries.get(id);
-      if (entry) {
-        hotIds.push(id);
-        hotVectors.push(entry.vector);
-        continue;
-      }
-      const row = main ? main.liveRow(id) : -1;
-      if (row >= 0) {
-        mainIds.push(id);
-        mainRows.push(row);
-      }
-    }
-    const fromMain =
-      main && mainIds.length > 0 ? await main.scoreExact(queries, nq, mainIds, mainRows, k) : EMPTY(nq);
-    const results: Hit[][] = [];
-    for (let q = 0; q < nq; q++) {
-      const top = new TopK(k);
-      const offset = q * d;
-      for (let i = 0; i < hotIds.length; i++)
-        top.push(hotIds[i]!, Math.fround(dot(queries, offset, hotVectors[i]!, 0, d)));
-      for (const hit of fromMain[q]!) top.push(hit.id, hit.score);
-      // scoring the main tier's rows was async: drop ids deleted meanwhile
-      results.push(top.result().filter((h) => this.isLive(h.id)));
-    }
-    return results;
   }
 
   // ---------------------------------------------------------------- writes
@@ -566,58 +377,29 @@ export class ModelIndex {
     try {
       const snapshot = await source!.snapshot(this.modelVersion, partition);
       const collected = await collectVectors(snapshot.records, d, (id) => owns(partition, id), signal);
-      let next: MainTier | null = null;
-      let snapshotDir: string | null = null;
-      if (collected.ids.length > 0) {
-        const choice = chooseMainTier(collected.ids.length, d, this.config.tiers);
-        const index = await buildIndex(factory, choice.factory, d, collected, signal);
-        let store: RowStore | null = null;
-        // row order of `store`: arrival order in memory, id order in the snapshot's vector file
-        let ids = collected.ids;
-        try {
-          if (dataDir) {
-            try {
-              const written = await writeSnapshot(dataDir, {
-                modelVersion: this.modelVersion,
-                partition,
-                watermark: snapshot.watermark,
-                kind: choice.kind,
-                factory: choice.factory,
-                params: this.searchParams(),
-                index,
-                ids: collected.ids,
-                vectors: collected.vectors,
-              });
-              snapshotDir = written.dir;
-              if (this.onDisk()) {
-                const sorted = await readIds(written);
-                store = await VectorFileStore.open(written.vectorsPath, sorted.length, d);
-                ids = sorted;
-              }
-            } catch (error) {
-              // still serve the new tier; the next rebuild tries again
-              this.recordError(error);
-              this.config.log.error('snapshot write failed', {
-                modelVersion: this.modelVersion,
-                error: (error as Error).message,
-              });
-            }
-          }
-          store ??= new MemoryRowStore(collected.vectors, d);
-          next = new MainTier({
-            ...choice,
-            index,
-            ids,
-            store,
-            watermark: snapshot.watermark,
-            params: this.searchParams(),
-          });
-        } catch (error) {
-          index.close();
-          await store?.close();
-          throw error;
-        }
-      }
+      const built =
+        collected.ids.length > 0
+          ? await buildMainTier(collected, {
+              factory,
+              dimension: d,
+              tiers: this.config.tiers,
+              params: this.searchParams(),
+              onDisk: this.onDisk(),
+              signal,
+              watermark: snapshot.watermark,
+              snapshot: dataDir ? { dataDir, modelVersion: this.modelVersion, partition } : null,
+              onSnapshotError: (error) => {
+                // still serve the new tier; the next rebuild tries again
+                this.recordError(error);
+                this.config.log.error('snapshot write failed', {
+                  modelVersion: this.modelVersion,
+                  error: (error as Error).message,
+                });
+              },
+            })
+          : { tier: null, snapshotDir: null };
+      const next = built.tier;
+      const snapshotDir = built.snapshotDir;
       signal.throwIfAborted();
       const movedFromHot = await this.writes.run(() => this.swap(next, startSeq));
       const outcome: RebuildOutcome = {

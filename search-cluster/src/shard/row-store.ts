@@ -1,6 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { VectorFile } from '../faiss/vector-file.ts';
-import { dot, type Hit, TopK } from './topk.ts';
+import { dotAt } from '../vector-math.ts';
+import { type Hit, TopK } from './topk.ts';
 
 /**
  * Exact candidate scoring for an immutable tier: the main tier re-scores its compressed short list
@@ -50,7 +51,7 @@ export class MemoryRowStore implements RowStore {
       for (let j = q * perQuery; j < (q + 1) * perQuery; j++) {
         const row = rows[j]!;
         if (row < 0) continue;
-        top.push(ids[j]!, Math.fround(dot(queries, q * d, this.vectors, row * d, d)));
+        top.push(ids[j]!, Math.fround(dotAt(queries, q * d, this.vectors, row * d, d)));
       }
       results.push(top.result());
     }

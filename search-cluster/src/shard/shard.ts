@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, ClusterError, unknownModelVersion } from '../errors.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
+import { writeFileAtomic } from '../runtime/atomic-write.ts';
 import { ModelIndex, type ModelIndexStats, type RebuildOutcome } from './model-index.ts';
 import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } from './options.ts';
 import { type Partition, shardOf } from './partition.ts';
@@ -270,8 +271,6 @@ export class Shard {
     const dir = this.options.dataDir;
     if (!dir) return;
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, 'model-versions.json.tmp');
-    await writeFile(tmp, JSON.stringify(this.modelVersions, null, 2));
-    await rename(tmp, join(dir, 'model-versions.json'));
+    await writeFileAtomic(join(dir, 'model-versions.json'), JSON.stringify(this.modelVersions, null, 2));
   }
 }

@@ -1,5 +1,7 @@
 // Seeded vectors for tests: clustered unit vectors, reproducible across runs.
 
+import { normalizeRows } from '../vector-math.ts';
+
 export function rng(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
@@ -16,13 +18,6 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
 }
 
-export function normalize(v: Float32Array, offset = 0, dimension = v.length): void {
-  let norm = 0;
-  for (let i = 0; i < dimension; i++) norm += v[offset + i]! ** 2;
-  norm = Math.sqrt(norm) || 1;
-  for (let i = 0; i < dimension; i++) v[offset + i]! /= norm;
-}
-
 /** n unit vectors around `clusters` random centres. */
 export function unitVectors(n: number, dimension: number, seed = 1, clusters = 16): Float32Array {
   const random = rng(seed);
@@ -33,7 +28,7 @@ export function unitVectors(n: number, dimension: number, seed = 1, clusters = 1
     const c = Math.floor(random() * clusters);
     for (let j = 0; j < dimension; j++)
       out[r * dimension + j] = centres[c * dimension + j]! + 0.6 * gaussian(random);
-    normalize(out, r * dimension, dimension);
+    normalizeRows(out.subarray(r * dimension, (r + 1) * dimension), dimension);
   }
   return out;
 }

@@ -94,15 +94,3 @@ export class TopK {
     return s1 < s2 || (s1 === s2 && id1 > id2);
   }
 }
-
-export function dot(
-  a: Float32Array,
-  aOffset: number,
-  b: Float32Array,
-  bOffset: number,
-  dimension: number,
-): number {
-  let sum = 0;
-  for (let i = 0; i < dimension; i++) sum += a[aOffset + i]! * b[bOffset + i]!;
-  return sum;
-}

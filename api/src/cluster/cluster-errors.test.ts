@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterError } from '../../../search-cluster/src/errors.ts';
+import { ClusterError } from '../../../search-cluster/src/index.ts';
 import { clusterErrorToAppError } from './cluster-errors.ts';
 
 const codeOf = (error: unknown) => (error as { extensions?: { code?: string } }).extensions?.code;

@@ -1,4 +1,4 @@
-import { ClusterError } from '../../../search-cluster/src/errors.ts';
+import { ClusterError } from '../../../search-cluster/src/index.ts';
 import { AppError } from '../errors.ts';
 
 /** The cluster's coded errors as the API's: no shard in time is a 503 the client may retry. */

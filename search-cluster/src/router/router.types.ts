@@ -1,0 +1,105 @@
+import type { RebuildOutcome } from '../shard/model-index.ts';
+import type { ShardHealth, ShardStats } from '../shard/shard.ts';
+import type { Hit } from '../shard/topk.ts';
+
+/** The router's contract: what the API's cluster client calls, and the shapes it gets back. */
+
+export interface RouterSearchOptions {
+  /** Restrict results to these ids (a label filter). Each shard receives only the ids it owns. */
+  allowedIds?: readonly bigint[] | BigInt64Array;
+  /** IVF lists probed (shard default when absent). */
+  nprobe?: number;
+  /** HNSW candidate list (shard default when absent). */
+  efSearch?: number;
+  /** Per-shard deadline in ms; a shard that misses it makes the answer partial. Default: router's. */
+  deadlineMs?: number;
+  /** Cancels the whole search (e.g. the client went away). */
+  signal?: AbortSignal;
+}
+
+export interface RouterSearchResult {
+  /** Global top k, best first, each id once. */
+  hits: Hit[];
+  /** True when at least one shard did not answer in time (its vectors are missing from hits). */
+  partial: boolean;
+  shardsAnswered: number;
+  shardsTotal: number;
+}
+
+export interface RouterBatchSearchResult extends Omit<RouterSearchResult, 'hits'> {
+  /** One list per query, in query order. */
+  results: Hit[][];
+}
+
+export type UpsertItems =
+  | readonly { id: bigint; vector: Float32Array }[]
+  | { ids: BigInt64Array; vectors: Float32Array };
+
+export interface ReplicaHealth {
+  name: string;
+  status: 'ok' | 'loading' | 'down' | 'mismatch';
+  error?: string;
+  health?: ShardHealth;
+}
+
+export interface RouterHealth {
+  /** ok: every replica serves; degraded: every shard has a serving replica; down: some shard has none. */
+  status: 'ok' | 'degraded' | 'down';
+  shards: { index: number; serving: number; replicas: ReplicaHealth[] }[];
+}
+
+export interface RouterStats {
+  shards: { index: number; replicas: { name: string; stats?: ShardStats; error?: string }[] }[];
+}
+
+export interface RebuildReport {
+  shard: number;
+  replica: string;
+  outcome?: RebuildOutcome;
+  error?: string;
+}
+
+/** What the API uses: the only door into the search cluster. */
+export interface ShardRouter {
+  readonly shardCount: number;
+  /** Inserts or replaces vectors (idempotent by id) on every replica of the owning shards. */
+  upsert(modelVersion: string, items: UpsertItems): Promise<{ upserted: number; unchanged: number }>;
+  /** Deletes ids from every replica of the owning shards; returns how many were present. */
+  delete(modelVersion: string, ids: readonly bigint[] | BigInt64Array): Promise<{ deleted: number }>;
+  /** Top k for one query vector over all shards. */
+  search(
+    modelVersion: string,
+    query: Float32Array,
+    k: number,
+    options?: RouterSearchOptions,
+  ): Promise<RouterSearchResult>;
+  /** Top k for several query vectors of equal length, one fan-out. */
+  searchBatch(
+    modelVersion: string,
+    queries: readonly Float32Array[],
+    k: number,
+    options?: RouterSearchOptions,
+  ): Promise<RouterBatchSearchResult>;
+  /** Rebuilds every replica's main tier from the source of record, one replica at a time. */
+  rebuild(modelVersion: string): Promise<RebuildReport[]>;
+  /** Serves a new model version on every replica (blue-green). */
+  addModelVersion(name: string, dimension: number): Promise<void>;
+  health(): Promise<RouterHealth>;
+  stats(): Promise<RouterStats>;
+  close(): Promise<void>;
+}
+
+export interface RouterOptions {
+  /** Per-shard search deadline. Default DEFAULT_SHARD_DEADLINE_MS (150 ms). */
+  deadlineMs?: number;
+  /** Send the hedged request to a second replica after this long without an answer. Default deadline / 3. */
+  hedgeAfterMs?: number;
+  /** Upsert and delete timeout per replica. Default 10 s. */
+  writeTimeoutMs?: number;
+  /** Rebuild timeout per replica. Default 1 h. */
+  rebuildTimeoutMs?: number;
+  /** Health and stats timeout per replica. Default 2 s. */
+  probeTimeoutMs?: number;
+  /** A failing replica is tried last for this long, doubling per failure up to 30 s. Default 1 s. */
+  backoffMs?: number;
+}

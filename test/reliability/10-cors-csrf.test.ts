@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeColourImage } from '../fixtures/images/make-images.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import { type Backend, backends } from '../support/backends.ts';
+import { createTestApp, type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+
+const EVIL = 'https://evil.example';
+const URL_ = 'http://pixelfind.test/graphql';
+
+const uploadForm = async () => {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'x' } }),
+  );
+  form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.set(
+    '0',
+    new Blob([new Uint8Array(await makeColourImage({ colour: 'red' }))], { type: 'image/png' }),
+    'a.png',
+  );
+  return form;
+};
+
+describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', ({ create }) => {
+  let backend: Backend;
+  let single: TestApp;
+  let cluster: TestApp;
+
+  beforeAll(async () => {
+    await ensureTinyClip();
+    backend = await create();
+    single = await createTestApp(backend);
+    cluster = await createTestApp(backend, {
+      PIXELFIND_MODE: 'cluster',
+      HOST: '0.0.0.0',
+      PUBLIC_URL: 'https://api.pixelfind.example',
+      CORS_ORIGINS: 'https://app.pixelfind.example',
+      ALLOW_ANONYMOUS_UPLOADS: 'true',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await single?.close();
+    await cluster?.close();
+    await backend?.dispose();
+  });
+
+  const jsonFrom = (t: TestApp, origin: string) =>
+    t.app.fetch(URL_, {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+  const preflight = (t: TestApp, origin: string) =>
+    t.app.fetch(URL_, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+
+  it('gives a cross-site origin no CORS grant (v1 reflected it with credentials)', async () => {
+    for (const t of [single, cluster]) {
+      const answer = await jsonFrom(t, EVIL);
+      expect(answer.headers.get('access-control-allow-origin')).toBeNull();
+      expect(answer.headers.get('access-control-allow-credentials')).toBeNull();
+      expect((await preflight(t, EVIL)).headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
+  it('grants the allow-listed and own origins, and loopback origins only in single mode', async () => {
+    const app = await jsonFrom(cluster, 'https://app.pixelfind.example');
+    expect(app.headers.get('access-control-allow-origin')).toBe('https://app.pixelfind.example');
+    expect(app.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(
+      (await preflight(cluster, 'https://api.pixelfind.example')).headers.get('access-control-allow-origin'),
+    ).toBe('https://api.pixelfind.example');
+    expect(
+      (await jsonFrom(cluster, 'http://localhost:5173')).headers.get('access-control-allow-origin'),
+    ).toBeNull();
+    expect((await jsonFrom(single, 'http://localhost:5173')).headers.get('access-control-allow-origin')).toBe(
+      'http://localhost:5173',
+    );
+  });
+
+  it('refuses a multipart upload without a CSRF header (a cross-site form could send it)', async () => {
+    const before = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
+    const answer = await single.app.fetch(URL_, {
+      method: 'POST',
+      headers: { origin: EVIL },
+      body: await uploadForm(),
+    });
+    expect(answer.status).toBe(403);
+    const after = await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+  });
+
+  it('accepts our own clients multipart uploads, which send the header', async () => {
+    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {
+      uploaderId: 'own',
+    });
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+  });
+
+  it('refuses text/plain POSTs without the header, and form-encoded POSTs always (415)', async () => {
+    const plain = await single.app.fetch(URL_, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(plain.status).toBe(403);
+    const variants: Record<string, string>[] = [{}, { 'x-graphql-yoga-csrf': '1' }];
+    for (const headers of variants) {
+      const form = await single.app.fetch(URL_, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ query: 'mutation { __typename }' }).toString(),
+      });
+      expect(form.status).toBe(415);
+    }
+  });
+
+  it('keeps GET queries and GET persisted operations working without a header', async () => {
+    const plain = await single.app.fetch(`${URL_}?query=${encodeURIComponent('{ __typename }')}`, {
+      method: 'GET',
+    });
+    expect(plain.status).toBe(200);
+    const operations = JSON.parse(readFileSync('schema/persisted-operations.json', 'utf8')) as Record<
+      string,
+      { name: string }
+    >;
+    const id = Object.entries(operations).find(([, op]) => op.name === 'Search')?.[0];
+    expect(id).toBeTruthy();
+    const persisted = await single.app.fetch(
+      `${URL_}?id=${id}&variables=${encodeURIComponent(JSON.stringify({ input: { text: 'red' } }))}`,
+    );
+    expect(persisted.status).toBe(200);
+  });
+});

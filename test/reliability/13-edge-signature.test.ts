@@ -1,0 +1,150 @@
+// Issue 10 item 13: the edge's request signature covered method and path only, so one captured
+// header replayed with any body for 300 s; and an anonymous upload could name any uploader id,
+// another user's included. Now the signature covers the body bytes and the client address, and
+// an anonymous upload's uploader id is derived from that address.
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signEdgeRequest } from '../../api/src/edge-trust/edge-trust.ts';
+import { EDGE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
+import { anonymousUploaderId } from '../../api/src/upload/anonymous-uploader.ts';
+import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
+import { type Backend, backends } from '../support/backends.ts';
+import { createTestApp, type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+
+const KEY = 'reliability-13-edge-signing-key';
+const jpeg = (r: number, g: number, b: number) =>
+  sharp({ create: { width: 32, height: 32, channels: 3, background: { r, g, b } } })
+    .jpeg()
+    .toBuffer();
+
+/** The exact bytes and content-type of a GraphQL multipart upload, as the Worker sends them. */
+async function multipartUpload(file: Buffer, uploaderId: string) {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId } }));
+  form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.set('0', new Blob([new Uint8Array(file)], { type: 'image/jpeg' }), 'image.jpg');
+  const encoded = new Request('http://encode.test', { method: 'POST', body: form });
+  return {
+    body: new Uint8Array(await encoded.arrayBuffer()),
+    type: encoded.headers.get('content-type') ?? '',
+  };
+}
+
+describe.each(backends)(
+  'edge signature over the body; anonymous uploader ids (issue 10 item 13, $name)',
+  ({ create }) => {
+    let backend: Backend;
+    let t: TestApp;
+
+    beforeAll(async () => {
+      await ensureTinyClip();
+      backend = await create();
+      t = await createTestApp(backend, { EDGE_SIGNING_KEY: KEY, ALLOW_ANONYMOUS_UPLOADS: 'true' });
+    }, 120_000);
+    afterAll(async () => {
+      await t?.close();
+      await backend?.dispose();
+    });
+
+    const send = (body: Uint8Array<ArrayBuffer>, type: string, headers: Record<string, string>) =>
+      t.app.fetch('http://pixelfind.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': type, accept: 'application/graphql-response+json', ...headers },
+        body,
+      });
+
+    const uploaderOf = async (response: Response) => {
+      const body = (await response.json()) as {
+        data?: { uploadImage: { image: { id: string } } };
+        errors?: unknown;
+      };
+      expect(body.errors).toBeUndefined();
+      const id = body.data!.uploadImage.image.id;
+      const read = await t.gql<{ image: { uploaderId: string } }>(
+        'query($id: ID!) { image(id: $id) { uploaderId } }',
+        {
+          id,
+        },
+      );
+      return read.body.data!.image.uploaderId;
+    };
+
+    it('a signature captured for one search does not vouch for another body: no signed embedding comes back', async () => {
+      const search = (text: string) =>
+        new TextEncoder().encode(
+          JSON.stringify({
+            query: 'query($t: String!) { search(input: { text: $t }) { queryId } }',
+            variables: { t: text },
+          }),
+        );
+      const captured = signEdgeRequest({ key: KEY, method: 'POST', path: '/graphql', body: search('red') });
+      const genuine = await send(search('red'), 'application/json', captured);
+      expect(genuine.status).toBe(200);
+      expect(genuine.headers.get(EDGE_HEADERS.embedding)).toBeTruthy();
+
+      const replayed = await send(search('blue'), 'application/json', captured);
+      expect(replayed.status).toBe(200);
+      // the API treats it as a client's request: it hands out no signed vector for "blue"
+      expect(replayed.headers.get(EDGE_HEADERS.embedding)).toBeNull();
+    });
+
+    it('an anonymous upload through the edge gets the uploader id of its client address, not the one it names', async () => {
+      const client = '203.0.113.7';
+      const { body, type } = await multipartUpload(await jpeg(200, 30, 30), 'alice');
+      const signed = signEdgeRequest({ key: KEY, method: 'POST', path: '/graphql', body, client });
+      const uploader = await uploaderOf(await send(body, type, signed));
+      expect(uploader).not.toBe('alice');
+      expect(uploader).toBe(anonymousUploaderId(client, KEY));
+      expect(uploader).not.toContain(client);
+
+      // the same client again: the same id (its own de-duplication still works)
+      const again = await multipartUpload(await jpeg(30, 200, 30), 'somebody-else');
+      const signedAgain = signEdgeRequest({
+        key: KEY,
+        method: 'POST',
+        path: '/graphql',
+        body: again.body,
+        client,
+      });
+      expect(await uploaderOf(await send(again.body, again.type, signedAgain))).toBe(uploader);
+    });
+
+    it("a captured upload signature replayed with other bytes and another client's address claims nothing", async () => {
+      const victim = '198.51.100.9';
+      const original = await multipartUpload(await jpeg(10, 10, 200), 'x');
+      const captured = signEdgeRequest({
+        key: KEY,
+        method: 'POST',
+        path: '/graphql',
+        body: original.body,
+        client: victim,
+      });
+      const forged = await multipartUpload(await jpeg(240, 240, 10), 'x');
+      const uploader = await uploaderOf(await send(forged.body, forged.type, captured));
+      expect(uploader).not.toBe(anonymousUploaderId(victim, KEY));
+      // not through the edge and no socket in-process: the shared anonymous id
+      expect(uploader).toBe('anonymous');
+    });
+
+    it('a direct anonymous upload naming a user gets no part of that user', async () => {
+      await t.services.apiKeys.create('user', 'victor');
+      const { status, body } = await t.upload(await jpeg(90, 90, 90), { uploaderId: 'victor' });
+      expect(status).toBe(200);
+      const id = (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+      const read = await t.gql<{ image: { uploaderId: string } }>(
+        'query($id: ID!) { image(id: $id) { uploaderId } }',
+        {
+          id,
+        },
+      );
+      expect(read.body.data?.image.uploaderId).not.toBe('victor');
+    });
+
+    it('no API key can be issued to an anonymous uploader id', async () => {
+      await expect(
+        t.services.apiKeys.create('user', anonymousUploaderId('203.0.113.7', KEY)),
+      ).rejects.toThrow(/anonymous/);
+      await expect(t.services.apiKeys.create('user', 'anonymous')).rejects.toThrow(/anonymous/);
+    });
+  },
+);
