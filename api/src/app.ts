@@ -5,7 +5,7 @@ import { componentLogger } from '../../search-cluster/src/index.ts';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
-import { useEdgeTrust } from './edge-trust/use-edge-trust.ts';
+import { clientAddressOf, useEdgeTrust } from './edge-trust/use-edge-trust.ts';
 import { useEdgeImpressions } from './feedback/use-edge-impressions.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
@@ -26,6 +26,7 @@ import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
 import { createPublicImageLookup } from './thumbs/public-image.ts';
 import { createThumbnails } from './thumbs/thumbnails.ts';
+import { anonymousUploaderId } from './upload/anonymous-uploader.ts';
 import { storageUrlOfKey } from './upload/upload.service.ts';
 
 // expected (coded) errors are answers, not incidents; maskError logs the unexpected ones
@@ -39,6 +40,17 @@ const isExpected = (arg: unknown) =>
 export interface AppOptions {
   /** True once the process is stopping: `/readyz` answers 503 so load balancers move away. */
   isDraining?: () => boolean;
+}
+
+/**
+ * An anonymous caller with a known address owns the uploads made from that address (their
+ * uploader id is derived from it, see anonymous-uploader.ts), so it can follow their status
+ * while they are not public. Without an address (in-process) it owns nothing.
+ */
+function withAnonymousOwner(caller: Caller, request: Request, secret: string | null): Caller {
+  if (caller.role !== 'anonymous') return caller;
+  const address = clientAddressOf(request);
+  return address ? { ...caller, ownerId: anonymousUploaderId(address, secret) } : caller;
 }
 
 /** The GraphQL-over-HTTP server: one yoga instance; tests call `app.fetch` in-process. */
@@ -93,7 +105,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
     }),
     context: async ({ request }) => ({
       request,
-      caller: await callerOf(request),
+      caller: withAnonymousOwner(await callerOf(request), request, config.edgeSigningKey),
       loaders: createImageLoaders(imagesRepo),
       log: accessLog.loggerOf(request),
       services,

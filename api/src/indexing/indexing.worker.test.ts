@@ -23,8 +23,12 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     await backend.dispose();
   });
 
+  // each uploader uploads with its own user key (anonymous uploads all share one uploader id)
+  const keys = new Map<string, string>();
   const upload = async (bytes: Buffer, uploaderId = 'w') => {
-    const { body } = await t.upload(bytes, { uploaderId });
+    if (!keys.has(uploaderId)) keys.set(uploaderId, (await t.services.apiKeys.create('user', uploaderId)).key);
+    const headers = { authorization: `Bearer ${keys.get(uploaderId)}` };
+    const { body } = await t.upload(bytes, { uploaderId }, { headers });
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
   };
