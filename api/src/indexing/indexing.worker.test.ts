@@ -26,7 +26,8 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
   // each uploader uploads with its own user key (anonymous uploads all share one uploader id)
   const keys = new Map<string, string>();
   const upload = async (bytes: Buffer, uploaderId = 'w') => {
-    if (!keys.has(uploaderId)) keys.set(uploaderId, (await t.services.apiKeys.create('user', uploaderId)).key);
+    if (!keys.has(uploaderId))
+      keys.set(uploaderId, (await t.services.apiKeys.create('user', uploaderId)).key);
     const headers = { authorization: `Bearer ${keys.get(uploaderId)}` };
     const { body } = await t.upload(bytes, { uploaderId }, { headers });
     if (body.errors) throw new Error(JSON.stringify(body.errors));
