@@ -21,6 +21,7 @@ import { useMetrics } from './plugins/use-metrics.ts';
 import { useMultipartParser } from './plugins/use-multipart-parser.ts';
 import { useRateLimits } from './plugins/use-rate-limits.ts';
 import { useRequestLimits } from './plugins/use-request-limits.ts';
+import { useRestRoutes } from './plugins/use-rest-routes.ts';
 import { useThumbnailRoutes } from './plugins/use-thumbnail-routes.ts';
 import { useWebApp } from './plugins/use-web-app.ts';
 import { schema } from './schema.ts';
@@ -111,7 +112,8 @@ export function createApp(services: Services, options: AppOptions = {}) {
       services,
     }),
     plugins: [
-      // first, so refusals by the plugins below are logged too
+      useRestRoutes(), // first: a REST request runs as one in-process /graphql request through all the others
+      // before the rest, so refusals by the plugins below are logged too
       accessLog.plugin,
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
@@ -123,6 +125,8 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useEdgeTrust({
         key: config.edgeSigningKey ?? undefined,
         activeModelVersion: () => services.encoder.modelVersion,
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
       }),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
@@ -141,7 +145,10 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useBlobRoutes({
         blobs: services.blobs,
         canServe: async (key, request) =>
-          canViewAny(await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)), await callerOf(request)),
+          canViewAny(
+            await imagesRepo.findLiveByStorageUrl(storageUrlOfKey(key)),
+            withAnonymousOwner(await callerOf(request), request, config.edgeSigningKey),
+          ),
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),

@@ -8,9 +8,11 @@ import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
+import { createImagesRepository } from './images/images.repository.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
+import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
@@ -73,7 +75,8 @@ export async function buildApiGraph(
     },
   });
   const moderation = createModerationService({
-    db,
+    images: createImagesRepository(db),
+    moderation: createModerationRepository(db),
     blobs,
     blocklist,
     vectors: cluster,

@@ -1,7 +1,7 @@
 import { EdgeError, errorResponse } from './errors.ts';
 import { handleGraphQL } from './graphql-handler.ts';
 import { enforceRateLimits } from './rate-limit.ts';
-import { handleClick, handleImage, handleSearch, handleUpload } from './rest.ts';
+import { handleClick, handleDelete, handleImage, handleSearch, handleUpload } from './rest.ts';
 import { handleWebAsset } from './web-app.ts';
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext, param: string) => Promise<Response>;
@@ -12,6 +12,7 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/graphql$/, handleGraphQL],
   ['GET', /^\/search$/, handleSearch],
   ['GET', /^\/images\/([^/]+)$/, handleImage],
+  ['DELETE', /^\/images\/([^/]+)$/, handleDelete],
   ['POST', /^\/images$/, handleUpload],
   ['POST', /^\/search\/([^/]+)\/click$/, handleClick],
   // the web app and its thumbnails, passed through to the API

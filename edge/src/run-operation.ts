@@ -114,18 +114,20 @@ export async function runOperation(
   if (text) storeReturnedEmbedding(env, ctx, text, answer.edgeHeaders);
 
   // awaited, not waitUntil: when the client has the mutation's answer, the epoch has moved
-  let epochMoved: boolean;
+  let storeUnder = epoch?.local ?? null;
   if (mayRemoveImages(operation)) {
     await bumpSafetyEpoch(origin, apiSafetyEpoch(answer.headers));
-    epochMoved = true;
+    storeUnder = null;
   } else {
-    epochMoved = await followApiSafetyEpoch(origin, answer.headers);
+    // an answer reporting a newer API epoch is gated at that epoch: it may live under the new one
+    const moved = await followApiSafetyEpoch(origin, answer.headers);
+    if (moved) storeUnder = moved.local;
   }
 
   if (!shareable || !epoch) return { ...answer, cache: 'BYPASS' };
-  if (answeredBy && !epochMoved && reasonNotToStore(answer) === null) {
+  if (answeredBy && storeUnder !== null && reasonNotToStore(answer) === null) {
     // keyed by the version that produced this answer, which may be newer than the one we knew
-    storeResult(await keyFor(answeredBy, epoch.local), answer, numberVar(env.RESULT_TTL_SECONDS, 60), ctx);
+    storeResult(await keyFor(answeredBy, storeUnder), answer, numberVar(env.RESULT_TTL_SECONDS, 60), ctx);
   }
   return { ...answer, cache: 'MISS' };
 }

@@ -79,16 +79,16 @@ export function apiSafetyEpoch(headers: Headers): number | null {
 
 /**
  * Moves the epoch when the API reports a higher safety epoch than this location has seen: a
- * flag or delete happened elsewhere (another location, the API directly). True when it moved.
+ * flag or delete happened elsewhere (another location, the API directly). Returns the new
+ * epoch when it moved (the answer that reported it is as fresh as it), else null.
  */
-export async function followApiSafetyEpoch(origin: string, headers: Headers): Promise<boolean> {
+export async function followApiSafetyEpoch(origin: string, headers: Headers): Promise<SafetyEpoch | null> {
   const api = apiSafetyEpoch(headers);
-  if (api === null) return false;
+  if (api === null) return null;
   const current = await readSafetyEpoch(origin);
-  if (current.api !== null && api <= current.api) return false;
+  if (current.api !== null && api <= current.api) return null;
   // the first report moves it too: entries stored before it may hold what it took down
-  await bumpSafetyEpoch(origin, api);
-  return true;
+  return bumpSafetyEpoch(origin, api);
 }
 
 /**

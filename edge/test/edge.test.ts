@@ -316,7 +316,11 @@ describe('edge: model version', () => {
 
       origin.modelVersion = 'clip-v2';
       // any answer from the API tells the edge about the swap
-      await edge.fetch('/search/q1/click', { method: 'POST', body: JSON.stringify({ image_id: '1' }) });
+      await edge.fetch('/search/q1/click', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ clicked_id: '1' }),
+      });
       const before = origin.requests.length;
       const after = await edge.fetch(searchPath(input));
       expect(after.headers.get('x-cache')).toBe('MISS');
@@ -463,6 +467,8 @@ describe('edge: persisted operations', () => {
   });
 });
 
+type RestError = { error: { code: string; message: string } };
+
 describe('edge: REST shapes', () => {
   let pair: Awaited<ReturnType<typeof startPair>>;
   beforeAll(async () => {
@@ -475,9 +481,11 @@ describe('edge: REST shapes', () => {
       '/search?q=red&limit=2&offset=0&filter_label=car&filter_label=red,blue',
     );
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { modelVersion: string; hits: unknown[] };
-    expect(body.modelVersion).toBe('clip-v1');
-    expect(body.hits).toHaveLength(1);
+    expect(res.headers.get('x-pixelfind-model-version')).toBe('clip-v1');
+    const body = (await res.json()) as { query_id: string; results: Record<string, unknown>[] };
+    expect(typeof body.query_id).toBe('string');
+    expect(body.results).toHaveLength(1);
+    expect(Object.keys(body.results[0]!).sort()).toEqual(['image_id', 'score', 'storage_url', 'tags']);
     expect(pair.origin.requests.at(-1)?.operationName).toBe('Search');
   });
 
@@ -485,26 +493,33 @@ describe('edge: REST shapes', () => {
     for (const path of ['/search', '/search?q=red&limit=ten']) {
       const res = await pair.edge.fetch(path);
       expect(res.status).toBe(400);
-      expect((await json(res)).errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+      expect(((await res.json()) as RestError).error.code).toBe('BAD_USER_INPUT');
     }
   });
 
-  it('GET /images/:id returns the image, or 404', async () => {
+  it('GET /images/:id returns the image in snake_case with a lower-case status, or 404', async () => {
     const found = await pair.edge.fetch('/images/1');
-    expect(((await found.json()) as { id: string }).id).toBe('1');
+    const image = (await found.json()) as Record<string, unknown>;
+    expect(image).toMatchObject({ image_id: '1', created_at: '2026-01-01T00:00:00.000Z' });
+    expect(image.status).toBe(String(image.status).toLowerCase());
     const missing = await pair.edge.fetch('/images/404');
     expect(missing.status).toBe(404);
-    expect((await json(missing)).errors?.[0]?.extensions.code).toBe('NOT_FOUND');
+    expect(await missing.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'No such image' } });
+  });
+
+  it('DELETE /images/:id runs DeleteImage', async () => {
+    const res = await pair.edge.fetch('/images/7', { method: 'DELETE' });
+    expect(await res.json()).toEqual({ image_id: '7', deleted: true });
+    expect(pair.origin.requests.at(-1)?.operationName).toBe('DeleteImage');
   });
 
   it('POST /images uploads a file as the UploadImage multipart mutation', async () => {
     const form = new FormData();
     form.set('file', new File([new Uint8Array(10)], 'tiny.png', { type: 'image/png' }));
-    form.set('uploader_id', 'u1');
-    form.set('tags_hint', 'beach,sun');
+    form.set('metadata', JSON.stringify({ uploader_id: 'u1', tags_hint: ['beach', 'sun'] }));
     const res = await pair.edge.fetch('/images', { method: 'POST', body: form });
     expect(res.status).toBe(201);
-    expect(await res.json()).toEqual({ image: { id: '1010', status: 'PENDING', storageUrl: '/blobs/1010' } });
+    expect(await res.json()).toEqual({ image_id: '1010', status: 'pending', storage_url: '/blobs/1010' });
     expect(res.headers.get('x-cache')).toBe('BYPASS');
   });
 
@@ -512,7 +527,7 @@ describe('edge: REST shapes', () => {
     const res = await pair.edge.fetch('/search/q1/click', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image_id: '1' }),
+      body: JSON.stringify({ clicked_id: '1' }),
     });
     expect(await res.json()).toEqual({ ok: true });
   });
@@ -542,7 +557,9 @@ describe('edge: bad input', () => {
   });
 
   it('a long query string is a 414 JSON error; 100 kB is refused before the Worker or by it', async () => {
-    await expectError(await pair.edge.fetch(`/search?q=${'a'.repeat(20_000)}`), 414, 'BAD_USER_INPUT');
+    const long = await pair.edge.fetch(`/search?q=${'a'.repeat(20_000)}`);
+    expect(long.status).toBe(414);
+    expect(((await long.json()) as RestError).error.code).toBe('BAD_USER_INPUT');
     const before = pair.origin.requests.length;
     const huge = await pair.edge.fetch(`/graphql?query=${'a'.repeat(100_000)}`);
     // workerd's HTTP parser answers 431 at this size (Cloudflare: 414); smaller ones reach our check

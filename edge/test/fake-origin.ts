@@ -25,7 +25,7 @@ const typeDefs = /* GraphQL */ `
   input SearchInput {
     text: String imageUrl: String imageId: ID textWeight: Float fusion: String labels: [String!] limit: Int offset: Int
   }
-  type UploadImagePayload { image: Image! }
+  type UploadImagePayload { image: Image! created: Boolean }
   type RecordClickPayload { ok: Boolean! }
   type Query { search(input: SearchInput!): SearchResult! image(id: ID!): Image }
   type Mutation {
@@ -34,7 +34,7 @@ const typeDefs = /* GraphQL */ `
     flagImage(id: ID!, reason: String!): TakedownPayload!
     deleteImage(id: ID!): TakedownPayload!
   }
-  type TakedownPayload { imageId: ID! }
+  type TakedownPayload { imageId: ID! deleted: Boolean }
 `;
 
 export interface SeenRequest {
@@ -99,7 +99,7 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
   const takeDown = (id: string) => {
     state.takenDown.add(id);
     if (state.safetyEpoch !== null) state.safetyEpoch += 1;
-    return { imageId: id };
+    return { imageId: id, deleted: true };
   };
   const requests: SeenRequest[] = [];
   const impressions: FakeOrigin['impressions'] = [];

@@ -36,6 +36,11 @@ interface SearchAnswer {
   partial: boolean;
   hits: { score: number; similarity: number; image: { id: string } }[];
 }
+/** The REST shape of GET /search (api/src/edge-trust/rest-mapping.ts). */
+interface RestSearch {
+  query_id: string;
+  results: { image_id: string; score: number; storage_url: string; tags: unknown[] }[];
+}
 interface GraphQLBody<T> {
   data?: T | null;
   errors?: { message: string; extensions?: { code?: string } }[];
@@ -198,6 +203,7 @@ describe('edge in front of the real API with the tiny model', () => {
   const originCount = () => proxy!.exchanges.filter((e) => e.path.startsWith('/graphql')).length;
   const impressionReports = () => proxy!.exchanges.filter((e) => e.path === EDGE_IMPRESSIONS_PATH);
   const withoutQueryId = ({ queryId: _, ...rest }: SearchAnswer) => rest;
+  const withoutRestQueryId = ({ query_id: _, ...rest }: RestSearch) => rest;
   const lastExchange = () => proxy!.exchanges.at(-1)!;
 
   /** Straight to the API, around the Worker and the proxy. */
@@ -268,14 +274,14 @@ describe('edge in front of the real API with the tiny model', () => {
       const form = new FormData();
       const png = await makeColourImage({ colour, format: 'png' });
       form.set('file', new File([new Uint8Array(png)], `${colour}.png`, { type: 'image/png' }));
-      form.set('uploader_id', 'edge-integration');
+      form.set('metadata', JSON.stringify({ uploader_id: 'edge-integration' }));
       const response = await edge.fetch('/images', { method: 'POST', body: form });
-      const body = (await response.json()) as { image?: { id: string; status: string } };
-      if (response.status !== 201 || !body.image) {
+      const body = (await response.json()) as { image_id?: string; status: string };
+      if (response.status !== 201 || !body.image_id) {
         throw new Error(`upload of ${colour}: ${response.status} ${JSON.stringify(body)}`);
       }
       expect(response.headers.get('x-cache')).toBe('BYPASS');
-      imageIds.set(colour, body.image.id);
+      imageIds.set(colour, body.image_id);
     }
     // the in-process indexer encodes them; ask the API directly, so no answer is edge-cached
     await vi.waitFor(
@@ -308,10 +314,8 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(first.headers.get('x-cache')).toBe('MISS');
     expect(first.headers.get(EDGE_HEADERS.modelVersion)).toBe(MODEL);
     expectNoEdgeHeaders(first);
-    const answer = (await first.json()) as SearchAnswer;
-    expect(answer.modelVersion).toBe(MODEL);
-    expect(answer.partial).toBe(false);
-    expect(answer.hits[0]?.image.id).toBe(imageIds.get('red'));
+    const answer = (await first.json()) as RestSearch;
+    expect(answer.results[0]?.image_id).toBe(imageIds.get('red'));
     await cachedSearch({ text: 'red', limit: 3 });
 
     const before = originCount();
@@ -321,10 +325,10 @@ describe('edge in front of the real API with the tiny model', () => {
     const second = await edge!.fetch('/search?q=red&limit=3');
     expect(second.status).toBe(200);
     expect(second.headers.get('x-cache')).toBe('HIT');
-    const cachedAnswer = (await second.json()) as SearchAnswer;
-    expect(withoutQueryId(cachedAnswer)).toEqual(withoutQueryId(answer));
+    const cachedAnswer = (await second.json()) as RestSearch;
+    expect(withoutRestQueryId(cachedAnswer)).toEqual(withoutRestQueryId(answer));
     // its own queryId, whose impression the Worker reports in the background: no search ran
-    expect(cachedAnswer.queryId).not.toBe(answer.queryId);
+    expect(cachedAnswer.query_id).not.toBe(answer.query_id);
     await vi.waitFor(
       () => {
         expect(impressionReports().length).toBe(reportsBefore + 1);
@@ -357,8 +361,8 @@ describe('edge in front of the real API with the tiny model', () => {
   it('sends the API the embedding it returned on the first search, and the API searches with it', async () => {
     const first = await edge!.fetch('/search?q=green&limit=4');
     expect(first.headers.get('x-cache')).toBe('MISS');
-    const full = (await first.json()) as SearchAnswer;
-    expect(full.hits[0]?.image.id).toBe(imageIds.get('green'));
+    const full = (await first.json()) as RestSearch;
+    expect(full.results[0]?.image_id).toBe(imageIds.get('green'));
     // the API encoded the text and handed the edge the vector, signed
     const encoded = lastExchange();
     expect(encoded.requestHeaders[EDGE_HEADERS.embedding]).toBeUndefined();
@@ -373,7 +377,7 @@ describe('edge in front of the real API with the tiny model', () => {
     const fromEdge = await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' });
     const second = await edge!.fetch('/search?q=%20Green%20&limit=2');
     expect(second.headers.get('x-cache')).toBe('MISS');
-    const top = (await second.json()) as SearchAnswer;
+    const top = (await second.json()) as RestSearch;
     const sent = lastExchange();
     expect(sent.status).toBe(200);
     expect(sent.requestHeaders[EDGE_HEADERS.embedding]).toBeTruthy();
@@ -384,11 +388,11 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' })).toBe(fromEdge + 1);
     // the same vector searched: the same top hit with the same similarity, and the same relevant
     // hits; the order of near-zero ties (0.00077 vs 0.00076) is not something to pin
-    expect(top.hits).toHaveLength(2);
-    expect(top.hits[0]?.image.id).toBe(full.hits[0]?.image.id);
-    expect(top.hits[0]?.similarity).toBeCloseTo(full.hits[0]?.similarity ?? Number.NaN, 5);
-    const relevant = (a: SearchAnswer) =>
-      new Map(a.hits.filter((h) => h.similarity >= 0.05).map((h) => [h.image.id, h.similarity]));
+    expect(top.results).toHaveLength(2);
+    expect(top.results[0]?.image_id).toBe(full.results[0]?.image_id);
+    expect(top.results[0]?.score).toBeCloseTo(full.results[0]?.score ?? Number.NaN, 5);
+    const relevant = (a: RestSearch) =>
+      new Map(a.results.filter((h) => h.score >= 0.05).map((h) => [h.image_id, h.score]));
     const fullRelevant = relevant(full);
     for (const [id, similarity] of relevant(top)) {
       expect(fullRelevant.get(id)).toBeCloseTo(similarity, 5);
@@ -417,7 +421,7 @@ describe('edge in front of the real API with the tiny model', () => {
     const persisted = await edge!.fetch('/search?q=yellow&limit=1', { headers: { 'x-api-key': partnerKey } });
     expect(persisted.status).toBe(200);
     expect(persisted.headers.get('x-cache')).toBe('BYPASS');
-    expect(((await persisted.json()) as SearchAnswer).hits[0]?.image.id).toBe(imageIds.get('yellow'));
+    expect(((await persisted.json()) as RestSearch).results[0]?.image_id).toBe(imageIds.get('yellow'));
     expect(originCount()).toBe(before + 1);
   });
 
@@ -425,31 +429,31 @@ describe('edge in front of the real API with the tiny model', () => {
     const form = new FormData();
     const png = await makeColourImage({ top: 'red', bottom: 'blue', format: 'png' });
     form.set('file', new File([new Uint8Array(png)], 'halves.png', { type: 'image/png' }));
-    form.set('uploader_id', 'edge-integration');
+    form.set('metadata', JSON.stringify({ uploader_id: 'edge-integration' }));
     const upload = await edge!.fetch('/images', { method: 'POST', body: form });
     expect(upload.status).toBe(201);
-    const { image } = (await upload.json()) as { image: { id: string; status: string } };
-    expect(image.status).toBe('PENDING');
+    const image = (await upload.json()) as { image_id: string; status: string };
+    expect(image.status).toBe('pending');
 
-    const right = await edge!.fetch(`/images/${image.id}`);
+    const right = await edge!.fetch(`/images/${image.image_id}`);
     expect(right.headers.get('x-cache')).toBe('BYPASS');
-    expect(((await right.json()) as { id: string }).id).toBe(image.id);
+    expect(((await right.json()) as { image_id: string }).image_id).toBe(image.image_id);
     await vi.waitFor(
       async () => {
-        const later = await edge!.fetch(`/images/${image.id}`);
-        expect(((await later.json()) as { status: string }).status).toBe('INDEXED');
+        const later = await edge!.fetch(`/images/${image.image_id}`);
+        expect(((await later.json()) as { status: string }).status).toBe('indexed');
       },
       { timeout: 20_000, interval: 250 },
     );
   });
 
   it('records a click on a search result through POST /search/:queryId/click', async () => {
-    const search = (await (await edge!.fetch('/search?q=yellow&limit=2')).json()) as SearchAnswer;
-    const imageId = search.hits[0]!.image.id;
-    const click = await edge!.fetch(`/search/${search.queryId}/click`, {
+    const search = (await (await edge!.fetch('/search?q=yellow&limit=2')).json()) as RestSearch;
+    const imageId = search.results[0]!.image_id;
+    const click = await edge!.fetch(`/search/${search.query_id}/click`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image_id: imageId }),
+      body: JSON.stringify({ clicked_id: imageId }),
     });
     expect(click.headers.get('x-cache')).toBe('BYPASS');
     expect(await click.json()).toEqual({ ok: true });
@@ -460,17 +464,17 @@ describe('edge in front of the real API with the tiny model', () => {
     const as = (ip: string) => ({ headers: { 'cf-connecting-ip': ip } });
     const first = await edge!.fetch('/search?q=yellow&limit=4', as('192.0.2.50'));
     expect(first.headers.get('x-cache')).toBe('MISS');
-    const original = (await first.json()) as SearchAnswer;
+    const original = (await first.json()) as RestSearch;
     await cachedSearch({ text: 'yellow', limit: 4 });
     const reports = impressionReports().length;
     const served = await Promise.all(
       ['192.0.2.51', '192.0.2.52'].map(async (ip) => {
         const response = await edge!.fetch('/search?q=yellow&limit=4', as(ip));
         expect(response.headers.get('x-cache')).toBe('HIT');
-        return (await response.json()) as SearchAnswer;
+        return (await response.json()) as RestSearch;
       }),
     );
-    const queryIds = new Set([original.queryId, ...served.map((a) => a.queryId)]);
+    const queryIds = new Set([original.query_id, ...served.map((a) => a.query_id)]);
     expect(queryIds.size).toBe(3);
     await vi.waitFor(() => expect(impressionReports().length).toBe(reports + 2), { timeout: 5000 });
 
@@ -478,16 +482,16 @@ describe('edge in front of the real API with the tiny model', () => {
       edge!.fetch(`/search/${queryId}/click`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
-        body: JSON.stringify({ image_id: original.hits[0]!.image.id }),
+        body: JSON.stringify({ clicked_id: original.results[0]!.image_id }),
       });
     // the client the cached answer went to may click it, and it counts once
-    await vi.waitFor(async () => expect((await click(served[0]!.queryId, '192.0.2.51')).status).toBe(200), {
+    await vi.waitFor(async () => expect((await click(served[0]!.query_id, '192.0.2.51')).status).toBe(200), {
       timeout: 5000,
     });
-    expect((await click(served[0]!.queryId, '192.0.2.51')).status).toBe(200);
+    expect((await click(served[0]!.query_id, '192.0.2.51')).status).toBe(200);
     // another client (the one who ran the original, or anyone) cannot click someone else's answer
-    const forged = await click(served[0]!.queryId, '192.0.2.99');
+    const forged = await click(served[0]!.query_id, '192.0.2.99');
     expect(forged.status).toBe(404);
-    expect((await click(original.queryId, '192.0.2.51')).status).toBe(404);
+    expect((await click(original.query_id, '192.0.2.51')).status).toBe(404);
   });
 });

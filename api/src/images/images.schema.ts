@@ -1,7 +1,7 @@
 import { authorize, authorizeUploadAs } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { clientAddressOf } from '../edge-trust/use-edge-trust.ts';
-import { badInput, notFound } from '../errors.ts';
+import { badInput } from '../errors.ts';
 import { anonymousUploaderId } from '../upload/anonymous-uploader.ts';
 import { parseUploaderId } from '../upload/upload-input.ts';
 import { IMAGE_STATUSES, type ImageRecord, TAG_SOURCES, type TagRecord } from './image.types.ts';
@@ -57,15 +57,14 @@ builder.queryFields((t) => ({
     type: ImageRef,
     nullable: true,
     description:
-      'An image by id. NOT_FOUND when there is none, or when the caller may not see it (not yet indexed, rejected, failed, flagged or deleted: only its uploader and moderators see those).',
+      'An image by id; null when there is none, or when the caller may not see it (not yet indexed, rejected, failed, flagged or deleted: only its uploader and moderators see those).',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       authorize(ctx.caller, 'read', ctx.services.policy);
       const id = parseImageId(String(args.id));
       const image = await ctx.loaders.imageById.load(id);
       // the same answer as for an id that never existed: ids reveal nothing
-      if (!image || !canViewImage(image, ctx.caller)) throw notFound(`No image with id ${id}`);
-      return image;
+      return image && canViewImage(image, ctx.caller) ? image : null;
     },
   }),
   images: t.field({
@@ -86,11 +85,17 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const UploadImagePayload = builder.objectRef<{ image: ImageRecord }>('UploadImagePayload').implement({
-  fields: (t) => ({
-    image: t.field({ type: ImageRef, resolve: (payload) => payload.image }),
-  }),
-});
+const UploadImagePayload = builder
+  .objectRef<{ image: ImageRecord; created: boolean }>('UploadImagePayload')
+  .implement({
+    fields: (t) => ({
+      image: t.field({ type: ImageRef, resolve: (payload) => payload.image }),
+      created: t.exposeBoolean('created', {
+        description:
+          'True for a new image, false when the same bytes from the same uploader returned an existing one.',
+      }),
+    }),
+  });
 
 builder.mutationFields((t) => ({
   uploadImage: t.field({
@@ -114,12 +119,12 @@ builder.mutationFields((t) => ({
         parseUploaderId(uploaderId);
         uploaderId = anonymousUploaderId(clientAddressOf(ctx.request), ctx.services.config.edgeSigningKey);
       }
-      const { image } = await ctx.services.upload.upload({
+      const { image, created } = await ctx.services.upload.upload({
         file: args.file,
         uploaderId,
         tagsHint: args.tagsHint,
       });
-      return { image };
+      return { image, created };
     },
   }),
 }));

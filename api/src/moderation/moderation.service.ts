@@ -1,18 +1,19 @@
 import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
+import { authorizeDelete } from '../auth/authorize.ts';
 import type { Caller } from '../auth/roles.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import type { Database } from '../db/database.ts';
-import { AppError, badInput, notFound } from '../errors.ts';
+import { badInput, notFound } from '../errors.ts';
 import { parseImageId } from '../images/image-id.ts';
-import { createImagesRepository } from '../images/images.repository.ts';
+import type { ImagesRepository } from '../images/images.repository.ts';
 import { perceptualHash } from '../images/phash.ts';
 import type { VectorWriter } from '../indexing/indexing.ports.ts';
 import type { Blocklist } from '../search/blocklist.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
-import { createContentBlocklistRepository } from './content-blocklist.repository.ts';
+import type { ModerationRepository } from './moderation.repository.ts';
 
 export interface ModerationDeps {
-  db: Database;
+  images: ImagesRepository;
+  moderation: ModerationRepository;
   blobs: BlobStore;
   blocklist: Blocklist;
   vectors: VectorWriter;
@@ -23,16 +24,13 @@ export interface ModerationDeps {
 
 /** Flag (moderators) and delete (owners): both take effect on the very next query. */
 export function createModerationService(deps: ModerationDeps) {
-  const images = createImagesRepository(deps.db);
+  const { images, moderation } = deps;
   const log = deps.log ?? silentLogger;
 
   /** The stored pHash, or one computed from the blob for rows older than migration 0005. */
   async function phashOf(id: string, storageUrl: string): Promise<bigint | null> {
-    const { rows } = await deps.db.query<{ phash: string | null }>(
-      'SELECT phash::text AS phash FROM images WHERE id = $1',
-      [id],
-    );
-    if (rows[0]?.phash) return BigInt.asUintN(64, BigInt(rows[0].phash));
+    const stored = await moderation.storedPhash(id);
+    if (stored !== null) return stored;
     const blob = await deps.blobs.get(blobKeyOf(storageUrl)).catch(() => null);
     return blob ? (await perceptualHash(blob.bytes).catch(() => ({ hash: null }))).hash : null;
   }
@@ -48,21 +46,12 @@ export function createModerationService(deps: ModerationDeps) {
       // the takedown follows the content: its bytes and its look are blocked too, for copies
       // already stored and for every later upload
       const phash = await phashOf(id, image.storage_url);
-      const copies = await deps.db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO safety_blocklist (image_id, reason, flagged_by) VALUES ($1, $2, $3)
-           ON CONFLICT (image_id) DO UPDATE SET reason = EXCLUDED.reason, flagged_by = EXCLUDED.flagged_by`,
-          [id, reason, caller.ownerId],
-        );
-        const blocked = createContentBlocklistRepository(tx);
-        await blocked.block({
-          sha256: image.sha256,
-          phash,
-          sourceImage: id,
-          reason,
-          flaggedBy: caller.ownerId,
-        });
-        return blocked.rejectCopies(id, image.sha256, phash);
+      const copies = await moderation.flag({
+        id,
+        reason,
+        flaggedBy: caller.ownerId,
+        sha256: image.sha256,
+        phash,
       });
       // the record is written (and the safety epoch bumped); warm the set every query checks
       await deps.blocklist.add(id);
@@ -79,33 +68,8 @@ export function createModerationService(deps: ModerationDeps) {
       const id = parseImageId(rawId);
       const [image] = await images.findByIds([id]);
       if (!image || image.deleted_at) throw notFound(`No image with id ${id}`);
-      if (caller.role === 'user' && image.uploader_id !== caller.ownerId) {
-        throw new AppError('FORBIDDEN', 'Only the uploader may delete this image');
-      }
-      await deps.db.transaction(async (tx) => {
-        await tx.query(
-          `UPDATE images SET deleted_at = now(), status = 'DELETED', updated_at = now() WHERE id = $1`,
-          [id],
-        );
-        // a copy of these bytes from another uploader becomes the indexed one, unless the
-        // content is blocked (those copies were REJECTED by the flag; the worker checks again)
-        await tx.query(
-          `INSERT INTO index_jobs (image_id, kind)
-           SELECT id, 'index' FROM images WHERE duplicate_of = $1 AND deleted_at IS NULL AND status = 'INDEXED'
-           ON CONFLICT DO NOTHING`,
-          [id],
-        );
-        await tx.query(
-          `UPDATE images SET duplicate_of = NULL, status = 'PENDING'
-            WHERE duplicate_of = $1 AND deleted_at IS NULL AND status = 'INDEXED'`,
-          [id],
-        );
-        // a tombstone, not a DELETE: shards replaying the table must see the removal
-        await tx.query(
-          `UPDATE embeddings SET deleted_at = now(), seq = DEFAULT WHERE image_id = $1 AND deleted_at IS NULL`,
-          [id],
-        );
-      });
+      authorizeDelete(caller, image);
+      await moderation.softDelete(id);
       // results already exclude it (the row says DELETED); now the shards and the blob
       try {
         await deps.vectors.remove(deps.modelVersion(), [BigInt(id)]);

@@ -157,6 +157,6 @@ describe('persisted operations manifest', () => {
       Object.values(loaded)
         .map((op) => op.name)
         .sort(),
-    ).toEqual(['Image', 'RecordClick', 'Search', 'UploadImage']);
+    ).toEqual(['DeleteImage', 'Image', 'RecordClick', 'Search', 'UploadImage']);
   });
 });

@@ -17,6 +17,14 @@ const COMPLETE = '#complete';
  */
 export function createBlocklist(cache: Cache, repo: SearchRepository) {
   const building = new Map<string, Promise<void>>();
+  // the newest epoch this process has read from Postgres: the API tells the edge (x-pixelfind-safety-epoch)
+  let latest: bigint | null = null;
+  const readEpoch = async (): Promise<string> => {
+    const epoch = await repo.safetyEpoch();
+    const value = BigInt(epoch);
+    if (latest === null || value > latest) latest = value;
+    return epoch;
+  };
 
   async function build(epoch: string): Promise<void> {
     let pending = building.get(epoch);
@@ -41,7 +49,7 @@ export function createBlocklist(cache: Cache, repo: SearchRepository) {
 
   async function check(ids: string[]): Promise<boolean[]> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const epoch = await repo.safetyEpoch();
+      const epoch = await readEpoch();
       let answer: boolean[];
       try {
         answer = await cache.setHasMany(PREFIX + epoch, [...ids, COMPLETE]);
@@ -60,14 +68,16 @@ export function createBlocklist(cache: Cache, repo: SearchRepository) {
   return {
     /** Which of `ids` are blocked, in order; never from a set older than Postgres' epoch. */
     check,
+    /** The newest safety epoch read from Postgres by this process (null before the first read). */
+    latestEpoch: (): bigint | null => latest,
     /** Call after the Postgres row is written: warms the set for the new epoch. */
     async add(_id: string) {
       // a cache that does not answer is rebuilt for the epoch when it returns
-      const epoch = await repo.safetyEpoch();
+      const epoch = await readEpoch();
       await build(epoch).catch(() => {});
     },
     async remove(_id: string) {
-      const epoch = await repo.safetyEpoch();
+      const epoch = await readEpoch();
       await build(epoch).catch(() => {});
     },
   };
