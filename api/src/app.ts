@@ -1,6 +1,7 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createFetch } from '@whatwg-node/fetch';
 import { createYoga } from 'graphql-yoga';
+import { componentLogger } from '../../search-cluster/src/index.ts';
 import { keyFromHeaders } from './auth/api-keys.service.ts';
 import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
@@ -10,7 +11,8 @@ import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
-import { maskError } from './plugins/mask-error.ts';
+import { createMaskError } from './plugins/mask-error.ts';
+import { useAccessLog } from './plugins/use-access-log.ts';
 import { useBlobRoutes } from './plugins/use-blob-routes.ts';
 import { useBodyLimit } from './plugins/use-body-limit.ts';
 import { corsPolicy, useCsrf } from './plugins/use-cors-csrf.ts';
@@ -35,14 +37,11 @@ const isExpected = (arg: unknown) =>
   (arg instanceof Error &&
     arg.name === 'GraphQLError' &&
     !(arg as { originalError?: unknown }).originalError);
-const quietLogger = {
-  debug: () => {},
-  info: () => {},
-  warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => {
-    if (!args.some(isExpected)) console.error(...args);
-  },
-};
+
+export interface AppOptions {
+  /** True once the process is stopping: `/readyz` answers 503 so load balancers move away. */
+  isDraining?: () => boolean;
+}
 
 /**
  * An anonymous caller with a known address owns the uploads made from that address (their
@@ -56,8 +55,18 @@ function withAnonymousOwner(caller: Caller, request: Request, secret: string | n
 }
 
 /** The GraphQL-over-HTTP server: one yoga instance; tests call `app.fetch` in-process. */
-export function createApp(services: Services) {
+export function createApp(services: Services, options: AppOptions = {}) {
   const { config } = services;
+  const log = componentLogger(services.logger, 'api');
+  const accessLog = useAccessLog({ log });
+  const yogaLogger = {
+    debug: () => {},
+    info: () => {},
+    warn: (...args: unknown[]) => log.warn('yoga', { detail: args.map(String).join(' ') }),
+    error: (...args: unknown[]) => {
+      if (!args.some(isExpected)) log.error('yoga', { detail: args.map(String).join(' ') });
+    },
+  };
   const imagesRepo = createImagesRepository(services.db);
   // one key lookup per request, shared by the persisted-operations check and the context
   const callers = new WeakMap<Request, Promise<Caller>>();
@@ -81,10 +90,10 @@ export function createApp(services: Services) {
       allowLoopback: config.corsAllowLoopback,
     }),
     landingPage: false,
-    maskedErrors: { maskError },
+    maskedErrors: { maskError: createMaskError(log) },
     // the file plus the multipart envelope (operations, map)
     maxRequestBodySize: config.upload.maxBytes + 1024 * 1024,
-    logging: quietLogger,
+    logging: yogaLogger,
     // multipart bodies are bounded while they stream in, not after
     fetchAPI: createFetch({
       formDataLimits: {
@@ -99,10 +108,13 @@ export function createApp(services: Services) {
       request,
       caller: withAnonymousOwner(await callerOf(request), request, config.edgeSigningKey),
       loaders: createImageLoaders(imagesRepo),
+      log: accessLog.loggerOf(request),
       services,
     }),
     plugins: [
       useRestRoutes(), // first: a REST request runs as one in-process /graphql request through all the others
+      // before the rest, so refusals by the plugins below are logged too
+      accessLog.plugin,
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
@@ -122,6 +134,7 @@ export function createApp(services: Services) {
         secret: config.edgeSigningKey ?? null,
       }),
       useHealth({
+        ...(options.isDraining ? { isDraining: options.isDraining } : {}),
         checks: {
           database: async () => {
             await services.db.query('SELECT 1');
@@ -140,6 +153,7 @@ export function createApp(services: Services) {
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),
         publicImage: createPublicImageLookup({ db: services.db }),
+        log,
       }),
       useWebApp({
         meta: () => ({

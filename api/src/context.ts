@@ -1,3 +1,4 @@
+import type { Logger, RootLogger } from '../../search-cluster/src/index.ts';
 import type { ApiKeysService } from './auth/api-keys.service.ts';
 import type { AuthPolicy, Caller } from './auth/roles.ts';
 import type { BlobStore } from './blobs/blob-store.ts';
@@ -19,6 +20,8 @@ import type { UploadService } from './upload/upload.service.ts';
 /** Process-wide dependencies, built once at start (see services.ts). */
 export interface Services extends FeedbackServices {
   config: Config;
+  /** The process's root logger; requests and components take children. */
+  logger: RootLogger;
   db: Database;
   cache: Cache;
   blobs: BlobStore;
@@ -48,5 +51,7 @@ export interface RequestContext {
   request: Request;
   caller: Caller;
   loaders: ImageLoaders;
+  /** The request's child logger (carries `requestId`). */
+  log: Logger;
   services: Services;
 }

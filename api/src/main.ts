@@ -1,29 +1,40 @@
-import { createApp } from './app.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { drainHttpServer, loadOrExit, onShutdownSignals } from '../../search-cluster/src/index.ts';
 import { loadConfig } from './config/config.ts';
 import { createHttpServer } from './http/http-server.ts';
-import { closeServices, createServices } from './services.ts';
 
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg, ...fields }));
+// configuration first: a bad value exits 2 before the model loads or a key is printed
+const config = loadOrExit(() => loadConfig(process.env));
+const { createApp } = await import('./app.ts');
+const { createServices } = await import('./services.ts');
+const { componentLogger, createLogger } = await import('../../search-cluster/src/index.ts');
 
-async function main() {
-  const config = loadConfig();
-  const services = await createServices(config);
-  const app = createApp(services);
+const logger = createLogger({ level: config.logLevel });
+const log = componentLogger(logger, 'api');
+try {
+  const services = await createServices(config, { logger });
+  let draining = false;
+  const app = createApp(services, { isDraining: () => draining });
 
   if (config.mode === 'single') {
     const adminKey = await services.apiKeys.ensureAdminKey();
     if (adminKey) {
-      console.log(`\nFirst start: an admin API key was created. It is shown only now:\n\n  ${adminKey}\n`);
+      // shown once, on the terminal, not in the log stream
+      process.stdout.write(
+        `\nFirst start: an admin API key was created. It is shown only now:\n\n  ${adminKey}\n\n`,
+      );
     }
   }
 
   services.worker?.start();
-  if (services.encoder.info.fallbackWarning) console.warn(`\n${services.encoder.info.fallbackWarning}\n`);
+  // the encoder's logger already warned when the tiny model stands in for the real one
 
   const server = createHttpServer(app, config.http);
   server.listen(config.port, config.host, () => {
-    log('listening', {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    log.info('listening', {
+      port,
       mode: config.mode,
       database: services.db.engine,
       cache: services.cache.kind,
@@ -31,26 +42,25 @@ async function main() {
       modelVersion: services.encoder.modelVersion,
       shards: services.cluster.shardCount,
       inProcessWorker: services.worker !== null,
+      graphiql: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}/graphql`,
     });
-    console.log(
-      `\nPixelfind is up. GraphiQL: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/graphql\n`,
-    );
   });
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log('stopping', { signal });
-    server.close();
-    await closeServices(services);
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-}
-
-main().catch((error) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  onShutdownSignals({
+    log,
+    graceMs: config.shutdownGraceMs,
+    // readiness first (load balancers stop sending), then the listener, in-flight requests,
+    // the worker's leases, the query log; closeServices does the last two
+    stop: async () => {
+      draining = true;
+      if (config.shutdownUnreadyMs > 0) await sleep(config.shutdownUnreadyMs);
+      await drainHttpServer(server, config.shutdownGraceMs);
+      await services.close();
+    },
+  });
+} catch (error) {
+  log.error('start failed', {
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
   process.exit(1);
-});
+}

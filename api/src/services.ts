@@ -1,24 +1,15 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
-import type { BlobStore } from './blobs/blob-store.ts';
-import { createBlobStore } from './blobs/create-blob-store.ts';
-import type { Cache } from './cache/cache.ts';
-import { createCache } from './cache/create-cache.ts';
-import { createClusterClient } from './cluster/cluster.client.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
-import { createDatabase } from './db/create-database.ts';
-import type { Database } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
-import { createEncoder, createSafetyScorer, type Encoder, type SafetyScorer } from './encoder/index.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
+import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
+import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
-import { createIndexingWorker, type IndexingWorker, type WorkerOptions } from './indexing/indexing.worker.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
@@ -29,46 +20,23 @@ import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
 
-export interface ServiceOverrides {
-  db?: Database;
-  cache?: Cache;
-  blobs?: BlobStore;
-  encoder?: Encoder;
+export interface ServiceOverrides extends CoreOverrides, Omit<WorkerGraphOptions, 'onIndexed'> {
   ranker?: RankerConfig;
-  /** Options for workers made by createWorker (tests shorten leases and backoff). */
-  worker?: WorkerOptions;
-  /** nsfwjs in the safety score; tests of unrelated behaviour may turn it off. Default true. */
-  nsfw?: boolean;
 }
 
-export const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg, ...fields }));
-
-/** Builds the process-wide dependencies from configuration; adapters are picked here only. */
+/** The API process's graph: the core graph plus what serving GraphQL needs. */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
-  const db =
-    overrides.db ?? (await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
-  await migrate(db);
-  const cache = overrides.cache ?? createCache({ redisUrl: config.redisUrl });
-  const blobs =
-    overrides.blobs ??
-    (config.blobs.kind === 'local'
-      ? createBlobStore({ kind: 'local', dir: config.blobs.dir })
-      : createBlobStore(config.blobs));
-  const encoder =
-    overrides.encoder ??
-    (await createEncoder({
-      modelsDir: path.join(config.dataDir, 'models'),
-      env: { ...process.env, DATA_DIR: config.dataDir },
-    }));
-  const cluster = await createClusterClient({
-    shards: config.shards.remote ?? String(config.shards.inProcessCount),
-    deadlineMs: config.shards.deadlineMs,
-    modelVersions: [{ name: encoder.modelVersion, dimension: encoder.dimension }],
-    db,
-    dataDir: config.dataDir,
-    authToken: config.shards.authToken,
-  });
+  const core = await buildCore(config, overrides);
+  return buildApiGraph(core, config, overrides);
+}
+
+/** Builds the API services over an opened core graph; closing them closes the core too. */
+export async function buildApiGraph(
+  core: CoreGraph,
+  config: Config,
+  overrides: ServiceOverrides = {},
+): Promise<Services> {
+  const { db, cache, blobs, encoder, cluster } = core;
   const ranker =
     overrides.ranker ??
     (config.search.rankerConfigPath
@@ -78,11 +46,13 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   // in cluster mode a click may reach another API process before the search's log row lands
   const feedbackServices = createFeedbackServices(db, {
     lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0,
+    queryLog: { log: core.log('query-log') },
   });
+  const statsLog = core.log('stats');
   const stopStats = startStatsAggregation({
     db,
     everyMs: config.statsEveryMs,
-    onError: (error) => log('image_stats aggregation failed', { error: String(error) }),
+    onError: (error) => statsLog.error('image_stats aggregation failed', { error: String(error) }),
   });
   const metrics = createMetrics();
   const search = createSearchService({
@@ -111,7 +81,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     blocklist,
     vectors: cluster,
     modelVersion: () => encoder.modelVersion,
-    log,
+    log: core.log('api'),
   });
 
   const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
@@ -132,10 +102,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     },
     'counter',
   );
+  const workers = buildWorkerGraph(core, {
+    ...(overrides.worker ? { worker: overrides.worker } : {}),
+    ...(overrides.nsfw !== undefined ? { nsfw: overrides.nsfw } : {}),
+    onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
+  });
 
-  let safety: Promise<SafetyScorer> | null = null;
   const services: Services = {
     config,
+    logger: core.logger,
     db,
     cache,
     blobs,
@@ -156,31 +131,14 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     rateLimits,
     ...feedbackServices,
     worker: null,
-    async createWorker(): Promise<IndexingWorker> {
-      safety ??= createSafetyScorer({ encoder, nsfw: overrides.nsfw ?? true });
-      return createIndexingWorker(
-        {
-          db,
-          blobs,
-          embedder: encoder,
-          safety: await safety,
-          vectors: cluster,
-          log,
-          onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
-        },
-        { safetyThreshold: config.search.safetyThreshold, ...config.indexer, ...overrides.worker },
-      );
-    },
+    createWorker: () => workers.createWorker(),
     async close() {
       await services.worker?.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
-      await cluster.close();
       await rateLimits.close();
-      if (safety) await (await safety).close();
-      if (!overrides.encoder) await encoder.close();
-      if (!overrides.cache) await cache.close();
-      if (!overrides.db) await db.close();
+      await workers.close();
+      await core.close();
     },
     blobUrl(storageUrl) {
       const key = blobKeyOf(storageUrl);

@@ -1,29 +1,39 @@
-import { loadConfig } from './config/config.ts';
-import { closeServices, createServices } from './services.ts';
-
 /**
  * `npm run worker`: the indexing worker as its own process (cluster mode). SIGTERM/SIGINT
  * finish the batch in hand and release what is left; SIGKILL loses nothing either, since
- * leases expire and another worker takes the jobs.
+ * leases expire and another worker takes the jobs. It builds the core and worker graphs only.
  */
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg, ...fields }));
+import { loadOrExit } from '../../search-cluster/src/index.ts';
+import { loadWorkerConfig } from './config/config.ts';
 
-const config = loadConfig({ ...process.env, INDEXER_IN_PROCESS: 'false' });
-const services = await createServices(config);
-const worker = await services.createWorker();
-worker.start();
-log('indexing worker started', { owner: worker.owner, model: services.encoder.modelVersion });
+const config = loadOrExit(() => loadWorkerConfig(process.env));
+const { componentLogger, createLogger, onShutdownSignals } = await import(
+  '../../search-cluster/src/index.ts'
+);
+const { buildCore } = await import('./graph/core.ts');
+const { buildWorkerGraph } = await import('./graph/worker.ts');
 
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  log('indexing worker stopping', { signal });
-  await worker.stop();
-  log('indexing worker stopped', worker.counts());
-  await closeServices(services);
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+const logger = createLogger({ level: config.logLevel });
+const log = componentLogger(logger, 'worker');
+try {
+  const core = await buildCore(config, { logger });
+  const workers = buildWorkerGraph(core);
+  const worker = await workers.createWorker();
+  worker.start();
+  log.info('indexing worker started', { owner: worker.owner, model: core.encoder.modelVersion });
+  onShutdownSignals({
+    log,
+    graceMs: config.shutdownGraceMs,
+    stop: async () => {
+      await worker.stop();
+      log.info('indexing worker stopped', worker.counts());
+      await workers.close();
+      await core.close();
+    },
+  });
+} catch (error) {
+  log.error('start failed', {
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
+  process.exit(1);
+}

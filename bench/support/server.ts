@@ -16,6 +16,8 @@ export function benchConfig(
 ): Config {
   return loadConfig({
     ...process.env,
+    // an access log line per request would load the machine being measured
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     PIXELFIND_MODE: 'single',
     HOST: '127.0.0.1',
     PORT: '0',

@@ -10,6 +10,7 @@
  * needs this: they run the generated tiny model.
  */
 import { parseArgs } from 'node:util';
+import { loadDownloadConfig } from '../../api/src/config/config.ts';
 import { downloadModel } from '../../api/src/encoder/download.ts';
 import {
   DEFAULT_REAL_MODEL_VERSION,
@@ -18,6 +19,7 @@ import {
   modelDirOf,
   modelsDirFrom,
 } from '../../api/src/encoder/registry.ts';
+import { loadOrExit } from '../../search-cluster/src/index.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -36,13 +38,20 @@ if (values.help) {
 }
 
 const versions = positionals.length > 0 ? positionals : [DEFAULT_REAL_MODEL_VERSION];
-const modelsDir = modelsDirFrom({ ...(values['models-dir'] ? { modelsDir: values['models-dir'] } : {}) });
+const config = loadOrExit(() => loadDownloadConfig(process.env));
+const modelsDir = modelsDirFrom({ modelsDir: values['models-dir'] ?? config.modelsDir });
 try {
   for (const version of versions) {
     const entry = getModelEntry(version);
     const dir = modelDirOf(entry, modelsDir);
     console.error(`${entry.modelVersion}: ${entry.name}\n  -> ${dir}`);
-    const files = await downloadModel({ entry, dir, force: values.force });
+    const files = await downloadModel({
+      entry,
+      dir,
+      force: values.force,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(config.token ? { token: config.token } : {}),
+    });
     const fetched = files.filter((f) => f.status === 'downloaded').length;
     console.error(
       `${entry.modelVersion}: ${fetched} downloaded, ${files.length - fetched} already present; checksums in ${dir}/checksums.sha256`,

@@ -77,6 +77,9 @@ if node -e 'process.exit(require("./package.json").scripts["model:nsfw"] ? 0 : 1
   say "Safety model (nsfwjs MobileNetV2 -> ONNX)"
   npm run --silent model:nsfw
 fi
+# npm start, worker, search-cluster, migrate and keys run the compiled tree
+say "Compile to dist/"
+npm run --silent build
 
 say "Web app (api/web -> api/web/dist)"
 npm run --silent build:web

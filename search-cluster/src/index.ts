@@ -4,6 +4,8 @@
  */
 
 export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
+export { useNativeAddon } from './faiss/load-native.ts';
+export { MIN_AUTH_TOKEN_LENGTH } from './protocol/auth.ts';
 export {
   PostgresVectorSource,
   type SqlClient,
@@ -18,6 +20,41 @@ export {
 export { createRouter, parseShardsSetting, type RouterConfig } from './router/config.ts';
 export type * from './router/router.types.ts';
 export { syncPath, writeFileAtomic } from './runtime/atomic-write.ts';
+export { commonVariables, DEFAULT_SHARD_DEADLINE_MS, portVariable } from './runtime/common-env.ts';
+export {
+  ConfigError,
+  defineEnv,
+  type EnvIssue,
+  type EnvSource,
+  type EnvSpec,
+  type EnvValues,
+  type EnvVariable,
+  env,
+  envTable,
+  formatEnvIssues,
+  isConfigError,
+  loadOrExit,
+  parseEnv,
+  schemaOf,
+} from './runtime/env.ts';
+export { drainHttpServer, onShutdownSignals } from './runtime/lifecycle.ts';
+export {
+  componentLogger,
+  createLogger,
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  type LogSink,
+  type RootLogger,
+  silentLogger,
+  wrapLogger,
+} from './runtime/logger.ts';
+export { fromPackageRoot, PACKAGE_ROOT } from './runtime/package-root.ts';
+export {
+  loadShardServerConfig,
+  type ShardServerConfig,
+  shardServerVariables,
+} from './server/config.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
 export type { Hit } from './shard/topk.ts';

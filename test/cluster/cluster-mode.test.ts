@@ -11,6 +11,7 @@ import {
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
+  TEST_REDIS_URL,
 } from '../support/backends.ts';
 import { databaseUrlOf, freePort, startShardServer } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
@@ -70,6 +71,9 @@ describe.runIf(postgresAvailable && redisAvailable)(
         t = await open(
           {
             PIXELFIND_MODE: 'cluster',
+            // the backend's pool and cache are passed in; these name the same stores
+            DATABASE_URL: databaseUrl,
+            REDIS_URL: TEST_REDIS_URL,
             ALLOW_ANONYMOUS_UPLOADS: 'true',
             SHARDS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
             SHARD_DEADLINE_MS: '2000',

@@ -13,7 +13,7 @@ import {
   encodeUpsertRequest,
 } from '../../search-cluster/src/protocol/wire.ts';
 import { createRouter } from '../../search-cluster/src/router/config.ts';
-import { runShardServer } from '../../search-cluster/src/server/main.ts';
+import { loadShardServerConfig } from '../../search-cluster/src/server/config.ts';
 import { type ShardServer, startShardServer } from '../../search-cluster/src/server/server.ts';
 import { faissFactory } from '../../search-cluster/src/shard/faiss-factory.ts';
 import { Shard } from '../../search-cluster/src/shard/shard.ts';
@@ -134,10 +134,17 @@ describe('shard servers authenticate every call (issue 10 item 12)', () => {
   it('refuses to listen beyond loopback without a token, and refuses a short token', async () => {
     await expect(startShardServer({ shard, host: '0.0.0.0' })).rejects.toThrow(/SHARD_AUTH_TOKEN/);
     await expect(startShardServer({ shard, authToken: 'short' })).rejects.toThrow(/at least 32/);
-    await expect(
-      runShardServer({
-        env: { HOST: '0.0.0.0', PORT: '0', DATA_DIR: join(dataDir, 'refused'), MODEL_VERSIONS: `${MV}:${D}` },
+    // the process refuses at config time, before it opens anything
+    expect(() =>
+      loadShardServerConfig({
+        HOST: '0.0.0.0',
+        PORT: '0',
+        DATA_DIR: join(dataDir, 'refused'),
+        MODEL_VERSIONS: `${MV}:${D}`,
       }),
-    ).rejects.toThrow(/SHARD_AUTH_TOKEN/);
+    ).toThrow(/SHARD_AUTH_TOKEN/);
+    expect(() => loadShardServerConfig({ HOST: '127.0.0.1', SHARD_AUTH_TOKEN: 'short' })).toThrow(
+      /SHARD_AUTH_TOKEN.*at least 32/,
+    );
   });
 });

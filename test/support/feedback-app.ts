@@ -9,6 +9,7 @@ import { createImageLoaders } from '../../api/src/images/images.loaders.ts';
 import { createImagesRepository } from '../../api/src/images/images.repository.ts';
 import { maskError } from '../../api/src/plugins/mask-error.ts';
 import { schema } from '../../api/src/schema.ts';
+import { silentLogger } from '../../search-cluster/src/index.ts';
 import { postGraphQL } from './post-graphql.ts';
 
 /**
@@ -33,6 +34,7 @@ export function createFeedbackApp(db: Database, apiKeys: ApiKeysService, feedbac
       request,
       caller: await apiKeys.resolve(keyFromHeaders(request.headers)),
       loaders: createImageLoaders(images),
+      log: silentLogger,
       services,
     }),
   });

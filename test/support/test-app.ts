@@ -44,7 +44,14 @@ export async function createTestApp(
   const dataDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-test-'));
   const blobDir = path.join(dataDir, 'blobs');
   // tests drive the worker themselves (runBatch), so its timing is theirs
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: '4000', INDEXER_IN_PROCESS: 'false', ...env });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '4000',
+    INDEXER_IN_PROCESS: 'false',
+    PIXELFIND_MODEL: 'tiny-clip-v1',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
   const services = await createServices(config, {
     db: backend.db,
     cache: backend.cache,

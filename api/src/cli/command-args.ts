@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { CliUsageError } from './cli-config.ts';
+import { CliUsageError } from './errors.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

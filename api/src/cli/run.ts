@@ -1,6 +1,7 @@
-import { CliFailure, CliUsageError } from './cli-config.ts';
+import { isConfigError } from '../../../search-cluster/src/index.ts';
 import { KEYS_USAGE, keysCommand } from './commands/keys.ts';
 import { SEARCH_USAGE, searchCommand } from './commands/search.ts';
+import { CliFailure, CliUsageError } from './errors.ts';
 import type { CliIo } from './io.ts';
 import { ServerError } from './server-client.ts';
 
@@ -38,7 +39,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     await run(args, io);
     return 0;
   } catch (error) {
-    if (error instanceof CliUsageError) {
+    // a bad setting (PIXELFIND_URL, DATABASE_URL, ...) is a usage mistake: its lines name it
+    if (error instanceof CliUsageError || isConfigError(error)) {
       io.err(error.message);
       return 2;
     }

@@ -1,4 +1,4 @@
-import { CliFailure } from './cli-config.ts';
+import { CliFailure } from './errors.ts';
 
 /** The server did not answer at all (nothing listens, DNS, timeout): the CLI may fall back. */
 export class ServerUnreachable extends Error {}

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   createRouter,
   type Hit,
+  type Logger,
   type ModelVersionSpec,
   PostgresVectorSource,
   parseShardsSetting,
@@ -66,6 +67,8 @@ export interface ClusterClientOptions {
   dataDir: string;
   /** Shared secret sent to remote shard servers (SHARD_AUTH_TOKEN); unset: none. */
   authToken?: string | null;
+  /** Where in-process shards log (loads, rebuilds). Default: silent. */
+  log?: Logger;
 }
 
 /** Wraps a router; in-process shards are loaded (snapshot, refill or rebuild) before this resolves. */
@@ -85,6 +88,7 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
           source: new PostgresVectorSource(options.db),
           dataDir: path.join(options.dataDir, 'shards'),
           deadlineMs: options.deadlineMs,
+          ...(options.log ? { log: options.log } : {}),
         });
   return clusterClientOver(router);
 }

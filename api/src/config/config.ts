@@ -1,20 +1,57 @@
 import path from 'node:path';
+import {
+  ConfigError,
+  type EnvIssue,
+  type EnvSource,
+  type EnvValues,
+  isConfigError,
+  type LogLevel,
+  parseEnv,
+} from '../../../search-cluster/src/index.ts';
+import type { ExecutionProvider } from '../encoder/onnx-session.ts';
+import {
+  baseVariables,
+  cliVariables,
+  coreVariables,
+  downloadVariables,
+  httpVariables,
+  limitVariables,
+  surfaceVariables,
+} from './variables.ts';
 
 export type RunMode = 'single' | 'cluster';
 
-/** Everything the service reads from its environment, parsed once at start. */
-export interface Config {
-  mode: RunMode;
-  /** TCP port of the HTTP server. Default 4000. */
-  port: number;
-  /** Address to listen on. Default 127.0.0.1 in single-node mode, 0.0.0.0 in cluster mode. */
-  host: string;
+/** The variables of each process kind (one zod object each, see variables.ts). */
+export const processVariables = {
+  api: { ...baseVariables, ...coreVariables, ...httpVariables, ...limitVariables, ...surfaceVariables },
+  worker: { ...baseVariables, ...coreVariables },
+  /** Commands that open the database themselves (`npm run migrate`, `keys` without a server). */
+  database: { ...baseVariables },
+  /** The `pixelfind` CLI talking to a running server. */
+  cli: { ...cliVariables },
+  download: { ...baseVariables, MODELS_DIR: coreVariables.MODELS_DIR, ...downloadVariables },
+};
+
+/** What every process kind knows: where data lives, how to log, how long to drain. */
+export interface BaseConfig {
   /** Where embedded state lives (PGlite, blobs, shard snapshots). Default ./data. */
   dataDir: string;
   /** Postgres connection string; unset means embedded PGlite under dataDir. */
   databaseUrl: string | null;
+  logLevel: LogLevel;
+  /** Bound on a graceful stop. Default 10000 ms. */
+  shutdownGraceMs: number;
+  /** FAISS addon path; null: the one `npm run build:native` builds. */
+  faissAddon: string | null;
+}
+
+/** What the API and the worker share (the core service graph). */
+export interface CoreConfig extends BaseConfig {
+  mode: RunMode;
   /** Redis connection string; unset means an in-process cache. */
   redisUrl: string | null;
+  /** Why cluster mode runs without DATABASE_URL, REDIS_URL or SHARDS (PIXELFIND_CLUSTER_INCOMPLETE_OK). */
+  clusterIncompleteReason: string | null;
   blobs:
     | { kind: 'local'; dir: string }
     | {
@@ -26,34 +63,28 @@ export interface Config {
         secretAccessKey?: string;
         publicBaseUrl?: string;
       };
-  /** Anonymous callers may upload. Default: true only in single-node mode on a loopback address. */
-  allowAnonymousUploads: boolean;
-  upload: { maxBytes: number; maxPixels: number };
-  /** Base URL the API is reachable at, used to build blob URLs served through the API. */
-  publicUrl: string;
-  search: {
-    /** Candidates asked of the shards per query (100-500). Default 100 (bench/results/search.md). */
-    topK: number;
-    /** Stored safety scores under this never show, and uploads under it are REJECTED. Default 0.5. */
-    safetyThreshold: number;
-    /** JSON file with a versioned ranker config; unset: the built-in default. */
-    rankerConfigPath: string | null;
-    embeddingTtlSeconds: number;
-    /** Hosts `imageUrl` may name even when they resolve to private addresses. */
-    fetchAllowHosts: string[];
+  encoder: {
+    /** null: the real model when present, else the tiny one. */
+    model: string | null;
+    modelsDir: string;
+    executionProvider: ExecutionProvider;
+    intraOpThreads: number | null;
+    allowSpinning: boolean;
   };
   shards: {
-    /** Remote shard replicas: `url|url,url|url` (comma between shards, | between replicas); unset: in-process. */
+    /** SHARDS as given: a count or `url|url,url|url`; null: inProcessCount in-process shards. */
     remote: string | null;
-    /** In-process shard count in single-node mode. Default 2. */
+    /** In-process shard count when SHARDS is unset. Default 2. */
     inProcessCount: number;
     /** Per-shard deadline. Default 150 ms (the product budget is 200 ms end to end). */
     deadlineMs: number;
     /** SHARD_AUTH_TOKEN: the shard servers' shared secret, sent on every call to remote shards. Default: none. */
     authToken: string | null;
   };
-  /** Run the indexing worker inside the API process. Default: true in single-node mode. */
-  inProcessWorker: boolean;
+  search: {
+    /** Stored safety scores under this never show, and uploads under it are REJECTED. Default 0.5. */
+    safetyThreshold: number;
+  };
   indexer: {
     /** Images claimed and encoded together. Default 16. */
     batchSize: number;
@@ -62,10 +93,36 @@ export interface Config {
     /** Attempts before an image is FAILED. Default 5. */
     maxAttempts: number;
   };
+}
+
+/** Everything the API process reads from its environment, parsed once at start. */
+export interface Config extends CoreConfig {
+  /** TCP port of the HTTP server. Default 4000. */
+  port: number;
+  /** Address to listen on. Default 127.0.0.1 in single-node mode, 0.0.0.0 in cluster mode. */
+  host: string;
+  /** Anonymous callers may upload. Default: true only in single-node mode on a loopback address. */
+  allowAnonymousUploads: boolean;
+  upload: { maxBytes: number; maxPixels: number };
+  /** Base URL the API is reachable at, used to build blob URLs served through the API. */
+  publicUrl: string;
+  search: CoreConfig['search'] & {
+    /** Candidates asked of the shards per query (100-500). Default 100 (bench/results/search.md). */
+    topK: number;
+    /** JSON file with a versioned ranker config; unset: the built-in default. */
+    rankerConfigPath: string | null;
+    embeddingTtlSeconds: number;
+    /** Hosts `imageUrl` may name even when they resolve to private addresses. */
+    fetchAllowHosts: string[];
+  };
+  /** Run the indexing worker inside the API process. Default: true in single-node mode. */
+  inProcessWorker: boolean;
   /** HMAC key shared with the edge Worker; unset: edge embedding headers are ignored. */
   edgeSigningKey: string | null;
   /** How often image_stats folds in new impressions, clicks and saves. Default 5000 ms. */
   statsEveryMs: number;
+  /** On a stop signal, /readyz answers 503 this long before the listener closes. Default 0. */
+  shutdownUnreadyMs: number;
   /** What one GraphQL request may ask for; checked before validation (docs/security.md). */
   requestLimits: {
     /** Lexer tokens per document (GRAPHQL_MAX_TOKENS). Default 2000. */
@@ -130,135 +187,179 @@ export interface Config {
   };
 }
 
-type Env = Record<string, string | undefined>;
-
-function intFrom(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new Error(`Expected a non-negative integer for ${name} but received ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function floatFrom(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || value > 1) {
-    throw new Error(`Expected a number in [0, 1] for ${name} but received ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function clamp(value: number, min: number, max: number, name: string): number {
-  if (value < min || value > max)
-    throw new Error(`Expected ${name} between ${min} and ${max} but received ${value}`);
-  return value;
-}
-
-function boolFrom(env: Env, name: string): boolean | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
-  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
-  throw new Error(`Expected true or false for ${name} but received ${JSON.stringify(raw)}`);
-}
-
 const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
 
-export function loadConfig(env: Env = process.env): Config {
-  const modeRaw = env.PIXELFIND_MODE ?? 'single';
-  if (modeRaw !== 'single' && modeRaw !== 'cluster') {
-    throw new Error(
-      `Expected PIXELFIND_MODE to be single or cluster but received ${JSON.stringify(modeRaw)}`,
-    );
-  }
-  const mode: RunMode = modeRaw;
-  const port = intFrom(env, 'PORT', 4000);
-  const host = env.HOST ?? (mode === 'single' ? '127.0.0.1' : '0.0.0.0');
-  const dataDir = path.resolve(env.DATA_DIR ?? './data');
-  const blobs: Config['blobs'] = env.S3_BUCKET
-    ? {
-        kind: 's3',
-        bucket: env.S3_BUCKET,
-        region: env.S3_REGION ?? 'us-east-1',
-        endpoint: env.S3_ENDPOINT,
-        accessKeyId: env.S3_ACCESS_KEY_ID,
-        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-        publicBaseUrl: env.S3_PUBLIC_BASE_URL,
-      }
-    : { kind: 'local', dir: path.join(dataDir, 'blobs') };
-  const anonymousDefault = mode === 'single' && isLoopback(host);
+function baseFrom(v: EnvValues<typeof baseVariables>): BaseConfig {
   return {
+    dataDir: path.resolve(v.DATA_DIR),
+    databaseUrl: v.DATABASE_URL,
+    logLevel: v.LOG_LEVEL,
+    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    faissAddon: v.PIXELFIND_FAISS_ADDON,
+  };
+}
+
+function coreFrom(v: EnvValues<typeof processVariables.worker>, source: EnvSource): CoreConfig {
+  const base = baseFrom(v);
+  const mode = v.PIXELFIND_MODE;
+  if (mode === 'cluster' && v.PIXELFIND_CLUSTER_INCOMPLETE_OK === null) {
+    // each process of a cluster must share one database, one cache and one set of shards
+    const missing: EnvIssue[] = (['DATABASE_URL', 'REDIS_URL', 'SHARDS'] as const)
+      .filter((name) => v[name] === null)
+      .map((name) => ({
+        name,
+        value: source[name],
+        expected: `a value: PIXELFIND_MODE=cluster needs DATABASE_URL, REDIS_URL and SHARDS (or PIXELFIND_CLUSTER_INCOMPLETE_OK="<why>")`,
+      }));
+    if (missing.length > 0) throw new ConfigError(missing);
+  }
+  return {
+    ...base,
     mode,
-    port,
-    host,
-    dataDir,
-    databaseUrl: env.DATABASE_URL || null,
-    redisUrl: env.REDIS_URL || null,
-    blobs,
-    allowAnonymousUploads: boolFrom(env, 'ALLOW_ANONYMOUS_UPLOADS') ?? anonymousDefault,
-    upload: {
-      maxBytes: intFrom(env, 'UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
-      maxPixels: intFrom(env, 'UPLOAD_MAX_PIXELS', 50_000_000),
-    },
-    publicUrl:
-      env.PUBLIC_URL ?? `http://${isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    search: {
-      topK: clamp(intFrom(env, 'SEARCH_TOP_K', 100), 100, 500, 'SEARCH_TOP_K'),
-      safetyThreshold: floatFrom(env, 'SAFETY_THRESHOLD', 0.5),
-      rankerConfigPath: env.RANKER_CONFIG || null,
-      embeddingTtlSeconds: intFrom(env, 'EMBEDDING_CACHE_TTL_SECONDS', 86_400),
-      fetchAllowHosts: (env.IMAGE_FETCH_ALLOW_HOSTS ?? '').split(/[\s,]+/).filter(Boolean),
+    redisUrl: v.REDIS_URL,
+    clusterIncompleteReason: mode === 'cluster' ? v.PIXELFIND_CLUSTER_INCOMPLETE_OK : null,
+    blobs: v.S3_BUCKET
+      ? {
+          kind: 's3',
+          bucket: v.S3_BUCKET,
+          region: v.S3_REGION,
+          ...(v.S3_ENDPOINT ? { endpoint: v.S3_ENDPOINT } : {}),
+          ...(v.S3_ACCESS_KEY_ID ? { accessKeyId: v.S3_ACCESS_KEY_ID } : {}),
+          ...(v.S3_SECRET_ACCESS_KEY ? { secretAccessKey: v.S3_SECRET_ACCESS_KEY } : {}),
+          ...(v.S3_PUBLIC_BASE_URL ? { publicBaseUrl: v.S3_PUBLIC_BASE_URL } : {}),
+        }
+      : { kind: 'local', dir: path.join(base.dataDir, 'blobs') },
+    encoder: {
+      model: v.PIXELFIND_MODEL,
+      modelsDir: path.resolve(v.MODELS_DIR ?? path.join(base.dataDir, 'models')),
+      executionProvider: v.PIXELFIND_EXECUTION_PROVIDER,
+      intraOpThreads: v.PIXELFIND_ONNX_THREADS,
+      allowSpinning: v.PIXELFIND_ONNX_SPIN ?? false,
     },
     shards: {
-      remote: env.SHARDS || null,
-      inProcessCount: Math.max(1, intFrom(env, 'SHARD_COUNT', 2)),
-      deadlineMs: intFrom(env, 'SHARD_DEADLINE_MS', 150),
-      authToken: env.SHARD_AUTH_TOKEN || null,
+      remote: v.SHARDS === null ? null : (source.SHARDS ?? null),
+      inProcessCount: v.SHARD_COUNT,
+      deadlineMs: v.SHARD_DEADLINE_MS,
+      authToken: v.SHARD_AUTH_TOKEN,
     },
-    inProcessWorker: boolFrom(env, 'INDEXER_IN_PROCESS') ?? mode === 'single',
+    search: { safetyThreshold: v.SAFETY_THRESHOLD },
     indexer: {
-      batchSize: Math.max(1, intFrom(env, 'INDEXER_BATCH_SIZE', 16)),
-      leaseSeconds: Math.max(1, intFrom(env, 'INDEXER_LEASE_SECONDS', 30)),
-      maxAttempts: Math.max(1, intFrom(env, 'INDEXER_MAX_ATTEMPTS', 5)),
+      batchSize: v.INDEXER_BATCH_SIZE,
+      leaseSeconds: v.INDEXER_LEASE_SECONDS,
+      maxAttempts: v.INDEXER_MAX_ATTEMPTS,
     },
-    edgeSigningKey: env.EDGE_SIGNING_KEY || null,
-    statsEveryMs: Math.max(100, intFrom(env, 'STATS_EVERY_MS', 5000)),
+  };
+}
+
+/** The API process's configuration; throws a ConfigError naming every bad variable. */
+export function loadConfig(source: EnvSource): Config {
+  const v = parseEnv(processVariables.api, source);
+  const core = coreFrom(v, source);
+  const host = v.HOST ?? (core.mode === 'single' ? '127.0.0.1' : '0.0.0.0');
+  return {
+    ...core,
+    port: v.PORT,
+    host,
+    allowAnonymousUploads: v.ALLOW_ANONYMOUS_UPLOADS ?? (core.mode === 'single' && isLoopback(host)),
+    upload: { maxBytes: v.UPLOAD_MAX_BYTES, maxPixels: v.UPLOAD_MAX_PIXELS },
+    publicUrl:
+      v.PUBLIC_URL ?? `http://${isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host}:${v.PORT}`,
+    search: {
+      ...core.search,
+      topK: v.SEARCH_TOP_K,
+      rankerConfigPath: v.RANKER_CONFIG,
+      embeddingTtlSeconds: v.EMBEDDING_CACHE_TTL_SECONDS,
+      fetchAllowHosts: v.IMAGE_FETCH_ALLOW_HOSTS,
+    },
+    inProcessWorker: v.INDEXER_IN_PROCESS ?? core.mode === 'single',
+    edgeSigningKey: v.EDGE_SIGNING_KEY,
+    statsEveryMs: v.STATS_EVERY_MS,
+    shutdownUnreadyMs: v.SHUTDOWN_UNREADY_MS,
     requestLimits: {
-      maxTokens: Math.max(100, intFrom(env, 'GRAPHQL_MAX_TOKENS', 2000)),
-      maxDepth: Math.max(3, intFrom(env, 'GRAPHQL_MAX_DEPTH', 12)),
-      maxAliases: intFrom(env, 'GRAPHQL_MAX_ALIASES', 30),
-      maxDirectives: intFrom(env, 'GRAPHQL_MAX_DIRECTIVES', 20),
-      maxCost: Math.max(100, intFrom(env, 'GRAPHQL_MAX_COST', 5000)),
-      maxFields: Math.max(50, intFrom(env, 'GRAPHQL_MAX_FIELDS', 400)),
-      maxSearches: Math.max(1, intFrom(env, 'GRAPHQL_MAX_SEARCHES', 3)),
-      maxJsonBodyBytes: Math.max(1024, intFrom(env, 'MAX_JSON_BODY_BYTES', 64 * 1024)),
+      maxTokens: v.GRAPHQL_MAX_TOKENS,
+      maxDepth: v.GRAPHQL_MAX_DEPTH,
+      maxAliases: v.GRAPHQL_MAX_ALIASES,
+      maxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
+      maxCost: v.GRAPHQL_MAX_COST,
+      maxFields: v.GRAPHQL_MAX_FIELDS,
+      maxSearches: v.GRAPHQL_MAX_SEARCHES,
+      maxJsonBodyBytes: v.MAX_JSON_BODY_BYTES,
     },
     http: {
-      requestTimeoutMs: Math.max(1000, intFrom(env, 'HTTP_REQUEST_TIMEOUT_MS', 120_000)),
-      headersTimeoutMs: Math.max(500, intFrom(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000)),
-      minBodyBytesPerSecond: intFrom(env, 'HTTP_MIN_BODY_BYTES_PER_SECOND', 4096),
-      bodyGraceMs: intFrom(env, 'HTTP_BODY_GRACE_MS', 5000),
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+      minBodyBytesPerSecond: v.HTTP_MIN_BODY_BYTES_PER_SECOND,
+      bodyGraceMs: v.HTTP_BODY_GRACE_MS,
     },
     rateLimits: {
-      windowSeconds: Math.max(1, intFrom(env, 'RATE_LIMIT_WINDOW_SECONDS', 60)),
-      perAddress: intFrom(env, 'RATE_LIMIT_PER_ADDRESS', 1200),
-      perKey: intFrom(env, 'RATE_LIMIT_PER_KEY', 6000),
-      fetchesPerCaller: intFrom(env, 'IMAGE_FETCHES_PER_CALLER', 30),
-      exemptLoopback: boolFrom(env, 'RATE_LIMIT_EXEMPT_LOOPBACK') ?? mode === 'single',
-      trustForwardedFor: boolFrom(env, 'RATE_LIMIT_TRUST_FORWARDED_FOR') ?? false,
-      prefix: env.RATE_LIMIT_PREFIX || 'pf:rl:',
+      windowSeconds: v.RATE_LIMIT_WINDOW_SECONDS,
+      perAddress: v.RATE_LIMIT_PER_ADDRESS,
+      perKey: v.RATE_LIMIT_PER_KEY,
+      fetchesPerCaller: v.IMAGE_FETCHES_PER_CALLER,
+      exemptLoopback: v.RATE_LIMIT_EXEMPT_LOOPBACK ?? core.mode === 'single',
+      trustForwardedFor: v.RATE_LIMIT_TRUST_FORWARDED_FOR ?? false,
+      prefix: v.RATE_LIMIT_PREFIX,
     },
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(/[\s,]+/).filter(Boolean),
-    corsAllowLoopback: mode === 'single',
+    corsOrigins: v.CORS_ORIGINS,
+    corsAllowLoopback: core.mode === 'single',
     surface: {
-      introspection: boolFrom(env, 'GRAPHQL_INTROSPECTION') ?? mode === 'single',
-      graphiql: boolFrom(env, 'GRAPHIQL') ?? mode === 'single',
-      fieldSuggestions: boolFrom(env, 'GRAPHQL_FIELD_SUGGESTIONS') ?? mode === 'single',
-      metricsToken: env.METRICS_TOKEN || null,
+      introspection: v.GRAPHQL_INTROSPECTION ?? core.mode === 'single',
+      graphiql: v.GRAPHIQL ?? core.mode === 'single',
+      fieldSuggestions: v.GRAPHQL_FIELD_SUGGESTIONS ?? core.mode === 'single',
+      metricsToken: v.METRICS_TOKEN,
     },
+  };
+}
+
+/** The indexing worker process (`npm run worker`): the core settings only. */
+export function loadWorkerConfig(source: EnvSource): CoreConfig {
+  return coreFrom(parseEnv(processVariables.worker, source), source);
+}
+
+/** Commands that open the database themselves (`npm run migrate`, `pixelfind keys` without a server). */
+export function loadDatabaseConfig(source: EnvSource): BaseConfig {
+  return baseFrom(parseEnv(processVariables.database, source));
+}
+
+/** What the `pixelfind` CLI needs to reach the running server. */
+export interface CliConfig {
+  /** The server's base URL (PIXELFIND_URL or --url), without a trailing slash. */
+  url: string;
+  /** PIXELFIND_API_KEY or --key; null: anonymous. */
+  apiKey: string | null;
+}
+
+const CLI_FLAGS: Record<string, string> = { PIXELFIND_URL: '--url', PIXELFIND_API_KEY: '--key' };
+
+/**
+ * The `pixelfind` CLI's settings; flags win over the environment (--url over PIXELFIND_URL, --key
+ * over PIXELFIND_API_KEY). Throws a ConfigError naming the variable and its flag.
+ */
+export function loadCliConfig(source: EnvSource, flags: { url?: string; key?: string } = {}): CliConfig {
+  const input: EnvSource = {
+    PIXELFIND_URL: flags.url ?? source.PIXELFIND_URL,
+    PIXELFIND_API_KEY: flags.key ?? source.PIXELFIND_API_KEY,
+  };
+  try {
+    const v = parseEnv(processVariables.cli, input);
+    return {
+      url: (v.PIXELFIND_URL ?? 'http://127.0.0.1:4000').replace(/\/+$/, ''),
+      apiKey: v.PIXELFIND_API_KEY,
+    };
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    throw new ConfigError(
+      error.issues.map((issue) => ({ ...issue, name: `${issue.name} (or ${CLI_FLAGS[issue.name]})` })),
+    );
+  }
+}
+
+/** `npm run model:download`. */
+export function loadDownloadConfig(source: EnvSource) {
+  const v = parseEnv(processVariables.download, source);
+  return {
+    modelsDir: path.resolve(v.MODELS_DIR ?? path.join(path.resolve(v.DATA_DIR), 'models')),
+    endpoint: v.HF_ENDPOINT,
+    token: v.HF_TOKEN,
   };
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { LogSink } from '../../../search-cluster/src/index.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import type { Database } from './database.ts';
 import { createPgDatabase } from './pg-database.ts';
@@ -12,10 +13,13 @@ import { createPgliteDatabase } from './pglite-database.ts';
 export async function createDatabase(options: {
   databaseUrl: string | null;
   dataDir: string | null;
+  /** Pool errors (an idle client's server restarted). */
+  log?: Pick<LogSink, 'error'>;
   /** Names this process in the lock, for the message another process prints. Default the script name. */
   purpose?: string;
 }): Promise<Database> {
-  if (options.databaseUrl) return createPgDatabase(options.databaseUrl);
+  if (options.databaseUrl)
+    return createPgDatabase(options.databaseUrl, options.log ? { log: options.log } : {});
   if (!options.dataDir) return createPgliteDatabase(null);
   // the script this process runs (main.ts, worker-main.ts, ...) tells an operator what holds it
   const purpose = options.purpose ?? path.basename(process.argv[1] ?? 'pixelfind');

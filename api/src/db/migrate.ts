@@ -1,9 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fromPackageRoot } from '../../../search-cluster/src/index.ts';
 import type { Database } from './database.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../schema/migrations/', import.meta.url));
+export const MIGRATIONS_DIR = `${fromPackageRoot('schema', 'migrations')}/`;
 
 /**
  * Applies every `NNNN_name.sql` not yet recorded, each whole (a script of several statements,

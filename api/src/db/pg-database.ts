@@ -1,16 +1,18 @@
 import pg from 'pg';
+import type { LogSink } from '../../../search-cluster/src/index.ts';
 import type { Database, QueryResult, Transaction } from './database.ts';
 
 // int8 and numeric come back as strings by default; ids are selected as text on purpose,
 // counts are small enough for a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-export function createPgDatabase(connectionString: string, options: { max?: number } = {}): Database {
+export function createPgDatabase(
+  connectionString: string,
+  options: { max?: number; log?: Pick<LogSink, 'error'> } = {},
+): Database {
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
   // an idle client's error (server restart) must not crash the process
-  pool.on('error', (error) =>
-    console.error(JSON.stringify({ level: 'error', msg: 'pg pool', error: error.message })),
-  );
+  pool.on('error', (error) => options.log?.error('pg pool', { error: error.message }));
   let statements = 0;
 
   const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {

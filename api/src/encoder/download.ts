@@ -16,9 +16,9 @@ export interface DownloadOptions {
   entry: ModelEntry;
   /** the model's directory */
   dir: string;
-  /** default env HF_ENDPOINT, else https://huggingface.co */
+  /** the hub or a mirror (HF_ENDPOINT); default https://huggingface.co */
   endpoint?: string;
-  /** default env HF_TOKEN; only needed for gated or private repos */
+  /** HF_TOKEN; only needed for gated or private repos */
   token?: string;
   /** download again even when the checksum of a present file matches */
   force?: boolean;
@@ -160,11 +160,8 @@ function explainingFetch(fetchFn: typeof fetch, endpoint: string): typeof fetch 
 
 export async function downloadModel(options: DownloadOptions): Promise<DownloadedFile[]> {
   const { entry, dir } = options;
-  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(
-    /\/$/,
-    '',
-  );
-  const token = options.token ?? process.env.HF_TOKEN;
+  const endpoint = (options.endpoint ?? 'https://huggingface.co').replace(/\/$/, '');
+  const token = options.token;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const out = options.output ?? process.stderr;
   const fetchFn = explainingFetch(options.fetch ?? fetch, endpoint);

@@ -9,17 +9,20 @@ import { normaliseText } from './text.ts';
 import { ClipTokenizer } from './tokenizer.ts';
 import { prompt, readLabels, type Tag, ZeroShotClassifier } from './zero-shot.ts';
 
+/** The encoder's log lines (a child of the process logger). */
 export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
 }
 
+const silentLogger: Logger = { info() {}, warn() {} };
+
 export interface EncoderOptions extends ResolveOptions {
-  /** default env PIXELFIND_EXECUTION_PROVIDER, else cpu */
+  /** PIXELFIND_EXECUTION_PROVIDER; default cpu */
   executionProvider?: ExecutionProvider;
-  /** threads per model call; default env PIXELFIND_ONNX_THREADS, else min(4, cores) */
+  /** threads per model call (PIXELFIND_ONNX_THREADS); default min(4, cores) */
   intraOpThreads?: number;
-  /** let idle onnxruntime threads spin (see SessionOptions); default env PIXELFIND_ONNX_SPIN=1, else false */
+  /** let idle onnxruntime threads spin (PIXELFIND_ONNX_SPIN, see SessionOptions); default false */
   allowSpinning?: boolean;
   /** most texts or images per model call; default 16 */
   maxBatch?: number;
@@ -29,7 +32,7 @@ export interface EncoderOptions extends ResolveOptions {
   tagThreshold?: number;
   /** most tags per image; default 5 */
   maxTags?: number;
-  /** default console */
+  /** default: silent */
   logger?: Logger;
 }
 
@@ -80,14 +83,6 @@ function rows(tensor: ort.Tensor, expectedRows: number, dimension: number, what:
   const data = tensor.data as Float32Array;
   // a zero or NaN row throws: indexing or searching it would give an arbitrary ranking
   return Array.from({ length: n }, (_, i) => normalizeRows(data.slice(i * d, (i + 1) * d), d));
-}
-
-function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const value = env[name];
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 function checkPreprocessing(entry: ModelEntry, config: PreprocessConfig, file: string): void {
@@ -221,8 +216,7 @@ class ClipEncoder implements Encoder {
  * are not CLIP's, or its dimension differs from the registry.
  */
 export async function createEncoder(options: EncoderOptions = {}): Promise<Encoder> {
-  const env = options.env ?? process.env;
-  const logger = options.logger ?? console;
+  const logger = options.logger ?? silentLogger;
   const { entry, dir, fallbackWarning } = await resolveModel(options);
   if (fallbackWarning) logger.warn(fallbackWarning);
 
@@ -233,10 +227,9 @@ export async function createEncoder(options: EncoderOptions = {}): Promise<Encod
     );
   }
   const file = (relative: string) => path.join(dir, relative);
-  const executionProvider =
-    options.executionProvider ?? (env.PIXELFIND_EXECUTION_PROVIDER as ExecutionProvider | undefined) ?? 'cpu';
-  const intraOpThreads = options.intraOpThreads ?? envNumber(env, 'PIXELFIND_ONNX_THREADS');
-  const allowSpinning = options.allowSpinning ?? env.PIXELFIND_ONNX_SPIN === '1';
+  const executionProvider = options.executionProvider ?? 'cpu';
+  const intraOpThreads = options.intraOpThreads;
+  const allowSpinning = options.allowSpinning ?? false;
   const sessionOptions = { executionProvider, allowSpinning, ...(intraOpThreads ? { intraOpThreads } : {}) };
 
   const preprocess = await loadPreprocessConfig(file(entry.files.preprocessor));
@@ -296,9 +289,13 @@ export async function createEncoder(options: EncoderOptions = {}): Promise<Encod
       throw new Error(`Model ${entry.modelVersion} in ${dir} failed its first run: ${reason}`);
     }
     await encoder.loadLabels();
-    logger.info(
-      `encoder: ${entry.modelVersion} (${entry.dimension}-d) from ${dir} on ${executionProvider}, ${info.intraOpThreads} threads`,
-    );
+    logger.info('model loaded', {
+      modelVersion: entry.modelVersion,
+      dimension: entry.dimension,
+      dir,
+      executionProvider,
+      threads: info.intraOpThreads,
+    });
     return encoder;
   } catch (error) {
     await Promise.allSettled([textSession.release(), visionSession.release()]);

@@ -19,7 +19,7 @@ describe('model registry', () => {
   afterAll(() => rm(modelsDir, { recursive: true, force: true }));
 
   it('falls back to the tiny model and says what to run to get the real one', async () => {
-    const resolved = await resolveModel({ env: { MODELS_DIR: modelsDir } });
+    const resolved = await resolveModel({ modelsDir });
     expect(resolved.entry.modelVersion).toBe(TINY_MODEL_VERSION);
     expect(resolved.fallbackWarning).toMatch(/running the tiny test model tiny-clip-v1/);
     expect(resolved.fallbackWarning).toMatch(/npm run model:download/);
@@ -31,27 +31,25 @@ describe('model registry', () => {
       await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
       await writeFile(path.join(dir, file), '');
     }
-    const resolved = await resolveModel({ env: { MODELS_DIR: modelsDir } });
+    const resolved = await resolveModel({ modelsDir });
     expect(resolved.entry.modelVersion).toBe(DEFAULT_REAL_MODEL_VERSION);
     expect(resolved.dir).toBe(dir);
     expect(resolved.fallbackWarning).toBeNull();
   });
 
   it('lets PIXELFIND_MODEL choose, and rejects unknown versions', async () => {
-    const resolved = await resolveModel({
-      env: { PIXELFIND_MODEL: TINY_MODEL_VERSION, MODELS_DIR: modelsDir },
-    });
+    const resolved = await resolveModel({ model: TINY_MODEL_VERSION, modelsDir });
     expect(resolved.entry.modelVersion).toBe(TINY_MODEL_VERSION);
     expect(resolved.fallbackWarning).toBeNull();
-    await expect(resolveModel({ env: { PIXELFIND_MODEL: 'clip-vit-h14' } })).rejects.toThrow(
+    await expect(resolveModel({ model: 'clip-vit-h14' })).rejects.toThrow(
       /Unknown model "clip-vit-h14"; known models: .*tiny-clip-v1/,
     );
   });
 
   it('finds models under MODELS_DIR, else DATA_DIR/models, else ./data/models', () => {
-    expect(modelsDirFrom({ env: { MODELS_DIR: '/m' } })).toBe('/m');
-    expect(modelsDirFrom({ env: { DATA_DIR: '/d' } })).toBe('/d/models');
-    expect(modelsDirFrom({ env: {} })).toBe(path.resolve('data/models'));
+    expect(modelsDirFrom({ modelsDir: '/m', dataDir: '/d' })).toBe('/m');
+    expect(modelsDirFrom({ dataDir: '/d' })).toBe('/d/models');
+    expect(modelsDirFrom({})).toBe(path.resolve('data/models'));
   });
 
   it('gives every entry a distinct version and a sane description', () => {

@@ -5,7 +5,7 @@
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../../search-cluster/src/index.ts';
 
 export interface ModelFiles {
   /** text tower: input_ids (+ attention_mask) -> text_embeds */
@@ -50,8 +50,7 @@ export interface ModelEntry {
   download?: { repo: string; revision: string; files: DownloadFile[] };
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '../../..');
+const repoRoot = PACKAGE_ROOT;
 
 /** Directory the tiny test model is generated into by `npm run fixtures:generate`. */
 export const TINY_CLIP_DIR = path.join(repoRoot, 'test/fixtures/generated/tiny-clip');
@@ -147,15 +146,16 @@ export const MODELS: Record<string, ModelEntry> = {
 };
 
 export interface ResolveOptions {
-  /** a model_version from MODELS; default: env PIXELFIND_MODEL, else the real model when its files are present, else the tiny one */
+  /** a model_version from MODELS (PIXELFIND_MODEL); default: the real model when its files are present, else the tiny one */
   model?: string;
   /** a model that is not in MODELS (tests, experiments); overrides `model` */
   entry?: ModelEntry;
   /** the model's directory, overriding the registry's location */
   modelDir?: string;
-  /** where downloaded models live; default: env MODELS_DIR, else `${DATA_DIR:-./data}/models` */
+  /** where downloaded models live (MODELS_DIR); default `<dataDir>/models` */
   modelsDir?: string;
-  env?: NodeJS.ProcessEnv;
+  /** DATA_DIR; default ./data */
+  dataDir?: string;
 }
 
 export interface ResolvedModel {
@@ -165,11 +165,9 @@ export interface ResolvedModel {
   fallbackWarning: string | null;
 }
 
-export function modelsDirFrom(options: Pick<ResolveOptions, 'modelsDir' | 'env'> = {}): string {
-  const env = options.env ?? process.env;
+export function modelsDirFrom(options: Pick<ResolveOptions, 'modelsDir' | 'dataDir'> = {}): string {
   if (options.modelsDir) return path.resolve(options.modelsDir);
-  if (env.MODELS_DIR) return path.resolve(env.MODELS_DIR);
-  return path.resolve(env.DATA_DIR || './data', 'models');
+  return path.resolve(options.dataDir || './data', 'models');
 }
 
 export function modelDirOf(entry: ModelEntry, modelsDir: string): string {
@@ -204,9 +202,8 @@ export function howToGet(entry: ModelEntry): string {
 
 /** Picks the model to run and its directory. */
 export async function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
-  const env = options.env ?? process.env;
   const modelsDir = modelsDirFrom(options);
-  const chosen = options.model ?? env.PIXELFIND_MODEL;
+  const chosen = options.model;
   if (options.entry || chosen) {
     const entry = options.entry ?? getModelEntry(chosen!);
     return {

@@ -1,3 +1,4 @@
+import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { Queryable } from '../db/database.ts';
 import { isImageId } from '../images/image-id.ts';
 
@@ -24,6 +25,8 @@ export interface QueryLogEntry {
 
 export interface QueryLogOptions {
   db: Queryable;
+  /** Component `query-log`. Default: silent. */
+  log?: LogSink;
   /** Entries held in memory waiting to be written; a new entry beyond it is dropped. Default 10 000. */
   maxBuffer?: number;
   /** How often buffered entries are written. Default 200 ms. */
@@ -115,17 +118,6 @@ const INSERT_BATCH = `INSERT INTO search_queries (id, query_text, image_ref, fus
     api_key_id bigint, caller_ref text, created_at timestamptz)
   ON CONFLICT (id) DO NOTHING`;
 
-const logBatchFailure = (error: unknown, entries: number) =>
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      time: new Date().toISOString(),
-      msg: 'query log batch lost',
-      entries,
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
-
 /**
  * The search log, kept off the latency path: `record` only pushes to a bounded in-memory buffer;
  * a timer (or a full batch) writes the buffer with one multi-row INSERT per batch. When the
@@ -138,7 +130,12 @@ export function createQueryLog({
   flushEveryMs = 200,
   batchSize = 500,
   retryDelayMs = 100,
-  onBatchFailed = logBatchFailure,
+  log = silentLogger,
+  onBatchFailed = (error: unknown, entries: number) =>
+    log.error('query log batch lost', {
+      entries,
+      error: error instanceof Error ? error.message : String(error),
+    }),
 }: QueryLogOptions): QueryLog {
   const buffer: QueryLogEntry[] = [];
   let inFlight: QueryLogEntry[] = [];

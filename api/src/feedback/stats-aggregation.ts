@@ -143,21 +143,11 @@ export interface StatsAggregationOptions {
   db: Database;
   /** Pause between the end of one run and the start of the next. Default 5 s. */
   everyMs?: number;
-  /** Told about a failed run; the next run retries the same range. Default: one JSON line on stderr. */
+  /** Told about a failed run; the next run retries the same range. Default: nothing (services.ts logs it at error). */
   onError?: (error: unknown) => void;
   /** Told about every run that read something. */
   onRun?: (outcome: AggregationOutcome) => void;
 }
-
-const logAggregationError = (error: unknown) =>
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      time: new Date().toISOString(),
-      msg: 'image_stats aggregation failed',
-      error: error instanceof Error ? error.message : String(error),
-    }),
-  );
 
 /**
  * Runs `aggregateImageStats` periodically, never two at a time in this process. Returns stop(),
@@ -166,7 +156,7 @@ const logAggregationError = (error: unknown) =>
 export function startStatsAggregation({
   db,
   everyMs = 5_000,
-  onError = logAggregationError,
+  onError = () => {},
   onRun,
 }: StatsAggregationOptions): () => Promise<void> {
   let stopped = false;

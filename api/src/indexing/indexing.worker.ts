@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
@@ -31,7 +32,8 @@ export interface WorkerDeps {
   embedder: ImageEmbedder;
   safety: SafetyCheck;
   vectors: VectorWriter;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The worker's logger (component `worker`). Default: silent. */
+  log?: LogSink;
   /** Seconds from upload to INDEXED, for each image indexed (freshness metric). */
   onIndexed?: (seconds: number) => void;
 }
@@ -54,7 +56,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   const owner = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
   const jobs = createIndexJobsRepository(deps.db);
   const images = createIndexingRepository(deps.db);
-  const log = deps.log ?? (() => {});
+  const log = deps.log ?? silentLogger;
   const { embedder } = deps;
 
   let running = false;
@@ -77,7 +79,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         await createIndexJobsRepository(tx).bury(owner, job.id, message);
         await createIndexingRepository(tx).markFailed(job.image_id, message);
       });
-      log('index job dead', { job: job.id, image: job.image_id, error: message });
+      log.error('index job dead', { job: job.id, image: job.image_id, error: message });
       return 'dead';
     }
     const delay = Math.min(600, backoffBase * 2 ** (job.attempts - 1));
@@ -139,7 +141,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     // down catches up from the embeddings table when it returns (refill by seq on start, and the
     // periodic catch-up of search-cluster/src/shard/catch-up.ts while it runs)
     await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]).catch((error: unknown) => {
-      log('shard write deferred to catch-up', { job: job.id, image: image.id, error: describe(error) });
+      log.warn('shard write deferred to catch-up', { job: job.id, image: image.id, error: describe(error) });
     });
     await jobs.complete(owner, job.id);
     if (seconds !== null) deps.onIndexed?.(seconds);
@@ -150,7 +152,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   async function runBatch(): Promise<JobOutcome[]> {
     for (const dead of await jobs.buryCrashLooping(maxAttempts)) {
       counts.dead += 1;
-      log('index job dead: its worker kept dying', {
+      log.error('index job dead: its worker kept dying', {
         job: dead.id,
         image: dead.image_id,
         attempts: dead.attempts,
@@ -163,7 +165,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
       () => {
         jobs
           .renew(owner, [...held], leaseSeconds)
-          .catch((error) => log('lease renew failed', { error: describe(error) }));
+          .catch((error) => log.warn('lease renew failed', { error: describe(error) }));
       },
       (leaseSeconds * 1000) / 3,
     );
@@ -244,7 +246,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
           try {
             outcomes = await runBatch();
           } catch (error) {
-            log('indexing batch failed', { error: describe(error) });
+            log.error('indexing batch failed', { error: describe(error) });
           }
           if (outcomes.length === 0 && running) {
             await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import { authorizeDelete } from '../auth/authorize.ts';
 import type { Caller } from '../auth/roles.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
@@ -17,13 +18,14 @@ export interface ModerationDeps {
   blocklist: Blocklist;
   vectors: VectorWriter;
   modelVersion: () => string;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Default: silent. */
+  log?: Pick<LogSink, 'warn' | 'error'>;
 }
 
 /** Flag (moderators) and delete (owners): both take effect on the very next query. */
 export function createModerationService(deps: ModerationDeps) {
   const { images, moderation } = deps;
-  const log = deps.log ?? (() => {});
+  const log = deps.log ?? silentLogger;
 
   /** The stored pHash, or one computed from the blob for rows older than migration 0005. */
   async function phashOf(id: string, storageUrl: string): Promise<bigint | null> {
@@ -57,7 +59,7 @@ export function createModerationService(deps: ModerationDeps) {
       await deps.vectors.remove(deps.modelVersion(), shardIds).catch(async (error) => {
         // search gates on the rows meanwhile; delete jobs retry the shard removal
         for (const copy of [id, ...copies]) await images.enqueueIndexJob(copy, 'delete');
-        log('shard removal of flagged content deferred', { image: id, error: String(error) });
+        log.warn('shard removal of flagged content deferred', { image: id, error: String(error) });
       });
       return image;
     },
@@ -74,11 +76,11 @@ export function createModerationService(deps: ModerationDeps) {
       } catch (error) {
         // a delete job retries the shard removal; search gates on the row meanwhile
         await images.enqueueIndexJob(id, 'delete');
-        log('shard delete deferred', { image: id, error: String(error) });
+        log.warn('shard delete deferred', { image: id, error: String(error) });
       }
       if ((await images.countByStorageUrl(image.storage_url)) === 0) {
         await deps.blobs.delete(blobKeyOf(image.storage_url)).catch((error) => {
-          log('blob delete failed', { image: id, error: String(error) });
+          log.error('blob delete failed', { image: id, error: String(error) });
         });
       }
       return { ...image, deleted_at: new Date(), status: 'DELETED' as const };

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kind, type OperationDefinitionNode, parse, print } from 'graphql';
+import { PACKAGE_ROOT } from '../../../search-cluster/src/index.ts';
 
 /** One allow-listed operation; its id is the sha256 (hex) of `document` exactly as stored. */
 export interface PersistedOperation {
@@ -14,7 +14,7 @@ export interface PersistedOperation {
 /** `schema/persisted-operations.json`: sha256 hex -> operation. The edge bundles the same file. */
 export type PersistedManifest = Record<string, PersistedOperation>;
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const repoRoot = PACKAGE_ROOT;
 
 /** Where the operation files and the built manifest live. */
 export const OPERATIONS_DIR = path.join(repoRoot, 'schema/operations');

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { maskError as yogaMaskError } from 'graphql-yoga';
+import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 
 type Coded = Error & { extensions: { code: string; [key: string]: unknown } };
 
@@ -58,7 +59,15 @@ function describeCoercion(message: string): string {
  * Expected errors (those carrying `extensions.code`) reach the client with their message;
  * GraphQL parse and validation errors get a code; anything else is logged and masked.
  */
-export function maskError(error: unknown, message: string, isDev?: boolean): Error {
+export const createMaskError =
+  (log: Pick<LogSink, 'error'>) =>
+  (error: unknown, message: string, isDev?: boolean): Error =>
+    maskWith(log, error, message, isDev);
+
+/** maskError without logging (tests that build their own yoga). */
+export const maskError = createMaskError(silentLogger);
+
+function maskWith(log: Pick<LogSink, 'error'>, error: unknown, message: string, isDev?: boolean): Error {
   const located = error as Partial<GraphQLError>;
   const original = (located.originalError ?? error) as unknown;
   if (isCoded(original)) {
@@ -105,13 +114,7 @@ export function maskError(error: unknown, message: string, isDev?: boolean): Err
       extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '5' } } },
     });
   }
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      msg: 'unexpected error',
-      error: original instanceof Error ? original.stack : String(original),
-    }),
-  );
+  log.error('unexpected error', { error: original instanceof Error ? original.stack : String(original) });
   const masked = yogaMaskError(error, message, isDev) as GraphQLError;
   return new GraphQLError(masked.message, {
     nodes: located.nodes,

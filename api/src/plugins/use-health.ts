@@ -7,6 +7,8 @@ import type { Plugin } from 'graphql-yoga';
 export function useHealth(options: {
   checks: Record<string, () => Promise<void>>;
   timeoutMs?: number;
+  /** While true, `/readyz` answers 503 `draining` without running the checks. */
+  isDraining?: () => boolean;
 }): Plugin {
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
@@ -17,6 +19,10 @@ export function useHealth(options: {
         return;
       }
       if (url.pathname !== '/readyz') return;
+      if (options.isDraining?.()) {
+        endResponse(fetchAPI.Response.json({ status: 'draining' }, { status: 503 }));
+        return;
+      }
       const results = Object.entries(options.checks).map(async ([name, check]) => {
         try {
           await Promise.race([

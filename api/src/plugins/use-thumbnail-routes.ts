@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import type { LogSink } from '../../../search-cluster/src/index.ts';
 import { isImageId } from '../images/image-id.ts';
 import type { PublicImageLookup } from '../thumbs/public-image.ts';
 import { DEFAULT_THUMB_SIZE, isThumbSize, THUMB_SIZES, type Thumbnails } from '../thumbs/thumbnails.ts';
@@ -13,6 +14,8 @@ const PATH = /^\/thumbs\/([^/]+)\.webp$/;
 export function useThumbnailRoutes(options: {
   thumbnails: Thumbnails;
   publicImage: PublicImageLookup;
+  /** Where a thumbnail that could not be made is reported. */
+  log?: Pick<LogSink, 'error'>;
 }): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
@@ -58,7 +61,10 @@ export function useThumbnailRoutes(options: {
           }),
         );
       })().catch((error: unknown) => {
-        console.error('thumbnail failed', id, error);
+        options.log?.error('thumbnail failed', {
+          imageId: id,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
         json(500, 'INTERNAL_SERVER_ERROR', 'The thumbnail could not be made');
       });
     },

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fromPackageRoot } from '../runtime/package-root.ts';
 
 /** The kinds of index the addon tells apart (the rest is `other`). */
 export type IndexKind = 'flat' | 'hnsw' | 'ivf' | 'other';
@@ -77,10 +77,15 @@ export function describeBuild(addon: Pick<NativeAddon, 'avx2' | 'hnswHeapFixed'>
   return { simd, hnswHeapFixed, label: `FAISS 1.7.3 ${library}, ${patches}` };
 }
 
-/** Where `npm run build:native` puts the addon; PIXELFIND_FAISS_ADDON overrides it. */
-export const DEFAULT_ADDON_PATH = fileURLToPath(
-  new URL('../../native/build/Release/pixelfind_faiss.node', import.meta.url),
-);
+/** Where `npm run build:native` puts the addon; PIXELFIND_FAISS_ADDON (see useNativeAddon) overrides it. */
+export const DEFAULT_ADDON_PATH = fromPackageRoot('search-cluster/native/build/Release/pixelfind_faiss.node');
+
+let configuredPath = DEFAULT_ADDON_PATH;
+
+/** Sets the addon path for this process (from its configuration), before the first index opens. */
+export function useNativeAddon(path: string | null): void {
+  configuredPath = path ?? DEFAULT_ADDON_PATH;
+}
 
 const FIX =
   'Install FAISS and its libraries with `apt-get install libfaiss-dev libopenblas-dev liblapack-dev` ' +
@@ -90,9 +95,7 @@ const require = createRequire(import.meta.url);
 const loaded = new Map<string, NativeAddon>();
 
 /** Loads the addon once per path; when it fails, the error says what to install and run. */
-export function loadNative(
-  path: string = process.env.PIXELFIND_FAISS_ADDON ?? DEFAULT_ADDON_PATH,
-): NativeAddon {
+export function loadNative(path: string = configuredPath): NativeAddon {
   const cached = loaded.get(path);
   if (cached) return cached;
   if (!existsSync(path)) {

@@ -1,4 +1,5 @@
 import { badRequest, ClusterError, isClusterError } from '../errors.ts';
+import { DEFAULT_SHARD_DEADLINE_MS } from '../runtime/common-env.ts';
 import { partitionIds, shardOfHalves } from '../shard/partition.ts';
 import type { ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
@@ -48,7 +49,7 @@ export class ClusterRouter implements ShardRouter {
       throw new Error('A router needs at least one shard, each with at least one replica');
     }
     this.shardCount = shards.length;
-    this.deadlineMs = options.deadlineMs ?? 200;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_SHARD_DEADLINE_MS;
     this.hedgeAfterMs = options.hedgeAfterMs;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.rebuildTimeoutMs = options.rebuildTimeoutMs ?? 3_600_000;

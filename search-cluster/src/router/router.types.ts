@@ -90,7 +90,7 @@ export interface ShardRouter {
 }
 
 export interface RouterOptions {
-  /** Per-shard search deadline. Default 200 ms. */
+  /** Per-shard search deadline. Default DEFAULT_SHARD_DEADLINE_MS (150 ms). */
   deadlineMs?: number;
   /** Send the hedged request to a second replica after this long without an answer. Default deadline / 3. */
   hedgeAfterMs?: number;

@@ -176,12 +176,15 @@ describe('shard server process', () => {
         DATA_DIR: dataDir,
         MODEL_VERSIONS: `${MV}:${D}`,
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // log lines go to stdout (JSON), anything unexpected to stderr: keep both
     let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer) => {
       stderr += chunk.toString();
-    });
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
     const client = new ShardClient(`http://127.0.0.1:${port}`);
     try {
       const deadline = Date.now() + 20_000;

@@ -42,7 +42,7 @@ export const DEFAULT_TIER_OPTIONS: TierOptions = {
   loadRetryMs: 1000,
 };
 
-/** Minimal structured logger; the server passes one that writes JSON lines. */
+/** What a shard writes log lines to (runtime/logger.ts gives pino-backed ones). */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -50,15 +50,3 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
-
-export const jsonLogger = (base: Record<string, unknown>): Logger => {
-  const write = (level: string, message: string, fields?: Record<string, unknown>) =>
-    process.stderr.write(
-      `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...base, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
-    );
-  return {
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
-  };
-};

@@ -1,7 +1,8 @@
 import { badRequest } from '../errors.ts';
+import { MAX_K } from '../faiss/options.ts';
 
-/** Largest k a search may ask for (per shard and after the global merge). */
-export const MAX_K = 1000;
+// one limit for the native index, a shard and the router's global merge
+export { MAX_K };
 
 const describe = (value: unknown) =>
   `${typeof value === 'bigint' ? `${value}n` : String(value)} of type ${typeof value}`;

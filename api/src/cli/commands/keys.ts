@@ -1,12 +1,12 @@
 import { createApiKeysRepository } from '../../auth/api-keys.repository.ts';
 import { createApiKeysService } from '../../auth/api-keys.service.ts';
 import { KEY_ROLES, type KeyRole } from '../../auth/roles.ts';
-import { loadConfig } from '../../config/config.ts';
+import { loadCliConfig, loadDatabaseConfig } from '../../config/config.ts';
 import { createDatabase } from '../../db/create-database.ts';
 import { DataDirLockedError, dataDirHolder } from '../../db/data-dir-lock.ts';
 import { migrate } from '../../db/migrate.ts';
-import { CliFailure, CliUsageError, loadCliConfig } from '../cli-config.ts';
 import { parseCommandArgs } from '../command-args.ts';
+import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient, ServerError, ServerUnreachable } from '../server-client.ts';
 
@@ -75,12 +75,8 @@ function serverBackend(url: string, apiKey: string | null): KeysBackend {
 }
 
 async function databaseBackend(io: CliIo, serverUrl: string): Promise<KeysBackend> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(io.env);
-  } catch (error) {
-    throw new CliUsageError((error as Error).message);
-  }
+  // a ConfigError (bad DATA_DIR, DATABASE_URL, ...) exits 2 naming the variable, see run.ts
+  const config = loadDatabaseConfig(io.env);
   if (!config.databaseUrl) {
     const holder = await dataDirHolder(config.dataDir);
     if (holder) {

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CliFailure, CliUsageError, loadCliConfig } from '../cli-config.ts';
+import { loadCliConfig } from '../../config/config.ts';
 import { parseCommandArgs } from '../command-args.ts';
+import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient } from '../server-client.ts';
 

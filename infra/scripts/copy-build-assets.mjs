@@ -1,0 +1,21 @@
+// Copies what the compiled code reads next to itself (worker scripts, label lists) into dist/.
+// Files read from the package root (schema/, the native addon, fixtures) are found through
+// search-cluster/src/runtime/package-root.ts and are not copied.
+import { cpSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const ASSET = /\.(mjs|txt)$/;
+const SOURCES = ['api/src', 'search-cluster/src'];
+
+let copied = 0;
+for (const source of SOURCES) {
+  for (const entry of readdirSync(path.join(root, source), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !ASSET.test(entry.name)) continue;
+    const from = path.join(entry.parentPath, entry.name);
+    const relative = path.relative(root, from);
+    cpSync(from, path.join(root, 'dist', relative));
+    copied += 1;
+  }
+}
+console.log(`copied ${copied} assets to dist/`);

@@ -1,0 +1,32 @@
+import { defineEnv, env } from './env.ts';
+import { LOG_LEVELS } from './logger.ts';
+
+/** Per-shard search deadline: a shard later than this makes the answer partial (budget: 200 ms end to end). */
+export const DEFAULT_SHARD_DEADLINE_MS = 150;
+
+/** Variables every process kind reads, defined once. */
+export const commonVariables = defineEnv({
+  LOG_LEVEL: env.oneOf(LOG_LEVELS, {
+    default: 'info',
+    doc: 'log level (JSON lines; pino-pretty when stdout is a terminal)',
+  }),
+  DATABASE_URL: env.url({
+    protocols: ['postgres', 'postgresql'],
+    defaultText: 'unset: embedded PGlite in `DATA_DIR/pglite` (shard server: no rebuilds or refills)',
+    doc: 'Postgres connection string; the `embeddings` table is the source of record for shards',
+  }),
+  SHUTDOWN_GRACE_MS: env.int({
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    doc: 'on SIGTERM/SIGINT, how long in-flight work may finish before the process exits anyway',
+  }),
+  PIXELFIND_FAISS_ADDON: env.string({
+    defaultText: '`search-cluster/native/build/Release/pixelfind_faiss.node`',
+    doc: 'path of the FAISS addon (`npm run build:native`)',
+  }),
+});
+
+/** A TCP port; 0 picks a free one. */
+export const portVariable = (fallback: number) =>
+  env.int({ default: fallback, min: 0, max: 65_535, doc: 'TCP port to listen on (0: any free port)' });
