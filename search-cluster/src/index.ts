@@ -20,7 +20,12 @@ export {
 export { createRouter, parseShardsSetting, type RouterConfig } from './router/config.ts';
 export type * from './router/router.types.ts';
 export { syncPath, writeFileAtomic } from './runtime/atomic-write.ts';
-export { commonVariables, DEFAULT_SHARD_DEADLINE_MS, portVariable } from './runtime/common-env.ts';
+export {
+  commonVariables,
+  DEFAULT_SHARD_DEADLINE_MS,
+  portVariable,
+  shardAuthTokenVariable,
+} from './runtime/common-env.ts';
 export {
   ConfigError,
   defineEnv,

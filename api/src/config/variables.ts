@@ -3,9 +3,9 @@ import {
   DEFAULT_SHARD_DEADLINE_MS,
   defineEnv,
   env,
-  MIN_AUTH_TOKEN_LENGTH,
   parseShardsSetting,
   portVariable,
+  shardAuthTokenVariable,
 } from '../../../search-cluster/src/index.ts';
 import type { ExecutionProvider } from '../encoder/onnx-session.ts';
 import { MODELS } from '../encoder/registry.ts';
@@ -91,16 +91,7 @@ export const coreVariables = defineEnv({
     max: 1024,
     doc: 'in-process shard count when `SHARDS` is unset',
   }),
-  SHARD_AUTH_TOKEN: env.custom(
-    (raw) => (raw.length >= MIN_AUTH_TOKEN_LENGTH ? raw : undefined),
-    null as string | null,
-    {
-      expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters`,
-      defaultText: 'unset: no token (shards on loopback only)',
-      doc: "the shard servers' shared secret, sent as `authorization: Bearer` on every call to remote shards",
-      secret: true,
-    },
-  ),
+  SHARD_AUTH_TOKEN: shardAuthTokenVariable,
   SHARD_DEADLINE_MS: env.int({
     default: DEFAULT_SHARD_DEADLINE_MS,
     min: 1,

@@ -1,3 +1,4 @@
+import { MIN_AUTH_TOKEN_LENGTH } from '../protocol/auth.ts';
 import { defineEnv, env } from './env.ts';
 import { LOG_LEVELS } from './logger.ts';
 
@@ -30,3 +31,18 @@ export const commonVariables = defineEnv({
 /** A TCP port; 0 picks a free one. */
 export const portVariable = (fallback: number) =>
   env.int({ default: fallback, min: 0, max: 65_535, doc: 'TCP port to listen on (0: any free port)' });
+
+/**
+ * SHARD_AUTH_TOKEN, read by the shard server (every call but `/healthz` must carry it) and by the
+ * API and worker (they send it to remote shards): one definition for both sides.
+ */
+export const shardAuthTokenVariable = env.custom(
+  (raw) => (raw.length >= MIN_AUTH_TOKEN_LENGTH ? raw : undefined),
+  null as string | null,
+  {
+    expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters`,
+    defaultText: 'unset: no token (shards on loopback only)',
+    doc: "the shard servers' shared secret, `authorization: Bearer <token>` on every call but `/healthz`; required by a shard server whose `HOST` is not a loopback address",
+    secret: true,
+  },
+);

@@ -1,5 +1,5 @@
 import { isLoopbackHost, MIN_AUTH_TOKEN_LENGTH } from '../protocol/auth.ts';
-import { commonVariables, portVariable } from '../runtime/common-env.ts';
+import { commonVariables, portVariable, shardAuthTokenVariable } from '../runtime/common-env.ts';
 import { ConfigError, defineEnv, type EnvSource, env, parseEnv } from '../runtime/env.ts';
 import type { LogLevel } from '../runtime/logger.ts';
 import type { TierOptions } from '../shard/options.ts';
@@ -32,16 +32,7 @@ export const shardServerVariables = defineEnv({
     defaultText: '`127.0.0.1`',
     doc: 'interface to listen on (`0.0.0.0` in a container, which needs `SHARD_AUTH_TOKEN`)',
   }),
-  SHARD_AUTH_TOKEN: env.custom(
-    (raw) => (raw.length >= MIN_AUTH_TOKEN_LENGTH ? raw : undefined),
-    null as string | null,
-    {
-      expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters`,
-      defaultText: 'unset: loopback only',
-      doc: 'shared secret every call but `/healthz` must carry as `authorization: Bearer <token>`; the API sends it (same variable); required unless `HOST` is a loopback address',
-      secret: true,
-    },
-  ),
+  SHARD_AUTH_TOKEN: shardAuthTokenVariable,
   DATA_DIR: env.string({
     defaultText: '`./data/shard-<SHARD_ID>-of-<SHARD_COUNT>`',
     doc: 'snapshot directory of this replica',
