@@ -2,18 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { type Backend, backends } from '../support/backends.ts';
+import { sample } from '../support/prometheus-text.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
-
-/** The value of one series in Prometheus text (labels matched as a subset), or undefined. */
-export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([\w:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const series = match[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) return Number(match[3]);
-  }
-  return undefined;
-}
 
 const SEARCH = `query($t: String!) { search(input: { text: $t, limit: 5 }) { queryId modelVersion hits { image { id } } } }`;
 const CLICK = `mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { position } }`;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sample } from '../../../test/support/prometheus-text.ts';
 import { ShardClient } from '../protocol/client.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
@@ -36,16 +37,6 @@ class GatedSource extends MemoryVectorSource {
     }
     return super.snapshot(modelVersion, partition);
   }
-}
-
-/** The value of one series in Prometheus text, or undefined when it is absent. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([\w:]+)\{(.*)\} (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => match[2]!.includes(`${k}="${v}"`))) return Number(match[3]);
-  }
-  return undefined;
 }
 
 describe('shard server: liveness, readiness and metrics', () => {
