@@ -11,6 +11,7 @@ import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
+import { registerClusterGauge } from './metrics/cluster-metrics.ts';
 import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
 import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
@@ -97,6 +98,7 @@ export async function buildApiGraph(
 
   const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
   registerIndexQueueGauge(metrics.registry, db);
+  registerClusterGauge(metrics.registry, cluster);
   counterFrom(
     metrics.registry,
     'pixelfind_query_log_entries_total',

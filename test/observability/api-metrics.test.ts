@@ -46,6 +46,8 @@ describe('API /metrics and /readyz in single mode (in-process shards and worker)
     );
     expect(vectors[0]! + vectors[1]!).toBe(2);
     expect(sample(text, 'pixelfind_shard_ready', { shard: '0', model_version: mv })).toBe(1);
+    expect(sample(text, 'pixelfind_cluster_replicas', { shard: '1', status: 'ok' })).toBe(1);
+    expect(sample(text, 'pixelfind_cluster_replicas', { shard: '1', status: 'down' })).toBe(0);
     expect(sample(text, 'pixelfind_upload_to_indexed_seconds_count')).toBe(2);
     expect(sample(text, 'pixelfind_index_jobs_settled_total', { outcome: 'indexed' })).toBe(2);
     expect(sample(text, 'pixelfind_index_jobs', { state: 'queued' })).toBe(0);
