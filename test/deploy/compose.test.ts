@@ -53,7 +53,8 @@ const compose = parse(interpolate(composeText, sampleEnv), { merge: true }) as {
   volumes: Record<string, unknown>;
 };
 const services = Object.entries(compose.services);
-const image = interpolate('${PIXELFIND_IMAGE:-pixelfind:latest}', {});
+/** The image every Pixelfind service runs (PIXELFIND_IMAGE is unset in .env.example). */
+const image = 'pixelfind:latest';
 const pixelfind = services.filter(([, s]) => s.image === image);
 const roleOf = (s: Service) => s.command?.[0] ?? 'api';
 /** The environment the process sees: the image's ENV, then the service's. */
