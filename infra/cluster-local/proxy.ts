@@ -24,7 +24,7 @@ export async function startRoundRobinProxy(options: {
   const check = async () => {
     await Promise.all(
       options.backends.map(async (url) => {
-        if (await isReady({ role: 'api', url }, '')) healthy.add(url);
+        if (await isReady({ role: 'api', url }, () => '')) healthy.add(url);
         else healthy.delete(url);
       }),
     );

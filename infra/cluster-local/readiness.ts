@@ -19,10 +19,13 @@ export const READINESS: Record<Role, Probe> = {
   edge: { kind: 'http', path: '/healthz', anyStatus: true },
 };
 
-/** Whether `spec`'s process is ready, given what it printed since it started. */
-export async function isReady(spec: Pick<ProcessSpec, 'role' | 'url'>, output: string): Promise<boolean> {
+/** Whether `spec`'s process is ready; `output` reads what it printed since it started. */
+export async function isReady(
+  spec: Pick<ProcessSpec, 'role' | 'url'>,
+  output: () => string,
+): Promise<boolean> {
   const probe = READINESS[spec.role];
-  if (probe.kind === 'log') return output.includes(probe.message);
+  if (probe.kind === 'log') return output().includes(probe.message);
   if (spec.url === null) return false;
   try {
     const response = await fetch(new URL(probe.path, spec.url), { signal: AbortSignal.timeout(2000) });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +8,25 @@ import { isReady } from './readiness.ts';
 import type { ProcessSpec } from './topology.ts';
 
 const EXIT_WITH_PARENT = fileURLToPath(new URL('./exit-with-parent.mjs', import.meta.url));
-/** What a process keeps of its output in memory: its readiness log line, the tail of a crash. */
+/** How much of a process's latest output is read back: its readiness log line, the tail of a crash. */
 const TAIL_BYTES = 64 * 1024;
+
+/** The last `TAIL_BYTES` of `file` written since byte `from`. */
+function readTail(file: string, from: number): string {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    const size = statSync(file).size;
+    const start = Math.max(from, size - TAIL_BYTES);
+    const buffer = Buffer.alloc(Math.max(0, size - start));
+    readSync(fd, buffer, 0, buffer.length, start);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
 
 /** One supervised process; `pid` is also its process group (it is started detached). */
 export interface Supervised {
@@ -37,9 +54,10 @@ export interface SupervisorOptions {
   stopGraceMs?: number;
 }
 
-interface Entry extends Supervised {
+interface Entry extends Omit<Supervised, 'tail'> {
   child: ChildProcess | null;
-  log: WriteStream;
+  /** Where the current run's output starts in the log file. */
+  logOffset: number;
   stopping: boolean;
 }
 
@@ -77,12 +95,12 @@ export class Supervisor {
 
   /** Every process, in start order. */
   list(): Supervised[] {
-    return [...this.entries.values()].map(({ spec, pid, ready, restarts, tail }) => ({
-      spec,
-      pid,
-      ready,
-      restarts,
-      tail,
+    return [...this.entries.values()].map((entry) => ({
+      spec: entry.spec,
+      pid: entry.pid,
+      ready: entry.ready,
+      restarts: entry.restarts,
+      tail: this.tailOf(entry),
     }));
   }
 
@@ -92,6 +110,10 @@ export class Supervisor {
 
   logFile = (name: string) => path.join(this.options.logDir, `${name}.log`);
 
+  private tailOf(entry: Entry): string {
+    return readTail(this.logFile(entry.spec.name), entry.logOffset);
+  }
+
   start(spec: ProcessSpec): void {
     if (this.entries.has(spec.name)) throw new Error(`${spec.name} is already supervised`);
     const entry: Entry = {
@@ -99,9 +121,8 @@ export class Supervisor {
       pid: null,
       ready: false,
       restarts: 0,
-      tail: '',
       child: null,
-      log: createWriteStream(this.logFile(spec.name), { flags: 'a' }),
+      logOffset: 0,
       stopping: false,
     };
     this.entries.set(spec.name, entry);
@@ -110,25 +131,28 @@ export class Supervisor {
 
   private spawn(entry: Entry): void {
     const { spec } = entry;
-    const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...spec.args], {
-      cwd: this.options.cwd,
-      env: { ...this.options.env, ...spec.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // its own process group: Ctrl-C reaches the supervisor only, which stops children in order
-      detached: true,
-    });
+    // output straight into the log file, not through a pipe of ours: a child must never block
+    // or die on a write because the supervisor is gone (a crashed run's children then stop
+    // themselves on stdin's end, see exit-with-parent.mjs)
+    const log = openSync(this.logFile(spec.name), 'a');
+    entry.logOffset = statSync(this.logFile(spec.name)).size;
+    writeSync(log, `\n--- ${new Date().toISOString()} start ${spec.name}\n`);
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...spec.args], {
+        cwd: this.options.cwd,
+        env: { ...this.options.env, ...spec.env },
+        stdio: ['pipe', log, log],
+        // its own process group: Ctrl-C reaches the supervisor only, which stops children in order
+        detached: true,
+      });
+    } finally {
+      closeSync(log);
+    }
     entry.child = child;
     entry.pid = child.pid ?? null;
     entry.ready = false;
-    entry.tail = '';
-    entry.log.write(`\n--- ${new Date().toISOString()} start ${spec.name} (pid ${child.pid})\n`);
-    const keep = (chunk: Buffer) => {
-      entry.log.write(chunk);
-      entry.tail = (entry.tail + chunk.toString('utf8')).slice(-TAIL_BYTES);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    child.on('error', (error) => keep(Buffer.from(`spawn failed: ${error.message}\n`)));
+    child.on('error', (error) => this.options.report(`${spec.name}: spawn failed: ${error.message}`));
     child.once('exit', (code, signal) => this.exited(entry, child, code, signal));
     this.options.onChange?.();
     void this.watchReadiness(entry, child);
@@ -136,7 +160,7 @@ export class Supervisor {
 
   private async watchReadiness(entry: Entry, child: ChildProcess): Promise<void> {
     while (entry.child === child && child.exitCode === null && child.signalCode === null) {
-      if (await isReady(entry.spec, entry.tail)) {
+      if (await isReady(entry.spec, () => this.tailOf(entry))) {
         if (entry.child !== child) return;
         entry.ready = true;
         this.options.report(
@@ -151,7 +175,6 @@ export class Supervisor {
 
   private exited(entry: Entry, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null) {
     if (entry.child !== child) return;
-    entry.log.write(`--- exit ${code ?? signal}\n`);
     // whatever it started dies with it
     if (child.pid) killGroup(child.pid, 'SIGKILL');
     entry.child = null;
@@ -189,7 +212,7 @@ export class Supervisor {
   }
 
   private describeFailure(entry: Entry, what: string): string {
-    const tail = entry.tail.split('\n').slice(-30).join('\n');
+    const tail = this.tailOf(entry).split('\n').slice(-30).join('\n');
     return `${entry.spec.name} ${what} (log: ${this.logFile(entry.spec.name)}):\n${tail}`;
   }
 
@@ -213,9 +236,6 @@ export class Supervisor {
         while (groupAlive(child.pid) && Date.now() < deadline) await sleep(50);
       }),
     );
-    for (const entry of chosen) {
-      if (!entry.log.writableEnded) await new Promise<void>((resolve) => entry.log.end(resolve));
-    }
   }
 
   /** Stops everything, in stages: `order` lists groups of names, first stopped first. */
