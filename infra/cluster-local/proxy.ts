@@ -12,7 +12,8 @@ export interface RoundRobinProxy {
 /**
  * The load balancer in front of the API processes: each request to the next backend that is
  * ready (its `/readyz`, checked every second), so a draining or restarting API gets no new
- * requests. It sets X-Forwarded-For to the peer's address, as a load balancer does (the APIs trust it here).
+ * requests; one refused (the API just stopped) goes to the next. It sets X-Forwarded-For to
+ * the peer's address, as a load balancer does (the APIs trust it here).
  */
 export async function startRoundRobinProxy(options: {
   backends: string[];
@@ -40,28 +41,31 @@ export async function startRoundRobinProxy(options: {
     return from[next]!;
   };
 
-  const server: Server = createServer((req, res) => {
-    const target = new URL(req.url ?? '/', pick());
+  const server: Server = createServer(async (req, res) => {
+    // the body is read first (a local proxy: uploads are small), so a request an API never
+    // received can go to the next one
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
     // the peer's address only: a client-set X-Forwarded-For is not passed on to be believed
-    const forwarded = req.socket.remoteAddress ?? '';
-    const upstream = httpRequest(
-      target,
-      { method: req.method, headers: { ...req.headers, 'x-forwarded-for': forwarded } },
-      (answer) => {
+    const headers = { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' };
+    const forward = (attemptsLeft: number) => {
+      const target = new URL(req.url ?? '/', pick());
+      const upstream = httpRequest(target, { method: req.method, headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
-      },
-    );
-    upstream.on('error', (error) => {
-      healthy.delete(target.origin);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.writeHead(502, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ code: 'BAD_GATEWAY', message: `API ${target.origin}: ${error.message}` }));
-    });
-    req.pipe(upstream);
+      });
+      upstream.on('error', (error: NodeJS.ErrnoException) => {
+        healthy.delete(target.origin);
+        // refused: it never reached that API (stopped or restarting), so another may take it
+        if (error.code === 'ECONNREFUSED' && attemptsLeft > 0) return forward(attemptsLeft - 1);
+        if (res.headersSent) return res.destroy();
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'BAD_GATEWAY', message: `API ${target.origin}: ${error.message}` }));
+      });
+      upstream.end(body);
+    };
+    forward(options.backends.length - 1);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -222,12 +222,13 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
     expect(click.data?.recordClick.ok).toBe(true);
   }, 180_000);
 
-  it('fails no query while each replica of a shard is killed and restarted in turn under search load', async () => {
+  /** Runs `drill` under two clients searching through the API proxy; what failed, and how many did not. */
+  const underSearchLoad = async (drill: () => Promise<void>) => {
     const colours = [...ids.keys()];
     let stop = false;
     const outcomes = { ok: 0, failed: [] as string[] };
-    const load = async (client: number) => {
-      for (let i = client; !stop; i += 2) {
+    const client = async (first: number) => {
+      for (let i = first; !stop; i += 2) {
         const colour = colours[i % colours.length]!;
         try {
           const found = await searchApi(colour);
@@ -240,36 +241,52 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
         }
       }
     };
-    const clients = [load(0), load(1)];
-    const killAndAwaitRestart = async (replica: string) => {
-      const before = processOf(replica);
-      process.kill(-before.pid!, 'SIGKILL');
-      // the supervisor starts it again; it reloads its snapshot and refills from Postgres
-      await vi.waitFor(
-        async () => {
-          state = (await readState(dir))!;
-          const now = processOf(replica);
-          expect(now.pid).not.toBeNull();
-          expect(now.pid).not.toBe(before.pid);
-          expect(now.restarts).toBe(before.restarts + 1);
-          expect((await fetch(`${now.url}/healthz`)).status).toBe(200);
-        },
-        { timeout: 90_000, interval: 250 },
-      );
-      await sleep(1000); // some load on the replica it came back as
-    };
+    const clients = [client(0), client(1)];
     try {
-      await sleep(1000);
-      await killAndAwaitRestart('shard-0-r0');
-      // now its twin: shard 0 is served by the restarted replica alone
-      await killAndAwaitRestart('shard-0-r1');
+      await sleep(500);
+      await drill();
     } finally {
       stop = true;
       await Promise.all(clients);
     }
+    return outcomes;
+  };
+
+  /** Sends `signal` to a process and waits until the supervisor has it ready again. */
+  const stopAndAwaitRestart = async (processName: string, signal: 'SIGKILL' | 'SIGTERM') => {
+    const before = processOf(processName);
+    process.kill(signal === 'SIGKILL' ? -before.pid! : before.pid!, signal);
+    await vi.waitFor(
+      async () => {
+        state = (await readState(dir))!;
+        const now = processOf(processName);
+        expect(now.pid).not.toBeNull();
+        expect(now.pid).not.toBe(before.pid);
+        expect(now.restarts).toBe(before.restarts + 1);
+        const probe = now.role === 'api' ? '/readyz' : '/healthz';
+        expect((await fetch(`${now.url}${probe}`)).status).toBe(200);
+      },
+      { timeout: 90_000, interval: 250 },
+    );
+    await sleep(1000); // some load on the process it came back as
+  };
+
+  it('fails no query while each replica of a shard is killed and restarted in turn under search load', async () => {
+    const outcomes = await underSearchLoad(async () => {
+      // the supervisor starts it again; it reloads its snapshot and refills from Postgres
+      await stopAndAwaitRestart('shard-0-r0', 'SIGKILL');
+      // now its twin: shard 0 is served by the restarted replica alone
+      await stopAndAwaitRestart('shard-0-r1', 'SIGKILL');
+    });
     expect(outcomes.failed).toEqual([]);
     expect(outcomes.ok).toBeGreaterThan(10);
   }, 240_000);
+
+  it('fails no query while an API drains on SIGTERM and comes back', async () => {
+    const outcomes = await underSearchLoad(() => stopAndAwaitRestart('api-0', 'SIGTERM'));
+    expect(outcomes.failed).toEqual([]);
+    expect(outcomes.ok).toBeGreaterThan(10);
+  }, 180_000);
 
   it('stops every process on SIGTERM; --down drops the database, the Redis keys and the directory', async () => {
     const pids = state.processes.map((p) => p.pid!);
