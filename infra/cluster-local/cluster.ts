@@ -268,6 +268,7 @@ export async function startClusterLocal(options: ClusterLocalOptions): Promise<R
       api: proxy.url,
       ...Object.fromEntries(specs.filter((s) => s.role === 'api').map((s) => [s.name, s.url!])),
       ...Object.fromEntries(shards.map((s) => [s.name, s.url!])),
+      ...Object.fromEntries(specs.filter((s) => s.role === 'worker').map((s) => [s.name, s.url!])),
       s3: s3.endpoint,
       metrics: `${proxy.url}/metrics`,
       ...(options.graphiql ? { graphiql: `${proxy.url}/graphql` } : {}),

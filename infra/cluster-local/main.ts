@@ -115,8 +115,13 @@ try {
       ...Object.entries(urls)
         .filter(([name]) => name.startsWith('shard-'))
         .map(([name, url]): [string, string] => [name, url]),
+      ...Object.entries(urls)
+        .filter(([name]) => name.startsWith('worker-'))
+        .map(([name, url]): [string, string] => [name, `${url}/readyz`]),
       ['GraphiQL', urls.graphiql ?? 'off in cluster mode (--graphiql turns it on)'],
       ['metrics', `curl -H 'authorization: Bearer ${secrets!.metricsToken}' ${urls.metrics}`],
+      ['', '(the same token on each API and worker; shard servers take SHARD_AUTH_TOKEN)'],
+      ['shard token', secrets!.shardAuthToken],
       ['S3 (s3rver)', urls.s3!],
       ['admin key', keys!.admin],
       ['upload key (role user)', keys!.user],

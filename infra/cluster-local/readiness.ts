@@ -1,21 +1,20 @@
 import type { ProcessSpec, Role } from './topology.ts';
 
 /**
- * How each role says it is ready to serve: the one place that knows, so a new endpoint is a
- * one-line change here.
- * - api: `/readyz` (Postgres and the cache answer; 503 while draining).
- * - shard-server: `/healthz` answers 200 only once every model version serves (503 while the
- *   snapshot loads and refills). When the liveness/readiness split lands (`/healthz` 200 while
- *   loading, `/readyz` 503 until loaded) this becomes `{ kind: 'http', path: '/readyz' }`.
- * - worker: no listener yet, so its log line. With `WORKER_PORT` it becomes an http probe of `/readyz`.
+ * How each role says it is ready to serve: the one place that knows.
+ * - api: `/readyz` (Postgres, the cache, the blobs and the shards answer; 503 while draining).
+ * - shard-server: `/readyz` (200 once every model version serves; `/healthz` is liveness only,
+ *   200 while the snapshot loads and refills).
+ * - worker: `/readyz` on its `WORKER_PORT` listener.
  * - edge: `wrangler dev` is ready once the Worker answers at all (any status).
+ * A log probe (`{ kind: 'log', message }`) is there for a process without a listener.
  */
 export type Probe = { kind: 'http'; path: string; anyStatus?: boolean } | { kind: 'log'; message: string };
 
 export const READINESS: Record<Role, Probe> = {
   api: { kind: 'http', path: '/readyz' },
-  'shard-server': { kind: 'http', path: '/healthz' },
-  worker: { kind: 'log', message: '"msg":"indexing worker started"' },
+  'shard-server': { kind: 'http', path: '/readyz' },
+  worker: { kind: 'http', path: '/readyz' },
   edge: { kind: 'http', path: '/healthz', anyStatus: true },
 };
 

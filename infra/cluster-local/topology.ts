@@ -50,13 +50,16 @@ export interface PortPlan {
   /** The local S3-compatible store (s3rver). */
   s3: number;
   apis: number[];
+  /** Each worker's `/healthz`, `/readyz`, `/metrics` listener (WORKER_PORT). */
+  workers: number[];
   /** `shards[s][r]`: replica r of shard s. */
   shards: number[][];
 }
 
 /**
  * Ports from `base` in fixed steps, so a run's URLs are predictable: edge base, inspector +1,
- * proxy +2, s3 +3, APIs +10.., shard replicas +20.. (shard-major). Without a base, `free()` picks.
+ * proxy +2, s3 +3, APIs +10.., shard replicas +20.. (shard-major), workers +40... Without a
+ * base, `free()` picks.
  */
 export async function planPorts(
   shape: TopologyShape,
@@ -70,9 +73,11 @@ export async function planPorts(
     proxy: await at(2),
     s3: await at(3),
     apis: [],
+    workers: [],
     shards: [],
   };
   for (let a = 0; a < shape.apis; a++) plan.apis.push(await at(10 + a));
+  for (let w = 0; w < shape.workers; w++) plan.workers.push(await at(40 + w));
   for (let s = 0; s < shape.shards; s++) {
     const group: number[] = [];
     for (let r = 0; r < shape.replicas; r++) group.push(await at(20 + s * shape.replicas + r));
@@ -153,7 +158,7 @@ export interface ProcessSpec {
   /** Node arguments (the first is an entry file or a flag). */
   args: string[];
   env: Record<string, string>;
-  /** Where it answers HTTP; null: no listener (today's worker). */
+  /** Where it answers HTTP (readiness, metrics); null: no listener. */
   url: string | null;
 }
 
@@ -211,15 +216,21 @@ export function clusterProcesses(o: TopologyOptions): ProcessSpec[] {
       });
     });
   });
-  for (let w = 0; w < o.shape.workers; w++) {
+  o.ports.workers.forEach((port, w) => {
     specs.push({
       name: `worker-${w}`,
       role: 'worker',
       args: entryArgs('worker', o.runtime),
-      env: { ...core, DATA_DIR: `${o.dir}/worker-${w}` },
-      url: null,
+      env: {
+        ...core,
+        DATA_DIR: `${o.dir}/worker-${w}`,
+        WORKER_PORT: String(port),
+        HOST: '127.0.0.1',
+        METRICS_TOKEN: o.metricsToken,
+      },
+      url: local(port),
     });
-  }
+  });
   o.ports.apis.forEach((port, a) => {
     specs.push({
       name: `api-${a}`,

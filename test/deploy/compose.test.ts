@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Config } from '../../api/src/config/config.ts';
 import { getModelEntry } from '../../api/src/encoder/registry.ts';
-import { clusterProcesses, DEFAULT_SHAPE } from '../../infra/cluster-local/topology.ts';
+import { clusterProcesses, DEFAULT_SHAPE, planPorts } from '../../infra/cluster-local/topology.ts';
 import { PACKAGE_ROOT, parseShardsSetting } from '../../search-cluster/src/index.ts';
 import type { ShardServerConfig } from '../../search-cluster/src/server/config.ts';
 import { IMAGE_ENV, ROLES, unknownVariables } from './roles.ts';
@@ -102,20 +102,10 @@ describe('infra/compose/compose.yaml', () => {
     }
   });
 
-  it('mirrors cluster:local: the same processes under the same names, 2 shards x 2 replicas', () => {
+  it('mirrors cluster:local: the same processes under the same names, 2 shards x 2 replicas', async () => {
     const local = clusterProcesses({
       shape: DEFAULT_SHAPE,
-      ports: {
-        edge: 1,
-        edgeInspector: 2,
-        proxy: 3,
-        s3: 4,
-        apis: [5, 6],
-        shards: [
-          [7, 8],
-          [9, 10],
-        ],
-      },
+      ports: await planPorts(DEFAULT_SHAPE, 4400, async () => 0),
       runtime: 'dist',
       dir: '/tmp/x',
       databaseUrl: 'postgres://x/y',
