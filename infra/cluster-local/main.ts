@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { type ClusterLocalOptions, DEFAULTS, downClusterLocal, startClusterLocal } from './cluster.ts';
 
 const USAGE = `usage: npm run cluster:local -- [options]
-  --base-port <n>   ports from n (edge n, API proxy n+2, s3 n+3, APIs n+10.., shards n+20..); default: free ports
+  --base-port <n>   ports from n (edge n, API proxy n+2, s3 n+3, APIs n+10.., shards n+20.., workers n+40..); default: free ports
   --dir <path>      run directory (state, logs, snapshots, blobs); default ${DEFAULTS.dir}
   --name <id>       database name and Redis key prefix; default ${DEFAULTS.name}
   --postgres <url>  a Postgres URL that may create databases; default ${DEFAULTS.postgresUrl}
