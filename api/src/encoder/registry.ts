@@ -54,6 +54,8 @@ const repoRoot = PACKAGE_ROOT;
 
 /** Directory the tiny test model is generated into by `npm run fixtures:generate`. */
 export const TINY_CLIP_DIR = path.join(repoRoot, 'test/fixtures/generated/tiny-clip');
+export const TINY_CLIP_V2_DIR = path.join(repoRoot, 'test/fixtures/generated/tiny-clip-v2');
+export const TINY_CLIP_BROKEN_DIR = path.join(repoRoot, 'test/fixtures/generated/tiny-clip-broken');
 
 const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
@@ -72,6 +74,10 @@ const GENERAL_UNSAFE = {
 };
 
 export const TINY_MODEL_VERSION = 'tiny-clip-v1';
+/** the same colour semantics as v1 in another 96-d space (re-index tests) */
+export const TINY_V2_MODEL_VERSION = 'tiny-clip-v2';
+/** v1's contract with meaningless vectors (the evaluation gate must refuse it) */
+export const TINY_BROKEN_MODEL_VERSION = 'tiny-clip-broken';
 export const DEFAULT_REAL_MODEL_VERSION = 'clip-vit-b32-fp32';
 
 /** What every ViT-B/32 export shares: 512-d, 224x224 input, 77-token context, CLIP's scale. */
@@ -138,6 +144,38 @@ export const MODELS: Record<string, ModelEntry> = {
     preprocessing: { imageSize: 64, mean: CLIP_MEAN, std: CLIP_STD },
     contextLength: 77,
     // lower than CLIP's 100: JPEG shifts colours a little, and two-colour images should get both tags
+    logitScale: 30,
+    labels: { file: 'labels/tiny-colours.txt', template: '{}', threshold: 0.2 },
+    unsafeConcepts: { concepts: ['magenta'], template: '{}' },
+    testModel: true,
+  },
+  [TINY_V2_MODEL_VERSION]: {
+    modelVersion: TINY_V2_MODEL_VERSION,
+    name: 'tiny CLIP-shaped test model v2 (generated)',
+    description:
+      'The colour semantics of tiny-clip-v1 in another vector space: 96-d, another projection. ' +
+      'Its vectors are not comparable with v1 vectors.',
+    dimension: 96,
+    location: { kind: 'fixture', dir: TINY_CLIP_V2_DIR },
+    files: hfClipFiles(''),
+    preprocessing: { imageSize: 64, mean: CLIP_MEAN, std: CLIP_STD },
+    contextLength: 77,
+    logitScale: 30,
+    labels: { file: 'labels/tiny-colours.txt', template: '{}', threshold: 0.2 },
+    unsafeConcepts: { concepts: ['magenta'], template: '{}' },
+    testModel: true,
+  },
+  [TINY_BROKEN_MODEL_VERSION]: {
+    modelVersion: TINY_BROKEN_MODEL_VERSION,
+    name: 'broken tiny CLIP-shaped test model (generated)',
+    description:
+      'The files, inputs and outputs of tiny-clip-v1 (64-d) with meaningless vectors: loads and ' +
+      'serves, but finds nothing that matches.',
+    dimension: 64,
+    location: { kind: 'fixture', dir: TINY_CLIP_BROKEN_DIR },
+    files: hfClipFiles(''),
+    preprocessing: { imageSize: 64, mean: CLIP_MEAN, std: CLIP_STD },
+    contextLength: 77,
     logitScale: 30,
     labels: { file: 'labels/tiny-colours.txt', template: '{}', threshold: 0.2 },
     unsafeConcepts: { concepts: ['magenta'], template: '{}' },
