@@ -214,7 +214,8 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
 
   it('filters by label chips and says so plainly when nothing matches', async () => {
     await openPage();
-    await searchFor('cyan');
+    // two colours: the cyan image and the red ones are all relevant, so their tags are chips
+    await searchFor('cyan red');
     const chip = (label: string) =>
       page.getByRole('group', { name: 'Filter by label' }).getByRole('button', { name: label, exact: true });
     await chip('sky').click();
