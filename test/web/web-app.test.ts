@@ -227,6 +227,15 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
     await textOf(page.locator('.empty')).toContain('Nothing relevant found');
   });
 
+  it('says "nothing relevant" when the server finds nothing like the words (no loose matches)', async () => {
+    await openPage();
+    // the magenta image is not in this library's searchable set (it is rejected as unsafe)
+    await searchFor('magenta');
+    await page.locator('.empty').waitFor({ state: 'visible' });
+    await textOf(page.locator('.empty')).toContain('Nothing relevant found');
+    expect(await resultIds()).toEqual([]);
+  });
+
   it('uploads several files at once; each goes PENDING, then INDEXED or REJECTED, live', async () => {
     await openPage();
     const files = await Promise.all(
