@@ -218,6 +218,31 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     }
   });
 
+  it('asks the relevance port for the version floor: a calibrated floor replaces the manifest one', async () => {
+    const asked: string[] = [];
+    const calibrated = await createTestApp(
+      backend,
+      {},
+      {
+        relevance: {
+          similarityFloorFor: async (modelVersion) => {
+            asked.push(modelVersion);
+            return 0.95;
+          },
+          adaptiveMarginFor: () => 2,
+        },
+      },
+    );
+    try {
+      const { body } = await calibrated.gql<SearchData>(SEARCH, { input: { text: 'red', limit: 100 } });
+      expect(body.data!.search.hits.map((h) => nameOf(h.image.id))).toEqual(['red']);
+      expect(body.data!.search.minSimilarity).toBe(0.95);
+      expect(asked).toEqual(['tiny-clip-v1']);
+    } finally {
+      await calibrated.close();
+    }
+  });
+
   it('filters by labels', async () => {
     expect(await names({ text: 'cyan', labels: ['sky'] })).toEqual(['cyan']);
     // the only sky image is not red: nothing relevant, unless the floor is lifted
