@@ -18,16 +18,12 @@ import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { annData, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
+import { syntheticDataFlags } from './support/flags.ts';
 import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    n: { type: 'string', default: '1000000' },
-    queries: { type: 'string', default: '1000' },
-    dim: { type: 'string', default: '512' },
-    k: { type: 'string', default: '10' },
-    seed: { type: 'string', default: '42' },
-    clusters: { type: 'string' },
+    ...syntheticDataFlags({ n: '1000000', dim: '512' }),
     spread: { type: 'string', default: '1' },
     'text-shift': { type: 'string', default: '1.5' },
     threads: { type: 'string', default: '1,2' },

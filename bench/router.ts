@@ -34,20 +34,15 @@ import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, type TierOptions } from '../search-cluster/src/shard/options.ts';
-import { positiveInt } from './support/flags.ts';
+import { positiveInt, syntheticDataFlags } from './support/flags.ts';
 import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    n: { type: 'string', default: '200000' },
-    dim: { type: 'string', default: '128' },
-    queries: { type: 'string', default: '1000' },
-    k: { type: 'string', default: '10' },
+    ...syntheticDataFlags({ n: '200000', dim: '128' }),
     shards: { type: 'string', default: '4' },
-    seed: { type: 'string', default: '42' },
-    clusters: { type: 'string' },
     tiers: { type: 'string', default: 'flat,hnsw,ivfpq' },
     inflight: { type: 'string', default: '1,2' },
     'hnsw-ef': { type: 'string', default: '16,24,32,48' },

@@ -23,3 +23,19 @@ export function positiveInts<K extends string>(
 export function runStamp(script: string): { command: string; date: string; machine: MachineFacts } {
   return { command: commandLine(script), date: new Date().toISOString(), machine: machineFacts() };
 }
+
+/**
+ * parseArgs options of the synthetic vector set (`annData`): corpus size, queries, dimension, k,
+ * seed and cluster count (unset: the script derives it from n). Defaults that differ per bench
+ * are given.
+ */
+export function syntheticDataFlags(defaults: { n: string; dim: string }) {
+  return {
+    n: { type: 'string', default: defaults.n },
+    queries: { type: 'string', default: '1000' },
+    dim: { type: 'string', default: defaults.dim },
+    k: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '42' },
+    clusters: { type: 'string' },
+  } as const;
+}
