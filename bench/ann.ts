@@ -18,7 +18,7 @@ import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { annData, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
-import { syntheticDataFlags } from './support/flags.ts';
+import { numberList, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
 import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
@@ -42,17 +42,13 @@ const { values: flags } = parseArgs({
 });
 
 const int = (name: keyof typeof flags) => Number.parseInt(String(flags[name]), 10);
-const list = (name: keyof typeof flags) => String(flags[name]).split(',').map(Number);
+const list = (name: keyof typeof flags) => numberList(flags[name]);
 
-const N = int('n');
-const NQ = int('queries');
-const DIM = int('dim');
-const K = int('k');
-const SEED = int('seed');
+const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED, clusters } = syntheticDataSettings(flags);
 const M = int('m');
 const EF_CONSTRUCTION = int('ef-construction');
 const NLIST = flags.nlist ? int('nlist') : 2 ** Math.round(Math.log2(2 * Math.sqrt(N)));
-const CLUSTERS = flags.clusters ? int('clusters') : Math.max(10 * NLIST, Math.round(N / 20));
+const CLUSTERS = clusters ?? Math.max(10 * NLIST, Math.round(N / 20));
 const PQ = int('pq');
 const CANDIDATES = int('candidates');
 const THREADS = list('threads');

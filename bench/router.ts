@@ -34,7 +34,7 @@ import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, type TierOptions } from '../search-cluster/src/shard/options.ts';
-import { positiveInt, syntheticDataFlags } from './support/flags.ts';
+import { numberList, positiveInt, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
 import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { percentile } from './support/stats.ts';
@@ -54,15 +54,11 @@ const { values: flags } = parseArgs({
 });
 
 const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
-const list = (name: keyof typeof flags): number[] => String(flags[name]).split(',').map(Number);
+const list = (name: keyof typeof flags): number[] => numberList(flags[name]);
 
-const N = positive('n');
-const DIM = positive('dim');
-const NQ = positive('queries');
-const K = positive('k');
+const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED, clusters } = syntheticDataSettings(flags);
 const SHARDS = positive('shards');
-const SEED = positive('seed');
-const CLUSTERS = flags.clusters ? positive('clusters') : Math.max(100, Math.round(N / 20));
+const CLUSTERS = clusters ?? Math.max(100, Math.round(N / 20));
 const TIERS = String(flags.tiers).split(',') as MainTierKind[];
 for (const t of TIERS)
   if (!['flat', 'hnsw', 'ivfpq'].includes(t)) throw new Error(`Unknown tier ${t} (flat, hnsw, ivfpq)`);

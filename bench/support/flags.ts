@@ -39,3 +39,15 @@ export function syntheticDataFlags(defaults: { n: string; dim: string }) {
     clusters: { type: 'string' },
   } as const;
 }
+
+/** The values of syntheticDataFlags, checked: positive integers; `clusters` undefined when unset. */
+export function syntheticDataSettings(
+  values: Record<'n' | 'queries' | 'dim' | 'k' | 'seed', unknown> & { clusters?: unknown },
+) {
+  const settings = positiveInts(values, ['n', 'queries', 'dim', 'k', 'seed']);
+  const clusters = values.clusters === undefined ? undefined : positiveInt('clusters', values.clusters);
+  return { ...settings, clusters };
+}
+
+/** A comma-separated flag as numbers (`--ef 16,32,64`). */
+export const numberList = (raw: unknown): number[] => String(raw).split(',').map(Number);
