@@ -152,7 +152,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),
-        publicImage: createPublicImageLookup({ db: services.db }),
+        publicImage: createPublicImageLookup({ images: imagesRepo }),
         log,
       }),
       useWebApp({

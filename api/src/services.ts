@@ -3,6 +3,7 @@ import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
+import { inTransaction } from './db/unit-of-work.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
@@ -12,6 +13,7 @@ import { createImagesRepository } from './images/images.repository.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
 import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
+import { createContentBlocklistRepository } from './moderation/content-blocklist.repository.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
@@ -116,7 +118,9 @@ export async function buildApiGraph(
     blobs,
     apiKeys: createApiKeysService(createApiKeysRepository(db), cache),
     upload: createUploadService({
-      db,
+      images: createImagesRepository(db),
+      blockedContent: createContentBlocklistRepository(db),
+      transaction: inTransaction(db, createImagesRepository),
       blobs,
       limits: config.upload,
       onQueued: () => services.worker?.nudge(),
