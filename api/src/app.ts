@@ -115,6 +115,14 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useRestRoutes(), // first: a REST request runs as one in-process /graphql request through all the others
       // before the rest, so refusals by the plugins below are logged too
       accessLog.plugin,
+      // decides the client address (clientAddressOf) that the rate limits below spend from
+      useEdgeTrust({
+        key: config.edgeSigningKey ?? undefined,
+        activeModelVersion: () => services.encoder.modelVersion,
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
+        trustForwardedFor: config.rateLimits.trustForwardedFor,
+      }),
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
@@ -122,12 +130,6 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
-      useEdgeTrust({
-        key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.encoder.modelVersion,
-        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
-        safetyEpoch: () => services.blocklist.latestEpoch(),
-      }),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
           services.feedback.recordEdgeImpression(source, queryId, callerRef),
