@@ -53,6 +53,8 @@ export async function workerProcessEnv(
     PIXELFIND_CLUSTER_INCOMPLETE_OK: why,
     DATABASE_URL: await databaseUrlOf(t.services),
     DATA_DIR: t.dataDir,
+    // any free port for the health and metrics listener: test files run side by side
+    WORKER_PORT: '0',
     ...extra,
   };
 }
