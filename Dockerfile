@@ -52,6 +52,9 @@ RUN mkdir -p "$PIXELFIND_FAISS_PREFIX" \
 
 # ---- production dependencies only (install scripts run: sharp, onnxruntime-node)
 FROM build-base AS prod-deps
+# a CA bundle for npm behind a TLS-inspecting proxy: a path bind-mounted into the build (image-build.sh
+# does so with the host's bundle); a build argument, so it is not in the image's environment
+ARG npm_config_cafile
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
@@ -59,6 +62,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 # ---- the addon, dist/, the web app and the tiny test model, with the dev dependencies
 FROM build-base AS build
 ARG PIXELFIND_FAISS_GENERIC=0
+ARG npm_config_cafile
 ENV PIXELFIND_FAISS_PREFIX=/opt/faiss-avx2 PIXELFIND_FAISS_GENERIC=${PIXELFIND_FAISS_GENERIC}
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./

@@ -4,6 +4,7 @@
 #   worker        an indexing worker (WORKER_PORT, default 4100: /healthz /readyz /metrics)
 #   shard-server  one shard server replica (PORT, default 7001; SHARD_ID, SHARD_COUNT, ...)
 #   migrate       apply the SQL migrations and exit
+#   model-download [VERSION...]  fetch a real CLIP model into MODELS_DIR (needs the network)
 #   cli ARGS...   the pixelfind CLI
 # The role is written where healthcheck.mjs reads it, so HEALTHCHECK asks the right port.
 set -eu
@@ -16,9 +17,10 @@ case "$role" in
   worker) exec node dist/api/src/worker-main.js "$@" ;;
   shard-server) exec node dist/search-cluster/src/server/main.js "$@" ;;
   migrate) exec node dist/api/src/cli/migrate.js "$@" ;;
+  model-download) exec node dist/infra/scripts/download-model.js "$@" ;;
   cli) exec node dist/api/src/cli/main.js "$@" ;;
   *)
-    echo "pixelfind: unknown role '$role' (api, worker, shard-server, migrate, cli)" >&2
+    echo "pixelfind: unknown role '$role' (api, worker, shard-server, migrate, model-download, cli)" >&2
     exit 64
     ;;
 esac

@@ -96,11 +96,16 @@ build_app() {
     volumes=(-v "$seed:/faiss-seed:ro")
     img_log "offering the host's FAISS build ($seed) to the image build"
   fi
+  # npm in the build trusts what the host's npm trusts (a TLS-inspecting proxy's CA, say)
+  local cafile="${npm_config_cafile:-$(npm config get cafile 2>/dev/null || true)}" ca_args=()
+  if [ -n "$cafile" ] && [ "$cafile" != null ] && [ "$cafile" != undefined ] && [ -f "$cafile" ]; then
+    ca_args=(-v "$(readlink -f "$cafile"):/run/pixelfind-build-ca.crt:ro" --build-arg npm_config_cafile=/run/pixelfind-build-ca.crt)
+  fi
   img_log "building $IMAGE (log: $IMAGE_CACHE/app-build.log)"
   local start=$SECONDS
   pf_podman build --network=host --format docker --layers \
     --build-arg DEBIAN_IMAGE="$BASE_IMAGE" --build-arg NODE_IMAGE="$NODE_IMAGE" \
-    "${volumes[@]}" -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$IMAGE_CACHE/app-build.log" 2>&1 ||
+    "${volumes[@]}" "${ca_args[@]}" -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$IMAGE_CACHE/app-build.log" 2>&1 ||
     { tail -n 40 "$IMAGE_CACHE/app-build.log" >&2; return 1; }
   img_log "built $IMAGE in $((SECONDS - start))s"
 }
