@@ -58,6 +58,11 @@ ARG npm_config_cafile
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
+# never loaded at run time (about 490 MB): tfjs, nsfwjs' peer dependency (only nsfwjs' model files
+# are read, to convert them to ONNX), and onnxruntime's binaries for other platforms
+RUN rm -rf node_modules/@tensorflow \
+  && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} + \
+  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d -path '*/linux/*' ! -name x64 -exec rm -rf {} +
 
 # ---- the addon, dist/, the web app and the tiny test model, with the dev dependencies
 FROM build-base AS build
@@ -69,7 +74,13 @@ COPY package.json package-lock.json .npmrc ./
 # no install scripts: nothing here runs the dev dependencies' native parts (tsc, node-gyp, vite, tsx)
 RUN npm ci --ignore-scripts && npm cache clean --force
 COPY --from=faiss /opt/faiss-avx2 /opt/faiss-avx2
-COPY . .
+# only what the build reads, so editing docs, manifests or this file keeps the layers below cached
+COPY tsconfig.json tsconfig.build.json ./
+COPY schema schema
+COPY search-cluster search-cluster
+COPY api api
+COPY infra/scripts/download-model.ts infra/scripts/copy-build-assets.mjs infra/scripts/
+COPY test/fixtures test/fixtures
 RUN npm run build:native \
   && node search-cluster/native/faiss-config.mjs describe \
   && npm run build \
