@@ -28,7 +28,7 @@ import {
   processVariables,
 } from '../../api/src/config/config.ts';
 import { getModelEntry } from '../../api/src/encoder/registry.ts';
-import { PACKAGE_ROOT, parseShardsSetting } from '../../search-cluster/src/index.ts';
+import { PACKAGE_ROOT, parseEnv, parseShardsSetting } from '../../search-cluster/src/index.ts';
 import { loadShardServerConfig, shardServerVariables } from '../../search-cluster/src/server/config.ts';
 import { createEmbeddedBackend } from '../support/backends.ts';
 import { freePort, startShardServer } from '../support/processes.ts';
