@@ -7,6 +7,7 @@
  * target names a declared port, and every probe and scrape path answers on the real process.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,20 +29,20 @@ import {
   processVariables,
 } from '../../api/src/config/config.ts';
 import { getModelEntry } from '../../api/src/encoder/registry.ts';
-import { PACKAGE_ROOT, parseEnv, parseShardsSetting } from '../../search-cluster/src/index.ts';
+import { PACKAGE_ROOT, parseShardsSetting } from '../../search-cluster/src/index.ts';
 import { loadShardServerConfig, shardServerVariables } from '../../search-cluster/src/server/config.ts';
-import { createEmbeddedBackend } from '../support/backends.ts';
-import { freePort, startShardServer } from '../support/processes.ts';
+import {
+  createEmbeddedBackend,
+  createPostgresBackend,
+  postgresAvailable,
+  redisAvailable,
+  TEST_REDIS_URL,
+} from '../support/backends.ts';
+import { databaseUrlOf, freePort, spawnTsx, startShardServer } from '../support/processes.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 import { type K8sObject, podContainers, podSpecOf, renderKustomization } from './kustomize.ts';
 
 const K8S_DIR = path.join(PACKAGE_ROOT, 'infra/k8s');
-/**
- * Issue 12 gives the worker its HTTP listener (WORKER_PORT: /healthz, /readyz, /metrics) and the
- * shard server /readyz and /metrics, which the manifests probe and scrape. Until that lands the
- * checks of those endpoints cannot pass; they run as soon as the worker reads WORKER_PORT.
- */
-const WORKER_LISTENER = 'WORKER_PORT' in processVariables.worker;
 const OVERLAYS = ['dev', 'prod'] as const;
 
 type Container = {
@@ -366,12 +367,7 @@ describe.each(OVERLAYS)('infra/k8s/overlays/%s', (overlay) => {
 function listeningPort(role: string, env: Record<string, string>): number | null {
   if (role === 'api') return loadConfig(env).port;
   if (role === 'shard-server') return loadShardServerConfig(env).port;
-  if (role === 'worker') {
-    if (!WORKER_LISTENER) return 4100; // issue 12's default, until the worker reads WORKER_PORT
-    return Number(
-      parseEnv(processVariables.worker, env)['WORKER_PORT' as keyof typeof processVariables.worker],
-    );
-  }
+  if (role === 'worker') return loadWorkerConfig(env).port;
   return null;
 }
 
@@ -458,9 +454,54 @@ describe('the probe and scrape paths answer on the processes they target', () =>
       expect((await get('/healthz')).status).toBe(200);
     });
 
-    it.runIf(WORKER_LISTENER)('/readyz and /metrics (with SHARD_AUTH_TOKEN; issue 12)', async () => {
+    it('/readyz and /metrics (with SHARD_AUTH_TOKEN)', async () => {
       for (const probePath of ['/readyz', '/metrics'])
         expect((await get(probePath)).status, probePath).toBe(200);
     });
+
+    // the worker process in cluster mode over this shard server, on its own database
+    it.runIf(postgresAvailable && redisAvailable)(
+      'a worker: /healthz, /readyz and /metrics (with METRICS_TOKEN) on WORKER_PORT',
+      async () => {
+        expect(pathsOf('worker')).toEqual(['/healthz', '/metrics', '/readyz']);
+        const backend = await createPostgresBackend();
+        const workerDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-k8s-worker-'));
+        const workerPort = await freePort();
+        const worker = spawnTsx('api/src/worker-main.ts', {
+          ...process.env,
+          PIXELFIND_MODE: 'cluster',
+          DATABASE_URL: await databaseUrlOf(backend),
+          REDIS_URL: TEST_REDIS_URL,
+          SHARDS: `http://127.0.0.1:${port}`,
+          SHARD_AUTH_TOKEN: secretValues().SHARD_AUTH_TOKEN,
+          METRICS_TOKEN: secretValues().METRICS_TOKEN,
+          WORKER_PORT: String(workerPort),
+          HOST: '127.0.0.1',
+          DATA_DIR: workerDir,
+          PIXELFIND_MODEL: 'tiny-clip-v1',
+          LOG_LEVEL: 'warn',
+        });
+        try {
+          const statusOf = async (probePath: string) =>
+            (
+              await fetch(`http://127.0.0.1:${workerPort}${probePath}`, {
+                headers: { authorization: `Bearer ${secretValues().METRICS_TOKEN}` },
+              }).catch(() => null)
+            )?.status;
+          // the listener comes up once the worker has loaded its models
+          const deadline = Date.now() + 90_000;
+          while ((await statusOf('/readyz')) !== 200 && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 250));
+          }
+          for (const probePath of pathsOf('worker')) expect(await statusOf(probePath), probePath).toBe(200);
+        } finally {
+          worker.kill('SIGKILL');
+          await once(worker, 'exit');
+          await backend.dispose();
+          await rm(workerDir, { recursive: true, force: true });
+        }
+      },
+      120_000,
+    );
   });
 });
