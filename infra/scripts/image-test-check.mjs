@@ -1,10 +1,11 @@
 // image-test.sh's end-to-end check against the containers: waits until the shard server and the
 // API are ready, uploads a red image through the API, waits until the worker indexed it, and
 // searches for "red" until it is the first hit (the worker pushes it to the shard server).
-//   node image-test-check.mjs API_URL SHARD_URL SHARD_TOKEN METRICS_TOKEN
+// Before that, every path the Kubernetes manifests probe or scrape answers 200 on its container.
+//   node image-test-check.mjs API_URL SHARD_URL WORKER_URL SHARD_TOKEN METRICS_TOKEN
 import sharp from 'sharp';
 
-const [apiUrl, shardUrl, shardToken, metricsToken] = process.argv.slice(2);
+const [apiUrl, shardUrl, workerUrl, shardToken, metricsToken] = process.argv.slice(2);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(what, check, timeoutMs = 120_000) {
@@ -33,13 +34,18 @@ async function gql(query, variables = {}) {
   return body.data;
 }
 
-await waitFor('the shard server to load', async () => {
-  const response = await fetch(`${shardUrl}/healthz`);
-  return response.ok && (await response.json()).status === 'ok';
-});
-await waitFor('the API to be ready (/readyz)', async () => (await fetch(`${apiUrl}/readyz`)).ok);
-const metrics = await fetch(`${apiUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
-if (!metrics.ok) throw new Error(`image:test: the API's /metrics answered ${metrics.status}`);
+// liveness, then readiness, then metrics with the token each scrape uses (infra/k8s/base)
+const targets = [
+  { what: 'the shard server', url: shardUrl, token: shardToken },
+  { what: 'the worker', url: workerUrl, token: metricsToken },
+  { what: 'the API', url: apiUrl, token: metricsToken },
+];
+for (const { what, url, token } of targets) {
+  await waitFor(`${what} /healthz`, async () => (await fetch(`${url}/healthz`)).ok);
+  await waitFor(`${what} /readyz`, async () => (await fetch(`${url}/readyz`)).ok);
+  const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (!metrics.ok) throw new Error(`image:test: ${what}'s /metrics answered ${metrics.status}`);
+}
 const unauthorized = await fetch(`${shardUrl}/v1/stats`);
 if (unauthorized.status !== 401)
   throw new Error(`image:test: the shard answered ${unauthorized.status} without a token`);
