@@ -212,6 +212,27 @@ describe.each(OVERLAYS)('infra/k8s/overlays/%s', (overlay) => {
     });
   });
 
+  it('fetches, before the API and the workers start, the model they encode with', () => {
+    const config = find(objects, 'ConfigMap', 'pixelfind-config').data as Record<string, string>;
+    const model = getModelEntry(config.PIXELFIND_MODEL!);
+    for (const name of ['api', 'worker']) {
+      const init = (
+        (podSpecOf(find(objects, 'Deployment', name))!.initContainers ?? []) as Container[]
+      ).filter((c) => roleOf(c) === 'model-download');
+      if (model.download) {
+        // the real model: downloaded into the pod's models volume, where MODELS_DIR points
+        expect(
+          init.map((c) => c.args?.slice(1)),
+          name,
+        ).toEqual([[model.modelVersion]]);
+        expect(environmentOf(objects, init[0]!).MODELS_DIR).toBe(config.MODELS_DIR);
+      } else {
+        // a test model the image ships: nothing to download
+        expect(init, name).toEqual([]);
+      }
+    }
+  });
+
   it('keeps one replica per shard group through disruptions, and one API pod', () => {
     const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget');
     for (const set of objects.filter((o) => o.kind === 'StatefulSet')) {
