@@ -38,7 +38,12 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
   const log = core.log('worker');
   return {
     async createWorker() {
-      safety ??= createSafetyScorer({ encoder: core.encoder, nsfw: options.nsfw ?? true });
+      // the converted nsfwjs model lives beside the CLIP models (MODELS_DIR, default DATA_DIR/models)
+      safety ??= createSafetyScorer({
+        encoder: core.encoder,
+        nsfw: options.nsfw ?? true,
+        modelsDir: core.config.encoder.modelsDir,
+      });
       return createIndexingWorker(
         {
           repositories: indexingRepositories(core.db),
