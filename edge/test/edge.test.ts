@@ -125,10 +125,10 @@ describe('edge: result cache', () => {
       const res = await edge.fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: ids.RecordClick, variables: { queryId: 'q1', imageId: '1' } }),
+        body: JSON.stringify({ id: ids.RecordClick, variables: { input: { queryId: 'q1', imageId: '1' } } }),
       });
       expect(res.headers.get('x-cache')).toBe('BYPASS');
-      expect((await json(res)).data).toEqual({ recordClick: { ok: true } });
+      expect((await json(res)).data).toEqual({ recordClick: { ok: true, position: 0 } });
     }
     expect(origin.requests.length).toBe(before + 2);
   });
@@ -200,8 +200,8 @@ describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
   const moderator = { 'content-type': 'application/json', 'x-api-key': 'pf_moderator_m1' };
 
   for (const [mutation, id] of [
-    ['mutation { flagImage(id: "7", reason: "unsafe") { imageId } }', '7'],
-    ['mutation Remove($id: ID!) { deleteImage(id: $id) { imageId } }', '8'],
+    ['mutation { flagImage(input: { imageId: "7", reason: "unsafe" }) { imageId } }', '7'],
+    ['mutation Remove($id: ID!) { deleteImage(input: { imageId: $id }) { imageId } }', '8'],
   ] as const) {
     it(`after ${mutation.includes('flag') ? 'flagImage' : 'deleteImage'} returns, no answer from this location shows the image`, async () => {
       const { edge } = pair;

@@ -10,11 +10,8 @@ const URL_ = 'http://pixelfind.test/graphql';
 
 const uploadForm = async () => {
   const form = new FormData();
-  form.set(
-    'operations',
-    JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'x' } }),
-  );
-  form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null } } }));
+  form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
   form.set(
     '0',
     new Blob([new Uint8Array(await makeColourImage({ colour: 'red' }))], { type: 'image/png' }),
@@ -96,9 +93,7 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
   });
 
   it('accepts our own clients multipart uploads, which send the header', async () => {
-    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {
-      uploaderId: 'own',
-    });
+    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {});
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
   });

@@ -7,8 +7,9 @@ export const SEARCH = `query Search($input: SearchInput!) {
 }`;
 export const IMAGE = 'query ($id: ID!) { image(id: $id) { id status uploaderId storageUrl } }';
 export const IMAGES = 'query ($ids: [ID!]!) { images(ids: $ids) { id status uploaderId } }';
-export const FLAG = 'mutation ($id: ID!) { flagImage(id: $id, reason: "policy") { imageId } }';
-export const DELETE = 'mutation ($id: ID!) { deleteImage(id: $id) { imageId } }';
+export const FLAG =
+  'mutation ($id: ID!) { flagImage(input: { imageId: $id, reason: "policy" }) { imageId } }';
+export const DELETE = 'mutation ($id: ID!) { deleteImage(input: { imageId: $id }) { imageId } }';
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -18,7 +19,7 @@ export async function keyFor(t: TestApp, role: KeyRole, owner: string) {
 
 /** Uploads as the key's owner; returns id and the status the upload answered. */
 export async function uploadAs(t: TestApp, headers: Record<string, string>, owner: string, bytes: Buffer) {
-  const { body } = await t.upload(bytes, { uploaderId: owner }, { headers });
+  const { body } = await t.upload(bytes, {}, { headers });
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return (body.data as { uploadImage: { image: { id: string; status: string } } }).uploadImage.image;
 }

@@ -58,7 +58,7 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
           bottom: colours[(i + 3) % colours.length]!,
           size: 48,
         });
-        const { body } = await t.upload(bytes, { uploaderId: 'crash' });
+        const { body } = await t.upload(bytes, {});
         if (body.errors) throw new Error(JSON.stringify(body.errors));
       }
       const databaseUrl = await databaseUrlOf(backend);

@@ -67,7 +67,7 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
     if (file) {
       const form = new fetchAPI.FormData();
       form.set('operations', JSON.stringify(params));
-      form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+      form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
       form.set('0', file, file.name || 'image');
       body = form;
       // the outer request passed the CSRF rule (see above)

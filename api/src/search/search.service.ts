@@ -13,7 +13,7 @@ import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import type { SearchRepository } from './search.repository.ts';
-import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
+import { MAX_OFFSET, parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
@@ -42,6 +42,10 @@ export interface SearchOutcome {
   partial: boolean;
   tookMs: number;
   hits: SearchHit[];
+  /** More admitted results follow this page (within the offset cap). */
+  hasNextPage: boolean;
+  /** The offset of the next page; null on the last one. */
+  nextOffset: number | null;
   /** Per-stage milliseconds, for metrics and the search benchmark. */
   stages: { encode: number; fanout: number; hydrate: number; rerank: number };
   /** The text embedding when one was computed here (the edge may cache it). */
@@ -235,6 +239,8 @@ export function createSearchService(deps: SearchDeps) {
         })
         .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
       const hits = ranked.slice(input.offset, need);
+      // over-fetching (k >= 3 * need) means one more admitted result shows a next page
+      const hasNextPage = ranked.length > need && need <= MAX_OFFSET;
       const rerankMs = performance.now() - mark;
 
       const tookMs = performance.now() - started;
@@ -261,6 +267,8 @@ export function createSearchService(deps: SearchDeps) {
         partial,
         tookMs,
         hits,
+        hasNextPage,
+        nextOffset: hasNextPage ? need : null,
         stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },
         textEmbedding: text,
         embeddingSource: textResult?.source ?? null,
