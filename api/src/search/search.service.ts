@@ -64,7 +64,7 @@ export interface SearchDeps {
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
-  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache'>;
+  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
 }
 
 const unavailable = (cause: unknown) =>
@@ -129,7 +129,11 @@ export function createSearchService(deps: SearchDeps) {
       metrics.searchStage.observe({ stage }, ms / 1000);
     metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
     metrics.searches.inc({ partial: String(outcome.partial) });
-    if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });
+    metrics.engagement.searches.inc({
+      model_version: outcome.modelVersion,
+      ranker_version: options.ranker.version,
+    });
+    if (outcome.embeddingSource) metrics.embeddingCache.inc({ source: outcome.embeddingSource });
   }
 
   return {
