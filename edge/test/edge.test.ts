@@ -462,6 +462,15 @@ describe('edge: persisted operations', () => {
     expect((await json(res)).data?.image.id).toBe('1');
   });
 
+  it('serves the bundled Apollo manifest at /persisted-query-manifest.json without asking the API', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    const res = await edge.fetch('/persisted-query-manifest.json');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(apolloManifest);
+    expect(origin.requests.length).toBe(before);
+  });
+
   it("runs the Apollo form of a persisted operation (the id Apollo's link sends) for a partner key", async () => {
     const { edge, origin } = pair;
     const image = apolloManifest.operations.find((op) => op.name === 'Image')!;

@@ -73,6 +73,14 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
     await backend?.dispose();
   });
 
+  it("serves the allow-list in Apollo's manifest format at /persisted-query-manifest.json", async () => {
+    const response = await call('/persisted-query-manifest.json');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(
+      JSON.parse(readFileSync(path.join(here, '../../schema/persisted-query-manifest.json'), 'utf8')),
+    );
+  });
+
   it('serves the checked-in OpenAPI 3.1 document at /openapi.json', async () => {
     const response = await call('/openapi.json');
     expect(response.status).toBe(200);
