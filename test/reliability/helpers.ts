@@ -17,11 +17,16 @@ export async function keyFor(t: TestApp, role: KeyRole, owner: string) {
   return bearer((await t.services.apiKeys.create(role, owner)).key);
 }
 
-/** Uploads as the key's owner; returns id and the status the upload answered. */
+/** Uploads with the key of `owner` (the caller is the uploader); returns id and the status the upload answered. */
 export async function uploadAs(t: TestApp, headers: Record<string, string>, owner: string, bytes: Buffer) {
   const { body } = await t.upload(bytes, {}, { headers });
   if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return (body.data as { uploadImage: { image: { id: string; status: string } } }).uploadImage.image;
+  const { image } = (
+    body.data as { uploadImage: { image: { id: string; status: string; uploaderId: string } } }
+  ).uploadImage;
+  if (image.uploaderId !== owner)
+    throw new Error(`Expected the upload to belong to ${owner}, not ${image.uploaderId}`);
+  return image;
 }
 
 export async function drain(worker: IndexingWorker) {
