@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type ServerClient, ServerError } from '../server-client.ts';
+import { CliFailure } from '../errors.ts';
+import { type ServerClient, ServerError, ServerUnreachable } from '../server-client.ts';
 import { type ImageFile, mapConcurrent, sha256OfFile } from './image-files.ts';
 
 export type ImageStatus = 'PENDING' | 'INDEXED' | 'REJECTED' | 'FAILED' | 'DELETED';
@@ -59,6 +60,20 @@ const reasonOf = (error: unknown) =>
  * happened, with the reason when it failed.
  */
 export async function ingestFiles(
+  client: ServerClient,
+  files: readonly ImageFile[],
+  options: IngestOptions,
+): Promise<FileOutcome[]> {
+  try {
+    return await ingestAll(client, files, options);
+  } catch (error) {
+    // no server at all is the command's failure, not one file's
+    if (error instanceof ServerUnreachable) throw new CliFailure(error.message);
+    throw error;
+  }
+}
+
+async function ingestAll(
   client: ServerClient,
   files: readonly ImageFile[],
   options: IngestOptions,
