@@ -18,6 +18,7 @@ import { createModerationRepository } from './moderation/moderation.repository.t
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
+import type { RelevancePolicy } from './search/relevance.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
@@ -26,6 +27,11 @@ export interface ServiceOverrides
   extends Omit<CoreOverrides, 'shardMetrics'>,
     Omit<WorkerGraphOptions, 'metrics'> {
   ranker?: RankerConfig;
+  /**
+   * The relevance floor per model version (search/relevance.ts). Default: each version's
+   * manifest; the model lifecycle's calibrated floor per version plugs in here.
+   */
+  relevance?: RelevancePolicy;
 }
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
@@ -75,6 +81,7 @@ export async function buildApiGraph(
     blocklist,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
+    ...(overrides.relevance ? { relevance: overrides.relevance } : {}),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {

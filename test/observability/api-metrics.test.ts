@@ -19,7 +19,8 @@ describe('API /metrics and /readyz in single mode (in-process shards and worker)
 
   beforeAll(async () => {
     backend = await create();
-    t = await createTestApp(backend, {}, { nsfw: false });
+    // a loaded machine must not make a shard late: every search here is whole
+    t = await createTestApp(backend, { SHARD_DEADLINE_MS: '10000' }, { nsfw: false });
     worker = await t.services.createWorker();
     const { key } = await t.services.apiKeys.create('user', 'ann');
     headers = { authorization: `Bearer ${key}` };

@@ -26,6 +26,8 @@ export interface SearchPage {
   partial: boolean;
   /** More results follow (the API's paging answer, not a guess from the page size). */
   hasNextPage: boolean;
+  /** the server found nothing similar enough to be relevant (hits is empty) */
+  nothingRelevant: boolean;
   hits: Hit[];
 }
 
@@ -46,7 +48,7 @@ export const PAGE_SIZE = 24;
 
 const IMAGE_FIELDS = 'id width height status createdAt storageUrl tags { label confidence source }';
 const SEARCH = `query WebSearch($input: SearchInput!) {
-  search(input: $input) { queryId modelVersion partial hasNextPage hits { score similarity image { ${IMAGE_FIELDS} } } }
+  search(input: $input) { queryId modelVersion partial hasNextPage nothingRelevant hits { score similarity image { ${IMAGE_FIELDS} } } }
 }`;
 
 export const isEmptyQuery = (q: Query) => q.text.trim() === '' && q.reference === null;

@@ -23,7 +23,7 @@ const OPTIONS = {
 
 const SEARCH = `query CliSearch($input: SearchInput!) {
   search(input: $input) {
-    queryId modelVersion partial tookMs hasNextPage nextOffset
+    queryId modelVersion partial tookMs hasNextPage nextOffset nothingRelevant
     hits { score similarity image { id storageUrl width height tags { label } } }
   }
 }`;
@@ -36,6 +36,7 @@ interface SearchAnswer {
     tookMs: number;
     hasNextPage: boolean;
     nextOffset: number | null;
+    nothingRelevant: boolean;
     hits: {
       score: number;
       similarity: number;
@@ -99,7 +100,9 @@ export async function searchCommand(args: string[], io: CliIo): Promise<void> {
     io.out(JSON.stringify(result, null, 2));
     return;
   }
-  if (result.hits.length === 0) {
+  if (result.nothingRelevant) {
+    io.out('Nothing relevant found.');
+  } else if (result.hits.length === 0) {
     io.out('No matching images.');
   } else {
     const rows = result.hits.map((hit, i) => [
