@@ -96,7 +96,7 @@ describe('real npm GraphQL clients', { timeout: 240_000 }, () => {
         search: { hasNextPage: boolean; nextOffset: number | null; hits: { image: { id: string } }[] };
       }>(
         'query($input: SearchInput!) { search(input: $input) { hasNextPage nextOffset hits { image { id } } } }',
-        { input: { text: 'red', limit: 1 } },
+        { input: { imageId: ids.get('red'), minSimilarity: -1, limit: 1 } },
       );
       expect(data.search.hits[0]?.image.id).toBe(ids.get('red'));
       expect(data.search).toMatchObject({ hasNextPage: true, nextOffset: 1 });
