@@ -123,6 +123,14 @@ export function createApp(services: Services, options: AppOptions = {}) {
         token: config.surface.metricsToken,
         open: config.mode === 'single',
       }),
+      // decides the client address (clientAddressOf) that the rate limits below spend from
+      useEdgeTrust({
+        key: config.edgeSigningKey ?? undefined,
+        activeModelVersion: () => services.encoder.modelVersion,
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
+        trustForwardedFor: config.rateLimits.trustForwardedFor,
+      }),
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
@@ -132,12 +140,6 @@ export function createApp(services: Services, options: AppOptions = {}) {
       usePersistedOperations({
         roleOf: async (request) => (await callerOf(request)).role,
         registry: createApqRegistry(services.cache),
-      }),
-      useEdgeTrust({
-        key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.encoder.modelVersion,
-        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
-        safetyEpoch: () => services.blocklist.latestEpoch(),
       }),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
@@ -163,7 +165,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),
-        publicImage: createPublicImageLookup({ db: services.db }),
+        publicImage: createPublicImageLookup({ images: imagesRepo }),
         log,
       }),
       useWebApp({

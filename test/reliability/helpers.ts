@@ -1,4 +1,3 @@
-import type { KeyRole } from '../../api/src/auth/roles.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import type { TestApp } from '../support/test-app.ts';
 
@@ -11,11 +10,7 @@ export const FLAG =
   'mutation ($id: ID!) { flagImage(input: { imageId: $id, reason: "policy" }) { imageId } }';
 export const DELETE = 'mutation ($id: ID!) { deleteImage(input: { imageId: $id }) { imageId } }';
 
-export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-export async function keyFor(t: TestApp, role: KeyRole, owner: string) {
-  return bearer((await t.services.apiKeys.create(role, owner)).key);
-}
+export { bearer, keyFor } from '../support/keys.ts';
 
 /** Uploads with the key of `owner` (the caller is the uploader); returns id and the status the upload answered. */
 export async function uploadAs(t: TestApp, headers: Record<string, string>, owner: string, bytes: Buffer) {

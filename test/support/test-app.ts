@@ -37,6 +37,26 @@ export const UPLOAD_MUTATION = `mutation Upload($input: UploadImageInput!) {
   uploadImage(input: $input) { created image { id status storageUrl width height uploaderId } }
 }`;
 
+/** The GraphQL multipart request of UPLOAD_MUTATION with `file` at variables.input.file (`map` to replace it). */
+export function uploadForm(
+  file: Buffer,
+  input: { tagsHint?: readonly string[] | null } = {},
+  options: { filename?: string; type?: string; map?: string } = {},
+): FormData {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { ...input, file: null } } }),
+  );
+  form.set('map', options.map ?? JSON.stringify({ 0: ['variables.input.file'] }));
+  form.set(
+    '0',
+    new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
+    options.filename ?? 'image',
+  );
+  return form;
+}
+
 export async function createTestApp(
   backend: Backend,
   env: Record<string, string> = {},
@@ -77,17 +97,7 @@ export async function createTestApp(
     dataDir,
     gql,
     async upload(file, input = {}, options = {}) {
-      const form = new FormData();
-      form.set(
-        'operations',
-        JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { ...input, file: null } } }),
-      );
-      form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
-      form.set(
-        '0',
-        new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
-        options.filename ?? 'image',
-      );
+      const form = uploadForm(file, input, options);
       const response = await app.fetch('http://pixelfind.test/graphql', {
         method: 'POST',
         // multipart needs a CSRF header (docs/security.md); our clients always send it
