@@ -58,8 +58,8 @@ const settings = {
   timeoutS: positive('timeout-s', values['timeout-s']),
 };
 
-const UPLOAD = `mutation Upload($file: Upload!, $uploaderId: ID!) {
-  uploadImage(file: $file, uploaderId: $uploaderId) { image { id status } }
+const UPLOAD = `mutation Upload($file: Upload!) {
+  uploadImage(input: { file: $file }) { image { id status } }
 }`;
 const POLL = `query Poll($ids: [ID!]!) { images(ids: $ids) { status } }`;
 const FIND = `query Find($id: ID!) { search(input: { imageId: $id, limit: 100 }) { hits { image { id } } } }`;
@@ -167,7 +167,7 @@ async function main() {
     const up = await postMultipart<{ uploadImage: { image: { id: string } } }>(
       server.url,
       UPLOAD,
-      { uploaderId: 'bench-freshness' },
+      {},
       { bytes, type: 'image/png', name: `bench-${index}.png`, variable: 'file' },
     ).catch((error: Error) => ({ errors: [{ message: error.message }], data: null }));
     return {

@@ -11,6 +11,7 @@ import { dependencyChecks } from './http/readiness.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
+import { createApqRegistry } from './persisted/apq-registry.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { createMaskError } from './plugins/mask-error.ts';
 import { useAccessLog } from './plugins/use-access-log.ts';
@@ -136,7 +137,10 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useCsrf(),
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
-      usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
+      usePersistedOperations({
+        roleOf: async (request) => (await callerOf(request)).role,
+        registry: createApqRegistry(services.cache),
+      }),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
           services.feedback.recordEdgeImpression(source, queryId, callerRef),

@@ -22,20 +22,24 @@ const typeDefs = /* GraphQL */ `
   type Image { id: ID! storageUrl: String! width: Int! height: Int! status: String! createdAt: String! tags: [Tag!]! }
   type Hit { score: Float! similarity: Float! image: Image! }
   type SearchResult {
-    queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! nothingRelevant: Boolean! hits: [Hit!]!
+    queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! nothingRelevant: Boolean! hasNextPage: Boolean! nextOffset: Int hits: [Hit!]!
   }
   input SearchInput {
     text: String imageUrl: String imageId: ID textWeight: Float fusion: String labels: [String!] limit: Int offset: Int
     minSimilarity: Float
   }
   type UploadImagePayload { image: Image! created: Boolean }
-  type RecordClickPayload { ok: Boolean! }
+  type RecordClickPayload { ok: Boolean! position: Int! }
+  input UploadImageInput { file: Upload! tagsHint: [String!] }
+  input RecordClickInput { queryId: ID! imageId: ID! }
+  input FlagImageInput { imageId: ID! reason: String! }
+  input DeleteImageInput { imageId: ID! }
   type Query { search(input: SearchInput!): SearchResult! image(id: ID!): Image }
   type Mutation {
-    uploadImage(file: Upload!, uploaderId: ID!, tagsHint: [String!]): UploadImagePayload!
-    recordClick(queryId: ID!, imageId: ID!): RecordClickPayload!
-    flagImage(id: ID!, reason: String!): TakedownPayload!
-    deleteImage(id: ID!): TakedownPayload!
+    uploadImage(input: UploadImageInput!): UploadImagePayload!
+    recordClick(input: RecordClickInput!): RecordClickPayload!
+    flagImage(input: FlagImageInput!): TakedownPayload!
+    deleteImage(input: DeleteImageInput!): TakedownPayload!
   }
   type TakedownPayload { imageId: ID! deleted: Boolean }
 `;
@@ -76,7 +80,7 @@ const image = (id: string) => ({
   height: 48,
   status: 'INDEXED',
   createdAt: '2026-01-01T00:00:00.000Z',
-  tags: [{ label: 'red', confidence: 0.9, source: 'model' }],
+  tags: [{ label: 'red', confidence: 0.9, source: 'CLIP_ZERO_SHOT' }],
 });
 
 /** A vector the fake "encoder" derives from the text. */
@@ -134,6 +138,8 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
               modelVersion: state.modelVersion,
               partial: state.partial,
               tookMs: 1,
+              hasNextPage: false,
+              nextOffset: null,
               hits: shown.map((id) => ({ score: 0.9, similarity: 0.8, image: image(id) })),
               nothingRelevant: shown.length === 0,
             };
@@ -141,12 +147,12 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
           image: (_: unknown, { id }: { id: string }) => (id === '1' ? image('1') : null),
         },
         Mutation: {
-          uploadImage: async (_: unknown, { file }: { file: File }) => ({
+          uploadImage: async (_: unknown, { input: { file } }: { input: { file: File } }) => ({
             image: { ...image(String(1000 + (await file.arrayBuffer()).byteLength)), status: 'PENDING' },
           }),
-          recordClick: () => ({ ok: true }),
-          flagImage: (_: unknown, { id }: { id: string }) => takeDown(id),
-          deleteImage: (_: unknown, { id }: { id: string }) => takeDown(id),
+          recordClick: () => ({ ok: true, position: 0 }),
+          flagImage: (_: unknown, { input }: { input: { imageId: string } }) => takeDown(input.imageId),
+          deleteImage: (_: unknown, { input }: { input: { imageId: string } }) => takeDown(input.imageId),
         },
       },
     }),

@@ -89,9 +89,7 @@ describe.runIf(postgresAvailable && redisAvailable)(
         );
         worker = await t.services.createWorker();
         for (const colour of COLOURS) {
-          const { body } = await t.upload(await makeColourImage({ colour, size: 48 }), {
-            uploaderId: 'cluster',
-          });
+          const { body } = await t.upload(await makeColourImage({ colour, size: 48 }), {});
           if (body.errors) throw new Error(JSON.stringify(body.errors));
           ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
         }

@@ -9,11 +9,7 @@ const EVIL = 'https://evil.example';
 const URL_ = 'http://pixelfind.test/graphql';
 
 const redUpload = async () =>
-  uploadForm(
-    await makeColourImage({ colour: 'red' }),
-    { uploaderId: 'x' },
-    { type: 'image/png', filename: 'a.png' },
-  );
+  uploadForm(await makeColourImage({ colour: 'red' }), {}, { type: 'image/png', filename: 'a.png' });
 
 describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', ({ create }) => {
   let single: TestApp;
@@ -88,9 +84,7 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
   });
 
   it('accepts our own clients multipart uploads, which send the header', async () => {
-    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {
-      uploaderId: 'own',
-    });
+    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {});
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
   });

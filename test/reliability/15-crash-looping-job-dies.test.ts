@@ -27,7 +27,7 @@ describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (p
     async (open) => {
       t = await open({ ALLOW_ANONYMOUS_UPLOADS: 'true' });
       const upload = async (seed: number) => {
-        const { body } = await t.upload(await makePatternImage(seed), { uploaderId: 'crash' });
+        const { body } = await t.upload(await makePatternImage(seed), {});
         if (body.errors) throw new Error(JSON.stringify(body.errors));
         return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
       };

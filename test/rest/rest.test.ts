@@ -66,6 +66,14 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
     240_000,
   );
 
+  it("serves the allow-list in Apollo's manifest format at /persisted-query-manifest.json", async () => {
+    const response = await call('/persisted-query-manifest.json');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(
+      JSON.parse(readFileSync(path.join(here, '../../schema/persisted-query-manifest.json'), 'utf8')),
+    );
+  });
+
   it('serves the checked-in OpenAPI 3.1 document at /openapi.json', async () => {
     const response = await call('/openapi.json');
     expect(response.status).toBe(200);
@@ -114,14 +122,18 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
     expect(json.status).toBe(415);
     expect((await documented(json, '/images', 'post')).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
 
-    // another uploader's id with a user key: the GraphQL rule, as a REST error
+    // another uploader's id with a user key: the caller (the key's owner) is the uploader
     const other = await uploadRest(bytes, { uploader_id: 'someone-else' }, { 'x-api-key': userKey });
-    expect(other.status).toBe(400);
-    const body = await documented(other, '/images', 'post');
-    expect(body.error).toEqual({
-      code: 'BAD_USER_INPUT',
-      message: 'Expected uploaderId to be the owner of the API key',
-    });
+    expect(other.status).toBe(201);
+    const { rows } = await t.services.db.query<{ uploader_id: string }>(
+      'SELECT uploader_id FROM images WHERE id = $1',
+      [(await documented(other, '/images', 'post')).image_id],
+    );
+    expect(rows[0]!.uploader_id).toBe('rest-user');
+    const badType = await uploadRest(bytes, { uploader_id: 7 }, { 'x-api-key': userKey });
+    expect(badType.status).toBe(400);
+    const body = await documented(badType, '/images', 'post');
+    expect(body.error).toEqual({ code: 'BAD_USER_INPUT', message: 'Expected uploader_id to be a string' });
     expect(body.error).not.toHaveProperty('locations');
   });
 

@@ -10,7 +10,7 @@ import { type Backend, backends } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 const SEARCH = `query Search($input: SearchInput!) {
-  search(input: $input) { queryId modelVersion partial tookMs nothingRelevant minSimilarity
+  search(input: $input) { queryId modelVersion partial tookMs hasNextPage nextOffset nothingRelevant minSimilarity
     hits { score similarity signals { similarity engagement recency } image { id status tags { label source } } } }
 }`;
 
@@ -24,6 +24,8 @@ interface SearchData {
     queryId: string;
     modelVersion: string;
     partial: boolean;
+    hasNextPage: boolean;
+    nextOffset: number | null;
     nothingRelevant: boolean;
     minSimilarity: number;
     hits: Hit[];
@@ -52,7 +54,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     uploaderKey ??= (await t.services.apiKeys.create('user', 'e2e')).key;
     const { body } = await t.upload(
       bytes,
-      { uploaderId: 'e2e', tagsHint },
+      { tagsHint },
       { type: 'image/png', headers: { 'x-api-key': uploaderKey } },
     );
     if (body.errors) throw new Error(JSON.stringify(body.errors));
@@ -122,6 +124,27 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     expect((await names({ text: 'red' }))[0]).toBe('red');
     expect((await names({ text: 'red top blue bottom' }))[0]).toBe('red-top-blue-bottom');
     expect((await names({ text: 'green left yellow right' }))[0]).toBe('green-left-yellow-right');
+  });
+
+  it('pages with hasNextPage and nextOffset until the last page, with no image twice', async () => {
+    const seen: string[] = [];
+    let offset: number | null = 0;
+    let pages = 0;
+    while (offset !== null && pages < 20) {
+      const page = await search({ text: 'red', limit: 3, offset });
+      seen.push(...page.hits.map((h) => h.image.id));
+      expect(page.nextOffset).toBe(page.hasNextPage ? offset + 3 : null);
+      if (page.hasNextPage) expect(page.hits).toHaveLength(3);
+      offset = page.nextOffset;
+      pages += 1;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(seen).size).toBe(seen.length);
+    // everything the one big page finds, the small pages found too
+    const all = await search({ text: 'red', limit: 100 });
+    expect(all.hasNextPage).toBe(false);
+    expect(all.nextOffset).toBeNull();
+    expect(new Set(seen)).toEqual(new Set(all.hits.map((h) => h.image.id)));
   });
 
   it('never returns the rejected magenta image, even for "magenta"', async () => {
@@ -259,7 +282,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     const { key } = await t.services.apiKeys.create('moderator', 'mod');
     expect((await names({ text: 'orange' }))[0]).toBe('orange');
     const flag = await t.gql(
-      'mutation($id: ID!) { flagImage(id: $id, reason: "test") { imageId } }',
+      'mutation($id: ID!) { flagImage(input: { imageId: $id, reason: "test" }) { imageId } }',
       { id: ids.get('orange') },
       { authorization: `Bearer ${key}` },
     );
@@ -274,7 +297,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     for (let i = 0; i < 20; i++) {
       const shown = await search({ text: 'green', limit: 5 });
       const click = await t.gql(
-        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
         {
           q: shown.queryId,
           i: second.image.id,
@@ -317,7 +340,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     const blobPath = new URL(before.data!.image.storageUrl).pathname;
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(200);
     const deleted = await t.gql(
-      'mutation($id: ID!) { deleteImage(id: $id) { deleted } }',
+      'mutation($id: ID!) { deleteImage(input: { imageId: $id }) { deleted } }',
       { id },
       { authorization: `Bearer ${uploaderKey}` },
     );
@@ -367,7 +390,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       const shown = await search({ text: 'red', limit: 2 });
       const notShown = ids.get('black')!;
       const wrong = await t.gql(
-        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
         {
           q: shown.queryId,
           i: shown.hits.some((h) => h.image.id === notShown) ? ids.get('white')! : notShown,
@@ -375,7 +398,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       );
       expect(wrong.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       const unknown = await t.gql(
-        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
         {
           q: '00000000-0000-4000-8000-000000000000',
           i: notShown,

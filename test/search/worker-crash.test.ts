@@ -50,7 +50,7 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
           bottom: colours[(i + 3) % colours.length]!,
           size: 48,
         });
-        const { body } = await t.upload(bytes, { uploaderId: 'crash' });
+        const { body } = await t.upload(bytes, {});
         if (body.errors) throw new Error(JSON.stringify(body.errors));
       }
       // one worker process over Postgres; its private in-process shards are not under test

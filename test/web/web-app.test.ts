@@ -72,7 +72,6 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
     for (const image of syntheticImageSet()) {
       const bytes = await makeColourImage({ ...image.spec, size: 320 });
       const { body } = await t.upload(bytes, {
-        uploaderId: 'seed',
         tagsHint: image.name === 'cyan' ? ['sky'] : [],
       });
       if (body.errors) throw new Error(JSON.stringify(body.errors));

@@ -113,7 +113,7 @@ export function searchCall(search: URLSearchParams): RestCall {
 export const imageCall = (imageId: string): RestCall => ({ operation: 'Image', variables: { id: imageId } });
 export const deleteCall = (imageId: string): RestCall => ({
   operation: 'DeleteImage',
-  variables: { id: imageId },
+  variables: { input: { imageId } },
 });
 
 /** `POST /search/:queryId/click` with the JSON body `{ "clicked_id": "..." }`. */
@@ -126,12 +126,12 @@ export function clickCall(queryId: string, bodyText: string): RestCall {
   }
   const clicked = (body as { clicked_id?: unknown } | null)?.clicked_id;
   if (typeof clicked !== 'string' || clicked === '') throw bad('Expected clicked_id (a string) in the body');
-  return { operation: 'RecordClick', variables: { queryId, imageId: clicked } };
+  return { operation: 'RecordClick', variables: { input: { queryId, imageId: clicked } } };
 }
 
 /**
  * `POST /images` fields besides `file`: `metadata` is JSON `{ uploader_id, tags_hint }`.
- * The file goes in `variables.file` by the GraphQL multipart protocol.
+ * The file goes in `variables.input.file` by the GraphQL multipart protocol.
  */
 export function uploadCall(metadata: unknown): RestCall {
   let parsed: { uploader_id?: unknown; tags_hint?: unknown } = {};
@@ -155,8 +155,9 @@ export function uploadCall(metadata: unknown): RestCall {
   }
   return {
     operation: 'UploadImage',
-    // anonymous callers' ids are derived by the API; user keys must name their owner
-    variables: { file: null, uploaderId: uploaderId ?? 'anonymous', tagsHint: tagsHint ?? null },
+    // the uploader is the caller (the key's owner, or an id derived from an anonymous caller's
+    // address); uploader_id is checked for form only, as the spec's clients send it
+    variables: { input: { file: null, tagsHint: tagsHint ?? null } },
   };
 }
 
@@ -176,8 +177,14 @@ interface GqlTag {
   confidence: number;
   source: string;
 }
+/** GraphQL's TagSource enum names back to the spec's strings (CLIP_ZERO_SHOT -> clip-zero-shot). */
+const restTagSource = (source: string) => source.toLowerCase().replaceAll('_', '-');
 const tagsOf = (tags: unknown) =>
-  ((tags as GqlTag[] | null) ?? []).map(({ label, confidence, source }) => ({ label, confidence, source }));
+  ((tags as GqlTag[] | null) ?? []).map(({ label, confidence, source }) => ({
+    label,
+    confidence,
+    source: restTagSource(source),
+  }));
 const lower = (status: unknown) => (typeof status === 'string' ? status.toLowerCase() : status);
 
 function shapeOf(operation: RestOperationName, data: Gql): RestAnswer | null {

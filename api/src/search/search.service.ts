@@ -14,7 +14,7 @@ import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
 import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import type { SearchRepository } from './search.repository.ts';
-import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
+import { MAX_OFFSET, parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
@@ -43,6 +43,10 @@ export interface SearchOutcome {
   partial: boolean;
   tookMs: number;
   hits: SearchHit[];
+  /** More admitted results follow this page (within the offset cap). */
+  hasNextPage: boolean;
+  /** The offset of the next page; null on the last one. */
+  nextOffset: number | null;
   /**
    * True when no image reached the relevance cut: the library holds nothing like the query (or
    * nothing the filters allow). Then `hits` is empty, whatever the page.
@@ -272,6 +276,8 @@ export function createSearchService(deps: SearchDeps) {
         })
         .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
       const hits = ranked.slice(input.offset, need);
+      // over-fetching (k >= 3 * need) means one more admitted result shows a next page
+      const hasNextPage = ranked.length > need && need <= MAX_OFFSET;
       const rerankMs = performance.now() - mark;
 
       const tookMs = performance.now() - started;
@@ -298,6 +304,8 @@ export function createSearchService(deps: SearchDeps) {
         partial,
         tookMs,
         hits,
+        hasNextPage,
+        nextOffset: hasNextPage ? need : null,
         nothingRelevant: relevant.length === 0,
         relevance: cut,
         stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },

@@ -1,7 +1,7 @@
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { blobKeyFor } from '../blobs/blob-store.ts';
 import type { InTransaction } from '../db/unit-of-work.ts';
-import { AppError } from '../errors.ts';
+import { AppError, badInput } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import type { ImagesRepository } from '../images/images.repository.ts';
 import { inspectImage } from '../images/inspect-image.ts';
@@ -103,6 +103,20 @@ export function createUploadService(deps: {
           await blobs.delete(key).catch(() => {});
         throw error;
       }
+    },
+
+    /**
+     * The uploader's own live images with these SHA-256 hashes, in the order asked (null where
+     * there is none): what `pixelfind ingest` skips. Never another uploader's rows.
+     */
+    async ownBySha256(uploaderId: string, hashes: readonly string[]): Promise<(ImageRecord | null)[]> {
+      const wanted = hashes.map((hash) => hash.trim().toLowerCase());
+      const bad = wanted.find((hash) => !/^[0-9a-f]{64}$/.test(hash));
+      if (bad !== undefined)
+        throw badInput(`Expected sha256 to be 64 hex digits but received ${JSON.stringify(bad)}`);
+      const rows = await repo.findLiveByUploaderAndShas(uploaderId, [...new Set(wanted)]);
+      const byHash = new Map(rows.map((row) => [row.sha256, row]));
+      return wanted.map((hash) => byHash.get(hash) ?? null);
     },
   };
 }

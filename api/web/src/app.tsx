@@ -3,7 +3,6 @@ import {
   type Hit,
   isEmptyQuery,
   isTinyModel,
-  PAGE_SIZE,
   pageMeta,
   type Query,
   type Reference,
@@ -60,7 +59,7 @@ export function App() {
         return {
           query: q,
           hits: offset > 0 && previous ? [...previous.hits, ...shown] : shown,
-          hasMore: page.hits.length === PAGE_SIZE,
+          hasMore: page.hasNextPage,
           partial: page.partial,
           nothingRelevant: offset === 0 ? page.nothingRelevant : (previous?.nothingRelevant ?? false),
           chips: [...new Set([...(keep ? previous.chips : []), ...q.labels, ...present])].sort(),
