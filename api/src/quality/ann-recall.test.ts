@@ -11,7 +11,7 @@ const unit = (values: number[]) => {
 function setOf(rows: number[][]): VersionVectors {
   const dimension = rows[0]!.length;
   const vectors = new Float32Array(rows.length * dimension);
-  rows.forEach((r, i) => vectors.set(unit(r), i * dimension));
+  for (const [i, r] of rows.entries()) vectors.set(unit(r), i * dimension);
   return { modelVersion: 'v', dimension, ids: rows.map((_, i) => BigInt(i + 1)), vectors };
 }
 

@@ -26,7 +26,7 @@ export function createQualityRepository(db: Queryable) {
       );
       const dimension = rows[0]?.dim ?? 0;
       const vectors = new Float32Array(rows.length * dimension);
-      rows.forEach((row, i) => vectors.set(bufferToVector(toBuffer(row.vector)), i * dimension));
+      for (const [i, row] of rows.entries()) vectors.set(bufferToVector(toBuffer(row.vector)), i * dimension);
       return { modelVersion, dimension, ids: rows.map((r) => BigInt(r.id)), vectors };
     },
     /**
