@@ -124,7 +124,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
       useEdgeTrust({
         key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.encoder.modelVersion,
+        activeModelVersion: () => services.serving.activeModelVersion(),
         // every search reads the epoch before it gates, so answers carry the epoch they were gated at
         safetyEpoch: () => services.blocklist.latestEpoch(),
       }),
@@ -157,7 +157,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useWebApp({
         meta: () => ({
-          'model-version': services.encoder.modelVersion,
+          'model-version': services.serving.activeModelVersion(),
           'anonymous-uploads': String(config.allowAnonymousUploads),
         }),
       }),

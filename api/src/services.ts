@@ -60,6 +60,7 @@ export async function buildApiGraph(
     metrics,
     cache,
     encoder,
+    versions: (callerKey) => core.serving.resolve(callerKey),
     blocklist,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
@@ -80,7 +81,7 @@ export async function buildApiGraph(
     blobs,
     blocklist,
     vectors: cluster,
-    modelVersion: () => encoder.modelVersion,
+    modelVersions: () => core.serving.writeTargets().map((t) => t.modelVersion),
     log: core.log('api'),
   });
 
@@ -105,6 +106,7 @@ export async function buildApiGraph(
   const workers = buildWorkerGraph(core, {
     ...(overrides.worker ? { worker: overrides.worker } : {}),
     ...(overrides.nsfw !== undefined ? { nsfw: overrides.nsfw } : {}),
+    ...(overrides.reindex ? { reindex: overrides.reindex } : {}),
     onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
   });
 
@@ -132,8 +134,12 @@ export async function buildApiGraph(
     ...feedbackServices,
     worker: null,
     createWorker: () => workers.createWorker(),
+    serving: core.serving,
+    lifecycle: core.lifecycle,
+    reindex: workers.createReindexRunner(),
     async close() {
       await services.worker?.stop();
+      await services.reindex.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
       await rateLimits.close();
@@ -150,6 +156,7 @@ export async function buildApiGraph(
   };
   if (config.inProcessWorker) {
     services.worker = await services.createWorker();
+    services.reindex.start();
   }
   return services;
 }

@@ -20,12 +20,15 @@ try {
   const workers = buildWorkerGraph(core);
   const worker = await workers.createWorker();
   worker.start();
+  const reindex = workers.createReindexRunner();
+  reindex.start();
   log.info('indexing worker started', { owner: worker.owner, model: core.encoder.modelVersion });
   onShutdownSignals({
     log,
     graceMs: config.shutdownGraceMs,
     stop: async () => {
       await worker.stop();
+      await reindex.stop();
       log.info('indexing worker stopped', worker.counts());
       await workers.close();
       await core.close();
