@@ -19,7 +19,9 @@ export {
   type ModelEntry,
   modelsDirFrom,
   resolveModel,
+  TINY_BROKEN_MODEL_VERSION,
   TINY_MODEL_VERSION,
+  TINY_V2_MODEL_VERSION,
 } from './registry.ts';
 export {
   createSafetyScorer,
