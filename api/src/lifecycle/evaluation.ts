@@ -1,4 +1,5 @@
 import type { Encoder } from '../encoder/index.ts';
+import { labelsFileOf } from '../encoder/registry.ts';
 import { readLabels } from '../encoder/zero-shot.ts';
 import { measureAnnRecall, sampleImageQueries } from '../quality/ann-recall.ts';
 import { ndcgAtK, recallAtK } from '../quality/golden-metrics.ts';
@@ -113,7 +114,7 @@ export async function evaluateVersion(
   const golden = await evaluateGolden(deps, modelVersion, encoder);
   const vectors = await deps.quality.liveVectors(modelVersion);
   // text queries: the golden texts plus the model's own label vocabulary (always available)
-  const labels = await readLabels(encoder.entry.labels.file).catch(() => [] as string[]);
+  const labels = await readLabels(labelsFileOf(encoder.entry, encoder.info.dir)).catch(() => [] as string[]);
   const labelVectors = labels.length ? await encoder.encodeTexts(labels.slice(0, 50)) : [];
   const ann = await measureAnnRecall({
     searcher: deps.searcher,
