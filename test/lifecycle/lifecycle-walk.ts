@@ -17,6 +17,8 @@ export const WALK_ENV = {
   LIFECYCLE_AUTO_REINDEX: 'false',
   LIFECYCLE_POLL_MS: '100',
   ALLOW_ANONYMOUS_UPLOADS: 'false',
+  // the machine is shared: a shard late under load is not what this test is about
+  SHARD_DEADLINE_MS: '3000',
 };
 export const WALK_OVERRIDES = {
   nsfw: false,
@@ -48,12 +50,22 @@ export const VERSION_FIELDS = `modelVersion state trafficFraction progress { don
   evaluation { goldenRecallAt10 ndcgAt10 annRecallText annRecallImage goldenQueries similarityFloor }
   startedAt readyAt promotedAt demotedAt retiredAt`;
 
-export async function gql(t: TestApp, query: string, variables: Record<string, unknown>, headers: Record<string, string>) {
+export async function gql(
+  t: TestApp,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+) {
   const { body } = await t.gql(query, variables, headers);
   return body as Gql;
 }
 
-async function ok<T>(t: TestApp, query: string, variables: Record<string, unknown>, headers: Record<string, string>) {
+async function ok<T>(
+  t: TestApp,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+) {
   const body = await gql(t, query, variables, headers);
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data as T;
@@ -174,7 +186,13 @@ export async function versions(t: TestApp, lib: Library) {
   return new Map(data.indexVersions.map((v) => [v.modelVersion as string, v]));
 }
 
-export async function waitForState(t: TestApp, lib: Library, modelVersion: string, state: string, ms = 40_000) {
+export async function waitForState(
+  t: TestApp,
+  lib: Library,
+  modelVersion: string,
+  state: string,
+  ms = 40_000,
+) {
   const until = Date.now() + ms;
   for (;;) {
     const v = (await versions(t, lib)).get(modelVersion);
@@ -185,7 +203,12 @@ export async function waitForState(t: TestApp, lib: Library, modelVersion: strin
 }
 
 /** Every answer: its query log row names the version it reported, and its best hit is right. */
-export async function expectConsistent(backend: Backend, t: TestApp, lib: Library, answers: { colour: Colour; answer: Answer }[]) {
+export async function expectConsistent(
+  backend: Backend,
+  t: TestApp,
+  lib: Library,
+  answers: { colour: Colour; answer: Answer }[],
+) {
   await t.services.queryLog.flush();
   const { rows } = await backend.db.query<{ id: string; model_version: string }>(
     'SELECT id::text AS id, model_version FROM search_queries WHERE id = ANY($1::uuid[])',
@@ -216,8 +239,23 @@ export async function embeddingsOf(backend: Backend, modelVersion: string): Prom
 
 /** The walk itself. */
 export async function walkToV2(backend: Backend, t: TestApp, lib: Library): Promise<void> {
-  const { admin } = lib;
   const load = searchLoad(t, lib);
+  try {
+    await walkUnderLoad(backend, t, lib, load);
+  } finally {
+    await load.stop();
+    await lib.worker.stop();
+    await t.services.reindex.stop();
+  }
+}
+
+async function walkUnderLoad(
+  backend: Backend,
+  t: TestApp,
+  lib: Library,
+  load: ReturnType<typeof searchLoad>,
+): Promise<void> {
+  const { admin } = lib;
 
   // re-index while uploading: the uploads land in both versions
   const started = await ok<{ startReindex: { indexVersion: { state: string } } }>(
@@ -248,7 +286,12 @@ export async function walkToV2(backend: Backend, t: TestApp, lib: Library): Prom
   expect(evaluation.similarityFloor).toBeGreaterThan(0);
 
   // traffic slice: half of the callers, each always on the same side
-  await ok(t, 'mutation($m: String!) { setIndexTraffic(modelVersion: $m, fraction: 0.5) { indexVersion { trafficFraction } } }', { m: V2 }, admin);
+  await ok(
+    t,
+    'mutation($m: String!) { setIndexTraffic(modelVersion: $m, fraction: 0.5) { indexVersion { trafficFraction } } }',
+    { m: V2 },
+    admin,
+  );
   const sides = new Map<number, Set<string>>();
   for (let round = 0; round < 2; round++) {
     for (const [i, user] of lib.users.entries()) {
@@ -260,14 +303,18 @@ export async function walkToV2(backend: Backend, t: TestApp, lib: Library): Prom
   const served = new Set([...sides.values()].flatMap((s) => [...s]));
   expect(served).toEqual(new Set([V1, V2]));
   await t.services.queryLog.flush();
-  const report = await ok<{ relevanceReport: { totals: { modelVersion: string; queries: number; clickThroughRate: number }[] } }>(
+  const report = await ok<{
+    relevanceReport: { totals: { modelVersion: string; queries: number; clickThroughRate: number }[] };
+  }>(
     t,
     '{ relevanceReport(window: "1h") { totals { modelVersion rankerVersion queries clickThroughRate saveRate } hourly { start modelVersion } daily { start } } }',
     {},
     admin,
   );
   expect(new Set(report.relevanceReport.totals.map((r) => r.modelVersion))).toEqual(new Set([V1, V2]));
-  expect(report.relevanceReport.totals.find((r) => r.modelVersion === V1)!.clickThroughRate).toBeGreaterThan(0);
+  expect(report.relevanceReport.totals.find((r) => r.modelVersion === V1)!.clickThroughRate).toBeGreaterThan(
+    0,
+  );
 
   // promote under load: the gate passes, and the next queries run on v2
   const promoted = await ok<{ promoteIndex: { indexVersion: { state: string }; gate: { passed: boolean } } }>(
@@ -304,7 +351,12 @@ export async function walkToV2(backend: Backend, t: TestApp, lib: Library): Prom
   expect((await versions(t, lib)).get(V2)?.state).toBe('READY');
 
   // promote again, then the rollback window passes: v1 is retired and its shard memory freed
-  await ok(t, 'mutation($m: String!) { promoteIndex(modelVersion: $m) { indexVersion { state } } }', { m: V2 }, admin);
+  await ok(
+    t,
+    'mutation($m: String!) { promoteIndex(modelVersion: $m) { indexVersion { state } } }',
+    { m: V2 },
+    admin,
+  );
   const { answers, failures } = await load.stop();
   expect(failures).toEqual([]);
   expect(answers.length).toBeGreaterThan(10);
@@ -333,9 +385,14 @@ export async function walkToV2(backend: Backend, t: TestApp, lib: Library): Prom
 /** The same walk to the broken model: built, evaluated, refused by the gate with the numbers. */
 export async function walkToBroken(t: TestApp, lib: Library): Promise<void> {
   const active = [...(await versions(t, lib)).values()].find((v) => v.state === 'ACTIVE')!.modelVersion;
-  await ok(t, 'mutation($m: String!) { startReindex(modelVersion: $m) { indexVersion { state } } }', { m: BROKEN }, lib.admin);
+  await ok(
+    t,
+    'mutation($m: String!) { startReindex(modelVersion: $m) { indexVersion { state } } }',
+    { m: BROKEN },
+    lib.admin,
+  );
   t.services.reindex.start();
-  await waitForState(t, lib, BROKEN, 'READY');
+  await waitForState(t, lib, BROKEN, 'READY').finally(() => t.services.reindex.stop());
   const refused = await gql(
     t,
     'mutation($m: String!) { promoteIndex(modelVersion: $m) { indexVersion { state } } }',

@@ -2,6 +2,9 @@ import type { VectorSearcher } from '../search/search.ports.ts';
 import { exactTopK } from './exact-search.ts';
 import type { VersionVectors } from './quality.repository.ts';
 
+/** Scores this close count as a tie (float32 sums in another order differ by about 1e-7). */
+const TIE_EPSILON = 1e-5;
+
 export interface AnnRecallInput {
   /** The live index of the version (the shard router through the cluster client). */
   searcher: VectorSearcher;
@@ -31,7 +34,9 @@ export interface AnnRecall {
  * ANN health: recall@k of a version's live index against an exact search of its own vectors,
  * text and image queries apart (their vectors sit in different regions of a CLIP space, and an
  * index can serve one well and the other badly). Recall of one query = |ANN top k ∩ exact top k|
- * / |exact top k|; a library smaller than k compares against all of it.
+ * / |exact top k|, where a hit tied with the exact k-th score counts as found (identical images
+ * have identical vectors, and which of them fills the last places is arbitrary); a library
+ * smaller than k compares against all of it.
  */
 export async function measureAnnRecall(input: AnnRecallInput): Promise<AnnRecall> {
   const k = input.k ?? 10;
@@ -42,10 +47,14 @@ export async function measureAnnRecall(input: AnnRecallInput): Promise<AnnRecall
     let sum = 0;
     for (const [i, query] of queries.entries()) {
       const truth = new Set(exact[i]!.map((h) => h.id));
+      // ties: a hit scoring as high as the exact k-th is as right as the id the exact search kept
+      const kth = exact[i]!.at(-1)?.score ?? Number.POSITIVE_INFINITY;
       const answer = await input.searcher.search(input.vectors.modelVersion, query, k);
       if (answer.partial) partialAnswers += 1;
       let found = 0;
-      for (const hit of answer.hits.slice(0, k)) if (truth.has(hit.id)) found += 1;
+      for (const hit of answer.hits.slice(0, k)) {
+        if (truth.has(hit.id) || hit.score >= kth - TIE_EPSILON) found += 1;
+      }
       sum += truth.size === 0 ? 1 : found / truth.size;
     }
     return sum / queries.length;
