@@ -10,6 +10,7 @@ import { useEdgeImpressions } from './feedback/use-edge-impressions.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
+import { useSliceNoStore } from './lifecycle/use-slice-no-store.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { createMaskError } from './plugins/mask-error.ts';
 import { useAccessLog } from './plugins/use-access-log.ts';
@@ -128,6 +129,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
         // every search reads the epoch before it gates, so answers carry the epoch they were gated at
         safetyEpoch: () => services.blocklist.latestEpoch(),
       }),
+      useSliceNoStore(),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
           services.feedback.recordEdgeImpression(source, queryId, callerRef),

@@ -302,6 +302,15 @@ async function walkUnderLoad(
   expect([...sides.values()].every((s) => s.size === 1)).toBe(true);
   const served = new Set([...sides.values()].flatMap((s) => [...s]));
   expect(served).toEqual(new Set([V1, V2]));
+  // a slice's answer is the caller's own: never shared by the edge's result cache
+  const slicedUser = lib.users[[...sides.entries()].find(([, s]) => s.has(V2))![0]]!;
+  const slicedResponse = await t.app.fetch('http://pixelfind.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...slicedUser },
+    body: JSON.stringify({ query: '{ search(input: { text: "red" }) { modelVersion } }' }),
+  });
+  expect((await slicedResponse.json()).data.search.modelVersion).toBe(V2);
+  expect(slicedResponse.headers.get('cache-control')).toMatch(/no-store/);
   await t.services.queryLog.flush();
   const report = await ok<{
     relevanceReport: { totals: { modelVersion: string; queries: number; clickThroughRate: number }[] };
