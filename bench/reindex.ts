@@ -57,6 +57,7 @@ const server = await startServer(services);
 try {
   // the library: distinct solid colours
   for (let i = 0; i < settings.images; i++) {
+    if (i % 50 === 0) process.stderr.write(`[bench:reindex] uploading ${i}/${settings.images}\n`);
     const rgb = [(i * 37) % 256, (i * 91) % 256, (i * 53) % 256] as const;
     const up = await postMultipart<{ uploadImage: { image: { id: string } } }>(
       server.url,
@@ -111,8 +112,12 @@ try {
     return { ms, failures, versions: Object.fromEntries(versions) };
   }
 
+  const phase = (name: string) =>
+    process.stderr.write(`[bench:reindex] ${new Date().toISOString()} ${name}\n`);
+  phase(`library of ${settings.images} images indexed`);
   const before = await searchWhile(new Promise((resolve) => setTimeout(resolve, settings.beforeS * 1000)));
 
+  phase('before: done; re-index starts');
   const buildStarted = performance.now();
   await services.lifecycle.startReindex(V2);
   const built = (async () => {
@@ -126,6 +131,7 @@ try {
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   const ready = await built;
 
+  phase(`re-index ${ready.state} in ${Math.round(buildSeconds)} s; promote`);
   const promote = await searchWhile(
     (async () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -133,6 +139,7 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 2000));
     })(),
   );
+  phase('rollback');
   const rollback = await searchWhile(
     (async () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));

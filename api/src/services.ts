@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Gauge } from 'prom-client';
 import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
@@ -9,25 +10,49 @@ import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
-import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
-import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
+import { registerClusterGauge } from './metrics/cluster-metrics.ts';
+import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
+import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
+import { manifestRelevance, type RelevancePolicy } from './search/relevance.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
 
-export interface ServiceOverrides extends CoreOverrides, Omit<WorkerGraphOptions, 'onIndexed'> {
+export interface ServiceOverrides
+  extends Omit<CoreOverrides, 'shardMetrics'>,
+    Omit<WorkerGraphOptions, 'metrics'> {
   ranker?: RankerConfig;
+  /**
+   * The relevance floor per model version (search/relevance.ts). Default: each version's
+   * manifest; the model lifecycle's calibrated floor per version plugs in here.
+   */
+  relevance?: RelevancePolicy;
+}
+
+/**
+ * The relevance floor per model version: the one the lifecycle calibrated on the golden set at
+ * evaluation when there is one, else the version's manifest (issue 11 item 3, issue 11 item 8).
+ */
+function calibratedRelevance(core: CoreGraph, encoder: CoreGraph['encoder']): RelevancePolicy {
+  const manifest = manifestRelevance(encoder.entry ? { [encoder.modelVersion]: encoder.entry } : {});
+  return {
+    similarityFloorFor: (modelVersion) =>
+      core.serving.similarityFloorFor(modelVersion) ?? manifest.similarityFloorFor(modelVersion),
+    adaptiveMarginFor: (modelVersion) => manifest.adaptiveMarginFor(modelVersion),
+  };
 }
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
-  const core = await buildCore(config, overrides);
-  return buildApiGraph(core, config, overrides);
+  // made first: in single mode the in-process shards report into the API's registry
+  const metrics = createMetrics();
+  const core = await buildCore(config, { ...overrides, shardMetrics: metrics.shards });
+  return buildApiGraph(core, config, overrides, metrics);
 }
 
 /** Builds the API services over an opened core graph; closing them closes the core too. */
@@ -35,6 +60,7 @@ export async function buildApiGraph(
   core: CoreGraph,
   config: Config,
   overrides: ServiceOverrides = {},
+  metrics: Metrics = createMetrics(),
 ): Promise<Services> {
   const { db, cache, blobs, encoder, cluster } = core;
   const ranker =
@@ -47,6 +73,12 @@ export async function buildApiGraph(
   const feedbackServices = createFeedbackServices(db, {
     lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0,
     queryLog: { log: core.log('query-log') },
+    // a save has no query: it counts under the versions serving now
+    onEngagement: (kind, versions) =>
+      metrics.engagement[kind].inc({
+        model_version: versions?.modelVersion ?? encoder.modelVersion,
+        ranker_version: versions?.rankerVersion ?? ranker.version,
+      }),
   });
   const statsLog = core.log('stats');
   const stopStats = startStatsAggregation({
@@ -54,7 +86,6 @@ export async function buildApiGraph(
     everyMs: config.statsEveryMs,
     onError: (error) => statsLog.error('image_stats aggregation failed', { error: String(error) }),
   });
-  const metrics = createMetrics();
   const search = createSearchService({
     repository: createSearchRepository(db),
     metrics,
@@ -64,6 +95,7 @@ export async function buildApiGraph(
     blocklist,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
+    relevance: overrides.relevance ?? calibratedRelevance(core, encoder),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -86,28 +118,31 @@ export async function buildApiGraph(
   });
 
   const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
-  gaugeFrom(
+  registerIndexQueueGauge(metrics.registry, db);
+  registerClusterGauge(metrics.registry, cluster);
+  counterFrom(
     metrics.registry,
-    'pixelfind_index_jobs',
-    'Index jobs by state.',
-    () => createIndexJobsRepository(db).depth(),
-    'state',
-  );
-  gaugeFrom(
-    metrics.registry,
-    'pixelfind_query_log',
-    'Query log buffer: buffered, written, dropped, lost.',
-    async () => {
-      const { buffered, written, dropped, lost } = feedbackServices.queryLog.stats();
-      return { buffered, written, dropped, lost };
+    'pixelfind_query_log_entries_total',
+    'Query log entries by result: written (rows stored), dropped (buffer full), lost (a batch failed twice).',
+    () => {
+      const { written, dropped, lost } = feedbackServices.queryLog.stats();
+      return { written, dropped, lost };
     },
-    'counter',
+    'result',
   );
+  new Gauge({
+    name: 'pixelfind_query_log_buffered',
+    help: 'Query log entries accepted and not yet written.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(feedbackServices.queryLog.stats().buffered);
+    },
+  });
   const workers = buildWorkerGraph(core, {
     ...(overrides.worker ? { worker: overrides.worker } : {}),
     ...(overrides.nsfw !== undefined ? { nsfw: overrides.nsfw } : {}),
     ...(overrides.reindex ? { reindex: overrides.reindex } : {}),
-    onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
+    metrics: metrics.indexing,
   });
 
   const services: Services = {

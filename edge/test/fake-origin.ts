@@ -21,9 +21,12 @@ const typeDefs = /* GraphQL */ `
   type Tag { label: String! confidence: Float! source: String! }
   type Image { id: ID! storageUrl: String! width: Int! height: Int! status: String! createdAt: String! tags: [Tag!]! }
   type Hit { score: Float! similarity: Float! image: Image! }
-  type SearchResult { queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! hits: [Hit!]! }
+  type SearchResult {
+    queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! nothingRelevant: Boolean! hits: [Hit!]!
+  }
   input SearchInput {
     text: String imageUrl: String imageId: ID textWeight: Float fusion: String labels: [String!] limit: Int offset: Int
+    minSimilarity: Float
   }
   type UploadImagePayload { image: Image! created: Boolean }
   type RecordClickPayload { ok: Boolean! }
@@ -123,14 +126,14 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
               if (!fromEdge) returnEmbeddingToEdge(request, { modelVersion, text, embedding: encode(text) });
             }
             queries += 1;
+            const shown = state.corpus.filter((id) => !state.takenDown.has(id));
             return {
               queryId: `00000000-0000-4000-8000-${String(queries).padStart(12, '0')}`,
               modelVersion: state.modelVersion,
               partial: state.partial,
               tookMs: 1,
-              hits: state.corpus
-                .filter((id) => !state.takenDown.has(id))
-                .map((id) => ({ score: 0.9, similarity: 0.8, image: image(id) })),
+              hits: shown.map((id) => ({ score: 0.9, similarity: 0.8, image: image(id) })),
+              nothingRelevant: shown.length === 0,
             };
           },
           image: (_: unknown, { id }: { id: string }) => (id === '1' ? image('1') : null),

@@ -174,6 +174,14 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
       'get',
     );
     expect(none.results).toEqual([]);
+    expect(none.nothing_relevant).toBe(true);
+    expect(results.nothing_relevant).toBe(false);
+    // the relevance floor can be set per request; out of [-1, 1] is a coded 400
+    const strict = await documented(await call('/search?q=green&min_similarity=0.9'), '/search', 'get');
+    expect(strict).toMatchObject({ results: [], nothing_relevant: true });
+    const badFloor = await call('/search?q=red&min_similarity=2');
+    expect(badFloor.status).toBe(400);
+    expect((await documented(badFloor, '/search', 'get')).error.code).toBe('BAD_USER_INPUT');
 
     const missing = await call('/search');
     expect(missing.status).toBe(400);

@@ -10,7 +10,7 @@ import { type Backend, backends } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 const SEARCH = `query Search($input: SearchInput!) {
-  search(input: $input) { queryId modelVersion partial tookMs
+  search(input: $input) { queryId modelVersion partial tookMs nothingRelevant minSimilarity
     hits { score similarity signals { similarity engagement recency } image { id status tags { label source } } } }
 }`;
 
@@ -20,7 +20,14 @@ interface Hit {
   image: { id: string; tags: { label: string; source: string }[] };
 }
 interface SearchData {
-  search: { queryId: string; modelVersion: string; partial: boolean; hits: Hit[] };
+  search: {
+    queryId: string;
+    modelVersion: string;
+    partial: boolean;
+    nothingRelevant: boolean;
+    minSimilarity: number;
+    hits: Hit[];
+  };
 }
 
 describe.each(backends)('search end to end with the tiny model ($name)', ({ create }) => {
@@ -118,9 +125,47 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
   });
 
   it('never returns the rejected magenta image, even for "magenta"', async () => {
-    const found = await names({ text: 'magenta', limit: 100 });
+    const found = await names({ text: 'magenta', limit: 100, minSimilarity: -1 });
     expect(found).not.toContain('magenta');
-    expect(found.length).toBeGreaterThan(0);
+    // with no floor at all, everything else comes back at similarity ~0
+    expect(found.length).toBe(syntheticImageSet().length - 1);
+  });
+
+  it('"magenta" (nothing magenta is searchable) returns nothing and says so', async () => {
+    const answer = await search({ text: 'magenta', limit: 100 });
+    expect(answer.hits).toEqual([]);
+    expect(answer.nothingRelevant).toBe(true);
+    // the tiny model's manifest floor
+    expect(answer.minSimilarity).toBe(0.3);
+    // a word the model does not know is as irrelevant as an absent colour
+    expect((await search({ text: 'nothing known' })).nothingRelevant).toBe(true);
+  });
+
+  it('"red" still finds red: the red image, then the four holding red, and nothing else', async () => {
+    const answer = await search({ text: 'red', limit: 100 });
+    expect(answer.nothingRelevant).toBe(false);
+    const found = answer.hits.map((h) => nameOf(h.image.id));
+    expect(found[0]).toBe('red');
+    expect(found.slice(1).sort()).toEqual([
+      'blue-left-red-right',
+      'blue-top-red-bottom',
+      'red-left-blue-right',
+      'red-top-blue-bottom',
+    ]);
+    // the adaptive cut: within the margin of the best hit (1.0 - 0.5), above the floor
+    expect(answer.minSimilarity).toBeCloseTo(0.5, 5);
+    for (const hit of answer.hits) expect(hit.similarity).toBeGreaterThanOrEqual(answer.minSimilarity);
+  });
+
+  it('minSimilarity overrides the floor and the adaptive cut, and must lie in [-1, 1]', async () => {
+    const strict = await search({ text: 'red', minSimilarity: 0.9 });
+    expect(strict.hits.map((h) => nameOf(h.image.id))).toEqual(['red']);
+    expect(strict.minSimilarity).toBe(0.9);
+    const loose = await search({ text: 'red', minSimilarity: 0, limit: 100 });
+    expect(loose.hits.length).toBe(syntheticImageSet().length - 1);
+    const { body } = await t.gql(SEARCH, { input: { text: 'red', minSimilarity: 1.5 } });
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toMatch(/minSimilarity between -1 and 1/);
   });
 
   it('finds by uploaded image, by URL and by imageId', async () => {
@@ -173,11 +218,41 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     }
   });
 
+  it('asks the relevance port for the version floor: a calibrated floor replaces the manifest one', async () => {
+    const asked: string[] = [];
+    const calibrated = await createTestApp(
+      backend,
+      {},
+      {
+        relevance: {
+          similarityFloorFor: async (modelVersion) => {
+            asked.push(modelVersion);
+            return 0.95;
+          },
+          adaptiveMarginFor: () => 2,
+        },
+      },
+    );
+    try {
+      const { body } = await calibrated.gql<SearchData>(SEARCH, { input: { text: 'red', limit: 100 } });
+      expect(body.data!.search.hits.map((h) => nameOf(h.image.id))).toEqual(['red']);
+      expect(body.data!.search.minSimilarity).toBe(0.95);
+      expect(asked).toEqual(['tiny-clip-v1']);
+    } finally {
+      await calibrated.close();
+    }
+  });
+
   it('filters by labels', async () => {
-    const sky = await names({ text: 'red', labels: ['sky'] });
-    expect(sky).toEqual(['cyan']);
-    const none = await names({ text: 'red', labels: ['no-such-label'] });
-    expect(none).toEqual([]);
+    expect(await names({ text: 'cyan', labels: ['sky'] })).toEqual(['cyan']);
+    // the only sky image is not red: nothing relevant, unless the floor is lifted
+    const redSky = await search({ text: 'red', labels: ['sky'] });
+    expect(redSky.hits).toEqual([]);
+    expect(redSky.nothingRelevant).toBe(true);
+    expect(await names({ text: 'red', labels: ['sky'], minSimilarity: -1 })).toEqual(['cyan']);
+    const none = await search({ text: 'red', labels: ['no-such-label'] });
+    expect(none.hits).toEqual([]);
+    expect(none.nothingRelevant).toBe(true);
   });
 
   it('hides a flagged image from the next query', async () => {

@@ -9,6 +9,7 @@ import {
   type RebuildReport,
   type RouterHealth,
   type RouterStats,
+  type ShardMetrics,
   type ShardRouter,
   type SqlClient,
 } from '../../../search-cluster/src/index.ts';
@@ -71,6 +72,8 @@ export interface ClusterClientOptions {
   authToken?: string | null;
   /** Where in-process shards log (loads, rebuilds). Default: silent. */
   log?: Logger;
+  /** Where in-process shards report their metrics. Default: nowhere. */
+  shardMetrics?: ShardMetrics;
 }
 
 /** Wraps a router; in-process shards are loaded (snapshot, refill or rebuild) before this resolves. */
@@ -91,6 +94,7 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
           dataDir: path.join(options.dataDir, 'shards'),
           deadlineMs: options.deadlineMs,
           ...(options.log ? { log: options.log } : {}),
+          ...(options.shardMetrics ? { metrics: options.shardMetrics } : {}),
         });
   return clusterClientOver(router);
 }

@@ -49,6 +49,10 @@ export const coreVariables = defineEnv({
     defaultText: 'unset: in-process cache',
     doc: 'Redis connection string',
   }),
+  REDIS_KEY_PREFIX: env.custom((raw) => raw, 'pf:', {
+    expected: 'a key prefix',
+    doc: 'prefix of every cache key in Redis, so clusters can share one (rate limits: `RATE_LIMIT_PREFIX`)',
+  }),
   S3_BUCKET: env.string({
     defaultText: 'unset: local blobs in `DATA_DIR/blobs`',
     doc: 'S3-compatible blob store bucket',
@@ -219,6 +223,16 @@ export const httpVariables = defineEnv({
     min: 100,
     max: 3_600_000,
     doc: 'how often image_stats folds in impressions, clicks and saves',
+  }),
+});
+
+/** The worker process's own HTTP listener (`/healthz`, `/readyz`, `/metrics`). */
+export const workerVariables = defineEnv({
+  WORKER_PORT: env.int({
+    default: 4100,
+    min: 0,
+    max: 65_535,
+    doc: "the worker's `/healthz`, `/readyz` and `/metrics` port (0: any free port); it listens on `HOST` and guards `/metrics` with `METRICS_TOKEN` as the API does",
   }),
 });
 

@@ -82,7 +82,16 @@ export function listParam(values: string[]): string[] | undefined {
   return list.length > 0 ? list : undefined;
 }
 
-/** `GET /search?q=&image_url=&limit=&offset=&filter_label=` -> query Search. */
+function similarityParam(search: URLSearchParams, name: string): number | undefined {
+  const raw = search.get(name);
+  if (raw === null || raw === '') return undefined;
+  const value = Number(raw);
+  if (!/^-?\d+(\.\d+)?$/.test(raw) || value < -1 || value > 1)
+    throw bad(`Expected ${name} to be a number between -1 and 1 but received ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** `GET /search?q=&image_url=&limit=&offset=&filter_label=&min_similarity=` -> query Search. */
 export function searchCall(search: URLSearchParams): RestCall {
   const text = search.get('q')?.trim() || undefined;
   const imageUrl = search.get('image_url')?.trim() || undefined;
@@ -95,6 +104,7 @@ export function searchCall(search: URLSearchParams): RestCall {
       labels: listParam(search.getAll('filter_label')),
       limit: integerParam(search, 'limit'),
       offset: integerParam(search, 'offset'),
+      minSimilarity: similarityParam(search, 'min_similarity'),
     }).filter(([, value]) => value !== undefined),
   );
   return { operation: 'Search', variables: { input } };
@@ -173,7 +183,11 @@ const lower = (status: unknown) => (typeof status === 'string' ? status.toLowerC
 function shapeOf(operation: RestOperationName, data: Gql): RestAnswer | null {
   switch (operation) {
     case 'Search': {
-      const search = data.search as { queryId: string; hits: { score: number; image: Gql }[] } | null;
+      const search = data.search as {
+        queryId: string;
+        nothingRelevant: boolean;
+        hits: { score: number; image: Gql }[];
+      } | null;
       if (!search) return null;
       return {
         status: 200,
@@ -185,6 +199,7 @@ function shapeOf(operation: RestOperationName, data: Gql): RestAnswer | null {
             tags: tagsOf(image.tags),
           })),
           query_id: search.queryId,
+          nothing_relevant: search.nothingRelevant,
         },
       };
     }

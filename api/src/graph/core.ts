@@ -3,6 +3,7 @@ import {
   createLogger,
   type Logger,
   type RootLogger,
+  type ShardMetrics,
   useNativeAddon,
 } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
@@ -32,6 +33,8 @@ export interface CoreOverrides {
   loadEncoder?: EncoderLoader;
   /** The process's root logger. Default: one made from LOG_LEVEL. */
   logger?: RootLogger;
+  /** Where in-process shards report their `pixelfind_shard_*` series (the API's registry). Default: nowhere. */
+  shardMetrics?: ShardMetrics;
 }
 
 /** What both the API and the worker process need: stores, the encoder, the search cluster. */
@@ -65,6 +68,7 @@ export function buildSearchCluster(
   db: Database,
   encoder: Encoder,
   logger: RootLogger,
+  shardMetrics?: ShardMetrics,
 ): Promise<ClusterClient> {
   return createClusterClient({
     shards: config.shards.remote ?? String(config.shards.inProcessCount),
@@ -74,6 +78,7 @@ export function buildSearchCluster(
     dataDir: config.dataDir,
     authToken: config.shards.authToken,
     log: componentLogger(logger, 'shard'),
+    ...(shardMetrics ? { shardMetrics } : {}),
   });
 }
 
@@ -91,7 +96,7 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
     overrides.db ??
     (await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: log('db') }));
   await migrate(db);
-  const cache = overrides.cache ?? createCache({ redisUrl: config.redisUrl });
+  const cache = overrides.cache ?? createCache({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
   const blobs =
     overrides.blobs ??
     (config.blobs.kind === 'local'
@@ -107,7 +112,7 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
       allowSpinning: config.encoder.allowSpinning,
       logger: log('encoder'),
     }));
-  const cluster = await buildSearchCluster(config, db, encoder, logger);
+  const cluster = await buildSearchCluster(config, db, encoder, logger, overrides.shardMetrics);
   const load: EncoderLoader =
     overrides.loadEncoder ??
     ((model) =>

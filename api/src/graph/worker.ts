@@ -6,6 +6,7 @@ import {
   type WorkerOptions,
 } from '../indexing/indexing.worker.ts';
 import { createReindexRunner, type ReindexOptions, type ReindexRunner } from '../lifecycle/reindex.runner.ts';
+import type { IndexingMetrics } from '../metrics/indexing-metrics.ts';
 import type { CoreGraph } from './core.ts';
 
 export interface WorkerGraphOptions {
@@ -13,8 +14,8 @@ export interface WorkerGraphOptions {
   worker?: WorkerOptions;
   /** nsfwjs in the safety score; tests of unrelated behaviour may turn it off. Default true. */
   nsfw?: boolean;
-  /** Told how long each image took from upload to searchable. */
-  onIndexed?: (seconds: number) => void;
+  /** Where the workers report freshness and job outcomes (the process's registry). Default: nowhere. */
+  metrics?: IndexingMetrics;
   /** Options for the shadow re-index runner (tests shorten its waits). */
   reindex?: ReindexOptions;
 }
@@ -42,7 +43,7 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
           vectors: core.cluster,
           targets: () => core.serving.writeTargets(),
           log,
-          ...(options.onIndexed ? { onIndexed: options.onIndexed } : {}),
+          ...(options.metrics ? options.metrics.hooks : {}),
         },
         { safetyThreshold: core.config.search.safetyThreshold, ...core.config.indexer, ...options.worker },
       );

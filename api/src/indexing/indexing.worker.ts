@@ -41,6 +41,8 @@ export interface WorkerDeps {
    * versions: a shadow re-index in progress gets fresh uploads too). Default: the embedder's only.
    */
   targets?: () => { modelVersion: string; encoder: Pick<ImageEmbedder, 'encodeImages'> }[];
+  /** Each job's outcome as it settles (the jobs metric). */
+  onSettled?: (outcome: JobOutcome) => void;
 }
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
@@ -202,6 +204,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   async function runBatch(): Promise<JobOutcome[]> {
     for (const dead of await jobs.buryCrashLooping(maxAttempts)) {
       counts.dead += 1;
+      deps.onSettled?.('dead');
       log.error('index job dead: its worker kept dying', {
         job: dead.id,
         image: dead.image_id,
@@ -273,7 +276,10 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         }
       }
       const result = claimed.map((job) => outcomes.get(job.id) ?? 'retry');
-      for (const outcome of result) counts[outcome] += 1;
+      for (const outcome of result) {
+        counts[outcome] += 1;
+        deps.onSettled?.(outcome);
+      }
       return result;
     } finally {
       clearInterval(renew);

@@ -43,6 +43,13 @@ const SearchInputRef = builder.inputType('SearchInput', {
     labels: t.stringList({ required: false, description: 'Only images carrying every one of these labels.' }),
     limit: t.int({ required: false, description: `Default 20, at most ${MAX_LIMIT}.` }),
     offset: t.int({ required: false, description: `Default 0, at most ${MAX_OFFSET}.` }),
+    minSimilarity: t.float({
+      required: false,
+      description:
+        'The lowest cosine similarity a hit may have, in [-1, 1]; replaces the model version floor and the ' +
+        'adaptive cut. Default: the floor of the model version, raised for text queries to the best hit ' +
+        "minus the model's adaptive margin.",
+    }),
   }),
 });
 
@@ -75,6 +82,17 @@ const SearchResultRef = builder.objectRef<SearchOutcome>('SearchResult').impleme
     }),
     tookMs: t.exposeFloat('tookMs'),
     hits: t.field({ type: [SearchHitRef], resolve: (result) => result.hits }),
+    nothingRelevant: t.exposeBoolean('nothingRelevant', {
+      description:
+        'True when no image is similar enough to the query to be relevant (or none the filters allow): ' +
+        'hits is empty on every page. Say "nothing relevant" rather than showing loose matches.',
+    }),
+    minSimilarity: t.float({
+      description:
+        'The similarity a hit needed: minSimilarity of the input, or the model version floor, raised for ' +
+        'text queries by the adaptive cut.',
+      resolve: (result) => result.relevance.minSimilarity,
+    }),
   }),
 });
 

@@ -11,6 +11,7 @@ import { inspectImage } from '../images/inspect-image.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
+import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import type { SearchRepository } from './search.repository.ts';
 import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
@@ -42,6 +43,13 @@ export interface SearchOutcome {
   partial: boolean;
   tookMs: number;
   hits: SearchHit[];
+  /**
+   * True when no image reached the relevance cut: the library holds nothing like the query (or
+   * nothing the filters allow). Then `hits` is empty, whatever the page.
+   */
+  nothingRelevant: boolean;
+  /** The similarity a hit needed and why (relevance.ts). */
+  relevance: RelevanceCut;
   /** Per-stage milliseconds, for metrics and the search benchmark. */
   stages: { encode: number; fanout: number; hydrate: number; rerank: number };
   /** The text embedding when one was computed here (the edge may cache it). */
@@ -66,7 +74,12 @@ export interface SearchDeps {
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
-  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache'>;
+  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
+  /**
+   * The relevance floor per model version. Default: the manifest's (the encoder's own when it
+   * has one, else the shipped manifest of that version); the lifecycle's calibrated floor plugs in here.
+   */
+  relevance?: RelevancePolicy;
 }
 
 const unavailable = (cause: unknown) =>
@@ -82,6 +95,10 @@ export function createSearchService(deps: SearchDeps) {
   const repo = deps.repository;
   const resolveVersion: VersionResolver =
     deps.versions ?? (() => ({ modelVersion: deps.encoder.modelVersion, encoder: deps.encoder }));
+  const { encoder: configured } = deps;
+  const relevance =
+    deps.relevance ??
+    manifestRelevance(configured.entry ? { [configured.modelVersion]: configured.entry } : {});
 
   // Every helper takes the query's encoder: the version is resolved once per query and carried
   // through encoding, cache keys, the shard search and the log row, never read again midway.
@@ -139,7 +156,11 @@ export function createSearchService(deps: SearchDeps) {
       metrics.searchStage.observe({ stage }, ms / 1000);
     metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
     metrics.searches.inc({ partial: String(outcome.partial) });
-    if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });
+    metrics.engagement.searches.inc({
+      model_version: outcome.modelVersion,
+      ranker_version: options.ranker.version,
+    });
+    if (outcome.embeddingSource) metrics.embeddingCache.inc({ source: outcome.embeddingSource });
   }
 
   return {
@@ -171,6 +192,14 @@ export function createSearchService(deps: SearchDeps) {
             })
           : null);
       const need = input.offset + input.limit;
+      const modelVersion = encoder.modelVersion;
+      // asked now, answered while the query is encoded (the policy may read a store)
+      const floorPromise =
+        input.minSimilarity === null
+          ? Promise.resolve(relevance.similarityFloorFor(modelVersion))
+          : Promise.resolve(input.minSimilarity);
+      // no unhandled rejection if encoding fails first
+      floorPromise.catch(() => {});
       // over-fetch so that the gate and filters still leave a full page
       const k = Math.min(1000, Math.max(options.topK, need * 3));
 
@@ -236,9 +265,19 @@ export function createSearchService(deps: SearchDeps) {
       });
       const hydrateMs = performance.now() - mark;
 
+      // the relevance floor: on the admitted (safe) candidates only
+      const cut = relevanceCut({
+        similarities: admitted.map((a) => a.candidate.score),
+        requested: input.minSimilarity,
+        floor: await floorPromise,
+        margin: relevance.adaptiveMarginFor(modelVersion),
+        adaptive: text !== null && image === null,
+      });
+      const relevant = admitted.filter((a) => a.candidate.score >= cut.minSimilarity);
+
       mark = performance.now();
       const now = Date.now();
-      const ranked = admitted
+      const ranked = relevant
         .map(({ candidate, image }) => {
           const stat = statsById.get(image.id);
           const signals: Signals = {
@@ -276,6 +315,8 @@ export function createSearchService(deps: SearchDeps) {
         partial,
         tookMs,
         hits,
+        nothingRelevant: relevant.length === 0,
+        relevance: cut,
         stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },
         textEmbedding: text,
         embeddingSource: textResult?.source ?? null,

@@ -24,6 +24,8 @@ export interface SearchPage {
   queryId: string;
   modelVersion: string;
   partial: boolean;
+  /** the server found nothing similar enough to be relevant (hits is empty) */
+  nothingRelevant: boolean;
   hits: Hit[];
 }
 
@@ -44,7 +46,7 @@ export const PAGE_SIZE = 24;
 
 const IMAGE_FIELDS = 'id width height status createdAt storageUrl tags { label confidence source }';
 const SEARCH = `query WebSearch($input: SearchInput!) {
-  search(input: $input) { queryId modelVersion partial hits { score similarity image { ${IMAGE_FIELDS} } } }
+  search(input: $input) { queryId modelVersion partial nothingRelevant hits { score similarity image { ${IMAGE_FIELDS} } } }
 }`;
 
 export const isEmptyQuery = (q: Query) => q.text.trim() === '' && q.reference === null;

@@ -21,6 +21,7 @@ import { faissFactory } from '../shard/faiss-factory.ts';
 import { Shard } from '../shard/shard.ts';
 import { loadShardServerConfig, type ShardServerConfig } from './config.ts';
 import { type ShardServer, startShardServer } from './server.ts';
+import { createShardServerMetrics } from './shard-server-metrics.ts';
 
 export interface RunOptions {
   config: ShardServerConfig;
@@ -30,14 +31,16 @@ export interface RunOptions {
   latest?: (modelVersion: string) => Promise<bigint>;
 }
 
-/** Starts the server, then loads the shard (health answers 'loading' meanwhile). */
+/** Starts the server, then loads the shard (`/readyz` answers 503 'loading' meanwhile). */
 export async function runShardServer({ config, log, source, latest }: RunOptions): Promise<{
   shard: Shard;
   server: ShardServer;
   ready: Promise<void>;
 }> {
   useNativeAddon(config.faissAddon);
+  const metrics = createShardServerMetrics();
   const shard = new Shard({
+    observer: metrics.shards.observerFor(config.shardId),
     partition: { index: config.shardId, count: config.shardCount },
     modelVersions: config.modelVersions,
     factory: faissFactory,
@@ -46,6 +49,7 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
     log,
     ...(source ? { source } : {}),
   });
+  metrics.shards.track(shard);
   if (!source) log.warn('no source of record configured: rebuilds and restart refills are disabled');
   const server = await startShardServer({
     shard,
@@ -53,11 +57,19 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
     host: config.host,
     authToken: config.authToken,
     log,
+    metrics,
   });
   log.info('listening', { url: server.url });
   const catchUp =
     source && latest && config.catchUpIntervalMs > 0
-      ? startCatchUp({ shard, source, latest, intervalMs: config.catchUpIntervalMs, log })
+      ? startCatchUp({
+          shard,
+          source,
+          latest,
+          intervalMs: config.catchUpIntervalMs,
+          log,
+          observer: metrics.shards.catchUpObserverFor(config.shardId),
+        })
       : null;
   const ready = shard.start().then(async () => {
     await catchUp?.prime();

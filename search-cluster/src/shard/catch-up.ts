@@ -2,6 +2,7 @@ import type { VectorSource } from '../rebuild/vector-source.ts';
 import type { Logger } from './options.ts';
 import { owns } from './partition.ts';
 import type { Shard } from './shard.ts';
+import type { CatchUpObserver } from './shard-metrics.ts';
 
 export interface CatchUpOptions {
   shard: Shard;
@@ -11,6 +12,8 @@ export interface CatchUpOptions {
   /** Poll interval. Default 2 s. */
   intervalMs?: number;
   log: Logger;
+  /** Told the replica's lag behind the record, and what each round applied or that it failed. */
+  observer?: CatchUpObserver;
 }
 
 /**
@@ -24,7 +27,7 @@ export interface CatchUpOptions {
  * shard is reachable again.
  */
 export function startCatchUp(options: CatchUpOptions) {
-  const { shard, source, latest, log } = options;
+  const { shard, source, latest, log, observer } = options;
   const intervalMs = options.intervalMs ?? 2000;
   const applied = new Map<string, bigint>();
   let timer: NodeJS.Timeout | null = null;
@@ -44,7 +47,9 @@ export function startCatchUp(options: CatchUpOptions) {
       applied.set(name, await latest(name));
       return 0;
     }
-    if ((await latest(name)) <= from) return 0;
+    const newest = await latest(name);
+    observer?.lag(name, newest - from);
+    if (newest <= from) return 0;
     let high = from;
     let changes = 0;
     const upserts: { id: bigint; vector: Float32Array }[] = [];
@@ -81,6 +86,7 @@ export function startCatchUp(options: CatchUpOptions) {
     }
     await flush();
     applied.set(name, high);
+    observer?.lag(name, newest - high);
     return changes;
   }
 
@@ -89,8 +95,12 @@ export function startCatchUp(options: CatchUpOptions) {
     for (const { name, dimension } of shard.modelVersions) {
       try {
         const changes = await catchUpModel(name, dimension);
-        if (changes > 0) log.info('caught up from source', { modelVersion: name, changes });
+        if (changes > 0) {
+          observer?.applied(name, changes);
+          log.info('caught up from source', { modelVersion: name, changes });
+        }
       } catch (error) {
+        observer?.failed(name);
         log.warn('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
       }
     }

@@ -23,7 +23,7 @@ const OPTIONS = {
 
 const SEARCH = `query CliSearch($input: SearchInput!) {
   search(input: $input) {
-    queryId modelVersion partial tookMs
+    queryId modelVersion partial tookMs nothingRelevant
     hits { score similarity image { id storageUrl width height tags { label } } }
   }
 }`;
@@ -34,6 +34,7 @@ interface SearchAnswer {
     modelVersion: string;
     partial: boolean;
     tookMs: number;
+    nothingRelevant: boolean;
     hits: {
       score: number;
       similarity: number;
@@ -97,7 +98,9 @@ export async function searchCommand(args: string[], io: CliIo): Promise<void> {
     io.out(JSON.stringify(result, null, 2));
     return;
   }
-  if (result.hits.length === 0) {
+  if (result.nothingRelevant) {
+    io.out('Nothing relevant found.');
+  } else if (result.hits.length === 0) {
     io.out('No matching images.');
   } else {
     const rows = result.hits.map((hit, i) => [
