@@ -53,11 +53,13 @@ const config = benchConfig(dataDir, null, {
 });
 const services = await createServices(config, { nsfw: false });
 const server = await startServer(services);
+services.worker?.start();
+services.reindex.start();
 
 try {
   // the library: distinct solid colours
   for (let i = 0; i < settings.images; i++) {
-    if (i % 50 === 0) process.stderr.write(`[bench:reindex] uploading ${i}/${settings.images}\n`);
+    if (i % 10 === 0) process.stderr.write(`[bench:reindex] uploading ${i}/${settings.images}\n`);
     const rgb = [(i * 37) % 256, (i * 91) % 256, (i * 53) % 256] as const;
     const up = await postMultipart<{ uploadImage: { image: { id: string } } }>(
       server.url,
@@ -77,7 +79,8 @@ try {
       `SELECT count(*)::int AS n FROM images WHERE status = 'PENDING'`,
     );
     if (rows[0]!.n === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    process.stderr.write(`[bench:reindex] ${rows[0]!.n} images still PENDING\n`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
   }
 
   /** Searches on `lanes` lanes until `until()` resolves; latencies (ms), failures, versions. */

@@ -27,6 +27,8 @@ try {
   }
 
   services.worker?.start();
+  // the shadow re-index runs where the indexing worker runs
+  if (services.worker) services.reindex.start();
   // the encoder's logger already warned when the tiny model stands in for the real one
 
   const server = createHttpServer(app, config.http);

@@ -191,7 +191,6 @@ export async function buildApiGraph(
   };
   if (config.inProcessWorker) {
     services.worker = await services.createWorker();
-    services.reindex.start();
   }
   return services;
 }
