@@ -72,7 +72,7 @@ function printStatus(io: CliIo, versions: VersionView[]): void {
 }
 
 /** A progress bar over one version until it leaves BUILDING; returns its final view. */
-async function watchBuild(client: ServerClient, io: CliIo, model: string): Promise<VersionView | null> {
+async function watchBuild(client: ServerClient, model: string): Promise<VersionView | null> {
   const bar = new cliProgress.SingleBar(
     { format: `${model} [{bar}] {value}/{total} images | ETA {eta_formatted}`, stream: process.stderr },
     cliProgress.Presets.shades_classic,
@@ -81,7 +81,7 @@ async function watchBuild(client: ServerClient, io: CliIo, model: string): Promi
   try {
     for (;;) {
       const v = (await list(client)).find((x) => x.modelVersion === model) ?? null;
-      if (!v || v.state !== 'BUILDING') return v;
+      if (v?.state !== 'BUILDING') return v;
       if (!started) {
         bar.start(Math.max(1, v.progress.total), v.progress.done);
         started = true;
@@ -92,7 +92,6 @@ async function watchBuild(client: ServerClient, io: CliIo, model: string): Promi
     }
   } finally {
     if (started) bar.stop();
-    void io;
   }
 }
 
@@ -119,7 +118,7 @@ export async function reindexCommand(args: string[], io: CliIo): Promise<void> {
       );
       io.err(`re-index to ${m} started (${data.startReindex.indexVersion.progress.total} images)`);
       if (values.wait) {
-        const end = await watchBuild(client, io, m);
+        const end = await watchBuild(client, m);
         if (end) printStatus(io, [end]);
         if (end?.state !== 'READY')
           throw new CliFailure(
@@ -135,7 +134,7 @@ export async function reindexCommand(args: string[], io: CliIo): Promise<void> {
         else printStatus(io, versions);
         const building = versions.find((v) => v.state === 'BUILDING');
         if (!values.watch || !building) return;
-        await watchBuild(client, io, building.modelVersion);
+        await watchBuild(client, building.modelVersion);
       }
     }
     case 'promote': {
