@@ -177,11 +177,10 @@ async function main() {
   const loadSummary = load.stop();
   const ratio = Math.round((underAttack.latency.p99 / baseline.latency.p99) * 100) / 100;
 
-  const stamp = runStamp('bench:abuse');
+  const stamp = runStamp('bench:abuse', loadSummary);
   const { command, date, machine } = stamp;
   const json = {
     ...stamp,
-    load: loadSummary,
     settings,
     baseline,
     underAttack,

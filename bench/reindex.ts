@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { createServices } from '../api/src/services.ts';
 import { COLOUR_NAMES, makeColourImage } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyModels } from '../test/fixtures/tiny-clip/generate.ts';
-import { positiveInt, runStamp } from './support/flags.ts';
+import { positiveInt, runStamp, stampMarkdown } from './support/flags.ts';
 import { sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { benchConfig, postGraphQL, postMultipart, startServer } from './support/server.ts';
@@ -156,10 +156,9 @@ try {
   const d = summarise(during.ms);
   const ratio = Math.round((d.p99 / b.p99) * 100) / 100;
   const imagesPerSecond = Math.round((ready.progress.total / buildSeconds) * 10) / 10;
-  const stamp = runStamp('bench:reindex');
+  const stamp = runStamp('bench:reindex', loadSummary);
   const json = {
     ...stamp,
-    load: loadSummary,
     configuration: {
       mode: 'single',
       database: 'pglite',
@@ -191,15 +190,10 @@ try {
       servedBy: { promote: promote.versions, rollback: rollback.versions },
     },
   };
-  const { machine } = stamp;
   const md = `# Re-index benchmark: shadow re-index, promote, rollback
 
-Command: \`${stamp.command}\` (${stamp.date})
-
-Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.
-Load (1-minute average, **shared machine, loaded by other engineers**): ${loadSummary.atStart} at start,
-mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end; this process used
-${loadSummary.processCpuPercent}% of the machine's CPU over the run. Numbers from a loaded machine.
+${stampMarkdown(stamp)}
+The machine is shared with other engineers' work: numbers from a loaded machine.
 
 Configuration: single-node mode, PGlite, ${services.cluster.shardCount} in-process shards, the real HTTP server,
 in-process indexing worker and re-index runner (batch ${config.lifecycle.reindexBatchSize}), nsfwjs off.

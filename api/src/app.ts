@@ -123,6 +123,14 @@ export function createApp(services: Services, options: AppOptions = {}) {
         token: config.surface.metricsToken,
         open: config.mode === 'single',
       }),
+      // decides the client address (clientAddressOf) that the rate limits below spend from
+      useEdgeTrust({
+        key: config.edgeSigningKey ?? undefined,
+        activeModelVersion: () => services.serving.activeModelVersion(),
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
+        trustForwardedFor: config.rateLimits.trustForwardedFor,
+      }),
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
@@ -130,12 +138,6 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
       usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
-      useEdgeTrust({
-        key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.serving.activeModelVersion(),
-        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
-        safetyEpoch: () => services.blocklist.latestEpoch(),
-      }),
       useSliceNoStore(),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
@@ -161,7 +163,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),
-        publicImage: createPublicImageLookup({ db: services.db }),
+        publicImage: createPublicImageLookup({ images: imagesRepo }),
         log,
       }),
       useWebApp({

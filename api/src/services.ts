@@ -4,6 +4,7 @@ import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
+import { inTransaction } from './db/unit-of-work.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
@@ -14,6 +15,7 @@ import { createRateLimits } from './limits/rate-limits.ts';
 import { registerClusterGauge } from './metrics/cluster-metrics.ts';
 import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
 import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createContentBlocklistRepository } from './moderation/content-blocklist.repository.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
@@ -153,7 +155,9 @@ export async function buildApiGraph(
     blobs,
     apiKeys: createApiKeysService(createApiKeysRepository(db), cache),
     upload: createUploadService({
-      db,
+      images: createImagesRepository(db),
+      blockedContent: createContentBlocklistRepository(db),
+      transaction: inTransaction(db, createImagesRepository),
       blobs,
       limits: config.upload,
       onQueued: () => services.worker?.nudge(),

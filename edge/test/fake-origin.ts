@@ -91,21 +91,23 @@ const roleOf = async (request: Request): Promise<Role> => {
 };
 
 export async function startFakeOrigin({ signingKey }: { signingKey?: string } = {}): Promise<FakeOrigin> {
-  const state = {
+  // the handlers read this object and the test flips its fields: it becomes the FakeOrigin
+  const state: Omit<FakeOrigin, 'url' | 'close'> = {
+    requests: [],
     modelVersion: 'clip-v1',
     partial: false,
     degraded: false,
     corpus: ['1'],
     takenDown: new Set<string>(),
-    safetyEpoch: null as number | null,
+    impressions: [],
+    safetyEpoch: null,
   };
+  const { requests, impressions } = state;
   const takeDown = (id: string) => {
     state.takenDown.add(id);
     if (state.safetyEpoch !== null) state.safetyEpoch += 1;
     return { imageId: id, deleted: true };
   };
-  const requests: SeenRequest[] = [];
-  const impressions: FakeOrigin['impressions'] = [];
   const seen = new WeakMap<Request, SeenRequest>();
   let queries = 0;
   const yoga = createYoga<{ request: Request }>({
@@ -188,41 +190,8 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
   const server: Server = createServer(yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(state, {
     url: `http://127.0.0.1:${port}`,
-    requests,
-    get modelVersion() {
-      return state.modelVersion;
-    },
-    set modelVersion(value: string) {
-      state.modelVersion = value;
-    },
-    get partial() {
-      return state.partial;
-    },
-    set partial(value: boolean) {
-      state.partial = value;
-    },
-    get degraded() {
-      return state.degraded;
-    },
-    set degraded(value: boolean) {
-      state.degraded = value;
-    },
-    get corpus() {
-      return state.corpus;
-    },
-    set corpus(value: string[]) {
-      state.corpus = value;
-    },
-    takenDown: state.takenDown,
-    impressions,
-    get safetyEpoch() {
-      return state.safetyEpoch;
-    },
-    set safetyEpoch(value: number | null) {
-      state.safetyEpoch = value;
-    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  });
 }

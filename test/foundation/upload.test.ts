@@ -1,9 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { keyFor } from '../support/keys.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const jpeg = (r: number, g: number, b: number, width = 64, height = 48) =>
   sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
@@ -38,14 +40,10 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
   // PENDING images are visible to their uploader and moderators only (visibility.ts)
   let asModerator: Record<string, string>;
 
-  beforeAll(async () => {
-    backend = await create();
-    t = await createTestApp(backend);
-    asModerator = { authorization: `Bearer ${(await t.services.apiKeys.create('moderator', 'mod')).key}` };
-  });
-  afterAll(async () => {
-    await t.close();
-    await backend.dispose();
+  useTestApps(create, async (open, own) => {
+    backend = own;
+    t = await open();
+    asModerator = await keyFor(t, 'moderator', 'mod');
   });
 
   const imageCount = async () =>

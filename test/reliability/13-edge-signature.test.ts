@@ -17,6 +17,10 @@ const jpeg = (r: number, g: number, b: number) =>
     .jpeg()
     .toBuffer();
 
+/** Edge headers for a POST /graphql of `body`, as the Worker signs them. */
+const signedPost = (body: Uint8Array, client?: string) =>
+  signEdgeRequest({ key: KEY, method: 'POST', path: '/graphql', body, client });
+
 /** The exact bytes and content-type of a GraphQL multipart upload, as the Worker sends them. */
 async function multipartUpload(file: Buffer, uploaderId: string) {
   const form = new FormData();
@@ -78,7 +82,7 @@ describe.each(backends)(
             variables: { t: text },
           }),
         );
-      const captured = signEdgeRequest({ key: KEY, method: 'POST', path: '/graphql', body: search('red') });
+      const captured = signedPost(search('red'));
       const genuine = await send(search('red'), 'application/json', captured);
       expect(genuine.status).toBe(200);
       expect(genuine.headers.get(EDGE_HEADERS.embedding)).toBeTruthy();
@@ -92,7 +96,7 @@ describe.each(backends)(
     it('an anonymous upload through the edge gets the uploader id of its client address, not the one it names', async () => {
       const client = '203.0.113.7';
       const { body, type } = await multipartUpload(await jpeg(200, 30, 30), 'alice');
-      const signed = signEdgeRequest({ key: KEY, method: 'POST', path: '/graphql', body, client });
+      const signed = signedPost(body, client);
       const uploader = await uploaderOf(await send(body, type, signed));
       expect(uploader).not.toBe('alice');
       expect(uploader).toBe(anonymousUploaderId(client, KEY));
@@ -100,26 +104,14 @@ describe.each(backends)(
 
       // the same client again: the same id (its own de-duplication still works)
       const again = await multipartUpload(await jpeg(30, 200, 30), 'somebody-else');
-      const signedAgain = signEdgeRequest({
-        key: KEY,
-        method: 'POST',
-        path: '/graphql',
-        body: again.body,
-        client,
-      });
+      const signedAgain = signedPost(again.body, client);
       expect(await uploaderOf(await send(again.body, again.type, signedAgain))).toBe(uploader);
     });
 
     it("a captured upload signature replayed with other bytes and another client's address claims nothing", async () => {
       const victim = '198.51.100.9';
       const original = await multipartUpload(await jpeg(10, 10, 200), 'x');
-      const captured = signEdgeRequest({
-        key: KEY,
-        method: 'POST',
-        path: '/graphql',
-        body: original.body,
-        client: victim,
-      });
+      const captured = signedPost(original.body, victim);
       const forged = await multipartUpload(await jpeg(240, 240, 10), 'x');
       const uploader = await uploaderOf(await send(forged.body, forged.type, captured));
       expect(uploader).not.toBe(anonymousUploaderId(victim, KEY));

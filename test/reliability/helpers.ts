@@ -1,4 +1,3 @@
-import type { KeyRole } from '../../api/src/auth/roles.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import type { TestApp } from '../support/test-app.ts';
 
@@ -10,11 +9,7 @@ export const IMAGES = 'query ($ids: [ID!]!) { images(ids: $ids) { id status uplo
 export const FLAG = 'mutation ($id: ID!) { flagImage(id: $id, reason: "policy") { imageId } }';
 export const DELETE = 'mutation ($id: ID!) { deleteImage(id: $id) { imageId } }';
 
-export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-export async function keyFor(t: TestApp, role: KeyRole, owner: string) {
-  return bearer((await t.services.apiKeys.create(role, owner)).key);
-}
+export { bearer, keyFor } from '../support/keys.ts';
 
 /** Uploads as the key's owner; returns id and the status the upload answered. */
 export async function uploadAs(t: TestApp, headers: Record<string, string>, owner: string, bytes: Buffer) {

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const openapi = JSON.parse(readFileSync(path.join(here, '../../schema/openapi.json'), 'utf8'));
@@ -41,7 +41,6 @@ async function documented(response: Response, route: string, method: string): Pr
 }
 
 describe.each(backends)('REST routes of the product spec ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let worker: IndexingWorker;
   let userKey: string;
@@ -56,22 +55,16 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
     return call('/images', { method: 'POST', headers, body: form });
   };
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(
-      backend,
-      {},
-      { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } },
-    );
-    worker = await t.services.createWorker();
-    userKey = (await t.services.apiKeys.create('user', 'rest-user')).key;
-    otherKey = (await t.services.apiKeys.create('user', 'rest-other')).key;
-  }, 240_000);
-  afterAll(async () => {
-    await t?.close();
-    await backend?.dispose();
-  });
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open({}, { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } });
+      worker = await t.services.createWorker();
+      userKey = (await t.services.apiKeys.create('user', 'rest-user')).key;
+      otherKey = (await t.services.apiKeys.create('user', 'rest-other')).key;
+    },
+    240_000,
+  );
 
   it('serves the checked-in OpenAPI 3.1 document at /openapi.json', async () => {
     const response = await call('/openapi.json');

@@ -36,6 +36,23 @@ export const UPLOAD_MUTATION = `mutation Upload($file: Upload!, $uploaderId: ID!
   uploadImage(file: $file, uploaderId: $uploaderId, tagsHint: $tagsHint) { image { id status storageUrl width height } }
 }`;
 
+/** The GraphQL multipart request of UPLOAD_MUTATION with `file` at variables.file (`map` to replace it). */
+export function uploadForm(
+  file: Buffer,
+  variables: Record<string, unknown>,
+  options: { filename?: string; type?: string; map?: string } = {},
+): FormData {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }));
+  form.set('map', options.map ?? JSON.stringify({ 0: ['variables.file'] }));
+  form.set(
+    '0',
+    new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
+    options.filename ?? 'image',
+  );
+  return form;
+}
+
 export async function createTestApp(
   backend: Backend,
   env: Record<string, string> = {},
@@ -76,17 +93,7 @@ export async function createTestApp(
     dataDir,
     gql,
     async upload(file, variables, options = {}) {
-      const form = new FormData();
-      form.set(
-        'operations',
-        JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }),
-      );
-      form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-      form.set(
-        '0',
-        new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
-        options.filename ?? 'image',
-      );
+      const form = uploadForm(file, variables, options);
       const response = await app.fetch('http://pixelfind.test/graphql', {
         method: 'POST',
         // multipart needs a CSRF header (docs/security.md); our clients always send it

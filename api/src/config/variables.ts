@@ -293,7 +293,7 @@ export const limitVariables = defineEnv({
   }),
   RATE_LIMIT_TRUST_FORWARDED_FOR: env.bool({
     defaultText: '`false`',
-    doc: 'take the client address from `X-Forwarded-For` (only behind a proxy that sets it)',
+    doc: 'take the client address from the last `X-Forwarded-For` hop (only behind a proxy that appends it)',
   }),
   RATE_LIMIT_PREFIX: env.custom((raw) => raw, 'pf:rl:', {
     expected: 'a key prefix',

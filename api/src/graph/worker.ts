@@ -1,13 +1,23 @@
+import type { Queryable } from '../db/database.ts';
+import { inTransaction } from '../db/unit-of-work.ts';
 import { createSafetyScorer, type SafetyScorer } from '../encoder/index.ts';
 import { createIndexJobsRepository } from '../indexing/index-jobs.repository.ts';
+import { createIndexingRepository } from '../indexing/indexing.repository.ts';
 import {
   createIndexingWorker,
+  type IndexingRepositories,
   type IndexingWorker,
   type WorkerOptions,
 } from '../indexing/indexing.worker.ts';
 import { createReindexRunner, type ReindexOptions, type ReindexRunner } from '../lifecycle/reindex.runner.ts';
 import type { IndexingMetrics } from '../metrics/indexing-metrics.ts';
+import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import type { CoreGraph } from './core.ts';
+
+const indexingRepositories = (db: Queryable): IndexingRepositories => ({
+  jobs: createIndexJobsRepository(db),
+  images: createIndexingRepository(db),
+});
 
 export interface WorkerGraphOptions {
   /** Options for the workers made (tests shorten leases and backoff). */
@@ -36,7 +46,9 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
       safety ??= createSafetyScorer({ encoder: core.encoder, nsfw: options.nsfw ?? true });
       return createIndexingWorker(
         {
-          db: core.db,
+          repositories: indexingRepositories(core.db),
+          transaction: inTransaction(core.db, indexingRepositories),
+          blockedContent: createContentBlocklistRepository(core.db),
           blobs: core.blobs,
           embedder: core.encoder,
           safety: await safety,

@@ -115,3 +115,4 @@ export function createIndexingRepository(db: Queryable) {
     },
   };
 }
+export type IndexingRepository = ReturnType<typeof createIndexingRepository>;
