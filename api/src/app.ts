@@ -12,6 +12,7 @@ import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
 import { createApqRegistry } from './persisted/apq-registry.ts';
+import { useSliceNoStore } from './lifecycle/use-slice-no-store.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { createMaskError } from './plugins/mask-error.ts';
 import { useAccessLog } from './plugins/use-access-log.ts';
@@ -126,7 +127,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       // decides the client address (clientAddressOf) that the rate limits below spend from
       useEdgeTrust({
         key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.encoder.modelVersion,
+        activeModelVersion: () => services.serving.activeModelVersion(),
         // every search reads the epoch before it gates, so answers carry the epoch they were gated at
         safetyEpoch: () => services.blocklist.latestEpoch(),
         trustForwardedFor: config.rateLimits.trustForwardedFor,
@@ -141,6 +142,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
         roleOf: async (request) => (await callerOf(request)).role,
         registry: createApqRegistry(services.cache),
       }),
+      useSliceNoStore(),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
           services.feedback.recordEdgeImpression(source, queryId, callerRef),
@@ -170,7 +172,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useWebApp({
         meta: () => ({
-          'model-version': services.encoder.modelVersion,
+          'model-version': services.serving.activeModelVersion(),
           'anonymous-uploads': String(config.allowAnonymousUploads),
         }),
       }),

@@ -20,7 +20,7 @@ import { createModerationRepository } from './moderation/moderation.repository.t
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
-import type { RelevancePolicy } from './search/relevance.ts';
+import { manifestRelevance, type RelevancePolicy } from './search/relevance.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
@@ -34,6 +34,19 @@ export interface ServiceOverrides
    * manifest; the model lifecycle's calibrated floor per version plugs in here.
    */
   relevance?: RelevancePolicy;
+}
+
+/**
+ * The relevance floor per model version: the one the lifecycle calibrated on the golden set at
+ * evaluation when there is one, else the version's manifest (issue 11 item 3, issue 11 item 8).
+ */
+function calibratedRelevance(core: CoreGraph, encoder: CoreGraph['encoder']): RelevancePolicy {
+  const manifest = manifestRelevance(encoder.entry ? { [encoder.modelVersion]: encoder.entry } : {});
+  return {
+    similarityFloorFor: (modelVersion) =>
+      core.serving.similarityFloorFor(modelVersion) ?? manifest.similarityFloorFor(modelVersion),
+    adaptiveMarginFor: (modelVersion) => manifest.adaptiveMarginFor(modelVersion),
+  };
 }
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
@@ -80,10 +93,11 @@ export async function buildApiGraph(
     metrics,
     cache,
     encoder,
+    versions: (callerKey) => core.serving.resolve(callerKey),
     blocklist,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
-    ...(overrides.relevance ? { relevance: overrides.relevance } : {}),
+    relevance: overrides.relevance ?? calibratedRelevance(core, encoder),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -101,7 +115,7 @@ export async function buildApiGraph(
     blobs,
     blocklist,
     vectors: cluster,
-    modelVersion: () => encoder.modelVersion,
+    modelVersions: () => core.serving.writeTargets().map((t) => t.modelVersion),
     log: core.log('api'),
   });
 
@@ -129,6 +143,7 @@ export async function buildApiGraph(
   const workers = buildWorkerGraph(core, {
     ...(overrides.worker ? { worker: overrides.worker } : {}),
     ...(overrides.nsfw !== undefined ? { nsfw: overrides.nsfw } : {}),
+    ...(overrides.reindex ? { reindex: overrides.reindex } : {}),
     metrics: metrics.indexing,
   });
 
@@ -158,8 +173,12 @@ export async function buildApiGraph(
     ...feedbackServices,
     worker: null,
     createWorker: () => workers.createWorker(),
+    serving: core.serving,
+    lifecycle: core.lifecycle,
+    reindex: workers.createReindexRunner(),
     async close() {
       await services.worker?.stop();
+      await services.reindex.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
       await rateLimits.close();

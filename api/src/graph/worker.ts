@@ -9,6 +9,7 @@ import {
   type IndexingWorker,
   type WorkerOptions,
 } from '../indexing/indexing.worker.ts';
+import { createReindexRunner, type ReindexOptions, type ReindexRunner } from '../lifecycle/reindex.runner.ts';
 import type { IndexingMetrics } from '../metrics/indexing-metrics.ts';
 import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import type { CoreGraph } from './core.ts';
@@ -25,11 +26,15 @@ export interface WorkerGraphOptions {
   nsfw?: boolean;
   /** Where the workers report freshness and job outcomes (the process's registry). Default: nowhere. */
   metrics?: IndexingMetrics;
+  /** Options for the shadow re-index runner (tests shorten its waits). */
+  reindex?: ReindexOptions;
 }
 
 /** The indexing side: the safety scorer (loaded on first use) and workers over the core graph. */
 export interface WorkerGraph {
   createWorker(): Promise<IndexingWorker>;
+  /** The shadow re-index runner (one per worker process; builds are leased, so more are safe). */
+  createReindexRunner(): ReindexRunner;
   close(): Promise<void>;
 }
 
@@ -53,10 +58,30 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
           embedder: core.encoder,
           safety: await safety,
           vectors: core.cluster,
+          targets: () => core.serving.writeTargets(),
           log,
           ...(options.metrics ? options.metrics.hooks : {}),
         },
         { safetyThreshold: core.config.search.safetyThreshold, ...core.config.indexer, ...options.worker },
+      );
+    },
+    createReindexRunner() {
+      const jobs = createIndexJobsRepository(core.db);
+      return createReindexRunner(
+        {
+          db: core.db,
+          blobs: core.blobs,
+          pool: core.encoders,
+          vectors: core.cluster,
+          hasPendingUploads: () => jobs.hasReady(),
+          onBuilt: (version, owner) => core.lifecycle.onBuilt(version, owner),
+          log: core.log('reindex'),
+        },
+        {
+          batchSize: core.config.lifecycle.reindexBatchSize,
+          maxYieldMs: core.config.lifecycle.reindexMaxYieldMs,
+          ...options.reindex,
+        },
       );
     },
     async close() {

@@ -3,6 +3,7 @@ import { builder } from '../builder.ts';
 import { clientAddressOf, edgeChannel } from '../edge-trust/use-edge-trust.ts';
 import { callerRefOf } from '../feedback/caller-ref.ts';
 import { ImageRef } from '../images/images.schema.ts';
+import { markSliced } from '../lifecycle/use-slice-no-store.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
 import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
 
@@ -131,7 +132,7 @@ builder.queryFields((t) => ({
         await ctx.services.rateLimits.admitFetch(ctx.request, caller);
       }
       // the service records the stage metrics and talks to the edge (any entry point gets both)
-      return ctx.services.search.search(
+      const outcome = await ctx.services.search.search(
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
         {
           loaders: ctx.loaders,
@@ -144,6 +145,8 @@ builder.queryFields((t) => ({
           ),
         },
       );
+      if (outcome.modelVersion !== ctx.services.serving.activeModelVersion()) markSliced(ctx.request);
+      return outcome;
     },
   }),
 }));

@@ -62,10 +62,16 @@ export interface SearchOutcome {
   embeddingSource: 'edge' | 'cache' | 'encoder' | null;
 }
 
+/** Picks the model version a query runs on; called once per query. */
+export type VersionResolver = (callerKey: string | null) => { modelVersion: string; encoder: QueryEncoder };
+
 export interface SearchDeps {
   repository: SearchRepository;
   cache: Cache;
+  /** The encoder when one version serves everything (tests); `versions` wins when given. */
   encoder: QueryEncoder;
+  /** The lifecycle's per-query choice (active version, or a traffic slice). Default: `encoder`. */
+  versions?: VersionResolver;
   searcher: VectorSearcher;
   blocklist: Blocklist;
   queryLog: QueryLogSink;
@@ -89,12 +95,19 @@ const unavailable = (cause: unknown) =>
 
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
-  const { encoder, options } = deps;
+  const { options } = deps;
   const repo = deps.repository;
+  const resolveVersion: VersionResolver =
+    deps.versions ?? (() => ({ modelVersion: deps.encoder.modelVersion, encoder: deps.encoder }));
+  const { encoder: configured } = deps;
   const relevance =
-    deps.relevance ?? manifestRelevance(encoder.entry ? { [encoder.modelVersion]: encoder.entry } : {});
+    deps.relevance ??
+    manifestRelevance(configured.entry ? { [configured.modelVersion]: configured.entry } : {});
 
+  // Every helper takes the query's encoder: the version is resolved once per query and carried
+  // through encoding, cache keys, the shard search and the log row, never read again midway.
   async function textVector(
+    encoder: QueryEncoder,
     text: string,
     trusted: Float32Array | null,
   ): Promise<{ vector: Float32Array; source: 'edge' | 'cache' | 'encoder' }> {
@@ -108,7 +121,10 @@ export function createSearchService(deps: SearchDeps) {
     return { vector, source: 'encoder' };
   }
 
-  async function imageVector(input: SearchInput): Promise<{ vector: Float32Array; ref: string } | null> {
+  async function imageVector(
+    encoder: QueryEncoder,
+    input: SearchInput,
+  ): Promise<{ vector: Float32Array; ref: string } | null> {
     if (input.imageId) {
       const vector = await repo.embeddingOf(input.imageId, encoder.modelVersion);
       if (!vector) throw notFound(`No indexed image with id ${input.imageId}`); // flagged, rejected, deleted: same answer
@@ -167,6 +183,7 @@ export function createSearchService(deps: SearchDeps) {
     ): Promise<SearchOutcome> {
       const started = performance.now();
       const input = parseSearchInput(raw);
+      const { encoder } = resolveVersion(ctx.callerRef ?? ctx.caller.keyId ?? null);
       const rawText = raw.text ?? null;
       // a signed embedding from the edge's cache spares the text encoder
       const trusted =
@@ -192,8 +209,8 @@ export function createSearchService(deps: SearchDeps) {
 
       let mark = performance.now();
       const [textResult, image] = await Promise.all([
-        input.text ? textVector(input.text, trusted) : null,
-        imageVector(input),
+        input.text ? textVector(encoder, input.text, trusted) : null,
+        imageVector(encoder, input),
       ]);
       const text = textResult?.vector ?? null;
       const encodeMs = performance.now() - mark;
