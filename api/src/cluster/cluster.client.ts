@@ -6,6 +6,7 @@ import {
   type ModelVersionSpec,
   PostgresVectorSource,
   parseShardsSetting,
+  type RebuildOptions,
   type RebuildReport,
   type RouterHealth,
   type RouterStats,
@@ -16,7 +17,7 @@ import type { VectorWriter } from '../indexing/indexing.ports.ts';
 import type { VectorSearcher } from '../search/search.ports.ts';
 import { clusterErrorToAppError } from './cluster-errors.ts';
 
-export type { RebuildReport, RouterHealth as ClusterHealth, RouterStats as ClusterStats };
+export type { RebuildOptions, RebuildReport, RouterHealth as ClusterHealth, RouterStats as ClusterStats };
 
 export interface ClusterSearchOptions {
   /** Restrict results to these ids (a label filter). */
@@ -45,8 +46,11 @@ export interface ClusterClient extends VectorSearcher, VectorWriter {
   upsert(modelVersion: string, items: { id: bigint; vector: Float32Array }[]): Promise<void>;
   /** Deletes ids from every replica of the owning shards. */
   remove(modelVersion: string, ids: bigint[]): Promise<void>;
-  /** Rebuilds every shard's main tier from the vectors of record, one replica at a time. */
-  rebuild(modelVersion: string): Promise<RebuildReport[]>;
+  /**
+   * Rebuilds every shard's main tier from the vectors of record, one replica at a time (a replica
+   * whose shard has no other serving replica is skipped); `only` picks replicas.
+   */
+  rebuild(modelVersion: string, options?: RebuildOptions): Promise<RebuildReport[]>;
   /** Serves a further model version on every replica (blue-green). */
   addModelVersion(spec: ModelVersionSpec): Promise<void>;
   health(): Promise<RouterHealth>;
@@ -69,6 +73,12 @@ export interface ClusterClientOptions {
   authToken?: string | null;
   /** Where in-process shards log (loads, rebuilds). Default: silent. */
   log?: Logger;
+  /**
+   * In-process shards start a rebuild themselves when the hot tier or tombstones pass their
+   * thresholds. False leaves it to the maintenance job (api/src/jobs/rebuild.service.ts), which
+   * rebuilds one replica at a time. Default true.
+   */
+  selfRebuild?: boolean;
 }
 
 /** Wraps a router; in-process shards are loaded (snapshot, refill or rebuild) before this resolves. */
@@ -89,6 +99,9 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
           dataDir: path.join(options.dataDir, 'shards'),
           deadlineMs: options.deadlineMs,
           ...(options.log ? { log: options.log } : {}),
+          ...(options.selfRebuild === false
+            ? { tiers: { autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 } }
+            : {}),
         });
   return clusterClientOver(router);
 }
@@ -117,7 +130,7 @@ export function clusterClientOver(router: ShardRouter): ClusterClient {
       coded(async () => {
         await router.delete(modelVersion, ids);
       }),
-    rebuild: (modelVersion) => coded(() => router.rebuild(modelVersion)),
+    rebuild: (modelVersion, options) => coded(() => router.rebuild(modelVersion, options)),
     addModelVersion: ({ name, dimension }) => coded(() => router.addModelVersion(name, dimension)),
     health: () => coded(() => router.health()),
     stats: () => coded(() => router.stats()),

@@ -61,6 +61,8 @@ export interface SearchDeps {
   options: SearchOptions;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
   metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache'>;
+  /** Told the best similarity among each search's admitted candidates (drift, api/src/quality/drift.ts). */
+  onTopSimilarity?: (modelVersion: string, queryKind: 'text' | 'image' | 'both', similarity: number) => void;
 }
 
 const unavailable = (cause: unknown) =>
@@ -266,6 +268,10 @@ export function createSearchService(deps: SearchDeps) {
         embeddingSource: textResult?.source ?? null,
       };
       recordMetrics(outcome);
+      if (admitted.length > 0 && deps.onTopSimilarity) {
+        const top = Math.max(...admitted.map((a) => a.candidate.score));
+        deps.onTopSimilarity(encoder.modelVersion, text && image ? 'both' : text ? 'text' : 'image', top);
+      }
       if (rawText && !trusted && text) {
         ctx.edge?.offer({ modelVersion: encoder.modelVersion, text: rawText, embedding: text });
       }

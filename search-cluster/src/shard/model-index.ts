@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ClusterError } from '../errors.ts';
 import { buildMainTier, collectVectors } from '../rebuild/build-main.ts';
 import { quarantineSnapshot, readSnapshot } from '../rebuild/snapshot.ts';
+import { rebuildReason } from './rebuild-rule.ts';
 import { EMPTY, exactScan, type TierView, topUpFiltered } from './filtered-search.ts';
 import { HotTier } from './hot-tier.ts';
 import type { MainTier, MainTierSearchParams } from './main-tier.ts';
@@ -350,12 +351,11 @@ export class ModelIndex {
     const { autoRebuildHotVectors, autoRebuildTombstoneRatio } = this.config.tiers;
     if (!this.config.source || this.rebuildRun || this.state !== 'ready') return;
     const main = this.main;
-    const hotFull = autoRebuildHotVectors > 0 && this.hot.size >= autoRebuildHotVectors;
-    const tombstoned =
-      autoRebuildTombstoneRatio > 0 &&
-      main !== null &&
-      main.tombstones > autoRebuildTombstoneRatio * main.size;
-    if (!hotFull && !tombstoned) return;
+    const due = rebuildReason(
+      { hotVectors: this.hot.size, mainVectors: main?.size ?? 0, tombstones: main?.tombstones ?? 0 },
+      { hotVectors: autoRebuildHotVectors, tombstoneRatio: autoRebuildTombstoneRatio },
+    );
+    if (!due) return;
     this.runRebuild().catch((error) => {
       this.recordError(error);
       this.config.log.error('automatic rebuild failed', {
