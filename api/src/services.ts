@@ -4,9 +4,10 @@ import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
-import { startStatsAggregation } from './feedback/stats-aggregation.ts';
+import { STATS_AGGREGATION_JOB, startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
+import { buildJobsGraph, type JobsGraphOptions } from './graph/jobs.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
@@ -22,6 +23,8 @@ import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
 
 export interface ServiceOverrides extends CoreOverrides, Omit<WorkerGraphOptions, 'onIndexed'> {
   ranker?: RankerConfig;
+  /** Background jobs' inputs (the canary's golden queries). */
+  jobs?: JobsGraphOptions;
 }
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
@@ -48,13 +51,31 @@ export async function buildApiGraph(
     lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0,
     queryLog: { log: core.log('query-log') },
   });
+  const metrics = createMetrics();
+  const jobs = buildJobsGraph(
+    { config, db, cluster, encoder, metrics, log: core.log('jobs') },
+    overrides.jobs ?? {},
+  );
   const statsLog = core.log('stats');
   const stopStats = startStatsAggregation({
     db,
     everyMs: config.statsEveryMs,
     onError: (error) => statsLog.error('image_stats aggregation failed', { error: String(error) }),
+    // every run counts in the metrics; only runs that read something or failed get a job_runs row
+    onReport: ({ outcome, durationMs, result, error }) => {
+      if (outcome === 'skipped') {
+        jobs.reporter.observe(STATS_AGGREGATION_JOB, 'skipped', durationMs);
+        return;
+      }
+      const details = result
+        ? { queries: result.queries, clicks: result.clicks, savedImages: result.savedImages }
+        : {};
+      // the failure itself is logged by onError
+      jobs.reporter
+        .record(STATS_AGGREGATION_JOB, 'interval', outcome, durationMs, details, error, { quiet: true })
+        .catch((e) => statsLog.warn('stats run not recorded', { error: String(e) }));
+    },
   });
-  const metrics = createMetrics();
   const search = createSearchService({
     repository: createSearchRepository(db),
     metrics,
@@ -63,6 +84,8 @@ export async function buildApiGraph(
     blocklist,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
+    onTopSimilarity: (modelVersion, kind, similarity) =>
+      jobs.drift.observeTopSimilarity(modelVersion, kind, similarity),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -129,11 +152,13 @@ export async function buildApiGraph(
     search,
     moderation,
     rateLimits,
+    jobs,
     ...feedbackServices,
     worker: null,
     createWorker: () => workers.createWorker(),
     async close() {
       await services.worker?.stop();
+      await jobs.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
       await rateLimits.close();
@@ -151,6 +176,7 @@ export async function buildApiGraph(
   if (config.inProcessWorker) {
     services.worker = await services.createWorker();
   }
+  jobs.start();
   return services;
 }
 

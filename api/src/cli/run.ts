@@ -1,5 +1,6 @@
 import { isConfigError } from '../../../search-cluster/src/index.ts';
 import { KEYS_USAGE, keysCommand } from './commands/keys.ts';
+import { REBUILD_USAGE, rebuildCommand } from './commands/rebuild.ts';
 import { SEARCH_USAGE, searchCommand } from './commands/search.ts';
 import { CliFailure, CliUsageError } from './errors.ts';
 import type { CliIo } from './io.ts';
@@ -10,17 +11,21 @@ export const USAGE = `pixelfind <command> [options]
 commands:
   keys create|list|revoke   manage API keys (admin key)
   search "text" [--image]   search by text, image or both
+  rebuild [--wait]          rebuild the shards' main tiers, one replica at a time (admin key)
 
 Every command talks to the server at PIXELFIND_URL (or --url; default http://127.0.0.1:4000)
 with the key in PIXELFIND_API_KEY (or --key). Exit status: 0 done, 1 failed, 2 usage.
 
 ${KEYS_USAGE}
 
-${SEARCH_USAGE}`;
+${SEARCH_USAGE}
+
+${REBUILD_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<void>> = {
   keys: keysCommand,
   search: searchCommand,
+  rebuild: rebuildCommand,
 };
 
 /** Runs one CLI invocation; returns the exit status (0 done, 1 failed, 2 usage). */

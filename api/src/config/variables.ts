@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import {
   commonVariables,
   DEFAULT_SHARD_DEADLINE_MS,
@@ -7,7 +8,6 @@ import {
   portVariable,
   shardAuthTokenVariable,
 } from '../../../search-cluster/src/index.ts';
-import { Cron } from 'croner';
 import type { ExecutionProvider } from '../encoder/onnx-session.ts';
 import { MODELS } from '../encoder/registry.ts';
 

@@ -30,7 +30,10 @@ export interface JobReporter {
     durationMs: number,
     details?: Record<string, unknown>,
     error?: unknown,
+    options?: { quiet?: boolean },
   ): Promise<void>;
+  /** Counts a run in the metrics only (a frequent run with nothing to report). */
+  observe(job: string, outcome: 'ok' | 'failed' | 'skipped', durationMs: number): void;
   readonly owner: string;
 }
 
@@ -65,15 +68,31 @@ export function createJobReporter(deps: {
       const outcome = result?.outcome ?? 'ok';
       const details = { ...startDetails, ...result?.details };
       metrics.observe(job, outcome, ms / 1000);
-      log.info('background job finished', { job, trigger, runId: run.id, outcome, durationMs: Math.round(ms) });
+      log.info('background job finished', {
+        job,
+        trigger,
+        runId: run.id,
+        outcome,
+        durationMs: Math.round(ms),
+      });
       await jobs.finishRun(run.id, outcome, ms, null, details);
       return { outcome, details, run: { ...run, outcome, duration_ms: Math.round(ms), details } };
     },
-    async record(job, trigger, outcome, durationMs, details = {}, error) {
+    observe(job, outcome, durationMs) {
       metrics.observe(job, outcome, durationMs / 1000);
-      if (outcome === 'failed') log.error('background job failed', { job, trigger, error: message(error) });
+    },
+    async record(job, trigger, outcome, durationMs, details = {}, error, options = {}) {
+      metrics.observe(job, outcome, durationMs / 1000);
+      if (outcome === 'failed' && !options.quiet)
+        log.error('background job failed', { job, trigger, error: message(error) });
       const run = await jobs.startRun(job, trigger, owner, details);
-      await jobs.finishRun(run.id, outcome, durationMs, outcome === 'failed' ? message(error) : null, details);
+      await jobs.finishRun(
+        run.id,
+        outcome,
+        durationMs,
+        outcome === 'failed' ? message(error) : null,
+        details,
+      );
     },
   };
 }

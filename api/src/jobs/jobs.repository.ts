@@ -114,7 +114,9 @@ export function createJobsRepository(db: Queryable) {
     },
 
     async run(id: string): Promise<JobRunRecord | null> {
-      const { rows } = await db.query<JobRunRecord>(`SELECT ${RUN_COLUMNS} FROM job_runs WHERE id = $1`, [id]);
+      const { rows } = await db.query<JobRunRecord>(`SELECT ${RUN_COLUMNS} FROM job_runs WHERE id = $1`, [
+        id,
+      ]);
       return rows[0] ?? null;
     },
   };

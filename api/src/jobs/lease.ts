@@ -22,7 +22,8 @@ export async function runExclusive<T>(
     () => {
       jobs.renewLease(name, owner, seconds).then(
         (held) => {
-          if (!held) log.error('lease lost while running; another process may start the job', { lease: name });
+          if (!held)
+            log.error('lease lost while running; another process may start the job', { lease: name });
         },
         (error) => log.warn('lease renewal failed', { lease: name, error: String(error) }),
       );

@@ -1,4 +1,4 @@
-import { type Logger, rebuildReason, type RebuildThresholds } from '../../../search-cluster/src/index.ts';
+import { type Logger, type RebuildThresholds, rebuildReason } from '../../../search-cluster/src/index.ts';
 import type { ClusterClient, RebuildReport } from '../cluster/cluster.client.ts';
 import type { JobReporter, JobResult } from './job-reporter.ts';
 import type { JobRunRecord, JobsRepository, JobTrigger } from './jobs.repository.ts';
@@ -36,7 +36,8 @@ export interface RebuildSummary {
   replicas: (RebuildReport & { modelVersion: string })[];
 }
 
-const key = (shard: number, replica: string, modelVersion: string) => `${shard}\u0000${replica}\u0000${modelVersion}`;
+const key = (shard: number, replica: string, modelVersion: string) =>
+  `${shard}\u0000${replica}\u0000${modelVersion}`;
 
 /**
  * Main-tier rebuilds, whoever asks (the nightly schedule, the threshold check, an admin): one run
@@ -81,10 +82,15 @@ export function createRebuildService(deps: {
         for (const m of replica.stats?.modelVersions ?? []) {
           if (m.rebuilding || m.state !== 'ready') continue;
           const reason = rebuildReason(
-            { hotVectors: m.hot.vectors, mainVectors: m.main?.vectors ?? 0, tombstones: m.main?.tombstones ?? 0 },
+            {
+              hotVectors: m.hot.vectors,
+              mainVectors: m.main?.vectors ?? 0,
+              tombstones: m.main?.tombstones ?? 0,
+            },
             thresholds,
           );
-          if (reason) targets.push({ shard: shard.index, replica: replica.name, modelVersion: m.modelVersion, reason });
+          if (reason)
+            targets.push({ shard: shard.index, replica: replica.name, modelVersion: m.modelVersion, reason });
         }
       }
     }
@@ -106,7 +112,9 @@ export function createRebuildService(deps: {
             modelVersion,
             shard: report.shard,
             replica: report.replica,
-            ...(report.outcome ? { durationMs: report.outcome.durationMs, vectors: report.outcome.vectors } : {}),
+            ...(report.outcome
+              ? { durationMs: report.outcome.durationMs, vectors: report.outcome.vectors }
+              : {}),
             ...(report.error ? { error: report.error } : {}),
             ...(report.skipped ? { skipped: report.skipped } : {}),
           });
@@ -136,22 +144,25 @@ export function createRebuildService(deps: {
   function startTargets(trigger: JobTrigger, targets: RebuildTarget[]): Promise<StartedRebuild> {
     return new Promise((resolve, reject) => {
       let summary: Promise<RebuildSummary> | null = null;
-      const whole = runExclusive(jobs, { name: REBUILD_LEASE, owner: reporter.owner, seconds: leaseSeconds, log }, () =>
-        reporter.run(
-          REBUILD_JOB,
-          trigger,
-          async (run) => {
-            summary = rebuildTargets(targets);
-            resolve({
-              started: true,
-              run,
-              targets,
-              done: summary,
-            });
-            return resultOf(await summary);
-          },
-          { targets: targets.length },
-        ),
+      const whole = runExclusive(
+        jobs,
+        { name: REBUILD_LEASE, owner: reporter.owner, seconds: leaseSeconds, log },
+        () =>
+          reporter.run(
+            REBUILD_JOB,
+            trigger,
+            async (run) => {
+              summary = rebuildTargets(targets);
+              resolve({
+                started: true,
+                run,
+                targets,
+                done: summary,
+              });
+              return resultOf(await summary);
+            },
+            { targets: targets.length },
+          ),
       );
       whole.then(
         (result) => {
@@ -183,14 +194,23 @@ export function createRebuildService(deps: {
         return { outcome: 'skipped', details };
       }
       const summary = await started.done.catch(() => null);
-      return { details: { runId: started.run.id, ...(summary ? { rebuilt: summary.rebuilt, failed: summary.failed } : {}) } };
+      return {
+        details: {
+          runId: started.run.id,
+          ...(summary ? { rebuilt: summary.rebuilt, failed: summary.failed } : {}),
+        },
+      };
     },
     /** The threshold check's body: rebuilds the replicas that are due, one at a time. */
     async runThresholdCheck(): Promise<JobResult> {
       const targets = await due();
       if (targets.length === 0) return { outcome: 'skipped', details: { due: 0 } };
       const started = await startTargets('threshold', targets);
-      if (!started.started) return { outcome: 'skipped', details: { due: targets.length, reason: `a rebuild is running in ${started.holder}` } };
+      if (!started.started)
+        return {
+          outcome: 'skipped',
+          details: { due: targets.length, reason: `a rebuild is running in ${started.holder}` },
+        };
       await started.done.catch(() => null);
       return { details: { due: targets.length, runId: started.run.id, targets } };
     },

@@ -78,7 +78,11 @@ export function createScheduler(deps: { jobs: JobsRepository; reporter: JobRepor
   return {
     /** Adds a job; throws on a bad cron expression (the config checked it already). */
     add(job: ScheduledJob): void {
-      entries.set(job.name, { job, cron: new Cron(job.cron, { paused: true, timezone: 'UTC' }), timer: null });
+      entries.set(job.name, {
+        job,
+        cron: new Cron(job.cron, { paused: true, timezone: 'UTC' }),
+        timer: null,
+      });
       if (started) arm(job.name);
     },
     /** The next slot of a job after `from` (for the admin query and tests). */

@@ -4,7 +4,9 @@ import type { QualityRepository } from './quality.repository.ts';
 export const DRIFT_JOB = 'drift';
 
 /** Sum and count of a stream of vectors, read page by page (never the whole set in memory). */
-async function meanOf(vectors: AsyncIterable<{ vector: Float32Array }>): Promise<{ mean: Float32Array | null; n: number }> {
+async function meanOf(
+  vectors: AsyncIterable<{ vector: Float32Array }>,
+): Promise<{ mean: Float32Array | null; n: number }> {
   let sum: Float64Array | null = null;
   let n = 0;
   for await (const { vector } of vectors) {

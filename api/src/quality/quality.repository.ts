@@ -22,7 +22,10 @@ export function createQualityRepository(db: Database) {
     },
 
     /** Up to `limit` live embeddings of this model version picked at random (image queries). */
-    async sampleEmbeddings(modelVersion: string, limit: number): Promise<{ id: bigint; vector: Float32Array }[]> {
+    async sampleEmbeddings(
+      modelVersion: string,
+      limit: number,
+    ): Promise<{ id: bigint; vector: Float32Array }[]> {
       const { rows } = await db.query<{ image_id: string; dim: number; vector: unknown }>(
         `SELECT image_id::text AS image_id, dim, vector FROM embeddings
           WHERE model_version = $1 AND deleted_at IS NULL ORDER BY random() LIMIT $2`,
@@ -65,7 +68,9 @@ export function createQualityRepository(db: Database) {
       return {
         resetAt: row.reset_at,
         vectors: row.vectors,
-        mean: mean ? new Float32Array(mean.buffer.slice(mean.byteOffset, mean.byteOffset + mean.byteLength)) : null,
+        mean: mean
+          ? new Float32Array(mean.buffer.slice(mean.byteOffset, mean.byteOffset + mean.byteLength))
+          : null,
       };
     },
 

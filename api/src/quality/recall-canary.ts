@@ -1,3 +1,4 @@
+import { Gauge, type Registry } from 'prom-client';
 import { exactTopK, type Hit, shardOf } from '../../../search-cluster/src/index.ts';
 import type { ClusterClient, ClusterStats } from '../cluster/cluster.client.ts';
 import type { QualityRepository } from './quality.repository.ts';
@@ -78,7 +79,9 @@ export async function runRecallCanary(deps: RecallCanaryDeps): Promise<RecallMea
   const perKind = deps.queriesPerKind ?? 50;
   const stats = await deps.cluster.stats();
   const versions = new Set(
-    stats.shards.flatMap((s) => s.replicas.flatMap((r) => r.stats?.modelVersions.map((m) => m.modelVersion) ?? [])),
+    stats.shards.flatMap((s) =>
+      s.replicas.flatMap((r) => r.stats?.modelVersions.map((m) => m.modelVersion) ?? []),
+    ),
   );
   const measurements: RecallMeasurement[] = [];
   for (const modelVersion of versions) {
@@ -102,4 +105,14 @@ export async function runRecallCanary(deps: RecallCanaryDeps): Promise<RecallMea
     }
   }
   return measurements;
+}
+
+/** The canary's gauge (the alert on recall under 0.95 reads it, infra/prometheus/). */
+export function createRecallCanaryGauge(registry: Registry) {
+  return new Gauge({
+    name: 'pixelfind_recall_canary_recall_at_10',
+    help: "recall@10 of the serving path against exact search over the same version's vectors, by model version, tier kind (or all) and query kind (text, image), from the last canary run.",
+    labelNames: ['model_version', 'tier', 'query_kind'] as const,
+    registers: [registry],
+  });
 }

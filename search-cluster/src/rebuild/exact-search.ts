@@ -18,7 +18,7 @@ export async function exactTopK(
   if (queries.length === 0) return [];
   const d = queries[0]!.length;
   const packed = new Float32Array(queries.length * d);
-  queries.forEach((q, i) => packed.set(q, i * d));
+  for (const [i, q] of queries.entries()) packed.set(q, i * d);
   let best: Hit[][] = queries.map(() => []);
   let ids: bigint[] = [];
   let vectors = new Float32Array(chunk * d);

@@ -283,7 +283,8 @@ export class ClusterRouter implements ShardRouter {
           report({
             shard: s,
             replica: replica.name,
-            skipped: 'no other replica of this shard is serving; rebuilding it would leave the shard on one busy replica',
+            skipped:
+              'no other replica of this shard is serving; rebuilding it would leave the shard on one busy replica',
           });
           continue;
         }

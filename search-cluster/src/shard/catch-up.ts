@@ -11,6 +11,11 @@ export interface CatchUpOptions {
   /** Poll interval. Default 2 s. */
   intervalMs?: number;
   log: Logger;
+  /**
+   * Told about every round, for the job reports (`anti-entropy` in createJobMetrics): ok (applied
+   * changes), skipped (nothing new, or the shard is not serving), failed (a model version failed).
+   */
+  onRound?: (round: { outcome: 'ok' | 'skipped' | 'failed'; durationMs: number; changes: number }) => void;
 }
 
 /**
@@ -85,15 +90,28 @@ export function startCatchUp(options: CatchUpOptions) {
   }
 
   async function tick(): Promise<void> {
-    if (shard.health().status !== 'ok') return;
+    const started = performance.now();
+    if (shard.health().status !== 'ok') {
+      options.onRound?.({ outcome: 'skipped', durationMs: 0, changes: 0 });
+      return;
+    }
+    let total = 0;
+    let failed = false;
     for (const { name, dimension } of shard.modelVersions) {
       try {
         const changes = await catchUpModel(name, dimension);
+        total += changes;
         if (changes > 0) log.info('caught up from source', { modelVersion: name, changes });
       } catch (error) {
-        log.warn('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
+        failed = true;
+        log.error('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
       }
     }
+    options.onRound?.({
+      outcome: failed ? 'failed' : total > 0 ? 'ok' : 'skipped',
+      durationMs: performance.now() - started,
+      changes: total,
+    });
   }
 
   const schedule = () => {

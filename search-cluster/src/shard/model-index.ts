@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import { ClusterError } from '../errors.ts';
 import { buildMainTier, collectVectors } from '../rebuild/build-main.ts';
 import { quarantineSnapshot, readSnapshot } from '../rebuild/snapshot.ts';
-import { rebuildReason } from './rebuild-rule.ts';
 import { EMPTY, exactScan, type TierView, topUpFiltered } from './filtered-search.ts';
 import { HotTier } from './hot-tier.ts';
 import type { MainTier, MainTierSearchParams } from './main-tier.ts';
@@ -15,6 +14,7 @@ import type {
   SearchOptions,
 } from './model-index.types.ts';
 import { owns } from './partition.ts';
+import { rebuildReason } from './rebuild-rule.ts';
 import { refillFromSource } from './refill.ts';
 import { type Hit, mergeTopK } from './topk.ts';
 import { WriteQueue } from './write-queue.ts';
