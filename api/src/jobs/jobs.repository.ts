@@ -107,7 +107,7 @@ export function createJobsRepository(db: Queryable) {
         `SELECT ${RUN_COLUMNS} FROM (
            SELECT *, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM job_runs
             WHERE $1::text IS NULL OR job = $1
-         ) r WHERE n <= $2 ORDER BY job, id DESC`,
+         ) r WHERE n <= $2 ORDER BY job, n`,
         [options.job ?? null, options.limit],
       );
       return rows;
