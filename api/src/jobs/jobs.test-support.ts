@@ -1,17 +1,23 @@
 import { Registry } from 'prom-client';
-import { createJobMetrics, type Logger } from '../../../search-cluster/src/index.ts';
+import { componentLogger, createJobMetrics, createLogger, type Logger } from '../../../search-cluster/src/index.ts';
 import type { Database } from '../db/database.ts';
 import { createJobReporter } from './job-reporter.ts';
 import { createJobsRepository } from './jobs.repository.ts';
 
 /** A logger that keeps its lines, to check what was logged at which level. */
 export function capturingLogger() {
-  const lines: { level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }[] = [];
-  const log: Logger = {
-    info: (message, fields) => lines.push({ level: 'info', message, ...(fields ? { fields } : {}) }),
-    warn: (message, fields) => lines.push({ level: 'warn', message, ...(fields ? { fields } : {}) }),
-    error: (message, fields) => lines.push({ level: 'error', message, ...(fields ? { fields } : {}) }),
-  };
+  const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  const root = createLogger({
+    level: 'info',
+    pretty: false,
+    destination: {
+      write(line: string) {
+        const { level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+        lines.push({ level: String(level), message: String(msg), fields });
+      },
+    },
+  });
+  const log: Logger = componentLogger(root, 'jobs');
   return { log, lines };
 }
 

@@ -139,7 +139,8 @@ export function createRebuildService(deps: {
 
   /**
    * Starts a rebuild of `targets` and answers once it has started (the lease taken, the run
-   * recorded) or could not start (another run holds the lease). `done` settles when it ends.
+   * recorded) or could not start (another run holds the lease). `done` settles when it has ended,
+   * been recorded and let go of the lease.
    */
   function startTargets(trigger: JobTrigger, targets: RebuildTarget[]): Promise<StartedRebuild> {
     return new Promise((resolve, reject) => {
@@ -152,13 +153,14 @@ export function createRebuildService(deps: {
             REBUILD_JOB,
             trigger,
             async (run) => {
-              summary = rebuildTargets(targets);
-              resolve({
-                started: true,
-                run,
-                targets,
-                done: summary,
-              });
+              const current = rebuildTargets(targets);
+              summary = current;
+              // settles once the run is recorded and the lease released, with what it did
+              const done = whole.then(
+                () => current,
+                () => current,
+              );
+              resolve({ started: true, run, targets, done });
               return resultOf(await summary);
             },
             { targets: targets.length },
