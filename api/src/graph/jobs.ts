@@ -10,7 +10,7 @@ import { createRebuildService, type RebuildService } from '../jobs/rebuild.servi
 import { createScheduler, type Scheduler } from '../jobs/scheduler.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createDrift, DRIFT_JOB, type Drift } from '../quality/drift.ts';
-import { createQualityRepository } from '../quality/quality.repository.ts';
+import { createQualityRepository } from '../quality/canary.repository.ts';
 import { createRecallCanaryGauge, RECALL_CANARY_JOB, runRecallCanary } from '../quality/recall-canary.ts';
 
 /** The background jobs of an API process: reports, the schedule, rebuilds, canary, drift. */

@@ -5,7 +5,7 @@ import { row, unitVectors } from '../../../search-cluster/src/shard/test-vectors
 import { type Backend, createEmbeddedBackend } from '../../../test/support/backends.ts';
 import { metricValue } from '../jobs/jobs.test-support.ts';
 import { createDrift, meanShift } from './drift.ts';
-import { createQualityRepository } from './quality.repository.ts';
+import { createQualityRepository } from './canary.repository.ts';
 import { insertEmbedded } from './quality.test-support.ts';
 
 const MV = 'drift-v1';

@@ -1,5 +1,5 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import type { QualityRepository } from './quality.repository.ts';
+import type { QualityRepository } from './canary.repository.ts';
 
 export const DRIFT_JOB = 'drift';
 

@@ -5,7 +5,7 @@ import type { ShardRouter } from '../../../search-cluster/src/router/router.type
 import { row, unitVectors } from '../../../search-cluster/src/shard/test-vectors.ts';
 import { type Backend, createEmbeddedBackend } from '../../../test/support/backends.ts';
 import { type ClusterClient, clusterClientOver } from '../cluster/cluster.client.ts';
-import { createQualityRepository } from './quality.repository.ts';
+import { createQualityRepository } from './canary.repository.ts';
 import { insertEmbedded } from './quality.test-support.ts';
 import { recallByTier, runRecallCanary } from './recall-canary.ts';
 

@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { exactTopK, type Hit, shardOf } from '../../../search-cluster/src/index.ts';
 import type { ClusterClient, ClusterStats } from '../cluster/cluster.client.ts';
-import type { QualityRepository } from './quality.repository.ts';
+import type { QualityRepository } from './canary.repository.ts';
 
 export const RECALL_CANARY_JOB = 'recall-canary';
 const K = 10;
