@@ -7,6 +7,7 @@ import type { Caller } from './auth/roles.ts';
 import type { RequestContext, Services } from './context.ts';
 import { clientAddressOf, useEdgeTrust } from './edge-trust/use-edge-trust.ts';
 import { useEdgeImpressions } from './feedback/use-edge-impressions.ts';
+import { dependencyChecks } from './http/readiness.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
@@ -115,6 +116,12 @@ export function createApp(services: Services, options: AppOptions = {}) {
       useRestRoutes(), // first: a REST request runs as one in-process /graphql request through all the others
       // before the rest, so refusals by the plugins below are logged too
       accessLog.plugin,
+      // next: it times every request the plugins below answer, and serves /metrics
+      useMetrics({
+        metrics: services.metrics,
+        token: config.surface.metricsToken,
+        open: config.mode === 'single',
+      }),
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
@@ -135,12 +142,12 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useHealth({
         ...(options.isDraining ? { isDraining: options.isDraining } : {}),
-        checks: {
-          database: async () => {
-            await services.db.query('SELECT 1');
-          },
-          cache: () => services.cache.ping(),
-        },
+        checks: dependencyChecks({
+          db: services.db,
+          cache: services.cache,
+          blobs: services.blobs,
+          cluster: services.cluster,
+        }),
       }),
       useBlobRoutes({
         blobs: services.blobs,
@@ -160,11 +167,6 @@ export function createApp(services: Services, options: AppOptions = {}) {
           'model-version': services.encoder.modelVersion,
           'anonymous-uploads': String(config.allowAnonymousUploads),
         }),
-      }),
-      useMetrics({
-        metrics: services.metrics,
-        token: config.surface.metricsToken,
-        open: config.mode === 'single',
       }),
     ],
   });

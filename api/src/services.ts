@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Gauge } from 'prom-client';
 import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
@@ -10,9 +11,10 @@ import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
 import { buildJobsGraph, type JobsGraphOptions } from './graph/jobs.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
-import { createIndexJobsRepository } from './indexing/index-jobs.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
-import { createMetrics, gaugeFrom } from './metrics/metrics.ts';
+import { registerClusterGauge } from './metrics/cluster-metrics.ts';
+import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
+import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
@@ -21,7 +23,9 @@ import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
 
-export interface ServiceOverrides extends CoreOverrides, Omit<WorkerGraphOptions, 'onIndexed'> {
+export interface ServiceOverrides
+  extends Omit<CoreOverrides, 'shardMetrics'>,
+    Omit<WorkerGraphOptions, 'metrics'> {
   ranker?: RankerConfig;
   /** Background jobs' inputs (the canary's golden queries). */
   jobs?: JobsGraphOptions;
@@ -29,8 +33,10 @@ export interface ServiceOverrides extends CoreOverrides, Omit<WorkerGraphOptions
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
-  const core = await buildCore(config, overrides);
-  return buildApiGraph(core, config, overrides);
+  // made first: in single mode the in-process shards report into the API's registry
+  const metrics = createMetrics();
+  const core = await buildCore(config, { ...overrides, shardMetrics: metrics.shards });
+  return buildApiGraph(core, config, overrides, metrics);
 }
 
 /** Builds the API services over an opened core graph; closing them closes the core too. */
@@ -38,6 +44,7 @@ export async function buildApiGraph(
   core: CoreGraph,
   config: Config,
   overrides: ServiceOverrides = {},
+  metrics: Metrics = createMetrics(),
 ): Promise<Services> {
   const { db, cache, blobs, encoder, cluster } = core;
   const ranker =
@@ -50,8 +57,13 @@ export async function buildApiGraph(
   const feedbackServices = createFeedbackServices(db, {
     lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0,
     queryLog: { log: core.log('query-log') },
+    // a save has no query: it counts under the versions serving now
+    onEngagement: (kind, versions) =>
+      metrics.engagement[kind].inc({
+        model_version: versions?.modelVersion ?? encoder.modelVersion,
+        ranker_version: versions?.rankerVersion ?? ranker.version,
+      }),
   });
-  const metrics = createMetrics();
   const jobs = buildJobsGraph(
     { config, db, cluster, encoder, metrics, log: core.log('jobs') },
     overrides.jobs ?? {},
@@ -108,27 +120,30 @@ export async function buildApiGraph(
   });
 
   const rateLimits = createRateLimits(config.rateLimits, config.redisUrl);
-  gaugeFrom(
+  registerIndexQueueGauge(metrics.registry, db);
+  registerClusterGauge(metrics.registry, cluster);
+  counterFrom(
     metrics.registry,
-    'pixelfind_index_jobs',
-    'Index jobs by state.',
-    () => createIndexJobsRepository(db).depth(),
-    'state',
-  );
-  gaugeFrom(
-    metrics.registry,
-    'pixelfind_query_log',
-    'Query log buffer: buffered, written, dropped, lost.',
-    async () => {
-      const { buffered, written, dropped, lost } = feedbackServices.queryLog.stats();
-      return { buffered, written, dropped, lost };
+    'pixelfind_query_log_entries_total',
+    'Query log entries by result: written (rows stored), dropped (buffer full), lost (a batch failed twice).',
+    () => {
+      const { written, dropped, lost } = feedbackServices.queryLog.stats();
+      return { written, dropped, lost };
     },
-    'counter',
+    'result',
   );
+  new Gauge({
+    name: 'pixelfind_query_log_buffered',
+    help: 'Query log entries accepted and not yet written.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(feedbackServices.queryLog.stats().buffered);
+    },
+  });
   const workers = buildWorkerGraph(core, {
     ...(overrides.worker ? { worker: overrides.worker } : {}),
     ...(overrides.nsfw !== undefined ? { nsfw: overrides.nsfw } : {}),
-    onIndexed: (seconds) => metrics.uploadToIndexed.observe(seconds),
+    metrics: metrics.indexing,
   });
 
   const services: Services = {

@@ -319,7 +319,7 @@ describe('edge in front of the real API with the tiny model', () => {
     await cachedSearch({ text: 'red', limit: 3 });
 
     const before = originCount();
-    const apiBefore = await apiCounter('pixelfind_http_requests_total');
+    const apiBefore = await apiCounter('pixelfind_http_request_duration_seconds_count');
     expect(apiBefore).toBeGreaterThan(0);
     const reportsBefore = impressionReports().length;
     const second = await edge!.fetch('/search?q=red&limit=3');
@@ -337,7 +337,7 @@ describe('edge in front of the real API with the tiny model', () => {
       { timeout: 5000 },
     );
     expect(originCount()).toBe(before);
-    expect(await apiCounter('pixelfind_http_requests_total')).toBe(apiBefore + 1);
+    expect(await apiCounter('pixelfind_http_request_duration_seconds_count')).toBe(apiBefore + 1);
   });
 
   it('serves a repeated persisted GraphQL GET from the cache too', async () => {
@@ -374,7 +374,7 @@ describe('edge in front of the real API with the tiny model', () => {
     });
 
     // same text, other limit: a result-cache miss, but an embedding-cache hit
-    const fromEdge = await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' });
+    const fromEdge = await apiCounter('pixelfind_query_embedding_cache_total', { source: 'edge' });
     const second = await edge!.fetch('/search?q=%20Green%20&limit=2');
     expect(second.headers.get('x-cache')).toBe('MISS');
     const top = (await second.json()) as RestSearch;
@@ -385,7 +385,7 @@ describe('edge in front of the real API with the tiny model', () => {
     expect(sent.requestHeaders[EDGE_HEADERS.embeddingSignature]).toMatch(/^[0-9a-f]{64}$/);
     // the API returns a vector only when it encoded one itself: none here, it took the edge's
     expect(sent.responseHeaders?.[EDGE_HEADERS.embedding]).toBeUndefined();
-    expect(await apiCounter('pixelfind_query_embedding_cache_total', { result: 'edge' })).toBe(fromEdge + 1);
+    expect(await apiCounter('pixelfind_query_embedding_cache_total', { source: 'edge' })).toBe(fromEdge + 1);
     // the same vector searched: the same top hit with the same similarity, and the same relevant
     // hits; the order of near-zero ties (0.00077 vs 0.00076) is not something to pin
     expect(top.results).toHaveLength(2);

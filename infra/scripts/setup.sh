@@ -24,8 +24,10 @@ fi
 # Debian packages: compilers for the FAISS addon, BLAS/LAPACK it links with, FAISS itself
 # (headers and the generic fallback), dpkg-dev to fetch FAISS's source for the AVX2 build.
 packages=(g++ make cmake python3 pkg-config dpkg-dev libopenblas-dev liblapack-dev libfaiss-dev libgomp1)
-# chromium: the web app's browser tests (test/web) drive Debian's Chromium with playwright-core
-if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server chromium); fi
+# chromium: the web app's browser tests (test/web) drive Debian's Chromium with playwright-core;
+# prometheus: promtool unit-tests infra/prometheus/*.rules.yml, and test/observability scrapes
+# the processes with a real Prometheus (each test starts its own on a free port)
+if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server chromium prometheus); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,7 +5,7 @@
 
 export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
 export { useNativeAddon } from './faiss/load-native.ts';
-export { MIN_AUTH_TOKEN_LENGTH } from './protocol/auth.ts';
+export { bearerMatches, MIN_AUTH_TOKEN_LENGTH } from './protocol/auth.ts';
 export { exactTopK } from './rebuild/exact-search.ts';
 export {
   PostgresVectorSource,
@@ -56,6 +56,16 @@ export {
   silentLogger,
   wrapLogger,
 } from './runtime/logger.ts';
+export {
+  counterFrom,
+  createProcessMetrics,
+  gaugeFrom,
+  OTHER_ROUTE,
+  type ProcessMetrics,
+  type RouteTable,
+  routeNamer,
+  statusClass,
+} from './runtime/metrics.ts';
 export { fromPackageRoot, PACKAGE_ROOT } from './runtime/package-root.ts';
 export {
   loadShardServerConfig,
@@ -65,6 +75,7 @@ export {
 export { type Partition, shardOf } from './shard/partition.ts';
 export { type RebuildThresholds, rebuildReason } from './shard/rebuild-rule.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
+export { registerShardMetrics, type ShardMetrics } from './shard/shard-metrics.ts';
 export type { Hit } from './shard/topk.ts';
 export { MAX_K } from './shard/validate.ts';
 export { dot, dotAt, normalize, normalizeRows } from './vector-math.ts';

@@ -57,7 +57,10 @@ describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create 
     expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await t.app.fetch('http://pixelfind.test/readyz');
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: 'ok', cache: 'ok' } });
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { database: 'ok', cache: 'ok', blobs: 'ok', shards: 'ok' },
+    });
   });
 
   it('exposes Prometheus metrics: requests, index queue depth, query log', async () => {
@@ -65,9 +68,11 @@ describe.each(backends)('GraphQL over HTTP, health and keys ($name)', ({ create 
     const response = await t.app.fetch('http://pixelfind.test/metrics');
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
-    expect(text).toMatch(/pixelfind_http_requests_total\{route="healthz",status="2xx"\} [1-9]/);
+    expect(text).toMatch(
+      /pixelfind_http_request_duration_seconds_count\{route="\/healthz",method="GET",status="2xx"\} [1-9]/,
+    );
     expect(text).toContain('pixelfind_index_jobs{state="queued"}');
-    expect(text).toContain('pixelfind_query_log{counter="dropped"} 0');
+    expect(text).toContain('pixelfind_query_log_entries_total{result="dropped"} 0');
   });
 
   it('refuses anonymous uploads unless the deployment allows them', async () => {

@@ -1,5 +1,5 @@
 // Issue 10 item 12: anyone who reached a shard server's port could search, rewrite or rebuild
-// the index. Every call but /healthz now needs the shared SHARD_AUTH_TOKEN, and a server that
+// the index. Every call but /healthz and /readyz now needs the shared SHARD_AUTH_TOKEN, and a server that
 // listens beyond loopback refuses to start without one.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -122,9 +122,13 @@ describe('shard servers authenticate every call (issue 10 item 12)', () => {
     }
   });
 
-  it('/healthz stays open for load balancers', async () => {
-    const response = await fetch(`${server.url}/healthz`);
-    expect(response.status).toBe(200);
+  it('/healthz and /readyz stay open for probes; /metrics needs the token like the index', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    const scraped = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('pixelfind_shard_vectors{');
   });
 
   it('listens on loopback by default', async () => {

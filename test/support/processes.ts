@@ -35,13 +35,13 @@ export function spawnTsx(
   return spawn(process.execPath, ['--import', 'tsx', ...preload, entry], { env, stdio });
 }
 
-/** Starts a shard server process with `env` and waits (up to a minute) until its /healthz says ok. */
+/** Starts a shard server process with `env` and waits (up to a minute) until its /readyz says ok. */
 export async function startShardServer(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
   const child = spawnTsx('search-cluster/src/server/main.ts', env);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
-    if (health?.ok && ((await health.json()) as { status: string }).status === 'ok') return child;
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+    if (ready?.ok && ((await ready.json()) as { status: string }).status === 'ok') return child;
     await new Promise((r) => setTimeout(r, 200));
   }
   child.kill('SIGKILL');

@@ -10,6 +10,7 @@ import {
   type RebuildReport,
   type RouterHealth,
   type RouterStats,
+  type ShardMetrics,
   type ShardRouter,
   type SqlClient,
 } from '../../../search-cluster/src/index.ts';
@@ -79,6 +80,8 @@ export interface ClusterClientOptions {
    * rebuilds one replica at a time. Default true.
    */
   selfRebuild?: boolean;
+  /** Where in-process shards report their metrics. Default: nowhere. */
+  shardMetrics?: ShardMetrics;
 }
 
 /** Wraps a router; in-process shards are loaded (snapshot, refill or rebuild) before this resolves. */
@@ -102,6 +105,7 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
           ...(options.selfRebuild === false
             ? { tiers: { autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 } }
             : {}),
+          ...(options.shardMetrics ? { metrics: options.shardMetrics } : {}),
         });
   return clusterClientOver(router);
 }

@@ -18,6 +18,7 @@ import {
   jobVariables,
   limitVariables,
   surfaceVariables,
+  workerVariables,
 } from './variables.ts';
 
 export type RunMode = 'single' | 'cluster';
@@ -32,7 +33,13 @@ export const processVariables = {
     ...surfaceVariables,
     ...jobVariables,
   },
-  worker: { ...baseVariables, ...coreVariables },
+  worker: {
+    ...baseVariables,
+    ...coreVariables,
+    ...workerVariables,
+    HOST: httpVariables.HOST,
+    METRICS_TOKEN: surfaceVariables.METRICS_TOKEN,
+  },
   /** Commands that open the database themselves (`npm run migrate`, `keys` without a server). */
   database: { ...baseVariables },
   /** The `pixelfind` CLI talking to a running server. */
@@ -101,6 +108,16 @@ export interface CoreConfig extends BaseConfig {
     /** Attempts before an image is FAILED. Default 5. */
     maxAttempts: number;
   };
+}
+
+/** The indexing worker process: the core settings and its health and metrics listener. */
+export interface WorkerConfig extends CoreConfig {
+  /** Port of `/healthz`, `/readyz`, `/metrics` (WORKER_PORT). Default 4100. */
+  port: number;
+  /** Address to listen on (HOST). Default 127.0.0.1 in single-node mode, 0.0.0.0 in cluster mode. */
+  host: string;
+  /** Bearer token `/metrics` requires (METRICS_TOKEN). Unset: open in single mode, 404 in cluster mode. */
+  metricsToken: string | null;
 }
 
 /** Everything the API process reads from its environment, parsed once at start. */
@@ -223,7 +240,10 @@ function baseFrom(v: EnvValues<typeof baseVariables>): BaseConfig {
   };
 }
 
-function coreFrom(v: EnvValues<typeof processVariables.worker>, source: EnvSource): CoreConfig {
+/** HOST, or the mode's default: loopback for a single node, every interface in a cluster. */
+const hostFor = (host: string | null, mode: RunMode) => host ?? (mode === 'single' ? '127.0.0.1' : '0.0.0.0');
+
+function coreFrom(v: EnvValues<typeof baseVariables & typeof coreVariables>, source: EnvSource): CoreConfig {
   const base = baseFrom(v);
   const mode = v.PIXELFIND_MODE;
   if (mode === 'cluster' && v.PIXELFIND_CLUSTER_INCOMPLETE_OK === null) {
@@ -279,7 +299,7 @@ function coreFrom(v: EnvValues<typeof processVariables.worker>, source: EnvSourc
 export function loadConfig(source: EnvSource): Config {
   const v = parseEnv(processVariables.api, source);
   const core = coreFrom(v, source);
-  const host = v.HOST ?? (core.mode === 'single' ? '127.0.0.1' : '0.0.0.0');
+  const host = hostFor(v.HOST, core.mode);
   return {
     ...core,
     port: v.PORT,
@@ -344,9 +364,11 @@ export function loadConfig(source: EnvSource): Config {
   };
 }
 
-/** The indexing worker process (`npm run worker`): the core settings only. */
-export function loadWorkerConfig(source: EnvSource): CoreConfig {
-  return coreFrom(parseEnv(processVariables.worker, source), source);
+/** The indexing worker process (`npm run worker`): the core settings and its listener. */
+export function loadWorkerConfig(source: EnvSource): WorkerConfig {
+  const v = parseEnv(processVariables.worker, source);
+  const core = coreFrom(v, source);
+  return { ...core, port: v.WORKER_PORT, host: hostFor(v.HOST, core.mode), metricsToken: v.METRICS_TOKEN };
 }
 
 /** Commands that open the database themselves (`npm run migrate`, `pixelfind keys` without a server). */

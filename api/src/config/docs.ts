@@ -7,15 +7,20 @@ export const CONFIG_DOCS_END = '<!-- config:end -->';
 
 /** The README's configuration section, from the same specs the processes parse. */
 export function renderConfigDocs(): string {
-  const { api, cli, download } = processVariables;
+  const { api, cli, download, worker } = processVariables;
   const downloadOnly = Object.fromEntries(Object.entries(download).filter(([name]) => !(name in api)));
+  const workerOnly = Object.fromEntries(Object.entries(worker).filter(([name]) => !(name in api)));
   return [
     'API (`npm start`); the worker (`npm run worker`) reads the same variables except the HTTP ones',
-    '(`PORT` to the end of the table); `npm run migrate`, and `pixelfind keys` when no server answers,',
-    'read only `DATA_DIR` to `PIXELFIND_FAISS_ADDON`. A bad value stops the process with status 2 and',
-    'one line per variable.',
+    '(`PORT` to the end of the table), but for `HOST` and `METRICS_TOKEN`; `npm run migrate`, and',
+    '`pixelfind keys` when no server answers, read only `DATA_DIR` to `PIXELFIND_FAISS_ADDON`. A bad',
+    'value stops the process with status 2 and one line per variable.',
     '',
     envTable(api),
+    '',
+    'Worker (`npm run worker`), besides the API variables above:',
+    '',
+    envTable(workerOnly),
     '',
     'CLI (`pixelfind`, `npm run cli`); a flag wins over its variable:',
     '',

@@ -176,6 +176,16 @@ export const httpVariables = defineEnv({
   }),
 });
 
+/** The worker process's own HTTP listener (`/healthz`, `/readyz`, `/metrics`). */
+export const workerVariables = defineEnv({
+  WORKER_PORT: env.int({
+    default: 4100,
+    min: 0,
+    max: 65_535,
+    doc: "the worker's `/healthz`, `/readyz` and `/metrics` port (0: any free port); it listens on `HOST` and guards `/metrics` with `METRICS_TOKEN` as the API does",
+  }),
+});
+
 /** What one request may cost the API: GraphQL limits, bodies, timeouts, rate limits. */
 export const limitVariables = defineEnv({
   GRAPHQL_MAX_TOKENS: env.int({ default: 2000, min: 100, doc: 'lexer tokens per GraphQL document' }),

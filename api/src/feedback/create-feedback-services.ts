@@ -1,7 +1,11 @@
 import type { Database } from '../db/database.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
 import { createFeedbackRepository } from './feedback.repository.ts';
-import { createFeedbackService, type FeedbackService } from './feedback.service.ts';
+import {
+  createFeedbackService,
+  type FeedbackService,
+  type FeedbackServiceOptions,
+} from './feedback.service.ts';
 import { createQueryLog, type QueryLog, type QueryLogOptions } from './query-log.ts';
 
 /** The fields feedback adds to `Services` (context.ts). */
@@ -16,6 +20,8 @@ export interface FeedbackServicesOptions {
   lateQueryWaitMs?: number;
   /** See FeedbackServiceOptions.clicksPerMinute. Default 60. */
   clicksPerMinute?: number;
+  /** See FeedbackServiceOptions.onEngagement. Default: nothing. */
+  onEngagement?: FeedbackServiceOptions['onEngagement'];
 }
 
 /** The query log and the click/save service over one database. Close with `queryLog.close()`. */
@@ -30,6 +36,7 @@ export function createFeedbackServices(
     queryLog,
     lateQueryWaitMs: options.lateQueryWaitMs ?? 0,
     ...(options.clicksPerMinute !== undefined ? { clicksPerMinute: options.clicksPerMinute } : {}),
+    ...(options.onEngagement ? { onEngagement: options.onEngagement } : {}),
   });
   return { queryLog, feedback };
 }

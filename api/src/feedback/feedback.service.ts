@@ -20,6 +20,16 @@ export interface FeedbackServiceOptions {
   lateQueryWaitMs?: number;
   /** Clicks one caller may record per minute in this process; past it RATE_LIMITED (429). Default 60. */
   clicksPerMinute?: number;
+  /**
+   * Told each counted engagement event: a click or an edge-served search with the versions of
+   * its query, a save with null (no query: the versions serving now apply). Default: nothing.
+   */
+  onEngagement?: (kind: 'searches' | 'clicks' | 'saves', versions: EngagementVersions | null) => void;
+}
+
+export interface EngagementVersions {
+  modelVersion: string;
+  rankerVersion: string;
 }
 
 export interface ClickOutcome {
@@ -42,6 +52,7 @@ export function createFeedbackService({
   queryLog,
   lateQueryWaitMs = 0,
   clicksPerMinute = 60,
+  onEngagement = () => {},
 }: FeedbackServiceOptions) {
   const clickLimiter = new RateLimiterMemory({ points: clicksPerMinute, duration: 60 });
 
@@ -80,11 +91,14 @@ export function createFeedbackService({
       const imageId = parseImageId(rawImageId, 'imageId');
       await limitClicks(callerRef);
 
-      let position = await repo.insertClickIfShown(queryId, imageId, callerRef);
-      if (position === null && (await awaitQueryRow(queryId))) {
-        position = await repo.insertClickIfShown(queryId, imageId, callerRef);
+      let inserted = await repo.insertClickIfShown(queryId, imageId, callerRef);
+      if (inserted === null && (await awaitQueryRow(queryId))) {
+        inserted = await repo.insertClickIfShown(queryId, imageId, callerRef);
       }
-      if (position !== null) return { position };
+      if (inserted !== null) {
+        onEngagement('clicks', inserted);
+        return { position: inserted.position };
+      }
 
       const refusal = await repo.clickRefusal(queryId, imageId);
       // another caller's query looks like no query at all: ids are not an oracle
@@ -103,9 +117,12 @@ export function createFeedbackService({
     async recordEdgeImpression(rawSourceId: string, rawQueryId: string, callerRef: string): Promise<boolean> {
       const sourceId = parseQueryId(rawSourceId);
       const queryId = parseQueryId(rawQueryId);
-      if (await repo.copyQuery(sourceId, queryId, callerRef)) return true;
-      if (await awaitQueryRow(sourceId)) return repo.copyQuery(sourceId, queryId, callerRef);
-      return false;
+      let copied = await repo.copyQuery(sourceId, queryId, callerRef);
+      if (copied === null && (await awaitQueryRow(sourceId))) {
+        copied = await repo.copyQuery(sourceId, queryId, callerRef);
+      }
+      if (copied !== null) onEngagement('searches', copied);
+      return copied !== null;
     },
 
     /** Saves an image for a user; saving it again changes nothing. A deleted image cannot be saved. */
@@ -116,6 +133,7 @@ export function createFeedbackService({
       const [image] = await images.findByIds([imageId]);
       if (!image || image.deleted_at) throw notFound(`No image with id ${imageId}`);
       const created = await repo.insertSave(imageId, userId);
+      if (created) onEngagement('saves', null);
       return { image, created };
     },
   };

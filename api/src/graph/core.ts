@@ -3,6 +3,7 @@ import {
   createLogger,
   type Logger,
   type RootLogger,
+  type ShardMetrics,
   useNativeAddon,
 } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
@@ -24,6 +25,8 @@ export interface CoreOverrides {
   encoder?: Encoder;
   /** The process's root logger. Default: one made from LOG_LEVEL. */
   logger?: RootLogger;
+  /** Where in-process shards report their `pixelfind_shard_*` series (the API's registry). Default: nowhere. */
+  shardMetrics?: ShardMetrics;
 }
 
 /** What both the API and the worker process need: stores, the encoder, the search cluster. */
@@ -51,6 +54,7 @@ export function buildSearchCluster(
   db: Database,
   encoder: Encoder,
   logger: RootLogger,
+  shardMetrics?: ShardMetrics,
 ): Promise<ClusterClient> {
   return createClusterClient({
     shards: config.shards.remote ?? String(config.shards.inProcessCount),
@@ -62,6 +66,7 @@ export function buildSearchCluster(
     log: componentLogger(logger, 'shard'),
     // the API's threshold check rebuilds one replica at a time; without it the shards do it themselves
     selfRebuild: !('jobs' in config) || (config as Config).jobs.rebuildCheckCron === null,
+    ...(shardMetrics ? { shardMetrics } : {}),
   });
 }
 
@@ -95,7 +100,7 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
       allowSpinning: config.encoder.allowSpinning,
       logger: log('encoder'),
     }));
-  const cluster = await buildSearchCluster(config, db, encoder, logger);
+  const cluster = await buildSearchCluster(config, db, encoder, logger, overrides.shardMetrics);
   return {
     config,
     logger,

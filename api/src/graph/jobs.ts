@@ -9,8 +9,8 @@ import { createJobsRepository, type JobsRepository } from '../jobs/jobs.reposito
 import { createRebuildService, type RebuildService } from '../jobs/rebuild.service.ts';
 import { createScheduler, type Scheduler } from '../jobs/scheduler.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { createDrift, DRIFT_JOB, type Drift } from '../quality/drift.ts';
 import { createQualityRepository } from '../quality/canary.repository.ts';
+import { createDrift, DRIFT_JOB, type Drift } from '../quality/drift.ts';
 import { createRecallCanaryGauge, RECALL_CANARY_JOB, runRecallCanary } from '../quality/recall-canary.ts';
 
 /** The background jobs of an API process: reports, the schedule, rebuilds, canary, drift. */

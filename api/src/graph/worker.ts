@@ -4,6 +4,7 @@ import {
   type IndexingWorker,
   type WorkerOptions,
 } from '../indexing/indexing.worker.ts';
+import type { IndexingMetrics } from '../metrics/indexing-metrics.ts';
 import type { CoreGraph } from './core.ts';
 
 export interface WorkerGraphOptions {
@@ -11,8 +12,8 @@ export interface WorkerGraphOptions {
   worker?: WorkerOptions;
   /** nsfwjs in the safety score; tests of unrelated behaviour may turn it off. Default true. */
   nsfw?: boolean;
-  /** Told how long each image took from upload to searchable. */
-  onIndexed?: (seconds: number) => void;
+  /** Where the workers report freshness and job outcomes (the process's registry). Default: nowhere. */
+  metrics?: IndexingMetrics;
 }
 
 /** The indexing side: the safety scorer (loaded on first use) and workers over the core graph. */
@@ -35,7 +36,7 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
           safety: await safety,
           vectors: core.cluster,
           log,
-          ...(options.onIndexed ? { onIndexed: options.onIndexed } : {}),
+          ...(options.metrics ? options.metrics.hooks : {}),
         },
         { safetyThreshold: core.config.search.safetyThreshold, ...core.config.indexer, ...options.worker },
       );

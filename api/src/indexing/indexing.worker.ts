@@ -36,6 +36,8 @@ export interface WorkerDeps {
   log?: LogSink;
   /** Seconds from upload to INDEXED, for each image indexed (freshness metric). */
   onIndexed?: (seconds: number) => void;
+  /** Each job's outcome as it settles (the jobs metric). */
+  onSettled?: (outcome: JobOutcome) => void;
 }
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
@@ -152,6 +154,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   async function runBatch(): Promise<JobOutcome[]> {
     for (const dead of await jobs.buryCrashLooping(maxAttempts)) {
       counts.dead += 1;
+      deps.onSettled?.('dead');
       log.error('index job dead: its worker kept dying', {
         job: dead.id,
         image: dead.image_id,
@@ -223,7 +226,10 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         }
       }
       const result = claimed.map((job) => outcomes.get(job.id) ?? 'retry');
-      for (const outcome of result) counts[outcome] += 1;
+      for (const outcome of result) {
+        counts[outcome] += 1;
+        deps.onSettled?.(outcome);
+      }
       return result;
     } finally {
       clearInterval(renew);

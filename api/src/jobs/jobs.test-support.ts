@@ -1,5 +1,10 @@
 import { Registry } from 'prom-client';
-import { componentLogger, createJobMetrics, createLogger, type Logger } from '../../../search-cluster/src/index.ts';
+import {
+  componentLogger,
+  createJobMetrics,
+  createLogger,
+  type Logger,
+} from '../../../search-cluster/src/index.ts';
 import type { Database } from '../db/database.ts';
 import { createJobReporter } from './job-reporter.ts';
 import { createJobsRepository } from './jobs.repository.ts';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from '../../../search-cluster/src/index.ts';
+import { type Logger, routeNamer } from '../../../search-cluster/src/index.ts';
+import { API_ROUTES } from '../metrics/metrics.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -17,11 +18,8 @@ export function requestIdOf(headers: Headers): string {
   return randomUUID();
 }
 
-/** Route names with a bounded set of values (a path may hold anything a caller typed). */
-export function routeOf(pathname: string): string {
-  if (pathname.startsWith('/blobs/')) return '/blobs/*';
-  return ['/graphql', '/healthz', '/readyz', '/metrics'].includes(pathname) ? pathname : 'other';
-}
+/** Route names with a bounded set of values (a path may hold anything a caller typed); the metrics' table. */
+export const routeOf: (pathname: string) => string = routeNamer(API_ROUTES);
 
 interface RequestLog {
   id: string;

@@ -1,11 +1,12 @@
 import type { Plugin } from 'graphql-yoga';
+import { type ReadinessChecks, runReadiness } from '../http/readiness.ts';
 
 /**
- * `/healthz`: the process is up. `/readyz`: its dependencies answer, so a load balancer may
- * send traffic. Checks run in parallel with a deadline each.
+ * `/healthz`: the process is up (liveness). `/readyz`: its dependencies answer, so a load
+ * balancer may send traffic (readiness). Checks run in parallel with a deadline each.
  */
 export function useHealth(options: {
-  checks: Record<string, () => Promise<void>>;
+  checks: ReadinessChecks;
   timeoutMs?: number;
   /** While true, `/readyz` answers 503 `draining` without running the checks. */
   isDraining?: () => boolean;
@@ -23,25 +24,11 @@ export function useHealth(options: {
         endResponse(fetchAPI.Response.json({ status: 'draining' }, { status: 503 }));
         return;
       }
-      const results = Object.entries(options.checks).map(async ([name, check]) => {
-        try {
-          await Promise.race([
-            check(),
-            new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), timeoutMs).unref()),
-          ]);
-          return [name, 'ok'] as const;
-        } catch (error) {
-          return [name, error instanceof Error ? error.message : String(error)] as const;
-        }
-      });
-      return Promise.all(results).then((entries) => {
-        const ready = entries.every(([, state]) => state === 'ok');
+      return runReadiness(options.checks, timeoutMs).then(({ ready, checks }) => {
         endResponse(
           fetchAPI.Response.json(
-            { status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(entries) },
-            {
-              status: ready ? 200 : 503,
-            },
+            { status: ready ? 'ready' : 'not ready', checks },
+            { status: ready ? 200 : 503 },
           ),
         );
       });

@@ -1,21 +1,15 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
-import type { Metrics } from '../metrics/metrics.ts';
-
-const routeOf = (pathname: string) =>
-  pathname === '/graphql'
-    ? 'graphql'
-    : pathname.startsWith('/blobs/')
-      ? 'blobs'
-      : pathname.slice(1) || 'root';
+import type { ProcessMetrics } from '../../../search-cluster/src/index.ts';
+import { scrapeAllowed } from '../metrics/scrape-access.ts';
 
 /**
- * `/metrics` in Prometheus text format, and a request counter by route and status class.
- * With a `token`, the scrape must send `authorization: Bearer <token>`; without one it is
- * served only when `open` (single mode) and is a 404 otherwise (cluster mode).
+ * `/metrics` in Prometheus text format, and every request's duration by route (a fixed set,
+ * see API_ROUTES), method and status class. With a `token`, the scrape must send
+ * `authorization: Bearer <token>`; without one it is served only when `open` (single mode) and
+ * is a 404 otherwise (cluster mode).
  */
 export function useMetrics(options: {
-  metrics: Metrics;
+  metrics: ProcessMetrics;
   path?: string;
   /** Bearer token a scrape must present. Default none. */
   token?: string | null;
@@ -24,14 +18,13 @@ export function useMetrics(options: {
 }): Plugin {
   const path = options.path ?? '/metrics';
   const { metrics } = options;
-  const token = options.token ?? null;
-  const open = options.open ?? true;
-  const authorised = (request: Request) =>
-    token ? timingSafeEqualText(request.headers.get('authorization') ?? '', `Bearer ${token}`) : open;
+  const access = { token: options.token ?? null, open: options.open ?? true };
+  const startedAt = new WeakMap<Request, number>();
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
+      startedAt.set(request, performance.now());
       if (url.pathname !== path) return;
-      if (!authorised(request)) {
+      if (!scrapeAllowed(request.headers.get('authorization'), access)) {
         endResponse(fetchAPI.Response.json({ error: 'not found' }, { status: 404 }));
         return;
       }
@@ -42,12 +35,14 @@ export function useMetrics(options: {
       });
     },
     onResponse({ request, response }) {
-      const route = routeOf(new URL(request.url).pathname);
-      if (route === 'metrics') return;
-      metrics.httpRequests.inc({ route, status: `${Math.floor(response.status / 100)}xx` });
+      const started = startedAt.get(request);
+      if (started === undefined) return;
+      metrics.observeHttp(
+        new URL(request.url).pathname,
+        request.method,
+        response.status,
+        (performance.now() - started) / 1000,
+      );
     },
   };
 }
-
-const digest = (text: string) => createHash('sha256').update(text).digest();
-const timingSafeEqualText = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));

@@ -4,8 +4,8 @@ import { normalize } from '../../../search-cluster/src/index.ts';
 import { row, unitVectors } from '../../../search-cluster/src/shard/test-vectors.ts';
 import { type Backend, createEmbeddedBackend } from '../../../test/support/backends.ts';
 import { metricValue } from '../jobs/jobs.test-support.ts';
-import { createDrift, meanShift } from './drift.ts';
 import { createQualityRepository } from './canary.repository.ts';
+import { createDrift, meanShift } from './drift.ts';
 import { insertEmbedded } from './quality.test-support.ts';
 
 const MV = 'drift-v1';

@@ -81,7 +81,7 @@ describe('search service: metrics and the edge channel belong to the service', (
     const searches = await metric('pixelfind_searches_total');
     expect(searches).toEqual([expect.objectContaining({ labels: { partial: 'true' }, value: 3 })]);
     const sources = Object.fromEntries(
-      (await metric('pixelfind_query_embedding_cache_total')).map((v) => [v.labels.result, v.value]),
+      (await metric('pixelfind_query_embedding_cache_total')).map((v) => [v.labels.source, v.value]),
     );
     expect(sources).toEqual({ encoder: 1, cache: 1, edge: 1 });
     const counts = (await metric('pixelfind_search_stage_seconds'))

@@ -60,7 +60,7 @@ export interface SearchDeps {
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
-  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache'>;
+  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
   /** Told the best similarity among each search's admitted candidates (drift, api/src/quality/drift.ts). */
   onTopSimilarity?: (modelVersion: string, queryKind: 'text' | 'image' | 'both', similarity: number) => void;
 }
@@ -127,7 +127,11 @@ export function createSearchService(deps: SearchDeps) {
       metrics.searchStage.observe({ stage }, ms / 1000);
     metrics.searchStage.observe({ stage: 'total' }, outcome.tookMs / 1000);
     metrics.searches.inc({ partial: String(outcome.partial) });
-    if (outcome.embeddingSource) metrics.embeddingCache.inc({ result: outcome.embeddingSource });
+    metrics.engagement.searches.inc({
+      model_version: outcome.modelVersion,
+      ranker_version: options.ranker.version,
+    });
+    if (outcome.embeddingSource) metrics.embeddingCache.inc({ source: outcome.embeddingSource });
   }
 
   return {

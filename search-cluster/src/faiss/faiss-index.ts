@@ -31,6 +31,26 @@ export interface SearchResult {
   ids: BigInt64Array;
 }
 
+const inFlight = { search: 0, add: 0, remove: 0, train: 0, read: 0, write: 0 };
+export type NativeOp = keyof typeof inFlight;
+
+/**
+ * Native calls started and not finished, by operation, in this process. Each runs on the libuv
+ * pool (UV_THREADPOOL_SIZE threads, 4 by default); more in flight than threads means they queue.
+ */
+export function nativeCallsInFlight(): Readonly<Record<NativeOp, number>> {
+  return { ...inFlight };
+}
+
+async function tracked<T>(op: NativeOp, call: () => T | Promise<T>): Promise<T> {
+  inFlight[op]++;
+  try {
+    return await call();
+  } finally {
+    inFlight[op]--;
+  }
+}
+
 /**
  * One FAISS index with the inner-product metric and our own int64 ids: Flat and HNSW are wrapped
  * in an IndexIDMap, the IVF family keeps ids itself. Every slow call runs on the libuv pool.
@@ -72,7 +92,7 @@ export class FaissIndex {
   static async read(path: string): Promise<FaissIndex> {
     assertPath(path);
     try {
-      return new FaissIndex(await loadNative().read(path));
+      return new FaissIndex(await tracked('read', () => loadNative().read(path)));
     } catch (error) {
       throw new Error(`Could not read FAISS index from ${path}: ${(error as Error).message}`, {
         cause: error,
@@ -86,7 +106,7 @@ export class FaissIndex {
     if (bytes.length === 0)
       throw new RangeError('Expected a non-empty buffer for bytes but received 0 bytes');
     try {
-      return new FaissIndex(await loadNative().fromBuffer(bytes));
+      return new FaissIndex(await tracked('read', () => loadNative().fromBuffer(bytes)));
     } catch (error) {
       throw new Error(`Could not read FAISS index from buffer: ${(error as Error).message}`, {
         cause: error,
@@ -119,7 +139,7 @@ export class FaissIndex {
   /** IVF and PQ indexes learn their centroids from a sample; Flat and HNSW need no training. */
   async train(vectors: Float32Array): Promise<void> {
     assertVectors(vectors, 'vectors', this.#dimension);
-    return this.#write(() => this.#native.train(vectors));
+    return this.#write(() => tracked('train', () => this.#native.train(vectors)));
   }
 
   /** Adds vectors (rows of `dimension` floats) under the given ids, one id per row. */
@@ -132,7 +152,7 @@ export class FaissIndex {
           `Expected a trained index before add but this ${this.#kind} index is not trained; call train() first`,
         );
       }
-      return this.#native.add(vectors, ids);
+      return tracked('add', () => this.#native.add(vectors, ids));
     });
   }
 
@@ -140,7 +160,7 @@ export class FaissIndex {
   async remove(ids: BigInt64Array): Promise<number> {
     assertIdList(ids, 'ids');
     if (ids.length === 0) return 0;
-    return this.#write(() => this.#native.remove(ids));
+    return this.#write(() => tracked('remove', () => this.#native.remove(ids)));
   }
 
   /** The k best ids per query by inner product, best first; an empty index answers -1n everywhere. */
@@ -148,18 +168,18 @@ export class FaissIndex {
     assertPositiveInteger(k, 'k', MAX_K);
     assertVectors(queries, 'queries', this.#dimension);
     assertSearchOptions(options);
-    return this.#read(() => this.#native.search(queries, k, options));
+    return this.#read(() => tracked('search', () => this.#native.search(queries, k, options)));
   }
 
   /** Saves the index in FAISS's file format (FaissIndex.read loads it). */
   async write(path: string): Promise<void> {
     assertPath(path);
-    return this.#read(() => this.#native.write(path));
+    return this.#read(() => tracked('write', () => this.#native.write(path)));
   }
 
   /** The bytes write() would save. */
   async toBuffer(): Promise<Buffer> {
-    return this.#read(() => this.#native.toBuffer());
+    return this.#read(() => tracked('write', () => this.#native.toBuffer()));
   }
 
   /** Frees the index once calls already running finish; later calls reject. */

@@ -15,7 +15,12 @@ import {
 
 /** Paths of the shard server; the client and server share them. */
 export const PATHS = {
+  /** Liveness: 200 while the process runs, loading included (the body says which). */
   health: '/healthz',
+  /** Readiness: 200 once every model version serves, 503 before. */
+  ready: '/readyz',
+  /** Prometheus text format (behind SHARD_AUTH_TOKEN like every route but the two above). */
+  metrics: '/metrics',
   stats: '/v1/stats',
   search: '/v1/search',
   upsert: '/v1/upsert',
@@ -95,7 +100,7 @@ export class ShardClient {
     await this.send('POST', PATHS.modelVersions, body, 'application/json', signal);
   }
 
-  /** The server answers 503 while loading; that is still a health report, not a failure. */
+  /** The body says loading or ok (older servers answer 503 while loading: still a report). */
   async health(signal?: AbortSignal): Promise<ShardHealth> {
     return this.json(await this.send('GET', PATHS.health, null, null, signal, [503]));
   }

@@ -3,6 +3,7 @@ import type { VectorSource } from '../rebuild/vector-source.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
 import { type Logger, silentLogger, type TierOptions } from '../shard/options.ts';
 import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
+import type { ShardMetrics } from '../shard/shard-metrics.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
 import { LocalReplica, RemoteReplica, type ShardReplica } from './replica.ts';
 import { ClusterRouter, type RouterOptions, type ShardRouter } from './router.ts';
@@ -21,6 +22,8 @@ export interface InProcessRouterConfig extends RouterOptions {
   log?: Logger;
   /** Index implementation. Default: FAISS through the native addon. */
   factory?: VectorIndexFactory;
+  /** The `pixelfind_shard_*` series of these shards go here (the API's registry). Default: none. */
+  metrics?: ShardMetrics;
 }
 
 /** Shard server replicas over HTTP: `replicas[s]` lists the base URLs of shard s. */
@@ -91,8 +94,10 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
         ...(config.source ? { source: config.source } : {}),
         ...(config.dataDir ? { dataDir: join(config.dataDir, `shard-${index}-of-${count}`) } : {}),
         ...(config.tiers ? { tiers: config.tiers } : {}),
+        ...(config.metrics ? { observer: config.metrics.observerFor(index) } : {}),
       }),
   );
+  for (const shard of shards) config.metrics?.track(shard);
   await Promise.all(shards.map((shard) => shard.start()));
   return new ClusterRouter(
     shards.map((shard) => [new LocalReplica(shard)]),

@@ -33,7 +33,7 @@ export const portVariable = (fallback: number) =>
   env.int({ default: fallback, min: 0, max: 65_535, doc: 'TCP port to listen on (0: any free port)' });
 
 /**
- * SHARD_AUTH_TOKEN, read by the shard server (every call but `/healthz` must carry it) and by the
+ * SHARD_AUTH_TOKEN, read by the shard server (every call but `/healthz` and `/readyz` must carry it) and by the
  * API and worker (they send it to remote shards): one definition for both sides.
  */
 export const shardAuthTokenVariable = env.custom(
@@ -42,7 +42,7 @@ export const shardAuthTokenVariable = env.custom(
   {
     expected: `a shared secret of at least ${MIN_AUTH_TOKEN_LENGTH} characters`,
     defaultText: 'unset: no token (shards on loopback only)',
-    doc: "the shard servers' shared secret, `authorization: Bearer <token>` on every call but `/healthz`; required by a shard server whose `HOST` is not a loopback address",
+    doc: "the shard servers' shared secret, `authorization: Bearer <token>` on every call but `/healthz` and `/readyz` (`/metrics` included); required by a shard server whose `HOST` is not a loopback address",
     secret: true,
   },
 );

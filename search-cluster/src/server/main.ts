@@ -14,6 +14,7 @@ import { useNativeAddon } from '../faiss/load-native.ts';
 import { PostgresVectorSource } from '../rebuild/postgres-vector-source.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { loadOrExit } from '../runtime/env.ts';
+import { createJobMetrics } from '../runtime/job-metrics.ts';
 import { drainHttpServer, onShutdownSignals } from '../runtime/lifecycle.ts';
 import { componentLogger, createLogger, type Logger } from '../runtime/logger.ts';
 import { startCatchUp } from '../shard/catch-up.ts';
@@ -21,6 +22,7 @@ import { faissFactory } from '../shard/faiss-factory.ts';
 import { Shard } from '../shard/shard.ts';
 import { loadShardServerConfig, type ShardServerConfig } from './config.ts';
 import { type ShardServer, startShardServer } from './server.ts';
+import { createShardServerMetrics } from './shard-server-metrics.ts';
 
 export interface RunOptions {
   config: ShardServerConfig;
@@ -30,14 +32,17 @@ export interface RunOptions {
   latest?: (modelVersion: string) => Promise<bigint>;
 }
 
-/** Starts the server, then loads the shard (health answers 'loading' meanwhile). */
+/** Starts the server, then loads the shard (`/readyz` answers 503 'loading' meanwhile). */
 export async function runShardServer({ config, log, source, latest }: RunOptions): Promise<{
   shard: Shard;
   server: ShardServer;
   ready: Promise<void>;
 }> {
   useNativeAddon(config.faissAddon);
+  const metrics = createShardServerMetrics();
+  const jobMetrics = createJobMetrics(metrics.registry);
   const shard = new Shard({
+    observer: metrics.shards.observerFor(config.shardId),
     partition: { index: config.shardId, count: config.shardCount },
     modelVersions: config.modelVersions,
     factory: faissFactory,
@@ -46,6 +51,7 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
     log,
     ...(source ? { source } : {}),
   });
+  metrics.shards.track(shard);
   if (!source) log.warn('no source of record configured: rebuilds and restart refills are disabled');
   const server = await startShardServer({
     shard,
@@ -53,11 +59,22 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
     host: config.host,
     authToken: config.authToken,
     log,
+    metrics,
   });
   log.info('listening', { url: server.url });
   const catchUp =
     source && latest && config.catchUpIntervalMs > 0
-      ? startCatchUp({ shard, source, latest, intervalMs: config.catchUpIntervalMs, log })
+      ? startCatchUp({
+          shard,
+          source,
+          latest,
+          intervalMs: config.catchUpIntervalMs,
+          log,
+          observer: metrics.shards.catchUpObserverFor(config.shardId),
+          // every round counts as a run of the anti-entropy job (pixelfind_job_* on this /metrics)
+          onRound: ({ outcome, durationMs }) =>
+            jobMetrics.observe('anti-entropy', outcome, durationMs / 1000),
+        })
       : null;
   const ready = shard.start().then(async () => {
     await catchUp?.prime();

@@ -13,6 +13,7 @@ import {
 } from '../protocol/wire.ts';
 import { type Logger, silentLogger } from '../shard/options.ts';
 import type { Shard } from '../shard/shard.ts';
+import { createShardServerMetrics, type ShardServerMetrics } from './shard-server-metrics.ts';
 
 export interface ShardServerOptions {
   shard: Shard;
@@ -31,6 +32,8 @@ export interface ShardServerOptions {
   /** Largest request body accepted. Default 512 MiB (an upsert batch of ~250k 512-d vectors). */
   maxBodyBytes?: number;
   log?: Logger;
+  /** The registry `/metrics` serves (HTTP durations are recorded on it). Default: a new one tracking `shard`. */
+  metrics?: ShardServerMetrics;
 }
 
 export interface ShardServer {
@@ -38,6 +41,7 @@ export interface ShardServer {
   url: string;
   port: number;
   server: Server;
+  metrics: ShardServerMetrics;
   /** Stops accepting connections and waits for requests in flight; does not close the shard. */
   close(): Promise<void>;
 }
@@ -90,7 +94,9 @@ function parseJson(body: Buffer): Record<string, unknown> {
 /**
  * The shard server: a Shard behind node:http speaking the binary protocol of ../protocol/wire.ts.
  *
- *   GET  /healthz            200 {status: 'ok', ...} once every model version serves, 503 while loading
+ *   GET  /healthz            liveness: 200 {status: 'ok' | 'loading' | 'closed', ...} while the process runs
+ *   GET  /readyz             readiness: 200 {status: 'ok', ...} once every model version serves, 503 before
+ *   GET  /metrics            Prometheus text format (shard-metrics.ts, plus process and HTTP metrics)
  *   GET  /v1/stats           JSON ShardStats
  *   POST /v1/search          binary SEARCH_REQUEST -> binary SEARCH_RESPONSE
  *   POST /v1/upsert          binary UPSERT_REQUEST -> {upserted, unchanged}
@@ -99,7 +105,7 @@ function parseJson(body: Buffer): Record<string, unknown> {
  *   GET  /v1/model-versions  [{name, dimension}]
  *   POST /v1/model-versions  {name, dimension} -> 201
  *
- * With an auth token, every route but /healthz answers 401 UNAUTHENTICATED without it.
+ * With an auth token, every route but /healthz and /readyz answers 401 UNAUTHENTICATED without it.
  * Errors are JSON {code, message} with the status of HTTP_STATUS[code]; an unexpected fault is a
  * 500 and is logged, never a crash.
  */
@@ -118,11 +124,15 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
     );
   }
 
+  const metrics = options.metrics ?? createShardServerMetrics();
+  if (!options.metrics) metrics.shards.track(shard);
+  const openRoutes = new Set([`GET ${PATHS.health}`, `GET ${PATHS.ready}`]);
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     const route = `${req.method} ${path}`;
-    // health stays open for load balancers; it reveals nothing an attacker can use
-    if (authToken !== null && route !== `GET ${PATHS.health}`) {
+    // health stays open for probes and load balancers; it reveals nothing an attacker can use
+    if (authToken !== null && !openRoutes.has(route)) {
       const header = req.headers[AUTH_HEADER];
       if (!bearerMatches(typeof header === 'string' ? header : undefined, authToken)) {
         req.resume();
@@ -135,9 +145,22 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
       }
     }
     switch (route) {
-      case `GET ${PATHS.health}`: {
+      case `GET ${PATHS.health}`:
+        // alive while loading: a liveness probe failing here would restart a loading shard forever
+        sendJson(res, 200, shard.health());
+        return;
+      case `GET ${PATHS.ready}`: {
         const health = shard.health();
         sendJson(res, health.status === 'ok' ? 200 : 503, health);
+        return;
+      }
+      case `GET ${PATHS.metrics}`: {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, {
+          'content-type': metrics.registry.contentType,
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
         return;
       }
       case `GET ${PATHS.stats}`:
@@ -179,6 +202,11 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
   };
 
   const server = createServer((req, res) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      metrics.observeHttp(path, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000);
+    });
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -209,6 +237,7 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
     url: `http://${urlHost}:${port}`,
     port,
     server,
+    metrics,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

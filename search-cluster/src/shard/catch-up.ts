@@ -2,6 +2,7 @@ import type { VectorSource } from '../rebuild/vector-source.ts';
 import type { Logger } from './options.ts';
 import { owns } from './partition.ts';
 import type { Shard } from './shard.ts';
+import type { CatchUpObserver } from './shard-metrics.ts';
 
 export interface CatchUpOptions {
   shard: Shard;
@@ -11,6 +12,8 @@ export interface CatchUpOptions {
   /** Poll interval. Default 2 s. */
   intervalMs?: number;
   log: Logger;
+  /** Told the replica's lag behind the record, and what each round applied or that it failed. */
+  observer?: CatchUpObserver;
   /**
    * Told about every round, for the job reports (`anti-entropy` in createJobMetrics): ok (applied
    * changes), skipped (nothing new, or the shard is not serving), failed (a model version failed).
@@ -29,7 +32,7 @@ export interface CatchUpOptions {
  * shard is reachable again.
  */
 export function startCatchUp(options: CatchUpOptions) {
-  const { shard, source, latest, log } = options;
+  const { shard, source, latest, log, observer } = options;
   const intervalMs = options.intervalMs ?? 2000;
   const applied = new Map<string, bigint>();
   let timer: NodeJS.Timeout | null = null;
@@ -49,7 +52,9 @@ export function startCatchUp(options: CatchUpOptions) {
       applied.set(name, await latest(name));
       return 0;
     }
-    if ((await latest(name)) <= from) return 0;
+    const newest = await latest(name);
+    observer?.lag(name, newest - from);
+    if (newest <= from) return 0;
     let high = from;
     let changes = 0;
     const upserts: { id: bigint; vector: Float32Array }[] = [];
@@ -86,6 +91,7 @@ export function startCatchUp(options: CatchUpOptions) {
     }
     await flush();
     applied.set(name, high);
+    observer?.lag(name, newest - high);
     return changes;
   }
 
@@ -101,9 +107,13 @@ export function startCatchUp(options: CatchUpOptions) {
       try {
         const changes = await catchUpModel(name, dimension);
         total += changes;
-        if (changes > 0) log.info('caught up from source', { modelVersion: name, changes });
+        if (changes > 0) {
+          observer?.applied(name, changes);
+          log.info('caught up from source', { modelVersion: name, changes });
+        }
       } catch (error) {
         failed = true;
+        observer?.failed(name);
         log.error('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
       }
     }

@@ -26,6 +26,8 @@ export interface MainTierInit {
   /** Source watermark the tier was built at. */
   watermark: bigint;
   params: MainTierSearchParams;
+  /** When the tier's data was built (ms since the epoch; a loaded snapshot's createdAt). Default now. */
+  builtAt?: number;
 }
 
 export interface TierQueryOptions {
@@ -50,6 +52,8 @@ export class MainTier {
   readonly watermark: bigint;
   readonly params: MainTierSearchParams;
   readonly dimension: number;
+  /** When the tier's data was built (ms since the epoch): the snapshot age metric reads it. */
+  readonly builtAt: number;
   /** Ids no longer live in this tier (deleted, or replaced by a newer hot-tier vector). */
   readonly deleted = new Set<bigint>();
   /** Deleted ids still inside the ANN index (tombstones): searches over-fetch by this many. */
@@ -68,6 +72,7 @@ export class MainTier {
     this.watermark = init.watermark;
     this.params = init.params;
     this.dimension = init.index.dimension;
+    this.builtAt = init.builtAt ?? Date.now();
   }
 
   /** FAISS HNSW has no remove_ids; the others drop deleted ids for real. */

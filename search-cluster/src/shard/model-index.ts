@@ -16,6 +16,7 @@ import type {
 import { owns } from './partition.ts';
 import { rebuildReason } from './rebuild-rule.ts';
 import { refillFromSource } from './refill.ts';
+import type { SearchTier } from './shard-metrics.ts';
 import { type Hit, mergeTopK } from './topk.ts';
 import { WriteQueue } from './write-queue.ts';
 
@@ -84,6 +85,11 @@ export class ModelIndex {
 
   get vectorCount(): number {
     return this.hot.size + (this.main?.liveCount ?? 0);
+  }
+
+  /** When the serving main tier was built (ms since the epoch); null without one. */
+  get mainBuiltAt(): number | null {
+    return this.main?.builtAt ?? null;
   }
 
   /** Is `id` searchable right now? */
@@ -222,11 +228,15 @@ export class ModelIndex {
     try {
       const allowed = options.allowedIds;
       if (allowed && allowed.length <= this.config.tiers.exactScanMaxIds) {
-        return await exactScan(this.tiers, queries, nq, k, allowed, main);
+        return await this.timed('exact', () => exactScan(this.tiers, queries, nq, k, allowed, main));
       }
       const [hotHits, mainHits] = await Promise.all([
-        this.hot.index.count > 0 ? this.hot.search(queries, nq, k, allowed) : EMPTY(nq),
-        main && main.liveCount > 0 ? main.search(queries, nq, k, options) : EMPTY(nq),
+        this.hot.index.count > 0
+          ? this.timed('hot', () => this.hot.search(queries, nq, k, allowed))
+          : EMPTY(nq),
+        main && main.liveCount > 0
+          ? this.timed('main', () => main.search(queries, nq, k, options))
+          : EMPTY(nq),
       ]);
       const results: Hit[][] = [];
       for (let q = 0; q < nq; q++) {
@@ -239,6 +249,16 @@ export class ModelIndex {
     } finally {
       main?.release();
     }
+  }
+
+  /** Runs one tier's search and tells the observer how long it took. */
+  private async timed<T>(tier: SearchTier, search: () => Promise<T>): Promise<T> {
+    const observer = this.config.observer;
+    if (!observer) return search();
+    const started = performance.now();
+    const result = await search();
+    observer.searched(tier, (performance.now() - started) / 1000);
+    return result;
   }
 
   // ---------------------------------------------------------------- writes
@@ -340,9 +360,24 @@ export class ModelIndex {
 
   private runRebuild(): Promise<RebuildOutcome> {
     if (!this.rebuildRun) {
-      this.rebuildRun = this.doRebuild().finally(() => {
-        this.rebuildRun = null;
-      });
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      this.rebuildRun = this.doRebuild()
+        .then(
+          (outcome) => {
+            this.config.observer?.rebuilt('rebuilt', seconds());
+            return outcome;
+          },
+          (error: unknown) => {
+            // a rebuild cut short by shutdown is not a failure of the index
+            if (!(error instanceof ClusterError && error.code === 'CLOSED'))
+              this.config.observer?.rebuilt('failed', seconds());
+            throw error;
+          },
+        )
+        .finally(() => {
+          this.rebuildRun = null;
+        });
     }
     return this.rebuildRun;
   }

@@ -2,6 +2,7 @@ import type { VectorSource } from '../rebuild/vector-source.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { Logger, TierOptions } from './options.ts';
 import type { Partition } from './partition.ts';
+import type { ModelIndexObserver } from './shard-metrics.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
 
 /** The shapes of one model version on one shard (model-index.ts): its config, outcomes and stats. */
@@ -17,6 +18,8 @@ export interface ModelIndexConfig {
   source?: VectorSource;
   /** Where snapshots live; without one nothing survives a restart. */
   dataDir?: string;
+  /** Told each tier search's and rebuild's duration. Default none. */
+  observer?: ModelIndexObserver;
 }
 
 export interface SearchOptions {

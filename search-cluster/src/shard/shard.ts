@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../runtime/atomic-write.ts';
 import { ModelIndex, type ModelIndexStats, type RebuildOutcome } from './model-index.ts';
 import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } from './options.ts';
 import { type Partition, shardOf } from './partition.ts';
+import type { ShardObserver } from './shard-metrics.ts';
 import type { Hit } from './topk.ts';
 import { checkIds, checkK, checkModelVersion, checkOptionalPositiveInt, checkVectors } from './validate.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
@@ -28,6 +29,8 @@ export interface ShardOptions {
   dataDir?: string;
   tiers?: Partial<TierOptions>;
   log?: Logger;
+  /** Told each tier search's and rebuild's duration (shard-metrics.ts). Default none. */
+  observer?: ShardObserver;
 }
 
 export interface ShardSearchRequest {
@@ -135,6 +138,7 @@ export class Shard {
       log: this.log,
       ...(this.options.source ? { source: this.options.source } : {}),
       ...(this.options.dataDir ? { dataDir: this.options.dataDir } : {}),
+      ...(this.options.observer ? { observer: this.options.observer.forModel(name) } : {}),
     });
     this.indexes.set(name, index);
     return index;
@@ -232,6 +236,13 @@ export class Shard {
         ? 'ok'
         : 'loading';
     return { status, partition: this.partition, modelVersions };
+  }
+
+  /** When each model version's serving main tier was built (ms since the epoch); none without one. */
+  mainTierAges(): { modelVersion: string; builtAt: number }[] {
+    return [...this.indexes.values()].flatMap((m) =>
+      m.mainBuiltAt === null ? [] : [{ modelVersion: m.modelVersion, builtAt: m.mainBuiltAt }],
+    );
   }
 
   stats(): ShardStats {
