@@ -242,7 +242,9 @@ describe('maintenance rebuilds', () => {
           [1, servers[2]!.url, 'rebuilt'],
         ]);
         // each shard server rebuilt (a new lastRebuild), not only answered
-        shards.forEach((s, i) => expect(s.stats().modelVersions[0]!.lastRebuild).not.toEqual(before[i]));
+        for (const [i, s] of shards.entries()) {
+          expect(s.stats().modelVersions[0]!.lastRebuild).not.toEqual(before[i]);
+        }
       } finally {
         await router.close();
       }
