@@ -105,6 +105,10 @@ describe('runRecallCanary on a small index', () => {
       encoder,
       queriesPerKind: 10,
     });
-    for (const m of measurements.filter((x) => x.tier === 'all')) expect(m.recallAt10).toBe(0.5);
+    // five of ten served: at most half found (a tie at rank 10 may cost one more)
+    for (const m of measurements.filter((x) => x.tier === 'all')) {
+      expect(m.recallAt10).toBeLessThanOrEqual(0.5);
+      expect(m.recallAt10).toBeGreaterThanOrEqual(0.45);
+    }
   });
 });
