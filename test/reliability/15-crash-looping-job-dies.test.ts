@@ -52,6 +52,8 @@ describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (p
           'crash-loop test: real worker processes, no Redis or shard servers needed',
         DATABASE_URL: databaseUrl,
         DATA_DIR: t.dataDir,
+        // any free port for the health and metrics listener: test files run side by side
+        WORKER_PORT: '0',
         INDEXER_BATCH_SIZE: '1',
         INDEXER_LEASE_SECONDS: '1',
         INDEXER_MAX_ATTEMPTS: String(MAX_ATTEMPTS),

@@ -69,6 +69,8 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
         PIXELFIND_CLUSTER_INCOMPLETE_OK: 'worker-crash test: no Redis or shard servers needed',
         DATABASE_URL: databaseUrl,
         DATA_DIR: t.dataDir,
+        // any free port for the health and metrics listener: test files run side by side
+        WORKER_PORT: '0',
         INDEXER_BATCH_SIZE: '4',
         INDEXER_LEASE_SECONDS: '2',
       };

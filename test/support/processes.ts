@@ -14,7 +14,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** The URL of a Postgres backend's own database, for the DATABASE_URL of a spawned process. */
-export async function databaseUrlOf(backend: Backend): Promise<string> {
+export async function databaseUrlOf(backend: Pick<Backend, 'db'>): Promise<string> {
   const { rows } = await backend.db.query<{ d: string }>('SELECT current_database() AS d');
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${rows[0]!.d}`;
