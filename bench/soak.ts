@@ -82,6 +82,10 @@ interface Window {
   uploads: number;
   clicks: number;
   errors: number;
+  /** Errors by code (or message when uncoded). */
+  errorCodes: Record<string, number>;
+  /** Uploads not started because 8 were still in flight. */
+  uploadsShed: number;
 }
 const emptyWindow = (): Window => ({
   searchMs: [],
@@ -90,7 +94,15 @@ const emptyWindow = (): Window => ({
   uploads: 0,
   clicks: 0,
   errors: 0,
+  errorCodes: {},
+  uploadsShed: 0,
 });
+function fail(w: Window, errors: { message: string; extensions?: { code?: string } }[] | undefined) {
+  w.errors++;
+  const first = errors?.[0];
+  const code = first?.extensions?.code ?? first?.message.slice(0, 60) ?? 'no data';
+  w.errorCodes[code] = (w.errorCodes[code] ?? 0) + 1;
+}
 
 function gitBuild(): string {
   try {
@@ -128,31 +140,36 @@ async function main() {
   let window = emptyWindow();
   let running = true;
 
-  // uploads at a steady rate: every image distinct (random colours per half)
+  // uploads at a steady rate (at most 8 in flight): every image distinct (random colours per half)
+  const inFlight = new Set<Promise<void>>();
+  const uploadOne = async (i: number) => {
+    const colour = () =>
+      [0, 0, 0].map(() => Math.floor(random() * 256)) as unknown as readonly [number, number, number];
+    const bytes = await makeColourImage({ top: colour(), bottom: colour(), format: 'png' });
+    const t0 = performance.now();
+    const answer = await postMultipart(
+      server.url,
+      UPLOAD,
+      { uploaderId: 'bench-soak' },
+      { bytes, type: 'image/png', name: `soak-${i}.png`, variable: 'file' },
+    ).catch((error: Error) => ({ errors: [{ message: error.message }] }));
+    window.uploads++;
+    if (answer.errors) fail(window, answer.errors);
+    else window.uploadMs.push(performance.now() - t0);
+  };
   const uploader = (async () => {
     const started = performance.now();
     for (let i = 0; running; i++) {
       const wait = started + (i * 1000) / settings.uploadRate - performance.now();
       if (wait > 0) await sleep(wait);
-      const colour = () =>
-        [0, 0, 0].map(() => Math.floor(random() * 256)) as unknown as readonly [number, number, number];
-      const bytes = await makeColourImage({ top: colour(), bottom: colour(), format: 'png' });
-      const t0 = performance.now();
-      const answer = await postMultipart(
-        server.url,
-        UPLOAD,
-        { uploaderId: 'bench-soak' },
-        {
-          bytes,
-          type: 'image/png',
-          name: `soak-${i}.png`,
-          variable: 'file',
-        },
-      ).catch((error: Error) => ({ errors: [{ message: error.message }] }));
-      window.uploads++;
-      if (answer.errors) window.errors++;
-      else window.uploadMs.push(performance.now() - t0);
+      if (inFlight.size >= 8) {
+        window.uploadsShed++;
+        continue;
+      }
+      const task = uploadOne(i).finally(() => inFlight.delete(task));
+      inFlight.add(task);
     }
+    await Promise.all([...inFlight]);
   })();
 
   // searches in a closed loop, and a click on a hit now and then
@@ -166,7 +183,7 @@ async function main() {
       ).catch((error: Error) => ({ errors: [{ message: error.message }], data: null }));
       window.searches++;
       if (answer.errors || !answer.data) {
-        window.errors++;
+        fail(window, answer.errors);
         continue;
       }
       window.searchMs.push(performance.now() - t0);
@@ -177,7 +194,7 @@ async function main() {
           imageId: hits[Math.floor(random() * hits.length)]!.image.id,
         }).catch((error: Error) => ({ errors: [{ message: error.message }] }));
         window.clicks++;
-        if (clicked.errors) window.errors++;
+        if (clicked.errors) fail(window, clicked.errors);
       }
     }
   });
@@ -192,6 +209,8 @@ async function main() {
     uploadP99Ms: number;
     clicks: number;
     errors: number;
+    errorCodes: Record<string, number>;
+    uploadsShed: number;
     rssMiB: number;
     heapUsedMiB: number;
     loopLagP99Ms: number;
@@ -211,6 +230,8 @@ async function main() {
       uploadP99Ms: summarise(w.uploadMs).p99,
       clicks: w.clicks,
       errors: w.errors,
+      errorCodes: w.errorCodes,
+      uploadsShed: w.uploadsShed,
       rssMiB: round(memory.rss / MiB),
       heapUsedMiB: round(memory.heapUsed / MiB),
       loopLagP99Ms: round(lag.percentile(99) / 1e6, 2),
@@ -270,6 +291,10 @@ async function main() {
   const judged = checks.length > 0;
   const flat = judged && checks.every((c) => c.ok);
 
+  const totalCodes: Record<string, number> = {};
+  for (const sample of samples) {
+    for (const [code, n] of Object.entries(sample.errorCodes)) totalCodes[code] = (totalCodes[code] ?? 0) + n;
+  }
   const stamp = runStamp('bench:soak');
   const build = gitBuild();
   const json = {
@@ -352,6 +377,8 @@ ${
       )
     : 'Too few samples to judge flatness.'
 }
+
+Errors by code over the run: ${JSON.stringify(totalCodes)}; uploads shed (8 in flight): ${samples.reduce((n, s) => n + s.uploadsShed, 0)}.
 
 **Verdict: ${json.results.verdict}.** Images indexed: ${json.results.imagesIndexed}; worker: ${JSON.stringify(workerCounts)}.
 `;
