@@ -38,8 +38,8 @@ const { values } = parseArgs({
     /** uploads started per second */
     'upload-rate': { type: 'string', default: '2' },
     'search-concurrency': { type: 'string', default: '2' },
-    /** one click on a hit after every this many searches */
-    'click-every': { type: 'string', default: '3' },
+    /** clicks per second on a hit of a search just answered (the API allows one caller 60 a minute) */
+    'click-rate': { type: 'string', default: '0.8' },
     'rss-growth-mib': { type: 'string', default: '96' },
     'rss-growth-ratio': { type: 'string', default: '0.25' },
     'latency-ratio': { type: 'string', default: '2' },
@@ -57,7 +57,7 @@ const settings = {
   intervalS: number('interval-s'),
   uploadRate: number('upload-rate'),
   searchConcurrency: Math.floor(number('search-concurrency')),
-  clickEvery: Math.floor(number('click-every')),
+  clickRate: number('click-rate'),
   rssGrowthMiB: number('rss-growth-mib'),
   rssGrowthRatio: number('rss-growth-ratio'),
   latencyRatio: number('latency-ratio'),
@@ -127,7 +127,7 @@ async function main() {
   services.worker!.start();
   console.error(
     `soak: ${settings.minutes} min, a sample every ${settings.intervalS} s, ${settings.uploadRate} uploads/s, ` +
-      `${settings.searchConcurrency} search clients, a click every ${settings.clickEvery} searches; server ${server.url}`,
+      `${settings.searchConcurrency} search clients, ${settings.clickRate} clicks/s; server ${server.url}`,
   );
 
   const random = seededRandom(12);
@@ -173,6 +173,7 @@ async function main() {
   })();
 
   // searches in a closed loop, and a click on a hit now and then
+  let nextClickAt = 0;
   const searchers = Array.from({ length: settings.searchConcurrency }, async (_, lane) => {
     for (let n = lane; running; n += settings.searchConcurrency) {
       const t0 = performance.now();
@@ -188,7 +189,8 @@ async function main() {
       }
       window.searchMs.push(performance.now() - t0);
       const { queryId, hits } = answer.data.search;
-      if (n % settings.clickEvery === 0 && hits.length > 0) {
+      if (hits.length > 0 && performance.now() >= nextClickAt) {
+        nextClickAt = performance.now() + 1000 / settings.clickRate;
         const clicked = await postGraphQL(server.url, CLICK, {
           queryId,
           imageId: hits[Math.floor(random() * hits.length)]!.image.id,
@@ -331,7 +333,8 @@ ${machine.cpus} cores. **The machine is shared with other engineers' work: the l
 this process used ${loadSummary.processCpuPercent}% of the machine's CPU.
 
 Load generated: ${settings.uploadRate} uploads per second (distinct 64x64 PNGs, two random colours), ${settings.searchConcurrency}
-clients searching by text in a closed loop, a click on a random hit after every ${settings.clickEvery} searches; PGlite,
+clients searching by text in a closed loop, ${settings.clickRate} clicks per second on a random hit of a search just answered (under the
+API's 60 clicks a minute per caller); PGlite,
 ${services.cluster.shardCount} in-process shards, model \`${services.encoder.modelVersion}\`, in-process worker with nsfwjs,
 the background jobs scheduled as \`npm start\` schedules them. One sample every ${settings.intervalS} s; sample 1 is warm-up.
 
