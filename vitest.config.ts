@@ -11,7 +11,13 @@ export default defineConfig({
   test: {
     // the tests run the tiny model on purpose: no "real model missing" warning per test app
     env: { PIXELFIND_MODEL: 'tiny-clip-v1' },
-    include: ['api/**/*.test.ts', 'search-cluster/**/*.test.ts', 'edge/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'api/**/*.test.ts',
+      'search-cluster/**/*.test.ts',
+      'edge/**/*.test.ts',
+      'test/**/*.test.ts',
+      'infra/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', '**/data/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
+import { clusterCoreEnv, shardServerEnv, shardsSetting } from '../../infra/cluster-local/topology.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import {
   type Backend,
@@ -40,12 +41,14 @@ describe.runIf(postgresAvailable && redisAvailable)(
       shards[index] = await startShardServer(
         {
           ...process.env,
-          SHARD_ID: String(index),
-          SHARD_COUNT: '2',
-          PORT: String(ports[index]),
-          DATA_DIR: path.join(shardDir, `shard-${index}`),
-          MODEL_VERSIONS: 'tiny-clip-v1:64',
-          DATABASE_URL: databaseUrl,
+          ...shardServerEnv({
+            shardId: index,
+            shardCount: 2,
+            port: ports[index]!,
+            dataDir: path.join(shardDir, `shard-${index}`),
+            modelVersions: 'tiny-clip-v1:64',
+            databaseUrl,
+          }),
         },
         ports[index]!,
       );
@@ -70,12 +73,15 @@ describe.runIf(postgresAvailable && redisAvailable)(
         await Promise.all([startShard(0), startShard(1)]);
         t = await open(
           {
-            PIXELFIND_MODE: 'cluster',
             // the backend's pool and cache are passed in; these name the same stores
-            DATABASE_URL: databaseUrl,
-            REDIS_URL: TEST_REDIS_URL,
+            ...clusterCoreEnv({
+              databaseUrl,
+              redisUrl: TEST_REDIS_URL,
+              // one replica per shard here: the replica failover is cluster-local.e2e.test.ts's
+              shards: shardsSetting(ports.map((p) => [`http://127.0.0.1:${p}`])),
+              model: 'tiny-clip-v1',
+            }),
             ALLOW_ANONYMOUS_UPLOADS: 'true',
-            SHARDS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
             SHARD_DEADLINE_MS: '2000',
           },
           { nsfw: false },

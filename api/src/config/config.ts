@@ -65,6 +65,8 @@ export interface CoreConfig extends BaseConfig {
   mode: RunMode;
   /** Redis connection string; unset means an in-process cache. */
   redisUrl: string | null;
+  /** Prefix of every cache key in Redis (REDIS_KEY_PREFIX). Default `pf:`. */
+  redisPrefix: string;
   /** Why cluster mode runs without DATABASE_URL, REDIS_URL or SHARDS (PIXELFIND_CLUSTER_INCOMPLETE_OK). */
   clusterIncompleteReason: string | null;
   blobs:
@@ -261,6 +263,7 @@ function coreFrom(v: EnvValues<typeof baseVariables & typeof coreVariables>, sou
     ...base,
     mode,
     redisUrl: v.REDIS_URL,
+    redisPrefix: v.REDIS_KEY_PREFIX,
     clusterIncompleteReason: mode === 'cluster' ? v.PIXELFIND_CLUSTER_INCOMPLETE_OK : null,
     blobs: v.S3_BUCKET
       ? {

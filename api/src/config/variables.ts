@@ -50,6 +50,10 @@ export const coreVariables = defineEnv({
     defaultText: 'unset: in-process cache',
     doc: 'Redis connection string',
   }),
+  REDIS_KEY_PREFIX: env.custom((raw) => raw, 'pf:', {
+    expected: 'a key prefix',
+    doc: 'prefix of every cache key in Redis, so clusters can share one (rate limits: `RATE_LIMIT_PREFIX`)',
+  }),
   S3_BUCKET: env.string({
     defaultText: 'unset: local blobs in `DATA_DIR/blobs`',
     doc: 'S3-compatible blob store bucket',

@@ -84,7 +84,7 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
     overrides.db ??
     (await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: log('db') }));
   await migrate(db);
-  const cache = overrides.cache ?? createCache({ redisUrl: config.redisUrl });
+  const cache = overrides.cache ?? createCache({ redisUrl: config.redisUrl, prefix: config.redisPrefix });
   const blobs =
     overrides.blobs ??
     (config.blobs.kind === 'local'
