@@ -9,7 +9,7 @@ import { createJobsRepository, type JobsRepository } from '../jobs/jobs.reposito
 import { createRebuildService, type RebuildService } from '../jobs/rebuild.service.ts';
 import { createScheduler, type Scheduler } from '../jobs/scheduler.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { createQualityRepository } from '../quality/canary.repository.ts';
+import { createCanaryRepository } from '../quality/canary.repository.ts';
 import { createDrift, DRIFT_JOB, type Drift } from '../quality/drift.ts';
 import { createRecallCanaryGauge, RECALL_CANARY_JOB, runRecallCanary } from '../quality/recall-canary.ts';
 
@@ -58,7 +58,7 @@ export function buildJobsGraph(
     log,
     thresholds: config.jobs.rebuildThresholds,
   });
-  const quality = createQualityRepository(db);
+  const quality = createCanaryRepository(db);
   const drift = createDrift({
     quality,
     registry: metrics.registry,

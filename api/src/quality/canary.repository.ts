@@ -6,7 +6,7 @@ const vectorOf = (bytes: unknown, dim: number): Float32Array => {
 };
 
 /** What the recall canary and drift read: sampled queries, and the vectors of record in pages. */
-export function createQualityRepository(db: Database) {
+export function createCanaryRepository(db: Database) {
   return {
     /** Up to `limit` distinct text queries logged for this model version in the last `days`, in random order. */
     async recentTextQueries(modelVersion: string, limit: number, days = 7): Promise<string[]> {
@@ -84,4 +84,4 @@ export function createQualityRepository(db: Database) {
     },
   };
 }
-export type QualityRepository = ReturnType<typeof createQualityRepository>;
+export type CanaryRepository = ReturnType<typeof createCanaryRepository>;

@@ -4,7 +4,7 @@ import { normalize } from '../../../search-cluster/src/index.ts';
 import { row, unitVectors } from '../../../search-cluster/src/shard/test-vectors.ts';
 import { type Backend, createEmbeddedBackend } from '../../../test/support/backends.ts';
 import { metricValue } from '../jobs/jobs.test-support.ts';
-import { createQualityRepository } from './canary.repository.ts';
+import { createCanaryRepository } from './canary.repository.ts';
 import { createDrift, meanShift } from './drift.ts';
 import { insertEmbedded } from './quality.test-support.ts';
 
@@ -37,7 +37,7 @@ describe('drift', () => {
 
   it('shows new uploads moving away from the reference, and none after the reference is reset', async () => {
     const registry = new Registry();
-    const drift = createDrift({ quality: createQualityRepository(backend.db), registry, windowHours: 24 });
+    const drift = createDrift({ quality: createCanaryRepository(backend.db), registry, windowHours: 24 });
     // the corpus: old uploads around axis 0
     for (const v of around(0, 30, 1)) await insertEmbedded(backend.db, MV, v, { hoursAgo: 72 });
     const first = await drift.measure(MV);

@@ -1,5 +1,5 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import type { QualityRepository } from './canary.repository.ts';
+import type { CanaryRepository } from './canary.repository.ts';
 
 export const DRIFT_JOB = 'drift';
 
@@ -47,7 +47,7 @@ export interface DriftMeasurement {
  * queries find less), and the shift of the mean embedding of new uploads against a reference (the
  * version's corpus when the reference was last reset: at promotion, or at the first measurement).
  */
-export function createDrift(deps: { quality: QualityRepository; registry: Registry; windowHours: number }) {
+export function createDrift(deps: { quality: CanaryRepository; registry: Registry; windowHours: number }) {
   const { quality, windowHours } = deps;
   const topSimilarity = new Histogram({
     name: 'pixelfind_drift_top1_similarity',

@@ -5,7 +5,7 @@ import type { ShardRouter } from '../../../search-cluster/src/router/router.type
 import { row, unitVectors } from '../../../search-cluster/src/shard/test-vectors.ts';
 import { type Backend, createEmbeddedBackend } from '../../../test/support/backends.ts';
 import { type ClusterClient, clusterClientOver } from '../cluster/cluster.client.ts';
-import { createQualityRepository } from './canary.repository.ts';
+import { createCanaryRepository } from './canary.repository.ts';
 import { insertEmbedded } from './quality.test-support.ts';
 import { recallByTier, runRecallCanary } from './recall-canary.ts';
 
@@ -78,7 +78,7 @@ describe('runRecallCanary on a small index', () => {
   it('measures recall 1 for exact (Flat) shards, text and image queries apart', async () => {
     const measurements = await runRecallCanary({
       cluster,
-      quality: createQualityRepository(backend.db),
+      quality: createCanaryRepository(backend.db),
       encoder,
       queriesPerKind: 20,
     });
@@ -101,7 +101,7 @@ describe('runRecallCanary on a small index', () => {
     };
     const measurements = await runRecallCanary({
       cluster: lossy,
-      quality: createQualityRepository(backend.db),
+      quality: createCanaryRepository(backend.db),
       encoder,
       queriesPerKind: 10,
     });

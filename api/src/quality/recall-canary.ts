@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { exactTopK, type Hit, shardOf } from '../../../search-cluster/src/index.ts';
 import type { ClusterClient, ClusterStats } from '../cluster/cluster.client.ts';
-import type { QualityRepository } from './canary.repository.ts';
+import type { CanaryRepository } from './canary.repository.ts';
 
 export const RECALL_CANARY_JOB = 'recall-canary';
 const K = 10;
@@ -21,7 +21,7 @@ export interface RecallMeasurement {
 
 export interface RecallCanaryDeps {
   cluster: ClusterClient;
-  quality: QualityRepository;
+  quality: CanaryRepository;
   /** Encodes text queries for the process's own model version. */
   encoder: { modelVersion: string; encodeTexts(texts: string[]): Promise<Float32Array[]> };
   /** The golden set's text queries (model lifecycle). Default: none, only logged queries. */
