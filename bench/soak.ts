@@ -297,7 +297,7 @@ async function main() {
   for (const sample of samples) {
     for (const [code, n] of Object.entries(sample.errorCodes)) totalCodes[code] = (totalCodes[code] ?? 0) + n;
   }
-  const stamp = runStamp('bench:soak');
+  const stamp = runStamp('bench:soak', loadSummary);
   const build = gitBuild();
   const json = {
     ...stamp,

@@ -11,6 +11,7 @@ import { dependencyChecks } from './http/readiness.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
+import { createApqRegistry } from './persisted/apq-registry.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { createMaskError } from './plugins/mask-error.ts';
 import { useAccessLog } from './plugins/use-access-log.ts';
@@ -122,18 +123,23 @@ export function createApp(services: Services, options: AppOptions = {}) {
         token: config.surface.metricsToken,
         open: config.mode === 'single',
       }),
+      // decides the client address (clientAddressOf) that the rate limits below spend from
+      useEdgeTrust({
+        key: config.edgeSigningKey ?? undefined,
+        activeModelVersion: () => services.encoder.modelVersion,
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
+        trustForwardedFor: config.rateLimits.trustForwardedFor,
+      }),
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
       useCsrf(),
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
-      usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
-      useEdgeTrust({
-        key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.encoder.modelVersion,
-        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
-        safetyEpoch: () => services.blocklist.latestEpoch(),
+      usePersistedOperations({
+        roleOf: async (request) => (await callerOf(request)).role,
+        registry: createApqRegistry(services.cache),
       }),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
@@ -159,7 +165,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),
-        publicImage: createPublicImageLookup({ db: services.db }),
+        publicImage: createPublicImageLookup({ images: imagesRepo }),
         log,
       }),
       useWebApp({

@@ -4,6 +4,7 @@ import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
+import { inTransaction } from './db/unit-of-work.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { STATS_AGGREGATION_JOB, startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
@@ -15,10 +16,12 @@ import { createRateLimits } from './limits/rate-limits.ts';
 import { registerClusterGauge } from './metrics/cluster-metrics.ts';
 import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
 import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createContentBlocklistRepository } from './moderation/content-blocklist.repository.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
+import type { RelevancePolicy } from './search/relevance.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
@@ -29,6 +32,11 @@ export interface ServiceOverrides
   ranker?: RankerConfig;
   /** Background jobs' inputs (the canary's golden queries). */
   jobs?: JobsGraphOptions;
+  /**
+   * The relevance floor per model version (search/relevance.ts). Default: each version's
+   * manifest; the model lifecycle's calibrated floor per version plugs in here.
+   */
+  relevance?: RelevancePolicy;
 }
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
@@ -98,6 +106,7 @@ export async function buildApiGraph(
     searcher: cluster,
     onTopSimilarity: (modelVersion, kind, similarity) =>
       jobs.drift.observeTopSimilarity(modelVersion, kind, similarity),
+    ...(overrides.relevance ? { relevance: overrides.relevance } : {}),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -154,7 +163,9 @@ export async function buildApiGraph(
     blobs,
     apiKeys: createApiKeysService(createApiKeysRepository(db), cache),
     upload: createUploadService({
-      db,
+      images: createImagesRepository(db),
+      blockedContent: createContentBlocklistRepository(db),
+      transaction: inTransaction(db, createImagesRepository),
       blobs,
       limits: config.upload,
       onQueued: () => services.worker?.nudge(),

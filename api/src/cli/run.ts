@@ -1,4 +1,6 @@
 import { isConfigError } from '../../../search-cluster/src/index.ts';
+import { EVAL_USAGE, evalCommand } from './commands/eval.ts';
+import { INGEST_USAGE, ingestCommand } from './commands/ingest.ts';
 import { KEYS_USAGE, keysCommand } from './commands/keys.ts';
 import { REBUILD_USAGE, rebuildCommand } from './commands/rebuild.ts';
 import { SEARCH_USAGE, searchCommand } from './commands/search.ts';
@@ -12,6 +14,8 @@ commands:
   keys create|list|revoke   manage API keys (admin key)
   search "text" [--image]   search by text, image or both
   rebuild [--wait]          rebuild the shards' main tiers, one replica at a time (admin key)
+  ingest <dir|files...>     upload images (resumable, by sha256)
+  eval <labelled dir>       precision@k and recall@k of folders as categories
 
 Every command talks to the server at PIXELFIND_URL (or --url; default http://127.0.0.1:4000)
 with the key in PIXELFIND_API_KEY (or --key). Exit status: 0 done, 1 failed, 2 usage.
@@ -20,12 +24,18 @@ ${KEYS_USAGE}
 
 ${SEARCH_USAGE}
 
-${REBUILD_USAGE}`;
+${REBUILD_USAGE}
+
+${INGEST_USAGE}
+
+${EVAL_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<void>> = {
   keys: keysCommand,
   search: searchCommand,
   rebuild: rebuildCommand,
+  ingest: ingestCommand,
+  eval: evalCommand,
 };
 
 /** Runs one CLI invocation; returns the exit status (0 done, 1 failed, 2 usage). */

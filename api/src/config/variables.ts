@@ -9,7 +9,7 @@ import {
   shardAuthTokenVariable,
 } from '../../../search-cluster/src/index.ts';
 import type { ExecutionProvider } from '../encoder/onnx-session.ts';
-import { MODELS } from '../encoder/registry.ts';
+import { isModelPath, MODELS } from '../encoder/registry.ts';
 
 // Every variable the API's processes read, each defined once; config.ts assembles them per
 // process kind and `npm run config:docs` prints the README table from the same objects.
@@ -67,11 +67,15 @@ export const coreVariables = defineEnv({
     defaultText: 'unset: blobs are served through the API',
     doc: 'public base URL of the bucket',
   }),
-  PIXELFIND_MODEL: env.custom((raw) => (raw in MODELS ? raw : undefined), null as string | null, {
-    expected: `one of ${Object.keys(MODELS).join(', ')}`,
-    defaultText: 'the real ViT-B/32 when present, else `tiny-clip-v1`',
-    doc: 'model version (see `api/src/encoder/README.md`)',
-  }),
+  PIXELFIND_MODEL: env.custom(
+    (raw) => (raw in MODELS || isModelPath(raw) ? raw : undefined),
+    null as string | null,
+    {
+      expected: `one of ${Object.keys(MODELS).join(', ')}, or a model directory path (holding pixelfind-model.json)`,
+      defaultText: 'the real ViT-B/32 when present, else `tiny-clip-v1`',
+      doc: 'model: a built-in model version or a model directory (see `docs/models.md`)',
+    },
+  ),
   MODELS_DIR: env.string({ defaultText: '`DATA_DIR/models`', doc: 'where downloaded models live' }),
   PIXELFIND_EXECUTION_PROVIDER: env.oneOf(EXECUTION_PROVIDERS, {
     default: 'cpu',
@@ -247,7 +251,7 @@ export const limitVariables = defineEnv({
   }),
   RATE_LIMIT_TRUST_FORWARDED_FOR: env.bool({
     defaultText: '`false`',
-    doc: 'take the client address from `X-Forwarded-For` (only behind a proxy that sets it)',
+    doc: 'take the client address from the last `X-Forwarded-For` hop (only behind a proxy that appends it)',
   }),
   RATE_LIMIT_PREFIX: env.custom((raw) => raw, 'pf:rl:', {
     expected: 'a key prefix',

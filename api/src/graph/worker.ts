@@ -1,11 +1,22 @@
+import type { Queryable } from '../db/database.ts';
+import { inTransaction } from '../db/unit-of-work.ts';
 import { createSafetyScorer, type SafetyScorer } from '../encoder/index.ts';
+import { createIndexJobsRepository } from '../indexing/index-jobs.repository.ts';
+import { createIndexingRepository } from '../indexing/indexing.repository.ts';
 import {
   createIndexingWorker,
+  type IndexingRepositories,
   type IndexingWorker,
   type WorkerOptions,
 } from '../indexing/indexing.worker.ts';
 import type { IndexingMetrics } from '../metrics/indexing-metrics.ts';
+import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import type { CoreGraph } from './core.ts';
+
+const indexingRepositories = (db: Queryable): IndexingRepositories => ({
+  jobs: createIndexJobsRepository(db),
+  images: createIndexingRepository(db),
+});
 
 export interface WorkerGraphOptions {
   /** Options for the workers made (tests shorten leases and backoff). */
@@ -27,10 +38,17 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
   const log = core.log('worker');
   return {
     async createWorker() {
-      safety ??= createSafetyScorer({ encoder: core.encoder, nsfw: options.nsfw ?? true });
+      // the converted nsfwjs model lives beside the CLIP models (MODELS_DIR, default DATA_DIR/models)
+      safety ??= createSafetyScorer({
+        encoder: core.encoder,
+        nsfw: options.nsfw ?? true,
+        modelsDir: core.config.encoder.modelsDir,
+      });
       return createIndexingWorker(
         {
-          db: core.db,
+          repositories: indexingRepositories(core.db),
+          transaction: inTransaction(core.db, indexingRepositories),
+          blockedContent: createContentBlocklistRepository(core.db),
           blobs: core.blobs,
           embedder: core.encoder,
           safety: await safety,

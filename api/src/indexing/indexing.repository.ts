@@ -108,3 +108,4 @@ export function createIndexingRepository(db: Queryable) {
     },
   };
 }
+export type IndexingRepository = ReturnType<typeof createIndexingRepository>;

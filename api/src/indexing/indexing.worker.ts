@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import type { Database } from '../db/database.ts';
+import type { InTransaction } from '../db/unit-of-work.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
-import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
+import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
-import { type ClaimedJob, createIndexJobsRepository } from './index-jobs.repository.ts';
+import type { ClaimedJob, IndexJobsRepository } from './index-jobs.repository.ts';
 import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
-import { createIndexingRepository, type ImageToIndex } from './indexing.repository.ts';
+import type { ImageToIndex, IndexingRepository } from './indexing.repository.ts';
 
 export type JobOutcome = 'indexed' | 'duplicate' | 'rejected' | 'skipped' | 'retry' | 'dead';
 
@@ -26,8 +26,17 @@ export interface WorkerOptions {
   backoffBaseSeconds?: number;
 }
 
+/** The worker's repositories; inside a transaction it gets the jobs and images ones bound to it. */
+export interface IndexingRepositories {
+  jobs: IndexJobsRepository;
+  images: IndexingRepository;
+}
+
 export interface WorkerDeps {
-  db: Database;
+  repositories: IndexingRepositories;
+  /** The job settles with its image in one transaction (built by the composition root). */
+  transaction: InTransaction<IndexingRepositories>;
+  blockedContent: ContentBlocklistRepository;
   blobs: BlobStore;
   embedder: ImageEmbedder;
   safety: SafetyCheck;
@@ -56,8 +65,8 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   const pollMs = options.pollMs ?? 250;
   const backoffBase = options.backoffBaseSeconds ?? 2;
   const owner = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const jobs = createIndexJobsRepository(deps.db);
-  const images = createIndexingRepository(deps.db);
+  const { jobs, images } = deps.repositories;
+  const { transaction } = deps;
   const log = deps.log ?? silentLogger;
   const { embedder } = deps;
 
@@ -77,9 +86,9 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   async function fail(job: ClaimedJob, error: unknown): Promise<JobOutcome> {
     const message = describe(error);
     if (job.attempts >= maxAttempts) {
-      await deps.db.transaction(async (tx) => {
-        await createIndexJobsRepository(tx).bury(owner, job.id, message);
-        await createIndexingRepository(tx).markFailed(job.image_id, message);
+      await transaction(async (tx) => {
+        await tx.jobs.bury(owner, job.id, message);
+        await tx.images.markFailed(job.image_id, message);
       });
       log.error('index job dead', { job: job.id, image: job.image_id, error: message });
       return 'dead';
@@ -99,28 +108,28 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     // blocked content never reaches the index: a copy promoted after its original was deleted,
     // or an upload that was queued before the flag
     const phash = (await perceptualHash(bytes).catch(() => ({ hash: null }))).hash;
-    const blocked = await createContentBlocklistRepository(deps.db).match(image.sha256, phash);
+    const blocked = await deps.blockedContent.match(image.sha256, phash);
     if (blocked) {
-      await deps.db.transaction(async (tx) => {
-        await createIndexingRepository(tx).markBlockedContent(image.id, phashToSql(phash), blocked.by);
-        await createIndexJobsRepository(tx).complete(owner, job.id);
+      await transaction(async (tx) => {
+        await tx.images.markBlockedContent(image.id, phashToSql(phash), blocked.by);
+        await tx.jobs.complete(owner, job.id);
       });
       return 'rejected';
     }
     const twin = await images.indexedTwin(image.id, image.sha256, modelVersion);
     if (twin) {
       // skip: these exact bytes are already in the index under another id
-      await deps.db.transaction(async (tx) => {
-        await createIndexingRepository(tx).markDuplicate(image.id, twin);
-        await createIndexJobsRepository(tx).complete(owner, job.id);
+      await transaction(async (tx) => {
+        await tx.images.markDuplicate(image.id, twin);
+        await tx.jobs.complete(owner, job.id);
       });
       return 'duplicate';
     }
     const safety = await deps.safety.score(bytes, vector);
     if (safety.score < threshold) {
-      await deps.db.transaction(async (tx) => {
-        await createIndexingRepository(tx).markRejected(image.id, safety.score, safety);
-        await createIndexJobsRepository(tx).complete(owner, job.id);
+      await transaction(async (tx) => {
+        await tx.images.markRejected(image.id, safety.score, safety);
+        await tx.jobs.complete(owner, job.id);
       });
       return 'rejected';
     }
@@ -129,8 +138,8 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     // reached a hot tier before its row committed could be dropped by a rebuild that started
     // in between. The job completes only after the shard took the vector; a crash in between
     // re-runs the job, and both steps are idempotent.
-    const seconds = await deps.db.transaction((tx) =>
-      createIndexingRepository(tx).markIndexed({
+    const seconds = await transaction((tx) =>
+      tx.images.markIndexed({
         imageId: image.id,
         modelVersion,
         vector,

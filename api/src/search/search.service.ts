@@ -11,9 +11,10 @@ import { inspectImage } from '../images/inspect-image.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
+import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import type { SearchRepository } from './search.repository.ts';
-import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
+import { MAX_OFFSET, parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
@@ -42,6 +43,17 @@ export interface SearchOutcome {
   partial: boolean;
   tookMs: number;
   hits: SearchHit[];
+  /** More admitted results follow this page (within the offset cap). */
+  hasNextPage: boolean;
+  /** The offset of the next page; null on the last one. */
+  nextOffset: number | null;
+  /**
+   * True when no image reached the relevance cut: the library holds nothing like the query (or
+   * nothing the filters allow). Then `hits` is empty, whatever the page.
+   */
+  nothingRelevant: boolean;
+  /** The similarity a hit needed and why (relevance.ts). */
+  relevance: RelevanceCut;
   /** Per-stage milliseconds, for metrics and the search benchmark. */
   stages: { encode: number; fanout: number; hydrate: number; rerank: number };
   /** The text embedding when one was computed here (the edge may cache it). */
@@ -63,6 +75,11 @@ export interface SearchDeps {
   metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
   /** Told the best similarity among each search's admitted candidates (drift, api/src/quality/drift.ts). */
   onTopSimilarity?: (modelVersion: string, queryKind: 'text' | 'image' | 'both', similarity: number) => void;
+  /**
+   * The relevance floor per model version. Default: the manifest's (the encoder's own when it
+   * has one, else the shipped manifest of that version); the lifecycle's calibrated floor plugs in here.
+   */
+  relevance?: RelevancePolicy;
 }
 
 const unavailable = (cause: unknown) =>
@@ -76,6 +93,8 @@ const unavailable = (cause: unknown) =>
 export function createSearchService(deps: SearchDeps) {
   const { encoder, options } = deps;
   const repo = deps.repository;
+  const relevance =
+    deps.relevance ?? manifestRelevance(encoder.entry ? { [encoder.modelVersion]: encoder.entry } : {});
 
   async function textVector(
     text: string,
@@ -162,6 +181,14 @@ export function createSearchService(deps: SearchDeps) {
             })
           : null);
       const need = input.offset + input.limit;
+      const modelVersion = encoder.modelVersion;
+      // asked now, answered while the query is encoded (the policy may read a store)
+      const floorPromise =
+        input.minSimilarity === null
+          ? Promise.resolve(relevance.similarityFloorFor(modelVersion))
+          : Promise.resolve(input.minSimilarity);
+      // no unhandled rejection if encoding fails first
+      floorPromise.catch(() => {});
       // over-fetch so that the gate and filters still leave a full page
       const k = Math.min(1000, Math.max(options.topK, need * 3));
 
@@ -227,9 +254,19 @@ export function createSearchService(deps: SearchDeps) {
       });
       const hydrateMs = performance.now() - mark;
 
+      // the relevance floor: on the admitted (safe) candidates only
+      const cut = relevanceCut({
+        similarities: admitted.map((a) => a.candidate.score),
+        requested: input.minSimilarity,
+        floor: await floorPromise,
+        margin: relevance.adaptiveMarginFor(modelVersion),
+        adaptive: text !== null && image === null,
+      });
+      const relevant = admitted.filter((a) => a.candidate.score >= cut.minSimilarity);
+
       mark = performance.now();
       const now = Date.now();
-      const ranked = admitted
+      const ranked = relevant
         .map(({ candidate, image }) => {
           const stat = statsById.get(image.id);
           const signals: Signals = {
@@ -241,6 +278,8 @@ export function createSearchService(deps: SearchDeps) {
         })
         .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
       const hits = ranked.slice(input.offset, need);
+      // over-fetching (k >= 3 * need) means one more admitted result shows a next page
+      const hasNextPage = ranked.length > need && need <= MAX_OFFSET;
       const rerankMs = performance.now() - mark;
 
       const tookMs = performance.now() - started;
@@ -267,6 +306,10 @@ export function createSearchService(deps: SearchDeps) {
         partial,
         tookMs,
         hits,
+        hasNextPage,
+        nextOffset: hasNextPage ? need : null,
+        nothingRelevant: relevant.length === 0,
+        relevance: cut,
         stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },
         textEmbedding: text,
         embeddingSource: textResult?.source ?? null,
