@@ -8,6 +8,7 @@ import type { Config } from './config/config.ts';
 import type { Database } from './db/database.ts';
 import type { Encoder } from './encoder/index.ts';
 import type { FeedbackServices } from './feedback/create-feedback-services.ts';
+import type { JobsGraph } from './graph/jobs.ts';
 import type { ImageLoaders } from './images/images.loaders.ts';
 import type { IndexingWorker } from './indexing/indexing.worker.ts';
 import type { LifecycleService } from './lifecycle/lifecycle.service.ts';
@@ -39,6 +40,8 @@ export interface Services extends FeedbackServices {
   moderation: ModerationService;
   /** Per-caller request and fetch budgets. */
   rateLimits: RateLimits;
+  /** Background jobs: reports, schedule, rebuilds, canary, drift (graph/jobs.ts). */
+  jobs: JobsGraph;
   /** A worker over these services (loads the safety models on first use). */
   createWorker(): Promise<IndexingWorker>;
   /** Which model version serves each query. */

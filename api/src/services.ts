@@ -6,11 +6,14 @@ import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
 import { inTransaction } from './db/unit-of-work.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
-import { startStatsAggregation } from './feedback/stats-aggregation.ts';
+import { STATS_AGGREGATION_JOB, startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
+import { buildJobsGraph, type JobsGraphOptions } from './graph/jobs.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
+import { reindexRunsTo } from './jobs/reindex-report.ts';
+import { createGoldenQueriesRepository } from './lifecycle/golden-queries.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
 import { registerClusterGauge } from './metrics/cluster-metrics.ts';
 import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
@@ -29,6 +32,8 @@ export interface ServiceOverrides
   extends Omit<CoreOverrides, 'shardMetrics'>,
     Omit<WorkerGraphOptions, 'metrics'> {
   ranker?: RankerConfig;
+  /** Background jobs' inputs (the canary's golden queries). */
+  jobs?: JobsGraphOptions;
   /**
    * The relevance floor per model version (search/relevance.ts). Default: each version's
    * manifest; the model lifecycle's calibrated floor per version plugs in here.
@@ -82,11 +87,34 @@ export async function buildApiGraph(
         ranker_version: versions?.rankerVersion ?? ranker.version,
       }),
   });
+  const jobs = buildJobsGraph(
+    { config, db, cluster, encoder, metrics, log: core.log('jobs') },
+    {
+      // the canary's text queries include the curated golden set's
+      goldenQueries: async () =>
+        (await createGoldenQueriesRepository(db).list()).flatMap((q) => (q.text ? [q.text] : [])),
+      ...overrides.jobs,
+    },
+  );
   const statsLog = core.log('stats');
   const stopStats = startStatsAggregation({
     db,
     everyMs: config.statsEveryMs,
     onError: (error) => statsLog.error('image_stats aggregation failed', { error: String(error) }),
+    // every run counts in the metrics; only runs that read something or failed get a job_runs row
+    onReport: ({ outcome, durationMs, result, error }) => {
+      if (outcome === 'skipped') {
+        jobs.reporter.observe(STATS_AGGREGATION_JOB, 'skipped', durationMs);
+        return;
+      }
+      const details = result
+        ? { queries: result.queries, clicks: result.clicks, savedImages: result.savedImages }
+        : {};
+      // the failure itself is logged by onError
+      jobs.reporter
+        .record(STATS_AGGREGATION_JOB, 'interval', outcome, durationMs, details, error, { quiet: true })
+        .catch((e) => statsLog.warn('stats run not recorded', { error: String(e) }));
+    },
   });
   const search = createSearchService({
     repository: createSearchRepository(db),
@@ -98,6 +126,8 @@ export async function buildApiGraph(
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
     relevance: overrides.relevance ?? calibratedRelevance(core, encoder),
+    onTopSimilarity: (modelVersion, kind, similarity) =>
+      jobs.drift.observeTopSimilarity(modelVersion, kind, similarity),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -170,15 +200,17 @@ export async function buildApiGraph(
     search,
     moderation,
     rateLimits,
+    jobs,
     ...feedbackServices,
     worker: null,
     createWorker: () => workers.createWorker(),
     serving: core.serving,
     lifecycle: core.lifecycle,
-    reindex: workers.createReindexRunner(),
+    reindex: workers.createReindexRunner(reindexRunsTo(jobs.reporter, core.log('reindex'))),
     async close() {
       await services.worker?.stop();
       await services.reindex.stop();
+      await jobs.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
       await rateLimits.close();
@@ -196,6 +228,7 @@ export async function buildApiGraph(
   if (config.inProcessWorker) {
     services.worker = await services.createWorker();
   }
+  jobs.start();
   return services;
 }
 

@@ -8,9 +8,13 @@ import { loadOrExit } from '../../search-cluster/src/index.ts';
 import { loadWorkerConfig } from './config/config.ts';
 
 const config = loadOrExit(() => loadWorkerConfig(process.env));
-const { componentLogger, createLogger, drainHttpServer, onShutdownSignals } = await import(
+const { componentLogger, createJobMetrics, createLogger, drainHttpServer, onShutdownSignals } = await import(
   '../../search-cluster/src/index.ts'
 );
+const { hostname } = await import('node:os');
+const { createJobReporter } = await import('./jobs/job-reporter.ts');
+const { createJobsRepository } = await import('./jobs/jobs.repository.ts');
+const { reindexRunsTo } = await import('./jobs/reindex-report.ts');
 const { buildCore } = await import('./graph/core.ts');
 const { buildWorkerGraph } = await import('./graph/worker.ts');
 const { createWorkerHttpServer } = await import('./http/worker-http.ts');
@@ -43,7 +47,13 @@ try {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   worker.start();
-  const reindex = workers.createReindexRunner();
+  const reporter = createJobReporter({
+    jobs: createJobsRepository(core.db),
+    metrics: createJobMetrics(metrics.registry),
+    log: componentLogger(logger, 'jobs'),
+    owner: `${hostname()}:${process.pid}`,
+  });
+  const reindex = workers.createReindexRunner(reindexRunsTo(reporter, componentLogger(logger, 'reindex')));
   reindex.start();
   log.info('indexing worker started', {
     owner: worker.owner,

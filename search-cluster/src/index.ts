@@ -6,6 +6,7 @@
 export { ClusterError, type ClusterErrorCode, isClusterError } from './errors.ts';
 export { useNativeAddon } from './faiss/load-native.ts';
 export { bearerMatches, MIN_AUTH_TOKEN_LENGTH } from './protocol/auth.ts';
+export { exactTopK } from './rebuild/exact-search.ts';
 export {
   PostgresVectorSource,
   type SqlClient,
@@ -42,6 +43,7 @@ export {
   parseEnv,
   schemaOf,
 } from './runtime/env.ts';
+export { createJobMetrics, type JobMetricOutcome, type JobMetrics } from './runtime/job-metrics.ts';
 export { drainHttpServer, onShutdownSignals } from './runtime/lifecycle.ts';
 export {
   componentLogger,
@@ -71,6 +73,7 @@ export {
   shardServerVariables,
 } from './server/config.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
+export { type RebuildThresholds, rebuildReason } from './shard/rebuild-rule.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';
 export { registerShardMetrics, type ShardMetrics } from './shard/shard-metrics.ts';
 export type { Hit } from './shard/topk.ts';

@@ -2,6 +2,7 @@ import { isConfigError } from '../../../search-cluster/src/index.ts';
 import { EVAL_USAGE, evalCommand } from './commands/eval.ts';
 import { INGEST_USAGE, ingestCommand } from './commands/ingest.ts';
 import { KEYS_USAGE, keysCommand } from './commands/keys.ts';
+import { REBUILD_USAGE, rebuildCommand } from './commands/rebuild.ts';
 import { REINDEX_USAGE, reindexCommand } from './commands/reindex.ts';
 import { SEARCH_USAGE, searchCommand } from './commands/search.ts';
 import { CliFailure, CliUsageError } from './errors.ts';
@@ -13,6 +14,7 @@ export const USAGE = `pixelfind <command> [options]
 commands:
   keys create|list|revoke   manage API keys (admin key)
   search "text" [--image]   search by text, image or both
+  rebuild [--wait]          rebuild the shards' main tiers, one replica at a time (admin key)
   ingest <dir|files...>     upload images (resumable, by sha256)
   eval <labelled dir>       precision@k and recall@k of folders as categories
   reindex start|status|promote|rollback|traffic|cancel   switch models (admin key)
@@ -24,6 +26,8 @@ ${KEYS_USAGE}
 
 ${SEARCH_USAGE}
 
+${REBUILD_USAGE}
+
 ${INGEST_USAGE}
 
 ${EVAL_USAGE}
@@ -33,6 +37,7 @@ ${REINDEX_USAGE}`;
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<void>> = {
   keys: keysCommand,
   search: searchCommand,
+  rebuild: rebuildCommand,
   ingest: ingestCommand,
   eval: evalCommand,
   reindex: reindexCommand,

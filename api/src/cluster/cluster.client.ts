@@ -6,6 +6,7 @@ import {
   type ModelVersionSpec,
   PostgresVectorSource,
   parseShardsSetting,
+  type RebuildOptions,
   type RebuildReport,
   type RouterHealth,
   type RouterStats,
@@ -17,7 +18,7 @@ import type { VectorWriter } from '../indexing/indexing.ports.ts';
 import type { VectorSearcher } from '../search/search.ports.ts';
 import { clusterErrorToAppError } from './cluster-errors.ts';
 
-export type { RebuildReport, RouterHealth as ClusterHealth, RouterStats as ClusterStats };
+export type { RebuildOptions, RebuildReport, RouterHealth as ClusterHealth, RouterStats as ClusterStats };
 
 export interface ClusterSearchOptions {
   /** Restrict results to these ids (a label filter). */
@@ -46,8 +47,11 @@ export interface ClusterClient extends VectorSearcher, VectorWriter {
   upsert(modelVersion: string, items: { id: bigint; vector: Float32Array }[]): Promise<void>;
   /** Deletes ids from every replica of the owning shards. */
   remove(modelVersion: string, ids: bigint[]): Promise<void>;
-  /** Rebuilds every shard's main tier from the vectors of record, one replica at a time. */
-  rebuild(modelVersion: string): Promise<RebuildReport[]>;
+  /**
+   * Rebuilds every shard's main tier from the vectors of record, one replica at a time (a replica
+   * whose shard has no other serving replica is skipped); `only` picks replicas.
+   */
+  rebuild(modelVersion: string, options?: RebuildOptions): Promise<RebuildReport[]>;
   /** Serves a further model version on every replica (blue-green). */
   addModelVersion(spec: ModelVersionSpec): Promise<void>;
   /** Stops serving a retired model version on every replica: its memory and snapshots are freed. */
@@ -72,6 +76,12 @@ export interface ClusterClientOptions {
   authToken?: string | null;
   /** Where in-process shards log (loads, rebuilds). Default: silent. */
   log?: Logger;
+  /**
+   * In-process shards start a rebuild themselves when the hot tier or tombstones pass their
+   * thresholds. False leaves it to the maintenance job (api/src/jobs/rebuild.service.ts), which
+   * rebuilds one replica at a time. Default true.
+   */
+  selfRebuild?: boolean;
   /** Where in-process shards report their metrics. Default: nowhere. */
   shardMetrics?: ShardMetrics;
 }
@@ -94,6 +104,9 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
           dataDir: path.join(options.dataDir, 'shards'),
           deadlineMs: options.deadlineMs,
           ...(options.log ? { log: options.log } : {}),
+          ...(options.selfRebuild === false
+            ? { tiers: { autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 } }
+            : {}),
           ...(options.shardMetrics ? { metrics: options.shardMetrics } : {}),
         });
   return clusterClientOver(router);
@@ -123,7 +136,7 @@ export function clusterClientOver(router: ShardRouter): ClusterClient {
       coded(async () => {
         await router.delete(modelVersion, ids);
       }),
-    rebuild: (modelVersion) => coded(() => router.rebuild(modelVersion)),
+    rebuild: (modelVersion, options) => coded(() => router.rebuild(modelVersion, options)),
     addModelVersion: ({ name, dimension }) => coded(() => router.addModelVersion(name, dimension)),
     dropModelVersion: (name) => coded(() => router.dropModelVersion(name)),
     health: () => coded(() => router.health()),

@@ -15,6 +15,7 @@ import {
   coreVariables,
   downloadVariables,
   httpVariables,
+  jobVariables,
   limitVariables,
   surfaceVariables,
   workerVariables,
@@ -24,7 +25,14 @@ export type RunMode = 'single' | 'cluster';
 
 /** The variables of each process kind (one zod object each, see variables.ts). */
 export const processVariables = {
-  api: { ...baseVariables, ...coreVariables, ...httpVariables, ...limitVariables, ...surfaceVariables },
+  api: {
+    ...baseVariables,
+    ...coreVariables,
+    ...httpVariables,
+    ...limitVariables,
+    ...surfaceVariables,
+    ...jobVariables,
+  },
   worker: {
     ...baseVariables,
     ...coreVariables,
@@ -161,6 +169,22 @@ export interface Config extends CoreConfig {
   statsEveryMs: number;
   /** On a stop signal, /readyz answers 503 this long before the listener closes. Default 0. */
   shutdownUnreadyMs: number;
+  /** Background job schedules (cron expressions, UTC; null: off). See docs/operations.md. */
+  jobs: {
+    /** Nightly main-tier rebuild of every replica. Default `0 3 * * *`. */
+    rebuildCron: string | null;
+    /** Threshold check (hot tier, tombstones). Default every 5 minutes. */
+    rebuildCheckCron: string | null;
+    rebuildThresholds: { hotVectors: number; tombstoneRatio: number };
+    /** Recall canary. Default every 30 minutes. */
+    canaryCron: string | null;
+    /** Queries per kind the canary samples. Default 50. */
+    canaryQueries: number;
+    /** Drift measurement. Default every 15 minutes. */
+    driftCron: string | null;
+    /** The drift window. Default 24 h. */
+    driftWindowHours: number;
+  };
   /** What one GraphQL request may ask for; checked before validation (docs/security.md). */
   requestLimits: {
     /** Lexer tokens per document (GRAPHQL_MAX_TOKENS). Default 2000. */
@@ -327,6 +351,15 @@ export function loadConfig(source: EnvSource): Config {
     edgeSigningKey: v.EDGE_SIGNING_KEY,
     statsEveryMs: v.STATS_EVERY_MS,
     shutdownUnreadyMs: v.SHUTDOWN_UNREADY_MS,
+    jobs: {
+      rebuildCron: v.REBUILD_SCHEDULE,
+      rebuildCheckCron: v.REBUILD_CHECK_SCHEDULE,
+      rebuildThresholds: { hotVectors: v.REBUILD_HOT_VECTORS, tombstoneRatio: v.REBUILD_TOMBSTONE_RATIO },
+      canaryCron: v.RECALL_CANARY_SCHEDULE,
+      canaryQueries: v.RECALL_CANARY_QUERIES,
+      driftCron: v.DRIFT_SCHEDULE,
+      driftWindowHours: v.DRIFT_WINDOW_HOURS,
+    },
     requestLimits: {
       maxTokens: v.GRAPHQL_MAX_TOKENS,
       maxDepth: v.GRAPHQL_MAX_DEPTH,

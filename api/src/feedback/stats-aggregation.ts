@@ -2,6 +2,8 @@ import type { Database, Queryable } from '../db/database.ts';
 
 /** The aggregation_watermarks row of this job: the xid8 below which every row has been counted. */
 export const IMAGE_STATS_WATERMARK = 'image_stats';
+/** The job's name in job reports (job_runs, pixelfind_job_* metrics). */
+export const STATS_AGGREGATION_JOB = 'stats-aggregation';
 
 export interface AggregationOutcome {
   /** search_queries rows whose result_ids were counted as impressions. */
@@ -147,6 +149,13 @@ export interface StatsAggregationOptions {
   onError?: (error: unknown) => void;
   /** Told about every run that read something. */
   onRun?: (outcome: AggregationOutcome) => void;
+  /** Told about every run, for job reports: ok (read something), skipped (nothing new), failed. */
+  onReport?: (report: {
+    outcome: 'ok' | 'skipped' | 'failed';
+    durationMs: number;
+    result?: AggregationOutcome;
+    error?: unknown;
+  }) => void;
 }
 
 /**
@@ -158,6 +167,7 @@ export function startStatsAggregation({
   everyMs = 5_000,
   onError = () => {},
   onRun,
+  onReport,
 }: StatsAggregationOptions): () => Promise<void> {
   let stopped = false;
   let running: Promise<void> | null = null;
@@ -170,11 +180,26 @@ export function startStatsAggregation({
   };
   function tick() {
     timer = null;
+    const started = performance.now();
+    const report = (r: Parameters<NonNullable<typeof onReport>>[0]) => {
+      try {
+        onReport?.(r);
+      } catch {
+        // a broken reporter must not stop the job
+      }
+    };
     running = aggregateImageStats(db)
       .then((outcome) => {
-        if (outcome.from !== outcome.to) onRun?.(outcome);
+        const read = outcome.from !== outcome.to;
+        if (read) onRun?.(outcome);
+        report({
+          outcome: read ? 'ok' : 'skipped',
+          durationMs: performance.now() - started,
+          result: outcome,
+        });
       })
       .catch((error: unknown) => {
+        report({ outcome: 'failed', durationMs: performance.now() - started, error });
         try {
           onError(error);
         } catch {

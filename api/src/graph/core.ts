@@ -11,7 +11,7 @@ import { createBlobStore } from '../blobs/create-blob-store.ts';
 import type { Cache } from '../cache/cache.ts';
 import { createCache } from '../cache/create-cache.ts';
 import { type ClusterClient, createClusterClient } from '../cluster/cluster.client.ts';
-import type { CoreConfig } from '../config/config.ts';
+import type { Config, CoreConfig } from '../config/config.ts';
 import { createDatabase } from '../db/create-database.ts';
 import type { Database } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
@@ -78,6 +78,8 @@ export function buildSearchCluster(
     dataDir: config.dataDir,
     authToken: config.shards.authToken,
     log: componentLogger(logger, 'shard'),
+    // the API's threshold check rebuilds one replica at a time; without it the shards do it themselves
+    selfRebuild: !('jobs' in config) || (config as Config).jobs.rebuildCheckCron === null,
     ...(shardMetrics ? { shardMetrics } : {}),
   });
 }

@@ -9,7 +9,12 @@ import {
   type IndexingWorker,
   type WorkerOptions,
 } from '../indexing/indexing.worker.ts';
-import { createReindexRunner, type ReindexOptions, type ReindexRunner } from '../lifecycle/reindex.runner.ts';
+import {
+  type BuildReport,
+  createReindexRunner,
+  type ReindexOptions,
+  type ReindexRunner,
+} from '../lifecycle/reindex.runner.ts';
 import type { IndexingMetrics } from '../metrics/indexing-metrics.ts';
 import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import type { CoreGraph } from './core.ts';
@@ -34,7 +39,7 @@ export interface WorkerGraphOptions {
 export interface WorkerGraph {
   createWorker(): Promise<IndexingWorker>;
   /** The shadow re-index runner (one per worker process; builds are leased, so more are safe). */
-  createReindexRunner(): ReindexRunner;
+  createReindexRunner(report?: (r: BuildReport) => void): ReindexRunner;
   close(): Promise<void>;
 }
 
@@ -65,7 +70,7 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
         { safetyThreshold: core.config.search.safetyThreshold, ...core.config.indexer, ...options.worker },
       );
     },
-    createReindexRunner() {
+    createReindexRunner(report) {
       const jobs = createIndexJobsRepository(core.db);
       return createReindexRunner(
         {
@@ -75,6 +80,7 @@ export function buildWorkerGraph(core: CoreGraph, options: WorkerGraphOptions = 
           vectors: core.cluster,
           hasPendingUploads: () => jobs.hasReady(),
           onBuilt: (version, owner) => core.lifecycle.onBuilt(version, owner),
+          ...(report ? { onBuildEnd: report } : {}),
           log: core.log('reindex'),
         },
         {

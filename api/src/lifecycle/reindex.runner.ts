@@ -29,7 +29,19 @@ export interface ReindexDeps {
   hasPendingUploads: () => Promise<boolean>;
   /** Called when a build has every vector: evaluates the version and makes it READY. */
   onBuilt: (version: IndexVersion, owner: string) => Promise<void>;
+  /** Told how each build this runner took ended (the job reports: runs, metrics). */
+  onBuildEnd?: (report: BuildReport) => void;
   log?: Logger;
+}
+
+/** One build's end as this runner saw it. */
+export interface BuildReport {
+  modelVersion: string;
+  outcome: Exclude<BuildOutcome, 'idle'>;
+  durationMs: number;
+  /** Images of the build done when it ended, and in all. */
+  progress: { done: number; total: number } | null;
+  error?: string;
 }
 
 /** lost: cancelled or taken over; stopped: the process stops (another resumes from the cursor). */
@@ -119,6 +131,22 @@ export function createReindexRunner(deps: ReindexDeps, options: ReindexOptions =
   async function runOnce(): Promise<BuildOutcome> {
     const build = await versions.claimBuild(owner, leaseSeconds);
     if (!build) return 'idle';
+    const started = performance.now();
+    const outcome = await runBuild(build);
+    if (deps.onBuildEnd && outcome !== 'idle') {
+      const after = await versions.get(build.modelVersion).catch(() => null);
+      deps.onBuildEnd({
+        modelVersion: build.modelVersion,
+        outcome,
+        durationMs: performance.now() - started,
+        progress: after?.progress ?? null,
+        ...(outcome === 'failed' && after?.lastError ? { error: after.lastError } : {}),
+      });
+    }
+    return outcome;
+  }
+
+  async function runBuild(build: IndexVersion): Promise<BuildOutcome> {
     const { modelVersion } = build;
     log.info('re-index started', { modelVersion, cursor: build.reindexCursor, ...build.progress });
     const renew = setInterval(

@@ -79,6 +79,8 @@ export interface SearchDeps {
   options: SearchOptions;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
   metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
+  /** Told the best similarity among each search's admitted candidates (drift, api/src/quality/drift.ts). */
+  onTopSimilarity?: (modelVersion: string, queryKind: 'text' | 'image' | 'both', similarity: number) => void;
   /**
    * The relevance floor per model version. Default: the manifest's (the encoder's own when it
    * has one, else the shipped manifest of that version); the lifecycle's calibrated floor plugs in here.
@@ -330,6 +332,10 @@ export function createSearchService(deps: SearchDeps) {
         embeddingSource: textResult?.source ?? null,
       };
       recordMetrics(outcome);
+      if (admitted.length > 0 && deps.onTopSimilarity) {
+        const top = Math.max(...admitted.map((a) => a.candidate.score));
+        deps.onTopSimilarity(encoder.modelVersion, text && image ? 'both' : text ? 'text' : 'image', top);
+      }
       if (rawText && !trusted && text) {
         ctx.edge?.offer({ modelVersion: encoder.modelVersion, text: rawText, embedding: text });
       }

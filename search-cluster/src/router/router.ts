@@ -8,6 +8,7 @@ import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
 import type {
+  RebuildOptions,
   RebuildReport,
   ReplicaHealth,
   RouterBatchSearchResult,
@@ -265,22 +266,52 @@ export class ClusterRouter implements ShardRouter {
 
   // ---------------------------------------------------------------- control
 
-  async rebuild(modelVersion: string): Promise<RebuildReport[]> {
+  async rebuild(modelVersion: string, options: RebuildOptions = {}): Promise<RebuildReport[]> {
     checkModelVersion(modelVersion);
     const reports: RebuildReport[] = [];
-    // one at a time: a rebuild is CPU-heavy and in-process shards share the machine
+    const report = (r: RebuildReport) => {
+      reports.push(r);
+      options.onReport?.(r);
+    };
+    // one replica at a time across the whole cluster: a rebuild is CPU-heavy and in-process
+    // shards share the machine, and a shard with several replicas always keeps the others free
     for (const [s, states] of this.shards.entries()) {
       for (const { replica } of states) {
+        if (options.only && !options.only(s, replica.name)) continue;
+        if (states.length > 1 && !(await this.anotherServes(s, replica))) {
+          // the replica being rebuilt is the only one serving: wait for the next run
+          report({
+            shard: s,
+            replica: replica.name,
+            skipped:
+              'no other replica of this shard is serving; rebuilding it would leave the shard on one busy replica',
+          });
+          continue;
+        }
         try {
           const outcome = await replica.rebuild(modelVersion, AbortSignal.timeout(this.rebuildTimeoutMs));
-          reports.push({ shard: s, replica: replica.name, outcome });
+          report({ shard: s, replica: replica.name, outcome });
         } catch (error) {
           if (isClusterError(error) && CLIENT_ERRORS.has(error.code)) throw error;
-          reports.push({ shard: s, replica: replica.name, error: describeError(error) });
+          report({ shard: s, replica: replica.name, error: describeError(error) });
         }
       }
     }
     return reports;
+  }
+
+  /** Whether a replica of shard `s` other than `self` answers its health probe as serving. */
+  private async anotherServes(s: number, self: ShardReplica): Promise<boolean> {
+    const others = this.shards[s]!.filter((state) => state.replica !== self);
+    const probes = await Promise.all(
+      others.map((state) =>
+        state.replica.health(AbortSignal.timeout(this.probeTimeoutMs)).then(
+          (health) => health.status === 'ok',
+          () => false,
+        ),
+      ),
+    );
+    return probes.some(Boolean);
   }
 
   async addModelVersion(name: string, dimension: number): Promise<void> {

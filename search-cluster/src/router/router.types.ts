@@ -57,6 +57,15 @@ export interface RebuildReport {
   replica: string;
   outcome?: RebuildOutcome;
   error?: string;
+  /** Why this replica was left for a later run (its shard had no other serving replica). */
+  skipped?: string;
+}
+
+export interface RebuildOptions {
+  /** Rebuild only the replicas this accepts (shard index, replica name). Default: every replica. */
+  only?: (shard: number, replica: string) => boolean;
+  /** Told about each replica as it finishes (progress of a long run). */
+  onReport?: (report: RebuildReport) => void;
 }
 
 /** What the API uses: the only door into the search cluster. */
@@ -80,8 +89,11 @@ export interface ShardRouter {
     k: number,
     options?: RouterSearchOptions,
   ): Promise<RouterBatchSearchResult>;
-  /** Rebuilds every replica's main tier from the source of record, one replica at a time. */
-  rebuild(modelVersion: string): Promise<RebuildReport[]>;
+  /**
+   * Rebuilds every replica's main tier from the source of record, one replica at a time; a
+   * replica whose shard has other replicas waits until one of them serves (it is skipped).
+   */
+  rebuild(modelVersion: string, options?: RebuildOptions): Promise<RebuildReport[]>;
   /** Serves a new model version on every replica (blue-green). */
   addModelVersion(name: string, dimension: number): Promise<void>;
   /** Stops serving a retired model version on every replica and frees its memory. */

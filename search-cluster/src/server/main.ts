@@ -14,6 +14,7 @@ import { useNativeAddon } from '../faiss/load-native.ts';
 import { PostgresVectorSource } from '../rebuild/postgres-vector-source.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { loadOrExit } from '../runtime/env.ts';
+import { createJobMetrics } from '../runtime/job-metrics.ts';
 import { drainHttpServer, onShutdownSignals } from '../runtime/lifecycle.ts';
 import { componentLogger, createLogger, type Logger } from '../runtime/logger.ts';
 import { startCatchUp } from '../shard/catch-up.ts';
@@ -39,6 +40,7 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
 }> {
   useNativeAddon(config.faissAddon);
   const metrics = createShardServerMetrics();
+  const jobMetrics = createJobMetrics(metrics.registry);
   const shard = new Shard({
     observer: metrics.shards.observerFor(config.shardId),
     partition: { index: config.shardId, count: config.shardCount },
@@ -69,6 +71,9 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
           intervalMs: config.catchUpIntervalMs,
           log,
           observer: metrics.shards.catchUpObserverFor(config.shardId),
+          // every round counts as a run of the anti-entropy job (pixelfind_job_* on this /metrics)
+          onRound: ({ outcome, durationMs }) =>
+            jobMetrics.observe('anti-entropy', outcome, durationMs / 1000),
         })
       : null;
   const ready = shard.start().then(async () => {

@@ -14,6 +14,11 @@ export interface CatchUpOptions {
   log: Logger;
   /** Told the replica's lag behind the record, and what each round applied or that it failed. */
   observer?: CatchUpObserver;
+  /**
+   * Told about every round, for the job reports (`anti-entropy` in createJobMetrics): ok (applied
+   * changes), skipped (nothing new, or the shard is not serving), failed (a model version failed).
+   */
+  onRound?: (round: { outcome: 'ok' | 'skipped' | 'failed'; durationMs: number; changes: number }) => void;
 }
 
 /**
@@ -91,19 +96,32 @@ export function startCatchUp(options: CatchUpOptions) {
   }
 
   async function tick(): Promise<void> {
-    if (shard.health().status !== 'ok') return;
+    const started = performance.now();
+    if (shard.health().status !== 'ok') {
+      options.onRound?.({ outcome: 'skipped', durationMs: 0, changes: 0 });
+      return;
+    }
+    let total = 0;
+    let failed = false;
     for (const { name, dimension } of shard.modelVersions) {
       try {
         const changes = await catchUpModel(name, dimension);
+        total += changes;
         if (changes > 0) {
           observer?.applied(name, changes);
           log.info('caught up from source', { modelVersion: name, changes });
         }
       } catch (error) {
+        failed = true;
         observer?.failed(name);
-        log.warn('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
+        log.error('catch-up failed; retrying next round', { modelVersion: name, error: String(error) });
       }
     }
+    options.onRound?.({
+      outcome: failed ? 'failed' : total > 0 ? 'ok' : 'skipped',
+      durationMs: performance.now() - started,
+      changes: total,
+    });
   }
 
   const schedule = () => {

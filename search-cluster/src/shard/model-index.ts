@@ -14,6 +14,7 @@ import type {
   SearchOptions,
 } from './model-index.types.ts';
 import { owns } from './partition.ts';
+import { rebuildReason } from './rebuild-rule.ts';
 import { refillFromSource } from './refill.ts';
 import type { SearchTier } from './shard-metrics.ts';
 import { type Hit, mergeTopK } from './topk.ts';
@@ -385,12 +386,11 @@ export class ModelIndex {
     const { autoRebuildHotVectors, autoRebuildTombstoneRatio } = this.config.tiers;
     if (!this.config.source || this.rebuildRun || this.state !== 'ready') return;
     const main = this.main;
-    const hotFull = autoRebuildHotVectors > 0 && this.hot.size >= autoRebuildHotVectors;
-    const tombstoned =
-      autoRebuildTombstoneRatio > 0 &&
-      main !== null &&
-      main.tombstones > autoRebuildTombstoneRatio * main.size;
-    if (!hotFull && !tombstoned) return;
+    const due = rebuildReason(
+      { hotVectors: this.hot.size, mainVectors: main?.size ?? 0, tombstones: main?.tombstones ?? 0 },
+      { hotVectors: autoRebuildHotVectors, tombstoneRatio: autoRebuildTombstoneRatio },
+    );
+    if (!due) return;
     this.runRebuild().catch((error) => {
       this.recordError(error);
       this.config.log.error('automatic rebuild failed', {

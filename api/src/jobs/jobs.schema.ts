@@ -1,0 +1,216 @@
+import { authorize } from '../auth/authorize.ts';
+import { builder } from '../builder.ts';
+import { badInput } from '../errors.ts';
+import { RECALL_CANARY_JOB, type RecallMeasurement } from '../quality/recall-canary.ts';
+import type { JobOutcome, JobRunRecord, JobTrigger } from './jobs.repository.ts';
+import type { RebuildTarget, StartedRebuild } from './rebuild.service.ts';
+import { REINDEX_JOB } from './reindex-report.ts';
+
+/** Admin GraphQL for background jobs: their last runs, the recall canary, on-demand rebuilds. */
+
+/** Jobs listed even before their first run (anti-entropy runs in shard servers and reports only metrics). */
+const KNOWN_JOBS = ['rebuild', 'rebuild-check', 'recall-canary', 'drift', 'stats-aggregation', REINDEX_JOB];
+
+const JobOutcomeEnum = builder.enumType('JobOutcome', {
+  description: 'How a background job run ended.',
+  values: {
+    RUNNING: { value: 'running', description: 'Not finished yet.' },
+    OK: { value: 'ok', description: 'Did its work.' },
+    FAILED: {
+      value: 'failed',
+      description: 'Failed; `error` says why, and the process logged it at level error.',
+    },
+    SKIPPED: { value: 'skipped', description: 'Nothing to do, or another run held the job.' },
+  } satisfies Record<string, { value: JobOutcome; description: string }>,
+});
+
+const JobTriggerEnum = builder.enumType('JobTrigger', {
+  description: 'What started a run.',
+  values: {
+    SCHEDULE: { value: 'schedule', description: 'Its cron schedule.' },
+    THRESHOLD: {
+      value: 'threshold',
+      description: 'A replica passed a rebuild threshold (hot tier, tombstones).',
+    },
+    DEMAND: { value: 'demand', description: 'An admin (rebuildShards, `pixelfind rebuild`).' },
+    INTERVAL: { value: 'interval', description: 'A job that runs every few seconds (stats aggregation).' },
+  } satisfies Record<string, { value: JobTrigger; description: string }>,
+});
+
+const JobRunRef = builder.objectRef<JobRunRecord>('JobRun').implement({
+  description: 'One run of a background job.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    job: t.exposeString('job'),
+    trigger: t.field({ type: JobTriggerEnum, resolve: (r) => r.trigger }),
+    owner: t.exposeString('owner', { description: 'The process that ran it (host:pid).' }),
+    outcome: t.field({ type: JobOutcomeEnum, resolve: (r) => r.outcome }),
+    startedAt: t.field({ type: 'DateTime', resolve: (r) => r.started_at }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.finished_at }),
+    durationSeconds: t.float({
+      nullable: true,
+      resolve: (r) => (r.duration_ms === null ? null : r.duration_ms / 1000),
+    }),
+    error: t.exposeString('error', { nullable: true }),
+    details: t.string({
+      description:
+        'What the run did, as JSON (per job: replicas rebuilt, canary measurements, drift, counts).',
+      resolve: (r) => JSON.stringify(r.details ?? {}),
+    }),
+  }),
+});
+
+interface BackgroundJobView {
+  name: string;
+  schedule: string | null;
+  nextRunAt: Date | null;
+  runs: JobRunRecord[];
+}
+
+const BackgroundJobRef = builder.objectRef<BackgroundJobView>('BackgroundJob').implement({
+  description: 'A background job and its last runs, newest first.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    schedule: t.exposeString('schedule', {
+      nullable: true,
+      description:
+        'Its cron expression (UTC), an interval, or null when it is not scheduled in this process.',
+    }),
+    nextRunAt: t.field({ type: 'DateTime', nullable: true, resolve: (j) => j.nextRunAt }),
+    lastRun: t.field({ type: JobRunRef, nullable: true, resolve: (j) => j.runs[0] ?? null }),
+    runs: t.field({ type: [JobRunRef], resolve: (j) => j.runs }),
+  }),
+});
+
+const RecallMeasurementRef = builder.objectRef<RecallMeasurement>('RecallMeasurement').implement({
+  description:
+    'recall@10 of the serving path against exact search, for one model version, tier kind and query kind.',
+  fields: (t) => ({
+    modelVersion: t.exposeString('modelVersion'),
+    tier: t.exposeString('tier', {
+      description: 'Main-tier kind of the shards measured (flat, hnsw, ivfpq; hot: no main tier), or all.',
+    }),
+    queryKind: t.exposeString('queryKind', { description: 'text or image.' }),
+    queries: t.exposeInt('queries'),
+    recallAt10: t.exposeFloat('recallAt10'),
+  }),
+});
+
+const RecallCanaryRunRef = builder.objectRef<JobRunRecord>('RecallCanaryRun').implement({
+  description: 'One recall canary run and what it measured.',
+  fields: (t) => ({
+    run: t.field({ type: JobRunRef, resolve: (r) => r }),
+    measurements: t.field({
+      type: [RecallMeasurementRef],
+      resolve: (r) => (r.details?.measurements as RecallMeasurement[] | undefined) ?? [],
+    }),
+  }),
+});
+
+const RebuildTargetRef = builder.objectRef<RebuildTarget>('RebuildTarget').implement({
+  description: 'One replica main tier a rebuild covers.',
+  fields: (t) => ({
+    shard: t.exposeInt('shard'),
+    replica: t.exposeString('replica', { description: 'The replica (in-process:<i> or its URL).' }),
+    modelVersion: t.exposeString('modelVersion'),
+  }),
+});
+
+const RebuildShardsPayload = builder
+  .objectRef<StartedRebuild & { runningIn?: string | null }>('RebuildShardsPayload')
+  .implement({
+    description:
+      'What rebuildShards started: the run (follow it in backgroundJobs(job: "rebuild")) and the replicas it rebuilds, one at a time.',
+    fields: (t) => ({
+      started: t.boolean({
+        description: 'False when a rebuild is already running somewhere; `runningIn` says where.',
+        resolve: (p) => p.started,
+      }),
+      run: t.field({ type: JobRunRef, nullable: true, resolve: (p) => (p.started ? p.run : null) }),
+      targets: t.field({ type: [RebuildTargetRef], resolve: (p) => p.targets }),
+      runningIn: t.string({
+        nullable: true,
+        description: 'The process holding the rebuild lease when started is false.',
+        resolve: (p) => (p.started ? null : p.holder),
+      }),
+    }),
+  });
+
+const RebuildShardsInput = builder.inputType('RebuildShardsInput', {
+  description: 'Which main tiers to rebuild; both default to all.',
+  fields: (t) => ({
+    modelVersions: t.stringList({ required: false, description: 'Only these model versions.' }),
+    shards: t.intList({ required: false, description: 'Only these shard indexes.' }),
+  }),
+});
+
+const limitOf = (value: number | null | undefined, fallback: number) => {
+  const limit = value ?? fallback;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 50) throw badInput('Expected limit from 1 to 50');
+  return limit;
+};
+
+builder.queryFields((t) => ({
+  backgroundJobs: t.field({
+    type: [BackgroundJobRef],
+    description:
+      'Admins: every background job (rebuild, rebuild-check, recall-canary, drift, stats-aggregation, reindex) with its last runs, newest first.',
+    args: {
+      job: t.arg.string({ required: false, description: 'Only this job.' }),
+      limit: t.arg.int({
+        required: false,
+        defaultValue: 5,
+        description: 'Runs per job, 1 to 50. Default 5.',
+      }),
+    },
+    resolve: async (_root, args, ctx) => {
+      authorize(ctx.caller, 'admin', ctx.services.policy);
+      const { jobs } = ctx.services;
+      const runs = await jobs.repository.lastRuns({ job: args.job ?? null, limit: limitOf(args.limit, 5) });
+      const names = new Set([...KNOWN_JOBS, ...Object.keys(jobs.schedules), ...runs.map((r) => r.job)]);
+      return [...names]
+        .filter((name) => !args.job || name === args.job)
+        .sort()
+        .map((name) => ({
+          name,
+          schedule: jobs.schedules[name] ?? null,
+          nextRunAt: jobs.scheduler.nextRun(name),
+          runs: runs.filter((r) => r.job === name),
+        }));
+    },
+  }),
+  recallCanaryRuns: t.field({
+    type: [RecallCanaryRunRef],
+    description:
+      'Admins: the last recall canary runs with their recall@10 per model version, tier and query kind.',
+    args: { limit: t.arg.int({ required: false, defaultValue: 10, description: '1 to 50. Default 10.' }) },
+    resolve: (_root, args, ctx) => {
+      authorize(ctx.caller, 'admin', ctx.services.policy);
+      return ctx.services.jobs.repository.lastRuns({
+        job: RECALL_CANARY_JOB,
+        limit: limitOf(args.limit, 10),
+      });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  rebuildShards: t.field({
+    type: RebuildShardsPayload,
+    description:
+      'Admins: starts rebuilding main tiers from the record, one replica at a time, and answers once it has started. One rebuild runs in the cluster at a time.',
+    args: { input: t.arg({ type: RebuildShardsInput, required: false }) },
+    resolve: async (_root, { input }, ctx) => {
+      authorize(ctx.caller, 'admin', ctx.services.policy);
+      const started = await ctx.services.jobs.rebuild.start({
+        modelVersions: input?.modelVersions ?? null,
+        shards: input?.shards ?? null,
+      });
+      if (started.started) {
+        // its end is the run's business (job_runs, metrics, error log), not this request's
+        started.done.catch(() => {});
+      }
+      return started;
+    },
+  }),
+}));
