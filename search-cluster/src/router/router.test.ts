@@ -182,17 +182,17 @@ describe('ClusterRouter per-shard search parameters', () => {
   const fourShards = () =>
     Array.from({ length: 4 }, (_, i) => new FakeReplica(`s${i}`, [], { index: i, count: 4 }));
 
-  it('sends every shard efSearch / sqrt(shards) of the whole search, and nprobe unchanged', async () => {
+  it('sends every shard its share of the whole efSearch, and nprobe unchanged', async () => {
     const replicas = fourShards();
     const router = new ClusterRouter(replicas.map((r) => [r]));
     await router.search('m', q, 10);
     await router.search('m', q, 10, { efSearch: 200, nprobe: 48 });
-    await router.search('m', q, 40, { efSearch: 50 });
+    await router.search('m', q, 100, { efSearch: 50 });
     for (const r of replicas) {
       expect(r.requests.map((req) => [req.efSearch, req.nprobe])).toEqual([
-        [32, undefined], // the shard default 64 over 4 shards
-        [100, 48],
-        [40, undefined], // never below k
+        [64, undefined], // the shard default 64 is not cut
+        [100, 48], // 200 / sqrt(4)
+        [100, undefined], // never below k
       ]);
     }
   });
@@ -201,10 +201,10 @@ describe('ClusterRouter per-shard search parameters', () => {
     const replicas = fourShards();
     const router = new ClusterRouter(
       replicas.map((r) => [r]),
-      { wholeEfSearch: 128 },
+      { wholeEfSearch: 256 },
     );
     await router.search('m', q, 10);
-    expect(replicas.map((r) => r.requests[0]!.efSearch)).toEqual([64, 64, 64, 64]);
+    expect(replicas.map((r) => r.requests[0]!.efSearch)).toEqual([128, 128, 128, 128]);
   });
 
   it('sends the parameters unchanged with one shard, a filter, or scaling turned off', async () => {

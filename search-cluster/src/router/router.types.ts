@@ -105,7 +105,8 @@ export interface RouterOptions {
   probeTimeoutMs?: number;
   /**
    * With several shards, send each an efSearch scaled to its share of the collection on unfiltered
-   * searches (shard-params.ts); in-process shards also get rescoreFactor / shards. false: every
+   * searches (shard-params.ts: only a list longer than 64 is cut); in-process shards also get
+   * rescoreFactor / shards. false: every
    * shard gets the parameters unchanged. Default true.
    */
   scaleSearchParams?: boolean;

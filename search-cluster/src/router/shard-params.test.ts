@@ -3,13 +3,16 @@ import { inProcessTiers } from './config.ts';
 import { shardEfSearch, shardRescoreFactor } from './shard-params.ts';
 
 describe('per-shard search parameter rule', () => {
-  it('divides efSearch by the square root of the shard count, rounded up, never below k', () => {
-    expect(shardEfSearch(64, 1, 10)).toBe(64);
-    expect(shardEfSearch(64, 4, 10)).toBe(32);
-    expect(shardEfSearch(64, 2, 10)).toBe(46); // 64 / 1.414 = 45.3
-    expect(shardEfSearch(64, 16, 10)).toBe(16);
-    expect(shardEfSearch(64, 64, 10)).toBe(10); // 8 would be below k
-    expect(shardEfSearch(16, 4, 50)).toBe(50);
+  it('divides efSearch by the square root of the shard count, never below min(efSearch, 64) or k', () => {
+    expect(shardEfSearch(128, 1, 10)).toBe(128);
+    expect(shardEfSearch(128, 4, 10)).toBe(64);
+    expect(shardEfSearch(400, 4, 10)).toBe(200);
+    expect(shardEfSearch(200, 2, 10)).toBe(142); // 200 / 1.414 = 141.4
+    expect(shardEfSearch(512, 64, 10)).toBe(64); // 64 is the floor
+    expect(shardEfSearch(100, 16, 10)).toBe(64);
+    expect(shardEfSearch(64, 4, 10)).toBe(64); // the shard default is not cut
+    expect(shardEfSearch(32, 4, 10)).toBe(32);
+    expect(shardEfSearch(16, 4, 50)).toBe(50); // FAISS needs efSearch >= k
   });
 
   it('divides rescoreFactor by the shard count, rounded up, at least 1', () => {
