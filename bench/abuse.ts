@@ -45,8 +45,8 @@ const settings = positiveInts(values, ['seconds', 'concurrency', 'attackers']);
 const SEARCH = `query Search($input: SearchInput!) {
   search(input: $input) { queryId partial hits { score image { id width height } } }
 }`;
-const UPLOAD = `mutation Upload($file: Upload!, $uploaderId: ID!) {
-  uploadImage(file: $file, uploaderId: $uploaderId) { image { id } }
+const UPLOAD = `mutation Upload($file: Upload!) {
+  uploadImage(input: { file: $file }) { image { id } }
 }`;
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
 
@@ -99,7 +99,7 @@ async function main() {
       const up = await postMultipart(
         server.url,
         UPLOAD,
-        { uploaderId: 'bench' },
+        {},
         {
           bytes: await makeColourImage({ colour, size, format: 'png' }),
           type: 'image/png',
@@ -177,11 +177,10 @@ async function main() {
   const loadSummary = load.stop();
   const ratio = Math.round((underAttack.latency.p99 / baseline.latency.p99) * 100) / 100;
 
-  const stamp = runStamp('bench:abuse');
+  const stamp = runStamp('bench:abuse', loadSummary);
   const { command, date, machine } = stamp;
   const json = {
     ...stamp,
-    load: loadSummary,
     settings,
     baseline,
     underAttack,

@@ -18,16 +18,12 @@ import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { annData, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
+import { numberList, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
 import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    n: { type: 'string', default: '1000000' },
-    queries: { type: 'string', default: '1000' },
-    dim: { type: 'string', default: '512' },
-    k: { type: 'string', default: '10' },
-    seed: { type: 'string', default: '42' },
-    clusters: { type: 'string' },
+    ...syntheticDataFlags({ n: '1000000', dim: '512' }),
     spread: { type: 'string', default: '1' },
     'text-shift': { type: 'string', default: '1.5' },
     threads: { type: 'string', default: '1,2' },
@@ -46,17 +42,13 @@ const { values: flags } = parseArgs({
 });
 
 const int = (name: keyof typeof flags) => Number.parseInt(String(flags[name]), 10);
-const list = (name: keyof typeof flags) => String(flags[name]).split(',').map(Number);
+const list = (name: keyof typeof flags) => numberList(flags[name]);
 
-const N = int('n');
-const NQ = int('queries');
-const DIM = int('dim');
-const K = int('k');
-const SEED = int('seed');
+const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED, clusters } = syntheticDataSettings(flags);
 const M = int('m');
 const EF_CONSTRUCTION = int('ef-construction');
 const NLIST = flags.nlist ? int('nlist') : 2 ** Math.round(Math.log2(2 * Math.sqrt(N)));
-const CLUSTERS = flags.clusters ? int('clusters') : Math.max(10 * NLIST, Math.round(N / 20));
+const CLUSTERS = clusters ?? Math.max(10 * NLIST, Math.round(N / 20));
 const PQ = int('pq');
 const CANDIDATES = int('candidates');
 const THREADS = list('threads');

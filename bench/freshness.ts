@@ -27,7 +27,7 @@ import {
 } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase } from './support/database.ts';
-import { runStamp } from './support/flags.ts';
+import { runStamp, stampMarkdown } from './support/flags.ts';
 import { cpuMeter, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { benchConfig, postGraphQL, postMultipart, runClosedLoop, startServer } from './support/server.ts';
@@ -58,8 +58,8 @@ const settings = {
   timeoutS: positive('timeout-s', values['timeout-s']),
 };
 
-const UPLOAD = `mutation Upload($file: Upload!, $uploaderId: ID!) {
-  uploadImage(file: $file, uploaderId: $uploaderId) { image { id status } }
+const UPLOAD = `mutation Upload($file: Upload!) {
+  uploadImage(input: { file: $file }) { image { id status } }
 }`;
 const POLL = `query Poll($ids: [ID!]!) { images(ids: $ids) { status } }`;
 const FIND = `query Find($id: ID!) { search(input: { imageId: $id, limit: 100 }) { hits { image { id } } } }`;
@@ -167,7 +167,7 @@ async function main() {
     const up = await postMultipart<{ uploadImage: { image: { id: string } } }>(
       server.url,
       UPLOAD,
-      { uploaderId: 'bench-freshness' },
+      {},
       { bytes, type: 'image/png', name: `bench-${index}.png`, variable: 'file' },
     ).catch((error: Error) => ({ errors: [{ message: error.message }], data: null }));
     return {
@@ -302,11 +302,9 @@ async function main() {
   );
   const targetMet = counts.searchable === settings.uploads && bySeconds.p99 < 5;
 
-  const stamp = runStamp('bench:freshness');
-  const { command, date, machine } = stamp;
+  const stamp = runStamp('bench:freshness', loadSummary);
   const json = {
     ...stamp,
-    load: loadSummary,
     configuration: {
       mode: 'single',
       database,
@@ -347,11 +345,7 @@ async function main() {
 
   const md = `# Freshness benchmark: upload to searchable
 
-Command: \`${command}\` (${date})
-
-Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; ${machine.faiss}.
-Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
-this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
+${stampMarkdown(stamp)}
 
 Configuration: single-node mode, ${database}, ${services.cache.kind} cache, ${services.cluster.shardCount} in-process shards,
 model \`${services.encoder.modelVersion}\`, in-process indexing worker (batch ${config.indexer.batchSize}) with nsfwjs on,

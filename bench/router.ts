@@ -47,20 +47,15 @@ import { faissFactory } from '../search-cluster/src/shard/faiss-factory.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, silentLogger, type TierOptions } from '../search-cluster/src/shard/options.ts';
 import { Shard } from '../search-cluster/src/shard/shard.ts';
-import { positiveInt } from './support/flags.ts';
+import { numberList, positiveInt, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
 import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    n: { type: 'string', default: '200000' },
-    dim: { type: 'string', default: '128' },
-    queries: { type: 'string', default: '1000' },
-    k: { type: 'string', default: '10' },
+    ...syntheticDataFlags({ n: '200000', dim: '128' }),
     shards: { type: 'string', default: '4' },
-    seed: { type: 'string', default: '42' },
-    clusters: { type: 'string' },
     tiers: { type: 'string', default: 'flat,hnsw,ivfpq' },
     inflight: { type: 'string', default: '1,2' },
     'hnsw-ef': { type: 'string', default: '16,24,32,48' },
@@ -75,15 +70,11 @@ const { values: flags } = parseArgs({
 });
 
 const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
-const list = (name: keyof typeof flags): number[] => String(flags[name]).split(',').map(Number);
+const list = (name: keyof typeof flags): number[] => numberList(flags[name]);
 
-const N = positive('n');
-const DIM = positive('dim');
-const NQ = positive('queries');
-const K = positive('k');
+const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED, clusters } = syntheticDataSettings(flags);
 const SHARDS = positive('shards');
-const SEED = positive('seed');
-const CLUSTERS = flags.clusters ? positive('clusters') : Math.max(100, Math.round(N / 20));
+const CLUSTERS = clusters ?? Math.max(100, Math.round(N / 20));
 const TIERS = String(flags.tiers).split(',') as MainTierKind[];
 for (const t of TIERS)
   if (!['flat', 'hnsw', 'ivfpq'].includes(t)) throw new Error(`Unknown tier ${t} (flat, hnsw, ivfpq)`);
@@ -193,6 +184,9 @@ class DownReplica implements ShardReplica {
     this.fail();
   }
   async addModelVersion(): Promise<never> {
+    this.fail();
+  }
+  async dropModelVersion(): Promise<never> {
     this.fail();
   }
   async health(): Promise<never> {

@@ -30,7 +30,7 @@ import { seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
-import { positiveInt, positiveInts, runStamp } from './support/flags.ts';
+import { positiveInt, positiveInts, runStamp, stampMarkdown } from './support/flags.ts';
 import { cpuMeter, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { benchConfig, recordStages, startServer } from './support/server.ts';
@@ -256,11 +256,9 @@ async function main() {
     }
     const targetMet = errors === 0 && endToEnd.p99 < 50;
     const kinds = [...new Set(shardStats.map((s) => `${s.mainKind} (${s.mainFactory})`))].join(', ');
-    const stamp = runStamp('bench:search');
-    const { command, date, machine } = stamp;
+    const stamp = runStamp('bench:search', loadSummary);
     const json = {
       ...stamp,
-      load: loadSummary,
       configuration: {
         database,
         cache: services.cache.kind,
@@ -305,11 +303,7 @@ async function main() {
     const row = (name: string, s: Summary) => [name, s.count, s.mean, s.p50, s.p90, s.p99, s.max];
     const md = `# Search benchmark: GraphQL search over HTTP
 
-Command: \`${command}\` (${date})
-
-Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; ${machine.faiss}.
-Load (1-minute average, shared machine): ${loadSummary.atStart} at start, mean ${loadSummary.mean}, max ${loadSummary.max}, ${loadSummary.atEnd} at end;
-this process used ${loadSummary.processCpuPercent}% of the machine's CPU over the run.
+${stampMarkdown(stamp)}
 The client (a worker thread), the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
 
 Configuration: ${vectorsWanted.toLocaleString('en')} synthetic vectors of dimension ${encoder.dimension} (the tiny model \`${encoder.modelVersion}\`;

@@ -1,4 +1,5 @@
-// Builds schema/persisted-operations.json (sha256 -> operation) from schema/operations/*.graphql.
+// Builds schema/persisted-operations.json (sha256 -> operation) from schema/operations/*.graphql,
+// and schema/persisted-query-manifest.json (the same operations in Apollo's manifest format).
 //   npm run operations:build              write the manifest
 //   npm run operations:build -- --check   exit 1 when the committed manifest is out of date
 //   npm run operations:build -- --validate   also validate every operation against schema/schema.graphql
@@ -6,6 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSchema, parse, validate } from 'graphql';
 import {
+  APOLLO_MANIFEST_PATH,
+  buildApolloManifest,
   buildPersistedManifest,
   MANIFEST_PATH,
   OPERATIONS_DIR,
@@ -15,6 +18,8 @@ import {
 const args = new Set(process.argv.slice(2));
 const manifest = buildPersistedManifest(OPERATIONS_DIR);
 const text = serialiseManifest(manifest);
+// the same operations in Apollo's format (the documents as Apollo Client sends them)
+const apolloText = `${JSON.stringify(buildApolloManifest(manifest), null, 2)}\n`;
 
 if (args.has('--validate')) {
   const schemaFile = path.join(path.dirname(MANIFEST_PATH), 'schema.graphql');
@@ -34,13 +39,19 @@ if (args.has('--validate')) {
 }
 
 if (args.has('--check')) {
-  const current = existsSync(MANIFEST_PATH) ? readFileSync(MANIFEST_PATH, 'utf8') : '';
-  if (current !== text) {
-    console.error(`${MANIFEST_PATH} is out of date; run npm run operations:build`);
-    process.exit(1);
+  for (const [file, expected] of [
+    [MANIFEST_PATH, text],
+    [APOLLO_MANIFEST_PATH, apolloText],
+  ] as const) {
+    const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (current !== expected) {
+      console.error(`${file} is out of date; run npm run operations:build`);
+      process.exit(1);
+    }
   }
   console.log(`${MANIFEST_PATH} is up to date (${Object.keys(manifest).length} operations)`);
 } else {
   writeFileSync(MANIFEST_PATH, text);
+  writeFileSync(APOLLO_MANIFEST_PATH, apolloText);
   for (const [hash, op] of Object.entries(manifest)) console.log(`${hash}  ${op.type} ${op.name}`);
 }

@@ -11,6 +11,8 @@ import { dependencyChecks } from './http/readiness.ts';
 import { createImageLoaders } from './images/images.loaders.ts';
 import { createImagesRepository } from './images/images.repository.ts';
 import { canViewAny } from './images/visibility.ts';
+import { createApqRegistry } from './persisted/apq-registry.ts';
+import { useSliceNoStore } from './lifecycle/use-slice-no-store.ts';
 import { usePersistedOperations } from './persisted/use-persisted-operations.ts';
 import { createMaskError } from './plugins/mask-error.ts';
 import { useAccessLog } from './plugins/use-access-log.ts';
@@ -122,19 +124,25 @@ export function createApp(services: Services, options: AppOptions = {}) {
         token: config.surface.metricsToken,
         open: config.mode === 'single',
       }),
+      // decides the client address (clientAddressOf) that the rate limits below spend from
+      useEdgeTrust({
+        key: config.edgeSigningKey ?? undefined,
+        activeModelVersion: () => services.serving.activeModelVersion(),
+        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
+        safetyEpoch: () => services.blocklist.latestEpoch(),
+        trustForwardedFor: config.rateLimits.trustForwardedFor,
+      }),
       useRateLimits({ limits: services.rateLimits }),
       useBodyLimit({ maxBytes: config.requestLimits.maxJsonBodyBytes }),
       useMultipartParser(),
       useCsrf(),
       useRequestLimits(config.requestLimits, config.surface),
       // partners may run persisted operations only; the edge enforces the same list
-      usePersistedOperations({ roleOf: async (request) => (await callerOf(request)).role }),
-      useEdgeTrust({
-        key: config.edgeSigningKey ?? undefined,
-        activeModelVersion: () => services.encoder.modelVersion,
-        // every search reads the epoch before it gates, so answers carry the epoch they were gated at
-        safetyEpoch: () => services.blocklist.latestEpoch(),
+      usePersistedOperations({
+        roleOf: async (request) => (await callerOf(request)).role,
+        registry: createApqRegistry(services.cache),
       }),
+      useSliceNoStore(),
       useEdgeImpressions({
         record: (source, queryId, callerRef) =>
           services.feedback.recordEdgeImpression(source, queryId, callerRef),
@@ -159,12 +167,12 @@ export function createApp(services: Services, options: AppOptions = {}) {
       }),
       useThumbnailRoutes({
         thumbnails: createThumbnails({ blobs: services.blobs }),
-        publicImage: createPublicImageLookup({ db: services.db }),
+        publicImage: createPublicImageLookup({ images: imagesRepo }),
         log,
       }),
       useWebApp({
         meta: () => ({
-          'model-version': services.encoder.modelVersion,
+          'model-version': services.serving.activeModelVersion(),
           'anonymous-uploads': String(config.allowAnonymousUploads),
         }),
       }),

@@ -10,6 +10,9 @@ import type { Encoder } from './encoder/index.ts';
 import type { FeedbackServices } from './feedback/create-feedback-services.ts';
 import type { ImageLoaders } from './images/images.loaders.ts';
 import type { IndexingWorker } from './indexing/indexing.worker.ts';
+import type { LifecycleService } from './lifecycle/lifecycle.service.ts';
+import type { ReindexRunner } from './lifecycle/reindex.runner.ts';
+import type { Serving } from './lifecycle/serving.ts';
 import type { RateLimits } from './limits/rate-limits.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import type { ModerationService } from './moderation/moderation.service.ts';
@@ -38,6 +41,12 @@ export interface Services extends FeedbackServices {
   rateLimits: RateLimits;
   /** A worker over these services (loads the safety models on first use). */
   createWorker(): Promise<IndexingWorker>;
+  /** Which model version serves each query. */
+  serving: Serving;
+  /** Model versions: re-index, gate, promote, rollback, traffic slice, golden queries. */
+  lifecycle: LifecycleService;
+  /** This process's shadow re-index runner (started with the in-process worker). */
+  reindex: ReindexRunner;
   /** The in-process worker, when the configuration runs one. */
   worker: IndexingWorker | null;
   /** Absolute URL a client can GET the image bytes from. */

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_ONLY'
   | 'SERVICE_UNAVAILABLE'
   | 'RATE_LIMITED'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'GATE_FAILED';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
@@ -26,6 +27,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   SERVICE_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
   TIMEOUT: 504,
+  GATE_FAILED: 409,
 };
 
 /**

@@ -27,6 +27,8 @@ try {
   }
 
   services.worker?.start();
+  // the shadow re-index runs where the indexing worker runs
+  if (services.worker) services.reindex.start();
   // the encoder's logger already warned when the tiny model stands in for the real one
 
   const server = createHttpServer(app, config.http);
@@ -39,7 +41,8 @@ try {
       database: services.db.engine,
       cache: services.cache.kind,
       anonymousUploads: config.allowAnonymousUploads,
-      modelVersion: services.encoder.modelVersion,
+      modelVersion: services.serving.activeModelVersion(),
+      configuredModel: services.encoder.modelVersion,
       shards: services.cluster.shardCount,
       inProcessWorker: services.worker !== null,
       graphiql: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}/graphql`,

@@ -5,6 +5,7 @@ import './feedback/feedback.schema.ts';
 import './images/images.schema.ts';
 import './search/search.schema.ts';
 import './moderation/moderation.schema.ts';
+import './lifecycle/lifecycle.schema.ts';
 
 /** Every domain schema file registers itself on import; this builds the one schema. */
 export const schema = builder.toSchema();

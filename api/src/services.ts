@@ -4,6 +4,7 @@ import { createApiKeysRepository } from './auth/api-keys.repository.ts';
 import { createApiKeysService } from './auth/api-keys.service.ts';
 import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
+import { inTransaction } from './db/unit-of-work.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
 import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
@@ -14,10 +15,12 @@ import { createRateLimits } from './limits/rate-limits.ts';
 import { registerClusterGauge } from './metrics/cluster-metrics.ts';
 import { registerIndexQueueGauge } from './metrics/indexing-metrics.ts';
 import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createContentBlocklistRepository } from './moderation/content-blocklist.repository.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
 import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
+import { manifestRelevance, type RelevancePolicy } from './search/relevance.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
@@ -26,6 +29,24 @@ export interface ServiceOverrides
   extends Omit<CoreOverrides, 'shardMetrics'>,
     Omit<WorkerGraphOptions, 'metrics'> {
   ranker?: RankerConfig;
+  /**
+   * The relevance floor per model version (search/relevance.ts). Default: each version's
+   * manifest; the model lifecycle's calibrated floor per version plugs in here.
+   */
+  relevance?: RelevancePolicy;
+}
+
+/**
+ * The relevance floor per model version: the one the lifecycle calibrated on the golden set at
+ * evaluation when there is one, else the version's manifest (issue 11 item 3, issue 11 item 8).
+ */
+function calibratedRelevance(core: CoreGraph, encoder: CoreGraph['encoder']): RelevancePolicy {
+  const manifest = manifestRelevance(encoder.entry ? { [encoder.modelVersion]: encoder.entry } : {});
+  return {
+    similarityFloorFor: (modelVersion) =>
+      core.serving.similarityFloorFor(modelVersion) ?? manifest.similarityFloorFor(modelVersion),
+    adaptiveMarginFor: (modelVersion) => manifest.adaptiveMarginFor(modelVersion),
+  };
 }
 
 /** The API process's graph: the core graph plus what serving GraphQL needs. */
@@ -72,9 +93,11 @@ export async function buildApiGraph(
     metrics,
     cache,
     encoder,
+    versions: (callerKey) => core.serving.resolve(callerKey),
     blocklist,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
+    relevance: overrides.relevance ?? calibratedRelevance(core, encoder),
     fetchImage: (url) =>
       fetchImageUrl(url, { maxBytes: config.upload.maxBytes, allowHosts: config.search.fetchAllowHosts }),
     options: {
@@ -92,7 +115,7 @@ export async function buildApiGraph(
     blobs,
     blocklist,
     vectors: cluster,
-    modelVersion: () => encoder.modelVersion,
+    modelVersions: () => core.serving.writeTargets().map((t) => t.modelVersion),
     log: core.log('api'),
   });
 
@@ -120,6 +143,7 @@ export async function buildApiGraph(
   const workers = buildWorkerGraph(core, {
     ...(overrides.worker ? { worker: overrides.worker } : {}),
     ...(overrides.nsfw !== undefined ? { nsfw: overrides.nsfw } : {}),
+    ...(overrides.reindex ? { reindex: overrides.reindex } : {}),
     metrics: metrics.indexing,
   });
 
@@ -131,7 +155,9 @@ export async function buildApiGraph(
     blobs,
     apiKeys: createApiKeysService(createApiKeysRepository(db), cache),
     upload: createUploadService({
-      db,
+      images: createImagesRepository(db),
+      blockedContent: createContentBlocklistRepository(db),
+      transaction: inTransaction(db, createImagesRepository),
       blobs,
       limits: config.upload,
       onQueued: () => services.worker?.nudge(),
@@ -147,8 +173,12 @@ export async function buildApiGraph(
     ...feedbackServices,
     worker: null,
     createWorker: () => workers.createWorker(),
+    serving: core.serving,
+    lifecycle: core.lifecycle,
+    reindex: workers.createReindexRunner(),
     async close() {
       await services.worker?.stop();
+      await services.reindex.stop();
       await feedbackServices.queryLog.close();
       await stopStats();
       await rateLimits.close();

@@ -43,6 +43,8 @@ try {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   worker.start();
+  const reindex = workers.createReindexRunner();
+  reindex.start();
   log.info('indexing worker started', {
     owner: worker.owner,
     model: core.encoder.modelVersion,
@@ -55,6 +57,7 @@ try {
     stop: async () => {
       draining = true;
       await worker.stop();
+      await reindex.stop();
       log.info('indexing worker stopped', worker.counts());
       await drainHttpServer(server, 1000);
       await workers.close();

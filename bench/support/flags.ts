@@ -1,4 +1,4 @@
-import { commandLine, type MachineFacts, machineFacts } from './machine.ts';
+import { commandLine, type LoadSummary, type MachineFacts, machineFacts } from './machine.ts';
 
 /** A command-line flag that must be a positive integer; says which flag and what it got otherwise. */
 export function positiveInt(name: string, raw: unknown): number {
@@ -19,7 +19,51 @@ export function positiveInts<K extends string>(
   >;
 }
 
-/** What every results file opens with: how it was run, when, and on what machine. */
-export function runStamp(script: string): { command: string; date: string; machine: MachineFacts } {
-  return { command: commandLine(script), date: new Date().toISOString(), machine: machineFacts() };
+/** What every results file opens with: how it was run, when, on what machine, under what load. */
+export interface RunStamp {
+  command: string;
+  date: string;
+  machine: MachineFacts;
+  load: LoadSummary;
 }
+
+export function runStamp(script: string, load: LoadSummary): RunStamp {
+  return { command: commandLine(script), date: new Date().toISOString(), machine: machineFacts(), load };
+}
+
+/** The same facts as the Markdown lines under a results file's title. */
+export function stampMarkdown({ command, date, machine, load }: RunStamp): string {
+  return `Command: \`${command}\` (${date})
+
+Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; ${machine.faiss}.
+Load (1-minute average, shared machine): ${load.atStart} at start, mean ${load.mean}, max ${load.max}, ${load.atEnd} at end;
+this process used ${load.processCpuPercent}% of the machine's CPU over the run.`;
+}
+
+/**
+ * parseArgs options of the synthetic vector set (`annData`): corpus size, queries, dimension, k,
+ * seed and cluster count (unset: the script derives it from n). Defaults that differ per bench
+ * are given.
+ */
+export function syntheticDataFlags(defaults: { n: string; dim: string }) {
+  return {
+    n: { type: 'string', default: defaults.n },
+    queries: { type: 'string', default: '1000' },
+    dim: { type: 'string', default: defaults.dim },
+    k: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '42' },
+    clusters: { type: 'string' },
+  } as const;
+}
+
+/** The values of syntheticDataFlags, checked: positive integers; `clusters` undefined when unset. */
+export function syntheticDataSettings(
+  values: Record<'n' | 'queries' | 'dim' | 'k' | 'seed', unknown> & { clusters?: unknown },
+) {
+  const settings = positiveInts(values, ['n', 'queries', 'dim', 'k', 'seed']);
+  const clusters = values.clusters === undefined ? undefined : positiveInt('clusters', values.clusters);
+  return { ...settings, clusters };
+}
+
+/** A comma-separated flag as numbers (`--ef 16,32,64`). */
+export const numberList = (raw: unknown): number[] => String(raw).split(',').map(Number);

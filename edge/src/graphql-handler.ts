@@ -1,3 +1,4 @@
+import { registerDocument, registeredDocument } from './apq-registry.ts';
 import { callerOf } from './caller.ts';
 import { badInput, EdgeError } from './errors.ts';
 import { graphQLParamsFrom, isMultipart, readFormData, readGraphQLParams } from './graphql-request.ts';
@@ -52,7 +53,10 @@ export async function handleGraphQL(request: Request, env: Env, ctx: ExecutionCo
   } else {
     params = await readGraphQLParams(request, url);
   }
-  const operation = await resolveOperation(params, caller);
+  const operation = await resolveOperation(params, caller, {
+    get: (hash) => registeredDocument(url.origin, hash),
+    put: (hash, document) => registerDocument(ctx, url.origin, hash, document),
+  });
   if (request.method === 'GET' && operation.persisted && operation.persisted.type !== 'query') {
     throw new EdgeError('METHOD_NOT_ALLOWED', 'Mutations are sent by POST', { headers: { allow: 'POST' } });
   }

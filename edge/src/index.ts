@@ -1,5 +1,6 @@
 import { EdgeError, errorResponse } from './errors.ts';
 import { handleGraphQL } from './graphql-handler.ts';
+import { handleApolloManifest } from './persisted-operations.ts';
 import { enforceRateLimits } from './rate-limit.ts';
 import { handleClick, handleDelete, handleImage, handleSearch, handleUpload } from './rest.ts';
 import { handleWebAsset } from './web-app.ts';
@@ -15,6 +16,7 @@ const routes: [string, RegExp, Handler][] = [
   ['DELETE', /^\/images\/([^/]+)$/, handleDelete],
   ['POST', /^\/images$/, handleUpload],
   ['POST', /^\/search\/([^/]+)\/click$/, handleClick],
+  ['GET', /^\/persisted-query-manifest\.json$/, handleApolloManifest],
   // the web app and its thumbnails, passed through to the API
   ['GET', /^\/(?:index\.html)?$/, handleWebAsset],
   ['HEAD', /^\/(?:index\.html)?$/, handleWebAsset],

@@ -108,7 +108,10 @@ export const handleUpload = (request: Request, env: Env, ctx: ExecutionContext):
     if (!(file instanceof File)) {
       throw new RestInputError('BAD_USER_INPUT', 'Expected a file in the multipart field "file"');
     }
-    const multipart: OperationCall['multipart'] = { map: { 0: ['variables.file'] }, files: [['0', file]] };
+    const multipart: OperationCall['multipart'] = {
+      map: { 0: ['variables.input.file'] },
+      files: [['0', file]],
+    };
     return runRest(request, env, ctx, uploadCall(form.get('metadata')), { viaGet: false, multipart });
   });
 

@@ -52,7 +52,10 @@ function envelope(operation: ResolvedOperation): Record<string, unknown> {
     variables: operation.variables,
     operationName: operation.operationName,
     // the API checks the same allow-list; naming the id lets it see the operation is persisted
-    ...(operation.hash ? { extensions: { persistedQuery: { version: 1, sha256Hash: operation.hash } } } : {}),
+    // an APQ registration goes on to the API, which registers it for clients that reach it directly
+    ...((operation.hash ?? operation.registers)
+      ? { extensions: { persistedQuery: { version: 1, sha256Hash: operation.hash ?? operation.registers } } }
+      : {}),
   };
 }
 

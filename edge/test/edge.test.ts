@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import manifest from '../../schema/persisted-operations.json' with { type: 'json' };
+import apolloManifest from '../../schema/persisted-query-manifest.json' with { type: 'json' };
 import { resultCacheKey } from '../src/cache-key.ts';
 import { type EdgeOptions, type RunningEdge, startEdge } from './edge-harness.ts';
 import { startFakeOrigin } from './fake-origin.ts';
@@ -125,10 +127,10 @@ describe('edge: result cache', () => {
       const res = await edge.fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: ids.RecordClick, variables: { queryId: 'q1', imageId: '1' } }),
+        body: JSON.stringify({ id: ids.RecordClick, variables: { input: { queryId: 'q1', imageId: '1' } } }),
       });
       expect(res.headers.get('x-cache')).toBe('BYPASS');
-      expect((await json(res)).data).toEqual({ recordClick: { ok: true } });
+      expect((await json(res)).data).toEqual({ recordClick: { ok: true, position: 0 } });
     }
     expect(origin.requests.length).toBe(before + 2);
   });
@@ -200,8 +202,8 @@ describe('edge: takedowns and degraded answers (issue 10 items 4, 17)', () => {
   const moderator = { 'content-type': 'application/json', 'x-api-key': 'pf_moderator_m1' };
 
   for (const [mutation, id] of [
-    ['mutation { flagImage(id: "7", reason: "unsafe") { imageId } }', '7'],
-    ['mutation Remove($id: ID!) { deleteImage(id: $id) { imageId } }', '8'],
+    ['mutation { flagImage(input: { imageId: "7", reason: "unsafe" }) { imageId } }', '7'],
+    ['mutation Remove($id: ID!) { deleteImage(input: { imageId: $id }) { imageId } }', '8'],
   ] as const) {
     it(`after ${mutation.includes('flag') ? 'flagImage' : 'deleteImage'} returns, no answer from this location shows the image`, async () => {
       const { edge } = pair;
@@ -458,6 +460,62 @@ describe('edge: persisted operations', () => {
       `/graphql?extensions=${extensions}&variables=${encodeURIComponent('{"id":"1"}')}`,
     );
     expect((await json(res)).data?.image.id).toBe('1');
+  });
+
+  it('serves the bundled Apollo manifest at /persisted-query-manifest.json without asking the API', async () => {
+    const { edge, origin } = pair;
+    const before = origin.requests.length;
+    const res = await edge.fetch('/persisted-query-manifest.json');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(apolloManifest);
+    expect(origin.requests.length).toBe(before);
+  });
+
+  it("runs the Apollo form of a persisted operation (the id Apollo's link sends) for a partner key", async () => {
+    const { edge, origin } = pair;
+    const image = apolloManifest.operations.find((op) => op.name === 'Image')!;
+    expect(image.id).not.toBe(ids.Image);
+    const res = await edge.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'pf_partner_123' },
+      body: JSON.stringify({
+        operationName: 'Image',
+        variables: { id: '1' },
+        extensions: { persistedQuery: { version: 1, sha256Hash: image.id } },
+      }),
+    });
+    const body = (await json(res)) as { data?: { image: { id: string; __typename: string } } };
+    expect(body.data?.image).toMatchObject({ id: '1', __typename: 'Image' });
+    expect(origin.requests.at(-1)?.operationName).toBe('Image');
+  });
+
+  it('registers an APQ document (hash and document) and runs it by hash alone next time; partners cannot', async () => {
+    const { edge, origin } = pair;
+    const query = 'query Mine { image(id: "1") { width height } }';
+    const hash = createHash('sha256').update(query).digest('hex');
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      edge.fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+    const miss = await json(await post({ extensions }));
+    expect(miss.errors?.[0]?.message).toBe('PersistedQueryNotFound');
+    expect((await json(await post({ query, extensions }))).data).toEqual({
+      image: { width: 64, height: 48 },
+    });
+    await vi.waitFor(
+      async () =>
+        expect((await json(await post({ extensions }))).data).toEqual({ image: { width: 64, height: 48 } }),
+      { timeout: 5000 },
+    );
+    // the hash alone reached the API as the registered document (the fake API keeps no registry)
+    const before = origin.requests.length;
+    expect((await json(await post({ extensions }))).data).toEqual({ image: { width: 64, height: 48 } });
+    expect(origin.requests.length).toBe(before + 1);
+    const partner = await json(await post({ extensions }, { 'x-api-key': 'pf_partner_123' }));
+    expect(partner.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 });
 

@@ -21,18 +21,25 @@ const typeDefs = /* GraphQL */ `
   type Tag { label: String! confidence: Float! source: String! }
   type Image { id: ID! storageUrl: String! width: Int! height: Int! status: String! createdAt: String! tags: [Tag!]! }
   type Hit { score: Float! similarity: Float! image: Image! }
-  type SearchResult { queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! hits: [Hit!]! }
+  type SearchResult {
+    queryId: ID! modelVersion: String! partial: Boolean! tookMs: Int! nothingRelevant: Boolean! hasNextPage: Boolean! nextOffset: Int hits: [Hit!]!
+  }
   input SearchInput {
     text: String imageUrl: String imageId: ID textWeight: Float fusion: String labels: [String!] limit: Int offset: Int
+    minSimilarity: Float
   }
   type UploadImagePayload { image: Image! created: Boolean }
-  type RecordClickPayload { ok: Boolean! }
+  type RecordClickPayload { ok: Boolean! position: Int! }
+  input UploadImageInput { file: Upload! tagsHint: [String!] }
+  input RecordClickInput { queryId: ID! imageId: ID! }
+  input FlagImageInput { imageId: ID! reason: String! }
+  input DeleteImageInput { imageId: ID! }
   type Query { search(input: SearchInput!): SearchResult! image(id: ID!): Image }
   type Mutation {
-    uploadImage(file: Upload!, uploaderId: ID!, tagsHint: [String!]): UploadImagePayload!
-    recordClick(queryId: ID!, imageId: ID!): RecordClickPayload!
-    flagImage(id: ID!, reason: String!): TakedownPayload!
-    deleteImage(id: ID!): TakedownPayload!
+    uploadImage(input: UploadImageInput!): UploadImagePayload!
+    recordClick(input: RecordClickInput!): RecordClickPayload!
+    flagImage(input: FlagImageInput!): TakedownPayload!
+    deleteImage(input: DeleteImageInput!): TakedownPayload!
   }
   type TakedownPayload { imageId: ID! deleted: Boolean }
 `;
@@ -73,7 +80,7 @@ const image = (id: string) => ({
   height: 48,
   status: 'INDEXED',
   createdAt: '2026-01-01T00:00:00.000Z',
-  tags: [{ label: 'red', confidence: 0.9, source: 'model' }],
+  tags: [{ label: 'red', confidence: 0.9, source: 'CLIP_ZERO_SHOT' }],
 });
 
 /** A vector the fake "encoder" derives from the text. */
@@ -88,21 +95,23 @@ const roleOf = async (request: Request): Promise<Role> => {
 };
 
 export async function startFakeOrigin({ signingKey }: { signingKey?: string } = {}): Promise<FakeOrigin> {
-  const state = {
+  // the handlers read this object and the test flips its fields: it becomes the FakeOrigin
+  const state: Omit<FakeOrigin, 'url' | 'close'> = {
+    requests: [],
     modelVersion: 'clip-v1',
     partial: false,
     degraded: false,
     corpus: ['1'],
     takenDown: new Set<string>(),
-    safetyEpoch: null as number | null,
+    impressions: [],
+    safetyEpoch: null,
   };
+  const { requests, impressions } = state;
   const takeDown = (id: string) => {
     state.takenDown.add(id);
     if (state.safetyEpoch !== null) state.safetyEpoch += 1;
     return { imageId: id, deleted: true };
   };
-  const requests: SeenRequest[] = [];
-  const impressions: FakeOrigin['impressions'] = [];
   const seen = new WeakMap<Request, SeenRequest>();
   let queries = 0;
   const yoga = createYoga<{ request: Request }>({
@@ -123,25 +132,27 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
               if (!fromEdge) returnEmbeddingToEdge(request, { modelVersion, text, embedding: encode(text) });
             }
             queries += 1;
+            const shown = state.corpus.filter((id) => !state.takenDown.has(id));
             return {
               queryId: `00000000-0000-4000-8000-${String(queries).padStart(12, '0')}`,
               modelVersion: state.modelVersion,
               partial: state.partial,
               tookMs: 1,
-              hits: state.corpus
-                .filter((id) => !state.takenDown.has(id))
-                .map((id) => ({ score: 0.9, similarity: 0.8, image: image(id) })),
+              hasNextPage: false,
+              nextOffset: null,
+              hits: shown.map((id) => ({ score: 0.9, similarity: 0.8, image: image(id) })),
+              nothingRelevant: shown.length === 0,
             };
           },
           image: (_: unknown, { id }: { id: string }) => (id === '1' ? image('1') : null),
         },
         Mutation: {
-          uploadImage: async (_: unknown, { file }: { file: File }) => ({
+          uploadImage: async (_: unknown, { input: { file } }: { input: { file: File } }) => ({
             image: { ...image(String(1000 + (await file.arrayBuffer()).byteLength)), status: 'PENDING' },
           }),
-          recordClick: () => ({ ok: true }),
-          flagImage: (_: unknown, { id }: { id: string }) => takeDown(id),
-          deleteImage: (_: unknown, { id }: { id: string }) => takeDown(id),
+          recordClick: () => ({ ok: true, position: 0 }),
+          flagImage: (_: unknown, { input }: { input: { imageId: string } }) => takeDown(input.imageId),
+          deleteImage: (_: unknown, { input }: { input: { imageId: string } }) => takeDown(input.imageId),
         },
       },
     }),
@@ -185,41 +196,8 @@ export async function startFakeOrigin({ signingKey }: { signingKey?: string } = 
   const server: Server = createServer(yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(state, {
     url: `http://127.0.0.1:${port}`,
-    requests,
-    get modelVersion() {
-      return state.modelVersion;
-    },
-    set modelVersion(value: string) {
-      state.modelVersion = value;
-    },
-    get partial() {
-      return state.partial;
-    },
-    set partial(value: boolean) {
-      state.partial = value;
-    },
-    get degraded() {
-      return state.degraded;
-    },
-    set degraded(value: boolean) {
-      state.degraded = value;
-    },
-    get corpus() {
-      return state.corpus;
-    },
-    set corpus(value: string[]) {
-      state.corpus = value;
-    },
-    takenDown: state.takenDown,
-    impressions,
-    get safetyEpoch() {
-      return state.safetyEpoch;
-    },
-    set safetyEpoch(value: number | null) {
-      state.safetyEpoch = value;
-    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  });
 }

@@ -359,7 +359,8 @@ describe('edge in front of the real API with the tiny model', () => {
   });
 
   it('sends the API the embedding it returned on the first search, and the API searches with it', async () => {
-    const first = await edge!.fetch('/search?q=green&limit=4');
+    // min_similarity=-1: no relevance floor, so the near-zero hits come back too (the comparison below wants several)
+    const first = await edge!.fetch('/search?q=green&limit=4&min_similarity=-1');
     expect(first.headers.get('x-cache')).toBe('MISS');
     const full = (await first.json()) as RestSearch;
     expect(full.results[0]?.image_id).toBe(imageIds.get('green'));
@@ -375,7 +376,7 @@ describe('edge in front of the real API with the tiny model', () => {
 
     // same text, other limit: a result-cache miss, but an embedding-cache hit
     const fromEdge = await apiCounter('pixelfind_query_embedding_cache_total', { source: 'edge' });
-    const second = await edge!.fetch('/search?q=%20Green%20&limit=2');
+    const second = await edge!.fetch('/search?q=%20Green%20&limit=2&min_similarity=-1');
     expect(second.headers.get('x-cache')).toBe('MISS');
     const top = (await second.json()) as RestSearch;
     const sent = lastExchange();

@@ -1,13 +1,18 @@
 /**
- * Downloads a real CLIP model into the models directory, for machines that are online:
+ * Downloads a known model (a shipped manifest with a Hugging Face repository) into the models
+ * directory, for machines that are online:
  *
- *   npm run model:download                          # clip-vit-b32-fp32 (~600 MB)
- *   npm run model:download -- clip-vit-b32-q8       # 8-bit quantised (~150 MB)
+ *   npm run model:download                                # clip-vit-b32-fp32 (~600 MB)
+ *   npm run model:download -- clip-vit-b32-q8             # 8-bit quantised (~150 MB)
+ *   npm run model:download -- siglip-base-patch16-224     # SigLIP (Xenova export)
+ *   npm run model:download -- siglip2-base-patch16-224    # SigLIP 2 (onnx-community export)
+ *   npm run model:download -- mobileclip-s0               # MobileCLIP S0 (Xenova export)
  *   npm run model:download -- --models-dir /srv/models --force
  *
  * Files go to ${MODELS_DIR:-${DATA_DIR:-./data}/models}/<folder>/ in the Hugging Face layout,
- * each checked against its checksum. HF_ENDPOINT and HF_TOKEN are honoured. No test or CI step
- * needs this: they run the generated tiny model.
+ * each checked against its checksum, with the model's pixelfind-model.json beside them.
+ * HF_ENDPOINT and HF_TOKEN are honoured. No test or CI step needs this: they run the generated
+ * tiny models.
  */
 import { parseArgs } from 'node:util';
 import { loadDownloadConfig } from '../../api/src/config/config.ts';
@@ -57,7 +62,9 @@ try {
       `${entry.modelVersion}: ${fetched} downloaded, ${files.length - fetched} already present; checksums in ${dir}/checksums.sha256`,
     );
   }
-  console.error('Done. The API picks the real model by default now (or set PIXELFIND_MODEL).');
+  console.error(
+    'Done. The API picks clip-vit-b32-fp32 by default once present; other models: set PIXELFIND_MODEL to the version.',
+  );
 } catch (error) {
   console.error(`model:download failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);

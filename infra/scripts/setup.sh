@@ -2,14 +2,17 @@
 # Sets up Pixelfind on a Debian machine with Node 20. Idempotent: run it as often as you like.
 #   bash infra/scripts/setup.sh          # build deps, npm ci, FAISS, native addon, tiny model, safety model
 #   bash infra/scripts/setup.sh --test   # also Postgres and Redis for the test suite, started
+#   bash infra/scripts/setup.sh --image  # also podman, runc and debootstrap for `npm run image:test`
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 with_test_services=0
+with_image_tools=0
 for arg in "$@"; do
   case "$arg" in
     --test) with_test_services=1 ;;
-    *) echo "setup: unknown option $arg (known: --test)" >&2; exit 2 ;;
+    --image) with_image_tools=1 ;;
+    *) echo "setup: unknown option $arg (known: --test, --image)" >&2; exit 2 ;;
   esac
 done
 
@@ -28,6 +31,8 @@ packages=(g++ make cmake python3 pkg-config dpkg-dev libopenblas-dev liblapack-d
 # prometheus: promtool unit-tests infra/prometheus/*.rules.yml, and test/observability scrapes
 # the processes with a real Prometheus (each test starts its own on a free port)
 if [ "$with_test_services" = 1 ]; then packages+=(postgresql redis-server chromium prometheus); fi
+# the container image without a registry: podman with runc, a debootstrap base (image-build.sh)
+if [ "$with_image_tools" = 1 ]; then packages+=(podman runc debootstrap); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

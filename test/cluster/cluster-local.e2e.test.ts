@@ -154,8 +154,7 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
       form.set(
         'operations',
         JSON.stringify({
-          query:
-            'mutation($f: Upload!) { uploadImage(file: $f, uploaderId: "cluster-local") { image { id status } } }',
+          query: 'mutation($f: Upload!) { uploadImage(input: { file: $f }) { image { id status } } }',
           variables: { f: null },
         }),
       );
@@ -217,7 +216,7 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
     expect(edgeClick.status, await edgeClick.clone().text()).toBe(200);
     const shown = await searchApi('cyan', 3);
     const click = await api<{ recordClick: { ok: boolean } }>(
-      'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+      'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
       { q: shown.queryId, i: ids.get('cyan') },
     );
     expect(click.errors, JSON.stringify(click.errors)).toBeUndefined();

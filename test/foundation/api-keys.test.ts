@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { describe, expect, it } from 'vitest';
+import { backends } from '../support/backends.ts';
+import { keyFor } from '../support/keys.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const CREATE = `mutation Create($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { key apiKey { id prefix role ownerId label createdAt revokedAt } }
@@ -9,18 +11,12 @@ const LIST = `query List($all: Boolean) { apiKeys(includeRevoked: $all) { id rol
 const REVOKE = `mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { revoked apiKey { id revokedAt } } }`;
 
 describe.each(backends)('admin GraphQL for API keys ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let admin: Record<string, string>;
 
-  beforeAll(async () => {
-    backend = await create();
-    t = await createTestApp(backend, { ALLOW_ANONYMOUS_UPLOADS: 'false' });
-    admin = { authorization: `Bearer ${(await t.services.apiKeys.create('admin', 'root')).key}` };
-  });
-  afterAll(async () => {
-    await t.close();
-    await backend.dispose();
+  useTestApps(create, async (open) => {
+    t = await open({ ALLOW_ANONYMOUS_UPLOADS: 'false' });
+    admin = await keyFor(t, 'admin', 'root');
   });
 
   it('creates a key that works on the very next request, shown once with its metadata', async () => {
@@ -87,7 +83,7 @@ describe.each(backends)('admin GraphQL for API keys ($name)', ({ create }) => {
       expect(escalated.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect(escalated.body.data ?? null).toBeNull();
     }
-    const admins = await backend.db.query<{ n: number }>(
+    const admins = await t.services.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM api_keys WHERE role = 'admin' AND owner_id = 'me'`,
     );
     expect(admins.rows[0]!.n).toBe(0);

@@ -174,11 +174,17 @@ describe('pixelfind CLI with a running server', { timeout: 240_000 }, () => {
   it('searches the running server by text and by image file, as a table or JSON', async () => {
     const asJson = await cli(['search', 'red', '--limit', '5', '--labels', 'red,car', '--json'], env);
     expect(asJson.code).toBe(0);
-    const answer = JSON.parse(asJson.stdout) as { queryId: string; modelVersion: string; hits: unknown[] };
+    const answer = JSON.parse(asJson.stdout) as {
+      queryId: string;
+      modelVersion: string;
+      nothingRelevant: boolean;
+      hits: unknown[];
+    };
     expect(answer.modelVersion).toBe('tiny-clip-v1');
     expect(answer.hits).toEqual([]);
+    expect(answer.nothingRelevant).toBe(true);
     const readable = await cli(['search', 'red'], env);
-    expect(readable).toMatchObject({ code: 0, stdout: 'No matching images.\n' });
+    expect(readable).toMatchObject({ code: 0, stdout: 'Nothing relevant found.\n' });
     expect(readable.stderr).toContain('model tiny-clip-v1');
 
     const image = path.join(dataDir, 'query.png');

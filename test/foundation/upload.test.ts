@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { keyFor } from '../support/keys.ts';
+import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const jpeg = (r: number, g: number, b: number, width = 64, height = 48) =>
   sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
@@ -38,14 +41,10 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
   // PENDING images are visible to their uploader and moderators only (visibility.ts)
   let asModerator: Record<string, string>;
 
-  beforeAll(async () => {
-    backend = await create();
-    t = await createTestApp(backend);
-    asModerator = { authorization: `Bearer ${(await t.services.apiKeys.create('moderator', 'mod')).key}` };
-  });
-  afterAll(async () => {
-    await t.close();
-    await backend.dispose();
+  useTestApps(create, async (open, own) => {
+    backend = own;
+    t = await open();
+    asModerator = await keyFor(t, 'moderator', 'mod');
   });
 
   const imageCount = async () =>
@@ -60,7 +59,7 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     const bytes = await jpeg(200, 10, 10, 80, 60);
     const { status, body } = await t.upload(
       bytes,
-      { uploaderId: 'alice', tagsHint: ['Sunset', ' beach ', 'sunset'] },
+      { tagsHint: ['Sunset', ' beach ', 'sunset'] },
       await asUser('alice'),
     );
     expect(status).toBe(200);
@@ -79,12 +78,11 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
       width: 80,
       height: 60,
       status: 'PENDING',
-      uploaderId: 'alice',
     });
     const tags = (read.body.data!.image.tags as { label: string; source: string }[]).map(
       (tag) => `${tag.label}/${tag.source}`,
     );
-    expect(tags.sort()).toEqual(['beach/user', 'sunset/user']);
+    expect(tags.sort()).toEqual(['beach/USER', 'sunset/USER']);
 
     const blobPath = new URL(String(read.body.data?.image.storageUrl)).pathname;
     const blob = await t.app.fetch(`http://pixelfind.test${blobPath}`, { headers: asModerator });
@@ -102,13 +100,37 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
   it('returns the existing image when the same uploader sends the same bytes again', async () => {
     const bytes = await jpeg(1, 2, 3);
     const bob = await asUser('bob');
-    const first = await t.upload(bytes, { uploaderId: 'bob' }, bob);
-    const second = await t.upload(bytes, { uploaderId: 'bob' }, bob);
-    const other = await t.upload(bytes, { uploaderId: 'carol' }, await asUser('carol'));
+    const first = await t.upload(bytes, {}, bob);
+    const second = await t.upload(bytes, {}, bob);
+    const other = await t.upload(bytes, {}, await asUser('carol'));
     const id = (r: typeof first) =>
       (r.body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
     expect(id(second)).toBe(id(first));
     expect(id(other)).not.toBe(id(first));
+  });
+
+  it("imagesBySha256 finds the caller's own uploads only, in the order asked", async () => {
+    const bytes = await jpeg(44, 55, 66);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const missing = 'f'.repeat(64);
+    const gina = await asUser('gina');
+    const up = await t.upload(bytes, {}, gina);
+    const id = (up.body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
+    const lookup = (headers: Record<string, string>, sha256: string[]) =>
+      t.gql<{ imagesBySha256: ({ id: string } | null)[] }>(
+        'query($s: [String!]!) { imagesBySha256(sha256: $s) { id } }',
+        { s: sha256 },
+        headers,
+      );
+    const own = await lookup(gina.headers, [missing, sha.toUpperCase()]);
+    expect(own.body.data?.imagesBySha256).toEqual([null, { id }]);
+    // another user, an admin and an anonymous caller learn nothing about gina's upload
+    const admin = { 'x-api-key': (await t.services.apiKeys.create('admin', 'root')).key };
+    for (const headers of [(await asUser('hank')).headers, admin, {}]) {
+      expect((await lookup(headers, [sha])).body.data?.imagesBySha256).toEqual([null]);
+    }
+    const bad = await lookup(gina.headers, ['not-a-hash']);
+    expect(bad.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   describe('bad input gets a coded error and leaves no row and no blob behind', () => {
@@ -131,7 +153,6 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
         {},
         'UNSUPPORTED_MEDIA_TYPE',
       ],
-      ['an empty uploaderId', () => jpeg(5, 5, 5), { uploaderId: '  ' }, 'BAD_USER_INPUT'],
       [
         'more than 50 tags',
         () => jpeg(6, 6, 6),
@@ -143,7 +164,7 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     it.each(cases)('%s', async (_name, makeBytes, variables, code) => {
       const rowsBefore = await imageCount();
       const blobsBefore = await countFiles(t.blobDir);
-      const { body } = await t.upload(await makeBytes(), { uploaderId: 'mallory', ...variables });
+      const { body } = await t.upload(await makeBytes(), { ...variables });
       expect(body.errors?.[0]?.extensions?.code).toBe(code);
       expect(await imageCount()).toBe(rowsBefore);
       expect(await countFiles(t.blobDir)).toBe(blobsBefore);
@@ -154,16 +175,31 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
 
     it('a 100 MB upload', async () => {
       const rowsBefore = await imageCount();
-      const { status, body } = await t.upload(Buffer.alloc(100 * 1024 * 1024, 1), { uploaderId: 'mallory' });
+      const { status, body } = await t.upload(Buffer.alloc(100 * 1024 * 1024, 1), {});
       expect(body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
       expect(status).toBe(413);
       expect(await imageCount()).toBe(rowsBefore);
     });
 
-    it('a missing uploaderId', async () => {
-      const { status, body } = await t.upload(await jpeg(8, 8, 8), {});
-      expect(status).toBe(400);
-      expect(body.errors?.[0]?.message).toMatch(/uploaderId/);
+    it('an uploaderId the caller names (the uploader is the caller, never an argument)', async () => {
+      const rowsBefore = await imageCount();
+      const form = new FormData();
+      form.set(
+        'operations',
+        JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null, uploaderId: 'alice' } } }),
+      );
+      form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
+      form.set('0', new Blob([new Uint8Array(await jpeg(8, 8, 8))]), 'image');
+      const response = await t.app.fetch('http://pixelfind.test/graphql', {
+        method: 'POST',
+        headers: { 'x-graphql-yoga-csrf': '1', accept: 'application/graphql-response+json' },
+        body: form,
+      });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(
+        /uploaderId/,
+      );
+      expect(await imageCount()).toBe(rowsBefore);
     });
 
     it('an unknown id and a malformed id', async () => {
@@ -181,7 +217,6 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
       const { body } = await t.upload(await jpeg(i, 100, 200 - i, 16, 16), {
-        uploaderId: 'dl',
         tagsHint: [`tag${i}`, 'common'],
       });
       ids.push((body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);

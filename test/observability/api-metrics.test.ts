@@ -6,8 +6,8 @@ import { sample } from '../support/prometheus-text.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 const SEARCH = `query($t: String!) { search(input: { text: $t, limit: 5 }) { queryId modelVersion hits { image { id } } } }`;
-const CLICK = `mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { position } }`;
-const SAVE = `mutation($i: ID!, $u: ID!) { saveImage(imageId: $i, userId: $u) { image { id } } }`;
+const CLICK = `mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { position } }`;
+const SAVE = `mutation($i: ID!) { saveImage(input: { imageId: $i }) { image { id } } }`;
 
 describe('API /metrics and /readyz in single mode (in-process shards and worker)', () => {
   const { create } = backends[0]!;
@@ -25,11 +25,7 @@ describe('API /metrics and /readyz in single mode (in-process shards and worker)
     const { key } = await t.services.apiKeys.create('user', 'ann');
     headers = { authorization: `Bearer ${key}` };
     for (const colour of ['red', 'blue'] as const) {
-      const { body } = await t.upload(
-        await makeColourImage({ colour, size: 32 }),
-        { uploaderId: 'ann' },
-        { headers },
-      );
+      const { body } = await t.upload(await makeColourImage({ colour, size: 32 }), {}, { headers });
       if (body.errors) throw new Error(JSON.stringify(body.errors));
     }
     while ((await worker.runBatch()).length > 0) {}
@@ -66,7 +62,7 @@ describe('API /metrics and /readyz in single mode (in-process shards and worker)
     expect((await t.gql(CLICK, { q: queryId, i: imageId }, headers)).body.errors).toBeUndefined();
     // a second click on the same result counts nothing
     expect((await t.gql(CLICK, { q: queryId, i: imageId }, headers)).body.errors).toBeUndefined();
-    expect((await t.gql(SAVE, { i: imageId, u: 'ann' }, headers)).body.errors).toBeUndefined();
+    expect((await t.gql(SAVE, { i: imageId }, headers)).body.errors).toBeUndefined();
     await t.services.queryLog.flush();
 
     const text = await scrape();

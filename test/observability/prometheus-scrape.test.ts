@@ -147,11 +147,8 @@ describe.runIf(postgresAvailable && prometheus !== null)('a real Prometheus scra
 
     // one upload (the worker indexes it: freshness is observed there) and one search
     const form = new FormData();
-    form.set(
-      'operations',
-      JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'p' } }),
-    );
-    form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+    form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null } } }));
+    form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
     form.set(
       '0',
       new Blob([new Uint8Array(await makeColourImage({ colour: 'red', size: 32 }))], { type: 'image/jpeg' }),

@@ -1,16 +1,15 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import {
-  type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
   TEST_REDIS_URL,
 } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 import { drain, FLAG, gqlOk, keyFor, searchIds, uploadAs } from './helpers.ts';
 
 /**
@@ -21,7 +20,6 @@ import { drain, FLAG, gqlOk, keyFor, searchIds, uploadAs } from './helpers.ts';
 describe.runIf(postgresAvailable && redisAvailable)(
   'a stale cache can never un-block (postgres+redis)',
   () => {
-    let backend: Backend;
     let t: TestApp;
     let worker: IndexingWorker;
     let redis: Redis;
@@ -39,25 +37,25 @@ describe.runIf(postgresAvailable && redisAvailable)(
       for (const { key, dump } of saved) if (dump) await redis.restore(key, 0, dump, 'REPLACE');
     };
 
-    beforeAll(async () => {
-      await ensureTinyClip();
-      backend = await createPostgresBackend();
-      const db = (await backend.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
-      prefix = `${db}:`;
-      redis = new Redis(TEST_REDIS_URL);
-      t = await createTestApp(backend, {}, { nsfw: false });
-      worker = await t.services.createWorker();
-    }, 120_000);
-
+    // registered first, so it runs after the app closed (after-hooks run last-registered first)
     afterAll(async () => {
-      await t?.close();
-      if (redis) {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        await redis.quit();
-      }
-      await backend?.dispose();
+      if (!redis) return;
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
     });
+
+    useTestApps(
+      createPostgresBackend,
+      async (open) => {
+        t = await open({}, { nsfw: false });
+        const db = (await t.services.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+        prefix = `${db}:`;
+        redis = new Redis(TEST_REDIS_URL);
+        worker = await t.services.createWorker();
+      },
+      120_000,
+    );
 
     it('flag, roll Redis back to a snapshot from before the flag: search still hides the image', async () => {
       const mod = await keyFor(t, 'moderator', 'mo');

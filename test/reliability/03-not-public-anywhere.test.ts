@@ -6,9 +6,10 @@ import { blobKeyOf } from '../../api/src/upload/upload.service.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
 import { backends } from '../support/backends.ts';
+import { keysFor } from '../support/keys.ts';
 import type { TestApp } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
-import { DELETE, drain, FLAG, gqlOk, IMAGE, IMAGES, keyFor, statusOf, uploadAs } from './helpers.ts';
+import { DELETE, drain, FLAG, gqlOk, IMAGE, IMAGES, statusOf, uploadAs } from './helpers.ts';
 
 type Headers = Record<string, string>;
 
@@ -19,9 +20,7 @@ type Headers = Record<string, string>;
 describe.each(backends)('not public anywhere ($name)', ({ create }) => {
   let t: TestApp;
   let worker: IndexingWorker;
-  let ann: Headers;
-  let bob: Headers;
-  let mod: Headers;
+  let keys: Record<'ann' | 'bob' | 'mod', Headers>;
   const ids: Record<string, string> = {};
   const blobPath: Record<string, string> = {};
 
@@ -30,12 +29,10 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
     async (open) => {
       t = await open({}, { nsfw: false, worker: { maxAttempts: 1 } });
       worker = await t.services.createWorker();
-      ann = await keyFor(t, 'user', 'ann');
-      bob = await keyFor(t, 'user', 'bob');
-      mod = await keyFor(t, 'moderator', 'mo');
+      keys = await keysFor(t, { ann: 'user', bob: 'user', mod: 'moderator' });
       const upload = async (name: string, bytes: Buffer) => {
-        ids[name] = (await uploadAs(t, ann, 'ann', bytes)).id;
-        const data = await gqlOk<{ image: { storageUrl: string } }>(t, IMAGE, { id: ids[name] }, mod);
+        ids[name] = (await uploadAs(t, keys.ann, 'ann', bytes)).id;
+        const data = await gqlOk<{ image: { storageUrl: string } }>(t, IMAGE, { id: ids[name] }, keys.mod);
         blobPath[name] = new URL(data.image.storageUrl).pathname;
       };
       await upload('public', await makePatternImage(301));
@@ -51,8 +48,8 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
       await rm(path.join(t.blobDir, blobKeyOf(rows[0]!.storage_url)), { force: true });
       await drain(worker);
       await upload('pending', await makePatternImage(305));
-      await gqlOk(t, FLAG, { id: ids.flagged }, mod);
-      await gqlOk(t, DELETE, { id: ids.deleted }, ann);
+      await gqlOk(t, FLAG, { id: ids.flagged }, keys.mod);
+      await gqlOk(t, DELETE, { id: ids.deleted }, keys.ann);
     },
     120_000,
   );
@@ -72,7 +69,7 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
   it.each(hidden)(
     'image(id) of a %s image: null for anonymous callers and other users, as for an unknown id',
     async (name) => {
-      for (const headers of [{}, bob]) {
+      for (const headers of [{}, keys.bob]) {
         const body = await image(ids[name]!, headers);
         expect(body.data).toEqual({ image: null });
         expect(body.errors).toBeUndefined();
@@ -83,13 +80,14 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
   it.each(hidden.filter((n) => n !== 'deleted'))(
     'image(id) of a %s image: shown to its uploader and moderators',
     async (name) => {
-      for (const headers of [ann, mod]) expect((await image(ids[name]!, headers)).data?.image).toBeTruthy();
+      for (const headers of [keys.ann, keys.mod])
+        expect((await image(ids[name]!, headers)).data?.image).toBeTruthy();
     },
   );
 
   it('images(ids) over the whole id range lists only public images to anyone else', async () => {
     const range = Array.from({ length: 100 }, (_, i) => String(i + 1));
-    for (const headers of [{}, bob]) {
+    for (const headers of [{}, keys.bob]) {
       const { images } = await gqlOk<{ images: ({ id: string; status: string } | null)[] }>(
         t,
         IMAGES,
@@ -100,7 +98,7 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
       expect(shown.map((x) => x.id)).toEqual([ids.public]);
       expect(shown.every((x) => x.status === 'INDEXED')).toBe(true);
     }
-    const asAnn = await gqlOk<{ images: ({ id: string } | null)[] }>(t, IMAGES, { ids: range }, ann);
+    const asAnn = await gqlOk<{ images: ({ id: string } | null)[] }>(t, IMAGES, { ids: range }, keys.ann);
     expect(asAnn.images.filter((x) => x !== null).length).toBe(5); // all but the deleted one
   });
 
@@ -108,11 +106,11 @@ describe.each(backends)('not public anywhere ($name)', ({ create }) => {
     t.app.fetch(`http://pixelfind.test${blobPath[name]}`, { headers });
 
   it.each(hidden)('the blob URL of a %s image: 404 for anonymous callers and other users', async (name) => {
-    for (const headers of [{}, bob]) expect((await blob(name, headers)).status).toBe(404);
+    for (const headers of [{}, keys.bob]) expect((await blob(name, headers)).status).toBe(404);
   });
 
   it('serves a hidden image to its uploader, and never lets a shared cache keep blob bytes', async () => {
-    const own = await blob('flagged', ann);
+    const own = await blob('flagged', keys.ann);
     expect(own.status).toBe(200);
     const open = await blob('public');
     expect(open.status).toBe(200);

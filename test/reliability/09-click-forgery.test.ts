@@ -14,7 +14,7 @@ import { catchUpImageStats } from '../../api/src/feedback/stats-aggregation.ts';
 import { type Backend, backends } from '../support/backends.ts';
 import { createFeedbackApp, insertIndexedImage, logSearch } from '../support/feedback-app.ts';
 
-const CLICK = `mutation($queryId: ID!, $imageId: ID!) { recordClick(queryId: $queryId, imageId: $imageId) { ok position } }`;
+const CLICK = `mutation($queryId: ID!, $imageId: ID!) { recordClick(input: { queryId: $queryId, imageId: $imageId }) { ok position } }`;
 const CLICKS_PER_MINUTE = 80;
 
 describe.each(backends)('clicks cannot be forged into ranking (issue 10 item 9, $name)', ({ create }) => {

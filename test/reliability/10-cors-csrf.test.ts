@@ -2,26 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { backends } from '../support/backends.ts';
-import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import { type TestApp, uploadForm } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
 const EVIL = 'https://evil.example';
 const URL_ = 'http://pixelfind.test/graphql';
 
-const uploadForm = async () => {
-  const form = new FormData();
-  form.set(
-    'operations',
-    JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'x' } }),
-  );
-  form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.set(
-    '0',
-    new Blob([new Uint8Array(await makeColourImage({ colour: 'red' }))], { type: 'image/png' }),
-    'a.png',
-  );
-  return form;
-};
+const redUpload = async () =>
+  uploadForm(await makeColourImage({ colour: 'red' }), {}, { type: 'image/png', filename: 'a.png' });
 
 describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', ({ create }) => {
   let single: TestApp;
@@ -88,7 +76,7 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
     const answer = await single.app.fetch(URL_, {
       method: 'POST',
       headers: { origin: EVIL },
-      body: await uploadForm(),
+      body: await redUpload(),
     });
     expect(answer.status).toBe(403);
     const after = await single.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images');
@@ -96,9 +84,7 @@ describe.each(backends)('item 10: CORS allow-list and CSRF prevention ($name)', 
   });
 
   it('accepts our own clients multipart uploads, which send the header', async () => {
-    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {
-      uploaderId: 'own',
-    });
+    const { status, body } = await single.upload(await makeColourImage({ colour: 'blue' }), {});
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
   });

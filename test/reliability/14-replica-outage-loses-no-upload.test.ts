@@ -115,7 +115,7 @@ describe.runIf(postgresAvailable && redisAvailable)(
       await proxy.down();
       const ids: string[] = [];
       for (let seed = 1401; seed < 1409; seed++) {
-        const { body } = await t.upload(await makePatternImage(seed), { uploaderId: 'outage' });
+        const { body } = await t.upload(await makePatternImage(seed), {});
         if (body.errors) throw new Error(JSON.stringify(body.errors));
         ids.push((body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
       }

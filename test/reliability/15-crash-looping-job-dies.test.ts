@@ -1,14 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makePatternImage } from '../fixtures/images/make-patterns.ts';
-import {
-  type Backend,
-  createPostgresBackend,
-  postgresAvailable,
-  redisAvailable,
-} from '../support/backends.ts';
-import { databaseUrlOf, spawnTsx } from '../support/processes.ts';
+import { createPostgresBackend, postgresAvailable, redisAvailable } from '../support/backends.ts';
+import { killedAfterAll, spawnTsx, workerProcessEnv } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 import { statusOf } from './helpers.ts';
@@ -21,55 +16,45 @@ const MAX_ATTEMPTS = 3;
  * processes; the poison image makes each one SIGKILL itself while it reads the bytes.
  */
 describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (postgres)', () => {
-  let backend: Backend;
   let t: TestApp;
   let env: NodeJS.ProcessEnv;
   let poison = '';
   const fine: string[] = [];
-  const children: ChildProcess[] = [];
+  const children = killedAfterAll();
 
   useTestApps(
     createPostgresBackend,
-    async (open, postgres) => {
-      backend = postgres;
+    async (open) => {
       t = await open({ ALLOW_ANONYMOUS_UPLOADS: 'true' });
       const upload = async (seed: number) => {
-        const { body } = await t.upload(await makePatternImage(seed), { uploaderId: 'crash' });
+        const { body } = await t.upload(await makePatternImage(seed), {});
         if (body.errors) throw new Error(JSON.stringify(body.errors));
         return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
       };
       fine.push(await upload(1501));
       poison = await upload(1502);
       fine.push(await upload(1503));
-      const { rows } = await backend.db.query<{ sha256: string }>('SELECT sha256 FROM images WHERE id = $1', [
-        poison,
-      ]);
-      const databaseUrl = await databaseUrlOf(backend);
-      env = {
-        ...process.env,
-        PIXELFIND_MODE: 'cluster',
-        PIXELFIND_CLUSTER_INCOMPLETE_OK:
-          'crash-loop test: real worker processes, no Redis or shard servers needed',
-        DATABASE_URL: databaseUrl,
-        DATA_DIR: t.dataDir,
-        // any free port for the health and metrics listener: test files run side by side
-        WORKER_PORT: '0',
-        INDEXER_BATCH_SIZE: '1',
-        INDEXER_LEASE_SECONDS: '1',
-        INDEXER_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-        PIXELFIND_TEST_DIE_ON_BLOB: rows[0]!.sha256,
-      };
+      const { rows } = await t.services.db.query<{ sha256: string }>(
+        'SELECT sha256 FROM images WHERE id = $1',
+        [poison],
+      );
+      env = await workerProcessEnv(
+        t,
+        'crash-loop test: real worker processes, no Redis or shard servers needed',
+        {
+          INDEXER_BATCH_SIZE: '1',
+          INDEXER_LEASE_SECONDS: '1',
+          INDEXER_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+          PIXELFIND_TEST_DIE_ON_BLOB: rows[0]!.sha256,
+        },
+      );
     },
     120_000,
   );
 
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  });
-
   const job = async () =>
     (
-      await backend.db.query<{ state: string; attempts: number; last_error: string | null }>(
+      await t.services.db.query<{ state: string; attempts: number; last_error: string | null }>(
         'SELECT state, attempts, last_error FROM index_jobs WHERE image_id = $1',
         [poison],
       )
@@ -107,7 +92,7 @@ describe.runIf(postgresAvailable && redisAvailable)('a crash-looping job dies (p
     expect(buried.attempts).toBe(MAX_ATTEMPTS);
     expect(buried.last_error).toMatch(/crash loop/);
     expect(await statusOf(t, poison)).toBe('FAILED');
-    const { rows } = await backend.db.query<{ last_error: string }>(
+    const { rows } = await t.services.db.query<{ last_error: string }>(
       'SELECT last_error FROM images WHERE id = $1',
       [poison],
     );

@@ -7,7 +7,7 @@ import { createTestApp, type TestApp } from '../support/test-app.ts';
 import { privateRedis, seedColours } from './support.ts';
 
 const SEARCH = 'query($input: SearchInput!) { search(input: $input) { partial hits { image { id } } } }';
-const FLAG = 'mutation($id: ID!) { flagImage(id: $id, reason: "unsafe") { imageId } }';
+const FLAG = 'mutation($id: ID!) { flagImage(input: { imageId: $id, reason: "unsafe" }) { imageId } }';
 
 describe.runIf(postgresAvailable)('item 16: Redis down (a private redis-server, stopped and started)', () => {
   let redis: Awaited<ReturnType<typeof privateRedis>>;

@@ -66,7 +66,7 @@ describe.each(backends)('item 18: client mistakes are coded 400s ($name)', ({ cr
     const form = new FormData();
     form.set(
       'operations',
-      operations ?? JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, uploaderId: 'x' } }),
+      operations ?? JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null } } }),
     );
     form.set('map', map);
     form.set(
@@ -83,11 +83,11 @@ describe.each(backends)('item 18: client mistakes are coded 400s ($name)', ({ cr
   };
 
   for (const map of [
-    '[["variables.file"]]',
-    '"variables.file"',
+    '[["variables.input.file"]]',
+    '"variables.input.file"',
     'null',
     '7',
-    '{"0": "variables.file"}',
+    '{"0": "variables.input.file"}',
     'not json',
   ]) {
     it(`answers a multipart map of ${map} with BAD_USER_INPUT / 400`, async () => {

@@ -1,4 +1,3 @@
-import type { KeyRole } from '../../api/src/auth/roles.ts';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import type { TestApp } from '../support/test-app.ts';
 
@@ -7,20 +6,22 @@ export const SEARCH = `query Search($input: SearchInput!) {
 }`;
 export const IMAGE = 'query ($id: ID!) { image(id: $id) { id status uploaderId storageUrl } }';
 export const IMAGES = 'query ($ids: [ID!]!) { images(ids: $ids) { id status uploaderId } }';
-export const FLAG = 'mutation ($id: ID!) { flagImage(id: $id, reason: "policy") { imageId } }';
-export const DELETE = 'mutation ($id: ID!) { deleteImage(id: $id) { imageId } }';
+export const FLAG =
+  'mutation ($id: ID!) { flagImage(input: { imageId: $id, reason: "policy" }) { imageId } }';
+export const DELETE = 'mutation ($id: ID!) { deleteImage(input: { imageId: $id }) { imageId } }';
 
-export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+export { bearer, keyFor } from '../support/keys.ts';
 
-export async function keyFor(t: TestApp, role: KeyRole, owner: string) {
-  return bearer((await t.services.apiKeys.create(role, owner)).key);
-}
-
-/** Uploads as the key's owner; returns id and the status the upload answered. */
+/** Uploads with the key of `owner` (the caller is the uploader); returns id and the status the upload answered. */
 export async function uploadAs(t: TestApp, headers: Record<string, string>, owner: string, bytes: Buffer) {
-  const { body } = await t.upload(bytes, { uploaderId: owner }, { headers });
+  const { body } = await t.upload(bytes, {}, { headers });
   if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return (body.data as { uploadImage: { image: { id: string; status: string } } }).uploadImage.image;
+  const { image } = (
+    body.data as { uploadImage: { image: { id: string; status: string; uploaderId: string } } }
+  ).uploadImage;
+  if (image.uploaderId !== owner)
+    throw new Error(`Expected the upload to belong to ${owner}, not ${image.uploaderId}`);
+  return image;
 }
 
 export async function drain(worker: IndexingWorker) {

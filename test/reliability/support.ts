@@ -49,9 +49,7 @@ export async function seedColours(
   const worker = await t.services.createWorker();
   const ids = new Map<string, string>();
   for (const colour of colours) {
-    const { body } = await t.upload(await makeColourImage({ colour: colour as 'red' }), {
-      uploaderId: 'seed',
-    });
+    const { body } = await t.upload(await makeColourImage({ colour: colour as 'red' }), {});
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
   }

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, backends } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { backends } from '../support/backends.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { useTestApps } from '../support/use-test-apps.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const openapi = JSON.parse(readFileSync(path.join(here, '../../schema/openapi.json'), 'utf8'));
@@ -41,7 +41,6 @@ async function documented(response: Response, route: string, method: string): Pr
 }
 
 describe.each(backends)('REST routes of the product spec ($name)', ({ create }) => {
-  let backend: Backend;
   let t: TestApp;
   let worker: IndexingWorker;
   let userKey: string;
@@ -56,21 +55,23 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
     return call('/images', { method: 'POST', headers, body: form });
   };
 
-  beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await create();
-    t = await createTestApp(
-      backend,
-      {},
-      { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } },
+  useTestApps(
+    create,
+    async (open) => {
+      t = await open({}, { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } });
+      worker = await t.services.createWorker();
+      userKey = (await t.services.apiKeys.create('user', 'rest-user')).key;
+      otherKey = (await t.services.apiKeys.create('user', 'rest-other')).key;
+    },
+    240_000,
+  );
+
+  it("serves the allow-list in Apollo's manifest format at /persisted-query-manifest.json", async () => {
+    const response = await call('/persisted-query-manifest.json');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(
+      JSON.parse(readFileSync(path.join(here, '../../schema/persisted-query-manifest.json'), 'utf8')),
     );
-    worker = await t.services.createWorker();
-    userKey = (await t.services.apiKeys.create('user', 'rest-user')).key;
-    otherKey = (await t.services.apiKeys.create('user', 'rest-other')).key;
-  }, 240_000);
-  afterAll(async () => {
-    await t?.close();
-    await backend?.dispose();
   });
 
   it('serves the checked-in OpenAPI 3.1 document at /openapi.json', async () => {
@@ -121,14 +122,18 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
     expect(json.status).toBe(415);
     expect((await documented(json, '/images', 'post')).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
 
-    // another uploader's id with a user key: the GraphQL rule, as a REST error
+    // another uploader's id with a user key: the caller (the key's owner) is the uploader
     const other = await uploadRest(bytes, { uploader_id: 'someone-else' }, { 'x-api-key': userKey });
-    expect(other.status).toBe(400);
-    const body = await documented(other, '/images', 'post');
-    expect(body.error).toEqual({
-      code: 'BAD_USER_INPUT',
-      message: 'Expected uploaderId to be the owner of the API key',
-    });
+    expect(other.status).toBe(201);
+    const { rows } = await t.services.db.query<{ uploader_id: string }>(
+      'SELECT uploader_id FROM images WHERE id = $1',
+      [(await documented(other, '/images', 'post')).image_id],
+    );
+    expect(rows[0]!.uploader_id).toBe('rest-user');
+    const badType = await uploadRest(bytes, { uploader_id: 7 }, { 'x-api-key': userKey });
+    expect(badType.status).toBe(400);
+    const body = await documented(badType, '/images', 'post');
+    expect(body.error).toEqual({ code: 'BAD_USER_INPUT', message: 'Expected uploader_id to be a string' });
     expect(body.error).not.toHaveProperty('locations');
   });
 
@@ -174,6 +179,14 @@ describe.each(backends)('REST routes of the product spec ($name)', ({ create }) 
       'get',
     );
     expect(none.results).toEqual([]);
+    expect(none.nothing_relevant).toBe(true);
+    expect(results.nothing_relevant).toBe(false);
+    // the relevance floor can be set per request; out of [-1, 1] is a coded 400
+    const strict = await documented(await call('/search?q=green&min_similarity=0.9'), '/search', 'get');
+    expect(strict).toMatchObject({ results: [], nothing_relevant: true });
+    const badFloor = await call('/search?q=red&min_similarity=2');
+    expect(badFloor.status).toBe(400);
+    expect((await documented(badFloor, '/search', 'get')).error.code).toBe('BAD_USER_INPUT');
 
     const missing = await call('/search');
     expect(missing.status).toBe(400);

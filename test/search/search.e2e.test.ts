@@ -10,7 +10,7 @@ import { type Backend, backends } from '../support/backends.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 const SEARCH = `query Search($input: SearchInput!) {
-  search(input: $input) { queryId modelVersion partial tookMs
+  search(input: $input) { queryId modelVersion partial tookMs hasNextPage nextOffset nothingRelevant minSimilarity
     hits { score similarity signals { similarity engagement recency } image { id status tags { label source } } } }
 }`;
 
@@ -20,7 +20,16 @@ interface Hit {
   image: { id: string; tags: { label: string; source: string }[] };
 }
 interface SearchData {
-  search: { queryId: string; modelVersion: string; partial: boolean; hits: Hit[] };
+  search: {
+    queryId: string;
+    modelVersion: string;
+    partial: boolean;
+    hasNextPage: boolean;
+    nextOffset: number | null;
+    nothingRelevant: boolean;
+    minSimilarity: number;
+    hits: Hit[];
+  };
 }
 
 describe.each(backends)('search end to end with the tiny model ($name)', ({ create }) => {
@@ -45,7 +54,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     uploaderKey ??= (await t.services.apiKeys.create('user', 'e2e')).key;
     const { body } = await t.upload(
       bytes,
-      { uploaderId: 'e2e', tagsHint },
+      { tagsHint },
       { type: 'image/png', headers: { 'x-api-key': uploaderKey } },
     );
     if (body.errors) throw new Error(JSON.stringify(body.errors));
@@ -117,10 +126,69 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     expect((await names({ text: 'green left yellow right' }))[0]).toBe('green-left-yellow-right');
   });
 
+  it('pages with hasNextPage and nextOffset until the last page, with no image twice', async () => {
+    const seen: string[] = [];
+    let offset: number | null = 0;
+    let pages = 0;
+    while (offset !== null && pages < 20) {
+      const page = await search({ text: 'red', limit: 3, offset });
+      seen.push(...page.hits.map((h) => h.image.id));
+      expect(page.nextOffset).toBe(page.hasNextPage ? offset + 3 : null);
+      if (page.hasNextPage) expect(page.hits).toHaveLength(3);
+      offset = page.nextOffset;
+      pages += 1;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(seen).size).toBe(seen.length);
+    // everything the one big page finds, the small pages found too
+    const all = await search({ text: 'red', limit: 100 });
+    expect(all.hasNextPage).toBe(false);
+    expect(all.nextOffset).toBeNull();
+    expect(new Set(seen)).toEqual(new Set(all.hits.map((h) => h.image.id)));
+  });
+
   it('never returns the rejected magenta image, even for "magenta"', async () => {
-    const found = await names({ text: 'magenta', limit: 100 });
+    const found = await names({ text: 'magenta', limit: 100, minSimilarity: -1 });
     expect(found).not.toContain('magenta');
-    expect(found.length).toBeGreaterThan(0);
+    // with no floor at all, everything else comes back at similarity ~0
+    expect(found.length).toBe(syntheticImageSet().length - 1);
+  });
+
+  it('"magenta" (nothing magenta is searchable) returns nothing and says so', async () => {
+    const answer = await search({ text: 'magenta', limit: 100 });
+    expect(answer.hits).toEqual([]);
+    expect(answer.nothingRelevant).toBe(true);
+    // the tiny model's manifest floor
+    expect(answer.minSimilarity).toBe(0.3);
+    // a word the model does not know is as irrelevant as an absent colour
+    expect((await search({ text: 'nothing known' })).nothingRelevant).toBe(true);
+  });
+
+  it('"red" still finds red: the red image, then the four holding red, and nothing else', async () => {
+    const answer = await search({ text: 'red', limit: 100 });
+    expect(answer.nothingRelevant).toBe(false);
+    const found = answer.hits.map((h) => nameOf(h.image.id));
+    expect(found[0]).toBe('red');
+    expect(found.slice(1).sort()).toEqual([
+      'blue-left-red-right',
+      'blue-top-red-bottom',
+      'red-left-blue-right',
+      'red-top-blue-bottom',
+    ]);
+    // the adaptive cut: within the margin of the best hit (1.0 - 0.5), above the floor
+    expect(answer.minSimilarity).toBeCloseTo(0.5, 5);
+    for (const hit of answer.hits) expect(hit.similarity).toBeGreaterThanOrEqual(answer.minSimilarity);
+  });
+
+  it('minSimilarity overrides the floor and the adaptive cut, and must lie in [-1, 1]', async () => {
+    const strict = await search({ text: 'red', minSimilarity: 0.9 });
+    expect(strict.hits.map((h) => nameOf(h.image.id))).toEqual(['red']);
+    expect(strict.minSimilarity).toBe(0.9);
+    const loose = await search({ text: 'red', minSimilarity: 0, limit: 100 });
+    expect(loose.hits.length).toBe(syntheticImageSet().length - 1);
+    const { body } = await t.gql(SEARCH, { input: { text: 'red', minSimilarity: 1.5 } });
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toMatch(/minSimilarity between -1 and 1/);
   });
 
   it('finds by uploaded image, by URL and by imageId', async () => {
@@ -173,18 +241,48 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     }
   });
 
+  it('asks the relevance port for the version floor: a calibrated floor replaces the manifest one', async () => {
+    const asked: string[] = [];
+    const calibrated = await createTestApp(
+      backend,
+      {},
+      {
+        relevance: {
+          similarityFloorFor: async (modelVersion) => {
+            asked.push(modelVersion);
+            return 0.95;
+          },
+          adaptiveMarginFor: () => 2,
+        },
+      },
+    );
+    try {
+      const { body } = await calibrated.gql<SearchData>(SEARCH, { input: { text: 'red', limit: 100 } });
+      expect(body.data!.search.hits.map((h) => nameOf(h.image.id))).toEqual(['red']);
+      expect(body.data!.search.minSimilarity).toBe(0.95);
+      expect(asked).toEqual(['tiny-clip-v1']);
+    } finally {
+      await calibrated.close();
+    }
+  });
+
   it('filters by labels', async () => {
-    const sky = await names({ text: 'red', labels: ['sky'] });
-    expect(sky).toEqual(['cyan']);
-    const none = await names({ text: 'red', labels: ['no-such-label'] });
-    expect(none).toEqual([]);
+    expect(await names({ text: 'cyan', labels: ['sky'] })).toEqual(['cyan']);
+    // the only sky image is not red: nothing relevant, unless the floor is lifted
+    const redSky = await search({ text: 'red', labels: ['sky'] });
+    expect(redSky.hits).toEqual([]);
+    expect(redSky.nothingRelevant).toBe(true);
+    expect(await names({ text: 'red', labels: ['sky'], minSimilarity: -1 })).toEqual(['cyan']);
+    const none = await search({ text: 'red', labels: ['no-such-label'] });
+    expect(none.hits).toEqual([]);
+    expect(none.nothingRelevant).toBe(true);
   });
 
   it('hides a flagged image from the next query', async () => {
     const { key } = await t.services.apiKeys.create('moderator', 'mod');
     expect((await names({ text: 'orange' }))[0]).toBe('orange');
     const flag = await t.gql(
-      'mutation($id: ID!) { flagImage(id: $id, reason: "test") { imageId } }',
+      'mutation($id: ID!) { flagImage(input: { imageId: $id, reason: "test" }) { imageId } }',
       { id: ids.get('orange') },
       { authorization: `Bearer ${key}` },
     );
@@ -199,7 +297,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     for (let i = 0; i < 20; i++) {
       const shown = await search({ text: 'green', limit: 5 });
       const click = await t.gql(
-        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
         {
           q: shown.queryId,
           i: second.image.id,
@@ -242,7 +340,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
     const blobPath = new URL(before.data!.image.storageUrl).pathname;
     expect((await t.app.fetch(`http://pixelfind.test${blobPath}`)).status).toBe(200);
     const deleted = await t.gql(
-      'mutation($id: ID!) { deleteImage(id: $id) { deleted } }',
+      'mutation($id: ID!) { deleteImage(input: { imageId: $id }) { deleted } }',
       { id },
       { authorization: `Bearer ${uploaderKey}` },
     );
@@ -292,7 +390,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       const shown = await search({ text: 'red', limit: 2 });
       const notShown = ids.get('black')!;
       const wrong = await t.gql(
-        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
         {
           q: shown.queryId,
           i: shown.hits.some((h) => h.image.id === notShown) ? ids.get('white')! : notShown,
@@ -300,7 +398,7 @@ describe.each(backends)('search end to end with the tiny model ($name)', ({ crea
       );
       expect(wrong.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       const unknown = await t.gql(
-        'mutation($q: ID!, $i: ID!) { recordClick(queryId: $q, imageId: $i) { ok } }',
+        'mutation($q: ID!, $i: ID!) { recordClick(input: { queryId: $q, imageId: $i }) { ok } }',
         {
           q: '00000000-0000-4000-8000-000000000000',
           i: notShown,

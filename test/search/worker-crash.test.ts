@@ -1,14 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeColourImage, PALETTE } from '../fixtures/images/make-images.ts';
-import {
-  type Backend,
-  createPostgresBackend,
-  postgresAvailable,
-  redisAvailable,
-} from '../support/backends.ts';
-import { databaseUrlOf, spawnTsx } from '../support/processes.ts';
+import { createPostgresBackend, postgresAvailable, redisAvailable } from '../support/backends.ts';
+import { killedAfterAll, spawnTsx, workerProcessEnv } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
@@ -19,10 +13,9 @@ const UPLOADS = 40;
  * another: every upload ends INDEXED, with one embedding each.
  */
 describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-batch', () => {
-  let backend: Backend;
   let t: TestApp;
   let workerEnv: NodeJS.ProcessEnv;
-  const children: ChildProcess[] = [];
+  const children = killedAfterAll();
 
   const startWorker = () => {
     const child = spawnTsx('api/src/worker-main.ts', workerEnv, { stdout: 'pipe' });
@@ -30,7 +23,7 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
     return child;
   };
   const statuses = async () => {
-    const { rows } = await backend.db.query<{ status: string; n: number }>(
+    const { rows } = await t.services.db.query<{ status: string; n: number }>(
       'SELECT status, count(*)::int AS n FROM images GROUP BY status',
     );
     return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
@@ -46,8 +39,7 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
 
   useTestApps(
     createPostgresBackend,
-    async (open, postgres) => {
-      backend = postgres;
+    async (open) => {
       t = await open();
       const colours = Object.values(PALETTE).filter((_, i) => i !== 8); // not magenta: nothing is rejected
       for (let i = 0; i < UPLOADS; i++) {
@@ -58,35 +50,23 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
           bottom: colours[(i + 3) % colours.length]!,
           size: 48,
         });
-        const { body } = await t.upload(bytes, { uploaderId: 'crash' });
+        const { body } = await t.upload(bytes, {});
         if (body.errors) throw new Error(JSON.stringify(body.errors));
       }
-      const databaseUrl = await databaseUrlOf(backend);
-      workerEnv = {
-        ...process.env,
-        PIXELFIND_MODE: 'cluster',
-        // one worker process over Postgres; its private in-process shards are not under test
-        PIXELFIND_CLUSTER_INCOMPLETE_OK: 'worker-crash test: no Redis or shard servers needed',
-        DATABASE_URL: databaseUrl,
-        DATA_DIR: t.dataDir,
-        // any free port for the health and metrics listener: test files run side by side
-        WORKER_PORT: '0',
+      // one worker process over Postgres; its private in-process shards are not under test
+      workerEnv = await workerProcessEnv(t, 'worker-crash test: no Redis or shard servers needed', {
         INDEXER_BATCH_SIZE: '4',
         INDEXER_LEASE_SECONDS: '2',
-      };
+      });
     },
     120_000,
   );
-
-  afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
-  });
 
   it('loses nothing: every upload INDEXED once, every job done', async () => {
     const first = startWorker();
     const runningJobs = async () =>
       (
-        await backend.db.query<{ n: number }>(
+        await t.services.db.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'",
         )
       ).rows[0]!.n;
@@ -107,11 +87,11 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
     second.kill('SIGTERM');
     await once(second, 'exit');
     expect(finished).toBe(true);
-    const embeddings = await backend.db.query<{ n: number; images: number }>(
+    const embeddings = await t.services.db.query<{ n: number; images: number }>(
       'SELECT count(*)::int AS n, count(DISTINCT image_id)::int AS images FROM embeddings WHERE deleted_at IS NULL',
     );
     expect(embeddings.rows[0]).toEqual({ n: UPLOADS, images: UPLOADS });
-    const jobs = await backend.db.query<{ state: string; n: number }>(
+    const jobs = await t.services.db.query<{ state: string; n: number }>(
       'SELECT state, count(*)::int AS n FROM index_jobs GROUP BY state',
     );
     expect(jobs.rows).toEqual([{ state: 'done', n: UPLOADS }]);

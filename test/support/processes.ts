@@ -1,8 +1,10 @@
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { afterAll } from 'vitest';
 import type { Backend } from './backends.ts';
 import { TEST_DATABASE_URL } from './backends.ts';
+import type { TestApp } from './test-app.ts';
 
 /** A loopback port nothing listens on right now. */
 export async function freePort(): Promise<number> {
@@ -33,6 +35,38 @@ export function spawnTsx(
   const preload = (options.preload ?? []).flatMap((module) => ['--import', module]);
   const stdio: StdioOptions = ['ignore', options.stdout ?? 'ignore', 'pipe'];
   return spawn(process.execPath, ['--import', 'tsx', ...preload, entry], { env, stdio });
+}
+
+/**
+ * The environment of an indexing worker process (`api/src/worker-main.ts`) over a Postgres
+ * test app's database: cluster mode without Redis or shard servers (`why` says so in the override), the
+ * test app's DATA_DIR, and `extra` settings on top.
+ */
+export async function workerProcessEnv(
+  t: TestApp,
+  why: string,
+  extra: Record<string, string> = {},
+): Promise<NodeJS.ProcessEnv> {
+  return {
+    ...process.env,
+    PIXELFIND_MODE: 'cluster',
+    PIXELFIND_CLUSTER_INCOMPLETE_OK: why,
+    DATABASE_URL: await databaseUrlOf(t.services),
+    DATA_DIR: t.dataDir,
+    // any free port for the health and metrics listener: test files run side by side
+    WORKER_PORT: '0',
+    ...extra,
+  };
+}
+
+/** For a describe block: the child processes pushed here are SIGKILLed after it (those still running). */
+export function killedAfterAll(): ChildProcess[] {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return children;
 }
 
 /** Starts a shard server process with `env` and waits (up to a minute) until its /readyz says ok. */

@@ -23,18 +23,39 @@ export interface TestApp {
     status: number;
     body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
   }>;
-  /** POST a GraphQL multipart request with one file at variables.file. */
+  /** POST a GraphQL multipart request with one file at variables.input.file. */
   upload(
     file: Buffer,
-    variables: Record<string, unknown>,
+    input?: { tagsHint?: readonly string[] | null },
     options?: { filename?: string; type?: string; headers?: Record<string, string> },
   ): ReturnType<TestApp['gql']>;
   close(): Promise<void>;
 }
 
-export const UPLOAD_MUTATION = `mutation Upload($file: Upload!, $uploaderId: ID!, $tagsHint: [String!]) {
-  uploadImage(file: $file, uploaderId: $uploaderId, tagsHint: $tagsHint) { image { id status storageUrl width height } }
+/** The upload mutation the tests send: the file goes in variables.input.file; the caller is the uploader. */
+export const UPLOAD_MUTATION = `mutation Upload($input: UploadImageInput!) {
+  uploadImage(input: $input) { created image { id status storageUrl width height uploaderId } }
 }`;
+
+/** The GraphQL multipart request of UPLOAD_MUTATION with `file` at variables.input.file (`map` to replace it). */
+export function uploadForm(
+  file: Buffer,
+  input: { tagsHint?: readonly string[] | null } = {},
+  options: { filename?: string; type?: string; map?: string } = {},
+): FormData {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { ...input, file: null } } }),
+  );
+  form.set('map', options.map ?? JSON.stringify({ 0: ['variables.input.file'] }));
+  form.set(
+    '0',
+    new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
+    options.filename ?? 'image',
+  );
+  return form;
+}
 
 export async function createTestApp(
   backend: Backend,
@@ -75,18 +96,8 @@ export async function createTestApp(
     blobDir,
     dataDir,
     gql,
-    async upload(file, variables, options = {}) {
-      const form = new FormData();
-      form.set(
-        'operations',
-        JSON.stringify({ query: UPLOAD_MUTATION, variables: { ...variables, file: null } }),
-      );
-      form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-      form.set(
-        '0',
-        new Blob([new Uint8Array(file)], { type: options.type ?? 'application/octet-stream' }),
-        options.filename ?? 'image',
-      );
+    async upload(file, input = {}, options = {}) {
+      const form = uploadForm(file, input, options);
       const response = await app.fetch('http://pixelfind.test/graphql', {
         method: 'POST',
         // multipart needs a CSRF header (docs/security.md); our clients always send it

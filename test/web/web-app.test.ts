@@ -72,7 +72,6 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
     for (const image of syntheticImageSet()) {
       const bytes = await makeColourImage({ ...image.spec, size: 320 });
       const { body } = await t.upload(bytes, {
-        uploaderId: 'seed',
         tagsHint: image.name === 'cyan' ? ['sky'] : [],
       });
       if (body.errors) throw new Error(JSON.stringify(body.errors));
@@ -214,7 +213,8 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
 
   it('filters by label chips and says so plainly when nothing matches', async () => {
     await openPage();
-    await searchFor('cyan');
+    // two colours: the cyan image and the red ones are all relevant, so their tags are chips
+    await searchFor('cyan red');
     const chip = (label: string) =>
       page.getByRole('group', { name: 'Filter by label' }).getByRole('button', { name: label, exact: true });
     await chip('sky').click();
@@ -224,6 +224,15 @@ describe.skipIf(!runBrowserTests)('web app in Chromium, tiny model', () => {
     await chip('red').click();
     await page.locator('.empty').waitFor({ state: 'visible' });
     await textOf(page.locator('.empty')).toContain('Nothing relevant found');
+  });
+
+  it('says "nothing relevant" when the server finds nothing like the words (no loose matches)', async () => {
+    await openPage();
+    // the magenta image is not in this library's searchable set (it is rejected as unsafe)
+    await searchFor('magenta');
+    await page.locator('.empty').waitFor({ state: 'visible' });
+    await textOf(page.locator('.empty')).toContain('Nothing relevant found');
+    expect(await resultIds()).toEqual([]);
   });
 
   it('uploads several files at once; each goes PENDING, then INDEXED or REJECTED, live', async () => {

@@ -22,7 +22,7 @@ describe('web app and thumbnail routes (pglite)', () => {
   const get = (url: string, headers: Record<string, string> = {}) =>
     t.app.fetch(`http://pixelfind.test${url}`, { headers });
   const upload = async (colour: 'red' | 'blue' | 'green' | 'magenta', size = 400) => {
-    const { body } = await t.upload(await makeColourImage({ colour, size }), { uploaderId: 'routes' });
+    const { body } = await t.upload(await makeColourImage({ colour, size }), {});
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
   };

@@ -17,10 +17,14 @@ const ApiKeyRef = builder.objectRef<ApiKeyRecord>('ApiKey').implement({
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Pass it to revokeApiKey.' }),
     prefix: t.exposeString('prefix', { description: 'The first characters of the key, to recognise it by.' }),
-    role: t.field({ type: ApiKeyRoleEnum, resolve: (key) => key.role }),
+    role: t.field({ type: ApiKeyRoleEnum, description: 'What the key may do.', resolve: (key) => key.role }),
     ownerId: t.exposeID('owner_id', { description: 'The user the key acts for.' }),
     label: t.exposeString('label', { nullable: true, description: 'A note for the people who manage keys.' }),
-    createdAt: t.field({ type: 'DateTime', resolve: (key) => key.created_at }),
+    createdAt: t.field({
+      type: 'DateTime',
+      description: 'When it was created.',
+      resolve: (key) => key.created_at,
+    }),
     revokedAt: t.field({
       type: 'DateTime',
       nullable: true,
@@ -33,7 +37,7 @@ const ApiKeyRef = builder.objectRef<ApiKeyRecord>('ApiKey').implement({
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   description: 'A new key for a user.',
   fields: (t) => ({
-    role: t.field({ type: ApiKeyRoleEnum, required: true }),
+    role: t.field({ type: ApiKeyRoleEnum, required: true, description: 'What the key may do.' }),
     ownerId: t.id({ required: true, description: 'The user the key acts for (1 to 200 characters).' }),
     label: t.string({ required: false, description: 'A note, at most 200 characters.' }),
   }),
@@ -45,7 +49,11 @@ const CreateApiKeyPayload = builder
     description: 'The new key, in plain text this once, and its metadata.',
     fields: (t) => ({
       key: t.exposeString('key', { description: 'The key itself: shown only now, only its hash is kept.' }),
-      apiKey: t.field({ type: ApiKeyRef, resolve: (payload) => payload.apiKey }),
+      apiKey: t.field({
+        type: ApiKeyRef,
+        description: "The new key's metadata.",
+        resolve: (payload) => payload.apiKey,
+      }),
     }),
   });
 
@@ -59,7 +67,11 @@ const RevokeApiKeyPayload = builder
   .implement({
     description: 'The revoked key.',
     fields: (t) => ({
-      apiKey: t.field({ type: ApiKeyRef, resolve: (payload) => payload.record }),
+      apiKey: t.field({
+        type: ApiKeyRef,
+        description: 'The key, with revokedAt set.',
+        resolve: (payload) => payload.record,
+      }),
       revoked: t.exposeBoolean('revoked', {
         description: 'True when this call revoked it, false when it was revoked already.',
       }),
@@ -88,7 +100,9 @@ builder.mutationFields((t) => ({
   createApiKey: t.field({
     type: CreateApiKeyPayload,
     description: 'Admins: creates an API key. It works at once; the plain key is in the payload only.',
-    args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
+    args: {
+      input: t.arg({ type: CreateApiKeyInput, required: true, description: 'Role, owner and label.' }),
+    },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'admin', ctx.services.policy);
       const created = await ctx.services.apiKeys.create(
@@ -102,7 +116,7 @@ builder.mutationFields((t) => ({
   revokeApiKey: t.field({
     type: RevokeApiKeyPayload,
     description: 'Admins: revokes an API key; it stops working at once. NOT_FOUND for an unknown id.',
-    args: { input: t.arg({ type: RevokeApiKeyInput, required: true }) },
+    args: { input: t.arg({ type: RevokeApiKeyInput, required: true, description: 'The key to revoke.' }) },
     resolve: (_root, { input }, ctx) => {
       authorize(ctx.caller, 'admin', ctx.services.policy);
       return ctx.services.apiKeys.revoke(String(input.id));

@@ -1,4 +1,5 @@
-import { AppError, badInput } from '../errors.ts';
+import { AppError } from '../errors.ts';
+import { ANONYMOUS_UPLOADER_PREFIX } from '../upload/anonymous-uploader.ts';
 import type { Caller, Role } from './roles.ts';
 
 /**
@@ -36,20 +37,27 @@ export function authorize(caller: Caller, action: Action, policy: AuthPolicy = N
   throw new AppError('FORBIDDEN', `Role ${caller.role} may not ${action}`);
 }
 
-/** Uploading as uploaderId: a user key uploads only as its owner; admins (and anonymous single-node) as anyone. */
-export function authorizeUploadAs(caller: Caller, uploaderId: string, policy: AuthPolicy): void {
+/**
+ * The uploader of the caller's uploads: the key's owner, for anonymous callers the id derived from
+ * their address (app.ts withAnonymousOwner), `anonymous` when it is unknown (in-process). Never an
+ * argument: a caller cannot upload as someone else.
+ */
+export function uploaderOf(caller: Caller, policy: AuthPolicy): string {
   authorize(caller, 'upload', policy);
-  if (caller.role === 'user' && uploaderId.trim() !== caller.ownerId) {
-    throw badInput('Expected uploaderId to be the owner of the API key');
-  }
+  return caller.ownerId ?? ANONYMOUS_UPLOADER_PREFIX;
 }
 
-/** Saving for userId: a user key saves only for its owner. */
-export function authorizeSaveFor(caller: Caller, userId: string, policy: AuthPolicy): void {
+/** The user a save is recorded for: the key's owner (saving is for keys only). */
+export function saverOf(caller: Caller, policy: AuthPolicy): string {
   authorize(caller, 'save', policy);
-  if (caller.role === 'user' && userId.trim() !== caller.ownerId) {
-    throw badInput('Expected userId to be the owner of the API key');
-  }
+  if (!caller.ownerId) throw new AppError('UNAUTHENTICATED', 'An API key is required to save');
+  return caller.ownerId;
+}
+
+/** Images looked up by hash: the caller's own uploads only (keys, and anonymous callers by address). */
+export function ownerForLookup(caller: Caller): string {
+  authorize(caller, 'read');
+  return caller.ownerId ?? ANONYMOUS_UPLOADER_PREFIX;
 }
 
 /** Deleting an image: users only their own uploads; moderators and admins any. */

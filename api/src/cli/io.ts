@@ -3,12 +3,15 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   out(line: string): void;
   err(line: string): void;
+  /** Where progress bars draw: stderr when it is a terminal; unset in pipes and tests. */
+  progress?: NodeJS.WritableStream;
 }
 
 export const processIo = (): CliIo => ({
   env: process.env,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  progress: process.stderr.isTTY ? process.stderr : undefined,
 });
 
 /** A plain text table: one header line, columns padded to their widest cell. */

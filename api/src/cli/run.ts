@@ -1,5 +1,8 @@
 import { isConfigError } from '../../../search-cluster/src/index.ts';
+import { EVAL_USAGE, evalCommand } from './commands/eval.ts';
+import { INGEST_USAGE, ingestCommand } from './commands/ingest.ts';
 import { KEYS_USAGE, keysCommand } from './commands/keys.ts';
+import { REINDEX_USAGE, reindexCommand } from './commands/reindex.ts';
 import { SEARCH_USAGE, searchCommand } from './commands/search.ts';
 import { CliFailure, CliUsageError } from './errors.ts';
 import type { CliIo } from './io.ts';
@@ -10,17 +13,29 @@ export const USAGE = `pixelfind <command> [options]
 commands:
   keys create|list|revoke   manage API keys (admin key)
   search "text" [--image]   search by text, image or both
+  ingest <dir|files...>     upload images (resumable, by sha256)
+  eval <labelled dir>       precision@k and recall@k of folders as categories
+  reindex start|status|promote|rollback|traffic|cancel   switch models (admin key)
 
 Every command talks to the server at PIXELFIND_URL (or --url; default http://127.0.0.1:4000)
 with the key in PIXELFIND_API_KEY (or --key). Exit status: 0 done, 1 failed, 2 usage.
 
 ${KEYS_USAGE}
 
-${SEARCH_USAGE}`;
+${SEARCH_USAGE}
+
+${INGEST_USAGE}
+
+${EVAL_USAGE}
+
+${REINDEX_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<void>> = {
   keys: keysCommand,
   search: searchCommand,
+  ingest: ingestCommand,
+  eval: evalCommand,
+  reindex: reindexCommand,
 };
 
 /** Runs one CLI invocation; returns the exit status (0 done, 1 failed, 2 usage). */

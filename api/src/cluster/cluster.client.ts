@@ -50,6 +50,8 @@ export interface ClusterClient extends VectorSearcher, VectorWriter {
   rebuild(modelVersion: string): Promise<RebuildReport[]>;
   /** Serves a further model version on every replica (blue-green). */
   addModelVersion(spec: ModelVersionSpec): Promise<void>;
+  /** Stops serving a retired model version on every replica: its memory and snapshots are freed. */
+  dropModelVersion(name: string): Promise<void>;
   health(): Promise<RouterHealth>;
   stats(): Promise<RouterStats>;
   close(): Promise<void>;
@@ -123,6 +125,7 @@ export function clusterClientOver(router: ShardRouter): ClusterClient {
       }),
     rebuild: (modelVersion) => coded(() => router.rebuild(modelVersion)),
     addModelVersion: ({ name, dimension }) => coded(() => router.addModelVersion(name, dimension)),
+    dropModelVersion: (name) => coded(() => router.dropModelVersion(name)),
     health: () => coded(() => router.health()),
     stats: () => coded(() => router.stats()),
     close: () => router.close(),

@@ -102,6 +102,25 @@ export interface CoreConfig extends BaseConfig {
     /** Attempts before an image is FAILED. Default 5. */
     maxAttempts: number;
   };
+  /** Model versions: re-index, gate, rollback (docs/model-lifecycle.md). */
+  lifecycle: {
+    /** PIXELFIND_MODEL not active: re-index to it and promote it when the gate passes. Default: single mode. */
+    autoReindex: boolean;
+    /** How often index_versions is re-read. Default 1000 ms. */
+    pollMs: number;
+    /** Gate: golden recall@10 >= this x the active's. Default 0.99. */
+    goldenRatio: number;
+    /** Gate: ANN recall@10 >= this, text and image apart. Default 0.95. */
+    minAnnRecall: number;
+    /** PREVIOUS stays warm this long. Default 1 day. */
+    rollbackWindowSeconds: number;
+    /** Delete a retired version's embeddings. Default false. */
+    dropRetiredEmbeddings: boolean;
+    /** Images per re-index batch. Default 16. */
+    reindexBatchSize: number;
+    /** Longest pause for queued uploads before a re-index batch. Default 2000 ms. */
+    reindexMaxYieldMs: number;
+  };
 }
 
 /** The indexing worker process: the core settings and its health and metrics listener. */
@@ -270,6 +289,16 @@ function coreFrom(v: EnvValues<typeof baseVariables & typeof coreVariables>, sou
       batchSize: v.INDEXER_BATCH_SIZE,
       leaseSeconds: v.INDEXER_LEASE_SECONDS,
       maxAttempts: v.INDEXER_MAX_ATTEMPTS,
+    },
+    lifecycle: {
+      autoReindex: v.LIFECYCLE_AUTO_REINDEX ?? mode === 'single',
+      pollMs: v.LIFECYCLE_POLL_MS,
+      goldenRatio: v.LIFECYCLE_GOLDEN_RATIO,
+      minAnnRecall: v.LIFECYCLE_MIN_ANN_RECALL,
+      rollbackWindowSeconds: v.LIFECYCLE_ROLLBACK_WINDOW_SECONDS,
+      dropRetiredEmbeddings: v.LIFECYCLE_DROP_RETIRED_EMBEDDINGS ?? false,
+      reindexBatchSize: v.REINDEX_BATCH_SIZE,
+      reindexMaxYieldMs: v.REINDEX_MAX_YIELD_MS,
     },
   };
 }

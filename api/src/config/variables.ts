@@ -8,7 +8,7 @@ import {
   shardAuthTokenVariable,
 } from '../../../search-cluster/src/index.ts';
 import type { ExecutionProvider } from '../encoder/onnx-session.ts';
-import { MODELS } from '../encoder/registry.ts';
+import { isModelPath, MODELS } from '../encoder/registry.ts';
 
 // Every variable the API's processes read, each defined once; config.ts assembles them per
 // process kind and `npm run config:docs` prints the README table from the same objects.
@@ -66,11 +66,15 @@ export const coreVariables = defineEnv({
     defaultText: 'unset: blobs are served through the API',
     doc: 'public base URL of the bucket',
   }),
-  PIXELFIND_MODEL: env.custom((raw) => (raw in MODELS ? raw : undefined), null as string | null, {
-    expected: `one of ${Object.keys(MODELS).join(', ')}`,
-    defaultText: 'the real ViT-B/32 when present, else `tiny-clip-v1`',
-    doc: 'model version (see `api/src/encoder/README.md`)',
-  }),
+  PIXELFIND_MODEL: env.custom(
+    (raw) => (raw in MODELS || isModelPath(raw) ? raw : undefined),
+    null as string | null,
+    {
+      expected: `one of ${Object.keys(MODELS).join(', ')}, or a model directory path (holding pixelfind-model.json)`,
+      defaultText: 'the real ViT-B/32 when present, else `tiny-clip-v1`',
+      doc: 'model: a built-in model version or a model directory (see `docs/models.md`)',
+    },
+  ),
   MODELS_DIR: env.string({ defaultText: '`DATA_DIR/models`', doc: 'where downloaded models live' }),
   PIXELFIND_EXECUTION_PROVIDER: env.oneOf(EXECUTION_PROVIDERS, {
     default: 'cpu',
@@ -116,6 +120,49 @@ export const coreVariables = defineEnv({
     doc: "job lease; a killed worker's jobs return to the queue after it",
   }),
   INDEXER_MAX_ATTEMPTS: env.int({ default: 5, min: 1, max: 100, doc: 'attempts before an image is FAILED' }),
+  LIFECYCLE_AUTO_REINDEX: env.bool({
+    defaultText: 'true in single mode',
+    doc: '`PIXELFIND_MODEL` naming a model that is not the active one starts its re-index, promoted when the gate passes (docs/model-lifecycle.md)',
+  }),
+  LIFECYCLE_POLL_MS: env.int({
+    default: 1000,
+    min: 50,
+    max: 60_000,
+    doc: 'how often a process re-reads which model version serves (another process promoted)',
+  }),
+  LIFECYCLE_GOLDEN_RATIO: env.number({
+    default: 0.99,
+    min: 0,
+    max: 2,
+    doc: "promotion gate: golden recall@10 must reach this fraction of the active version's",
+  }),
+  LIFECYCLE_MIN_ANN_RECALL: env.number({
+    default: 0.95,
+    min: 0,
+    max: 1,
+    doc: 'promotion gate: ANN recall@10 of the new index, text and image queries apart',
+  }),
+  LIFECYCLE_ROLLBACK_WINDOW_SECONDS: env.int({
+    default: 86_400,
+    min: 0,
+    doc: 'how long the PREVIOUS version stays warm for rollback before it is retired',
+  }),
+  LIFECYCLE_DROP_RETIRED_EMBEDDINGS: env.bool({
+    defaultText: '`false`',
+    doc: "delete a retired version's vectors of record (kept by default: a later re-index is then still a re-index)",
+  }),
+  REINDEX_BATCH_SIZE: env.int({
+    default: 16,
+    min: 1,
+    max: 1024,
+    doc: 'images re-embedded per re-index batch; a fresh upload waits behind at most one batch',
+  }),
+  REINDEX_MAX_YIELD_MS: env.int({
+    default: 2000,
+    min: 0,
+    max: 600_000,
+    doc: 'longest the re-index pauses for queued uploads before its next batch',
+  }),
 });
 
 /** The HTTP server's own settings. */
@@ -246,7 +293,7 @@ export const limitVariables = defineEnv({
   }),
   RATE_LIMIT_TRUST_FORWARDED_FOR: env.bool({
     defaultText: '`false`',
-    doc: 'take the client address from `X-Forwarded-For` (only behind a proxy that sets it)',
+    doc: 'take the client address from the last `X-Forwarded-For` hop (only behind a proxy that appends it)',
   }),
   RATE_LIMIT_PREFIX: env.custom((raw) => raw, 'pf:rl:', {
     expected: 'a key prefix',

@@ -47,6 +47,16 @@ export class DataDirLockedError extends Error {
 const isErrno = (error: unknown, code: string) =>
   error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 
+/** What `promise` gives, or `fallback` when it fails with errno `code`; any other failure rethrows. */
+async function onErrno<T, F>(promise: Promise<T>, code: string, fallback: F): Promise<T | F> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (isErrno(error, code)) return fallback;
+    throw error;
+  }
+}
+
 /** Locks this process holds: a lock naming our own pid that is not in here is a previous run's (containers reuse pid 1). */
 const heldHere = new Set<string>();
 
@@ -74,13 +84,8 @@ function alive(pid: number): boolean {
 }
 
 async function readHolder(file: string): Promise<LockHolder | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return null;
-    throw error;
-  }
+  const text = await onErrno(readFile(file, 'utf8'), 'ENOENT', null);
+  if (text === null) return null;
   try {
     const parsed = JSON.parse(text) as Partial<LockHolder>;
     if (typeof parsed.pid === 'number' && Number.isInteger(parsed.pid) && parsed.pid > 0)
@@ -117,13 +122,8 @@ export async function dataDirHolder(dataDir: string): Promise<LockHolder | null>
 }
 
 async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(file, 'wx');
-  } catch (error) {
-    if (isErrno(error, 'EEXIST')) return false;
-    throw error;
-  }
+  const handle = await onErrno(open(file, 'wx'), 'EEXIST', null);
+  if (handle === null) return false;
   try {
     await handle.writeFile(`${JSON.stringify(holder)}\n`);
     await handle.sync();
@@ -154,15 +154,16 @@ export async function acquireDataDirLock(dataDir: string, purpose: string): Prom
     if (current === null) continue; // released between our create and read: try again
     if (!stale(current, file)) throw new DataDirLockedError(dataDir, current);
     const guard = `${file}.takeover`;
-    try {
-      await mkdir(guard);
-    } catch (error) {
-      if (isErrno(error, 'EEXIST')) {
-        // another process is taking it over right now: let it finish, then look again
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      throw error;
+    if (
+      !(await onErrno(
+        mkdir(guard).then(() => true),
+        'EEXIST',
+        false,
+      ))
+    ) {
+      // another process is taking it over right now: let it finish, then look again
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
     }
     try {
       const again = await readHolder(file);
@@ -188,9 +189,7 @@ function ownLock(file: string, holder: LockHolder): DataDirLock {
       heldHere.delete(file);
       const current = await readHolder(file);
       if (current?.pid === holder.pid && current.startedAt === holder.startedAt) {
-        await unlink(file).catch((error) => {
-          if (!isErrno(error, 'ENOENT')) throw error;
-        });
+        await onErrno(unlink(file), 'ENOENT', undefined);
       }
     },
   };

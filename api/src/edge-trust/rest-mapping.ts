@@ -82,7 +82,16 @@ export function listParam(values: string[]): string[] | undefined {
   return list.length > 0 ? list : undefined;
 }
 
-/** `GET /search?q=&image_url=&limit=&offset=&filter_label=` -> query Search. */
+function similarityParam(search: URLSearchParams, name: string): number | undefined {
+  const raw = search.get(name);
+  if (raw === null || raw === '') return undefined;
+  const value = Number(raw);
+  if (!/^-?\d+(\.\d+)?$/.test(raw) || value < -1 || value > 1)
+    throw bad(`Expected ${name} to be a number between -1 and 1 but received ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** `GET /search?q=&image_url=&limit=&offset=&filter_label=&min_similarity=` -> query Search. */
 export function searchCall(search: URLSearchParams): RestCall {
   const text = search.get('q')?.trim() || undefined;
   const imageUrl = search.get('image_url')?.trim() || undefined;
@@ -95,6 +104,7 @@ export function searchCall(search: URLSearchParams): RestCall {
       labels: listParam(search.getAll('filter_label')),
       limit: integerParam(search, 'limit'),
       offset: integerParam(search, 'offset'),
+      minSimilarity: similarityParam(search, 'min_similarity'),
     }).filter(([, value]) => value !== undefined),
   );
   return { operation: 'Search', variables: { input } };
@@ -103,7 +113,7 @@ export function searchCall(search: URLSearchParams): RestCall {
 export const imageCall = (imageId: string): RestCall => ({ operation: 'Image', variables: { id: imageId } });
 export const deleteCall = (imageId: string): RestCall => ({
   operation: 'DeleteImage',
-  variables: { id: imageId },
+  variables: { input: { imageId } },
 });
 
 /** `POST /search/:queryId/click` with the JSON body `{ "clicked_id": "..." }`. */
@@ -116,12 +126,12 @@ export function clickCall(queryId: string, bodyText: string): RestCall {
   }
   const clicked = (body as { clicked_id?: unknown } | null)?.clicked_id;
   if (typeof clicked !== 'string' || clicked === '') throw bad('Expected clicked_id (a string) in the body');
-  return { operation: 'RecordClick', variables: { queryId, imageId: clicked } };
+  return { operation: 'RecordClick', variables: { input: { queryId, imageId: clicked } } };
 }
 
 /**
  * `POST /images` fields besides `file`: `metadata` is JSON `{ uploader_id, tags_hint }`.
- * The file goes in `variables.file` by the GraphQL multipart protocol.
+ * The file goes in `variables.input.file` by the GraphQL multipart protocol.
  */
 export function uploadCall(metadata: unknown): RestCall {
   let parsed: { uploader_id?: unknown; tags_hint?: unknown } = {};
@@ -145,8 +155,9 @@ export function uploadCall(metadata: unknown): RestCall {
   }
   return {
     operation: 'UploadImage',
-    // anonymous callers' ids are derived by the API; user keys must name their owner
-    variables: { file: null, uploaderId: uploaderId ?? 'anonymous', tagsHint: tagsHint ?? null },
+    // the uploader is the caller (the key's owner, or an id derived from an anonymous caller's
+    // address); uploader_id is checked for form only, as the spec's clients send it
+    variables: { input: { file: null, tagsHint: tagsHint ?? null } },
   };
 }
 
@@ -166,14 +177,24 @@ interface GqlTag {
   confidence: number;
   source: string;
 }
+/** GraphQL's TagSource enum names back to the spec's strings (CLIP_ZERO_SHOT -> clip-zero-shot). */
+const restTagSource = (source: string) => source.toLowerCase().replaceAll('_', '-');
 const tagsOf = (tags: unknown) =>
-  ((tags as GqlTag[] | null) ?? []).map(({ label, confidence, source }) => ({ label, confidence, source }));
+  ((tags as GqlTag[] | null) ?? []).map(({ label, confidence, source }) => ({
+    label,
+    confidence,
+    source: restTagSource(source),
+  }));
 const lower = (status: unknown) => (typeof status === 'string' ? status.toLowerCase() : status);
 
 function shapeOf(operation: RestOperationName, data: Gql): RestAnswer | null {
   switch (operation) {
     case 'Search': {
-      const search = data.search as { queryId: string; hits: { score: number; image: Gql }[] } | null;
+      const search = data.search as {
+        queryId: string;
+        nothingRelevant: boolean;
+        hits: { score: number; image: Gql }[];
+      } | null;
       if (!search) return null;
       return {
         status: 200,
@@ -185,6 +206,7 @@ function shapeOf(operation: RestOperationName, data: Gql): RestAnswer | null {
             tags: tagsOf(image.tags),
           })),
           query_id: search.queryId,
+          nothing_relevant: search.nothingRelevant,
         },
       };
     }

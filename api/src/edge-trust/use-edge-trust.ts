@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { resolveClientAddress } from './client-address.ts';
 import { type EdgeKey, signEmbedding, verifyEdgeEmbedding, verifyEdgeRequest } from './edge-trust.ts';
 import { EDGE_HEADERS, EDGE_PRIVATE_HEADERS } from './protocol.ts';
 
@@ -14,6 +15,8 @@ export interface EdgeTrustOptions {
    * x-pixelfind-safety-epoch; the edge drops its cached results when it grows. Default: no header.
    */
   safetyEpoch?: () => number | bigint | null | undefined;
+  /** RATE_LIMIT_TRUST_FORWARDED_FOR: believe the last X-Forwarded-For hop (see client-address.ts). Default false. */
+  trustForwardedFor?: boolean;
 }
 
 interface EdgeRequestState {
@@ -21,10 +24,7 @@ interface EdgeRequestState {
   maxAgeSeconds: number;
   /** The request carries a valid edge signature over its method, path, body and client. */
   fromEdge: boolean;
-  /**
-   * The caller's address: the one the edge signed for when it came through the edge, else the
-   * TCP peer (a client-set x-forwarded-for is never believed). Null when unknown (in-process).
-   */
+  /** The caller's address (resolveClientAddress). Null when unknown (in-process). */
   clientAddress: string | null;
   /** Set by the search path on an embedding-cache miss; returned only to the edge. */
   outgoing?: { modelVersion: string; text: string; embedding: Float32Array };
@@ -42,6 +42,7 @@ export function useEdgeTrust({
   activeModelVersion,
   maxAgeSeconds = 300,
   safetyEpoch,
+  trustForwardedFor = false,
 }: EdgeTrustOptions): Plugin {
   return {
     async onRequest({ request, serverContext }) {
@@ -59,7 +60,12 @@ export function useEdgeTrust({
       }
       const peer = (serverContext as { req?: { socket?: { remoteAddress?: string } } } | undefined)?.req
         ?.socket?.remoteAddress;
-      const clientAddress = fromEdge ? request.headers.get(EDGE_HEADERS.edgeClient) || null : (peer ?? null);
+      const clientAddress = resolveClientAddress({
+        fromEdge,
+        headers: request.headers,
+        socketAddress: peer ?? null,
+        trustForwardedFor,
+      });
       states.set(request, { key, maxAgeSeconds, fromEdge, clientAddress });
     },
     onResponse({ request, response }) {
@@ -113,8 +119,8 @@ export function returnEmbeddingToEdge(
 }
 
 /**
- * The caller's address as far as it can be trusted: signed by the edge, or the TCP peer.
- * Null when unknown (an in-process call). For rate limits and anonymous identities.
+ * The caller's address as far as it can be trusted (the rule: resolveClientAddress). Null when
+ * unknown (an in-process call). The only source for rate limits and anonymous identities.
  */
 export function clientAddressOf(request: Request): string | null {
   return states.get(request)?.clientAddress ?? null;

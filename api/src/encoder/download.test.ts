@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadModel } from './download.ts';
+import { readManifest } from './manifest.ts';
 import { getModelEntry, type ModelEntry } from './registry.ts';
 
 // A stand-in for the hub: the tree API and /resolve/ for two files, one LFS (sha256), one not (git sha1).
@@ -83,6 +84,8 @@ describe('downloadModel', () => {
       ['onnx/text_model.onnx', 'downloaded'],
       ['tokenizer.json', 'downloaded'],
     ]);
+    // the manifest beside the files: the directory loads on its own
+    expect(await readManifest(dir)).toMatchObject({ modelVersion: 'test-download', family: 'clip' });
     expect(await readFile(path.join(dir, 'checksums.sha256'), 'utf8')).toBe(
       `${sha256(onnx)}  onnx/text_model.onnx\n${sha256(tokenizer)}  tokenizer.json\n`,
     );

@@ -3,13 +3,15 @@
  * checksums: the sha256 pinned in the registry when there is one, else the one the hub
  * publishes for the file at that revision (sha256 for LFS files, the git blob sha1 for small
  * ones). Files already present with the right checksum are kept; a file is written to
- * `<name>.part` and renamed only once its checksum matched. Used by `npm run model:download`.
+ * `<name>.part` and renamed only once its checksum matched. The model's manifest is written
+ * next to the files (pixelfind-model.json). Used by `npm run model:download`.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { MANIFEST_FILE } from './manifest.ts';
 import type { ModelEntry } from './registry.ts';
 
 export interface DownloadOptions {
@@ -227,5 +229,8 @@ export async function downloadModel(options: DownloadOptions): Promise<Downloade
     path.join(dir, 'checksums.sha256'),
     results.map((r) => `${r.sha256}  ${r.path}\n`).join(''),
   );
+  // the manifest next to the files: the directory is a model on its own (PIXELFIND_MODEL=<dir>)
+  const { location: _location, ...manifest } = entry;
+  await writeFile(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return results;
 }

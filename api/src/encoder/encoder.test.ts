@@ -206,7 +206,9 @@ describe('loading a model directory', () => {
   it('fails clearly when the towers are swapped', async () => {
     const dir = await copyOfTiny('swapped');
     await cp(path.join(tinyDir, 'onnx/vision_model.onnx'), path.join(dir, 'onnx/text_model.onnx'));
-    await expect(load(dir)).rejects.toThrow(/is not a CLIP export: it takes \[pixel_values\]/);
+    await expect(load(dir)).rejects.toThrow(
+      /is not a CLIP export as its manifest describes: it takes \[pixel_values\]/,
+    );
   });
 
   it('fails clearly on a broken tokenizer.json', async () => {
@@ -230,6 +232,8 @@ describe('loading a model directory', () => {
       modelVersion: 'tiny-clip-wrong-dim',
       dimension: 512,
     };
-    await expect(load(tinyDir, entry)).rejects.toThrow(/are 64-dimensional but the model registry says 512/);
+    await expect(load(tinyDir, entry)).rejects.toThrow(
+      /are 64-dimensional but the model's manifest says 512/,
+    );
   });
 });

@@ -1,12 +1,28 @@
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { normalizeRows } from '../../../search-cluster/src/index.ts';
+import type * as ort from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
 import { DynamicBatcher } from './batcher.ts';
+import type { ModelFamily } from './manifest.ts';
+import { embeddingRows, expectedIo, FAMILY_NAMES, type IdsType, textFeeds } from './model-io.ts';
 import { defaultIntraOpThreads, type ExecutionProvider, openSession } from './onnx-session.ts';
-import { loadPreprocessConfig, outputSize, type PreprocessConfig, preprocessImage } from './preprocess.ts';
-import { howToGet, type ModelEntry, missingFiles, type ResolveOptions, resolveModel } from './registry.ts';
+import {
+  loadPreprocessConfig,
+  outputSize,
+  type PreprocessConfig,
+  preprocessConfigOf,
+  preprocessImage,
+  preprocessorDisagreement,
+} from './preprocess.ts';
+import {
+  howToGet,
+  labelsFileOf,
+  type ModelEntry,
+  missingFiles,
+  type ResolveOptions,
+  resolveModel,
+} from './registry.ts';
 import { normaliseText } from './text.ts';
-import { ClipTokenizer } from './tokenizer.ts';
+import { TextTokenizer } from './tokenizer.ts';
 import { prompt, readLabels, type Tag, ZeroShotClassifier } from './zero-shot.ts';
 
 /** The encoder's log lines (a child of the process logger). */
@@ -39,6 +55,8 @@ export interface EncoderOptions extends ResolveOptions {
 export interface ModelInfo {
   modelVersion: string;
   name: string;
+  /** clip, siglip, siglip2 or mobileclip: how texts are padded and scores made */
+  family: ModelFamily;
   dimension: number;
   dir: string;
   testModel: boolean;
@@ -55,7 +73,7 @@ export interface Encoder {
   readonly modelVersion: string;
   readonly dimension: number;
   readonly info: ModelInfo;
-  /** the registry entry: labels, unsafe concepts, logit scale */
+  /** the model's manifest: labels, unsafe concepts, scoring, similarity floor */
   readonly entry: ModelEntry;
   /** L2-normalised text embedding; BAD_USER_INPUT for empty, too long or control-character text */
   encodeText(text: string): Promise<Float32Array>;
@@ -70,37 +88,6 @@ export interface Encoder {
   close(): Promise<void>;
 }
 
-function rows(tensor: ort.Tensor, expectedRows: number, dimension: number, what: string): Float32Array[] {
-  const [n, d] = tensor.dims;
-  if (tensor.dims.length === 2 && n === expectedRows && d !== dimension) {
-    throw new Error(`${what} are ${d}-dimensional but the model registry says ${dimension}`);
-  }
-  if (tensor.dims.length !== 2 || n !== expectedRows || d !== dimension) {
-    throw new Error(
-      `${what} has shape [${tensor.dims.join(', ')}], expected [${expectedRows}, ${dimension}]`,
-    );
-  }
-  const data = tensor.data as Float32Array;
-  // a zero or NaN row throws: indexing or searching it would give an arbitrary ranking
-  return Array.from({ length: n }, (_, i) => normalizeRows(data.slice(i * d, (i + 1) * d), d));
-}
-
-function checkPreprocessing(entry: ModelEntry, config: PreprocessConfig, file: string): void {
-  const size = outputSize(config);
-  const expected = entry.preprocessing;
-  const close = (a: readonly number[], b: readonly number[]) => a.every((x, i) => Math.abs(x - b[i]!) < 1e-6);
-  if (size.height !== expected.imageSize || size.width !== expected.imageSize) {
-    throw new Error(
-      `${file} crops to ${size.width}x${size.height} but ${entry.modelVersion} expects ${expected.imageSize}x${expected.imageSize}: wrong model directory?`,
-    );
-  }
-  if (config.doNormalize && (!close(config.mean, expected.mean) || !close(config.std, expected.std))) {
-    throw new Error(
-      `${file} normalises with other mean/std than the registry says for ${entry.modelVersion}`,
-    );
-  }
-}
-
 class ClipEncoder implements Encoder {
   readonly modelVersion: string;
   readonly dimension: number;
@@ -112,11 +99,11 @@ class ClipEncoder implements Encoder {
   constructor(
     readonly info: ModelInfo,
     readonly entry: ModelEntry,
-    private readonly tokenizer: ClipTokenizer,
+    private readonly tokenizer: TextTokenizer,
     private readonly preprocess: PreprocessConfig,
     private readonly textSession: ort.InferenceSession,
     private readonly visionSession: ort.InferenceSession,
-    private readonly idsType: 'int64' | 'int32',
+    private readonly idsType: IdsType,
     private readonly tagThreshold: number,
     private readonly maxTags: number,
     batching: { maxBatch: number; maxWaitMs: number },
@@ -129,17 +116,19 @@ class ClipEncoder implements Encoder {
   }
 
   private async runText(batch: number[][]): Promise<Float32Array[]> {
-    const { inputIds, attentionMask, length } = this.tokenizer.pad(batch);
-    const dims = [batch.length, length];
-    const toTensor = (values: BigInt64Array) =>
-      this.idsType === 'int64'
-        ? new ort.Tensor('int64', values, dims)
-        : new ort.Tensor('int32', Int32Array.from(values, Number), dims);
-    const feeds: Record<string, ort.Tensor> = { input_ids: toTensor(inputIds) };
-    if (this.textSession.inputNames.includes('attention_mask'))
-      feeds.attention_mask = toTensor(attentionMask);
-    const out = await this.textSession.run(feeds, ['text_embeds']);
-    return rows(out.text_embeds!, batch.length, this.dimension, `${this.modelVersion} text_embeds`);
+    const tokens = this.tokenizer.pad(batch);
+    const io = this.entry.io.text;
+    const feeds = textFeeds(tokens, io, this.idsType, this.textSession.inputNames);
+    const out = await this.textSession.run(feeds, [io.output]);
+    return embeddingRows(
+      out[io.output]!,
+      batch.length,
+      this.dimension,
+      this.entry.pooling.text,
+      `${this.modelVersion} ${io.output}`,
+      tokens,
+      this.tokenizer.eosId,
+    );
   }
 
   private async runVision(batch: Float32Array[]): Promise<Float32Array[]> {
@@ -148,11 +137,18 @@ class ClipEncoder implements Encoder {
     batch.forEach((image, i) => {
       pixels.set(image, i * this.pixelsPerImage);
     });
+    const io = this.entry.io.vision;
     const out = await this.visionSession.run(
-      { pixel_values: new ort.Tensor('float32', pixels, [batch.length, 3, height, width]) },
-      ['image_embeds'],
+      { [io.pixelValues]: new Tensor('float32', pixels, [batch.length, 3, height, width]) },
+      [io.output],
     );
-    return rows(out.image_embeds!, batch.length, this.dimension, `${this.modelVersion} image_embeds`);
+    return embeddingRows(
+      out[io.output]!,
+      batch.length,
+      this.dimension,
+      this.entry.pooling.vision,
+      `${this.modelVersion} ${io.output}`,
+    );
   }
 
   encodeText(text: string): Promise<Float32Array> {
@@ -182,12 +178,12 @@ class ClipEncoder implements Encoder {
 
   async createClassifier(labels: string[], template = '{}'): Promise<ZeroShotClassifier> {
     const embeddings = await this.encodeTexts(labels.map((l) => prompt(template, l)));
-    return new ZeroShotClassifier(labels, embeddings, this.entry.logitScale);
+    return new ZeroShotClassifier(labels, embeddings, this.entry.scoring);
   }
 
   /** Label embeddings, computed once at start. */
   async loadLabels(): Promise<void> {
-    const labels = await readLabels(this.entry.labels.file);
+    const labels = await readLabels(labelsFileOf(this.entry, this.info.dir));
     this.labelClassifier = await this.createClassifier(labels, this.entry.labels.template);
   }
 
@@ -210,10 +206,10 @@ class ClipEncoder implements Encoder {
 }
 
 /**
- * Loads a CLIP model (registry entry + Hugging Face export layout), opens both sessions once,
- * warms them up and embeds the label vocabulary, so the first real call is not a cold one.
- * Fails with a clear Error when a file is missing or unreadable, the model's inputs or outputs
- * are not CLIP's, or its dimension differs from the registry.
+ * Loads a model (its manifest + Hugging Face export layout), opens both sessions once, warms
+ * them up and embeds the label vocabulary, so the first real call is not a cold one. Fails with
+ * a clear Error when a file is missing or unreadable, the towers' inputs or outputs are not the
+ * ones the manifest names, or the output dimension differs from the manifest.
  */
 export async function createEncoder(options: EncoderOptions = {}): Promise<Encoder> {
   const logger = options.logger ?? silentLogger;
@@ -232,35 +228,53 @@ export async function createEncoder(options: EncoderOptions = {}): Promise<Encod
   const allowSpinning = options.allowSpinning ?? false;
   const sessionOptions = { executionProvider, allowSpinning, ...(intraOpThreads ? { intraOpThreads } : {}) };
 
-  const preprocess = await loadPreprocessConfig(file(entry.files.preprocessor));
-  checkPreprocessing(entry, preprocess, file(entry.files.preprocessor));
-  const tokenizer = await ClipTokenizer.load(
+  const preprocess = preprocessConfigOf(entry.preprocessing);
+  if (entry.files.preprocessor) {
+    const preprocessorFile = file(entry.files.preprocessor);
+    const disagreement = preprocessorDisagreement(
+      entry.preprocessing,
+      await loadPreprocessConfig(preprocessorFile),
+      entry.modelVersion,
+    );
+    if (disagreement) throw new Error(`${preprocessorFile} ${disagreement}`);
+  }
+  const tokenizer = await TextTokenizer.load(
     file(entry.files.tokenizer),
     entry.files.tokenizerConfig ? file(entry.files.tokenizerConfig) : null,
-    entry.contextLength,
+    entry.tokenizer,
   );
   const [textSession, visionSession] = await Promise.all([
     openSession(file(entry.files.textModel), `${entry.modelVersion} text model`, sessionOptions),
     openSession(file(entry.files.visionModel), `${entry.modelVersion} vision model`, sessionOptions),
   ]);
   try {
-    const expect = (session: ort.InferenceSession, what: string, inputs: string[], output: string) => {
-      const lacking = inputs.filter((i) => !session.inputNames.includes(i));
-      if (lacking.length > 0 || !session.outputNames.includes(output)) {
+    const io = expectedIo(entry);
+    const expect = (
+      session: ort.InferenceSession,
+      what: string,
+      tower: { required: string[]; optional?: string[]; output: string },
+    ) => {
+      const known = [...tower.required, ...(tower.optional ?? [])];
+      const lacking = tower.required.filter((i) => !session.inputNames.includes(i));
+      // an input we would not feed (an attention mask the manifest says the family has none of)
+      const unfed = session.inputNames.filter((i) => !known.includes(i));
+      if (lacking.length > 0 || unfed.length > 0 || !session.outputNames.includes(tower.output)) {
         throw new Error(
-          `${what} is not a CLIP export: it takes [${session.inputNames.join(', ')}] and gives ` +
-            `[${session.outputNames.join(', ')}], expected ${inputs.join(', ')} -> ${output}`,
+          `${what} is not a ${FAMILY_NAMES[entry.family]} export as its manifest describes: it takes ` +
+            `[${session.inputNames.join(', ')}] and gives [${session.outputNames.join(', ')}], ` +
+            `expected ${known.join(', ')} -> ${tower.output}`,
         );
       }
     };
-    expect(textSession, file(entry.files.textModel), ['input_ids'], 'text_embeds');
-    expect(visionSession, file(entry.files.visionModel), ['pixel_values'], 'image_embeds');
-    const idsMeta = textSession.inputMetadata?.[textSession.inputNames.indexOf('input_ids')];
+    expect(textSession, file(entry.files.textModel), io.text);
+    expect(visionSession, file(entry.files.visionModel), io.vision);
+    const idsMeta = textSession.inputMetadata?.[textSession.inputNames.indexOf(entry.io.text.inputIds)];
     const idsType = idsMeta?.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64';
 
     const info: ModelInfo = {
       modelVersion: entry.modelVersion,
       name: entry.name,
+      family: entry.family,
       dimension: entry.dimension,
       dir,
       testModel: entry.testModel,

@@ -191,3 +191,71 @@ export function toTensor(rgb: RgbImage, config: PreprocessConfig): Float32Array 
   }
   return out;
 }
+
+/** The manifest's preprocessing rules (manifest.ts). */
+export interface PreprocessingRules {
+  imageSize: number;
+  resize: 'shortest-edge-center-crop' | 'squash';
+  resample: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
+  rescaleFactor: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+const RESAMPLE_CODES: Record<PreprocessingRules['resample'], number> = {
+  nearest: 0,
+  lanczos: 1,
+  bilinear: 2,
+  bicubic: 3,
+};
+
+/** What the manifest's rules mean, as the config the image pipeline runs. */
+export function preprocessConfigOf(rules: PreprocessingRules): PreprocessConfig {
+  const square = { height: rules.imageSize, width: rules.imageSize };
+  const crop = rules.resize === 'shortest-edge-center-crop';
+  return {
+    doConvertRgb: true,
+    doResize: true,
+    shortestEdge: crop ? rules.imageSize : null,
+    resizeTo: crop ? null : square,
+    resample: RESAMPLE_CODES[rules.resample],
+    doCenterCrop: crop,
+    crop: square,
+    doRescale: true,
+    rescaleFactor: rules.rescaleFactor,
+    doNormalize: true,
+    mean: rules.mean,
+    std: rules.std,
+  };
+}
+
+/**
+ * Checks a model directory's preprocessor_config.json against its manifest: the same output
+ * size, resize rule and normalisation, or the directory holds another model. Returns the
+ * disagreement, or null.
+ */
+export function preprocessorDisagreement(
+  rules: PreprocessingRules,
+  file: PreprocessConfig,
+  modelVersion: string,
+): string | null {
+  const size = outputSize(file);
+  if (size.height !== rules.imageSize || size.width !== rules.imageSize) {
+    return `crops to ${size.width}x${size.height} but ${modelVersion} expects ${rules.imageSize}x${rules.imageSize}: wrong model directory?`;
+  }
+  const crop = rules.resize === 'shortest-edge-center-crop';
+  if (file.doCenterCrop !== crop) {
+    return `${file.doCenterCrop ? 'centre-crops' : 'does not centre-crop'} but the manifest of ${modelVersion} says resize ${rules.resize}`;
+  }
+  const close = (a: readonly number[], b: readonly number[]) => a.every((x, i) => Math.abs(x - b[i]!) < 1e-6);
+  const [mean, std] = file.doNormalize
+    ? [file.mean, file.std]
+    : [
+        [0, 0, 0],
+        [1, 1, 1],
+      ];
+  if (!close(mean, rules.mean) || !close(std, rules.std)) {
+    return `normalises with other mean/std than the manifest of ${modelVersion} says`;
+  }
+  return null;
+}

@@ -1,153 +1,97 @@
 /**
- * The models Pixelfind can run, keyed by model_version. The version is what every vector,
- * index, cache key and query log row carries: two entries that could produce different vectors
- * (other weights, other quantisation, other preprocessing) must have different versions.
+ * The models Pixelfind knows by name: the manifests shipped in `manifests/` (one
+ * `pixelfind-model.json` per known export), keyed by model_version. The version is what every
+ * vector, index, cache key and query log row carries: two manifests that could produce
+ * different vectors (other weights, other quantisation, other preprocessing) must have
+ * different versions. Any other model is a directory with its own manifest
+ * (`PIXELFIND_MODEL=/path/to/dir`); see docs/models.md.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../../../search-cluster/src/index.ts';
+import {
+  MANIFEST_FILE,
+  ModelError,
+  type ModelManifest,
+  parseManifestText,
+  readManifest,
+} from './manifest.ts';
 
-export interface ModelFiles {
-  /** text tower: input_ids (+ attention_mask) -> text_embeds */
-  textModel: string;
-  /** vision tower: pixel_values -> image_embeds */
-  visionModel: string;
-  tokenizer: string;
-  /** optional: bos/eos/pad tokens and model_max_length */
-  tokenizerConfig?: string;
-  preprocessor: string;
-}
+export type { ModelManifest } from './manifest.ts';
 
-export interface DownloadFile {
-  path: string;
-  /** pinned checksum; when absent the checksum the hub publishes for the file is used */
-  sha256?: string;
-}
+export type ModelFiles = ModelManifest['files'];
+export type DownloadFile = NonNullable<ModelManifest['download']>['files'][number];
 
-export interface ModelEntry {
-  modelVersion: string;
-  name: string;
-  description: string;
-  /** embedding dimension; a model whose output differs fails to load */
-  dimension: number;
-  /** where the files live: a folder under the models dir, or the generated test fixture */
-  location: { kind: 'models-dir'; folder: string } | { kind: 'fixture'; dir: string };
-  /** paths relative to the model directory */
-  files: ModelFiles;
-  /** what preprocessor_config.json must say; a model directory that disagrees fails to load */
-  preprocessing: { imageSize: number; mean: [number, number, number]; std: [number, number, number] };
-  /** tokens per text including start and end token */
-  contextLength: number;
-  /** CLIP's learned temperature (exp(logit_scale)); ViT-B/32: 100 */
-  logitScale: number;
-  /** zero-shot tagging vocabulary (file next to this one) and the prompt around each label */
-  labels: { file: string; template: string; threshold: number };
-  /** concepts whose zero-shot probability lowers the safety score */
-  unsafeConcepts: { concepts: string[]; template: string };
-  /** true for the generated test model: search quality only on synthetic colour images */
-  testModel: boolean;
-  /** where `npm run model:download` fetches the files from */
-  download?: { repo: string; revision: string; files: DownloadFile[] };
-}
-
-const repoRoot = PACKAGE_ROOT;
-
-/** Directory the tiny test model is generated into by `npm run fixtures:generate`. */
-export const TINY_CLIP_DIR = path.join(repoRoot, 'test/fixtures/generated/tiny-clip');
-
-const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
-const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
-
-const hfClipFiles = (suffix: string): ModelFiles => ({
-  textModel: `onnx/text_model${suffix}.onnx`,
-  visionModel: `onnx/vision_model${suffix}.onnx`,
-  tokenizer: 'tokenizer.json',
-  tokenizerConfig: 'tokenizer_config.json',
-  preprocessor: 'preprocessor_config.json',
-});
-
-const GENERAL_UNSAFE = {
-  concepts: ['nudity', 'pornography', 'sexual content', 'graphic violence', 'gore', 'a dead body'],
-  template: 'a photo of {}',
+/** A manifest and where its files live. */
+export type ModelEntry = ModelManifest & {
+  location:
+    | { kind: 'models-dir'; folder: string }
+    | { kind: 'fixture'; dir: string }
+    | { kind: 'directory'; dir: string };
 };
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The shipped manifests (copied next to the compiled code by the build). */
+export const MANIFESTS_DIR = path.join(here, 'manifests');
+/** Where the generated test models live (`npm run fixtures:generate`). */
+export const FIXTURES_DIR = path.join(PACKAGE_ROOT, 'test/fixtures/generated');
+
+/** Directory the tiny test models are generated into by `npm run fixtures:generate`. */
+export const TINY_CLIP_DIR = path.join(FIXTURES_DIR, 'tiny-clip');
+export const TINY_CLIP_V2_DIR = path.join(FIXTURES_DIR, 'tiny-clip-v2');
+export const TINY_CLIP_BROKEN_DIR = path.join(FIXTURES_DIR, 'tiny-clip-broken');
 
 export const TINY_MODEL_VERSION = 'tiny-clip-v1';
+/** the same colour semantics as v1 in another 96-d space (re-index tests) */
+export const TINY_V2_MODEL_VERSION = 'tiny-clip-v2';
+/** v1's contract with meaningless vectors (the evaluation gate must refuse it) */
+export const TINY_BROKEN_MODEL_VERSION = 'tiny-clip-broken';
 export const DEFAULT_REAL_MODEL_VERSION = 'clip-vit-b32-fp32';
 
-/** What every ViT-B/32 export shares: 512-d, 224x224 input, 77-token context, CLIP's scale. */
-const VIT_B32 = {
-  dimension: 512,
-  location: { kind: 'models-dir', folder: 'clip-vit-base-patch32' },
-  preprocessing: { imageSize: 224, mean: CLIP_MEAN, std: CLIP_STD },
-  contextLength: 77,
-  logitScale: 100,
-  labels: { file: 'labels/general.txt', template: 'a photo of {}', threshold: 0.1 },
-  unsafeConcepts: GENERAL_UNSAFE,
-  testModel: false,
-} as const satisfies Partial<ModelEntry>;
+function builtinEntry(manifest: ModelManifest, file: string): ModelEntry {
+  if (!manifest.folder) {
+    throw new ModelError('MODEL_MANIFEST_INVALID', `${file}: a shipped manifest needs a folder`);
+  }
+  const location: ModelEntry['location'] = manifest.testModel
+    ? { kind: 'fixture', dir: path.join(FIXTURES_DIR, manifest.folder) }
+    : { kind: 'models-dir', folder: manifest.folder };
+  return { ...manifest, location };
+}
 
-export const MODELS: Record<string, ModelEntry> = {
-  [DEFAULT_REAL_MODEL_VERSION]: {
-    modelVersion: DEFAULT_REAL_MODEL_VERSION,
-    name: 'CLIP ViT-B/32 (openai/clip-vit-base-patch32, ONNX export by Xenova), fp32',
-    description: 'The real model: 512-d text and image embeddings, 224x224 input, 77-token context.',
-    ...VIT_B32,
-    files: hfClipFiles(''),
-    download: {
-      repo: 'Xenova/clip-vit-base-patch32',
-      revision: 'main',
-      files: [
-        { path: 'onnx/text_model.onnx' },
-        { path: 'onnx/vision_model.onnx' },
-        { path: 'tokenizer.json' },
-        { path: 'tokenizer_config.json' },
-        { path: 'preprocessor_config.json' },
-        { path: 'config.json' },
-      ],
-    },
-  },
-  'clip-vit-b32-q8': {
-    modelVersion: 'clip-vit-b32-q8',
-    name: 'CLIP ViT-B/32, 8-bit quantised ONNX export (Xenova)',
-    description:
-      'About 4x smaller and faster on CPU than fp32; its vectors are not interchangeable with fp32.',
-    ...VIT_B32,
-    files: hfClipFiles('_quantized'),
-    download: {
-      repo: 'Xenova/clip-vit-base-patch32',
-      revision: 'main',
-      files: [
-        { path: 'onnx/text_model_quantized.onnx' },
-        { path: 'onnx/vision_model_quantized.onnx' },
-        { path: 'tokenizer.json' },
-        { path: 'tokenizer_config.json' },
-        { path: 'preprocessor_config.json' },
-        { path: 'config.json' },
-      ],
-    },
-  },
-  [TINY_MODEL_VERSION]: {
-    modelVersion: TINY_MODEL_VERSION,
-    name: 'tiny CLIP-shaped test model (generated)',
-    description:
-      '64-d region colour histograms: knows the colours red green blue yellow orange purple black ' +
-      'white magenta cyan and the halves top bottom left right; meaningful only on synthetic images.',
-    dimension: 64,
-    location: { kind: 'fixture', dir: TINY_CLIP_DIR },
-    files: hfClipFiles(''),
-    preprocessing: { imageSize: 64, mean: CLIP_MEAN, std: CLIP_STD },
-    contextLength: 77,
-    // lower than CLIP's 100: JPEG shifts colours a little, and two-colour images should get both tags
-    logitScale: 30,
-    labels: { file: 'labels/tiny-colours.txt', template: '{}', threshold: 0.2 },
-    unsafeConcepts: { concepts: ['magenta'], template: '{}' },
-    testModel: true,
-  },
-};
+function loadBuiltins(): Record<string, ModelEntry> {
+  const models: Record<string, ModelEntry> = {};
+  for (const name of readdirSync(MANIFESTS_DIR).sort()) {
+    if (!name.endsWith('.json')) continue;
+    const file = path.join(MANIFESTS_DIR, name);
+    const manifest = parseManifestText(readFileSync(file, 'utf8'), file);
+    if (`${manifest.modelVersion}.json` !== name) {
+      throw new ModelError(
+        'MODEL_MANIFEST_INVALID',
+        `${file} holds ${manifest.modelVersion}: name it after its version`,
+      );
+    }
+    models[manifest.modelVersion] = builtinEntry(manifest, file);
+  }
+  return models;
+}
+
+/** The shipped manifests, by model_version. */
+export const MODELS: Record<string, ModelEntry> = loadBuiltins();
+
+/** The shipped manifest of a built-in model, as a file would hold it (no location). */
+export function manifestOf(modelVersion: string): ModelManifest {
+  const { location: _location, ...manifest } = getModelEntry(modelVersion);
+  return manifest;
+}
 
 export interface ResolveOptions {
-  /** a model_version from MODELS (PIXELFIND_MODEL); default: the real model when its files are present, else the tiny one */
-  model?: string;
+  /**
+   * PIXELFIND_MODEL: a model_version from MODELS, or a model directory (a path: it contains a
+   * `/` or starts with `.`); default: the real model when its files are present, else the tiny one
+   */
+  model?: string | null;
   /** a model that is not in MODELS (tests, experiments); overrides `model` */
   entry?: ModelEntry;
   /** the model's directory, overriding the registry's location */
@@ -165,28 +109,44 @@ export interface ResolvedModel {
   fallbackWarning: string | null;
 }
 
+/** True when PIXELFIND_MODEL names a directory rather than a registry entry. */
+export const isModelPath = (model: string) =>
+  model.includes('/') || model.includes(path.sep) || model.startsWith('.');
+
 export function modelsDirFrom(options: Pick<ResolveOptions, 'modelsDir' | 'dataDir'> = {}): string {
   if (options.modelsDir) return path.resolve(options.modelsDir);
   return path.resolve(options.dataDir || './data', 'models');
 }
 
 export function modelDirOf(entry: ModelEntry, modelsDir: string): string {
-  return entry.location.kind === 'fixture' ? entry.location.dir : path.join(modelsDir, entry.location.folder);
+  return entry.location.kind === 'models-dir'
+    ? path.join(modelsDir, entry.location.folder)
+    : entry.location.dir;
 }
 
 export function getModelEntry(modelVersion: string): ModelEntry {
   const entry = MODELS[modelVersion];
   if (!entry) {
-    throw new Error(
-      `Unknown model ${JSON.stringify(modelVersion)}; known models: ${Object.keys(MODELS).join(', ')}`,
+    throw new ModelError(
+      'MODEL_UNKNOWN',
+      `Unknown model ${JSON.stringify(modelVersion)}; known models: ${Object.keys(MODELS).join(', ')} ` +
+        `(or give a model directory holding a ${MANIFEST_FILE})`,
     );
   }
   return entry;
 }
 
+/** Reads a model directory's manifest: the entry of a model that is data only. */
+export async function entryFromDirectory(dir: string): Promise<ModelEntry> {
+  const absolute = path.resolve(dir);
+  const manifest = await readManifest(absolute);
+  return { ...manifest, location: { kind: 'directory', dir: absolute } };
+}
+
 /** Files of `entry` missing from `dir` (relative paths). */
 export async function missingFiles(entry: ModelEntry, dir: string): Promise<string[]> {
   const files = Object.values(entry.files).filter((f): f is string => typeof f === 'string');
+  if (!entry.labels.file.startsWith('builtin:')) files.push(entry.labels.file);
   const missing: string[] = [];
   for (const file of files) {
     await access(path.join(dir, file)).catch(() => missing.push(file));
@@ -197,15 +157,18 @@ export async function missingFiles(entry: ModelEntry, dir: string): Promise<stri
 /** How to get a model's files, for error messages. */
 export function howToGet(entry: ModelEntry): string {
   if (entry.location.kind === 'fixture') return 'run `npm run fixtures:generate`';
+  if (entry.location.kind === 'directory')
+    return `put them next to ${MANIFEST_FILE} in ${entry.location.dir}`;
   return `run \`npm run model:download -- ${entry.modelVersion}\` (needs internet)`;
 }
 
 /** Picks the model to run and its directory. */
 export async function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
   const modelsDir = modelsDirFrom(options);
-  const chosen = options.model;
+  const chosen = options.model ?? undefined;
   if (options.entry || chosen) {
-    const entry = options.entry ?? getModelEntry(chosen!);
+    const entry =
+      options.entry ?? (isModelPath(chosen!) ? await entryFromDirectory(chosen!) : getModelEntry(chosen!));
     return {
       entry,
       dir: options.modelDir ? path.resolve(options.modelDir) : modelDirOf(entry, modelsDir),
@@ -225,4 +188,11 @@ export async function resolveModel(options: ResolveOptions = {}): Promise<Resolv
       `${tiny.modelVersion}, which only understands synthetic colour images. To get the real model, ` +
       `${howToGet(real)}, or set PIXELFIND_MODEL=${TINY_MODEL_VERSION} to silence this warning.`,
   };
+}
+
+/** Absolute path of a model's label vocabulary: built-in or in its directory. */
+export function labelsFileOf(entry: Pick<ModelEntry, 'labels'>, dir: string): string {
+  const { file } = entry.labels;
+  if (file.startsWith('builtin:')) return path.join(here, 'labels', `${file.slice('builtin:'.length)}.txt`);
+  return path.join(dir, file);
 }

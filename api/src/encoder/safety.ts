@@ -4,7 +4,8 @@ import type { Encoder } from './encoder.ts';
 import { ensureNsfwOnnx, NSFW_CLASSES, NSFW_IMAGE_SIZE } from './nsfw-onnx.ts';
 import { defaultIntraOpThreads, type SessionOptions } from './onnx-session.ts';
 import { decodeRgb } from './preprocess.ts';
-import { modelsDirFrom } from './registry.ts';
+import { labelsFileOf, modelsDirFrom } from './registry.ts';
+import { anyOf } from './scoring.ts';
 import { readLabels, type ZeroShotClassifier } from './zero-shot.ts';
 
 export type NsfwClass = (typeof NSFW_CLASSES)[number];
@@ -180,9 +181,9 @@ class NsfwWorker {
 
 /**
  * Safety scores from two signals: nsfwjs (its MobileNetV2, converted to ONNX from the weights in
- * its npm package, on onnxruntime in a worker thread) and CLIP zero-shot against unsafe concepts,
- * whose probability is a softmax over the concepts plus the model's tag vocabulary (so "unsafe"
- * has to beat ordinary labels).
+ * its npm package, on onnxruntime in a worker thread) and zero-shot against unsafe concepts with
+ * the model family's scoring (scoring.ts): for CLIP a softmax over the concepts plus the model's
+ * tag vocabulary (so "unsafe" has to beat ordinary labels), for SigLIP a sigmoid per concept.
  */
 export async function createSafetyScorer(options: SafetyOptions): Promise<SafetyScorer> {
   const { encoder } = options;
@@ -190,7 +191,8 @@ export async function createSafetyScorer(options: SafetyOptions): Promise<Safety
   const concepts = options.unsafeConcepts ?? entry.unsafeConcepts.concepts;
   if (concepts.length === 0) throw new Error('Expected at least one unsafe concept');
   const template = options.conceptTemplate ?? entry.unsafeConcepts.template;
-  const references = (await readLabels(entry.labels.file)).filter((l) => !concepts.includes(l));
+  const labelsFile = labelsFileOf(entry, encoder.info.dir);
+  const references = (await readLabels(labelsFile)).filter((l) => !concepts.includes(l));
 
   const classifierPromise: Promise<ZeroShotClassifier> = encoder.createClassifier(
     [...concepts, ...references],
@@ -239,7 +241,13 @@ export async function createSafetyScorer(options: SafetyOptions): Promise<Safety
       const conceptMatches = concepts
         .map((concept, i) => ({ concept, probability: probabilities[i]! }))
         .sort((a, b) => b.probability - a.probability);
-      const conceptSafety = clamp01(1 - conceptMatches.reduce((s, m) => s + m.probability, 0));
+      const conceptSafety = clamp01(
+        1 -
+          anyOf(
+            conceptMatches.map((m) => m.probability),
+            entry.scoring,
+          ),
+      );
       const nsfwClasses = await nsfwPart(bytes);
       const nsfwScore = nsfwClasses ? nsfwSafety(nsfwClasses) : null;
       return {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyClip } from '../../../test/fixtures/tiny-clip/generate.ts';
-import { ClipTokenizer } from './tokenizer.ts';
+import { TextTokenizer } from './tokenizer.ts';
 
 const casesFile = path.resolve(import.meta.dirname, '../../../test/fixtures/tiny-clip/tokenizer-cases.json');
 
@@ -13,12 +13,12 @@ interface Case {
 }
 
 describe('tiny CLIP tokenizer', () => {
-  let tokenizer: ClipTokenizer;
+  let tokenizer: TextTokenizer;
   let cases: Case[];
 
   beforeAll(async () => {
     const dir = await ensureTinyClip();
-    tokenizer = await ClipTokenizer.load(
+    tokenizer = await TextTokenizer.load(
       path.join(dir, 'tokenizer.json'),
       path.join(dir, 'tokenizer_config.json'),
       77,

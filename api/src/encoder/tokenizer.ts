@@ -9,25 +9,51 @@ export interface TokenizedBatch {
   length: number;
 }
 
+/** The manifest's tokenizer and padding rules (manifest.ts). */
+export interface TokenizerRules {
+  /** most tokens per text, special tokens included (CLIP 77, SigLIP 64) */
+  contextLength: number;
+  /** `longest`: pad each batch to its longest text; `max_length`: always to contextLength */
+  padding: 'longest' | 'max_length';
+  /** default: the tokenizer config's pad_token, else the end token */
+  padId?: number | undefined;
+  /** default: the tokenizer config's eos_token (CLIP `<|endoftext|>`) */
+  eosId?: number | undefined;
+  /** lower-case before tokenising (SigLIP 2, open_clip) */
+  lowercase?: boolean;
+}
+
 /**
- * CLIP tokenisation over @huggingface/tokenizers (pure JS, reads tokenizer.json, no network):
- * `<|startoftext|> tokens <|endoftext|>`, cut to the context length with the end token kept,
- * padded per batch to its longest row with the pad token (CLIP: the end token) and a zero mask.
+ * Text tokenisation over @huggingface/tokenizers (pure JS, reads tokenizer.json, no network;
+ * BPE as CLIP and Gemma/SigLIP 2 use, SentencePiece Unigram as SigLIP uses, WordPiece):
+ * the tokenizer's own special tokens (CLIP `<|startoftext|> tokens <|endoftext|>`, SigLIP
+ * `tokens </s>`), cut to the context length with the end token kept, padded with the pad token
+ * either per batch to its longest row (CLIP) or always to the context length (SigLIP,
+ * MobileCLIP); the attention mask marks the real tokens.
  */
-export class ClipTokenizer {
+export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
-    /** most tokens per text, start and end tokens included (CLIP: 77) */
+    /** most tokens per text, special tokens included */
     readonly contextLength: number,
     readonly eosId: number,
     readonly padId: number,
+    readonly padding: TokenizerRules['padding'],
+    readonly lowercase: boolean,
   ) {}
 
   static async load(
     tokenizerPath: string,
     tokenizerConfigPath: string | null,
-    contextLength: number,
-  ): Promise<ClipTokenizer> {
+    rules: TokenizerRules | number,
+  ): Promise<TextTokenizer> {
+    const {
+      contextLength,
+      padding,
+      padId: padOverride,
+      eosId: eosOverride,
+      lowercase = false,
+    } = typeof rules === 'number' ? { contextLength: rules, padding: 'longest' as const } : rules;
     const tokenizerJson = await readJson(tokenizerPath);
     const config = tokenizerConfigPath ? await readJson(tokenizerConfigPath) : {};
     let tokenizer: Tokenizer;
@@ -39,34 +65,39 @@ export class ClipTokenizer {
       );
     }
     const eosToken = stringField(config, 'eos_token') ?? '<|endoftext|>';
-    const eosId = tokenizer.token_to_id(eosToken);
+    const eosId = eosOverride ?? tokenizer.token_to_id(eosToken);
     if (eosId === undefined) throw new Error(`${tokenizerPath} has no end token ${eosToken}`);
     const padToken = stringField(config, 'pad_token');
-    const padId = (padToken === undefined ? undefined : tokenizer.token_to_id(padToken)) ?? eosId;
+    const padId =
+      padOverride ?? (padToken === undefined ? undefined : tokenizer.token_to_id(padToken)) ?? eosId;
     const configured = (config as { model_max_length?: unknown }).model_max_length;
-    // tokenizer configs without a limit say 1e30; the registry's context length wins then
+    // tokenizer configs without a limit say 1e30; the manifest's context length wins then.
+    // With fixed-length padding the manifest's length is the model's input shape: it wins too.
     const length =
-      typeof configured === 'number' && configured > 2 && configured < 100_000
+      padding === 'longest' && typeof configured === 'number' && configured > 2 && configured < 100_000
         ? Math.min(configured, contextLength)
         : contextLength;
-    return new ClipTokenizer(tokenizer, length, eosId, padId);
+    return new TextTokenizer(tokenizer, length, eosId, padId, padding, lowercase);
   }
 
-  /** Token ids of one text, start and end tokens included, at most contextLength of them. */
+  /** Token ids of one text, special tokens included, at most contextLength of them. */
   encode(text: string): number[] {
-    const { ids } = this.tokenizer.encode(text);
+    const { ids } = this.tokenizer.encode(this.lowercase ? text.toLowerCase() : text);
     if (ids.length <= this.contextLength) return ids;
-    return [...ids.slice(0, this.contextLength - 1), this.eosId];
+    // keep the end token last when the tokenizer adds one (CLIP, SigLIP); else a plain cut
+    if (ids.at(-1) === this.eosId) return [...ids.slice(0, this.contextLength - 1), this.eosId];
+    return ids.slice(0, this.contextLength);
   }
 
   tokens(text: string): string[] {
-    return this.tokenizer.tokenize(text, { add_special_tokens: true });
+    return this.tokenizer.tokenize(this.lowercase ? text.toLowerCase() : text, { add_special_tokens: true });
   }
 
-  /** Pads a batch of encoded texts to a rectangle. */
+  /** Pads a batch of encoded texts to a rectangle: its longest row, or the context length. */
   pad(rows: number[][]): TokenizedBatch {
     const batch = rows.length;
-    const length = Math.max(1, ...rows.map((r) => r.length));
+    const length =
+      this.padding === 'max_length' ? this.contextLength : Math.max(1, ...rows.map((r) => r.length));
     const inputIds = new BigInt64Array(batch * length).fill(BigInt(this.padId));
     const attentionMask = new BigInt64Array(batch * length);
     rows.forEach((row, b) => {

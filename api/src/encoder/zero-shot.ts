@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { labelProbabilities, type Scoring } from './scoring.ts';
 
 export const ZERO_SHOT_SOURCE = 'clip-zero-shot' as const;
 
 export interface Tag {
   label: string;
-  /** softmax probability over the vocabulary, in [0,1] */
+  /** probability in [0,1]: softmax over the vocabulary (CLIP) or sigmoid per label (SigLIP) */
   confidence: number;
   source: typeof ZERO_SHOT_SOURCE;
 }
@@ -33,8 +34,9 @@ export async function readLabels(file: string): Promise<string[]> {
 export const prompt = (template: string, label: string) => template.replaceAll('{}', label);
 
 /**
- * CLIP zero-shot classification: softmax over the vocabulary of logitScale x cosine(image,
- * label prompt). The label embeddings are computed once, when the classifier is made.
+ * Zero-shot classification with the model family's scoring (scoring.ts): softmax over the
+ * vocabulary of logitScale x cosine(image, label prompt) for CLIP, a sigmoid per label with
+ * SigLIP's bias. The label embeddings are computed once, when the classifier is made.
  */
 export class ZeroShotClassifier {
   readonly dimension: number;
@@ -43,7 +45,7 @@ export class ZeroShotClassifier {
     readonly labels: readonly string[],
     /** L2-normalised text embeddings, one per label */
     private readonly embeddings: readonly Float32Array[],
-    readonly logitScale: number,
+    readonly scoring: Scoring,
   ) {
     if (labels.length !== embeddings.length || labels.length === 0) {
       throw new Error(
@@ -61,15 +63,12 @@ export class ZeroShotClassifier {
       );
     }
     const norm = Math.hypot(...embedding) || 1;
-    const logits = this.embeddings.map((e) => {
+    const cosines = this.embeddings.map((e) => {
       let dot = 0;
       for (let i = 0; i < e.length; i++) dot += e[i]! * embedding[i]!;
-      return (this.logitScale * dot) / norm;
+      return dot / norm;
     });
-    const max = Math.max(...logits);
-    const exps = logits.map((l) => Math.exp(l - max));
-    const sum = exps.reduce((a, b) => a + b, 0);
-    return Float64Array.from(exps, (e) => e / sum);
+    return labelProbabilities(cosines, this.scoring);
   }
 
   /** Labels whose probability reaches `threshold`, most probable first, at most `limit`. */

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../errors.ts';
+import { appErrorOf } from '../../../test/support/app-error.ts';
 import { fetchImageUrl, parseAllowHosts } from './safe-fetch.ts';
 
 const IMAGE = Buffer.from('not really a png, the caller sniffs it');
@@ -90,16 +90,7 @@ async function startServer(host: string): Promise<TestServer> {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected the fetch to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
-}
+const rejection = (promise: Promise<unknown>) => appErrorOf(promise, 'the fetch to fail');
 
 let local: TestServer; // 127.0.0.1
 let other: TestServer; // 127.0.0.2, a second "host" for redirect tests

@@ -16,6 +16,12 @@ import { createDatabase } from '../db/create-database.ts';
 import type { Database } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { createEncoder, type Encoder } from '../encoder/index.ts';
+import { createEncoderPool, type EncoderLoader, type EncoderPool } from '../lifecycle/encoder-pool.ts';
+import { createIndexVersionsRepository } from '../lifecycle/index-versions.repository.ts';
+import { createLifecycleService, type LifecycleService } from '../lifecycle/lifecycle.service.ts';
+import { createServing, type Serving } from '../lifecycle/serving.ts';
+import { createQualityRepository } from '../quality/quality.repository.ts';
+import { createSearchRepository } from '../search/search.repository.ts';
 
 /** Adapters a caller (a test) passes in; the graph does not close what it did not open. */
 export interface CoreOverrides {
@@ -23,6 +29,8 @@ export interface CoreOverrides {
   cache?: Cache;
   blobs?: BlobStore;
   encoder?: Encoder;
+  /** Loads another model version's encoder (tests: generated models). Default: createEncoder. */
+  loadEncoder?: EncoderLoader;
   /** The process's root logger. Default: one made from LOG_LEVEL. */
   logger?: RootLogger;
   /** Where in-process shards report their `pixelfind_shard_*` series (the API's registry). Default: nowhere. */
@@ -41,6 +49,12 @@ export interface CoreGraph {
   encoder: Encoder;
   /** The search cluster as the rest of the API sees it (built in buildSearchCluster only). */
   cluster: ClusterClient;
+  /** One encoder per model version served or built here (the configured one first). */
+  encoders: EncoderPool;
+  /** Which model version serves each query (Postgres index_versions, re-read every poll). */
+  serving: Serving;
+  /** Re-index, gate, promote, rollback, traffic slice, golden queries. */
+  lifecycle: LifecycleService;
   /** Closes what buildCore opened, last opened first. */
   close(): Promise<void>;
 }
@@ -99,6 +113,58 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
       logger: log('encoder'),
     }));
   const cluster = await buildSearchCluster(config, db, encoder, logger, overrides.shardMetrics);
+  const load: EncoderLoader =
+    overrides.loadEncoder ??
+    ((model) =>
+      createEncoder({
+        modelsDir: config.encoder.modelsDir,
+        model,
+        executionProvider: config.encoder.executionProvider,
+        ...(config.encoder.intraOpThreads ? { intraOpThreads: config.encoder.intraOpThreads } : {}),
+        allowSpinning: config.encoder.allowSpinning,
+        logger: log('encoder'),
+      }));
+  const encoders = createEncoderPool(encoder, load);
+  const serving = createServing({
+    versions: createIndexVersionsRepository(db),
+    pool: encoders,
+    cluster,
+    pollMs: config.lifecycle.pollMs,
+    log: log('lifecycle'),
+  });
+  const lifecycle = createLifecycleService({
+    db,
+    pool: encoders,
+    serving,
+    cluster,
+    evaluation: {
+      quality: createQualityRepository(db),
+      search: createSearchRepository(db),
+      searcher: cluster,
+    },
+    settings: {
+      goldenRatio: config.lifecycle.goldenRatio,
+      minAnnRecall: config.lifecycle.minAnnRecall,
+      rollbackWindowSeconds: config.lifecycle.rollbackWindowSeconds,
+      dropRetiredEmbeddings: config.lifecycle.dropRetiredEmbeddings,
+      autoModel: config.lifecycle.autoReindex ? encoder.modelVersion : null,
+    },
+    log: log('lifecycle'),
+  });
+  // the version Postgres says is ACTIVE serves from the first query (first-day flow: the
+  // configured model may not be it yet)
+  await serving.refresh();
+  serving.start();
+  const retireTimer = setInterval(
+    () => {
+      lifecycle
+        .retireCold()
+        .catch((error: unknown) => log('lifecycle').warn('retirement failed', { error: String(error) }));
+    },
+    Math.max(1000, Math.min(60_000, (config.lifecycle.rollbackWindowSeconds * 1000) / 4)),
+  );
+  retireTimer.unref();
+  await lifecycle.startConfiguredModel();
   return {
     config,
     logger,
@@ -108,8 +174,14 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
     blobs,
     encoder,
     cluster,
+    encoders,
+    serving,
+    lifecycle,
     async close() {
+      clearInterval(retireTimer);
+      await serving.stop();
       await cluster.close();
+      await encoders.close();
       if (!overrides.encoder) await encoder.close();
       if (!overrides.cache) await cache.close();
       if (!overrides.db) await db.close();

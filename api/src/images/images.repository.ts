@@ -53,6 +53,15 @@ export function createImagesRepository(db: Queryable) {
       return rows[0] ?? null;
     },
 
+    async findLiveByUploaderAndShas(uploaderId: string, sha256s: readonly string[]): Promise<ImageRecord[]> {
+      if (sha256s.length === 0) return [];
+      const { rows } = await db.query<ImageRecord>(
+        `SELECT ${IMAGE_COLUMNS} FROM images WHERE uploader_id = $1 AND sha256 = ANY($2::text[]) AND deleted_at IS NULL`,
+        [uploaderId, sha256s],
+      );
+      return rows;
+    },
+
     /** Live rows pointing at one blob (several uploaders may share its bytes). */
     async findLiveByStorageUrl(storageUrl: string): Promise<ImageRecord[]> {
       const { rows } = await db.query<ImageRecord>(

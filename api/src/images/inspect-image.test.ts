@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../errors.ts';
+import { appErrorOf } from '../../../test/support/app-error.ts';
 import { type ImageFormat, inspectImage, sniffImageType } from './inspect-image.ts';
 
 /** A 120x80 image with noise, so the encoded file has real entropy to truncate. */
@@ -26,16 +26,7 @@ const encoders: Record<ImageFormat, () => Promise<Buffer>> = {
   avif: () => base().avif({ effort: 0 }).toBuffer(),
 };
 
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected inspectImage to refuse the input');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
-}
+const rejection = (promise: Promise<unknown>) => appErrorOf(promise, 'inspectImage to refuse the input');
 
 function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);

@@ -115,6 +115,13 @@ export function createIndexJobsRepository(db: Queryable) {
       );
     },
 
+    /** Is any job ready to run now (an upload or a delete waiting for a worker)? */
+    async hasReady(): Promise<boolean> {
+      const { rows } = await db.query<{ ready: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM index_jobs WHERE state = 'queued' AND run_after <= now()) AS ready`,
+      );
+      return rows[0]?.ready ?? false;
+    },
     async depth(): Promise<{ queued: number; running: number; dead: number }> {
       const { rows } = await db.query<{ state: string; n: number }>(
         `SELECT state, count(*)::int AS n FROM index_jobs WHERE state <> 'done' GROUP BY state`,

@@ -32,21 +32,28 @@ export function createIndexingRepository(db: Queryable) {
       return rows[0]?.id ?? null;
     },
 
-    /** The vector of record, tags, safety and status, written together (idempotent). */
-    async markIndexed(args: {
-      imageId: string;
-      modelVersion: string;
-      vector: Float32Array;
-      tags: { label: string; confidence: number }[];
-      safetyScore: number;
-      safetyDetail: object;
-    }) {
+    /** One vector of record (idempotent: a second write replaces it and takes a new seq). */
+    async putEmbedding(imageId: string, modelVersion: string, vector: Float32Array): Promise<void> {
       await db.query(
         `INSERT INTO embeddings (image_id, model_version, dim, vector) VALUES ($1, $2, $3, $4)
          ON CONFLICT (image_id, model_version) DO UPDATE
            SET vector = EXCLUDED.vector, dim = EXCLUDED.dim, deleted_at = NULL, seq = DEFAULT`,
-        [args.imageId, args.modelVersion, args.vector.length, toBytes(args.vector)],
+        [imageId, modelVersion, vector.length, toBytes(vector)],
       );
+    },
+    /**
+     * The vectors of record (one per model version being served or built), tags, safety and
+     * status, written together (idempotent).
+     */
+    async markIndexed(args: {
+      imageId: string;
+      modelVersion: string;
+      embeddings: { modelVersion: string; vector: Float32Array }[];
+      tags: { label: string; confidence: number }[];
+      safetyScore: number;
+      safetyDetail: object;
+    }) {
+      for (const e of args.embeddings) await this.putEmbedding(args.imageId, e.modelVersion, e.vector);
       await db.query(`DELETE FROM tags WHERE image_id = $1 AND source = 'clip-zero-shot'`, [args.imageId]);
       if (args.tags.length > 0) {
         await db.query(
@@ -108,3 +115,4 @@ export function createIndexingRepository(db: Queryable) {
     },
   };
 }
+export type IndexingRepository = ReturnType<typeof createIndexingRepository>;

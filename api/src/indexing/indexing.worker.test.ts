@@ -29,7 +29,7 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     if (!keys.has(uploaderId))
       keys.set(uploaderId, (await t.services.apiKeys.create('user', uploaderId)).key);
     const headers = { authorization: `Bearer ${keys.get(uploaderId)}` };
-    const { body } = await t.upload(bytes, { uploaderId }, { headers });
+    const { body } = await t.upload(bytes, {}, { headers });
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id;
   };

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import type { Database } from '../db/database.ts';
+import type { InTransaction } from '../db/unit-of-work.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
-import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
+import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
-import { type ClaimedJob, createIndexJobsRepository } from './index-jobs.repository.ts';
+import type { ClaimedJob, IndexJobsRepository } from './index-jobs.repository.ts';
 import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
-import { createIndexingRepository, type ImageToIndex } from './indexing.repository.ts';
+import type { ImageToIndex, IndexingRepository } from './indexing.repository.ts';
 
 export type JobOutcome = 'indexed' | 'duplicate' | 'rejected' | 'skipped' | 'retry' | 'dead';
 
@@ -26,8 +26,17 @@ export interface WorkerOptions {
   backoffBaseSeconds?: number;
 }
 
+/** The worker's repositories; inside a transaction it gets the jobs and images ones bound to it. */
+export interface IndexingRepositories {
+  jobs: IndexJobsRepository;
+  images: IndexingRepository;
+}
+
 export interface WorkerDeps {
-  db: Database;
+  repositories: IndexingRepositories;
+  /** The job settles with its image in one transaction (built by the composition root). */
+  transaction: InTransaction<IndexingRepositories>;
+  blockedContent: ContentBlocklistRepository;
   blobs: BlobStore;
   embedder: ImageEmbedder;
   safety: SafetyCheck;
@@ -36,6 +45,11 @@ export interface WorkerDeps {
   log?: LogSink;
   /** Seconds from upload to INDEXED, for each image indexed (freshness metric). */
   onIndexed?: (seconds: number) => void;
+  /**
+   * The model versions every upload is written to, the ACTIVE first (the lifecycle's warm
+   * versions: a shadow re-index in progress gets fresh uploads too). Default: the embedder's only.
+   */
+  targets?: () => { modelVersion: string; encoder: Pick<ImageEmbedder, 'encodeImages'> }[];
   /** Each job's outcome as it settles (the jobs metric). */
   onSettled?: (outcome: JobOutcome) => void;
 }
@@ -56,8 +70,8 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   const pollMs = options.pollMs ?? 250;
   const backoffBase = options.backoffBaseSeconds ?? 2;
   const owner = `worker-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const jobs = createIndexJobsRepository(deps.db);
-  const images = createIndexingRepository(deps.db);
+  const { jobs, images } = deps.repositories;
+  const { transaction } = deps;
   const log = deps.log ?? silentLogger;
   const { embedder } = deps;
 
@@ -77,9 +91,9 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   async function fail(job: ClaimedJob, error: unknown): Promise<JobOutcome> {
     const message = describe(error);
     if (job.attempts >= maxAttempts) {
-      await deps.db.transaction(async (tx) => {
-        await createIndexJobsRepository(tx).bury(owner, job.id, message);
-        await createIndexingRepository(tx).markFailed(job.image_id, message);
+      await transaction(async (tx) => {
+        await tx.jobs.bury(owner, job.id, message);
+        await tx.images.markFailed(job.image_id, message);
       });
       log.error('index job dead', { job: job.id, image: job.image_id, error: message });
       return 'dead';
@@ -89,51 +103,87 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     return 'retry';
   }
 
+  const targetsOf = () => {
+    const targets = deps.targets?.() ?? [];
+    return targets.length > 0 ? targets : [{ modelVersion: embedder.modelVersion, encoder: embedder }];
+  };
+  const versionsOf = () => targetsOf().map((t) => t.modelVersion);
+
+  /** The image's vector under every target version: the ACTIVE one must succeed, others may skip. */
+  async function vectorsFor(
+    image: ImageToIndex,
+    bytes: Buffer,
+    vector: Float32Array,
+  ): Promise<{ modelVersion: string; vector: Float32Array }[]> {
+    const out: { modelVersion: string; vector: Float32Array }[] = [];
+    for (const [i, target] of targetsOf().entries()) {
+      if (target.modelVersion === embedder.modelVersion) {
+        out.push({ modelVersion: target.modelVersion, vector });
+        continue;
+      }
+      try {
+        const [v] = await target.encoder.encodeImages([bytes]);
+        if (!v) throw new Error('encoder returned no vector');
+        out.push({ modelVersion: target.modelVersion, vector: v });
+      } catch (error) {
+        if (i === 0) throw error;
+        // skip: a version being built sweeps up images without its vector before it is READY
+        log.warn('upload not written to a non-active model version', {
+          image: image.id,
+          modelVersion: target.modelVersion,
+          error: describe(error),
+        });
+      }
+    }
+    return out;
+  }
+
   async function indexOne(
     job: ClaimedJob,
     image: ImageToIndex,
     bytes: Buffer,
     vector: Float32Array,
   ): Promise<JobOutcome> {
-    const modelVersion = embedder.modelVersion;
+    const modelVersion = targetsOf()[0]!.modelVersion;
     // blocked content never reaches the index: a copy promoted after its original was deleted,
     // or an upload that was queued before the flag
     const phash = (await perceptualHash(bytes).catch(() => ({ hash: null }))).hash;
-    const blocked = await createContentBlocklistRepository(deps.db).match(image.sha256, phash);
+    const blocked = await deps.blockedContent.match(image.sha256, phash);
     if (blocked) {
-      await deps.db.transaction(async (tx) => {
-        await createIndexingRepository(tx).markBlockedContent(image.id, phashToSql(phash), blocked.by);
-        await createIndexJobsRepository(tx).complete(owner, job.id);
+      await transaction(async (tx) => {
+        await tx.images.markBlockedContent(image.id, phashToSql(phash), blocked.by);
+        await tx.jobs.complete(owner, job.id);
       });
       return 'rejected';
     }
     const twin = await images.indexedTwin(image.id, image.sha256, modelVersion);
     if (twin) {
       // skip: these exact bytes are already in the index under another id
-      await deps.db.transaction(async (tx) => {
-        await createIndexingRepository(tx).markDuplicate(image.id, twin);
-        await createIndexJobsRepository(tx).complete(owner, job.id);
+      await transaction(async (tx) => {
+        await tx.images.markDuplicate(image.id, twin);
+        await tx.jobs.complete(owner, job.id);
       });
       return 'duplicate';
     }
     const safety = await deps.safety.score(bytes, vector);
     if (safety.score < threshold) {
-      await deps.db.transaction(async (tx) => {
-        await createIndexingRepository(tx).markRejected(image.id, safety.score, safety);
-        await createIndexJobsRepository(tx).complete(owner, job.id);
+      await transaction(async (tx) => {
+        await tx.images.markRejected(image.id, safety.score, safety);
+        await tx.jobs.complete(owner, job.id);
       });
       return 'rejected';
     }
     const tags = await embedder.tagImage(vector);
+    const embeddings = await vectorsFor(image, bytes, vector);
     // the record first, then the shard: a shard rebuild reads the record, so a vector that
     // reached a hot tier before its row committed could be dropped by a rebuild that started
     // in between. The job completes only after the shard took the vector; a crash in between
     // re-runs the job, and both steps are idempotent.
-    const seconds = await deps.db.transaction((tx) =>
-      createIndexingRepository(tx).markIndexed({
+    const seconds = await transaction((tx) =>
+      tx.images.markIndexed({
         imageId: image.id,
-        modelVersion,
-        vector,
+        modelVersion: embedder.modelVersion,
+        embeddings,
         tags,
         safetyScore: safety.score,
         safetyDetail: safety,
@@ -142,9 +192,18 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     // the record is committed: the image is INDEXED whatever the shard says now. A shard that is
     // down catches up from the embeddings table when it returns (refill by seq on start, and the
     // periodic catch-up of search-cluster/src/shard/catch-up.ts while it runs)
-    await deps.vectors.upsert(modelVersion, [{ id: BigInt(image.id), vector }]).catch((error: unknown) => {
-      log.warn('shard write deferred to catch-up', { job: job.id, image: image.id, error: describe(error) });
-    });
+    for (const e of embeddings) {
+      await deps.vectors
+        .upsert(e.modelVersion, [{ id: BigInt(image.id), vector: e.vector }])
+        .catch((error: unknown) => {
+          log.warn('shard write deferred to catch-up', {
+            job: job.id,
+            image: image.id,
+            modelVersion: e.modelVersion,
+            error: describe(error),
+          });
+        });
+    }
     await jobs.complete(owner, job.id);
     if (seconds !== null) deps.onIndexed?.(seconds);
     return 'indexed';
@@ -185,7 +244,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         try {
           if (!image || image.deleted_at || job.kind === 'delete') {
             if (job.kind === 'delete' || image?.deleted_at) {
-              await deps.vectors.remove(embedder.modelVersion, [BigInt(job.image_id)]);
+              for (const version of versionsOf()) await deps.vectors.remove(version, [BigInt(job.image_id)]);
             }
             await jobs.complete(owner, job.id);
             outcomes.set(job.id, 'skipped');
@@ -240,6 +299,8 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
   return {
     owner,
     runBatch,
+    /** Index jobs waiting (not re-index work): the shadow re-index yields while there are any. */
+    hasPendingUploads: () => jobs.hasReady(),
     counts: () => ({ ...counts }),
 
     /** Runs until stop(); drains the queue, then polls. Call `nudge()` after an upload. */

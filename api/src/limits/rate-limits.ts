@@ -66,15 +66,7 @@ export function createRateLimits(settings: RateLimitSettings, redisUrl: string |
   }
 
   return {
-    /** The caller's address: the socket's, or the first X-Forwarded-For hop when trusted. */
-    addressOf(request: Request, socketAddress: string | null): string | null {
-      if (settings.trustForwardedFor) {
-        const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-        if (forwarded) return forwarded;
-      }
-      return socketAddress;
-    },
-    /** One request: the address budget (no address: an in-process call), then the key's. */
+    /** One request: the address budget (clientAddressOf; none: an in-process call), then the key's. */
     async admitRequest(address: string | null, apiKey: string | null) {
       if (address && !(settings.exemptLoopback && isLoopback(address)))
         await consume(perAddress, address, 'requests from this address');

@@ -1,22 +1,44 @@
 import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 
+const FlagImageInput = builder.inputType('FlagImageInput', {
+  description: 'An image to put on the safety blocklist.',
+  fields: (t) => ({
+    imageId: t.id({ required: true, description: 'The image to flag.' }),
+    reason: t.string({ required: true, description: 'Why, for the moderation log.' }),
+  }),
+});
+
 const FlagImagePayload = builder.objectRef<{ image: { id: string } }>('FlagImagePayload').implement({
-  fields: (t) => ({ imageId: t.id({ resolve: (p) => p.image.id }) }),
+  description: 'The flagged image.',
+  fields: (t) => ({
+    imageId: t.id({ description: 'The image that was flagged.', resolve: (p) => p.image.id }),
+  }),
+});
+
+const DeleteImageInput = builder.inputType('DeleteImageInput', {
+  description: 'An image to delete.',
+  fields: (t) => ({ imageId: t.id({ required: true, description: 'The image to delete.' }) }),
 });
 
 const DeleteImagePayload = builder.objectRef<{ id: string }>('DeleteImagePayload').implement({
-  fields: (t) => ({ imageId: t.exposeID('id'), deleted: t.boolean({ resolve: () => true }) }),
+  description: 'The deleted image.',
+  fields: (t) => ({
+    imageId: t.exposeID('id', { description: 'The image that was deleted.' }),
+    deleted: t.boolean({ description: 'Always true: a refused delete is an error.', resolve: () => true }),
+  }),
 });
 
 builder.mutationFields((t) => ({
   flagImage: t.field({
     type: FlagImagePayload,
     description: 'Moderators: puts an image on the safety blocklist. It disappears from the next query on.',
-    args: { id: t.arg.id({ required: true }), reason: t.arg.string({ required: true }) },
-    resolve: async (_root, args, ctx) => {
+    args: {
+      input: t.arg({ type: FlagImageInput, required: true, description: 'The image and the reason.' }),
+    },
+    resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'flag', ctx.services.policy);
-      const image = await ctx.services.moderation.flag(String(args.id), args.reason, ctx.caller);
+      const image = await ctx.services.moderation.flag(String(input.imageId), input.reason, ctx.caller);
       return { image };
     },
   }),
@@ -24,10 +46,10 @@ builder.mutationFields((t) => ({
     type: DeleteImagePayload,
     description:
       'The uploader (or a moderator): removes the image from results at once, then from shards and storage.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => {
+    args: { input: t.arg({ type: DeleteImageInput, required: true, description: 'The image to delete.' }) },
+    resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'delete', ctx.services.policy);
-      const image = await ctx.services.moderation.remove(String(args.id), ctx.caller);
+      const image = await ctx.services.moderation.remove(String(input.imageId), ctx.caller);
       ctx.loaders.imageById.clear(image.id);
       return { id: image.id };
     },

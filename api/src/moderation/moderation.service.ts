@@ -17,7 +17,8 @@ export interface ModerationDeps {
   blobs: BlobStore;
   blocklist: Blocklist;
   vectors: VectorWriter;
-  modelVersion: () => string;
+  /** Every model version whose index holds the image (the lifecycle's warm versions). */
+  modelVersions: () => string[];
   /** Default: silent. */
   log?: Pick<LogSink, 'warn' | 'error'>;
 }
@@ -33,6 +34,10 @@ export function createModerationService(deps: ModerationDeps) {
     if (stored !== null) return stored;
     const blob = await deps.blobs.get(blobKeyOf(storageUrl)).catch(() => null);
     return blob ? (await perceptualHash(blob.bytes).catch(() => ({ hash: null }))).hash : null;
+  }
+
+  async function removeEverywhere(ids: bigint[]): Promise<void> {
+    for (const version of deps.modelVersions()) await deps.vectors.remove(version, ids);
   }
 
   return {
@@ -56,7 +61,7 @@ export function createModerationService(deps: ModerationDeps) {
       // the record is written (and the safety epoch bumped); warm the set every query checks
       await deps.blocklist.add(id);
       const shardIds = [id, ...copies].map((x) => BigInt(x));
-      await deps.vectors.remove(deps.modelVersion(), shardIds).catch(async (error) => {
+      await removeEverywhere(shardIds).catch(async (error) => {
         // search gates on the rows meanwhile; delete jobs retry the shard removal
         for (const copy of [id, ...copies]) await images.enqueueIndexJob(copy, 'delete');
         log.warn('shard removal of flagged content deferred', { image: id, error: String(error) });
@@ -72,7 +77,7 @@ export function createModerationService(deps: ModerationDeps) {
       await moderation.softDelete(id);
       // results already exclude it (the row says DELETED); now the shards and the blob
       try {
-        await deps.vectors.remove(deps.modelVersion(), [BigInt(id)]);
+        await removeEverywhere([BigInt(id)]);
       } catch (error) {
         // a delete job retries the shard removal; search gates on the row meanwhile
         await images.enqueueIndexJob(id, 'delete');

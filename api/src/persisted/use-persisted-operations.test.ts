@@ -1,10 +1,17 @@
 import { readFileSync } from 'node:fs';
+import { addTypenameToDocument } from '@apollo/client/utilities';
+import { parse, print } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import type { Role } from '../auth/roles.ts';
+import { createMemoryCache } from '../cache/memory-cache.ts';
 import { maskError } from '../plugins/mask-error.ts';
+import { createApqRegistry } from './apq-registry.ts';
 import {
+  APOLLO_MANIFEST_PATH,
+  buildApolloManifest,
   buildPersistedManifest,
+  loadApolloManifest,
   loadPersistedManifest,
   MANIFEST_PATH,
   type PersistedManifest,
@@ -15,10 +22,15 @@ import { usePersistedOperations } from './use-persisted-operations.ts';
 
 const hello = 'query Hello($name: String) {\n  hello(name: $name)\n}';
 const bump = 'mutation Bump {\n  bump\n}';
+const greet = 'query Greet {\n  greet {\n    text\n  }\n}';
 const manifest: PersistedManifest = {
   [sha256Hex(hello)]: { name: 'Hello', type: 'query', document: hello },
   [sha256Hex(bump)]: { name: 'Bump', type: 'mutation', document: bump },
+  [sha256Hex(greet)]: { name: 'Greet', type: 'query', document: greet },
 };
+const apolloManifest = buildApolloManifest(manifest);
+/** The id Apollo Client's PersistedQueryLink sends: sha256 of print() of the document with __typename added. */
+const apolloIdOf = (document: string) => sha256Hex(print(addTypenameToDocument(parse(document))));
 const helloId = sha256Hex(hello);
 const bumpId = sha256Hex(bump);
 
@@ -28,9 +40,11 @@ function server() {
     maskedErrors: { maskError },
     logging: false,
     schema: createSchema({
-      typeDefs: 'type Query { hello(name: String): String! secret: String! } type Mutation { bump: Int! }',
+      typeDefs:
+        'type Query { hello(name: String): String! secret: String! greet: Greeting! } type Greeting { text: String! } type Mutation { bump: Int! }',
       resolvers: {
         Query: {
+          greet: () => ({ text: 'hi' }),
           hello: (_: unknown, { name }: { name?: string }) => `hello ${name ?? 'world'}`,
           secret: () => 's',
         },
@@ -40,6 +54,8 @@ function server() {
     plugins: [
       usePersistedOperations({
         manifest,
+        apolloManifest,
+        registry: createApqRegistry(createMemoryCache()),
         // the tests name the role in a header; the real roleOf looks the API key up
         roleOf: async (request) => (request.headers.get('x-test-role') ?? 'anonymous') as Role,
       }),
@@ -138,6 +154,41 @@ describe('usePersistedOperations', () => {
     expect(mismatch.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
 
+  it("accepts the id Apollo's PersistedQueryLink sends (the document with __typename) from a partner", async () => {
+    const { post } = server();
+    const id = apolloIdOf(greet);
+    expect(id).not.toBe(sha256Hex(greet));
+    const res = await post({ operationName: 'Greet', extensions: apq(id) }, 'partner');
+    // the Apollo form runs: Apollo's cache gets the __typename it asked for
+    expect(res.body).toEqual({ data: { greet: { text: 'hi', __typename: 'Greeting' } } });
+  });
+
+  it('registers APQ documents of callers that may send them, and runs them by hash alone later', async () => {
+    const { post } = server();
+    const query = '{ secret }';
+    const id = sha256Hex(query);
+    const notYet = await post({ extensions: apq(id) }, 'user');
+    expect(notYet.body.errors?.[0]?.message).toBe('PersistedQueryNotFound');
+    expect((await post({ query, extensions: apq(id) }, 'user')).body).toEqual({ data: { secret: 's' } });
+    expect((await post({ extensions: apq(id) }, 'anonymous')).body).toEqual({ data: { secret: 's' } });
+    // a registered document is no allow-list entry: a partner still cannot run it
+    const partner = await post({ extensions: apq(id) }, 'partner');
+    expect(partner.body.errors?.[0]?.message).toBe('PersistedQueryNotFound');
+    expect(partner.body.data).toBeUndefined();
+  });
+
+  it('registers nothing for a partner, whose APQ retry is refused', async () => {
+    const { post } = server();
+    const query = '{ secret hello }';
+    const id = sha256Hex(query);
+    expect((await post({ query, extensions: apq(id) }, 'partner')).body.errors?.[0]?.extensions.code).toBe(
+      'PERSISTED_QUERY_ONLY',
+    );
+    expect((await post({ extensions: apq(id) }, 'user')).body.errors?.[0]?.message).toBe(
+      'PersistedQueryNotFound',
+    );
+  });
+
   it('keeps mutations off GET even when persisted', async () => {
     const { call, bumps } = server();
     const res = await call(`/graphql?id=${bumpId}`);
@@ -149,6 +200,20 @@ describe('usePersistedOperations', () => {
 describe('persisted operations manifest', () => {
   it('is up to date with schema/operations (run npm run operations:build)', () => {
     expect(readFileSync(MANIFEST_PATH, 'utf8')).toBe(serialiseManifest(buildPersistedManifest()));
+    expect(JSON.parse(readFileSync(APOLLO_MANIFEST_PATH, 'utf8'))).toEqual(
+      buildApolloManifest(buildPersistedManifest()),
+    );
+  });
+
+  it("has, in Apollo's format, each operation as Apollo Client sends it (id = what its link hashes)", () => {
+    const apollo = loadApolloManifest();
+    expect(apollo.format).toBe('apollo-persisted-query-manifest');
+    const canonical = loadPersistedManifest();
+    for (const op of Object.values(canonical)) {
+      const entry = apollo.operations.find((o) => o.name === op.name)!;
+      expect(entry.id).toBe(apolloIdOf(op.document));
+      expect(entry.body).toBe(print(addTypenameToDocument(parse(op.document))));
+    }
   });
 
   it('loads, and every id is the sha256 of its document', () => {

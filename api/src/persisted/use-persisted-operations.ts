@@ -1,15 +1,29 @@
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import type { Role } from '../auth/roles.ts';
 import { AppError, badInput } from '../errors.ts';
-import { HEX_SHA256, loadPersistedManifest, type PersistedManifest, sha256Hex } from './manifest.ts';
+import type { ApqRegistry } from './apq-registry.ts';
+import {
+  type ApolloPersistedQueryManifest,
+  allowListOf,
+  HEX_SHA256,
+  loadApolloManifest,
+  loadPersistedManifest,
+  type PersistedManifest,
+  type PersistedOperation,
+  sha256Hex,
+} from './manifest.ts';
 
 export interface PersistedOperationsOptions {
   /** The caller's role, from its API key; asked only for documents that are not persisted. */
   roleOf: (request: Request) => Promise<Role>;
   /** The allow-list. Default: schema/persisted-operations.json, read once. */
   manifest?: PersistedManifest;
+  /** The same operations in Apollo's form. Default: schema/persisted-query-manifest.json; null: none. */
+  apolloManifest?: ApolloPersistedQueryManifest | null;
   /** Who may send a document that is not in the manifest. Default: everyone but partners. */
   mayRunPlainQueries?: (role: Role) => boolean;
+  /** APQ registrations of callers that may send documents; without one, nothing is registered. */
+  registry?: ApqRegistry;
 }
 
 /** The message Apollo's and others' APQ links look for before retrying with the full document. */
@@ -38,22 +52,35 @@ function requestedHash(request: Request, params: GraphQLParams & { id?: unknown 
 
 /**
  * Resolves persisted operations (GET `?id=<sha256>`, `{ id }` bodies, and the Automatic
- * Persisted Queries extension) from the manifest the edge also uses, and enforces its
+ * Persisted Queries extension) from the manifest the edge also uses, under its own ids and under
+ * the ids of its Apollo form (what Apollo Client's PersistedQueryLink sends), and enforces its
  * allow-list: partners may run persisted operations only, so going around the edge gains
- * nothing. Unknown ids answer `PersistedQueryNotFound` as the APQ protocol says; nothing is
- * registered at run time, the manifest is the whole list.
+ * nothing. An unknown id answers `PersistedQueryNotFound` as the APQ protocol says; callers that
+ * may send documents can then register theirs (hash and document together), and send the hash
+ * alone from then on.
  */
 export function usePersistedOperations({
   roleOf,
   manifest,
+  apolloManifest,
   mayRunPlainQueries = (role) => role !== 'partner',
+  registry,
 }: PersistedOperationsOptions): Plugin {
-  let operations = manifest;
+  let allowList: Map<string, PersistedOperation> | undefined;
+  const refuse = () =>
+    new AppError(
+      'PERSISTED_QUERY_ONLY',
+      'This API key may run persisted operations only: send ?id=<sha256> or extensions.persistedQuery',
+    );
   return {
     async onParams({ params, request, setParams }) {
-      operations ??= loadPersistedManifest();
+      allowList ??= allowListOf(
+        manifest ?? loadPersistedManifest(),
+        apolloManifest === undefined ? loadApolloManifest() : apolloManifest,
+      );
       const { id: _id, ...rest } = params as GraphQLParams & { id?: unknown };
       const hash = requestedHash(request, params);
+      let register: string | null = null;
       if (hash !== undefined && hash !== null) {
         if (typeof hash !== 'string' || !HEX_SHA256.test(hash.toLowerCase())) {
           throw badInput('Expected the persisted query id to be a sha256 digest in hex (64 characters)');
@@ -62,7 +89,7 @@ export function usePersistedOperations({
         if (typeof rest.query === 'string' && sha256Hex(rest.query) !== id) {
           throw badInput('The persisted query id is not the sha256 of the query sent with it');
         }
-        const persisted = operations[id];
+        const persisted = allowList.get(id);
         if (persisted) {
           setParams({
             ...rest,
@@ -71,17 +98,21 @@ export function usePersistedOperations({
           });
           return;
         }
-        if (typeof rest.query !== 'string')
-          throw new AppError('PERSISTED_QUERY_NOT_FOUND', PERSISTED_QUERY_NOT_FOUND);
-        // an APQ client registering a document we do not know: it is a plain query from here on
+        if (typeof rest.query !== 'string') {
+          // the hash alone: a registered document, for callers that may send documents
+          const registered =
+            registry && mayRunPlainQueries(await roleOf(request)) ? await registry.get(id) : null;
+          if (!registered) throw new AppError('PERSISTED_QUERY_NOT_FOUND', PERSISTED_QUERY_NOT_FOUND);
+          setParams({ ...rest, query: registered });
+          return;
+        }
+        // an APQ client registering a document we do not know: a plain query from here on
+        register = id;
       }
       if (rest.query === undefined || rest.query === null) return; // yoga answers "Must provide query string."
-      if (!mayRunPlainQueries(await roleOf(request))) {
-        throw new AppError(
-          'PERSISTED_QUERY_ONLY',
-          'This API key may run persisted operations only: send ?id=<sha256> or extensions.persistedQuery',
-        );
-      }
+      if (!mayRunPlainQueries(await roleOf(request))) throw refuse();
+      if (register && registry && typeof rest.query === 'string')
+        await registry.register(register, rest.query);
       if ('id' in params) setParams(rest);
     },
   };

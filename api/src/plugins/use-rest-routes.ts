@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { keyFromHeaders } from '../auth/api-keys.service.ts';
 import * as rest from '../edge-trust/rest-mapping.ts';
-import { loadPersistedManifest, type PersistedManifest } from '../persisted/manifest.ts';
+import {
+  APOLLO_MANIFEST_PATH,
+  loadPersistedManifest,
+  type PersistedManifest,
+} from '../persisted/manifest.ts';
 import { CSRF_HEADERS } from './use-cors-csrf.ts';
 import { usePartialDataStatus } from './use-partial-data-status.ts';
 
@@ -44,6 +48,7 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
   let yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>> | undefined;
   let manifest = options.manifest;
   let openapi: string | undefined;
+  let apolloManifest: string | undefined;
 
   async function run(
     request: Request,
@@ -67,7 +72,7 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
     if (file) {
       const form = new fetchAPI.FormData();
       form.set('operations', JSON.stringify(params));
-      form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+      form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
       form.set('0', file, file.name || 'image');
       body = form;
       // the outer request passed the CSRF rule (see above)
@@ -96,6 +101,15 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
         openapi ??= readFileSync(OPENAPI_PATH, 'utf8');
         endResponse(
           new fetchAPI.Response(openapi, {
+            headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
+          }),
+        );
+        return;
+      }
+      if (url.pathname === '/persisted-query-manifest.json' && request.method === 'GET') {
+        apolloManifest ??= readFileSync(APOLLO_MANIFEST_PATH, 'utf8');
+        endResponse(
+          new fetchAPI.Response(apolloManifest, {
             headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
           }),
         );

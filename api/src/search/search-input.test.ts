@@ -17,7 +17,9 @@ describe('search input', () => {
       textWeight: 0.5,
       limit: 20,
       offset: 0,
+      minSimilarity: null,
     });
+    expect(parseSearchInput({ text: 'red', minSimilarity: -1 }).minSimilarity).toBe(-1);
   });
 
   it('normalises labels and keeps one image source', () => {
@@ -37,6 +39,8 @@ describe('search input', () => {
     ['limit 101', { text: 'a', limit: 101 }],
     ['offset 1001', { text: 'a', offset: 1001 }],
     ['a malformed imageId', { imageId: 'abc' }],
+    ['minSimilarity 1.01', { text: 'a', minSimilarity: 1.01 }],
+    ['minSimilarity NaN', { text: 'a', minSimilarity: Number.NaN }],
     ['11 labels', { text: 'a', labels: Array.from({ length: 11 }, (_, i) => `l${i}`) }],
   ])('refuses %s with BAD_USER_INPUT', (_name, raw) => {
     expect(code(() => parseSearchInput(raw))).toBe('BAD_USER_INPUT');

@@ -13,6 +13,7 @@ export interface RawSearchInput {
   labels?: readonly string[] | null;
   limit?: number | null;
   offset?: number | null;
+  minSimilarity?: number | null;
 }
 
 export interface SearchInput {
@@ -26,6 +27,8 @@ export interface SearchInput {
   labels: string[];
   limit: number;
   offset: number;
+  /** the only relevance cut when given (cosine, -1..1); null: the model version's floor and the adaptive cut */
+  minSimilarity: number | null;
 }
 
 export const MAX_LIMIT = 100;
@@ -53,6 +56,13 @@ export function parseSearchInput(raw: RawSearchInput): SearchInput {
   if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
     throw badInput(`Expected offset between 0 and ${MAX_OFFSET} but received ${offset}`);
   }
+  const minSimilarity = raw.minSimilarity ?? null;
+  if (
+    minSimilarity !== null &&
+    !(Number.isFinite(minSimilarity) && minSimilarity >= -1 && minSimilarity <= 1)
+  ) {
+    throw badInput(`Expected minSimilarity between -1 and 1 but received ${minSimilarity}`);
+  }
   const labels = [...new Set((raw.labels ?? []).map((l) => l.trim().toLowerCase()))];
   if (labels.length > MAX_LABELS)
     throw badInput(`Expected at most ${MAX_LABELS} labels but received ${labels.length}`);
@@ -71,5 +81,6 @@ export function parseSearchInput(raw: RawSearchInput): SearchInput {
     labels,
     limit,
     offset,
+    minSimilarity,
   };
 }

@@ -5,6 +5,8 @@ import type { QueryLogEntry } from '../feedback/query-log.ts';
 export interface QueryEncoder {
   readonly modelVersion: string;
   readonly dimension: number;
+  /** the model's manifest, when it has one: its similarity floor is the default relevance floor */
+  readonly entry?: { similarityFloor: number; adaptiveMargin: number };
   encodeText(text: string): Promise<Float32Array>;
   encodeImage(image: Buffer): Promise<Float32Array>;
 }

@@ -3,6 +3,7 @@ import { builder } from '../builder.ts';
 import { clientAddressOf, edgeChannel } from '../edge-trust/use-edge-trust.ts';
 import { callerRefOf } from '../feedback/caller-ref.ts';
 import { ImageRef } from '../images/images.schema.ts';
+import { markSliced } from '../lifecycle/use-slice-no-store.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
 import { MAX_LIMIT, MAX_OFFSET } from './search-input.ts';
 
@@ -23,7 +24,10 @@ const FusionEnum = builder.enumType('Fusion', {
 const SearchInputRef = builder.inputType('SearchInput', {
   description: 'Text, a reference image (one of image, imageUrl, imageId), or both.',
   fields: (t) => ({
-    text: t.string({ required: false }),
+    text: t.string({
+      required: false,
+      description: 'Words to search for (at most the text limit in tokens).',
+    }),
     imageUrl: t.string({
       required: false,
       description: 'An http(s) URL the API fetches (public hosts only).',
@@ -42,6 +46,13 @@ const SearchInputRef = builder.inputType('SearchInput', {
     labels: t.stringList({ required: false, description: 'Only images carrying every one of these labels.' }),
     limit: t.int({ required: false, description: `Default 20, at most ${MAX_LIMIT}.` }),
     offset: t.int({ required: false, description: `Default 0, at most ${MAX_OFFSET}.` }),
+    minSimilarity: t.float({
+      required: false,
+      description:
+        'The lowest cosine similarity a hit may have, in [-1, 1]; replaces the model version floor and the ' +
+        'adaptive cut. Default: the floor of the model version, raised for text queries to the best hit ' +
+        "minus the model's adaptive margin.",
+    }),
   }),
 });
 
@@ -57,30 +68,60 @@ const SignalsRef = builder.objectRef<SearchHit['signals']>('RankingSignals').imp
 });
 
 const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
+  description: 'One result: an indexed image and why it ranks where it does.',
   fields: (t) => ({
-    image: t.field({ type: ImageRef, resolve: (hit) => hit.image }),
-    score: t.exposeFloat('score'),
-    similarity: t.exposeFloat('similarity'),
-    signals: t.field({ type: SignalsRef, resolve: (hit) => hit.signals }),
+    image: t.field({ type: ImageRef, description: 'The image found.', resolve: (hit) => hit.image }),
+    score: t.exposeFloat('score', {
+      description: 'The ranking score: similarity blended with engagement and recency.',
+    }),
+    similarity: t.exposeFloat('similarity', { description: 'Cosine similarity to the query embedding.' }),
+    signals: t.field({
+      type: SignalsRef,
+      description: 'The parts of the score.',
+      resolve: (hit) => hit.signals,
+    }),
   }),
 });
 
 const SearchResultRef = builder.objectRef<SearchOutcome>('SearchResult').implement({
+  description: 'One page of search results.',
   fields: (t) => ({
     queryId: t.exposeID('queryId', { description: 'Pass it to recordClick.' }),
-    modelVersion: t.exposeString('modelVersion'),
+    modelVersion: t.exposeString('modelVersion', { description: 'The embedding model that answered.' }),
     partial: t.exposeBoolean('partial', {
       description: 'A shard did not answer in time: results may miss some images.',
     }),
-    tookMs: t.exposeFloat('tookMs'),
-    hits: t.field({ type: [SearchHitRef], resolve: (result) => result.hits }),
+    tookMs: t.exposeFloat('tookMs', { description: 'Time the API spent on the search, in milliseconds.' }),
+    hits: t.field({ type: [SearchHitRef], description: 'Best first.', resolve: (result) => result.hits }),
+    hasNextPage: t.exposeBoolean('hasNextPage', {
+      description: 'More results follow: ask again with offset = nextOffset.',
+    }),
+    nextOffset: t.exposeInt('nextOffset', {
+      nullable: true,
+      description: 'The offset of the next page; null on the last page.',
+    }),
+    nothingRelevant: t.exposeBoolean('nothingRelevant', {
+      description:
+        'True when no image is similar enough to the query to be relevant (or none the filters allow): ' +
+        'hits is empty on every page. Say "nothing relevant" rather than showing loose matches.',
+    }),
+    minSimilarity: t.float({
+      description:
+        'The similarity a hit needed: minSimilarity of the input, or the model version floor, raised for ' +
+        'text queries by the adaptive cut.',
+      resolve: (result) => result.relevance.minSimilarity,
+    }),
   }),
 });
 
 builder.queryFields((t) => ({
   search: t.field({
     type: SearchResultRef,
-    args: { input: t.arg({ type: SearchInputRef, required: true }) },
+    description:
+      'Searches indexed images by text, by a reference image, or both. Only images the public may see are returned.',
+    args: {
+      input: t.arg({ type: SearchInputRef, required: true, description: 'What to search for and how.' }),
+    },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'search', ctx.services.policy);
       if (input.imageUrl) {
@@ -91,7 +132,7 @@ builder.queryFields((t) => ({
         await ctx.services.rateLimits.admitFetch(ctx.request, caller);
       }
       // the service records the stage metrics and talks to the edge (any entry point gets both)
-      return ctx.services.search.search(
+      const outcome = await ctx.services.search.search(
         { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
         {
           loaders: ctx.loaders,
@@ -104,6 +145,8 @@ builder.queryFields((t) => ({
           ),
         },
       );
+      if (outcome.modelVersion !== ctx.services.serving.activeModelVersion()) markSliced(ctx.request);
+      return outcome;
     },
   }),
 }));

@@ -11,9 +11,10 @@ import { inspectImage } from '../images/inspect-image.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
+import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import type { SearchRepository } from './search.repository.ts';
-import { parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
+import { MAX_OFFSET, parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
@@ -42,6 +43,17 @@ export interface SearchOutcome {
   partial: boolean;
   tookMs: number;
   hits: SearchHit[];
+  /** More admitted results follow this page (within the offset cap). */
+  hasNextPage: boolean;
+  /** The offset of the next page; null on the last one. */
+  nextOffset: number | null;
+  /**
+   * True when no image reached the relevance cut: the library holds nothing like the query (or
+   * nothing the filters allow). Then `hits` is empty, whatever the page.
+   */
+  nothingRelevant: boolean;
+  /** The similarity a hit needed and why (relevance.ts). */
+  relevance: RelevanceCut;
   /** Per-stage milliseconds, for metrics and the search benchmark. */
   stages: { encode: number; fanout: number; hydrate: number; rerank: number };
   /** The text embedding when one was computed here (the edge may cache it). */
@@ -50,10 +62,16 @@ export interface SearchOutcome {
   embeddingSource: 'edge' | 'cache' | 'encoder' | null;
 }
 
+/** Picks the model version a query runs on; called once per query. */
+export type VersionResolver = (callerKey: string | null) => { modelVersion: string; encoder: QueryEncoder };
+
 export interface SearchDeps {
   repository: SearchRepository;
   cache: Cache;
+  /** The encoder when one version serves everything (tests); `versions` wins when given. */
   encoder: QueryEncoder;
+  /** The lifecycle's per-query choice (active version, or a traffic slice). Default: `encoder`. */
+  versions?: VersionResolver;
   searcher: VectorSearcher;
   blocklist: Blocklist;
   queryLog: QueryLogSink;
@@ -61,6 +79,11 @@ export interface SearchDeps {
   options: SearchOptions;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
   metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
+  /**
+   * The relevance floor per model version. Default: the manifest's (the encoder's own when it
+   * has one, else the shipped manifest of that version); the lifecycle's calibrated floor plugs in here.
+   */
+  relevance?: RelevancePolicy;
 }
 
 const unavailable = (cause: unknown) =>
@@ -72,10 +95,19 @@ const unavailable = (cause: unknown) =>
 
 /** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
-  const { encoder, options } = deps;
+  const { options } = deps;
   const repo = deps.repository;
+  const resolveVersion: VersionResolver =
+    deps.versions ?? (() => ({ modelVersion: deps.encoder.modelVersion, encoder: deps.encoder }));
+  const { encoder: configured } = deps;
+  const relevance =
+    deps.relevance ??
+    manifestRelevance(configured.entry ? { [configured.modelVersion]: configured.entry } : {});
 
+  // Every helper takes the query's encoder: the version is resolved once per query and carried
+  // through encoding, cache keys, the shard search and the log row, never read again midway.
   async function textVector(
+    encoder: QueryEncoder,
     text: string,
     trusted: Float32Array | null,
   ): Promise<{ vector: Float32Array; source: 'edge' | 'cache' | 'encoder' }> {
@@ -89,7 +121,10 @@ export function createSearchService(deps: SearchDeps) {
     return { vector, source: 'encoder' };
   }
 
-  async function imageVector(input: SearchInput): Promise<{ vector: Float32Array; ref: string } | null> {
+  async function imageVector(
+    encoder: QueryEncoder,
+    input: SearchInput,
+  ): Promise<{ vector: Float32Array; ref: string } | null> {
     if (input.imageId) {
       const vector = await repo.embeddingOf(input.imageId, encoder.modelVersion);
       if (!vector) throw notFound(`No indexed image with id ${input.imageId}`); // flagged, rejected, deleted: same answer
@@ -148,6 +183,7 @@ export function createSearchService(deps: SearchDeps) {
     ): Promise<SearchOutcome> {
       const started = performance.now();
       const input = parseSearchInput(raw);
+      const { encoder } = resolveVersion(ctx.callerRef ?? ctx.caller.keyId ?? null);
       const rawText = raw.text ?? null;
       // a signed embedding from the edge's cache spares the text encoder
       const trusted =
@@ -160,13 +196,21 @@ export function createSearchService(deps: SearchDeps) {
             })
           : null);
       const need = input.offset + input.limit;
+      const modelVersion = encoder.modelVersion;
+      // asked now, answered while the query is encoded (the policy may read a store)
+      const floorPromise =
+        input.minSimilarity === null
+          ? Promise.resolve(relevance.similarityFloorFor(modelVersion))
+          : Promise.resolve(input.minSimilarity);
+      // no unhandled rejection if encoding fails first
+      floorPromise.catch(() => {});
       // over-fetch so that the gate and filters still leave a full page
       const k = Math.min(1000, Math.max(options.topK, need * 3));
 
       let mark = performance.now();
       const [textResult, image] = await Promise.all([
-        input.text ? textVector(input.text, trusted) : null,
-        imageVector(input),
+        input.text ? textVector(encoder, input.text, trusted) : null,
+        imageVector(encoder, input),
       ]);
       const text = textResult?.vector ?? null;
       const encodeMs = performance.now() - mark;
@@ -225,9 +269,19 @@ export function createSearchService(deps: SearchDeps) {
       });
       const hydrateMs = performance.now() - mark;
 
+      // the relevance floor: on the admitted (safe) candidates only
+      const cut = relevanceCut({
+        similarities: admitted.map((a) => a.candidate.score),
+        requested: input.minSimilarity,
+        floor: await floorPromise,
+        margin: relevance.adaptiveMarginFor(modelVersion),
+        adaptive: text !== null && image === null,
+      });
+      const relevant = admitted.filter((a) => a.candidate.score >= cut.minSimilarity);
+
       mark = performance.now();
       const now = Date.now();
-      const ranked = admitted
+      const ranked = relevant
         .map(({ candidate, image }) => {
           const stat = statsById.get(image.id);
           const signals: Signals = {
@@ -239,6 +293,8 @@ export function createSearchService(deps: SearchDeps) {
         })
         .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
       const hits = ranked.slice(input.offset, need);
+      // over-fetching (k >= 3 * need) means one more admitted result shows a next page
+      const hasNextPage = ranked.length > need && need <= MAX_OFFSET;
       const rerankMs = performance.now() - mark;
 
       const tookMs = performance.now() - started;
@@ -265,6 +321,10 @@ export function createSearchService(deps: SearchDeps) {
         partial,
         tookMs,
         hits,
+        hasNextPage,
+        nextOffset: hasNextPage ? need : null,
+        nothingRelevant: relevant.length === 0,
+        relevance: cut,
         stages: { encode: encodeMs, fanout: fanoutMs, hydrate: hydrateMs, rerank: rerankMs },
         textEmbedding: text,
         embeddingSource: textResult?.source ?? null,

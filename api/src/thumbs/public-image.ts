@@ -1,6 +1,5 @@
-import type { Database } from '../db/database.ts';
 import type { ImageRecord } from '../images/image.types.ts';
-import { createImagesRepository } from '../images/images.repository.ts';
+import type { ImagesRepository } from '../images/images.repository.ts';
 import { isPublicImage } from '../images/visibility.ts';
 
 /**
@@ -8,10 +7,9 @@ import { isPublicImage } from '../images/visibility.ts';
  * this image? Answered by the shared visibility rule (images/visibility.ts), read from
  * Postgres on every request so a takedown applies on the next view.
  */
-export function createPublicImageLookup(deps: { db: Database }) {
-  const repo = createImagesRepository(deps.db);
+export function createPublicImageLookup(deps: { images: ImagesRepository }) {
   return async function publicImage(id: string): Promise<ImageRecord | null> {
-    const [row] = await repo.findByIds([id]);
+    const [row] = await deps.images.findByIds([id]);
     return row && isPublicImage(row) ? row : null;
   };
 }

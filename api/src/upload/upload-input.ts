@@ -1,21 +1,10 @@
+import { parseUserIdArg } from '../auth/user-id.ts';
 import { badInput } from '../errors.ts';
 
 export const MAX_TAGS = 50;
 export const MAX_TAG_LENGTH = 64;
-export const MAX_UPLOADER_ID_LENGTH = 128;
 
-export function parseUploaderId(raw: string): string {
-  const value = raw.trim();
-  if (value.length === 0) throw badInput('Expected uploaderId to be a non-empty id');
-  if (value.length > MAX_UPLOADER_ID_LENGTH) {
-    throw badInput(
-      `Expected uploaderId to be at most ${MAX_UPLOADER_ID_LENGTH} characters but received ${value.length}`,
-    );
-  }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw badInput('Expected uploaderId without control characters');
-  return value;
-}
+export const parseUploaderId = (raw: string): string => parseUserIdArg('uploaderId', raw);
 
 /** Tags hinted by the uploader: trimmed, lower-cased, de-duplicated, bounded. */
 export function parseTagsHint(raw: readonly string[] | null | undefined): string[] {

@@ -1,12 +1,12 @@
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { blobKeyFor } from '../blobs/blob-store.ts';
-import type { Database } from '../db/database.ts';
-import { AppError } from '../errors.ts';
+import type { InTransaction } from '../db/unit-of-work.ts';
+import { AppError, badInput } from '../errors.ts';
 import type { ImageRecord } from '../images/image.types.ts';
-import { createImagesRepository } from '../images/images.repository.ts';
+import type { ImagesRepository } from '../images/images.repository.ts';
 import { inspectImage } from '../images/inspect-image.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
-import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
+import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { parseTagsHint, parseUploaderId } from './upload-input.ts';
 
 export interface UploadLimits {
@@ -36,15 +36,16 @@ export const blobKeyOf = (storageUrl: string) =>
  * Never waits for the model; the indexing worker picks the job up.
  */
 export function createUploadService(deps: {
-  db: Database;
+  images: ImagesRepository;
+  blockedContent: ContentBlocklistRepository;
+  /** The images repository inside one transaction (row, tags and job commit together). */
+  transaction: InTransaction<ImagesRepository>;
   blobs: BlobStore;
   limits: UploadLimits;
   /** Called after a job is queued (the in-process worker skips its idle wait). */
   onQueued?: () => void;
 }) {
-  const { db, blobs, limits } = deps;
-  const repo = createImagesRepository(db);
-  const blockedContent = createContentBlocklistRepository(db);
+  const { images: repo, blockedContent, transaction, blobs, limits } = deps;
 
   return {
     async upload(request: UploadRequest): Promise<UploadOutcome> {
@@ -70,8 +71,7 @@ export function createUploadService(deps: {
       // blocked bytes are never stored; the row records the refusal for the uploader
       if (!blocked) await blobs.put(key, bytes, image.mime);
       try {
-        const inserted = await db.transaction(async (tx) => {
-          const txRepo = createImagesRepository(tx);
+        const inserted = await transaction(async (txRepo) => {
           const row = await txRepo.insertPending({
             storageUrl,
             mimeType: image.mime,
@@ -103,6 +103,20 @@ export function createUploadService(deps: {
           await blobs.delete(key).catch(() => {});
         throw error;
       }
+    },
+
+    /**
+     * The uploader's own live images with these SHA-256 hashes, in the order asked (null where
+     * there is none): what `pixelfind ingest` skips. Never another uploader's rows.
+     */
+    async ownBySha256(uploaderId: string, hashes: readonly string[]): Promise<(ImageRecord | null)[]> {
+      const wanted = hashes.map((hash) => hash.trim().toLowerCase());
+      const bad = wanted.find((hash) => !/^[0-9a-f]{64}$/.test(hash));
+      if (bad !== undefined)
+        throw badInput(`Expected sha256 to be 64 hex digits but received ${JSON.stringify(bad)}`);
+      const rows = await repo.findLiveByUploaderAndShas(uploaderId, [...new Set(wanted)]);
+      const byHash = new Map(rows.map((row) => [row.sha256, row]));
+      return wanted.map((hash) => byHash.get(hash) ?? null);
     },
   };
 }

@@ -24,6 +24,10 @@ export interface SearchPage {
   queryId: string;
   modelVersion: string;
   partial: boolean;
+  /** More results follow (the API's paging answer, not a guess from the page size). */
+  hasNextPage: boolean;
+  /** the server found nothing similar enough to be relevant (hits is empty) */
+  nothingRelevant: boolean;
   hits: Hit[];
 }
 
@@ -44,7 +48,7 @@ export const PAGE_SIZE = 24;
 
 const IMAGE_FIELDS = 'id width height status createdAt storageUrl tags { label confidence source }';
 const SEARCH = `query WebSearch($input: SearchInput!) {
-  search(input: $input) { queryId modelVersion partial hits { score similarity image { ${IMAGE_FIELDS} } } }
+  search(input: $input) { queryId modelVersion partial hasNextPage nothingRelevant hits { score similarity image { ${IMAGE_FIELDS} } } }
 }`;
 
 export const isEmptyQuery = (q: Query) => q.text.trim() === '' && q.reference === null;
@@ -74,22 +78,19 @@ export async function search(query: Query, offset: number, signal?: AbortSignal)
 }
 
 export async function recordClick(queryId: string, imageId: string): Promise<void> {
-  await gql(
-    `mutation WebClick($queryId: ID!, $imageId: ID!) { recordClick(queryId: $queryId, imageId: $imageId) { ok } }`,
-    { queryId, imageId },
-  );
+  await gql('mutation WebClick($input: RecordClickInput!) { recordClick(input: $input) { ok } }', {
+    input: { queryId, imageId },
+  });
 }
 
-export async function uploadImage(
-  file: File,
-  uploaderId: string,
-): Promise<{ id: string; status: ImageStatus }> {
+/** Uploads as the caller: the API key's owner, or the browser's address when anonymous. */
+export async function uploadImage(file: File): Promise<{ id: string; status: ImageStatus }> {
   const data = await gqlMultipart<{ uploadImage: { image: { id: string; status: ImageStatus } } }>(
-    `mutation WebUpload($file: Upload!, $uploaderId: ID!) {
-      uploadImage(file: $file, uploaderId: $uploaderId) { image { id status } }
+    `mutation WebUpload($input: UploadImageInput!) {
+      uploadImage(input: $input) { image { id status } }
     }`,
-    { file: null, uploaderId },
-    { file },
+    { input: { file: null } },
+    { 'input.file': file },
   );
   return data.uploadImage.image;
 }

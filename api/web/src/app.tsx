@@ -3,7 +3,6 @@ import {
   type Hit,
   isEmptyQuery,
   isTinyModel,
-  PAGE_SIZE,
   pageMeta,
   type Query,
   type Reference,
@@ -23,6 +22,8 @@ interface ResultState {
   hits: ShownHit[];
   hasMore: boolean;
   partial: boolean;
+  /** The server said nothing in the library is relevant to the query. */
+  nothingRelevant: boolean;
   /** Label chips: the tags of these results, and of the unfiltered results they narrow. */
   chips: string[];
 }
@@ -58,8 +59,9 @@ export function App() {
         return {
           query: q,
           hits: offset > 0 && previous ? [...previous.hits, ...shown] : shown,
-          hasMore: page.hits.length === PAGE_SIZE,
+          hasMore: page.hasNextPage,
           partial: page.partial,
+          nothingRelevant: offset === 0 ? page.nothingRelevant : (previous?.nothingRelevant ?? false),
           chips: [...new Set([...(keep ? previous.chips : []), ...q.labels, ...present])].sort(),
         };
       });
@@ -135,6 +137,7 @@ export function App() {
           <Results
             hits={results.hits}
             partial={results.partial}
+            nothingRelevant={results.nothingRelevant}
             hasMore={results.hasMore}
             busy={busy}
             chips={results.chips}
@@ -161,6 +164,7 @@ export function App() {
 const sameSubject = (a: Query, b: Query) => a.text.trim() === b.text.trim() && a.reference === b.reference;
 
 function describe(results: ResultState): string {
-  if (results.hits.length === 0) return 'Nothing relevant found.';
+  if (results.nothingRelevant) return 'Nothing relevant found.';
+  if (results.hits.length === 0) return 'No results.';
   return `${results.hits.length} result${results.hits.length === 1 ? '' : 's'}${results.hasMore ? ', more available' : ''}.`;
 }

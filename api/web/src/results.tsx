@@ -9,6 +9,8 @@ export interface ShownHit extends Hit {
 interface Props {
   hits: ShownHit[];
   partial: boolean;
+  /** from the server: nothing in the library is similar enough to the query */
+  nothingRelevant: boolean;
   hasMore: boolean;
   busy: boolean;
   chips: string[];
@@ -45,8 +47,10 @@ export function Results(props: Props) {
       {props.partial && (
         <p class="warning">Some of the index did not answer in time: results may be missing a few images.</p>
       )}
-      {hits.length === 0 ? (
+      {props.nothingRelevant ? (
         <p class="empty">Nothing relevant found. Try other words, fewer labels, or another image.</p>
+      ) : hits.length === 0 ? (
+        <p class="empty">No results.</p>
       ) : (
         <ul class="grid">
           {hits.map((hit, i) => (

@@ -18,7 +18,6 @@ let nextKey = 1;
 export function UploadPanel({ anonymousUploads }: { anonymousUploads: boolean }) {
   const id = useId();
   const [items, setItems] = useState<Item[]>([]);
-  const [uploaderId, setUploaderId] = useState('web');
   const [keyed, setKeyed] = useState(hasApiKey());
   const [keyInput, setKeyInput] = useState('');
   const [dragging, setDragging] = useState(false);
@@ -39,7 +38,7 @@ export function UploadPanel({ anonymousUploads }: { anonymousUploads: boolean })
     const workers = Array.from({ length: Math.min(3, queue.length) }, async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         try {
-          const image = await uploadImage(next.file, uploaderId.trim() || 'web');
+          const image = await uploadImage(next.file);
           update(next.key, { id: image.id, status: image.status });
         } catch (error) {
           const message =
@@ -117,12 +116,6 @@ export function UploadPanel({ anonymousUploads }: { anonymousUploads: boolean })
       </fieldset>
       <details class="upload-options">
         <summary>Upload options</summary>
-        <label for={`${id}-uploader`}>Uploader id</label>
-        <input
-          id={`${id}-uploader`}
-          value={uploaderId}
-          onInput={(e) => setUploaderId((e.currentTarget as HTMLInputElement).value)}
-        />
         <form
           class="key-form"
           onSubmit={(e) => {

@@ -27,6 +27,7 @@ export const PATHS = {
   delete: '/v1/delete',
   rebuild: '/v1/rebuild',
   modelVersions: '/v1/model-versions',
+  dropModelVersion: '/v1/model-versions/drop',
 } as const;
 
 interface RawResponse {
@@ -98,6 +99,11 @@ export class ShardClient {
   async addModelVersion(name: string, dimension: number, signal?: AbortSignal): Promise<void> {
     const body = Buffer.from(toJson({ name, dimension }));
     await this.send('POST', PATHS.modelVersions, body, 'application/json', signal);
+  }
+
+  async dropModelVersion(name: string, signal?: AbortSignal): Promise<void> {
+    const body = Buffer.from(toJson({ name }));
+    await this.send('POST', PATHS.dropModelVersion, body, 'application/json', signal);
   }
 
   /** The body says loading or ok (older servers answer 503 while loading: still a report). */

@@ -27,7 +27,7 @@
  */
 import { badRequest } from '../errors.ts';
 import '../shard/int64.ts'; // refuses to load on a big-endian CPU
-import type { Hit } from '../shard/topk.ts';
+import { type Hit, hitsPerQuery } from '../shard/topk.ts';
 
 export const MAGIC = 0x31465850; // "PXF1" read as a little-endian u32
 export const PROTOCOL_VERSION = 1;
@@ -218,22 +218,25 @@ class Reader {
   }
 
   float32(count: number): Float32Array {
-    const start = pad8(this.offset);
-    const bytes = this.slice(start, count * 4);
-    this.offset = start + count * 4;
-    // view in place when aligned (it is whenever the body buffer is), copy otherwise
-    return bytes.byteOffset % 4 === 0
-      ? new Float32Array(bytes.buffer, bytes.byteOffset, count)
-      : new Float32Array(copyOf(bytes), 0, count);
+    return this.typed(Float32Array, count);
   }
 
   int64(count: number): BigInt64Array {
+    return this.typed(BigInt64Array, count);
+  }
+
+  private typed<T extends Float32Array | BigInt64Array>(
+    Type: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number },
+    count: number,
+  ): T {
     const start = pad8(this.offset);
-    const bytes = this.slice(start, count * 8);
-    this.offset = start + count * 8;
-    return bytes.byteOffset % 8 === 0
-      ? new BigInt64Array(bytes.buffer, bytes.byteOffset, count)
-      : new BigInt64Array(copyOf(bytes), 0, count);
+    const size = Type.BYTES_PER_ELEMENT;
+    const bytes = this.slice(start, count * size);
+    this.offset = start + count * size;
+    // view in place when aligned (it is whenever the body buffer is), copy otherwise
+    return bytes.byteOffset % size === 0
+      ? new Type(bytes.buffer, bytes.byteOffset, count)
+      : new Type(copyOf(bytes), 0, count);
   }
 
   /** The whole message must have been consumed. */
@@ -305,16 +308,7 @@ export function decodeSearchResponse(bytes: Uint8Array): Hit[][] {
   const ids = r.int64(nq * k);
   const scores = r.float32(nq * k);
   r.end();
-  const results: Hit[][] = [];
-  for (let q = 0; q < nq; q++) {
-    const hits: Hit[] = [];
-    for (let j = 0; j < k; j++) {
-      const id = ids[q * k + j]!;
-      if (id >= 0n) hits.push({ id, score: scores[q * k + j]! });
-    }
-    results.push(hits);
-  }
-  return results;
+  return hitsPerQuery(ids, scores, nq, k);
 }
 
 /** JSON for control messages: bigints as decimal strings. */

@@ -368,17 +368,23 @@ describe('restart', () => {
     ],
   ];
 
+  /** A shard that built `n` vectors from `source`, took its snapshot and closed: the snapshot's directory. */
+  async function snapshotOf(source: MemoryVectorSource, n: number, seed: number): Promise<string> {
+    const shard = newShard(source);
+    source.putMany(MV, idRange(1, n), unitVectors(n, D, seed));
+    await shard.start();
+    const snapshotDir = stats(shard).lastRebuild!.snapshot!;
+    await shard.close();
+    return snapshotDir;
+  }
+
   for (const [what, corrupt] of corruptions) {
     it(`rebuilds from the source after ${what}, without crashing`, async () => {
       const source = new MemoryVectorSource();
-      let shard = newShard(source);
-      source.putMany(MV, idRange(1, 400), unitVectors(400, D, 41));
-      await shard.start();
-      const snapshotDir = stats(shard).lastRebuild!.snapshot!;
-      await shard.close();
+      const snapshotDir = await snapshotOf(source, 400, 41);
       await corrupt(snapshotDir, modelDir(dataDir, MV));
 
-      shard = newShard(source);
+      const shard = newShard(source);
       await shard.start();
       const s = stats(shard);
       expect(s.state).toBe('ready');
@@ -394,14 +400,9 @@ describe('restart', () => {
   }
 
   it('starts empty with the error on record when the snapshot is corrupt and there is no source', async () => {
-    const source = new MemoryVectorSource();
-    let shard = newShard(source);
-    source.putMany(MV, idRange(1, 100), unitVectors(100, D, 51));
-    await shard.start();
-    const snapshotDir = stats(shard).lastRebuild!.snapshot!;
-    await shard.close();
+    const snapshotDir = await snapshotOf(new MemoryVectorSource(), 100, 51);
     await truncate(join(snapshotDir, 'index.faiss'), 10);
-    shard = newShard(undefined);
+    const shard = newShard(undefined);
     await shard.start();
     expect(stats(shard)).toMatchObject({
       state: 'ready',

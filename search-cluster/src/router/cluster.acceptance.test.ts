@@ -43,6 +43,7 @@ class RestartableReplica implements ShardReplica {
   delete: ShardReplica['delete'] = async (m, i, s) => this.local.delete(m, i, s);
   rebuild: ShardReplica['rebuild'] = async (m, s) => this.local.rebuild(m, s);
   addModelVersion: ShardReplica['addModelVersion'] = async (n, d, s) => this.local.addModelVersion(n, d, s);
+  dropModelVersion: ShardReplica['dropModelVersion'] = async (n, s) => this.local.dropModelVersion(n, s);
   health: ShardReplica['health'] = async (s) => this.local.health(s);
   stats: ShardReplica['stats'] = async (s) => this.local.stats(s);
   async close() {

@@ -23,6 +23,7 @@ export interface ShardReplica {
   delete(modelVersion: string, ids: BigInt64Array, signal: AbortSignal): Promise<{ deleted: number }>;
   rebuild(modelVersion: string, signal: AbortSignal): Promise<RebuildOutcome>;
   addModelVersion(name: string, dimension: number, signal: AbortSignal): Promise<void>;
+  dropModelVersion(name: string, signal: AbortSignal): Promise<void>;
   health(signal: AbortSignal): Promise<ShardHealth>;
   stats(signal: AbortSignal): Promise<ShardStats>;
   close(): Promise<void>;
@@ -87,6 +88,10 @@ export class LocalReplica implements ShardReplica {
     return withSignal(this.shard.addModelVersion(name, dimension), signal);
   }
 
+  dropModelVersion(name: string, signal: AbortSignal) {
+    return withSignal(this.shard.dropModelVersion(name), signal);
+  }
+
   health(signal: AbortSignal): Promise<ShardHealth> {
     return withSignal(
       Promise.resolve().then(() => this.shard.health()),
@@ -134,6 +139,10 @@ export class RemoteReplica implements ShardReplica {
 
   addModelVersion(name: string, dimension: number, signal: AbortSignal) {
     return this.client.addModelVersion(name, dimension, signal);
+  }
+
+  dropModelVersion(name: string, signal: AbortSignal) {
+    return this.client.dropModelVersion(name, signal);
   }
 
   health(signal: AbortSignal) {

@@ -59,6 +59,7 @@ class FakeReplica implements ShardReplica {
   }
 
   async addModelVersion() {}
+  async dropModelVersion() {}
 
   async health(): Promise<ShardHealth> {
     if (this.down) throw new ClusterError('SHARD_UNAVAILABLE', 'down');

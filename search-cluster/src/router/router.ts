@@ -310,6 +310,16 @@ export class ClusterRouter implements ShardRouter {
     );
   }
 
+  async dropModelVersion(name: string): Promise<void> {
+    await Promise.all(
+      this.shards.map((_, s) =>
+        this.writeAll(s, 'dropModelVersion', (r) =>
+          r.dropModelVersion(name, AbortSignal.timeout(this.rebuildTimeoutMs)),
+        ),
+      ),
+    );
+  }
+
   async health(): Promise<RouterHealth> {
     const shards = await Promise.all(
       this.shards.map(async (states, index) => {

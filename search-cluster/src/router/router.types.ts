@@ -87,6 +87,8 @@ export interface ShardRouter {
   rebuild(modelVersion: string): Promise<RebuildReport[]>;
   /** Serves a new model version on every replica (blue-green). */
   addModelVersion(name: string, dimension: number): Promise<void>;
+  /** Stops serving a retired model version on every replica and frees its memory. */
+  dropModelVersion(name: string): Promise<void>;
   health(): Promise<RouterHealth>;
   stats(): Promise<RouterStats>;
   close(): Promise<void>;

@@ -58,7 +58,9 @@ export function createLogger(options: LoggerOptions = {}): RootLogger {
       transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } },
     });
   }
-  return options.destination ? pino(config, options.destination) : pino(config);
+  // stdout written asynchronously: a synchronous write to a pipe nobody drains blocks the event
+  // loop (sonic-boom waits on a futex for EAGAIN); pino flushes what is left at exit
+  return pino(config, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 /** Wraps a pino logger into the message-first Logger. */

@@ -104,6 +104,7 @@ function parseJson(body: Buffer): Record<string, unknown> {
  *   POST /v1/rebuild         {modelVersion} -> RebuildOutcome (answers when the swap is done)
  *   GET  /v1/model-versions  [{name, dimension}]
  *   POST /v1/model-versions  {name, dimension} -> 201
+ *   POST /v1/model-versions/drop {name} -> 200 (frees a retired version's memory and snapshots)
  *
  * With an auth token, every route but /healthz and /readyz answers 401 UNAUTHENTICATED without it.
  * Errors are JSON {code, message} with the status of HTTP_STATUS[code]; an unexpected fault is a
@@ -194,6 +195,12 @@ export async function startShardServer(options: ShardServerOptions): Promise<Sha
         const { name, dimension } = parseJson(await readBody(req, 1 << 16));
         await shard.addModelVersion(name as string, dimension as number);
         sendJson(res, 201, { name, dimension });
+        return;
+      }
+      case `POST ${PATHS.dropModelVersion}`: {
+        const { name } = parseJson(await readBody(req, 1 << 16));
+        await shard.dropModelVersion(name as string);
+        sendJson(res, 200, { name });
         return;
       }
       default:

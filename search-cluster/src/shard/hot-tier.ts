@@ -1,5 +1,5 @@
 import { NATIVE_MAX_K } from './faiss-factory.ts';
-import type { Hit } from './topk.ts';
+import { type Hit, hitsPerQuery } from './topk.ts';
 import type { VectorIndex, VectorSearchOptions } from './vector-index.ts';
 
 export interface HotEntry {
@@ -78,15 +78,6 @@ export class HotTier {
     const fetchK = Math.max(1, Math.min(k + this.pendingRemovals, this.index.count, NATIVE_MAX_K));
     const options: VectorSearchOptions = allowedIds ? { allowedIds } : {};
     const { ids, distances } = await this.index.search(queries, fetchK, options);
-    const perQuery: Hit[][] = [];
-    for (let q = 0; q < nq; q++) {
-      const hits: Hit[] = [];
-      for (let j = 0; j < fetchK; j++) {
-        const id = ids[q * fetchK + j]!;
-        if (id >= 0n) hits.push({ id, score: distances[q * fetchK + j]! });
-      }
-      perQuery.push(hits);
-    }
-    return perQuery;
+    return hitsPerQuery(ids, distances, nq, fetchK);
   }
 }

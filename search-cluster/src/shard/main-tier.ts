@@ -160,7 +160,7 @@ export class MainTier {
         candidates[j] = id;
         rows[j] = this.table.rowOf(id);
       }
-      return this.store.score(queries, nq, fetchK, candidates, rows, k);
+      return this.store.score(queries, nq, { perQuery: fetchK, ids: candidates, rows }, k);
     }
     const perQuery: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
@@ -186,7 +186,7 @@ export class MainTier {
         allRows[q * per + i] = rows[i]!;
       }
     }
-    return this.store.score(queries, nq, per, allIds, allRows, k);
+    return this.store.score(queries, nq, { perQuery: per, ids: allIds, rows: allRows }, k);
   }
 
   acquire(): void {

@@ -1,7 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { VectorFile } from '../faiss/vector-file.ts';
 import { dotAt } from '../vector-math.ts';
-import { type Hit, TopK } from './topk.ts';
+import { type Hit, hitsPerQuery, TopK } from './topk.ts';
 
 /**
  * Exact candidate scoring for an immutable tier: the main tier re-scores its compressed short list
@@ -9,17 +9,16 @@ import { type Hit, TopK } from './topk.ts';
  * (for the memory-mapped file, which looks rows up itself) and as rows of the tier (for memory);
  * id -1 / row -1 pads a shorter list.
  */
+export interface Candidates {
+  perQuery: number;
+  ids: BigInt64Array;
+  rows: Int32Array;
+}
+
 export interface RowStore {
   /** Resident bytes (0 for a memory-mapped file: the page cache holds what queries touch). */
   readonly memoryBytes: number;
-  score(
-    queries: Float32Array,
-    nq: number,
-    perQuery: number,
-    ids: BigInt64Array,
-    rows: Int32Array,
-    k: number,
-  ): Promise<Hit[][]>;
+  score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
   /** The vectors of `rows`, concatenated in the order given. */
   read(rows: ArrayLike<number>): Promise<Float32Array>;
   close(): Promise<void>;
@@ -39,9 +38,7 @@ export class MemoryRowStore implements RowStore {
   async score(
     queries: Float32Array,
     nq: number,
-    perQuery: number,
-    ids: BigInt64Array,
-    rows: Int32Array,
+    { perQuery, ids, rows }: Candidates,
     k: number,
   ): Promise<Hit[][]> {
     const d = this.dimension;
@@ -91,26 +88,10 @@ export class VectorFileStore implements RowStore {
     return new VectorFileStore(file, handle, dimension, 32 + count * 8);
   }
 
-  async score(
-    queries: Float32Array,
-    nq: number,
-    perQuery: number,
-    ids: BigInt64Array,
-    _rows: Int32Array,
-    k: number,
-  ): Promise<Hit[][]> {
+  async score(queries: Float32Array, nq: number, { perQuery, ids }: Candidates, k: number): Promise<Hit[][]> {
     if (perQuery === 0) return Array.from({ length: nq }, () => []);
     const { ids: top, distances } = await this.file.rescore(queries, ids, k);
-    const results: Hit[][] = [];
-    for (let q = 0; q < nq; q++) {
-      const hits: Hit[] = [];
-      for (let j = q * k; j < (q + 1) * k; j++) {
-        const id = top[j]!;
-        if (id >= 0n) hits.push({ id, score: distances[j]! });
-      }
-      results.push(hits);
-    }
-    return results;
+    return hitsPerQuery(top, distances, nq, k);
   }
 
   async read(rows: ArrayLike<number>): Promise<Float32Array> {

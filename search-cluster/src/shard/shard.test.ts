@@ -319,3 +319,32 @@ describe('Shard input checks', () => {
     await expect(shard.rebuild(MV)).rejects.toMatchObject({ code: 'NO_SOURCE' });
   });
 });
+
+describe('Shard model versions', () => {
+  it('a dropped (retired) model version stops answering, and its snapshots are removed', async () => {
+    const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = await mkdtemp(join(tmpdir(), 'pf-shard-drop-'));
+    try {
+      const shard = new Shard({ factory: faissFactory, source: new MemoryVectorSource(), dataDir });
+      open.push(shard);
+      await shard.start();
+      await shard.addModelVersion('old@1', D);
+      await shard.addModelVersion('new@1', D);
+      await shard.upsert('old@1', idRange(1, 5), unitVectors(5, D, 1, 24));
+      await shard.dropModelVersion('old@1');
+      expect(shard.modelVersions.map((m) => m.name)).toEqual(['new@1']);
+      await expect(
+        shard.search({ modelVersion: 'old@1', queries: unitVectors(1, D, 2, 24), k: 3 }),
+      ).rejects.toMatchObject({ code: 'UNKNOWN_MODEL_VERSION' });
+      expect((await readdir(dataDir)).some((name) => name.startsWith('old'))).toBe(false);
+      // a restart does not bring it back
+      const again = new Shard({ factory: faissFactory, source: new MemoryVectorSource(), dataDir });
+      open.push(again);
+      expect(again.modelVersions.map((m) => m.name)).toEqual(['new@1']);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, ClusterError, unknownModelVersion } from '../errors.ts';
+import { modelDir } from '../rebuild/snapshot.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { writeFileAtomic } from '../runtime/atomic-write.ts';
 import { ModelIndex, type ModelIndexStats, type RebuildOutcome } from './model-index.ts';
@@ -116,6 +117,22 @@ export class Shard {
     }
     await this.open(name, dimension);
     await this.recordModelVersions();
+  }
+
+  /**
+   * Stops serving a model version (a retired blue-green index set): waits for its searches in
+   * flight, frees its native memory and removes its snapshots. Unknown versions are a no-op.
+   */
+  async dropModelVersion(name: string): Promise<void> {
+    checkModelVersion(name);
+    const index = this.indexes.get(name);
+    if (!index) return;
+    this.indexes.delete(name);
+    await this.recordModelVersions();
+    await index.close();
+    if (this.options.dataDir) {
+      await rm(modelDir(this.options.dataDir, name), { recursive: true, force: true });
+    }
   }
 
   get modelVersions(): ModelVersionSpec[] {

@@ -94,3 +94,20 @@ export class TopK {
     return s1 < s2 || (s1 === s2 && id1 > id2);
   }
 }
+
+/**
+ * Hits per query from a native result: `nq` rows of `k` ids and scores, id -1 padding a row that
+ * found fewer (dropped here).
+ */
+export function hitsPerQuery(ids: BigInt64Array, scores: Float32Array, nq: number, k: number): Hit[][] {
+  const results: Hit[][] = [];
+  for (let q = 0; q < nq; q++) {
+    const hits: Hit[] = [];
+    for (let j = q * k; j < (q + 1) * k; j++) {
+      const id = ids[j]!;
+      if (id >= 0n) hits.push({ id, score: scores[j]! });
+    }
+    results.push(hits);
+  }
+  return results;
+}

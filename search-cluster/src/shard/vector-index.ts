@@ -1,3 +1,5 @@
+import type { NativeIndex } from '../faiss/load-native.ts';
+
 /**
  * The slice of the native FAISS wrapper (`../faiss/faiss-index.ts`) the shard relies on. Keeping it
  * an interface lets router tests run without the addon and documents exactly what a tier needs.
@@ -18,17 +20,13 @@ export interface VectorSearchResult {
   ids: BigInt64Array;
 }
 
-export interface VectorIndex {
-  readonly dimension: number;
-  readonly count: number;
-  readonly isTrained: boolean;
-  readonly memoryBytes: number;
-  train(vectors: Float32Array): Promise<void>;
-  add(vectors: Float32Array, ids: BigInt64Array): Promise<void>;
-  remove(ids: BigInt64Array): Promise<number>;
+/** The native index as a tier sees it: no kind, no in-memory serialisation. */
+export interface VectorIndex
+  extends Pick<
+    NativeIndex,
+    'dimension' | 'count' | 'isTrained' | 'memoryBytes' | 'train' | 'add' | 'remove' | 'write' | 'close'
+  > {
   search(queries: Float32Array, k: number, options?: VectorSearchOptions): Promise<VectorSearchResult>;
-  write(path: string): Promise<void>;
-  close(): void;
 }
 
 /** Creates and loads indexes; the shard never names the native class itself. */

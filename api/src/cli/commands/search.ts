@@ -23,7 +23,7 @@ const OPTIONS = {
 
 const SEARCH = `query CliSearch($input: SearchInput!) {
   search(input: $input) {
-    queryId modelVersion partial tookMs
+    queryId modelVersion partial tookMs hasNextPage nextOffset nothingRelevant
     hits { score similarity image { id storageUrl width height tags { label } } }
   }
 }`;
@@ -34,6 +34,9 @@ interface SearchAnswer {
     modelVersion: string;
     partial: boolean;
     tookMs: number;
+    hasNextPage: boolean;
+    nextOffset: number | null;
+    nothingRelevant: boolean;
     hits: {
       score: number;
       similarity: number;
@@ -97,7 +100,9 @@ export async function searchCommand(args: string[], io: CliIo): Promise<void> {
     io.out(JSON.stringify(result, null, 2));
     return;
   }
-  if (result.hits.length === 0) {
+  if (result.nothingRelevant) {
+    io.out('Nothing relevant found.');
+  } else if (result.hits.length === 0) {
     io.out('No matching images.');
   } else {
     const rows = result.hits.map((hit, i) => [
@@ -111,6 +116,6 @@ export async function searchCommand(args: string[], io: CliIo): Promise<void> {
     for (const line of table(['#', 'SCORE', 'ID', 'SIZE', 'TAGS', 'URL'], rows)) io.out(line);
   }
   io.err(
-    `query ${result.queryId}, model ${result.modelVersion}, ${result.tookMs.toFixed(0)} ms${result.partial ? ', partial: a shard did not answer in time' : ''}`,
+    `query ${result.queryId}, model ${result.modelVersion}, ${result.tookMs.toFixed(0)} ms${result.partial ? ', partial: a shard did not answer in time' : ''}${result.hasNextPage ? `; more with --offset ${result.nextOffset}` : ''}`,
   );
 }
