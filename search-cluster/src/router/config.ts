@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
-import { type Logger, silentLogger, type TierOptions } from '../shard/options.ts';
+import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } from '../shard/options.ts';
 import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
 import type { ShardMetrics } from '../shard/shard-metrics.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
 import { LocalReplica, RemoteReplica, type ShardReplica } from './replica.ts';
 import { ClusterRouter, type RouterOptions, type ShardRouter } from './router.ts';
+import { shardRescoreFactor } from './shard-params.ts';
 
 /** Shards in this process (single-node mode). */
 export interface InProcessRouterConfig extends RouterOptions {
@@ -83,6 +84,7 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
     return new ClusterRouter(replicas, config);
   }
   const count = config.shards ?? 1;
+  const tiers = inProcessTiers(config, count);
   const shards = Array.from(
     { length: count },
     (_, index) =>
@@ -93,7 +95,7 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
         log: config.log ?? silentLogger,
         ...(config.source ? { source: config.source } : {}),
         ...(config.dataDir ? { dataDir: join(config.dataDir, `shard-${index}-of-${count}`) } : {}),
-        ...(config.tiers ? { tiers: config.tiers } : {}),
+        ...(tiers ? { tiers } : {}),
         ...(config.metrics ? { observer: config.metrics.observerFor(index) } : {}),
       }),
   );
@@ -101,6 +103,23 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
   await Promise.all(shards.map((shard) => shard.start()));
   return new ClusterRouter(
     shards.map((shard) => [new LocalReplica(shard)]),
-    config,
+    {
+      ...config,
+      wholeEfSearch: config.wholeEfSearch ?? config.tiers?.efSearch ?? DEFAULT_TIER_OPTIONS.efSearch,
+    },
   );
+}
+
+/**
+ * The tier options each in-process shard gets: `config.tiers`, with rescoreFactor divided by the
+ * shard count when the router scales search parameters (shard-params.ts). rescoreFactor is fixed
+ * when a main tier is built, so a tier loaded from an older snapshot keeps its own until a rebuild.
+ */
+export function inProcessTiers(
+  config: Pick<InProcessRouterConfig, 'tiers' | 'scaleSearchParams'>,
+  count: number,
+): Partial<TierOptions> | undefined {
+  if (config.scaleSearchParams === false || count <= 1) return config.tiers;
+  const whole = config.tiers?.rescoreFactor ?? DEFAULT_TIER_OPTIONS.rescoreFactor;
+  return { ...config.tiers, rescoreFactor: shardRescoreFactor(whole, count) };
 }

@@ -179,6 +179,65 @@ describe('ClusterRouter search', () => {
   });
 });
 
+describe('ClusterRouter per-shard search parameters', () => {
+  const fourShards = () =>
+    Array.from({ length: 4 }, (_, i) => new FakeReplica(`s${i}`, [], { index: i, count: 4 }));
+
+  it('sends every shard its share of the whole efSearch, and nprobe unchanged', async () => {
+    const replicas = fourShards();
+    const router = new ClusterRouter(replicas.map((r) => [r]));
+    await router.search('m', q, 10);
+    await router.search('m', q, 10, { efSearch: 200, nprobe: 48 });
+    await router.search('m', q, 100, { efSearch: 50 });
+    for (const r of replicas) {
+      expect(r.requests.map((req) => [req.efSearch, req.nprobe])).toEqual([
+        [64, undefined], // the shard default 64 is not cut
+        [100, 48], // 200 / sqrt(4)
+        [100, undefined], // never below k
+      ]);
+    }
+  });
+
+  it('scales the efSearch a router is told the whole search uses', async () => {
+    const replicas = fourShards();
+    const router = new ClusterRouter(
+      replicas.map((r) => [r]),
+      { wholeEfSearch: 256 },
+    );
+    await router.search('m', q, 10);
+    expect(replicas.map((r) => r.requests[0]!.efSearch)).toEqual([128, 128, 128, 128]);
+  });
+
+  it('sends the parameters unchanged with one shard, a filter, or scaling turned off', async () => {
+    const one = new FakeReplica('one');
+    await new ClusterRouter([[one]]).search('m', q, 10, { efSearch: 80 });
+    await new ClusterRouter([[one]]).search('m', q, 10);
+    expect(one.requests.map((r) => r.efSearch)).toEqual([80, undefined]);
+
+    const off = fourShards();
+    await new ClusterRouter(
+      off.map((r) => [r]),
+      { scaleSearchParams: false },
+    ).search('m', q, 10, { efSearch: 80 });
+    expect(off.map((r) => r.requests[0]!.efSearch)).toEqual([80, 80, 80, 80]);
+
+    const filtered = fourShards();
+    const allowed = Array.from({ length: 64 }, (_, i) => BigInt(i + 1));
+    await new ClusterRouter(filtered.map((r) => [r])).search('m', q, 10, { allowedIds: allowed });
+    const asked = filtered.filter((r) => r.requests.length > 0);
+    expect(asked.length).toBeGreaterThan(0);
+    for (const r of asked) expect(r.requests[0]!.efSearch).toBeUndefined();
+  });
+
+  it('refuses a bad efSearch or nprobe before scaling it', async () => {
+    const replicas = fourShards();
+    const router = new ClusterRouter(replicas.map((r) => [r]));
+    await expect(router.search('m', q, 10, { efSearch: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(router.search('m', q, 10, { nprobe: 1.5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(replicas.every((r) => r.requests.length === 0)).toBe(true);
+  });
+});
+
 describe('ClusterRouter writes', () => {
   it('writes each id to every replica of its shard and nowhere else', async () => {
     const shards = [0, 1].map((s) => [new FakeReplica(`${s}a`), new FakeReplica(`${s}b`)]);

@@ -1,7 +1,7 @@
 import { badRequest, ClusterError, isClusterError } from '../errors.ts';
 import { DEFAULT_SHARD_DEADLINE_MS } from '../runtime/common-env.ts';
 import { partitionIds, shardOfHalves } from '../shard/partition.ts';
-import type { ShardSearchRequest } from '../shard/shard.ts';
+import { MAX_EF_SEARCH, MAX_NPROBE, type ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
 import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard } from './hedged-search.ts';
@@ -20,6 +20,7 @@ import type {
   ShardRouter,
   UpsertItems,
 } from './router.types.ts';
+import { DEFAULT_WHOLE_EF_SEARCH, shardEfSearch } from './shard-params.ts';
 
 export type { Hit } from '../shard/topk.ts';
 export type * from './router.types.ts';
@@ -34,6 +35,10 @@ export type * from './router.types.ts';
  * `deadlineMs` is left out and the result is `partial`. Writes go to every replica of the owning
  * shard and fail unless all acknowledge; they are idempotent, so the caller (the indexing job)
  * retries.
+ *
+ * With more than one shard, an unfiltered search sends each shard an efSearch scaled to its share
+ * of the collection (shard-params.ts; `scaleSearchParams: false` turns this off): the efSearch a
+ * caller names, or the shard default, describes the search of the whole collection.
  */
 export class ClusterRouter implements ShardRouter {
   readonly shardCount: number;
@@ -44,6 +49,8 @@ export class ClusterRouter implements ShardRouter {
   private readonly writeTimeoutMs: number;
   private readonly rebuildTimeoutMs: number;
   private readonly probeTimeoutMs: number;
+  private readonly scaleSearchParams: boolean;
+  private readonly wholeEfSearch: number;
 
   constructor(shards: ShardReplica[][], options: RouterOptions = {}) {
     if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
@@ -55,6 +62,8 @@ export class ClusterRouter implements ShardRouter {
     this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.rebuildTimeoutMs = options.rebuildTimeoutMs ?? 3_600_000;
     this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
+    this.scaleSearchParams = options.scaleSearchParams ?? true;
+    this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
     this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
     this.shards = this.replicas.map((set) => set.states);
   }
@@ -102,8 +111,16 @@ export class ClusterRouter implements ShardRouter {
     const allowedPerShard = allowed ? partitionIds(allowed, this.shardCount) : undefined;
 
     const base: ShardSearchRequest = { modelVersion, queries: packed, dimension, k };
-    if (options.nprobe !== undefined) base.nprobe = options.nprobe;
-    if (options.efSearch !== undefined) base.efSearch = options.efSearch;
+    const nprobe = checkOptionalPositiveInt('nprobe', options.nprobe, MAX_NPROBE);
+    const efSearch = checkOptionalPositiveInt('efSearch', options.efSearch, MAX_EF_SEARCH);
+    if (nprobe !== undefined) base.nprobe = nprobe;
+    if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
+      // each shard searches its share (shard-params.ts); a filtered search keeps the whole
+      // parameters, its id selector already thins every shard's candidates
+      base.efSearch = shardEfSearch(efSearch ?? this.wholeEfSearch, this.shardCount, k);
+    } else if (efSearch !== undefined) {
+      base.efSearch = efSearch;
+    }
 
     // One timer and one AbortController for the whole fan-out: per-shard AbortSignal.timeout and
     // AbortSignal.any cost tens of microseconds each, more than a small shard's search.

@@ -7,9 +7,12 @@ import type { Hit } from '../shard/topk.ts';
 export interface RouterSearchOptions {
   /** Restrict results to these ids (a label filter). Each shard receives only the ids it owns. */
   allowedIds?: readonly bigint[] | BigInt64Array;
-  /** IVF lists probed (shard default when absent). */
+  /** IVF lists probed on every shard (shard default when absent). */
   nprobe?: number;
-  /** HNSW candidate list (shard default when absent). */
+  /**
+   * HNSW candidate list (shard default when absent) for the whole collection: with several shards
+   * the router sends each its share (shard-params.ts) unless `scaleSearchParams` is false.
+   */
   efSearch?: number;
   /** Per-shard deadline in ms; a shard that misses it makes the answer partial. Default: router's. */
   deadlineMs?: number;
@@ -114,6 +117,18 @@ export interface RouterOptions {
   rebuildTimeoutMs?: number;
   /** Health and stats timeout per replica. Default 2 s. */
   probeTimeoutMs?: number;
+  /**
+   * With several shards, send each an efSearch scaled to its share of the collection on unfiltered
+   * searches (shard-params.ts: only a list longer than 64 is cut); in-process shards also get
+   * rescoreFactor / shards. false: every
+   * shard gets the parameters unchanged. Default true.
+   */
+  scaleSearchParams?: boolean;
+  /**
+   * The efSearch of a search of the whole collection when the query names none; the router scales
+   * it per shard. Default the shard default (64); in-process routers take `tiers.efSearch`.
+   */
+  wholeEfSearch?: number;
   /** A failing replica is tried last for this long, doubling per failure up to 30 s. Default 1 s. */
   backoffMs?: number;
 }
