@@ -63,13 +63,13 @@ const settings = {
   latencyRatio: number('latency-ratio'),
 };
 
-const UPLOAD = `mutation Upload($file: Upload!, $uploaderId: ID!) {
-  uploadImage(file: $file, uploaderId: $uploaderId) { image { id status } }
+const UPLOAD = `mutation Upload($file: Upload!) {
+  uploadImage(input: { file: $file }) { image { id status } }
 }`;
 const SEARCH = `query Search($input: SearchInput!) {
   search(input: $input) { queryId hits { score image { id storageUrl } } }
 }`;
-const CLICK = `mutation RecordClick($queryId: ID!, $imageId: ID!) { recordClick(queryId: $queryId, imageId: $imageId) { ok } }`;
+const CLICK = `mutation RecordClick($queryId: ID!, $imageId: ID!) { recordClick(input: { queryId: $queryId, imageId: $imageId }) { ok } }`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const MiB = 2 ** 20;
@@ -150,7 +150,7 @@ async function main() {
     const answer = await postMultipart(
       server.url,
       UPLOAD,
-      { uploaderId: 'bench-soak' },
+      {},
       { bytes, type: 'image/png', name: `soak-${i}.png`, variable: 'file' },
     ).catch((error: Error) => ({ errors: [{ message: error.message }] }));
     window.uploads++;
