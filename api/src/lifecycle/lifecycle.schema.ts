@@ -1,5 +1,5 @@
-import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
+import { allowed, payloadOf } from '../graph/fields.ts';
 import type { GateVerdict } from './gate.ts';
 import type { GoldenQuery } from './golden-queries.repository.ts';
 import { VERSION_STATES, type VersionState } from './index-versions.repository.ts';
@@ -99,35 +99,26 @@ const IndexVersionRef = builder.objectRef<IndexVersionView>('IndexVersion').impl
       description: 'Why the re-index failed or was cancelled.',
     }),
     createdAt: t.field({ type: 'DateTime', description: 'First recorded.', resolve: (v) => v.createdAt }),
-    startedAt: t.field({
+    startedAt: t.expose('startedAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When the last re-index started.',
-      resolve: (v) => v.startedAt,
     }),
-    readyAt: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'When it became READY.',
-      resolve: (v) => v.readyAt,
-    }),
-    promotedAt: t.field({
+    readyAt: t.expose('readyAt', { type: 'DateTime', nullable: true, description: 'When it became READY.' }),
+    promotedAt: t.expose('promotedAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When it last became ACTIVE.',
-      resolve: (v) => v.promotedAt,
     }),
-    demotedAt: t.field({
+    demotedAt: t.expose('demotedAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When it last stopped being ACTIVE (the rollback window counts from here).',
-      resolve: (v) => v.demotedAt,
     }),
-    retiredAt: t.field({
+    retiredAt: t.expose('retiredAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When it was retired.',
-      resolve: (v) => v.retiredAt,
     }),
     updatedAt: t.field({ type: 'DateTime', description: 'Last change.', resolve: (v) => v.updatedAt }),
   }),
@@ -213,17 +204,9 @@ const RelevanceReportRef = builder.objectRef<RelevanceReport>('RelevanceReport')
   }),
 });
 
+const AS_IT_IS_NOW = { type: IndexVersionRef, description: 'The version as it is now.' };
 const versionPayload = (name: string, description: string) =>
-  builder.objectRef<{ indexVersion: IndexVersionView }>(name).implement({
-    description,
-    fields: (t) => ({
-      indexVersion: t.field({
-        type: IndexVersionRef,
-        description: 'The version as it is now.',
-        resolve: (p) => p.indexVersion,
-      }),
-    }),
-  });
+  payloadOf(name, description, 'indexVersion', AS_IT_IS_NOW);
 
 const StartReindexPayload = versionPayload('StartReindexPayload', 'The version now BUILDING.');
 const CancelReindexPayload = versionPayload('CancelReindexPayload', 'The cancelled (RETIRED) version.');
@@ -234,11 +217,7 @@ const PromoteIndexPayload = builder
   .implement({
     description: 'The version now ACTIVE.',
     fields: (t) => ({
-      indexVersion: t.field({
-        type: IndexVersionRef,
-        description: 'The version as it is now.',
-        resolve: (p) => p.indexVersion,
-      }),
+      indexVersion: t.field({ ...AS_IT_IS_NOW, resolve: (p) => p.indexVersion }),
       gate: t.field({
         type: GateNumbersRef,
         nullable: true,
@@ -247,18 +226,10 @@ const PromoteIndexPayload = builder
       }),
     }),
   });
-const AddGoldenQueryPayload = builder
-  .objectRef<{ goldenQuery: GoldenQuery }>('AddGoldenQueryPayload')
-  .implement({
-    description: 'The golden query added.',
-    fields: (t) => ({
-      goldenQuery: t.field({
-        type: GoldenQueryRef,
-        description: 'As stored.',
-        resolve: (p) => p.goldenQuery,
-      }),
-    }),
-  });
+const AddGoldenQueryPayload = payloadOf('AddGoldenQueryPayload', 'The golden query added.', 'goldenQuery', {
+  type: GoldenQueryRef,
+  description: 'As stored.',
+});
 const RemoveGoldenQueryPayload = builder
   .objectRef<{ id: string; removed: boolean }>('RemoveGoldenQueryPayload')
   .implement({
@@ -275,18 +246,12 @@ builder.queryFields((t) => ({
   indexVersions: t.field({
     type: [IndexVersionRef],
     description: 'Admins: every model version recorded, oldest first.',
-    resolve: async (_root, _args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return ctx.services.lifecycle.list();
-    },
+    resolve: allowed('admin', async (_args, ctx) => ctx.services.lifecycle.list()),
   }),
   goldenQueries: t.field({
     type: [GoldenQueryRef],
     description: 'Admins: the curated golden queries the promotion gate scores.',
-    resolve: async (_root, _args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return ctx.services.lifecycle.goldenQueries();
-    },
+    resolve: allowed('admin', async (_args, ctx) => ctx.services.lifecycle.goldenQueries()),
   }),
   relevanceReport: t.field({
     type: RelevanceReportRef,
@@ -294,10 +259,7 @@ builder.queryFields((t) => ({
     args: {
       window: t.arg.string({ required: true, description: 'How far back: `1h`, `24h`, `7d` (at most 90d).' }),
     },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return ctx.services.lifecycle.relevanceReport(args.window);
-    },
+    resolve: allowed('admin', async (args, ctx) => ctx.services.lifecycle.relevanceReport(args.window)),
   }),
 }));
 
@@ -306,19 +268,17 @@ builder.mutationFields((t) => ({
     type: StartReindexPayload,
     description: 'Admins: starts the shadow re-index to a model version while the ACTIVE one serves.',
     args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return { indexVersion: await ctx.services.lifecycle.startReindex(args.modelVersion, ctx.caller) };
-    },
+    resolve: allowed('admin', async (args, ctx) => ({
+      indexVersion: await ctx.services.lifecycle.startReindex(args.modelVersion, ctx.caller),
+    })),
   }),
   cancelReindex: t.field({
     type: CancelReindexPayload,
     description: 'Admins: stops a re-index in progress (the version becomes RETIRED).',
     args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return { indexVersion: await ctx.services.lifecycle.cancelReindex(args.modelVersion, ctx.caller) };
-    },
+    resolve: allowed('admin', async (args, ctx) => ({
+      indexVersion: await ctx.services.lifecycle.cancelReindex(args.modelVersion, ctx.caller),
+    })),
   }),
   promoteIndex: t.field({
     type: PromoteIndexPayload,
@@ -332,20 +292,18 @@ builder.mutationFields((t) => ({
         description: 'Promote although the gate fails (logged). Default false.',
       }),
     },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
+    resolve: allowed('admin', async (args, ctx) => {
       const force = args.force ?? false;
       const indexVersion = await ctx.services.lifecycle.promoteIndex(args.modelVersion, force, ctx.caller);
       return { indexVersion, forced: force };
-    },
+    }),
   }),
   rollbackIndex: t.field({
     type: RollbackIndexPayload,
     description: 'Admins: makes the PREVIOUS version ACTIVE again at once (while it is warm).',
-    resolve: async (_root, _args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return { indexVersion: await ctx.services.lifecycle.rollbackIndex(ctx.caller) };
-    },
+    resolve: allowed('admin', async (_args, ctx) => ({
+      indexVersion: await ctx.services.lifecycle.rollbackIndex(ctx.caller),
+    })),
   }),
   setIndexTraffic: t.field({
     type: SetIndexTrafficPayload,
@@ -354,12 +312,11 @@ builder.mutationFields((t) => ({
       modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
       fraction: t.arg.float({ required: true, description: 'Between 0 (none) and 1 (every caller).' }),
     },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
+    resolve: allowed('admin', async (args, ctx) => {
       return {
         indexVersion: await ctx.services.lifecycle.setIndexTraffic(args.modelVersion, args.fraction),
       };
-    },
+    }),
   }),
   addGoldenQuery: t.field({
     type: AddGoldenQueryPayload,
@@ -369,8 +326,7 @@ builder.mutationFields((t) => ({
       imageId: t.arg.id({ required: false, description: 'A library image to query by.' }),
       relevantIds: t.arg.idList({ required: true, description: 'The images relevant to it (1 to 1000).' }),
     },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
+    resolve: allowed('admin', async (args, ctx) => {
       const goldenQuery = await ctx.services.lifecycle.addGoldenQuery(
         {
           text: args.text ?? null,
@@ -380,16 +336,15 @@ builder.mutationFields((t) => ({
         ctx.caller,
       );
       return { goldenQuery };
-    },
+    }),
   }),
   removeGoldenQuery: t.field({
     type: RemoveGoldenQueryPayload,
     description: 'Admins: removes a curated golden query.',
     args: { id: t.arg.id({ required: true, description: 'GoldenQuery.id' }) },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
+    resolve: allowed('admin', async (args, ctx) => {
       await ctx.services.lifecycle.removeGoldenQuery(String(args.id));
       return { id: String(args.id), removed: true };
-    },
+    }),
   }),
 }));
