@@ -12,12 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeColourImage } from '../../../test/fixtures/images/make-images.ts';
 import { ensureTinyModel } from '../../../test/fixtures/tiny-clip/generate.ts';
 import {
-  colourCorpus,
   dot,
-  embedCorpus,
   type Loaded,
-  nearest,
+  loadWithCorpus,
   quietLogger as quiet,
+  textQueryWinners,
 } from '../../../test/support/encoder-corpus.ts';
 import { createEncoder } from './encoder.ts';
 import { MANIFEST_FILE } from './manifest.ts';
@@ -32,22 +31,10 @@ type LooseManifest = {
 };
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-async function loadWithCorpus(model: string): Promise<Loaded> {
-  const encoder = await createEncoder({ model, logger: quiet, maxWaitMs: 0 });
-  return { encoder, corpus: await embedCorpus(encoder, await colourCorpus()) };
+async function everyQueryFindsItsImage(model: Loaded): Promise<void> {
+  for (const { query, own, best } of await textQueryWinners(model))
+    expect({ query, best }).toEqual({ query, best: own });
 }
-
-async function everyQueryFindsItsImage({ encoder, corpus }: Loaded): Promise<void> {
-  const queries = await encoder.encodeTexts(corpus.map((c) => c.query));
-  queries.forEach((q, i) => {
-    const best = nearest(corpus, q);
-    expect({ query: corpus[i]!.query, best: best.name }).toEqual({
-      query: corpus[i]!.query,
-      best: corpus[i]!.name,
-    });
-  });
-}
-
 describe('SigLIP family (tiny-siglip)', () => {
   let dir: string;
   let model: Loaded;

@@ -9,27 +9,16 @@ import { ensureTinyModels } from '../../../test/fixtures/tiny-clip/generate.ts';
 import {
   colourCorpus,
   dot,
-  embedCorpus,
   type Loaded,
-  nearest,
-  quietLogger as quiet,
+  loadWithCorpus,
+  textQueryWinners,
 } from '../../../test/support/encoder-corpus.ts';
-import { createEncoder } from './encoder.ts';
 import { TINY_BROKEN_MODEL_VERSION, TINY_MODEL_VERSION, TINY_V2_MODEL_VERSION } from './registry.ts';
 
-async function load(model: string, set: Awaited<ReturnType<typeof colourCorpus>>): Promise<Loaded> {
-  const encoder = await createEncoder({ model, logger: quiet, maxWaitMs: 0 });
-  return { encoder, corpus: await embedCorpus(encoder, set) };
-}
-
 /** share of text queries whose own image ranks first */
-async function textTop1({ encoder, corpus }: Loaded): Promise<number> {
-  const queries = await encoder.encodeTexts(corpus.map((c) => c.query));
-  const hits = queries.filter((q, i) => {
-    const best = nearest(corpus, q);
-    return best.name === corpus[i]!.name;
-  });
-  return hits.length / corpus.length;
+async function textTop1(model: Loaded): Promise<number> {
+  const winners = await textQueryWinners(model);
+  return winners.filter((w) => w.best === w.own).length / winners.length;
 }
 
 describe('tiny-clip-v2 and tiny-clip-broken', () => {
@@ -39,7 +28,7 @@ describe('tiny-clip-v2 and tiny-clip-broken', () => {
     await ensureTinyModels();
     const set = await colourCorpus();
     for (const model of [TINY_MODEL_VERSION, TINY_V2_MODEL_VERSION, TINY_BROKEN_MODEL_VERSION]) {
-      models[model] = await load(model, set);
+      models[model] = await loadWithCorpus(model, set);
     }
   });
   afterAll(() => Promise.all(Object.values(models).map((m) => m.encoder.close())));
