@@ -73,3 +73,24 @@ export function inputQuery<Input extends object, Payload>(
 ): void {
   builder.queryField(name, inputField(spec));
 }
+
+type NumberKeys<T> = { [K in keyof T]-?: T[K] extends number | null | undefined ? K : never }[keyof T] &
+  string;
+
+/** Nullable Float fields, each read from one sub-object of the parent under its own name (field name: description). */
+export function nullableFloats<Parent, Sub>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<Types, Parent>,
+  of: (parent: Parent) => Sub,
+  descriptions: Partial<Record<NumberKeys<Sub>, string>>,
+) {
+  return Object.fromEntries(
+    Object.entries(descriptions).map(([name, description]) => [
+      name,
+      t.float({
+        nullable: true,
+        description: description as string,
+        resolve: (parent) => (of(parent)[name as keyof Sub] as number | null | undefined) ?? null,
+      }),
+    ]),
+  );
+}

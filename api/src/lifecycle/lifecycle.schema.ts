@@ -1,5 +1,5 @@
 import { builder } from '../builder.ts';
-import { allowed, payloadOf } from '../graph/fields.ts';
+import { allowed, nullableFloats, payloadOf } from '../graph/fields.ts';
 import type { GateVerdict } from './gate.ts';
 import type { GoldenQuery } from './golden-queries.repository.ts';
 import { VERSION_STATES, type VersionState } from './index-versions.repository.ts';
@@ -40,34 +40,18 @@ const ProgressRef = builder.objectRef<IndexVersionView>('IndexVersionProgress').
 const EvaluationRef = builder.objectRef<IndexVersionView>('IndexVersionEvaluation').implement({
   description: "The gate's numbers, measured on this version's model and index and stored with it.",
   fields: (t) => ({
-    goldenRecallAt10: t.float({
-      nullable: true,
-      description: 'Mean recall@10 over the golden queries (curated and mined); null without golden data.',
-      resolve: (v) => v.evaluation.goldenRecallAt10,
-    }),
-    ndcgAt10: t.float({
-      nullable: true,
-      description: 'Mean nDCG@10 over the golden queries; null without golden data.',
-      resolve: (v) => v.evaluation.ndcgAt10,
-    }),
-    annRecallText: t.float({
-      nullable: true,
-      description: 'Recall@10 of the live index against an exact search of its own vectors, text queries.',
-      resolve: (v) => v.evaluation.annRecallText,
-    }),
-    annRecallImage: t.float({
-      nullable: true,
-      description: 'The same over image queries.',
-      resolve: (v) => v.evaluation.annRecallImage,
+    ...nullableFloats(t, (v) => v.evaluation, {
+      goldenRecallAt10:
+        'Mean recall@10 over the golden queries (curated and mined); null without golden data.',
+      ndcgAt10: 'Mean nDCG@10 over the golden queries; null without golden data.',
+      annRecallText: 'Recall@10 of the live index against an exact search of its own vectors, text queries.',
+      annRecallImage: 'The same over image queries.',
+      similarityFloor:
+        'Similarity under which a hit is noise, calibrated on the golden set; null without it.',
     }),
     goldenQueries: t.int({
       description: 'Golden queries scored (curated plus mined from the search log).',
       resolve: (v) => v.evaluation.goldenQueries ?? 0,
-    }),
-    similarityFloor: t.float({
-      nullable: true,
-      description: 'Similarity under which a hit is noise, calibrated on the golden set; null without it.',
-      resolve: (v) => v.evaluation.similarityFloor,
     }),
     evaluatedAt: t.field({
       type: 'DateTime',
@@ -150,25 +134,11 @@ const GateNumbersRef = builder.objectRef<GateVerdict>('GateVerdict').implement({
     passed: t.exposeBoolean('passed', { description: 'True when the version may be promoted unforced.' }),
     failures: t.exposeStringList('failures', { description: 'Why it failed.' }),
     notes: t.exposeStringList('notes', { description: 'What it could not judge (no golden data, ...).' }),
-    goldenRecallAt10: t.float({
-      nullable: true,
-      description: "The candidate's golden recall@10.",
-      resolve: (v) => v.numbers.goldenRecallAt10,
-    }),
-    requiredGoldenRecallAt10: t.float({
-      nullable: true,
-      description: "What it had to reach (ratio x the active version's).",
-      resolve: (v) => v.numbers.requiredGoldenRecallAt10,
-    }),
-    annRecallText: t.float({
-      nullable: true,
-      description: 'ANN recall@10, text queries.',
-      resolve: (v) => v.numbers.annRecallText,
-    }),
-    annRecallImage: t.float({
-      nullable: true,
-      description: 'ANN recall@10, image queries.',
-      resolve: (v) => v.numbers.annRecallImage,
+    ...nullableFloats(t, (v) => v.numbers, {
+      goldenRecallAt10: "The candidate's golden recall@10.",
+      requiredGoldenRecallAt10: "What it had to reach (ratio x the active version's).",
+      annRecallText: 'ANN recall@10, text queries.',
+      annRecallImage: 'ANN recall@10, image queries.',
     }),
   }),
 });
