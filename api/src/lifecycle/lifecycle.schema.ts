@@ -233,88 +233,98 @@ builder.queryFields((t) => ({
   }),
 }));
 
-builder.mutationFields((t) => ({
-  startReindex: t.field({
-    type: StartReindexPayload,
-    description: 'Admins: starts the shadow re-index to a model version while the ACTIVE one serves.',
-    args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
-    resolve: allowed('admin', async (args, ctx) => ({
-      indexVersion: await ctx.services.lifecycle.startReindex(args.modelVersion, ctx.caller),
-    })),
-  }),
-  cancelReindex: t.field({
-    type: CancelReindexPayload,
-    description: 'Admins: stops a re-index in progress (the version becomes RETIRED).',
-    args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
-    resolve: allowed('admin', async (args, ctx) => ({
-      indexVersion: await ctx.services.lifecycle.cancelReindex(args.modelVersion, ctx.caller),
-    })),
-  }),
-  promoteIndex: t.field({
-    type: PromoteIndexPayload,
-    description:
-      'Admins: makes a READY version ACTIVE (query encoder and index together). Refuses with GATE_FAILED and the numbers when the gate fails, unless forced.',
-    args: {
-      modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
-      force: t.arg.boolean({
-        required: false,
-        defaultValue: false,
-        description: 'Promote although the gate fails (logged). Default false.',
+builder.mutationFields((t) => {
+  /** startReindex and cancelReindex: an admin acts on one model version and gets it back. */
+  const onVersion = (
+    type: typeof StartReindexPayload,
+    description: string,
+    act: 'startReindex' | 'cancelReindex',
+  ) =>
+    t.field({
+      type,
+      description,
+      args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
+      resolve: allowed('admin', async (args, ctx) => ({
+        indexVersion: await ctx.services.lifecycle[act](args.modelVersion, ctx.caller),
+      })),
+    });
+  return {
+    startReindex: onVersion(
+      StartReindexPayload,
+      'Admins: starts the shadow re-index to a model version while the ACTIVE one serves.',
+      'startReindex',
+    ),
+    cancelReindex: onVersion(
+      CancelReindexPayload,
+      'Admins: stops a re-index in progress (the version becomes RETIRED).',
+      'cancelReindex',
+    ),
+    promoteIndex: t.field({
+      type: PromoteIndexPayload,
+      description:
+        'Admins: makes a READY version ACTIVE (query encoder and index together). Refuses with GATE_FAILED and the numbers when the gate fails, unless forced.',
+      args: {
+        modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
+        force: t.arg.boolean({
+          required: false,
+          defaultValue: false,
+          description: 'Promote although the gate fails (logged). Default false.',
+        }),
+      },
+      resolve: allowed('admin', async (args, ctx) => {
+        const force = args.force ?? false;
+        const indexVersion = await ctx.services.lifecycle.promoteIndex(args.modelVersion, force, ctx.caller);
+        return { indexVersion, forced: force };
       }),
-    },
-    resolve: allowed('admin', async (args, ctx) => {
-      const force = args.force ?? false;
-      const indexVersion = await ctx.services.lifecycle.promoteIndex(args.modelVersion, force, ctx.caller);
-      return { indexVersion, forced: force };
     }),
-  }),
-  rollbackIndex: t.field({
-    type: RollbackIndexPayload,
-    description: 'Admins: makes the PREVIOUS version ACTIVE again at once (while it is warm).',
-    resolve: allowed('admin', async (_args, ctx) => ({
-      indexVersion: await ctx.services.lifecycle.rollbackIndex(ctx.caller),
-    })),
-  }),
-  setIndexTraffic: t.field({
-    type: SetIndexTrafficPayload,
-    description: 'Admins: sends a fraction of searches (stable per caller) to a READY version.',
-    args: {
-      modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
-      fraction: t.arg.float({ required: true, description: 'Between 0 (none) and 1 (every caller).' }),
-    },
-    resolve: allowed('admin', async (args, ctx) => {
-      return {
-        indexVersion: await ctx.services.lifecycle.setIndexTraffic(args.modelVersion, args.fraction),
-      };
+    rollbackIndex: t.field({
+      type: RollbackIndexPayload,
+      description: 'Admins: makes the PREVIOUS version ACTIVE again at once (while it is warm).',
+      resolve: allowed('admin', async (_args, ctx) => ({
+        indexVersion: await ctx.services.lifecycle.rollbackIndex(ctx.caller),
+      })),
     }),
-  }),
-  addGoldenQuery: t.field({
-    type: AddGoldenQueryPayload,
-    description: 'Admins: adds a curated golden query (exactly one of text or imageId).',
-    args: {
-      text: t.arg.string({ required: false, description: 'A text query.' }),
-      imageId: t.arg.id({ required: false, description: 'A library image to query by.' }),
-      relevantIds: t.arg.idList({ required: true, description: 'The images relevant to it (1 to 1000).' }),
-    },
-    resolve: allowed('admin', async (args, ctx) => {
-      const goldenQuery = await ctx.services.lifecycle.addGoldenQuery(
-        {
-          text: args.text ?? null,
-          imageId: args.imageId === null || args.imageId === undefined ? null : String(args.imageId),
-          relevantIds: args.relevantIds.map(String),
-        },
-        ctx.caller,
-      );
-      return { goldenQuery };
+    setIndexTraffic: t.field({
+      type: SetIndexTrafficPayload,
+      description: 'Admins: sends a fraction of searches (stable per caller) to a READY version.',
+      args: {
+        modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
+        fraction: t.arg.float({ required: true, description: 'Between 0 (none) and 1 (every caller).' }),
+      },
+      resolve: allowed('admin', async (args, ctx) => {
+        return {
+          indexVersion: await ctx.services.lifecycle.setIndexTraffic(args.modelVersion, args.fraction),
+        };
+      }),
     }),
-  }),
-  removeGoldenQuery: t.field({
-    type: RemoveGoldenQueryPayload,
-    description: 'Admins: removes a curated golden query.',
-    args: { id: t.arg.id({ required: true, description: 'GoldenQuery.id' }) },
-    resolve: allowed('admin', async (args, ctx) => {
-      await ctx.services.lifecycle.removeGoldenQuery(String(args.id));
-      return { id: String(args.id), removed: true };
+    addGoldenQuery: t.field({
+      type: AddGoldenQueryPayload,
+      description: 'Admins: adds a curated golden query (exactly one of text or imageId).',
+      args: {
+        text: t.arg.string({ required: false, description: 'A text query.' }),
+        imageId: t.arg.id({ required: false, description: 'A library image to query by.' }),
+        relevantIds: t.arg.idList({ required: true, description: 'The images relevant to it (1 to 1000).' }),
+      },
+      resolve: allowed('admin', async (args, ctx) => {
+        const goldenQuery = await ctx.services.lifecycle.addGoldenQuery(
+          {
+            text: args.text ?? null,
+            imageId: args.imageId === null || args.imageId === undefined ? null : String(args.imageId),
+            relevantIds: args.relevantIds.map(String),
+          },
+          ctx.caller,
+        );
+        return { goldenQuery };
+      }),
     }),
-  }),
-}));
+    removeGoldenQuery: t.field({
+      type: RemoveGoldenQueryPayload,
+      description: 'Admins: removes a curated golden query.',
+      args: { id: t.arg.id({ required: true, description: 'GoldenQuery.id' }) },
+      resolve: allowed('admin', async (args, ctx) => {
+        await ctx.services.lifecycle.removeGoldenQuery(String(args.id));
+        return { id: String(args.id), removed: true };
+      }),
+    }),
+  };
+});
