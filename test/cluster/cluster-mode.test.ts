@@ -1,16 +1,14 @@
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
-import { clusterCoreEnv, shardsSetting } from '../../infra/cluster-local/topology.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import {
   type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
-  TEST_REDIS_URL,
 } from '../support/backends.ts';
-import { databaseUrlOf, startTestShards, type TestShards } from '../support/processes.ts';
+import { startTestShards, type TestShards } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
@@ -48,13 +46,8 @@ describe.runIf(postgresAvailable && redisAvailable)(
         t = await open(
           {
             // the backend's pool and cache are passed in; these name the same stores
-            ...clusterCoreEnv({
-              databaseUrl: await databaseUrlOf(backend),
-              redisUrl: TEST_REDIS_URL,
-              // one replica per shard here: the replica failover is cluster-local.e2e.test.ts's
-              shards: shardsSetting(shards.urls.map((url) => [url])),
-              model: 'tiny-clip-v1',
-            }),
+            // one replica per shard here: the replica failover is cluster-local.e2e.test.ts's
+            ...shards.coreEnv(),
             ALLOW_ANONYMOUS_UPLOADS: 'true',
             SHARD_DEADLINE_MS: '2000',
           },

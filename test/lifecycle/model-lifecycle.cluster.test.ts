@@ -1,11 +1,6 @@
 import { describe } from 'vitest';
-import {
-  createPostgresBackend,
-  postgresAvailable,
-  redisAvailable,
-  TEST_REDIS_URL,
-} from '../support/backends.ts';
-import { databaseUrlOf, startTestShards } from '../support/processes.ts';
+import { createPostgresBackend, postgresAvailable, redisAvailable } from '../support/backends.ts';
+import { startTestShards } from '../support/processes.ts';
 import { itWalksTheLifecycle } from './lifecycle-walk.ts';
 
 /**
@@ -20,13 +15,7 @@ describe.runIf(postgresAvailable && redisAvailable)(
         const backend = await createPostgresBackend();
         try {
           const shards = await startTestShards(backend);
-          const env = {
-            PIXELFIND_MODE: 'cluster',
-            DATABASE_URL: await databaseUrlOf(backend),
-            REDIS_URL: TEST_REDIS_URL,
-            SHARDS: shards.urls.join(','),
-          };
-          return { backend, env, close: () => shards.stop() };
+          return { backend, env: shards.coreEnv(), close: () => shards.stop() };
         } catch (error) {
           await backend.dispose();
           throw error;

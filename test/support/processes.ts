@@ -5,9 +5,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { shardServerEnv } from '../../infra/cluster-local/topology.ts';
+import { clusterCoreEnv, shardServerEnv, shardsSetting } from '../../infra/cluster-local/topology.ts';
 import type { Backend } from './backends.ts';
-import { TEST_DATABASE_URL } from './backends.ts';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './backends.ts';
 import type { TestApp } from './test-app.ts';
 
 /** A loopback port nothing listens on right now. */
@@ -94,6 +94,8 @@ export interface TestShards {
   children: (ChildProcess | null)[];
   /** (Re)starts shard `index` on its port over its DATA_DIR, and waits until it is ready. */
   start(index: number): Promise<ChildProcess>;
+  /** The settings of an API or worker in cluster mode over these shards (one replica each). */
+  coreEnv(): Record<string, string>;
   /** Kills every shard server still running and removes their data. */
   stop(): Promise<void>;
 }
@@ -131,6 +133,13 @@ export async function startTestShards(
     urls: ports.map((p) => `http://127.0.0.1:${p}`),
     children,
     start,
+    coreEnv: () =>
+      clusterCoreEnv({
+        databaseUrl,
+        redisUrl: TEST_REDIS_URL,
+        shards: shardsSetting(shards.urls.map((url) => [url])),
+        model: 'tiny-clip-v1',
+      }),
     async stop() {
       for (const child of children) child?.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
