@@ -40,46 +40,31 @@ import { partitionIds } from '../search-cluster/src/shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE } from '../search-cluster/src/shard/shard.ts';
 import { TopK } from '../search-cluster/src/shard/topk.ts';
 import { dotAt, normalizeRows } from '../search-cluster/src/vector-math.ts';
-import { positiveInt } from './support/flags.ts';
-import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { mainTierList, positiveInt, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
+import { commandLine, log, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { percentile } from './support/stats.ts';
+import { percentile, round } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    n: { type: 'string', default: '100000' },
-    dim: { type: 'string', default: '128' },
-    queries: { type: 'string', default: '300' },
-    k: { type: 'string', default: '10' },
+    ...syntheticDataFlags({ n: '100000', dim: '128', queries: '300', seed: '7' }),
     shards: { type: 'string', default: '1' },
-    seed: { type: 'string', default: '7' },
-    clusters: { type: 'string' },
     tiers: { type: 'string', default: 'hnsw,ivfpq' },
     repeats: { type: 'string', default: '2' },
   },
 });
 
 const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
-const N = positive('n');
-const DIM = positive('dim');
-const NQ = positive('queries');
-const K = positive('k');
+const data = syntheticDataSettings(flags);
+const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED } = data;
 const SHARDS = positive('shards');
-const SEED = positive('seed');
 const REPEATS = positive('repeats');
-const CLUSTERS = flags.clusters ? positive('clusters') : Math.max(100, Math.round(N / 20));
-const TIERS = String(flags.tiers).split(',') as MainTierKind[];
-for (const t of TIERS)
-  if (!['flat', 'hnsw', 'ivfpq'].includes(t)) throw new Error(`Unknown tier ${t} (flat, hnsw, ivfpq)`);
+const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
+const TIERS = mainTierList(flags.tiers);
 const RECALL_TARGET = 0.95;
 const LATENCY_TARGET = 3;
 const MODEL = 'bench-filter';
 const COMMAND = commandLine('bench:filter');
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function log(message: string): void {
-  console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
-}
 
 // ---------------------------------------------------------------- data and labels
 
@@ -341,13 +326,9 @@ const json = {
   machine,
   load: loadSummary,
   settings: {
-    n: N,
-    dim: DIM,
-    queries: NQ,
-    k: K,
-    shards: SHARDS,
-    seed: SEED,
+    ...data,
     clusters: CLUSTERS,
+    shards: SHARDS,
     repeats: REPEATS,
     exactScanMaxIds: DEFAULT_TIER_OPTIONS.exactScanMaxIds,
     recallTarget: RECALL_TARGET,
