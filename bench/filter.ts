@@ -24,13 +24,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
-import {
-  clusteredUnitVectors,
-  randomNormal,
-  recallAtK,
-  seededRandom,
-  sequentialIds,
-} from '../search-cluster/src/faiss/synthetic.ts';
+import { randomNormal, recallAtK, seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
 import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
@@ -40,6 +34,7 @@ import { partitionIds } from '../search-cluster/src/shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE } from '../search-cluster/src/shard/shard.ts';
 import { TopK } from '../search-cluster/src/shard/topk.ts';
 import { dotAt, normalizeRows } from '../search-cluster/src/vector-math.ts';
+import { clusteredData } from './support/data.ts';
 import { mainTierList, positiveInt, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
 import { commandLine, log, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
@@ -70,16 +65,7 @@ const COMMAND = commandLine('bench:filter');
 
 const load = sampleLoad();
 log(COMMAND);
-const base = clusteredUnitVectors({ count: N, dimension: DIM, clusters: CLUSTERS, seed: SEED });
-const queries = clusteredUnitVectors({
-  count: NQ,
-  dimension: DIM,
-  clusters: CLUSTERS,
-  seed: SEED + 1,
-  centreSeed: SEED,
-});
-const ids = sequentialIds(N, 1n);
-const queryList = Array.from({ length: NQ }, (_, q) => queries.subarray(q * DIM, (q + 1) * DIM));
+const { base, ids, queries, queryList } = clusteredData({ ...data, clusters: CLUSTERS });
 
 /** Rows of the `share` of vectors closest to a random direction: a label that follows meaning. */
 function semanticLabel(share: number, seed: number): Int32Array {
@@ -306,7 +292,7 @@ for (const tier of TIERS) {
       row.verdict =
         recallOk && latencyOk
           ? 'met'
-          : [recallOk ? '' : 'recall', latencyOk ? '' : 'latency'].filter(Boolean).join(', ') + ' not met';
+          : `${[recallOk ? '' : 'recall', latencyOk ? '' : 'latency'].filter(Boolean).join(', ')} not met`;
     }
     rows.push(row);
     log(

@@ -32,7 +32,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ClusterError } from '../search-cluster/src/errors.ts';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
-import { clusteredUnitVectors, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
+import { recallAtK } from '../search-cluster/src/faiss/synthetic.ts';
 import { ivfpqFactory } from '../search-cluster/src/rebuild/build-main.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
 import { createRouter, inProcessTiers } from '../search-cluster/src/router/config.ts';
@@ -47,6 +47,7 @@ import { faissFactory } from '../search-cluster/src/shard/faiss-factory.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, silentLogger, type TierOptions } from '../search-cluster/src/shard/options.ts';
 import { Shard } from '../search-cluster/src/shard/shard.ts';
+import { clusteredData } from './support/data.ts';
 import {
   mainTierList,
   numberList,
@@ -79,7 +80,7 @@ const positive = (name: keyof typeof flags): number => positiveInt(name, flags[n
 const list = (name: keyof typeof flags): number[] => numberList(flags[name]);
 
 const data = syntheticDataSettings(flags);
-const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED } = data;
+const { n: N, queries: NQ, dim: DIM, k: K } = data;
 const SHARDS = positive('shards');
 const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
 const TIERS = mainTierList(flags.tiers);
@@ -145,20 +146,12 @@ async function prepare(): Promise<void> {
   log(
     `n=${N} dim=${DIM} queries=${NQ} k=${K} clusters=${CLUSTERS} shards=1 vs ${SHARDS} faiss=${faissBuild().label}`,
   );
-  base = clusteredUnitVectors({ count: N, dimension: DIM, clusters: CLUSTERS, seed: SEED });
-  const queries = clusteredUnitVectors({
-    count: NQ,
-    dimension: DIM,
-    clusters: CLUSTERS,
-    seed: SEED + 1,
-    centreSeed: SEED,
-  });
-  ids = sequentialIds(N, 1n);
-  queryList = Array.from({ length: NQ }, (_, q) => queries.subarray(q * DIM, (q + 1) * DIM));
+  const set = clusteredData({ ...data, clusters: CLUSTERS });
+  ({ base, ids, queryList } = set);
   setFaissThreads(0);
   const exact = FaissIndex.create(DIM, 'Flat');
   await exact.add(base, ids);
-  truth = (await exact.search(queries, K)).ids;
+  truth = (await exact.search(set.queries, K)).ids;
   exact.close();
   log('data and ground truth ready');
 }
