@@ -35,8 +35,14 @@ import { MAX_EF_SEARCH, MAX_NPROBE } from '../search-cluster/src/shard/shard.ts'
 import { TopK } from '../search-cluster/src/shard/topk.ts';
 import { dotAt, normalizeRows } from '../search-cluster/src/vector-math.ts';
 import { clusteredData } from './support/data.ts';
-import { mainTierList, positiveInt, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
-import { commandLine, log, machineFacts, sampleLoad } from './support/machine.ts';
+import {
+  mainTierList,
+  positiveInt,
+  runStamp,
+  syntheticDataFlags,
+  syntheticDataSettings,
+} from './support/flags.ts';
+import { commandLine, log, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { percentile, round } from './support/stats.ts';
 
@@ -302,15 +308,13 @@ for (const tier of TIERS) {
   await router.close();
 }
 const loadSummary = load.stop();
-const machine = machineFacts();
+const stamp = runStamp('bench:filter', loadSummary);
+const { machine } = stamp;
 
 // ---------------------------------------------------------------- report
 
 const json = {
-  command: COMMAND,
-  date: new Date().toISOString(),
-  machine,
-  load: loadSummary,
+  ...stamp,
   settings: {
     ...data,
     clusters: CLUSTERS,
