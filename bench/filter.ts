@@ -39,6 +39,7 @@ import {
   mainTierList,
   positiveInt,
   runStamp,
+  stampMarkdown,
   syntheticDataFlags,
   syntheticDataSettings,
 } from './support/flags.ts';
@@ -332,11 +333,9 @@ const loaded = loadSummary.mean > machine.cpus;
 const md = [
   '# Filtered search benchmark',
   '',
-  `Command: \`${COMMAND}\``,
+  stampMarkdown(stamp),
   '',
-  `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; FAISS: ${machine.faiss}. Date: ${json.date.slice(0, 10)}.`,
-  '',
-  `Load average (1 min): ${loadSummary.atStart} at start, ${loadSummary.atEnd} at end, mean ${loadSummary.mean}, max ${loadSummary.max} over ${loadSummary.samples} samples; this process used ${loadSummary.processCpuPercent}% of the machine. A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
+  `A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
   '',
   `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, hot tier empty). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule: a shard with at most ${DEFAULT_TIER_OPTIONS.exactScanMaxIds} allowed ids (\`exactScanMaxIds\`) scans them exactly, otherwise ANN with an id selector and an exact top-up when short.`,
   '',
