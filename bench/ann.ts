@@ -19,6 +19,7 @@ import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/f
 import { annData, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
 import { numberList, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
+import { log } from './support/machine.ts';
 import { percentile } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
@@ -85,10 +86,6 @@ interface Build {
 
 const rows: Row[] = [];
 const builds: Build[] = [];
-
-function log(message: string): void {
-  console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
-}
 
 function record(
   base: Omit<Row, 'recall' | 'qps' | 'p50Ms' | 'p99Ms' | 'load1'>,

@@ -24,13 +24,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
-import {
-  clusteredUnitVectors,
-  randomNormal,
-  recallAtK,
-  seededRandom,
-  sequentialIds,
-} from '../search-cluster/src/faiss/synthetic.ts';
+import { randomNormal, recallAtK, seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
 import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
@@ -40,61 +34,45 @@ import { partitionIds } from '../search-cluster/src/shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE } from '../search-cluster/src/shard/shard.ts';
 import { TopK } from '../search-cluster/src/shard/topk.ts';
 import { dotAt, normalizeRows } from '../search-cluster/src/vector-math.ts';
-import { positiveInt } from './support/flags.ts';
-import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { clusteredData } from './support/data.ts';
+import {
+  mainTierList,
+  positiveInt,
+  runStamp,
+  stampMarkdown,
+  syntheticDataFlags,
+  syntheticDataSettings,
+} from './support/flags.ts';
+import { commandLine, log, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { percentile } from './support/stats.ts';
+import { percentile, round } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    n: { type: 'string', default: '100000' },
-    dim: { type: 'string', default: '128' },
-    queries: { type: 'string', default: '300' },
-    k: { type: 'string', default: '10' },
+    ...syntheticDataFlags({ n: '100000', dim: '128', queries: '300', seed: '7' }),
     shards: { type: 'string', default: '1' },
-    seed: { type: 'string', default: '7' },
-    clusters: { type: 'string' },
     tiers: { type: 'string', default: 'hnsw,ivfpq' },
     repeats: { type: 'string', default: '2' },
   },
 });
 
 const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
-const N = positive('n');
-const DIM = positive('dim');
-const NQ = positive('queries');
-const K = positive('k');
+const data = syntheticDataSettings(flags);
+const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED } = data;
 const SHARDS = positive('shards');
-const SEED = positive('seed');
 const REPEATS = positive('repeats');
-const CLUSTERS = flags.clusters ? positive('clusters') : Math.max(100, Math.round(N / 20));
-const TIERS = String(flags.tiers).split(',') as MainTierKind[];
-for (const t of TIERS)
-  if (!['flat', 'hnsw', 'ivfpq'].includes(t)) throw new Error(`Unknown tier ${t} (flat, hnsw, ivfpq)`);
+const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
+const TIERS = mainTierList(flags.tiers);
 const RECALL_TARGET = 0.95;
 const LATENCY_TARGET = 3;
 const MODEL = 'bench-filter';
 const COMMAND = commandLine('bench:filter');
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function log(message: string): void {
-  console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
-}
 
 // ---------------------------------------------------------------- data and labels
 
 const load = sampleLoad();
 log(COMMAND);
-const base = clusteredUnitVectors({ count: N, dimension: DIM, clusters: CLUSTERS, seed: SEED });
-const queries = clusteredUnitVectors({
-  count: NQ,
-  dimension: DIM,
-  clusters: CLUSTERS,
-  seed: SEED + 1,
-  centreSeed: SEED,
-});
-const ids = sequentialIds(N, 1n);
-const queryList = Array.from({ length: NQ }, (_, q) => queries.subarray(q * DIM, (q + 1) * DIM));
+const { base, ids, queries, queryList } = clusteredData({ ...data, clusters: CLUSTERS });
 
 /** Rows of the `share` of vectors closest to a random direction: a label that follows meaning. */
 function semanticLabel(share: number, seed: number): Int32Array {
@@ -321,7 +299,7 @@ for (const tier of TIERS) {
       row.verdict =
         recallOk && latencyOk
           ? 'met'
-          : [recallOk ? '' : 'recall', latencyOk ? '' : 'latency'].filter(Boolean).join(', ') + ' not met';
+          : `${[recallOk ? '' : 'recall', latencyOk ? '' : 'latency'].filter(Boolean).join(', ')} not met`;
     }
     rows.push(row);
     log(
@@ -331,23 +309,17 @@ for (const tier of TIERS) {
   await router.close();
 }
 const loadSummary = load.stop();
-const machine = machineFacts();
+const stamp = runStamp('bench:filter', loadSummary);
+const { machine } = stamp;
 
 // ---------------------------------------------------------------- report
 
 const json = {
-  command: COMMAND,
-  date: new Date().toISOString(),
-  machine,
-  load: loadSummary,
+  ...stamp,
   settings: {
-    n: N,
-    dim: DIM,
-    queries: NQ,
-    k: K,
-    shards: SHARDS,
-    seed: SEED,
+    ...data,
     clusters: CLUSTERS,
+    shards: SHARDS,
     repeats: REPEATS,
     exactScanMaxIds: DEFAULT_TIER_OPTIONS.exactScanMaxIds,
     recallTarget: RECALL_TARGET,
@@ -361,11 +333,9 @@ const loaded = loadSummary.mean > machine.cpus;
 const md = [
   '# Filtered search benchmark',
   '',
-  `Command: \`${COMMAND}\``,
+  stampMarkdown(stamp),
   '',
-  `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; FAISS: ${machine.faiss}. Date: ${json.date.slice(0, 10)}.`,
-  '',
-  `Load average (1 min): ${loadSummary.atStart} at start, ${loadSummary.atEnd} at end, mean ${loadSummary.mean}, max ${loadSummary.max} over ${loadSummary.samples} samples; this process used ${loadSummary.processCpuPercent}% of the machine. A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
+  `A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
   '',
   `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, hot tier empty). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule: a shard with at most ${DEFAULT_TIER_OPTIONS.exactScanMaxIds} allowed ids (\`exactScanMaxIds\`) scans them exactly, otherwise ANN with an id selector and an exact top-up when short.`,
   '',

@@ -32,7 +32,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ClusterError } from '../search-cluster/src/errors.ts';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
-import { clusteredUnitVectors, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
+import { recallAtK } from '../search-cluster/src/faiss/synthetic.ts';
 import { ivfpqFactory } from '../search-cluster/src/rebuild/build-main.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
 import { createRouter, inProcessTiers } from '../search-cluster/src/router/config.ts';
@@ -47,10 +47,17 @@ import { faissFactory } from '../search-cluster/src/shard/faiss-factory.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, silentLogger, type TierOptions } from '../search-cluster/src/shard/options.ts';
 import { Shard } from '../search-cluster/src/shard/shard.ts';
-import { numberList, positiveInt, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
-import { commandLine, machineFacts, sampleLoad } from './support/machine.ts';
+import { clusteredData } from './support/data.ts';
+import {
+  mainTierList,
+  numberList,
+  positiveInt,
+  syntheticDataFlags,
+  syntheticDataSettings,
+} from './support/flags.ts';
+import { commandLine, log, machineFacts, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
-import { percentile } from './support/stats.ts';
+import { percentile, round } from './support/stats.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -72,12 +79,11 @@ const { values: flags } = parseArgs({
 const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
 const list = (name: keyof typeof flags): number[] => numberList(flags[name]);
 
-const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED, clusters } = syntheticDataSettings(flags);
+const data = syntheticDataSettings(flags);
+const { n: N, queries: NQ, dim: DIM, k: K } = data;
 const SHARDS = positive('shards');
-const CLUSTERS = clusters ?? Math.max(100, Math.round(N / 20));
-const TIERS = String(flags.tiers).split(',') as MainTierKind[];
-for (const t of TIERS)
-  if (!['flat', 'hnsw', 'ivfpq'].includes(t)) throw new Error(`Unknown tier ${t} (flat, hnsw, ivfpq)`);
+const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
+const TIERS = mainTierList(flags.tiers);
 const INFLIGHT = list('inflight');
 const HNSW_EF = list('hnsw-ef');
 const AUTO_EF = list('auto-ef');
@@ -86,11 +92,6 @@ const REPEATS = positive('repeats');
 const TARGET = Number(flags.target);
 const MODEL = 'bench-router';
 let COMMAND = commandLine('bench:router');
-
-function log(message: string): void {
-  console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
-}
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** one: a single shard; unscaled: S shards, parameters sent unchanged; auto: S shards, the router scales them; failover: auto's shards, 2 replicas each, one of them down. */
 type RouterKind = 'one' | 'unscaled' | 'auto' | 'failover';
@@ -145,20 +146,12 @@ async function prepare(): Promise<void> {
   log(
     `n=${N} dim=${DIM} queries=${NQ} k=${K} clusters=${CLUSTERS} shards=1 vs ${SHARDS} faiss=${faissBuild().label}`,
   );
-  base = clusteredUnitVectors({ count: N, dimension: DIM, clusters: CLUSTERS, seed: SEED });
-  const queries = clusteredUnitVectors({
-    count: NQ,
-    dimension: DIM,
-    clusters: CLUSTERS,
-    seed: SEED + 1,
-    centreSeed: SEED,
-  });
-  ids = sequentialIds(N, 1n);
-  queryList = Array.from({ length: NQ }, (_, q) => queries.subarray(q * DIM, (q + 1) * DIM));
+  const set = clusteredData({ ...data, clusters: CLUSTERS });
+  ({ base, ids, queryList } = set);
   setFaissThreads(0);
   const exact = FaissIndex.create(DIM, 'Flat');
   await exact.add(base, ids);
-  truth = (await exact.search(queries, K)).ids;
+  truth = (await exact.search(set.queries, K)).ids;
   exact.close();
   log('data and ground truth ready');
 }
@@ -166,36 +159,22 @@ async function prepare(): Promise<void> {
 // ---------------------------------------------------------------- routers
 
 /** A replica that is down: every call fails as an unreachable shard server would. */
-class DownReplica implements ShardReplica {
-  constructor(readonly name: string) {}
-  private fail(): never {
-    throw new ClusterError('SHARD_UNAVAILABLE', `${this.name} is down`);
-  }
-  async search(): Promise<never> {
-    this.fail();
-  }
-  async upsert(): Promise<never> {
-    this.fail();
-  }
-  async delete(): Promise<never> {
-    this.fail();
-  }
-  async rebuild(): Promise<never> {
-    this.fail();
-  }
-  async addModelVersion(): Promise<never> {
-    this.fail();
-  }
-  async dropModelVersion(): Promise<never> {
-    this.fail();
-  }
-  async health(): Promise<never> {
-    this.fail();
-  }
-  async stats(): Promise<never> {
-    this.fail();
-  }
-  async close(): Promise<void> {}
+function downReplica(name: string): ShardReplica {
+  const fail = async (): Promise<never> => {
+    throw new ClusterError('SHARD_UNAVAILABLE', `${name} is down`);
+  };
+  return {
+    name,
+    search: fail,
+    upsert: fail,
+    delete: fail,
+    rebuild: fail,
+    addModelVersion: fail,
+    dropModelVersion: fail,
+    health: fail,
+    stats: fail,
+    close: async () => {},
+  };
 }
 
 interface Built {
@@ -240,7 +219,7 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
         routerOptions,
       ),
       failover: new ClusterRouter(
-        list.map((shard, i) => [new DownReplica(`down:${i}`), new LocalReplica(shard, false)]),
+        list.map((shard, i) => [downReplica(`down:${i}`), new LocalReplica(shard, false)]),
         { ...routerOptions, backoffMs: 60_000 },
       ),
     };
@@ -544,13 +523,9 @@ const json = {
   avx2,
   load: loadSummary,
   settings: {
-    n: N,
-    dim: DIM,
-    queries: NQ,
-    k: K,
-    shards: SHARDS,
-    seed: SEED,
+    ...data,
     clusters: CLUSTERS,
+    shards: SHARDS,
     repeats: REPEATS,
     targetPct: TARGET,
     autoEf: AUTO_EF,

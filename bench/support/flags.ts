@@ -1,3 +1,4 @@
+import type { MainTierKind } from '../../search-cluster/src/shard/main-tier.ts';
 import { commandLine, type LoadSummary, type MachineFacts, machineFacts } from './machine.ts';
 
 /** A command-line flag that must be a positive integer; says which flag and what it got otherwise. */
@@ -45,13 +46,13 @@ this process used ${load.processCpuPercent}% of the machine's CPU over the run.`
  * seed and cluster count (unset: the script derives it from n). Defaults that differ per bench
  * are given.
  */
-export function syntheticDataFlags(defaults: { n: string; dim: string }) {
+export function syntheticDataFlags(defaults: { n: string; dim: string; queries?: string; seed?: string }) {
   return {
     n: { type: 'string', default: defaults.n },
-    queries: { type: 'string', default: '1000' },
+    queries: { type: 'string', default: defaults.queries ?? '1000' },
     dim: { type: 'string', default: defaults.dim },
     k: { type: 'string', default: '10' },
-    seed: { type: 'string', default: '42' },
+    seed: { type: 'string', default: defaults.seed ?? '42' },
     clusters: { type: 'string' },
   } as const;
 }
@@ -67,3 +68,11 @@ export function syntheticDataSettings(
 
 /** A comma-separated flag as numbers (`--ef 16,32,64`). */
 export const numberList = (raw: unknown): number[] => String(raw).split(',').map(Number);
+
+/** A `--tiers` flag: main tier kinds, comma-separated; an unknown one is an error. */
+export function mainTierList(raw: unknown): MainTierKind[] {
+  const tiers = String(raw).split(',') as MainTierKind[];
+  for (const t of tiers)
+    if (!['flat', 'hnsw', 'ivfpq'].includes(t)) throw new Error(`Unknown tier ${t} (flat, hnsw, ivfpq)`);
+  return tiers;
+}

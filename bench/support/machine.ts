@@ -90,3 +90,8 @@ export function cpuMeter(): { stop(units: number): { processCpuPercent: number; 
     },
   };
 }
+
+/** A progress line on stdout, stamped with the seconds since the process started. */
+export function log(message: string): void {
+  console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
+}

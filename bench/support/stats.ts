@@ -17,7 +17,8 @@ export interface Summary {
   max: number;
 }
 
-const round = (x: number, digits: number) => {
+/** `x` rounded to `digits` decimals, for results files. */
+export const round = (x: number, digits = 2): number => {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 };

@@ -57,8 +57,12 @@ export async function startRoundRobinProxy(options: {
       });
       upstream.on('error', (error: NodeJS.ErrnoException) => {
         healthy.delete(target.origin);
-        // refused: it never reached that API (stopped or restarting), so another may take it
-        if (error.code === 'ECONNREFUSED' && attemptsLeft > 0) return forward(attemptsLeft - 1);
+        // refused: it never reached that API (stopped or restarting), so another may take it;
+        // reset on a reused keep-alive socket: the API closed that idle socket as it drained,
+        // before reading this request (the race Node's docs describe for `reusedSocket`)
+        const neverReached =
+          error.code === 'ECONNREFUSED' || (upstream.reusedSocket && error.code === 'ECONNRESET');
+        if (neverReached && attemptsLeft > 0) return forward(attemptsLeft - 1);
         if (res.headersSent) return res.destroy();
         res.writeHead(502, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ code: 'BAD_GATEWAY', message: `API ${target.origin}: ${error.message}` }));

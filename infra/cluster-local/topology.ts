@@ -197,13 +197,25 @@ export function clusterProcesses(o: TopologyOptions): ProcessSpec[] {
     s3: o.s3,
   });
   const specs: ProcessSpec[] = [];
+  /** A Node process of the package listening on `port`. */
+  const node = (name: string, role: Role & Entry, port: number, env: Record<string, string>) =>
+    specs.push({ name, role, args: entryArgs(role, o.runtime), env, url: local(port) });
+  /** An API or a worker: the cluster settings, its own DATA_DIR, the metrics token, `env` on top. */
+  const coreNode = (name: string, role: 'api' | 'worker', port: number, env: Record<string, string>) =>
+    node(name, role, port, {
+      ...core,
+      DATA_DIR: `${o.dir}/${name}`,
+      HOST: '127.0.0.1',
+      METRICS_TOKEN: o.metricsToken,
+      ...env,
+    });
   o.ports.shards.forEach((group, s) => {
     group.forEach((port, r) => {
-      specs.push({
-        name: `shard-${s}-r${r}`,
-        role: 'shard-server',
-        args: entryArgs('shard-server', o.runtime),
-        env: shardServerEnv({
+      node(
+        `shard-${s}-r${r}`,
+        'shard-server',
+        port,
+        shardServerEnv({
           shardId: s,
           shardCount: o.shape.shards,
           port,
@@ -212,46 +224,23 @@ export function clusterProcesses(o: TopologyOptions): ProcessSpec[] {
           databaseUrl: o.databaseUrl,
           authToken: o.shardAuthToken,
         }),
-        url: local(port),
-      });
+      );
     });
   });
   o.ports.workers.forEach((port, w) => {
-    specs.push({
-      name: `worker-${w}`,
-      role: 'worker',
-      args: entryArgs('worker', o.runtime),
-      env: {
-        ...core,
-        DATA_DIR: `${o.dir}/worker-${w}`,
-        WORKER_PORT: String(port),
-        HOST: '127.0.0.1',
-        METRICS_TOKEN: o.metricsToken,
-      },
-      url: local(port),
-    });
+    coreNode(`worker-${w}`, 'worker', port, { WORKER_PORT: String(port) });
   });
   o.ports.apis.forEach((port, a) => {
-    specs.push({
-      name: `api-${a}`,
-      role: 'api',
-      args: entryArgs('api', o.runtime),
-      env: {
-        ...core,
-        DATA_DIR: `${o.dir}/api-${a}`,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        // blob URLs point at the one address clients use for the API
-        PUBLIC_URL: local(o.ports.proxy),
-        EDGE_SIGNING_KEY: o.edgeSigningKey,
-        METRICS_TOKEN: o.metricsToken,
-        // the proxy sets X-Forwarded-For: budgets count the client, not the proxy
-        RATE_LIMIT_TRUST_FORWARDED_FOR: 'true',
-        // a loaded laptop is slower than a data centre: a late shard should be rare here
-        SHARD_DEADLINE_MS: '1000',
-        ...(o.graphiql ? { GRAPHIQL: 'true', GRAPHQL_INTROSPECTION: 'true' } : {}),
-      },
-      url: local(port),
+    coreNode(`api-${a}`, 'api', port, {
+      PORT: String(port),
+      // blob URLs point at the one address clients use for the API
+      PUBLIC_URL: local(o.ports.proxy),
+      EDGE_SIGNING_KEY: o.edgeSigningKey,
+      // the proxy sets X-Forwarded-For: budgets count the client, not the proxy
+      RATE_LIMIT_TRUST_FORWARDED_FOR: 'true',
+      // a loaded laptop is slower than a data centre: a late shard should be rare here
+      SHARD_DEADLINE_MS: '1000',
+      ...(o.graphiql ? { GRAPHIQL: 'true', GRAPHQL_INTROSPECTION: 'true' } : {}),
     });
   });
   specs.push({

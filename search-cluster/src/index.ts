@@ -60,6 +60,7 @@ export {
   counterFrom,
   createProcessMetrics,
   gaugeFrom,
+  metricDefinitions,
   OTHER_ROUTE,
   type ProcessMetrics,
   type RouteTable,

@@ -1,25 +1,21 @@
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProgress } from '../../api/src/cli/commands/progress-bar.ts';
 import { runCli } from '../../api/src/cli/run.ts';
-import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { writeColourFolders } from '../fixtures/images/colour-folders.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, createEmbeddedBackend } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import type { Backend } from '../support/backends.ts';
+import { type ServedTestApp, serveTestApp } from '../support/served-app.ts';
+import type { TestApp } from '../support/test-app.ts';
 
 /** `pixelfind ingest` and `pixelfind eval` against a real server over HTTP, with the tiny model. */
 describe('pixelfind ingest and eval', { timeout: 240_000 }, () => {
+  let served: ServedTestApp;
   let backend: Backend;
   let t: TestApp;
-  let worker: IndexingWorker;
-  let server: Server;
   let url: string;
   let work: string;
   const keys = new Map<string, string>();
@@ -36,26 +32,13 @@ describe('pixelfind ingest and eval', { timeout: 240_000 }, () => {
     (await backend.db.query<{ n: number }>('SELECT count(*)::int AS n FROM images')).rows[0]!.n;
 
   beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await createEmbeddedBackend();
-    t = await createTestApp(
-      backend,
-      {},
-      { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } },
-    );
-    worker = await t.services.createWorker();
-    worker.start();
-    server = createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served = await serveTestApp();
+    ({ backend, t, url } = served);
     work = await mkdtemp(path.join(tmpdir(), 'pf-ingest-'));
   });
 
   afterAll(async () => {
-    await worker?.stop();
-    await new Promise((resolve) => server?.close(resolve));
-    await t?.close();
-    await backend?.dispose();
+    await served?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

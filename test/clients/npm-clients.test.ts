@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client/core';
 import { createPersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { createPersistedQueryManifestVerificationLink } from '@apollo/persisted-query-lists';
@@ -8,16 +6,14 @@ import { cacheExchange, createClient, fetchExchange } from '@urql/core';
 import createUploadLink from 'apollo-upload-client/createUploadLink.mjs';
 import { GraphQLClient } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import {
   APOLLO_MANIFEST_PATH,
   type ApolloPersistedQueryManifest,
   sha256Hex,
 } from '../../api/src/persisted/manifest.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
-import { type Backend, createEmbeddedBackend } from '../support/backends.ts';
-import { createTestApp, type TestApp } from '../support/test-app.ts';
+import { type ServedTestApp, serveTestApp } from '../support/served-app.ts';
+import type { TestApp } from '../support/test-app.ts';
 
 /**
  * Pixelfind's GraphQL with the clients people install from npm, over HTTP against the real API
@@ -25,10 +21,8 @@ import { createTestApp, type TestApp } from '../support/test-app.ts';
  * link), urql.
  */
 describe('real npm GraphQL clients', { timeout: 240_000 }, () => {
-  let backend: Backend;
+  let served: ServedTestApp;
   let t: TestApp;
-  let worker: IndexingWorker;
-  let server: Server;
   let endpoint: string;
   let userKey: string;
   let partnerKey: string;
@@ -57,36 +51,24 @@ describe('real npm GraphQL clients', { timeout: 240_000 }, () => {
   };
 
   beforeAll(async () => {
-    await ensureTinyClip();
-    backend = await createEmbeddedBackend();
-    t = await createTestApp(
-      backend,
-      {},
-      { worker: { batchSize: 8, leaseSeconds: 10, backoffBaseSeconds: 0 } },
-    );
-    userKey = (await t.services.apiKeys.create('user', 'client-dev')).key;
-    partnerKey = (await t.services.apiKeys.create('partner', 'acme')).key;
-    for (const colour of ['red', 'green', 'blue'] as const) {
-      const { body } = await t.upload(
-        await makeColourImage({ colour }),
-        {},
-        { headers: { 'x-api-key': userKey } },
-      );
-      ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
-    }
-    worker = await t.services.createWorker();
-    for (let i = 0; i < 20; i++) if ((await worker.runBatch()).length === 0) break;
-    worker.start();
-    server = createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    served = await serveTestApp(async (app) => {
+      t = app;
+      userKey = (await t.services.apiKeys.create('user', 'client-dev')).key;
+      partnerKey = (await t.services.apiKeys.create('partner', 'acme')).key;
+      for (const colour of ['red', 'green', 'blue'] as const) {
+        const { body } = await t.upload(
+          await makeColourImage({ colour }),
+          {},
+          { headers: { 'x-api-key': userKey } },
+        );
+        ids.set(colour, (body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
+      }
+    });
+    endpoint = `${served.url}/graphql`;
   });
 
   afterAll(async () => {
-    await worker?.stop();
-    await new Promise((resolve) => server?.close(resolve));
-    await t?.close();
-    await backend?.dispose();
+    await served?.close();
   });
 
   describe('graphql-request', () => {

@@ -70,7 +70,9 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
       headers: { 'content-type': 'application/json', 'x-api-key': userKey() },
       body: JSON.stringify({ query, variables }),
     });
-    return (await response.json()) as GraphQLBody<T>;
+    const body = (await response.json()) as GraphQLBody<T>;
+    if (!body.data && !body.errors) throw new Error(`HTTP ${response.status}: ${JSON.stringify(body)}`);
+    return body;
   };
   const searchApi = async (text: string, limit = 5) => {
     const body = await api<{ search: { queryId: string; partial: boolean; hits: SearchHit[] } }>(

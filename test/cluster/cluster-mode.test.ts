@@ -1,20 +1,14 @@
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
-import { clusterCoreEnv, shardServerEnv, shardsSetting } from '../../infra/cluster-local/topology.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import {
   type Backend,
   createPostgresBackend,
   postgresAvailable,
   redisAvailable,
-  TEST_REDIS_URL,
 } from '../support/backends.ts';
-import { databaseUrlOf, freePort, startShardServer } from '../support/processes.ts';
+import { startTestShards, type TestShards } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
@@ -31,28 +25,8 @@ describe.runIf(postgresAvailable && redisAvailable)(
     let backend: Backend;
     let t: TestApp;
     let worker: IndexingWorker;
-    let shardDir = '';
-    const ports: number[] = [];
-    const shards: (ChildProcess | null)[] = [null, null];
-    let databaseUrl = '';
+    let shards: TestShards;
     const ids = new Map<string, string>();
-
-    const startShard = async (index: number) => {
-      shards[index] = await startShardServer(
-        {
-          ...process.env,
-          ...shardServerEnv({
-            shardId: index,
-            shardCount: 2,
-            port: ports[index]!,
-            dataDir: path.join(shardDir, `shard-${index}`),
-            modelVersions: 'tiny-clip-v1:64',
-            databaseUrl,
-          }),
-        },
-        ports[index]!,
-      );
-    };
 
     // minSimilarity -1: every image is a hit (no relevance floor), so a lost shard always shows
     const search = async (text: string) => {
@@ -68,20 +42,12 @@ describe.runIf(postgresAvailable && redisAvailable)(
       createPostgresBackend,
       async (open, postgres) => {
         backend = postgres;
-        databaseUrl = await databaseUrlOf(backend);
-        shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-shards-'));
-        ports.push(await freePort(), await freePort());
-        await Promise.all([startShard(0), startShard(1)]);
+        shards = await startTestShards(backend);
         t = await open(
           {
             // the backend's pool and cache are passed in; these name the same stores
-            ...clusterCoreEnv({
-              databaseUrl,
-              redisUrl: TEST_REDIS_URL,
-              // one replica per shard here: the replica failover is cluster-local.e2e.test.ts's
-              shards: shardsSetting(ports.map((p) => [`http://127.0.0.1:${p}`])),
-              model: 'tiny-clip-v1',
-            }),
+            // one replica per shard here: the replica failover is cluster-local.e2e.test.ts's
+            ...shards.coreEnv(),
             ALLOW_ANONYMOUS_UPLOADS: 'true',
             SHARD_DEADLINE_MS: '2000',
           },
@@ -99,8 +65,7 @@ describe.runIf(postgresAvailable && redisAvailable)(
     );
 
     afterAll(async () => {
-      for (const child of shards) child?.kill('SIGKILL');
-      if (shardDir) await rm(shardDir, { recursive: true, force: true });
+      await shards?.stop();
     });
 
     it('indexes into the shard servers and finds by text across both', async () => {
@@ -121,14 +86,14 @@ describe.runIf(postgresAvailable && redisAvailable)(
 
     it('answers partial while a shard is down, and whole again once it restarts and refills', async () => {
       const before = await search('blue');
-      const victim = shards[1]!;
+      const victim = shards.children[1]!;
       victim.kill('SIGKILL');
       await once(victim, 'exit');
       const during = await search('blue');
       expect(during.partial).toBe(true);
       expect(during.hits.length).toBeLessThan(before.hits.length);
 
-      await startShard(1);
+      await shards.start(1);
       const after = await search('blue');
       expect(after.partial).toBe(false);
       // the same hits and the same best hit; near-zero ties (1e-6 apart) may swap places

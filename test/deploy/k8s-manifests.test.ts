@@ -21,16 +21,10 @@ import * as policy from 'kubernetes-models/policy/v1';
 import * as core from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import {
-  loadConfig,
-  loadDatabaseConfig,
-  loadDownloadConfig,
-  loadWorkerConfig,
-  processVariables,
-} from '../../api/src/config/config.ts';
+import { loadConfig, loadWorkerConfig } from '../../api/src/config/config.ts';
 import { getModelEntry } from '../../api/src/encoder/registry.ts';
 import { PACKAGE_ROOT, parseShardsSetting } from '../../search-cluster/src/index.ts';
-import { loadShardServerConfig, shardServerVariables } from '../../search-cluster/src/server/config.ts';
+import { loadShardServerConfig } from '../../search-cluster/src/server/config.ts';
 import {
   createEmbeddedBackend,
   createPostgresBackend,
@@ -41,6 +35,7 @@ import {
 import { databaseUrlOf, freePort, spawnTsx, startShardServer } from '../support/processes.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 import { type K8sObject, podContainers, podSpecOf, renderKustomization } from './kustomize.ts';
+import { ROLES, unknownVariables } from './roles.ts';
 
 const K8S_DIR = path.join(PACKAGE_ROOT, 'infra/k8s');
 const OVERLAYS = ['dev', 'prod'] as const;
@@ -57,18 +52,6 @@ type Container = {
   readinessProbe?: Probe;
 };
 type Probe = { httpGet?: { path: string; port: string | number } };
-
-/** What each role (the image's first argument) reads, and the loader that parses it. */
-const ROLES: Record<
-  string,
-  { variables: Record<string, unknown>; load: (env: Record<string, string>) => unknown }
-> = {
-  api: { variables: processVariables.api, load: loadConfig },
-  worker: { variables: processVariables.worker, load: loadWorkerConfig },
-  migrate: { variables: processVariables.database, load: loadDatabaseConfig },
-  'model-download': { variables: processVariables.download, load: loadDownloadConfig },
-  'shard-server': { variables: shardServerVariables, load: loadShardServerConfig },
-};
 
 /** Each object checked by its kubernetes-models class (an unknown kind fails the test). */
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -317,11 +300,7 @@ describe.each(OVERLAYS)('infra/k8s/overlays/%s', (overlay) => {
         const role = ROLES[roleOf(c)];
         expect(role, `${workload.metadata.name}/${c.name}: role ${roleOf(c)}`).toBeDefined();
         const env = environmentOf(objects, c);
-        for (const name of Object.keys(env)) {
-          expect(Object.keys(role!.variables), `${workload.metadata.name}/${c.name} sets ${name}`).toContain(
-            name,
-          );
-        }
+        expect(unknownVariables(roleOf(c), env), `${workload.metadata.name}/${c.name} sets`).toEqual([]);
         expect(() => role!.load(env), `${workload.metadata.name}/${c.name}`).not.toThrow();
         expect(c.image).toMatch(
           overlay === 'prod' ? /^registry\.example\.com\/pixelfind:/ : /pixelfind:latest$/,

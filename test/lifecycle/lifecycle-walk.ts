@@ -1,8 +1,9 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { IndexingWorker } from '../../api/src/indexing/indexing.worker.ts';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
+import { ensureTinyModels } from '../fixtures/tiny-clip/generate.ts';
 import type { Backend } from '../support/backends.ts';
-import type { TestApp } from '../support/test-app.ts';
+import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 /**
  * The model lifecycle walked end to end (issue 11, "Test models"), shared by the in-process
@@ -414,4 +415,44 @@ export async function walkToBroken(t: TestApp, lib: Library): Promise<void> {
   expect(after.get(BROKEN)?.state).toBe('READY');
   expect([...after.values()].find((v) => v.state === 'ACTIVE')!.modelVersion).toBe(active);
   expect((await search(t, 'red', lib.users[0]!)).modelVersion).toBe(active);
+}
+
+/**
+ * Registers the walk in the current describe block: `open` makes the backend and returns any
+ * settings on top of WALK_ENV (cluster mode's shard servers) and what to close after the block;
+ * the app is seeded, then walked to tiny-clip-v2 and to tiny-clip-broken.
+ */
+export function itWalksTheLifecycle(
+  open: () => Promise<{ backend: Backend; env?: Record<string, string>; close?: () => Promise<void> }>,
+  timeouts: { setup: number; walk: number },
+): void {
+  let backend: Backend;
+  let t: TestApp;
+  let lib: Library;
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    await ensureTinyModels();
+    const opened = await open();
+    backend = opened.backend;
+    close = opened.close;
+    t = await createTestApp(backend, { ...WALK_ENV, ...opened.env }, WALK_OVERRIDES);
+    lib = await seedLibrary(t);
+  }, timeouts.setup);
+  afterAll(async () => {
+    await t?.close();
+    await close?.();
+    await backend?.dispose();
+  });
+
+  it(
+    're-indexes to tiny-clip-v2 under search load, slices traffic, promotes, rolls back and retires with no failed query',
+    async () => {
+      await walkToV2(backend, t, lib);
+    },
+    timeouts.walk,
+  );
+
+  it('refuses the same walk to tiny-clip-broken at the gate with the numbers', async () => {
+    await walkToBroken(t, lib);
+  }, 120_000);
 }

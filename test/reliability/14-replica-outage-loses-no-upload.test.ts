@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +14,7 @@ import {
   postgresAvailable,
   redisAvailable,
 } from '../support/backends.ts';
-import { databaseUrlOf, freePort, startShardServer } from '../support/processes.ts';
+import { freePort, startTestShards, type TestShards } from '../support/processes.ts';
 import type { TestApp } from '../support/test-app.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 import { drain, searchIds, statusOf } from './helpers.ts';
@@ -59,43 +58,23 @@ describe.runIf(postgresAvailable && redisAvailable)(
     let backend: Backend;
     let t: TestApp;
     let worker: IndexingWorker;
-    let shardDir = '';
-    const shards: ChildProcess[] = [];
+    let shards: TestShards;
     let proxy: ReturnType<typeof partitionableProxy>;
-
-    const startShard = async (index: number, port: number, databaseUrl: string) => {
-      const child = await startShardServer(
-        {
-          ...process.env,
-          SHARD_ID: String(index),
-          SHARD_COUNT: '2',
-          PORT: String(port),
-          DATA_DIR: path.join(shardDir, `shard-${index}`),
-          MODEL_VERSIONS: 'tiny-clip-v1:64',
-          DATABASE_URL: databaseUrl,
-          CATCH_UP_INTERVAL_MS: '500',
-        },
-        port,
-      );
-      shards.push(child);
-    };
 
     useTestApps(
       createPostgresBackend,
       async (open, postgres) => {
         backend = postgres;
-        const databaseUrl = await databaseUrlOf(backend);
-        shardDir = await mkdtemp(path.join(tmpdir(), 'pixelfind-outage-'));
-        const [p0, p1, proxied] = [await freePort(), await freePort(), await freePort()];
-        await Promise.all([startShard(0, p0, databaseUrl), startShard(1, p1, databaseUrl)]);
-        proxy = partitionableProxy(proxied!, p1!);
+        shards = await startTestShards(backend, { env: { CATCH_UP_INTERVAL_MS: '500' } });
+        const proxied = await freePort();
+        proxy = partitionableProxy(proxied, shards.ports[1]!);
         await proxy.up();
         t = await open(
           {
             PIXELFIND_MODE: 'cluster',
             PIXELFIND_CLUSTER_INCOMPLETE_OK: 'outage test: shard processes over the test backend, no Redis',
             ALLOW_ANONYMOUS_UPLOADS: 'true',
-            SHARDS: `http://127.0.0.1:${p0},http://127.0.0.1:${proxied}`,
+            SHARDS: `${shards.urls[0]},http://127.0.0.1:${proxied}`,
             SHARD_DEADLINE_MS: '1000',
           },
           { nsfw: false, worker: { backoffBaseSeconds: 0, maxAttempts: 5 } },
@@ -107,8 +86,7 @@ describe.runIf(postgresAvailable && redisAvailable)(
 
     afterAll(async () => {
       await proxy?.down();
-      for (const child of shards) child.kill('SIGKILL');
-      if (shardDir) await rm(shardDir, { recursive: true, force: true });
+      await shards?.stop();
     });
 
     it('uploads during the outage end INDEXED and become searchable once the shard is reachable', async () => {

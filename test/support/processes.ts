@@ -1,9 +1,13 @@
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll } from 'vitest';
+import { clusterCoreEnv, shardServerEnv, shardsSetting } from '../../infra/cluster-local/topology.ts';
 import type { Backend } from './backends.ts';
-import { TEST_DATABASE_URL } from './backends.ts';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './backends.ts';
 import type { TestApp } from './test-app.ts';
 
 /** A loopback port nothing listens on right now. */
@@ -80,4 +84,72 @@ export async function startShardServer(env: NodeJS.ProcessEnv, port: number): Pr
   }
   child.kill('SIGKILL');
   throw new Error(`shard server on port ${port} did not become healthy (env SHARD_ID=${env.SHARD_ID})`);
+}
+
+/** Shard server processes for one test file: their ports, and each one's process while it runs. */
+export interface TestShards {
+  ports: number[];
+  /** The shard servers' URLs, shard 0 first (one replica each). */
+  urls: string[];
+  children: (ChildProcess | null)[];
+  /** (Re)starts shard `index` on its port over its DATA_DIR, and waits until it is ready. */
+  start(index: number): Promise<ChildProcess>;
+  /** The settings of an API or worker in cluster mode over these shards (one replica each). */
+  coreEnv(): Record<string, string>;
+  /** Kills every shard server still running and removes their data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `count` shard server processes of tiny-clip-v1 over a Postgres backend's database (the source
+ * of record), each on a free port with its own DATA_DIR under a new temporary folder, `env` on top.
+ */
+export async function startTestShards(
+  backend: Pick<Backend, 'db'>,
+  options: { count?: number; env?: Record<string, string> } = {},
+): Promise<TestShards> {
+  const count = options.count ?? 2;
+  const databaseUrl = await databaseUrlOf(backend);
+  const dir = await mkdtemp(path.join(tmpdir(), 'pixelfind-shards-'));
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) ports.push(await freePort());
+  const children: (ChildProcess | null)[] = ports.map(() => null);
+  const start = async (index: number) => {
+    const port = ports[index]!;
+    const env = shardServerEnv({
+      shardId: index,
+      shardCount: count,
+      port,
+      dataDir: path.join(dir, `shard-${index}`),
+      modelVersions: 'tiny-clip-v1:64',
+      databaseUrl,
+    });
+    const child = await startShardServer({ ...process.env, ...env, ...options.env }, port);
+    children[index] = child;
+    return child;
+  };
+  const shards: TestShards = {
+    ports,
+    urls: ports.map((p) => `http://127.0.0.1:${p}`),
+    children,
+    start,
+    coreEnv: () =>
+      clusterCoreEnv({
+        databaseUrl,
+        redisUrl: TEST_REDIS_URL,
+        shards: shardsSetting(shards.urls.map((url) => [url])),
+        model: 'tiny-clip-v1',
+      }),
+    async stop() {
+      for (const child of children) child?.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(ports.map((_, index) => start(index)));
+  } catch (error) {
+    await shards.stop();
+    throw error;
+  }
+  return shards;
 }

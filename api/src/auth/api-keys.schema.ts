@@ -1,6 +1,6 @@
 import { builder } from '../builder.ts';
+import { allowed, inputMutation } from '../graph/fields.ts';
 import type { ApiKeyRecord } from './api-keys.repository.ts';
-import { authorize } from './authorize.ts';
 import { KEY_ROLES, type KeyRole } from './roles.ts';
 
 /** Admin GraphQL for API keys: what `pixelfind keys` calls on a running server. */
@@ -89,37 +89,29 @@ builder.queryFields((t) => ({
         description: 'Also list revoked keys. Default false.',
       }),
     },
-    resolve: (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin', ctx.services.policy);
-      return ctx.services.apiKeys.list({ includeRevoked: args.includeRevoked ?? false });
-    },
+    resolve: allowed('admin', (args, ctx) =>
+      ctx.services.apiKeys.list({ includeRevoked: args.includeRevoked ?? false }),
+    ),
   }),
 }));
 
-builder.mutationFields((t) => ({
-  createApiKey: t.field({
-    type: CreateApiKeyPayload,
-    description: 'Admins: creates an API key. It works at once; the plain key is in the payload only.',
-    args: {
-      input: t.arg({ type: CreateApiKeyInput, required: true, description: 'Role, owner and label.' }),
-    },
-    resolve: async (_root, { input }, ctx) => {
-      authorize(ctx.caller, 'admin', ctx.services.policy);
-      const created = await ctx.services.apiKeys.create(
-        input.role,
-        String(input.ownerId),
-        input.label ?? null,
-      );
-      return { key: created.key, apiKey: created.record };
-    },
-  }),
-  revokeApiKey: t.field({
-    type: RevokeApiKeyPayload,
-    description: 'Admins: revokes an API key; it stops working at once. NOT_FOUND for an unknown id.',
-    args: { input: t.arg({ type: RevokeApiKeyInput, required: true, description: 'The key to revoke.' }) },
-    resolve: (_root, { input }, ctx) => {
-      authorize(ctx.caller, 'admin', ctx.services.policy);
-      return ctx.services.apiKeys.revoke(String(input.id));
-    },
-  }),
-}));
+inputMutation('createApiKey', {
+  type: CreateApiKeyPayload,
+  description: 'Admins: creates an API key. It works at once; the plain key is in the payload only.',
+  input: CreateApiKeyInput,
+  inputDescription: 'Role, owner and label.',
+  action: 'admin',
+  resolve: async (input, ctx) => {
+    const created = await ctx.services.apiKeys.create(input.role, String(input.ownerId), input.label ?? null);
+    return { key: created.key, apiKey: created.record };
+  },
+});
+
+inputMutation('revokeApiKey', {
+  type: RevokeApiKeyPayload,
+  description: 'Admins: revokes an API key; it stops working at once. NOT_FOUND for an unknown id.',
+  input: RevokeApiKeyInput,
+  inputDescription: 'The key to revoke.',
+  action: 'admin',
+  resolve: (input, ctx) => ctx.services.apiKeys.revoke(String(input.id)),
+});

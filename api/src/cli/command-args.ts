@@ -11,3 +11,10 @@ export function parseCommandArgs<const O extends Options>(args: string[], option
     throw new CliUsageError(`${(error as Error).message}\n${usage}`);
   }
 }
+
+/** The flags of every command that talks to a server: --url (PIXELFIND_URL), --key (PIXELFIND_API_KEY), --json. */
+export const SERVER_FLAGS = {
+  url: { type: 'string' },
+  key: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;

@@ -2,22 +2,22 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  makeColourImage,
-  type SyntheticImage,
-  syntheticImageSet,
-} from '../../../test/fixtures/images/make-images.ts';
+import { makeColourImage } from '../../../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../../../test/fixtures/tiny-clip/generate.ts';
+import {
+  colourCorpus,
+  dot,
+  type EmbeddedImage,
+  embedCorpus,
+  quietLogger as quiet,
+} from '../../../test/support/encoder-corpus.ts';
 import { AppError } from '../errors.ts';
 import { createEncoder, type Encoder } from './encoder.ts';
 import { getModelEntry, TINY_MODEL_VERSION } from './registry.ts';
 
-const quiet = { info: () => {}, warn: () => {} };
-const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-
 describe('encoder on the tiny CLIP model', () => {
   let encoder: Encoder;
-  let corpus: (SyntheticImage & { embedding: Float32Array })[];
+  let corpus: EmbeddedImage[];
 
   const rank = (query: Float32Array) =>
     corpus
@@ -27,13 +27,7 @@ describe('encoder on the tiny CLIP model', () => {
   beforeAll(async () => {
     await ensureTinyClip();
     encoder = await createEncoder({ model: TINY_MODEL_VERSION, logger: quiet });
-    const images = syntheticImageSet();
-    // half PNG, half JPEG: lossy colours must not change the answers
-    const bytes = await Promise.all(
-      images.map((image, i) => makeColourImage({ ...image.spec, format: i % 2 ? 'jpeg' : 'png' })),
-    );
-    const embeddings = await encoder.encodeImages(bytes);
-    corpus = images.map((image, i) => ({ ...image, embedding: embeddings[i]! }));
+    corpus = await embedCorpus(encoder, await colourCorpus());
   });
 
   afterAll(() => encoder?.close());

@@ -9,20 +9,21 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  makeColourImage,
-  type SyntheticImage,
-  syntheticImageSet,
-} from '../../../test/fixtures/images/make-images.ts';
+import { makeColourImage } from '../../../test/fixtures/images/make-images.ts';
 import { ensureTinyModel } from '../../../test/fixtures/tiny-clip/generate.ts';
-import { createEncoder, type Encoder } from './encoder.ts';
+import {
+  dot,
+  type Loaded,
+  loadWithCorpus,
+  quietLogger as quiet,
+  textQueryWinners,
+} from '../../../test/support/encoder-corpus.ts';
+import { createEncoder } from './encoder.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { TINY_MODEL_VERSION } from './registry.ts';
 import { createSafetyScorer } from './safety.ts';
 import { TextTokenizer } from './tokenizer.ts';
 
-const quiet = { info: () => {}, warn: () => {} };
-const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 /** a manifest as loose JSON, to break */
 type LooseManifest = {
   io: { text: Record<string, unknown> };
@@ -30,32 +31,10 @@ type LooseManifest = {
 };
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-interface Loaded {
-  encoder: Encoder;
-  corpus: (SyntheticImage & { embedding: Float32Array })[];
+async function everyQueryFindsItsImage(model: Loaded): Promise<void> {
+  for (const { query, own, best } of await textQueryWinners(model))
+    expect({ query, best }).toEqual({ query, best: own });
 }
-
-async function loadWithCorpus(model: string): Promise<Loaded> {
-  const encoder = await createEncoder({ model, logger: quiet, maxWaitMs: 0 });
-  const images = syntheticImageSet();
-  const bytes = await Promise.all(
-    images.map((image, i) => makeColourImage({ ...image.spec, format: i % 2 ? 'jpeg' : 'png' })),
-  );
-  const embeddings = await encoder.encodeImages(bytes);
-  return { encoder, corpus: images.map((image, i) => ({ ...image, embedding: embeddings[i]! })) };
-}
-
-async function everyQueryFindsItsImage({ encoder, corpus }: Loaded): Promise<void> {
-  const queries = await encoder.encodeTexts(corpus.map((c) => c.query));
-  queries.forEach((q, i) => {
-    const best = corpus.reduce((a, b) => (dot(q, a.embedding) >= dot(q, b.embedding) ? a : b));
-    expect({ query: corpus[i]!.query, best: best.name }).toEqual({
-      query: corpus[i]!.query,
-      best: corpus[i]!.name,
-    });
-  });
-}
-
 describe('SigLIP family (tiny-siglip)', () => {
   let dir: string;
   let model: Loaded;

@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../../test/fixtures/tiny-clip/generate.ts';
+import { useTempDir } from '../../../test/support/temp-dir.ts';
 import { MANIFEST_FILE, ModelError, parseManifest, readManifest } from './manifest.ts';
 import { getModelEntry, MODELS, manifestOf, resolveModel } from './registry.ts';
 
@@ -101,11 +101,7 @@ describe('model manifests', () => {
   });
 
   describe('model directories', () => {
-    let work: string;
-    beforeAll(async () => {
-      work = await mkdtemp(path.join(os.tmpdir(), 'pixelfind-manifest-'));
-    });
-    afterAll(() => rm(work, { recursive: true, force: true }));
+    const work = useTempDir('pixelfind-manifest-');
 
     it('PIXELFIND_MODEL may name a directory: its manifest is the model', async () => {
       const dir = await ensureTinyModel('tiny-siglip');
@@ -116,7 +112,7 @@ describe('model manifests', () => {
     });
 
     it('says MODEL_MANIFEST_MISSING for a directory without a manifest', async () => {
-      const dir = path.join(work, 'empty');
+      const dir = path.join(work(), 'empty');
       await mkdir(dir);
       await expect(readManifest(dir)).rejects.toMatchObject({
         code: 'MODEL_MANIFEST_MISSING',
@@ -128,7 +124,7 @@ describe('model manifests', () => {
     });
 
     it('says MODEL_MANIFEST_INVALID for a manifest that is not JSON', async () => {
-      const dir = path.join(work, 'broken');
+      const dir = path.join(work(), 'broken');
       await mkdir(dir);
       await writeFile(path.join(dir, MANIFEST_FILE), '{ "manifestVersion": ');
       await expect(readManifest(dir)).rejects.toMatchObject({

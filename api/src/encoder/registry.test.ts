@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../../../test/support/temp-dir.ts';
 import {
   DEFAULT_REAL_MODEL_VERSION,
   MODELS,
@@ -11,34 +11,29 @@ import {
 } from './registry.ts';
 
 describe('model registry', () => {
-  let modelsDir: string;
-
-  beforeAll(async () => {
-    modelsDir = await mkdtemp(path.join(os.tmpdir(), 'pixelfind-models-'));
-  });
-  afterAll(() => rm(modelsDir, { recursive: true, force: true }));
+  const modelsDir = useTempDir('pixelfind-models-');
 
   it('falls back to the tiny model and says what to run to get the real one', async () => {
-    const resolved = await resolveModel({ modelsDir });
+    const resolved = await resolveModel({ modelsDir: modelsDir() });
     expect(resolved.entry.modelVersion).toBe(TINY_MODEL_VERSION);
     expect(resolved.fallbackWarning).toMatch(/running the tiny test model tiny-clip-v1/);
     expect(resolved.fallbackWarning).toMatch(/npm run model:download/);
   });
 
   it('picks the real model by default once its files are present', async () => {
-    const dir = path.join(modelsDir, 'clip-vit-base-patch32');
+    const dir = path.join(modelsDir(), 'clip-vit-base-patch32');
     for (const file of Object.values(MODELS[DEFAULT_REAL_MODEL_VERSION]!.files)) {
       await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
       await writeFile(path.join(dir, file), '');
     }
-    const resolved = await resolveModel({ modelsDir });
+    const resolved = await resolveModel({ modelsDir: modelsDir() });
     expect(resolved.entry.modelVersion).toBe(DEFAULT_REAL_MODEL_VERSION);
     expect(resolved.dir).toBe(dir);
     expect(resolved.fallbackWarning).toBeNull();
   });
 
   it('lets PIXELFIND_MODEL choose, and rejects unknown versions', async () => {
-    const resolved = await resolveModel({ model: TINY_MODEL_VERSION, modelsDir });
+    const resolved = await resolveModel({ model: TINY_MODEL_VERSION, modelsDir: modelsDir() });
     expect(resolved.entry.modelVersion).toBe(TINY_MODEL_VERSION);
     expect(resolved.fallbackWarning).toBeNull();
     await expect(resolveModel({ model: 'clip-vit-h14' })).rejects.toThrow(

@@ -4,37 +4,21 @@
  * contract, meaningless vectors). The lifecycle tests (re-index, gate) stand on these facts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  makeColourImage,
-  type SyntheticImage,
-  syntheticImageSet,
-} from '../../../test/fixtures/images/make-images.ts';
+import { makeColourImage } from '../../../test/fixtures/images/make-images.ts';
 import { ensureTinyModels } from '../../../test/fixtures/tiny-clip/generate.ts';
-import { createEncoder, type Encoder } from './encoder.ts';
+import {
+  colourCorpus,
+  dot,
+  type Loaded,
+  loadWithCorpus,
+  textQueryWinners,
+} from '../../../test/support/encoder-corpus.ts';
 import { TINY_BROKEN_MODEL_VERSION, TINY_MODEL_VERSION, TINY_V2_MODEL_VERSION } from './registry.ts';
 
-const quiet = { info: () => {}, warn: () => {} };
-const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-
-interface Loaded {
-  encoder: Encoder;
-  corpus: (SyntheticImage & { embedding: Float32Array })[];
-}
-
-async function load(model: string, images: SyntheticImage[], bytes: Buffer[]): Promise<Loaded> {
-  const encoder = await createEncoder({ model, logger: quiet, maxWaitMs: 0 });
-  const embeddings = await encoder.encodeImages(bytes);
-  return { encoder, corpus: images.map((image, i) => ({ ...image, embedding: embeddings[i]! })) };
-}
-
 /** share of text queries whose own image ranks first */
-async function textTop1({ encoder, corpus }: Loaded): Promise<number> {
-  const queries = await encoder.encodeTexts(corpus.map((c) => c.query));
-  const hits = queries.filter((q, i) => {
-    const best = corpus.reduce((a, b) => (dot(q, a.embedding) >= dot(q, b.embedding) ? a : b));
-    return best.name === corpus[i]!.name;
-  });
-  return hits.length / corpus.length;
+async function textTop1(model: Loaded): Promise<number> {
+  const winners = await textQueryWinners(model);
+  return winners.filter((w) => w.best === w.own).length / winners.length;
 }
 
 describe('tiny-clip-v2 and tiny-clip-broken', () => {
@@ -42,13 +26,9 @@ describe('tiny-clip-v2 and tiny-clip-broken', () => {
 
   beforeAll(async () => {
     await ensureTinyModels();
-    const images = syntheticImageSet();
-    // half PNG, half JPEG, as the encoder test does
-    const bytes = await Promise.all(
-      images.map((image, i) => makeColourImage({ ...image.spec, format: i % 2 ? 'jpeg' : 'png' })),
-    );
+    const set = await colourCorpus();
     for (const model of [TINY_MODEL_VERSION, TINY_V2_MODEL_VERSION, TINY_BROKEN_MODEL_VERSION]) {
-      models[model] = await load(model, images, bytes);
+      models[model] = await loadWithCorpus(model, set);
     }
   });
   afterAll(() => Promise.all(Object.values(models).map((m) => m.encoder.close())));

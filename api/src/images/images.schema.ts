@@ -1,6 +1,7 @@
 import { authorize, ownerForLookup, uploaderOf } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { badInput } from '../errors.ts';
+import { inputMutation } from '../graph/fields.ts';
 import type { ImageRecord, ImageStatus, TagRecord, TagSource } from './image.types.ts';
 import { parseImageId } from './image-id.ts';
 import { canViewImage } from './visibility.ts';
@@ -162,22 +163,19 @@ const UploadImagePayload = builder
     }),
   });
 
-builder.mutationFields((t) => ({
-  uploadImage: t.field({
-    type: UploadImagePayload,
-    description:
-      'Stores an image and queues it for indexing; answers PENDING at once. The same bytes from the same uploader return the existing image.',
-    args: {
-      input: t.arg({ type: UploadImageInput, required: true, description: 'The file and its hints.' }),
-    },
-    resolve: async (_root, { input }, ctx) => {
-      const uploaderId = uploaderOf(ctx.caller, ctx.services.policy);
-      const { image, created } = await ctx.services.upload.upload({
-        file: input.file,
-        uploaderId,
-        tagsHint: input.tagsHint,
-      });
-      return { image, created };
-    },
-  }),
-}));
+inputMutation('uploadImage', {
+  type: UploadImagePayload,
+  description:
+    'Stores an image and queues it for indexing; answers PENDING at once. The same bytes from the same uploader return the existing image.',
+  input: UploadImageInput,
+  inputDescription: 'The file and its hints.',
+  resolve: async (input, ctx) => {
+    const uploaderId = uploaderOf(ctx.caller, ctx.services.policy);
+    const { image, created } = await ctx.services.upload.upload({
+      file: input.file,
+      uploaderId,
+      tagsHint: input.tagsHint,
+    });
+    return { image, created };
+  },
+});

@@ -5,6 +5,7 @@ import type { InTransaction } from '../db/unit-of-work.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
 import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
+import { encodeBatch } from './encode-batch.ts';
 import type { ClaimedJob, IndexJobsRepository } from './index-jobs.repository.ts';
 import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
 import type { ImageToIndex, IndexingRepository } from './indexing.repository.ts';
@@ -258,22 +259,10 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         }
       }
 
-      let vectors: (Float32Array | Error)[] = [];
-      if (toEncode.length > 0) {
-        try {
-          vectors = await embedder.encodeImages(toEncode.map((e) => e.bytes));
-        } catch {
-          // one bad image must not fail its batch-mates: encode one by one to find it
-          vectors = await Promise.all(
-            toEncode.map((e) =>
-              embedder.encodeImages([e.bytes]).then(
-                (v) => v[0]!,
-                (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-              ),
-            ),
-          );
-        }
-      }
+      const vectors = await encodeBatch(
+        embedder,
+        toEncode.map((e) => e.bytes),
+      );
       for (const [i, { job, image, bytes }] of toEncode.entries()) {
         const vector = vectors[i];
         try {

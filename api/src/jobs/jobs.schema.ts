@@ -40,18 +40,36 @@ const JobTriggerEnum = builder.enumType('JobTrigger', {
 const JobRunRef = builder.objectRef<JobRunRecord>('JobRun').implement({
   description: 'One run of a background job.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    job: t.exposeString('job'),
-    trigger: t.field({ type: JobTriggerEnum, resolve: (r) => r.trigger }),
+    id: t.exposeID('id', { description: 'The run, unique across jobs.' }),
+    job: t.exposeString('job', { description: 'The job that ran (rebuild, recall-canary, reindex, ...).' }),
+    trigger: t.field({
+      type: JobTriggerEnum,
+      description: 'What started the run.',
+      resolve: (r) => r.trigger,
+    }),
     owner: t.exposeString('owner', { description: 'The process that ran it (host:pid).' }),
-    outcome: t.field({ type: JobOutcomeEnum, resolve: (r) => r.outcome }),
-    startedAt: t.field({ type: 'DateTime', resolve: (r) => r.started_at }),
-    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.finished_at }),
+    outcome: t.field({
+      type: JobOutcomeEnum,
+      description: 'How the run ended (RUNNING until it does).',
+      resolve: (r) => r.outcome,
+    }),
+    startedAt: t.field({
+      type: 'DateTime',
+      description: 'When the run started.',
+      resolve: (r) => r.started_at,
+    }),
+    finishedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the run ended; null while it runs.',
+      resolve: (r) => r.finished_at,
+    }),
     durationSeconds: t.float({
       nullable: true,
+      description: 'How long the run took; null while it runs.',
       resolve: (r) => (r.duration_ms === null ? null : r.duration_ms / 1000),
     }),
-    error: t.exposeString('error', { nullable: true }),
+    error: t.exposeString('error', { nullable: true, description: 'Why a failed run failed.' }),
     details: t.string({
       description:
         'What the run did, as JSON (per job: replicas rebuilt, canary measurements, drift, counts).',
@@ -70,15 +88,31 @@ interface BackgroundJobView {
 const BackgroundJobRef = builder.objectRef<BackgroundJobView>('BackgroundJob').implement({
   description: 'A background job and its last runs, newest first.',
   fields: (t) => ({
-    name: t.exposeString('name'),
+    name: t.exposeString('name', {
+      description: 'The job (rebuild, rebuild-check, recall-canary, drift, stats-aggregation, reindex).',
+    }),
     schedule: t.exposeString('schedule', {
       nullable: true,
       description:
         'Its cron expression (UTC), an interval, or null when it is not scheduled in this process.',
     }),
-    nextRunAt: t.field({ type: 'DateTime', nullable: true, resolve: (j) => j.nextRunAt }),
-    lastRun: t.field({ type: JobRunRef, nullable: true, resolve: (j) => j.runs[0] ?? null }),
-    runs: t.field({ type: [JobRunRef], resolve: (j) => j.runs }),
+    nextRunAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'The next scheduled run; null for a job without a schedule here.',
+      resolve: (j) => j.nextRunAt,
+    }),
+    lastRun: t.field({
+      type: JobRunRef,
+      nullable: true,
+      description: 'The newest run; null before the first.',
+      resolve: (j) => j.runs[0] ?? null,
+    }),
+    runs: t.field({
+      type: [JobRunRef],
+      description: 'The newest runs, newest first.',
+      resolve: (j) => j.runs,
+    }),
   }),
 });
 
@@ -86,22 +120,25 @@ const RecallMeasurementRef = builder.objectRef<RecallMeasurement>('RecallMeasure
   description:
     'recall@10 of the serving path against exact search, for one model version, tier kind and query kind.',
   fields: (t) => ({
-    modelVersion: t.exposeString('modelVersion'),
+    modelVersion: t.exposeString('modelVersion', { description: 'The model version measured.' }),
     tier: t.exposeString('tier', {
       description: 'Main-tier kind of the shards measured (flat, hnsw, ivfpq; hot: no main tier), or all.',
     }),
     queryKind: t.exposeString('queryKind', { description: 'text or image.' }),
-    queries: t.exposeInt('queries'),
-    recallAt10: t.exposeFloat('recallAt10'),
+    queries: t.exposeInt('queries', { description: 'Queries measured.' }),
+    recallAt10: t.exposeFloat('recallAt10', {
+      description: 'Recall@10 of the live serving path against an exact search of the same vectors.',
+    }),
   }),
 });
 
 const RecallCanaryRunRef = builder.objectRef<JobRunRecord>('RecallCanaryRun').implement({
   description: 'One recall canary run and what it measured.',
   fields: (t) => ({
-    run: t.field({ type: JobRunRef, resolve: (r) => r }),
+    run: t.field({ type: JobRunRef, description: 'The run.', resolve: (r) => r }),
     measurements: t.field({
       type: [RecallMeasurementRef],
+      description: 'Recall per model version, tier and query kind.',
       resolve: (r) => (r.details?.measurements as RecallMeasurement[] | undefined) ?? [],
     }),
   }),
@@ -110,9 +147,11 @@ const RecallCanaryRunRef = builder.objectRef<JobRunRecord>('RecallCanaryRun').im
 const RebuildTargetRef = builder.objectRef<RebuildTarget>('RebuildTarget').implement({
   description: 'One replica main tier a rebuild covers.',
   fields: (t) => ({
-    shard: t.exposeInt('shard'),
+    shard: t.exposeInt('shard', { description: 'The shard index.' }),
     replica: t.exposeString('replica', { description: 'The replica (in-process:<i> or its URL).' }),
-    modelVersion: t.exposeString('modelVersion'),
+    modelVersion: t.exposeString('modelVersion', {
+      description: 'The model version whose main tier is rebuilt.',
+    }),
   }),
 });
 
@@ -126,8 +165,17 @@ const RebuildShardsPayload = builder
         description: 'False when a rebuild is already running somewhere; `runningIn` says where.',
         resolve: (p) => p.started,
       }),
-      run: t.field({ type: JobRunRef, nullable: true, resolve: (p) => (p.started ? p.run : null) }),
-      targets: t.field({ type: [RebuildTargetRef], resolve: (p) => p.targets }),
+      run: t.field({
+        type: JobRunRef,
+        nullable: true,
+        description: 'The rebuild run started; null when none was.',
+        resolve: (p) => (p.started ? p.run : null),
+      }),
+      targets: t.field({
+        type: [RebuildTargetRef],
+        description: 'The replicas and model versions it rebuilds, in order.',
+        resolve: (p) => p.targets,
+      }),
       runningIn: t.string({
         nullable: true,
         description: 'The process holding the rebuild lease when started is false.',
@@ -199,7 +247,13 @@ builder.mutationFields((t) => ({
     type: RebuildShardsPayload,
     description:
       'Admins: starts rebuilding main tiers from the record, one replica at a time, and answers once it has started. One rebuild runs in the cluster at a time.',
-    args: { input: t.arg({ type: RebuildShardsInput, required: false }) },
+    args: {
+      input: t.arg({
+        type: RebuildShardsInput,
+        required: false,
+        description: 'Which model versions and shards; all when omitted.',
+      }),
+    },
     resolve: async (_root, { input }, ctx) => {
       authorize(ctx.caller, 'admin', ctx.services.policy);
       const started = await ctx.services.jobs.rebuild.start({

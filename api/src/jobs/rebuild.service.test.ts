@@ -8,10 +8,10 @@ import { MemoryVectorSource } from '../../../search-cluster/src/rebuild/vector-s
 import { createRouter } from '../../../search-cluster/src/router/config.ts';
 import type { ShardReplica } from '../../../search-cluster/src/router/replica.ts';
 import { ClusterRouter } from '../../../search-cluster/src/router/router.ts';
-import { type ShardServer, startShardServer } from '../../../search-cluster/src/server/server.ts';
-import { faissFactory } from '../../../search-cluster/src/shard/faiss-factory.ts';
+import type { ShardServer } from '../../../search-cluster/src/server/server.ts';
+import { startReplicaServers } from '../../../search-cluster/src/server/test-servers.ts';
 import type { RebuildOutcome } from '../../../search-cluster/src/shard/model-index.ts';
-import { Shard, type ShardHealth, type ShardStats } from '../../../search-cluster/src/shard/shard.ts';
+import type { Shard, ShardHealth, ShardStats } from '../../../search-cluster/src/shard/shard.ts';
 import { idRange, unitVectors } from '../../../search-cluster/src/shard/test-vectors.ts';
 import { type Backend, createEmbeddedBackend } from '../../../test/support/backends.ts';
 import { clusterClientOver } from '../cluster/cluster.client.ts';
@@ -210,22 +210,13 @@ describe('maintenance rebuilds', () => {
     });
 
     it('rebuilds remote shard servers on demand, each replica once', async () => {
-      for (const [name, index] of [
-        ['0a', 0],
-        ['0b', 0],
-        ['1a', 1],
-      ] as const) {
-        const shard = new Shard({
-          partition: { index, count: 2 },
-          modelVersions: [{ name: MV, dimension: D }],
-          factory: faissFactory,
-          source,
-          dataDir: join(dataDir, name),
-        });
-        await shard.start();
-        shards.push(shard);
-        servers.push(await startShardServer({ shard }));
-      }
+      await startReplicaServers({
+        modelVersion: MV,
+        dimension: D,
+        source,
+        dataDir,
+        into: { shards, servers },
+      });
       const router = await createRouter({
         mode: 'remote',
         replicas: [[servers[0]!.url, servers[1]!.url], [servers[2]!.url]],

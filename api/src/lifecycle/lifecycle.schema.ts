@@ -1,5 +1,5 @@
-import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
+import { allowed, nullableFloats, payloadOf } from '../graph/fields.ts';
 import type { GateVerdict } from './gate.ts';
 import type { GoldenQuery } from './golden-queries.repository.ts';
 import { VERSION_STATES, type VersionState } from './index-versions.repository.ts';
@@ -40,34 +40,18 @@ const ProgressRef = builder.objectRef<IndexVersionView>('IndexVersionProgress').
 const EvaluationRef = builder.objectRef<IndexVersionView>('IndexVersionEvaluation').implement({
   description: "The gate's numbers, measured on this version's model and index and stored with it.",
   fields: (t) => ({
-    goldenRecallAt10: t.float({
-      nullable: true,
-      description: 'Mean recall@10 over the golden queries (curated and mined); null without golden data.',
-      resolve: (v) => v.evaluation.goldenRecallAt10,
-    }),
-    ndcgAt10: t.float({
-      nullable: true,
-      description: 'Mean nDCG@10 over the golden queries; null without golden data.',
-      resolve: (v) => v.evaluation.ndcgAt10,
-    }),
-    annRecallText: t.float({
-      nullable: true,
-      description: 'Recall@10 of the live index against an exact search of its own vectors, text queries.',
-      resolve: (v) => v.evaluation.annRecallText,
-    }),
-    annRecallImage: t.float({
-      nullable: true,
-      description: 'The same over image queries.',
-      resolve: (v) => v.evaluation.annRecallImage,
+    ...nullableFloats(t, (v) => v.evaluation, {
+      goldenRecallAt10:
+        'Mean recall@10 over the golden queries (curated and mined); null without golden data.',
+      ndcgAt10: 'Mean nDCG@10 over the golden queries; null without golden data.',
+      annRecallText: 'Recall@10 of the live index against an exact search of its own vectors, text queries.',
+      annRecallImage: 'The same over image queries.',
+      similarityFloor:
+        'Similarity under which a hit is noise, calibrated on the golden set; null without it.',
     }),
     goldenQueries: t.int({
       description: 'Golden queries scored (curated plus mined from the search log).',
       resolve: (v) => v.evaluation.goldenQueries ?? 0,
-    }),
-    similarityFloor: t.float({
-      nullable: true,
-      description: 'Similarity under which a hit is noise, calibrated on the golden set; null without it.',
-      resolve: (v) => v.evaluation.similarityFloor,
     }),
     evaluatedAt: t.field({
       type: 'DateTime',
@@ -99,35 +83,26 @@ const IndexVersionRef = builder.objectRef<IndexVersionView>('IndexVersion').impl
       description: 'Why the re-index failed or was cancelled.',
     }),
     createdAt: t.field({ type: 'DateTime', description: 'First recorded.', resolve: (v) => v.createdAt }),
-    startedAt: t.field({
+    startedAt: t.expose('startedAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When the last re-index started.',
-      resolve: (v) => v.startedAt,
     }),
-    readyAt: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'When it became READY.',
-      resolve: (v) => v.readyAt,
-    }),
-    promotedAt: t.field({
+    readyAt: t.expose('readyAt', { type: 'DateTime', nullable: true, description: 'When it became READY.' }),
+    promotedAt: t.expose('promotedAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When it last became ACTIVE.',
-      resolve: (v) => v.promotedAt,
     }),
-    demotedAt: t.field({
+    demotedAt: t.expose('demotedAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When it last stopped being ACTIVE (the rollback window counts from here).',
-      resolve: (v) => v.demotedAt,
     }),
-    retiredAt: t.field({
+    retiredAt: t.expose('retiredAt', {
       type: 'DateTime',
       nullable: true,
       description: 'When it was retired.',
-      resolve: (v) => v.retiredAt,
     }),
     updatedAt: t.field({ type: 'DateTime', description: 'Last change.', resolve: (v) => v.updatedAt }),
   }),
@@ -159,25 +134,11 @@ const GateNumbersRef = builder.objectRef<GateVerdict>('GateVerdict').implement({
     passed: t.exposeBoolean('passed', { description: 'True when the version may be promoted unforced.' }),
     failures: t.exposeStringList('failures', { description: 'Why it failed.' }),
     notes: t.exposeStringList('notes', { description: 'What it could not judge (no golden data, ...).' }),
-    goldenRecallAt10: t.float({
-      nullable: true,
-      description: "The candidate's golden recall@10.",
-      resolve: (v) => v.numbers.goldenRecallAt10,
-    }),
-    requiredGoldenRecallAt10: t.float({
-      nullable: true,
-      description: "What it had to reach (ratio x the active version's).",
-      resolve: (v) => v.numbers.requiredGoldenRecallAt10,
-    }),
-    annRecallText: t.float({
-      nullable: true,
-      description: 'ANN recall@10, text queries.',
-      resolve: (v) => v.numbers.annRecallText,
-    }),
-    annRecallImage: t.float({
-      nullable: true,
-      description: 'ANN recall@10, image queries.',
-      resolve: (v) => v.numbers.annRecallImage,
+    ...nullableFloats(t, (v) => v.numbers, {
+      goldenRecallAt10: "The candidate's golden recall@10.",
+      requiredGoldenRecallAt10: "What it had to reach (ratio x the active version's).",
+      annRecallText: 'ANN recall@10, text queries.',
+      annRecallImage: 'ANN recall@10, image queries.',
     }),
   }),
 });
@@ -213,17 +174,9 @@ const RelevanceReportRef = builder.objectRef<RelevanceReport>('RelevanceReport')
   }),
 });
 
+const AS_IT_IS_NOW = { type: IndexVersionRef, description: 'The version as it is now.' };
 const versionPayload = (name: string, description: string) =>
-  builder.objectRef<{ indexVersion: IndexVersionView }>(name).implement({
-    description,
-    fields: (t) => ({
-      indexVersion: t.field({
-        type: IndexVersionRef,
-        description: 'The version as it is now.',
-        resolve: (p) => p.indexVersion,
-      }),
-    }),
-  });
+  payloadOf(name, description, 'indexVersion', AS_IT_IS_NOW);
 
 const StartReindexPayload = versionPayload('StartReindexPayload', 'The version now BUILDING.');
 const CancelReindexPayload = versionPayload('CancelReindexPayload', 'The cancelled (RETIRED) version.');
@@ -234,11 +187,7 @@ const PromoteIndexPayload = builder
   .implement({
     description: 'The version now ACTIVE.',
     fields: (t) => ({
-      indexVersion: t.field({
-        type: IndexVersionRef,
-        description: 'The version as it is now.',
-        resolve: (p) => p.indexVersion,
-      }),
+      indexVersion: t.field({ ...AS_IT_IS_NOW, resolve: (p) => p.indexVersion }),
       gate: t.field({
         type: GateNumbersRef,
         nullable: true,
@@ -247,18 +196,10 @@ const PromoteIndexPayload = builder
       }),
     }),
   });
-const AddGoldenQueryPayload = builder
-  .objectRef<{ goldenQuery: GoldenQuery }>('AddGoldenQueryPayload')
-  .implement({
-    description: 'The golden query added.',
-    fields: (t) => ({
-      goldenQuery: t.field({
-        type: GoldenQueryRef,
-        description: 'As stored.',
-        resolve: (p) => p.goldenQuery,
-      }),
-    }),
-  });
+const AddGoldenQueryPayload = payloadOf('AddGoldenQueryPayload', 'The golden query added.', 'goldenQuery', {
+  type: GoldenQueryRef,
+  description: 'As stored.',
+});
 const RemoveGoldenQueryPayload = builder
   .objectRef<{ id: string; removed: boolean }>('RemoveGoldenQueryPayload')
   .implement({
@@ -275,18 +216,12 @@ builder.queryFields((t) => ({
   indexVersions: t.field({
     type: [IndexVersionRef],
     description: 'Admins: every model version recorded, oldest first.',
-    resolve: async (_root, _args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return ctx.services.lifecycle.list();
-    },
+    resolve: allowed('admin', async (_args, ctx) => ctx.services.lifecycle.list()),
   }),
   goldenQueries: t.field({
     type: [GoldenQueryRef],
     description: 'Admins: the curated golden queries the promotion gate scores.',
-    resolve: async (_root, _args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return ctx.services.lifecycle.goldenQueries();
-    },
+    resolve: allowed('admin', async (_args, ctx) => ctx.services.lifecycle.goldenQueries()),
   }),
   relevanceReport: t.field({
     type: RelevanceReportRef,
@@ -294,102 +229,102 @@ builder.queryFields((t) => ({
     args: {
       window: t.arg.string({ required: true, description: 'How far back: `1h`, `24h`, `7d` (at most 90d).' }),
     },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return ctx.services.lifecycle.relevanceReport(args.window);
-    },
+    resolve: allowed('admin', async (args, ctx) => ctx.services.lifecycle.relevanceReport(args.window)),
   }),
 }));
 
-builder.mutationFields((t) => ({
-  startReindex: t.field({
-    type: StartReindexPayload,
-    description: 'Admins: starts the shadow re-index to a model version while the ACTIVE one serves.',
-    args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return { indexVersion: await ctx.services.lifecycle.startReindex(args.modelVersion, ctx.caller) };
-    },
-  }),
-  cancelReindex: t.field({
-    type: CancelReindexPayload,
-    description: 'Admins: stops a re-index in progress (the version becomes RETIRED).',
-    args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return { indexVersion: await ctx.services.lifecycle.cancelReindex(args.modelVersion, ctx.caller) };
-    },
-  }),
-  promoteIndex: t.field({
-    type: PromoteIndexPayload,
-    description:
-      'Admins: makes a READY version ACTIVE (query encoder and index together). Refuses with GATE_FAILED and the numbers when the gate fails, unless forced.',
-    args: {
-      modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
-      force: t.arg.boolean({
-        required: false,
-        defaultValue: false,
-        description: 'Promote although the gate fails (logged). Default false.',
+builder.mutationFields((t) => {
+  /** startReindex and cancelReindex: an admin acts on one model version and gets it back. */
+  const onVersion = (
+    type: typeof StartReindexPayload,
+    description: string,
+    act: 'startReindex' | 'cancelReindex',
+  ) =>
+    t.field({
+      type,
+      description,
+      args: { modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }) },
+      resolve: allowed('admin', async (args, ctx) => ({
+        indexVersion: await ctx.services.lifecycle[act](args.modelVersion, ctx.caller),
+      })),
+    });
+  return {
+    startReindex: onVersion(
+      StartReindexPayload,
+      'Admins: starts the shadow re-index to a model version while the ACTIVE one serves.',
+      'startReindex',
+    ),
+    cancelReindex: onVersion(
+      CancelReindexPayload,
+      'Admins: stops a re-index in progress (the version becomes RETIRED).',
+      'cancelReindex',
+    ),
+    promoteIndex: t.field({
+      type: PromoteIndexPayload,
+      description:
+        'Admins: makes a READY version ACTIVE (query encoder and index together). Refuses with GATE_FAILED and the numbers when the gate fails, unless forced.',
+      args: {
+        modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
+        force: t.arg.boolean({
+          required: false,
+          defaultValue: false,
+          description: 'Promote although the gate fails (logged). Default false.',
+        }),
+      },
+      resolve: allowed('admin', async (args, ctx) => {
+        const force = args.force ?? false;
+        const indexVersion = await ctx.services.lifecycle.promoteIndex(args.modelVersion, force, ctx.caller);
+        return { indexVersion, forced: force };
       }),
-    },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      const force = args.force ?? false;
-      const indexVersion = await ctx.services.lifecycle.promoteIndex(args.modelVersion, force, ctx.caller);
-      return { indexVersion, forced: force };
-    },
-  }),
-  rollbackIndex: t.field({
-    type: RollbackIndexPayload,
-    description: 'Admins: makes the PREVIOUS version ACTIVE again at once (while it is warm).',
-    resolve: async (_root, _args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return { indexVersion: await ctx.services.lifecycle.rollbackIndex(ctx.caller) };
-    },
-  }),
-  setIndexTraffic: t.field({
-    type: SetIndexTrafficPayload,
-    description: 'Admins: sends a fraction of searches (stable per caller) to a READY version.',
-    args: {
-      modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
-      fraction: t.arg.float({ required: true, description: 'Between 0 (none) and 1 (every caller).' }),
-    },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      return {
-        indexVersion: await ctx.services.lifecycle.setIndexTraffic(args.modelVersion, args.fraction),
-      };
-    },
-  }),
-  addGoldenQuery: t.field({
-    type: AddGoldenQueryPayload,
-    description: 'Admins: adds a curated golden query (exactly one of text or imageId).',
-    args: {
-      text: t.arg.string({ required: false, description: 'A text query.' }),
-      imageId: t.arg.id({ required: false, description: 'A library image to query by.' }),
-      relevantIds: t.arg.idList({ required: true, description: 'The images relevant to it (1 to 1000).' }),
-    },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      const goldenQuery = await ctx.services.lifecycle.addGoldenQuery(
-        {
-          text: args.text ?? null,
-          imageId: args.imageId === null || args.imageId === undefined ? null : String(args.imageId),
-          relevantIds: args.relevantIds.map(String),
-        },
-        ctx.caller,
-      );
-      return { goldenQuery };
-    },
-  }),
-  removeGoldenQuery: t.field({
-    type: RemoveGoldenQueryPayload,
-    description: 'Admins: removes a curated golden query.',
-    args: { id: t.arg.id({ required: true, description: 'GoldenQuery.id' }) },
-    resolve: async (_root, args, ctx) => {
-      authorize(ctx.caller, 'admin');
-      await ctx.services.lifecycle.removeGoldenQuery(String(args.id));
-      return { id: String(args.id), removed: true };
-    },
-  }),
-}));
+    }),
+    rollbackIndex: t.field({
+      type: RollbackIndexPayload,
+      description: 'Admins: makes the PREVIOUS version ACTIVE again at once (while it is warm).',
+      resolve: allowed('admin', async (_args, ctx) => ({
+        indexVersion: await ctx.services.lifecycle.rollbackIndex(ctx.caller),
+      })),
+    }),
+    setIndexTraffic: t.field({
+      type: SetIndexTrafficPayload,
+      description: 'Admins: sends a fraction of searches (stable per caller) to a READY version.',
+      args: {
+        modelVersion: t.arg.string({ required: true, description: MODEL_VERSION_ARG }),
+        fraction: t.arg.float({ required: true, description: 'Between 0 (none) and 1 (every caller).' }),
+      },
+      resolve: allowed('admin', async (args, ctx) => {
+        return {
+          indexVersion: await ctx.services.lifecycle.setIndexTraffic(args.modelVersion, args.fraction),
+        };
+      }),
+    }),
+    addGoldenQuery: t.field({
+      type: AddGoldenQueryPayload,
+      description: 'Admins: adds a curated golden query (exactly one of text or imageId).',
+      args: {
+        text: t.arg.string({ required: false, description: 'A text query.' }),
+        imageId: t.arg.id({ required: false, description: 'A library image to query by.' }),
+        relevantIds: t.arg.idList({ required: true, description: 'The images relevant to it (1 to 1000).' }),
+      },
+      resolve: allowed('admin', async (args, ctx) => {
+        const goldenQuery = await ctx.services.lifecycle.addGoldenQuery(
+          {
+            text: args.text ?? null,
+            imageId: args.imageId === null || args.imageId === undefined ? null : String(args.imageId),
+            relevantIds: args.relevantIds.map(String),
+          },
+          ctx.caller,
+        );
+        return { goldenQuery };
+      }),
+    }),
+    removeGoldenQuery: t.field({
+      type: RemoveGoldenQueryPayload,
+      description: 'Admins: removes a curated golden query.',
+      args: { id: t.arg.id({ required: true, description: 'GoldenQuery.id' }) },
+      resolve: allowed('admin', async (args, ctx) => {
+        await ctx.services.lifecycle.removeGoldenQuery(String(args.id));
+        return { id: String(args.id), removed: true };
+      }),
+    }),
+  };
+});

@@ -64,19 +64,28 @@ export function createLifecycleService(deps: LifecycleDeps) {
     return v;
   }
 
+  /** `version`'s evaluation with the golden numbers measured now on its model (not stored). */
+  async function withGoldenNow(version: IndexVersion) {
+    const encoder = await pool.get(version.modelVersion);
+    const golden = await evaluateGolden(evaluationDeps, version.modelVersion, encoder);
+    const evaluation: StoredEvaluation = {
+      ...version.evaluation,
+      goldenRecallAt10: golden.goldenRecallAt10,
+      ndcgAt10: golden.ndcgAt10,
+      goldenQueries: golden.goldenQueries,
+      similarityFloor: golden.similarityFloor ?? version.evaluation.similarityFloor,
+    };
+    return { golden, evaluation };
+  }
+
   /** Golden recall of the ACTIVE version on today's golden set, stored with it. */
   async function activeGolden(): Promise<StoredEvaluation | null> {
     const active = await versions.active();
     if (!active) return null;
-    const encoder = await pool.get(active.modelVersion);
-    const g = await evaluateGolden(evaluationDeps, active.modelVersion, encoder);
+    const { golden: g, evaluation } = await withGoldenNow(active);
     const stored: StoredEvaluation = {
-      ...active.evaluation,
-      goldenRecallAt10: g.goldenRecallAt10,
-      ndcgAt10: g.ndcgAt10,
-      goldenQueries: g.goldenQueries,
-      similarityFloor: g.similarityFloor ?? active.evaluation.similarityFloor,
-      detail: { ...(active.evaluation.detail ?? {}), golden: { perQuery: g.perQuery, skipped: g.skipped } },
+      ...evaluation,
+      detail: { ...(evaluation.detail ?? {}), golden: { perQuery: g.perQuery, skipped: g.skipped } },
     };
     await versions.saveEvaluation(active.modelVersion, stored, null);
     return stored;
@@ -84,15 +93,7 @@ export function createLifecycleService(deps: LifecycleDeps) {
 
   /** The gate for a READY version against the ACTIVE one, golden numbers measured now. */
   async function gateFor(candidate: IndexVersion): Promise<GateVerdict> {
-    const encoder = await pool.get(candidate.modelVersion);
-    const g = await evaluateGolden(evaluationDeps, candidate.modelVersion, encoder);
-    const fresh: StoredEvaluation = {
-      ...candidate.evaluation,
-      goldenRecallAt10: g.goldenRecallAt10,
-      ndcgAt10: g.ndcgAt10,
-      goldenQueries: g.goldenQueries,
-      similarityFloor: g.similarityFloor ?? candidate.evaluation.similarityFloor,
-    };
+    const { evaluation: fresh } = await withGoldenNow(candidate);
     const verdict = decideGate(fresh, await activeGolden(), settings);
     await versions.saveEvaluation(
       candidate.modelVersion,

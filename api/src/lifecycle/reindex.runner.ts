@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../../../search-cluster/src/index.ts'
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { Database } from '../db/database.ts';
 import type { Encoder } from '../encoder/index.ts';
+import { encodeBatch } from '../indexing/encode-batch.ts';
 import type { VectorWriter } from '../indexing/indexing.ports.ts';
 import { createIndexingRepository } from '../indexing/indexing.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
@@ -91,26 +92,17 @@ export function createReindexRunner(deps: ReindexDeps, options: ReindexOptions =
       if (blob) loaded.push({ id: image.id, bytes: blob.bytes });
       else skip.add(image.id);
     }
-    let vectors: (Float32Array | null)[];
-    try {
-      vectors = await encoder.encodeImages(loaded.map((l) => l.bytes));
-    } catch {
-      // one undecodable image must not fail its batch-mates
-      vectors = await Promise.all(
-        loaded.map((l) =>
-          encoder.encodeImages([l.bytes]).then(
-            (v) => v[0] ?? null,
-            () => null,
-          ),
-        ),
-      );
-    }
+    // an image that cannot be encoded is skipped, not its batch-mates
+    const vectors = await encodeBatch(
+      encoder,
+      loaded.map((l) => l.bytes),
+    );
     const items: { id: bigint; vector: Float32Array }[] = [];
     await deps.db.transaction(async (tx) => {
       const repo = createIndexingRepository(tx);
       for (const [i, l] of loaded.entries()) {
         const vector = vectors[i];
-        if (!vector) {
+        if (!vector || vector instanceof Error) {
           skip.add(l.id);
           continue;
         }

@@ -1,5 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { gaugeFrom } from '../../../search-cluster/src/index.ts';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { gaugeFrom, metricDefinitions } from '../../../search-cluster/src/index.ts';
 import type { Database } from '../db/database.ts';
 import { createIndexJobsRepository } from '../indexing/index-jobs.repository.ts';
 import type { JobOutcome } from '../indexing/indexing.worker.ts';
@@ -13,18 +13,18 @@ export interface IndexingMetrics {
 }
 
 export function registerIndexingMetrics(registry: Registry): IndexingMetrics {
-  const uploadToIndexed = new Histogram({
-    name: 'pixelfind_upload_to_indexed_seconds',
-    help: 'Seconds from upload to searchable (INDEXED and written to its shard), observed by the worker that indexed the image.',
-    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
-    registers: [registry],
-  });
-  const jobs = new Counter({
-    name: 'pixelfind_index_jobs_settled_total',
-    help: 'Index jobs settled by this process, by outcome: indexed, duplicate, rejected (unsafe), skipped (deleted), retry, dead (out of attempts).',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
+  const define = metricDefinitions(registry);
+  const uploadToIndexed = define.histogram(
+    'pixelfind_upload_to_indexed_seconds',
+    'Seconds from upload to searchable (INDEXED and written to its shard), observed by the worker that indexed the image.',
+    [],
+    [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+  );
+  const jobs = define.counter(
+    'pixelfind_index_jobs_settled_total',
+    'Index jobs settled by this process, by outcome: indexed, duplicate, rejected (unsafe), skipped (deleted), retry, dead (out of attempts).',
+    ['outcome'],
+  );
   return {
     uploadToIndexed,
     jobs,

@@ -1,6 +1,6 @@
-import { Counter, Histogram } from 'prom-client';
 import {
   createProcessMetrics,
+  metricDefinitions,
   type RouteTable,
   registerShardMetrics,
 } from '../../../search-cluster/src/index.ts';
@@ -45,45 +45,40 @@ export const API_ROUTES: RouteTable = {
 export function createMetrics() {
   const base = createProcessMetrics({ routes: API_ROUTES });
   const { registry } = base;
-  const searchStage = new Histogram({
-    name: 'pixelfind_search_stage_seconds',
-    help: 'Search latency by stage (encode, fanout, hydrate, rerank) and end to end (total).',
-    labelNames: ['stage'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  const searches = new Counter({
-    name: 'pixelfind_searches_total',
-    help: 'Searches answered, by whether a shard missed its deadline (partial: true or false).',
-    labelNames: ['partial'] as const,
-    registers: [registry],
-  });
-  const embeddingCache = new Counter({
-    name: 'pixelfind_query_embedding_cache_total',
-    help: "Text query embeddings by source: edge (the edge's signed header), cache (embedding cache hit), encoder (a miss, encoded here).",
-    labelNames: ['source'] as const,
-    registers: [registry],
-  });
+  const define = metricDefinitions(registry);
+  const searchStage = define.histogram(
+    'pixelfind_search_stage_seconds',
+    'Search latency by stage (encode, fanout, hydrate, rerank) and end to end (total).',
+    ['stage'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
+  );
+  const searches = define.counter(
+    'pixelfind_searches_total',
+    'Searches answered, by whether a shard missed its deadline (partial: true or false).',
+    ['partial'],
+  );
+  const embeddingCache = define.counter(
+    'pixelfind_query_embedding_cache_total',
+    "Text query embeddings by source: edge (the edge's signed header), cache (embedding cache hit), encoder (a miss, encoded here).",
+    ['source'],
+  );
   const versions = ['model_version', 'ranker_version'] as const;
   const engagement = {
-    searches: new Counter({
-      name: 'pixelfind_engagement_searches_total',
-      help: 'Searches logged (result lists shown, edge cache answers included), by model and ranker version.',
-      labelNames: versions,
-      registers: [registry],
-    }),
-    clicks: new Counter({
-      name: 'pixelfind_engagement_clicks_total',
-      help: 'Clicks counted (first per query and image), by the model and ranker version of the query clicked.',
-      labelNames: versions,
-      registers: [registry],
-    }),
-    saves: new Counter({
-      name: 'pixelfind_engagement_saves_total',
-      help: 'New saves, by the model and ranker version serving when the image was saved.',
-      labelNames: versions,
-      registers: [registry],
-    }),
+    searches: define.counter(
+      'pixelfind_engagement_searches_total',
+      'Searches logged (result lists shown, edge cache answers included), by model and ranker version.',
+      versions,
+    ),
+    clicks: define.counter(
+      'pixelfind_engagement_clicks_total',
+      'Clicks counted (first per query and image), by the model and ranker version of the query clicked.',
+      versions,
+    ),
+    saves: define.counter(
+      'pixelfind_engagement_saves_total',
+      'New saves, by the model and ranker version serving when the image was saved.',
+      versions,
+    ),
   };
   const indexing = registerIndexingMetrics(registry);
   const shards = registerShardMetrics(registry);

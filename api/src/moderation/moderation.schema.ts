@@ -1,5 +1,5 @@
-import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
+import { inputMutation } from '../graph/fields.ts';
 
 const FlagImageInput = builder.inputType('FlagImageInput', {
   description: 'An image to put on the safety blocklist.',
@@ -29,29 +29,28 @@ const DeleteImagePayload = builder.objectRef<{ id: string }>('DeleteImagePayload
   }),
 });
 
-builder.mutationFields((t) => ({
-  flagImage: t.field({
-    type: FlagImagePayload,
-    description: 'Moderators: puts an image on the safety blocklist. It disappears from the next query on.',
-    args: {
-      input: t.arg({ type: FlagImageInput, required: true, description: 'The image and the reason.' }),
-    },
-    resolve: async (_root, { input }, ctx) => {
-      authorize(ctx.caller, 'flag', ctx.services.policy);
-      const image = await ctx.services.moderation.flag(String(input.imageId), input.reason, ctx.caller);
-      return { image };
-    },
-  }),
-  deleteImage: t.field({
-    type: DeleteImagePayload,
-    description:
-      'The uploader (or a moderator): removes the image from results at once, then from shards and storage.',
-    args: { input: t.arg({ type: DeleteImageInput, required: true, description: 'The image to delete.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      authorize(ctx.caller, 'delete', ctx.services.policy);
-      const image = await ctx.services.moderation.remove(String(input.imageId), ctx.caller);
-      ctx.loaders.imageById.clear(image.id);
-      return { id: image.id };
-    },
-  }),
-}));
+inputMutation('flagImage', {
+  type: FlagImagePayload,
+  description: 'Moderators: puts an image on the safety blocklist. It disappears from the next query on.',
+  input: FlagImageInput,
+  inputDescription: 'The image and the reason.',
+  action: 'flag',
+  resolve: async (input, ctx) => {
+    const image = await ctx.services.moderation.flag(String(input.imageId), input.reason, ctx.caller);
+    return { image };
+  },
+});
+
+inputMutation('deleteImage', {
+  type: DeleteImagePayload,
+  description:
+    'The uploader (or a moderator): removes the image from results at once, then from shards and storage.',
+  input: DeleteImageInput,
+  inputDescription: 'The image to delete.',
+  action: 'delete',
+  resolve: async (input, ctx) => {
+    const image = await ctx.services.moderation.remove(String(input.imageId), ctx.caller);
+    ctx.loaders.imageById.clear(image.id);
+    return { id: image.id };
+  },
+});

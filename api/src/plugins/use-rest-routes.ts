@@ -47,8 +47,11 @@ function operationOf(manifest: PersistedManifest, name: string) {
 export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): Plugin {
   let yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>> | undefined;
   let manifest = options.manifest;
-  let openapi: string | undefined;
-  let apolloManifest: string | undefined;
+  // the JSON documents served as they are on disk, read once on first request
+  const documents = new Map<string, { file: string; body?: string }>([
+    ['/openapi.json', { file: OPENAPI_PATH }],
+    ['/persisted-query-manifest.json', { file: APOLLO_MANIFEST_PATH }],
+  ]);
 
   async function run(
     request: Request,
@@ -97,19 +100,11 @@ export function useRestRoutes(options: { manifest?: PersistedManifest } = {}): P
       yoga = instance as unknown as typeof yoga;
     },
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
-      if (url.pathname === '/openapi.json' && request.method === 'GET') {
-        openapi ??= readFileSync(OPENAPI_PATH, 'utf8');
+      const document = request.method === 'GET' ? documents.get(url.pathname) : undefined;
+      if (document) {
+        document.body ??= readFileSync(document.file, 'utf8');
         endResponse(
-          new fetchAPI.Response(openapi, {
-            headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
-          }),
-        );
-        return;
-      }
-      if (url.pathname === '/persisted-query-manifest.json' && request.method === 'GET') {
-        apolloManifest ??= readFileSync(APOLLO_MANIFEST_PATH, 'utf8');
-        endResponse(
-          new fetchAPI.Response(apolloManifest, {
+          new fetchAPI.Response(document.body, {
             headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
           }),
         );

@@ -1,7 +1,7 @@
-import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { clientAddressOf, edgeChannel } from '../edge-trust/use-edge-trust.ts';
 import { callerRefOf } from '../feedback/caller-ref.ts';
+import { inputQuery } from '../graph/fields.ts';
 import { ImageRef } from '../images/images.schema.ts';
 import { markSliced } from '../lifecycle/use-slice-no-store.ts';
 import type { SearchHit, SearchOutcome } from './search.service.ts';
@@ -114,39 +114,32 @@ const SearchResultRef = builder.objectRef<SearchOutcome>('SearchResult').impleme
   }),
 });
 
-builder.queryFields((t) => ({
-  search: t.field({
-    type: SearchResultRef,
-    description:
-      'Searches indexed images by text, by a reference image, or both. Only images the public may see are returned.',
-    args: {
-      input: t.arg({ type: SearchInputRef, required: true, description: 'What to search for and how.' }),
-    },
-    resolve: async (_root, { input }, ctx) => {
-      authorize(ctx.caller, 'search', ctx.services.policy);
-      if (input.imageUrl) {
-        // one outbound fetch per request, and a budget per caller (docs/security.md)
-        const caller = ctx.caller.keyId
-          ? `key:${ctx.caller.keyId}`
-          : `addr:${clientAddressOf(ctx.request) ?? 'in-process'}`;
-        await ctx.services.rateLimits.admitFetch(ctx.request, caller);
-      }
-      // the service records the stage metrics and talks to the edge (any entry point gets both)
-      const outcome = await ctx.services.search.search(
-        { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
-        {
-          loaders: ctx.loaders,
-          caller: ctx.caller,
-          edge: edgeChannel(ctx.request),
-          callerRef: callerRefOf(
-            ctx.caller,
-            clientAddressOf(ctx.request),
-            ctx.services.config.edgeSigningKey,
-          ),
-        },
-      );
-      if (outcome.modelVersion !== ctx.services.serving.activeModelVersion()) markSliced(ctx.request);
-      return outcome;
-    },
-  }),
-}));
+inputQuery('search', {
+  type: SearchResultRef,
+  description:
+    'Searches indexed images by text, by a reference image, or both. Only images the public may see are returned.',
+  input: SearchInputRef,
+  inputDescription: 'What to search for and how.',
+  action: 'search',
+  resolve: async (input, ctx) => {
+    if (input.imageUrl) {
+      // one outbound fetch per request, and a budget per caller (docs/security.md)
+      const caller = ctx.caller.keyId
+        ? `key:${ctx.caller.keyId}`
+        : `addr:${clientAddressOf(ctx.request) ?? 'in-process'}`;
+      await ctx.services.rateLimits.admitFetch(ctx.request, caller);
+    }
+    // the service records the stage metrics and talks to the edge (any entry point gets both)
+    const outcome = await ctx.services.search.search(
+      { ...input, imageId: input.imageId == null ? null : String(input.imageId) },
+      {
+        loaders: ctx.loaders,
+        caller: ctx.caller,
+        edge: edgeChannel(ctx.request),
+        callerRef: callerRefOf(ctx.caller, clientAddressOf(ctx.request), ctx.services.config.edgeSigningKey),
+      },
+    );
+    if (outcome.modelVersion !== ctx.services.serving.activeModelVersion()) markSliced(ctx.request);
+    return outcome;
+  },
+});

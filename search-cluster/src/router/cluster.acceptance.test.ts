@@ -196,7 +196,11 @@ describe.each([
 
     const readers = [reader(7), reader(1234)];
     await writer();
-    const reports = (await Promise.all(rebuilds)).flat() as { outcome?: unknown; error?: string }[];
+    const reports = (await Promise.all(rebuilds)).flat() as {
+      outcome?: unknown;
+      error?: string;
+      skipped?: string;
+    }[];
     stop = true;
     await Promise.all(readers);
 
@@ -205,8 +209,10 @@ describe.each([
     expect(failures.slice(0, 10)).toEqual([]);
     expect(partials).toBe(0);
     expect(checks).toBeGreaterThan(100);
-    // rebuilds ran (a replica that was restarting at the time may have refused)
-    expect(reports.filter((r) => r.outcome).length).toBeGreaterThanOrEqual(8);
+    // rebuilds ran: a replica that was restarting at the time may have refused, and its partner
+    // is skipped while it is down (a shard is never left on one busy replica)
+    expect(reports.filter((r) => r.outcome).length).toBeGreaterThanOrEqual(4);
+    expect(reports.every((r) => r.outcome || r.error || r.skipped)).toBe(true);
 
     // finally every replica on its own holds exactly the source of record's vectors of its shard
     const liveIds = source.ids(MV);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { metricDefinitions } from './metrics.ts';
 
 export type JobMetricOutcome = 'ok' | 'failed' | 'skipped';
 
@@ -9,25 +10,23 @@ export type JobMetricOutcome = 'ok' | 'failed' | 'skipped';
  * `max by (job)` (timestamp) or `sum by (job, outcome)` (runs).
  */
 export function createJobMetrics(registry: Registry) {
-  const lastRun = new Gauge({
-    name: 'pixelfind_job_last_run_timestamp_seconds',
-    help: 'Unix time at which the last run of a background job ended, by job and outcome.',
-    labelNames: ['job', 'outcome'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'pixelfind_job_duration_seconds',
-    help: 'How long background job runs took, by job.',
-    labelNames: ['job'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
-    registers: [registry],
-  });
-  const runs = new Counter({
-    name: 'pixelfind_job_runs_total',
-    help: 'Background job runs by job and outcome (ok, failed, skipped).',
-    labelNames: ['job', 'outcome'] as const,
-    registers: [registry],
-  });
+  const define = metricDefinitions(registry);
+  const lastRun = define.gauge(
+    'pixelfind_job_last_run_timestamp_seconds',
+    'Unix time at which the last run of a background job ended, by job and outcome.',
+    ['job', 'outcome'],
+  );
+  const duration = define.histogram(
+    'pixelfind_job_duration_seconds',
+    'How long background job runs took, by job.',
+    ['job'],
+    [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+  );
+  const runs = define.counter(
+    'pixelfind_job_runs_total',
+    'Background job runs by job and outcome (ok, failed, skipped).',
+    ['job', 'outcome'],
+  );
   return {
     /** Records one finished run. */
     observe(job: string, outcome: JobMetricOutcome, seconds: number, endedAt = Date.now()) {

@@ -62,13 +62,12 @@ export function createProcessMetrics(options: ProcessMetricsOptions): ProcessMet
   const registry = new Registry();
   if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
   collectDefaultMetrics({ register: registry });
-  const httpDuration = new Histogram({
-    name: 'pixelfind_http_request_duration_seconds',
-    help: 'HTTP requests answered, by route (a fixed set; unknown paths are "other"), method and status class.',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: HTTP_BUCKETS,
-    registers: [registry],
-  });
+  const httpDuration = metricDefinitions(registry).histogram(
+    'pixelfind_http_request_duration_seconds',
+    'HTTP requests answered, by route (a fixed set; unknown paths are "other"), method and status class.',
+    ['route', 'method', 'status'],
+    HTTP_BUCKETS,
+  );
   const routeOf = routeNamer(options.routes);
   return {
     registry,
@@ -86,6 +85,21 @@ export function createProcessMetrics(options: ProcessMetricsOptions): ProcessMet
         seconds,
       );
     },
+  };
+}
+
+/**
+ * Metric definitions on one registry: a name, its help, its (bounded) label names and, for a
+ * histogram, its buckets; the registry is given once.
+ */
+export function metricDefinitions(registry: Registry) {
+  return {
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Counter<L>({ name, help, labelNames, registers: [registry] }),
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Gauge<L>({ name, help, labelNames, registers: [registry] }),
+    histogram: <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] }),
   };
 }
 

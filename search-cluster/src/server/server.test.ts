@@ -10,10 +10,10 @@ import { encodeSearchRequest } from '../protocol/wire.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
 import { createRouter } from '../router/config.ts';
 import type { ShardRouter } from '../router/router.ts';
-import { faissFactory } from '../shard/faiss-factory.ts';
-import { Shard } from '../shard/shard.ts';
+import type { Shard } from '../shard/shard.ts';
 import { idRange, row, unitVectors } from '../shard/test-vectors.ts';
-import { type ShardServer, startShardServer } from './server.ts';
+import type { ShardServer } from './server.ts';
+import { startReplicaServers } from './test-servers.ts';
 
 const D = 16;
 const MV = 'clip-test@1';
@@ -31,22 +31,7 @@ describe('shard servers over HTTP', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'pixelfind-server-'));
     source.putMany(MV, ids.subarray(0, 200), vectors.subarray(0, 200 * D));
     // shard 0 has two replicas, shard 1 one
-    for (const [name, index] of [
-      ['0a', 0],
-      ['0b', 0],
-      ['1a', 1],
-    ] as const) {
-      const shard = new Shard({
-        partition: { index, count: 2 },
-        modelVersions: [{ name: MV, dimension: D }],
-        factory: faissFactory,
-        source,
-        dataDir: join(dataDir, name),
-      });
-      await shard.start();
-      shards.push(shard);
-      servers.push(await startShardServer({ shard }));
-    }
+    await startReplicaServers({ modelVersion: MV, dimension: D, source, dataDir, into: { shards, servers } });
     router = await createRouter({
       mode: 'remote',
       replicas: [[servers[0]!.url, servers[1]!.url], [servers[2]!.url]],

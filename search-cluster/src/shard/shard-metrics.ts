@@ -1,5 +1,7 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { nativeCallsInFlight } from '../faiss/faiss-index.ts';
+import { metricDefinitions } from '../runtime/metrics.ts';
+import type { ModelIndexStats as ModelStats } from './model-index.types.ts';
 import type { Shard } from './shard.ts';
 
 /** The tiers a search reads: the hot tier, the main tier, or an exact scan of a short allow-list. */
@@ -63,50 +65,45 @@ export function registerShardMetrics(registry: Registry): ShardMetrics {
     });
   const modelsOf = (shard: Shard) => shard.stats().modelVersions;
 
-  stateGauge(
+  const labelsOf = (shard: Shard, modelVersion: string) => ({
+    shard: String(shard.partition.index),
+    model_version: modelVersion,
+  });
+  /** A gauge by shard and model version, `value` read from each model version's stats. */
+  const modelGauge = (name: string, help: string, value: (m: ModelStats) => number) =>
+    stateGauge(name, help, ['shard', 'model_version'], (set, shard) => {
+      for (const m of modelsOf(shard)) set(labelsOf(shard, m.modelVersion), value(m));
+    });
+  /** A gauge by shard, model version and tier, both tiers' values read from the stats. */
+  const tierGauge = (name: string, help: string, value: (m: ModelStats) => { hot: number; main: number }) =>
+    stateGauge(name, help, ['shard', 'model_version', 'tier'], (set, shard) => {
+      for (const m of modelsOf(shard)) {
+        const labels = labelsOf(shard, m.modelVersion);
+        const { hot, main } = value(m);
+        set({ ...labels, tier: 'hot' }, hot);
+        set({ ...labels, tier: 'main' }, main);
+      }
+    });
+
+  tierGauge(
     'pixelfind_shard_vectors',
     'Live vectors by shard, model version and tier (hot: live writes; main: batch-built, tombstones excluded).',
-    ['shard', 'model_version', 'tier'],
-    (set, shard) => {
-      for (const m of modelsOf(shard)) {
-        const labels = { shard: String(shard.partition.index), model_version: m.modelVersion };
-        set({ ...labels, tier: 'hot' }, m.hot.vectors);
-        set({ ...labels, tier: 'main' }, m.main?.live ?? 0);
-      }
-    },
+    (m) => ({ hot: m.hot.vectors, main: m.main?.live ?? 0 }),
   );
-  stateGauge(
+  modelGauge(
     'pixelfind_shard_tombstones',
     'Deleted or replaced vectors still inside the main tier, by shard and model version (a rebuild clears them).',
-    ['shard', 'model_version'],
-    (set, shard) => {
-      for (const m of modelsOf(shard))
-        set({ shard: String(shard.partition.index), model_version: m.modelVersion }, m.main?.tombstones ?? 0);
-    },
+    (m) => m.main?.tombstones ?? 0,
   );
-  stateGauge(
+  tierGauge(
     'pixelfind_shard_memory_bytes',
     'Estimated resident bytes of the FAISS indexes, by shard, model version and tier.',
-    ['shard', 'model_version', 'tier'],
-    (set, shard) => {
-      for (const m of modelsOf(shard)) {
-        const labels = { shard: String(shard.partition.index), model_version: m.modelVersion };
-        set({ ...labels, tier: 'hot' }, m.hot.memoryBytes);
-        set({ ...labels, tier: 'main' }, m.main?.memoryBytes ?? 0);
-      }
-    },
+    (m) => ({ hot: m.hot.memoryBytes, main: m.main?.memoryBytes ?? 0 }),
   );
-  stateGauge(
+  modelGauge(
     'pixelfind_shard_ready',
     '1 when the model version serves on this shard, 0 while it loads (or after a failed load, retrying).',
-    ['shard', 'model_version'],
-    (set, shard) => {
-      for (const m of modelsOf(shard))
-        set(
-          { shard: String(shard.partition.index), model_version: m.modelVersion },
-          m.state === 'ready' ? 1 : 0,
-        );
-    },
+    (m) => (m.state === 'ready' ? 1 : 0),
   );
   stateGauge(
     'pixelfind_shard_snapshot_age_seconds',
@@ -115,27 +112,19 @@ export function registerShardMetrics(registry: Registry): ShardMetrics {
     (set, shard) => {
       const now = Date.now();
       for (const { modelVersion, builtAt } of shard.mainTierAges()) {
-        set({ shard: String(shard.partition.index), model_version: modelVersion }, (now - builtAt) / 1000);
+        set(labelsOf(shard, modelVersion), (now - builtAt) / 1000);
       }
     },
   );
-  stateGauge(
+  modelGauge(
     'pixelfind_shard_rebuilding',
     '1 while a main-tier rebuild of the model version runs on this shard.',
-    ['shard', 'model_version'],
-    (set, shard) => {
-      for (const m of modelsOf(shard))
-        set({ shard: String(shard.partition.index), model_version: m.modelVersion }, m.rebuilding ? 1 : 0);
-    },
+    (m) => (m.rebuilding ? 1 : 0),
   );
-  stateGauge(
+  modelGauge(
     'pixelfind_shard_pending_writes',
     'Writes (upserts, deletes, swaps) queued behind the one running, by shard and model version.',
-    ['shard', 'model_version'],
-    (set, shard) => {
-      for (const m of modelsOf(shard))
-        set({ shard: String(shard.partition.index), model_version: m.modelVersion }, m.pendingWrites);
-    },
+    (m) => m.pendingWrites,
   );
   new Gauge({
     name: 'pixelfind_shard_native_calls_in_flight',
@@ -147,38 +136,34 @@ export function registerShardMetrics(registry: Registry): ShardMetrics {
     },
   });
 
-  const search = new Histogram({
-    name: 'pixelfind_shard_search_seconds',
-    help: 'Native search time of one tier for one request, by shard, model version and tier (hot, main, exact).',
-    labelNames: ['shard', 'model_version', 'tier'] as const,
-    buckets: SEARCH_BUCKETS,
-    registers: [registry],
-  });
-  const rebuild = new Histogram({
-    name: 'pixelfind_shard_rebuild_duration_seconds',
-    help: 'Main-tier rebuilds by shard, model version and outcome (rebuilt, failed): read, build, snapshot and swap.',
-    labelNames: ['shard', 'model_version', 'outcome'] as const,
-    buckets: REBUILD_BUCKETS,
-    registers: [registry],
-  });
-  const lag = new Gauge({
-    name: 'pixelfind_shard_replica_lag_seq',
-    help: 'Changes of record (embeddings seq) this replica has not checked yet, by shard and model version, as of its last catch-up round.',
-    labelNames: ['shard', 'model_version'] as const,
-    registers: [registry],
-  });
-  const caughtUp = new Counter({
-    name: 'pixelfind_shard_catch_up_changes_total',
-    help: 'Writes this replica had missed and applied from the record, by shard and model version.',
-    labelNames: ['shard', 'model_version'] as const,
-    registers: [registry],
-  });
-  const catchUpFailures = new Counter({
-    name: 'pixelfind_shard_catch_up_failures_total',
-    help: 'Catch-up rounds that failed (source unreachable, shard write refused), by shard and model version.',
-    labelNames: ['shard', 'model_version'] as const,
-    registers: [registry],
-  });
+  const define = metricDefinitions(registry);
+  const search = define.histogram(
+    'pixelfind_shard_search_seconds',
+    'Native search time of one tier for one request, by shard, model version and tier (hot, main, exact).',
+    ['shard', 'model_version', 'tier'],
+    SEARCH_BUCKETS,
+  );
+  const rebuild = define.histogram(
+    'pixelfind_shard_rebuild_duration_seconds',
+    'Main-tier rebuilds by shard, model version and outcome (rebuilt, failed): read, build, snapshot and swap.',
+    ['shard', 'model_version', 'outcome'],
+    REBUILD_BUCKETS,
+  );
+  const lag = define.gauge(
+    'pixelfind_shard_replica_lag_seq',
+    'Changes of record (embeddings seq) this replica has not checked yet, by shard and model version, as of its last catch-up round.',
+    ['shard', 'model_version'],
+  );
+  const caughtUp = define.counter(
+    'pixelfind_shard_catch_up_changes_total',
+    'Writes this replica had missed and applied from the record, by shard and model version.',
+    ['shard', 'model_version'],
+  );
+  const catchUpFailures = define.counter(
+    'pixelfind_shard_catch_up_failures_total',
+    'Catch-up rounds that failed (source unreachable, shard write refused), by shard and model version.',
+    ['shard', 'model_version'],
+  );
 
   return {
     track(shard) {

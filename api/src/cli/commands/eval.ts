@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadCliConfig } from '../../config/config.ts';
-import { parseCommandArgs } from '../command-args.ts';
+import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient, type ServerClient } from '../server-client.ts';
@@ -18,12 +18,10 @@ export const EVAL_USAGE = `usage:
   recall@k per category and overall, per model version)`;
 
 const OPTIONS = {
-  url: { type: 'string' },
-  key: { type: 'string' },
+  ...SERVER_FLAGS,
   k: { type: 'string' },
   concurrency: { type: 'string' },
   'wait-timeout': { type: 'string' },
-  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

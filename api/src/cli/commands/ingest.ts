@@ -1,5 +1,5 @@
 import { loadCliConfig } from '../../config/config.ts';
-import { parseCommandArgs } from '../command-args.ts';
+import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { createServerClient } from '../server-client.ts';
@@ -13,13 +13,11 @@ export const INGEST_USAGE = `usage:
   uploaded before, by their sha256, are skipped; --wait waits until they are searchable)`;
 
 const OPTIONS = {
-  url: { type: 'string' },
-  key: { type: 'string' },
+  ...SERVER_FLAGS,
   concurrency: { type: 'string' },
   wait: { type: 'boolean' },
   'wait-timeout': { type: 'string' },
   'tags-from-folders': { type: 'boolean' },
-  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -5,7 +5,7 @@ import { loadCliConfig, loadDatabaseConfig } from '../../config/config.ts';
 import { createDatabase } from '../../db/create-database.ts';
 import { DataDirLockedError, dataDirHolder } from '../../db/data-dir-lock.ts';
 import { migrate } from '../../db/migrate.ts';
-import { parseCommandArgs } from '../command-args.ts';
+import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient, ServerError, ServerUnreachable } from '../server-client.ts';
@@ -153,14 +153,12 @@ async function withBackend<T>(
 }
 
 const OPTIONS = {
-  url: { type: 'string' },
-  key: { type: 'string' },
+  ...SERVER_FLAGS,
   role: { type: 'string' },
   owner: { type: 'string' },
   label: { type: 'string' },
   id: { type: 'string' },
   all: { type: 'boolean' },
-  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCliConfig } from '../../config/config.ts';
-import { parseCommandArgs } from '../command-args.ts';
+import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient } from '../server-client.ts';
@@ -10,12 +10,10 @@ export const REBUILD_USAGE = `usage:
   (rebuilds main tiers from the record, one replica at a time; --wait follows the run to its end)`;
 
 const OPTIONS = {
-  url: { type: 'string' },
-  key: { type: 'string' },
+  ...SERVER_FLAGS,
   model: { type: 'string', multiple: true },
   shard: { type: 'string', multiple: true },
   wait: { type: 'boolean' },
-  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

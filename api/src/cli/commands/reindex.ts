@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { loadCliConfig } from '../../config/config.ts';
-import { parseCommandArgs } from '../command-args.ts';
+import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient, type ServerClient } from '../server-client.ts';
@@ -15,12 +15,10 @@ export const REINDEX_USAGE = `usage:
 options: --url <server> (PIXELFIND_URL), --key <admin key> (PIXELFIND_API_KEY)`;
 
 const OPTIONS = {
-  url: { type: 'string' },
-  key: { type: 'string' },
+  ...SERVER_FLAGS,
   wait: { type: 'boolean' },
   watch: { type: 'boolean' },
   force: { type: 'boolean' },
-  json: { type: 'boolean' },
 } as const;
 
 interface VersionView {

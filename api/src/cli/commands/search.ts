@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadCliConfig } from '../../config/config.ts';
-import { parseCommandArgs } from '../command-args.ts';
+import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient } from '../server-client.ts';
@@ -11,13 +11,11 @@ export const SEARCH_USAGE = `usage:
   (text, an image, or both; --labels keeps only images carrying every label)`;
 
 const OPTIONS = {
-  url: { type: 'string' },
-  key: { type: 'string' },
+  ...SERVER_FLAGS,
   image: { type: 'string' },
   labels: { type: 'string', multiple: true },
   limit: { type: 'string' },
   offset: { type: 'string' },
-  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
