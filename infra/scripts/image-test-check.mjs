@@ -62,7 +62,7 @@ form.set(
   'operations',
   JSON.stringify({
     query:
-      'mutation($f: Upload!) { uploadImage(file: $f, uploaderId: "image-test") { image { id status } } }',
+      'mutation($f: Upload!) { uploadImage(input: { file: $f }) { image { id status } } }',
     variables: { f: null },
   }),
 );
