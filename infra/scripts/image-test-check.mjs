@@ -61,8 +61,7 @@ const form = new FormData();
 form.set(
   'operations',
   JSON.stringify({
-    query:
-      'mutation($f: Upload!) { uploadImage(input: { file: $f }) { image { id status } } }',
+    query: 'mutation($f: Upload!) { uploadImage(input: { file: $f }) { image { id status } } }',
     variables: { f: null },
   }),
 );
