@@ -1,3 +1,4 @@
+import { repeatEvery } from '../../../search-cluster/src/runtime/repeat.ts';
 import type { Database } from './database.ts';
 
 /** What a pass needs: statements and scripts outside any transaction. */
@@ -78,34 +79,5 @@ export function startAutovacuum(
   db: Maintainable,
   { everyMs = 30_000, onError = () => {} }: AutovacuumOptions = {},
 ) {
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(tick, everyMs);
-    timer.unref();
-  };
-  function tick() {
-    timer = null;
-    running = autovacuumOnce(db)
-      .then(() => {})
-      .catch((error: unknown) => {
-        try {
-          onError(error);
-        } catch {
-          // a broken reporter must not stop the pass
-        }
-      })
-      .finally(() => {
-        running = null;
-        schedule();
-      });
-  }
-  schedule();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await running;
-  };
+  return repeatEvery(everyMs, () => autovacuumOnce(db), onError);
 }

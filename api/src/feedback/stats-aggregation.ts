@@ -1,3 +1,4 @@
+import { repeatEvery } from '../../../search-cluster/src/runtime/repeat.ts';
 import type { Database, Queryable } from '../db/database.ts';
 
 /** The aggregation_watermarks row of this job: the xid8 below which every row has been counted. */
@@ -169,27 +170,19 @@ export function startStatsAggregation({
   onRun,
   onReport,
 }: StatsAggregationOptions): () => Promise<void> {
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(tick, everyMs);
-    timer.unref();
+  const report = (r: Parameters<NonNullable<typeof onReport>>[0]) => {
+    try {
+      onReport?.(r);
+    } catch {
+      // a broken reporter must not stop the job
+    }
   };
-  function tick() {
-    timer = null;
-    const started = performance.now();
-    const report = (r: Parameters<NonNullable<typeof onReport>>[0]) => {
+  return repeatEvery(
+    everyMs,
+    async () => {
+      const started = performance.now();
       try {
-        onReport?.(r);
-      } catch {
-        // a broken reporter must not stop the job
-      }
-    };
-    running = aggregateImageStats(db)
-      .then((outcome) => {
+        const outcome = await aggregateImageStats(db);
         const read = outcome.from !== outcome.to;
         if (read) onRun?.(outcome);
         report({
@@ -197,25 +190,11 @@ export function startStatsAggregation({
           durationMs: performance.now() - started,
           result: outcome,
         });
-      })
-      .catch((error: unknown) => {
+      } catch (error) {
         report({ outcome: 'failed', durationMs: performance.now() - started, error });
-        try {
-          onError(error);
-        } catch {
-          // a broken reporter must not stop the job
-        }
-      })
-      .finally(() => {
-        running = null;
-        schedule();
-      });
-  }
-  schedule();
-
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await running;
-  };
+        throw error;
+      }
+    },
+    onError,
+  );
 }
