@@ -113,6 +113,8 @@ export function shardServerEnv(options: {
     MODEL_VERSIONS: options.modelVersions,
     // the source of record: a restarted replica reloads its snapshot and refills from it
     DATABASE_URL: options.databaseUrl,
+    // threshold rebuilds come from the API's rebuild check, one replica at a time
+    SELF_REBUILD: 'false',
     ...(options.authToken ? { SHARD_AUTH_TOKEN: options.authToken } : {}),
   };
 }

@@ -46,6 +46,10 @@ export const shardServerVariables = defineEnv({
     default: 'auto',
     doc: 'main-tier index kind',
   }),
+  SELF_REBUILD: env.bool({
+    defaultText: '`true`',
+    doc: "rebuild this replica's main tier itself when its hot tier or tombstones pass the thresholds; set `false` when the API's `REBUILD_CHECK_SCHEDULE` does it one replica at a time (cluster:local, compose and the Kubernetes manifests do)",
+  }),
   CATCH_UP_INTERVAL_MS: env.int({
     default: 2000,
     min: 0,
@@ -72,6 +76,8 @@ export interface ShardServerConfig {
   faissAddon: string | null;
   /** Anti-entropy catch-up pace; 0 turns it off. */
   catchUpIntervalMs: number;
+  /** Threshold rebuilds started by the replica itself (false: the API's schedule starts them). */
+  selfRebuild: boolean;
 }
 
 /** Reads the shard server's environment; throws a ConfigError naming every bad variable. */
@@ -111,5 +117,15 @@ export function loadShardServerConfig(source: EnvSource): ShardServerConfig {
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     faissAddon: v.PIXELFIND_FAISS_ADDON,
     catchUpIntervalMs: v.CATCH_UP_INTERVAL_MS,
+    selfRebuild: v.SELF_REBUILD ?? true,
+  };
+}
+
+/** The tier options a replica's config asks for (SELF_REBUILD=false: no threshold rebuilds of its own). */
+export function shardTierOptions(config: ShardServerConfig): Partial<TierOptions> {
+  return {
+    mainTier: config.mainTier,
+    // the API's rebuild check starts them one replica at a time instead
+    ...(config.selfRebuild ? {} : { autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 }),
   };
 }

@@ -20,7 +20,7 @@ import { componentLogger, createLogger, type Logger } from '../runtime/logger.ts
 import { startCatchUp } from '../shard/catch-up.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
 import { Shard } from '../shard/shard.ts';
-import { loadShardServerConfig, type ShardServerConfig } from './config.ts';
+import { loadShardServerConfig, type ShardServerConfig, shardTierOptions } from './config.ts';
 import { type ShardServer, startShardServer } from './server.ts';
 import { createShardServerMetrics } from './shard-server-metrics.ts';
 
@@ -47,7 +47,7 @@ export async function runShardServer({ config, log, source, latest }: RunOptions
     modelVersions: config.modelVersions,
     factory: faissFactory,
     dataDir: config.dataDir,
-    tiers: { mainTier: config.mainTier },
+    tiers: shardTierOptions(config),
     log,
     ...(source ? { source } : {}),
   });
