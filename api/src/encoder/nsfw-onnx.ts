@@ -14,7 +14,6 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serializeModel } from './onnx/onnx-writer.ts';
 import { convertLayersModel, type LayersModelJson } from './onnx/tfjs-layers.ts';
 import { modelsDirFrom } from './registry.ts';
@@ -97,15 +96,4 @@ export function ensureNsfwOnnx(modelsDir: string = modelsDirFrom()): Promise<str
     pending.catch(() => converting.delete(file));
   }
   return pending;
-}
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const modelsDir = process.argv[2] ? path.resolve(process.argv[2]) : modelsDirFrom();
-  const started = performance.now();
-  const file = await ensureNsfwOnnx(modelsDir);
-  const { size } = await stat(file);
-  console.log(
-    `nsfwjs MobileNetV2 -> ONNX: ${path.relative(process.cwd(), file) || file} ` +
-      `(${(size / 2 ** 20).toFixed(1)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
-  );
 }
