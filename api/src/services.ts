@@ -6,12 +6,13 @@ import type { Config } from './config/config.ts';
 import type { Services } from './context.ts';
 import { inTransaction } from './db/unit-of-work.ts';
 import { createFeedbackServices } from './feedback/create-feedback-services.ts';
-import { STATS_AGGREGATION_JOB, startStatsAggregation } from './feedback/stats-aggregation.ts';
+import { startStatsAggregation } from './feedback/stats-aggregation.ts';
 import { fetchImageUrl } from './fetch/safe-fetch.ts';
 import { buildCore, type CoreGraph, type CoreOverrides } from './graph/core.ts';
 import { buildJobsGraph, type JobsGraphOptions } from './graph/jobs.ts';
 import { buildWorkerGraph, type WorkerGraphOptions } from './graph/worker.ts';
 import { createImagesRepository } from './images/images.repository.ts';
+import { JOBS } from './jobs/job-names.ts';
 import { reindexRunsTo } from './jobs/reindex-report.ts';
 import { createGoldenQueriesRepository } from './lifecycle/golden-queries.repository.ts';
 import { createRateLimits } from './limits/rate-limits.ts';
@@ -104,7 +105,7 @@ export async function buildApiGraph(
     // every run counts in the metrics; only runs that read something or failed get a job_runs row
     onReport: ({ outcome, durationMs, result, error }) => {
       if (outcome === 'skipped') {
-        jobs.reporter.observe(STATS_AGGREGATION_JOB, 'skipped', durationMs);
+        jobs.reporter.observe(JOBS.statsAggregation, 'skipped', durationMs);
         return;
       }
       const details = result
@@ -112,7 +113,7 @@ export async function buildApiGraph(
         : {};
       // the failure itself is logged by onError
       jobs.reporter
-        .record(STATS_AGGREGATION_JOB, 'interval', outcome, durationMs, details, error, { quiet: true })
+        .record(JOBS.statsAggregation, 'interval', outcome, durationMs, details, error, { quiet: true })
         .catch((e) => statsLog.warn('stats run not recorded', { error: String(e) }));
     },
   });

@@ -18,6 +18,7 @@ import type { Role } from '../../infra/cluster-local/topology.ts';
 import { type ColourName, makeColourImage } from '../fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../fixtures/tiny-clip/generate.ts';
 import { postgresAvailable, redisAvailable, TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/backends.ts';
+import { uploadForm } from '../support/upload-form.ts';
 
 const VIA_EDGE: ColourName[] = ['red', 'green', 'blue'];
 const VIA_API: ColourName[] = ['yellow', 'cyan', 'black'];
@@ -152,17 +153,8 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
       ids.set(colour, body.image_id!);
     }
     for (const colour of VIA_API) {
-      const form = new FormData();
-      form.set(
-        'operations',
-        JSON.stringify({
-          query: 'mutation($f: Upload!) { uploadImage(input: { file: $f }) { image { id status } } }',
-          variables: { f: null },
-        }),
-      );
-      form.set('map', JSON.stringify({ 0: ['variables.f'] }));
       const png = await makeColourImage({ colour, format: 'png' });
-      form.set('0', new Blob([new Uint8Array(png)], { type: 'image/png' }), `${colour}.png`);
+      const form = uploadForm(png, {}, { type: 'image/png', filename: `${colour}.png` });
       const response = await fetch(`${state.urls.api}/graphql`, {
         method: 'POST',
         headers: { 'x-graphql-yoga-csrf': '1', 'x-api-key': userKey() },

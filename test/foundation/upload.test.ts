@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { type Backend, backends } from '../support/backends.ts';
 import { keyFor } from '../support/keys.ts';
-import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { UPLOAD_MUTATION } from '../support/upload-form.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
 const jpeg = (r: number, g: number, b: number, width = 64, height = 48) =>

@@ -10,7 +10,7 @@ import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { createTestDatabase, postgresAvailable } from '../support/backends.ts';
 import { databaseUrlOf, freePort, spawnTsx, startShardServer } from '../support/processes.ts';
 import { prometheusBinary } from '../support/prometheus-binaries.ts';
-import { UPLOAD_MUTATION } from '../support/test-app.ts';
+import { uploadForm } from '../support/upload-form.ts';
 
 const prometheus = prometheusBinary('prometheus');
 const SHARD_TOKEN = 'shard-token-for-the-prometheus-test-0123456789';
@@ -146,13 +146,13 @@ describe.runIf(postgresAvailable && prometheus !== null)('a real Prometheus scra
     await until('the worker to be ready', 90_000, readyAt(`http://127.0.0.1:${workerPort}/readyz`));
 
     // one upload (the worker indexes it: freshness is observed there) and one search
-    const form = new FormData();
-    form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null } } }));
-    form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
-    form.set(
-      '0',
-      new Blob([new Uint8Array(await makeColourImage({ colour: 'red', size: 32 }))], { type: 'image/jpeg' }),
-      'red.jpg',
+    const form = uploadForm(
+      await makeColourImage({ colour: 'red', size: 32 }),
+      {},
+      {
+        type: 'image/jpeg',
+        filename: 'red.jpg',
+      },
     );
     const uploaded = await fetch(`${apiUrl}/graphql`, {
       method: 'POST',

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { backends } from '../support/backends.ts';
-import { type TestApp, uploadForm } from '../support/test-app.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { uploadForm } from '../support/upload-form.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
 const EVIL = 'https://evil.example';

@@ -8,7 +8,8 @@ import { signEdgeRequest } from '../../api/src/edge-trust/edge-trust.ts';
 import { EDGE_HEADERS } from '../../api/src/edge-trust/protocol.ts';
 import { anonymousUploaderId } from '../../api/src/upload/anonymous-uploader.ts';
 import { backends } from '../support/backends.ts';
-import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { uploadForm } from '../support/upload-form.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
 const KEY = 'reliability-13-edge-signing-key';
@@ -23,10 +24,7 @@ const signedPost = (body: Uint8Array, client?: string) =>
 
 /** The exact bytes and content-type of a GraphQL multipart upload, as the Worker sends them. */
 async function multipartUpload(file: Buffer) {
-  const form = new FormData();
-  form.set('operations', JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null } } }));
-  form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
-  form.set('0', new Blob([new Uint8Array(file)], { type: 'image/jpeg' }), 'image.jpg');
+  const form = uploadForm(file, {}, { type: 'image/jpeg', filename: 'image.jpg' });
   const encoded = new Request('http://encode.test', { method: 'POST', body: form });
   return {
     body: new Uint8Array(await encoded.arrayBuffer()),

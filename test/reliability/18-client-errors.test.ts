@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { makeColourImage } from '../fixtures/images/make-images.ts';
 import { backends } from '../support/backends.ts';
-import { type TestApp, UPLOAD_MUTATION } from '../support/test-app.ts';
+import type { TestApp } from '../support/test-app.ts';
+import { UPLOAD_MUTATION } from '../support/upload-form.ts';
 import { useTestApps } from '../support/use-test-apps.ts';
 
 const SEARCH = 'query($input: SearchInput!) { search(input: $input) { queryId } }';

@@ -58,11 +58,10 @@ export const coreVariables = defineEnv({
     doc: 'S3-compatible blob store bucket',
   }),
   S3_REGION: env.custom((raw) => raw, 'us-east-1', { expected: 'a region name', doc: 'S3 region' }),
-  S3_ENDPOINT: env.url({ protocols: ['http', 'https'], doc: 'S3 endpoint (MinIO, R2, ...)' }),
+  S3_ENDPOINT: env.httpUrl({ doc: 'S3 endpoint (MinIO, R2, ...)' }),
   S3_ACCESS_KEY_ID: env.string({ doc: 'S3 access key id', secret: true }),
   S3_SECRET_ACCESS_KEY: env.string({ doc: 'S3 secret key', secret: true }),
-  S3_PUBLIC_BASE_URL: env.url({
-    protocols: ['http', 'https'],
+  S3_PUBLIC_BASE_URL: env.httpUrl({
     defaultText: 'unset: blobs are served through the API',
     doc: 'public base URL of the bucket',
   }),
@@ -169,8 +168,7 @@ export const coreVariables = defineEnv({
 export const httpVariables = defineEnv({
   PORT: portVariable(4000),
   HOST: env.string({ defaultText: '`127.0.0.1` (single), `0.0.0.0` (cluster)', doc: 'listen address' }),
-  PUBLIC_URL: env.url({
-    protocols: ['http', 'https'],
+  PUBLIC_URL: env.httpUrl({
     defaultText: '`http://127.0.0.1:$PORT`',
     doc: 'base of blob URLs served through the API',
   }),
@@ -326,8 +324,7 @@ export const surfaceVariables = defineEnv({
 
 /** The `pixelfind` CLI (flags win: `--url`, `--key`). */
 export const cliVariables = defineEnv({
-  PIXELFIND_URL: env.url({
-    protocols: ['http', 'https'],
+  PIXELFIND_URL: env.httpUrl({
     defaultText: '`http://127.0.0.1:4000`',
     doc: 'where the running server answers (`--url`)',
   }),
@@ -341,8 +338,7 @@ export const cliVariables = defineEnv({
 
 /** `npm run model:download`. */
 export const downloadVariables = defineEnv({
-  HF_ENDPOINT: env.url({
-    protocols: ['http', 'https'],
+  HF_ENDPOINT: env.httpUrl({
     defaultText: '`https://huggingface.co`',
     doc: 'Hugging Face hub or a mirror (`npm run model:download`)',
   }),

@@ -22,7 +22,7 @@ import {
   resolveModel,
 } from './registry.ts';
 import { normaliseText } from './text.ts';
-import { TextTokenizer } from './tokenizer.ts';
+import { TextTokenizer, type TokenizedBatch } from './tokenizer.ts';
 import { prompt, readLabels, type Tag, ZeroShotClassifier } from './zero-shot.ts';
 
 /** The encoder's log lines (a child of the process logger). */
@@ -120,15 +120,7 @@ class ClipEncoder implements Encoder {
     const io = this.entry.io.text;
     const feeds = textFeeds(tokens, io, this.idsType, this.textSession.inputNames);
     const out = await this.textSession.run(feeds, [io.output]);
-    return embeddingRows(
-      out[io.output]!,
-      batch.length,
-      this.dimension,
-      this.entry.pooling.text,
-      `${this.modelVersion} ${io.output}`,
-      tokens,
-      this.tokenizer.eosId,
-    );
+    return this.rows('text', out[io.output]!, batch.length, tokens);
   }
 
   private async runVision(batch: Float32Array[]): Promise<Float32Array[]> {
@@ -142,13 +134,19 @@ class ClipEncoder implements Encoder {
       { [io.pixelValues]: new Tensor('float32', pixels, [batch.length, 3, height, width]) },
       [io.output],
     );
-    return embeddingRows(
-      out[io.output]!,
-      batch.length,
-      this.dimension,
-      this.entry.pooling.vision,
-      `${this.modelVersion} ${io.output}`,
-    );
+    return this.rows('vision', out[io.output]!, batch.length);
+  }
+
+  /** One normalised embedding per input from a tower's output (pooled by the manifest's rule). */
+  private rows(
+    tower: 'text' | 'vision',
+    output: ort.Tensor,
+    count: number,
+    tokens: TokenizedBatch | null = null,
+  ): Float32Array[] {
+    const what = `${this.modelVersion} ${this.entry.io[tower].output}`;
+    const eosId = tokens ? this.tokenizer.eosId : null;
+    return embeddingRows(output, count, this.dimension, this.entry.pooling[tower], what, tokens, eosId);
   }
 
   encodeText(text: string): Promise<Float32Array> {

@@ -3,8 +3,6 @@ import type { Database, Queryable } from '../db/database.ts';
 
 /** The aggregation_watermarks row of this job: the xid8 below which every row has been counted. */
 export const IMAGE_STATS_WATERMARK = 'image_stats';
-/** The job's name in job reports (job_runs, pixelfind_job_* metrics). */
-export const STATS_AGGREGATION_JOB = 'stats-aggregation';
 
 export interface AggregationOutcome {
   /** search_queries rows whose result_ids were counted as impressions. */

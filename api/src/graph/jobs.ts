@@ -4,14 +4,15 @@ import type { ClusterClient } from '../cluster/cluster.client.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { Encoder } from '../encoder/index.ts';
+import { JOBS } from '../jobs/job-names.ts';
 import { createJobReporter, type JobReporter } from '../jobs/job-reporter.ts';
 import { createJobsRepository, type JobsRepository } from '../jobs/jobs.repository.ts';
 import { createRebuildService, type RebuildService } from '../jobs/rebuild.service.ts';
 import { createScheduler, type Scheduler } from '../jobs/scheduler.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createCanaryRepository } from '../quality/canary.repository.ts';
-import { createDrift, DRIFT_JOB, type Drift } from '../quality/drift.ts';
-import { createRecallCanaryGauge, RECALL_CANARY_JOB, runRecallCanary } from '../quality/recall-canary.ts';
+import { createDrift, type Drift } from '../quality/drift.ts';
+import { createRecallCanaryGauge, runRecallCanary } from '../quality/recall-canary.ts';
 
 /** The background jobs of an API process: reports, the schedule, rebuilds, canary, drift. */
 export interface JobsGraph {
@@ -68,14 +69,23 @@ export function buildJobsGraph(
 
   const { rebuildCron, rebuildCheckCron, canaryCron, driftCron } = config.jobs;
   if (rebuildCron) {
-    scheduler.add({ name: 'rebuild', cron: rebuildCron, reported: false, run: () => rebuild.runScheduled() });
+    scheduler.add({
+      name: JOBS.rebuild,
+      cron: rebuildCron,
+      reported: false,
+      run: () => rebuild.runScheduled(),
+    });
   }
   if (rebuildCheckCron) {
-    scheduler.add({ name: 'rebuild-check', cron: rebuildCheckCron, run: () => rebuild.runThresholdCheck() });
+    scheduler.add({
+      name: JOBS.rebuildCheck,
+      cron: rebuildCheckCron,
+      run: () => rebuild.runThresholdCheck(),
+    });
   }
   if (canaryCron) {
     scheduler.add({
-      name: RECALL_CANARY_JOB,
+      name: JOBS.recallCanary,
       cron: canaryCron,
       run: async () => {
         const measurements = await runRecallCanary({
@@ -97,7 +107,7 @@ export function buildJobsGraph(
   }
   if (driftCron) {
     scheduler.add({
-      name: DRIFT_JOB,
+      name: JOBS.drift,
       cron: driftCron,
       run: async () => {
         const stats = await cluster.stats();
@@ -120,11 +130,11 @@ export function buildJobsGraph(
     rebuild,
     drift,
     schedules: {
-      rebuild: rebuildCron,
-      'rebuild-check': rebuildCheckCron,
-      [RECALL_CANARY_JOB]: canaryCron,
-      [DRIFT_JOB]: driftCron,
-      'stats-aggregation': `every ${config.statsEveryMs} ms`,
+      [JOBS.rebuild]: rebuildCron,
+      [JOBS.rebuildCheck]: rebuildCheckCron,
+      [JOBS.recallCanary]: canaryCron,
+      [JOBS.drift]: driftCron,
+      [JOBS.statsAggregation]: `every ${config.statsEveryMs} ms`,
     },
     start: () => scheduler.start(),
     async stop() {

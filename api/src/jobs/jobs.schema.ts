@@ -1,15 +1,12 @@
 import { authorize } from '../auth/authorize.ts';
 import { builder } from '../builder.ts';
 import { badInput } from '../errors.ts';
-import { RECALL_CANARY_JOB, type RecallMeasurement } from '../quality/recall-canary.ts';
+import type { RecallMeasurement } from '../quality/recall-canary.ts';
+import { JOB_NAMES, JOBS } from './job-names.ts';
 import type { JobOutcome, JobRunRecord, JobTrigger } from './jobs.repository.ts';
 import type { RebuildTarget, StartedRebuild } from './rebuild.service.ts';
-import { REINDEX_JOB } from './reindex-report.ts';
 
 /** Admin GraphQL for background jobs: their last runs, the recall canary, on-demand rebuilds. */
-
-/** Jobs listed even before their first run (anti-entropy runs in shard servers and reports only metrics). */
-const KNOWN_JOBS = ['rebuild', 'rebuild-check', 'recall-canary', 'drift', 'stats-aggregation', REINDEX_JOB];
 
 const JobOutcomeEnum = builder.enumType('JobOutcome', {
   description: 'How a background job run ended.',
@@ -215,7 +212,11 @@ builder.queryFields((t) => ({
       authorize(ctx.caller, 'admin', ctx.services.policy);
       const { jobs } = ctx.services;
       const runs = await jobs.repository.lastRuns({ job: args.job ?? null, limit: limitOf(args.limit, 5) });
-      const names = new Set([...KNOWN_JOBS, ...Object.keys(jobs.schedules), ...runs.map((r) => r.job)]);
+      const names = new Set<string>([
+        ...JOB_NAMES,
+        ...Object.keys(jobs.schedules),
+        ...runs.map((r) => r.job),
+      ]);
       return [...names]
         .filter((name) => !args.job || name === args.job)
         .sort()
@@ -235,7 +236,7 @@ builder.queryFields((t) => ({
     resolve: (_root, args, ctx) => {
       authorize(ctx.caller, 'admin', ctx.services.policy);
       return ctx.services.jobs.repository.lastRuns({
-        job: RECALL_CANARY_JOB,
+        job: JOBS.recallCanary,
         limit: limitOf(args.limit, 10),
       });
     },

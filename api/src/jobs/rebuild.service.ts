@@ -1,11 +1,10 @@
 import { type Logger, type RebuildThresholds, rebuildReason } from '../../../search-cluster/src/index.ts';
 import type { ClusterClient, RebuildReport } from '../cluster/cluster.client.ts';
+import { JOBS } from './job-names.ts';
 import type { JobReporter, JobResult } from './job-reporter.ts';
 import type { JobRunRecord, JobsRepository, JobTrigger } from './jobs.repository.ts';
 import { runExclusive } from './lease.ts';
 
-/** The job name in job_runs and metrics. */
-export const REBUILD_JOB = 'rebuild';
 /** Held while main tiers are being rebuilt, whatever started it: one rebuild run in the cluster at a time. */
 export const REBUILD_LEASE = 'rebuild-run';
 
@@ -150,7 +149,7 @@ export function createRebuildService(deps: {
         { name: REBUILD_LEASE, owner: reporter.owner, seconds: leaseSeconds, log },
         () =>
           reporter.run(
-            REBUILD_JOB,
+            JOBS.rebuild,
             trigger,
             async (run) => {
               const current = rebuildTargets(targets);
@@ -192,7 +191,7 @@ export function createRebuildService(deps: {
       const started = await startTargets('schedule', await plan());
       if (!started.started) {
         const details = { reason: `a rebuild is running in ${started.holder}` };
-        await reporter.record(REBUILD_JOB, 'schedule', 'skipped', 0, details);
+        await reporter.record(JOBS.rebuild, 'schedule', 'skipped', 0, details);
         return { outcome: 'skipped', details };
       }
       const summary = await started.done.catch(() => null);

@@ -1,8 +1,7 @@
 import type { Logger } from '../../../search-cluster/src/index.ts';
 import type { BuildReport } from '../lifecycle/reindex.runner.ts';
+import { JOBS } from './job-names.ts';
 import type { JobReporter } from './job-reporter.ts';
-
-export const REINDEX_JOB = 'reindex';
 
 /**
  * The re-index runner's build ends as `reindex` job runs: built is ok, failed is failed, a build
@@ -13,7 +12,7 @@ export function reindexRunsTo(reporter: JobReporter, log: Logger): (report: Buil
     const outcome = report.outcome === 'built' ? 'ok' : report.outcome === 'failed' ? 'failed' : 'skipped';
     reporter
       .record(
-        REINDEX_JOB,
+        JOBS.reindex,
         'demand',
         outcome,
         report.durationMs,

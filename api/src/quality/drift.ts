@@ -1,8 +1,6 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { CanaryRepository } from './canary.repository.ts';
 
-export const DRIFT_JOB = 'drift';
-
 /** Sum and count of a stream of vectors, read page by page (never the whole set in memory). */
 async function meanOf(
   vectors: AsyncIterable<{ vector: Float32Array }>,

@@ -3,7 +3,6 @@ import { exactTopK, type Hit, shardOf } from '../../../search-cluster/src/index.
 import type { ClusterClient, ClusterStats } from '../cluster/cluster.client.ts';
 import type { CanaryRepository } from './canary.repository.ts';
 
-export const RECALL_CANARY_JOB = 'recall-canary';
 const K = 10;
 
 export type QueryKind = 'text' | 'image';

@@ -175,6 +175,10 @@ export const env = {
       { expected, default: show(null, options.defaultText), doc: options.doc },
     );
   },
+  /** An http:// or https:// URL; unset gives null. */
+  httpUrl(options: Meta) {
+    return env.url({ ...options, protocols: ['http', 'https'] });
+  },
   /** Any value `read` accepts (it returns undefined for a bad one). */
   custom<T>(read: (raw: string) => T | undefined, fallback: T, meta: Meta & { expected: string }) {
     return variable(read, fallback, {
