@@ -27,11 +27,20 @@ const toVector = (bytes: Uint8Array): Float32Array => {
  */
 const OWNED = 'pixelfind_shard_of(image_id, $1::integer) = $2::integer';
 
+/**
+ * The partition the SQL filter selects: the shard's own by id, or, when vectors are placed by value
+ * (`partition.placement`, cluster partitioning), every row: SQL cannot tell which shard's
+ * centroids a vector is nearest to, so the shard reads the whole table and keeps its own.
+ */
+const sqlPartition = (partition: Partition): Partition =>
+  partition.placement === undefined ? partition : { index: 0, count: 1 };
+
 /** The `embeddings` table as a shard's source of record (see migrations 0001, 0003 and 0006). */
 export class PostgresVectorSource implements VectorSource {
   constructor(private readonly db: SqlClient) {}
 
-  async snapshot(modelVersion: string, partition: Partition): Promise<VectorSourceSnapshot> {
+  async snapshot(modelVersion: string, shardPartition: Partition): Promise<VectorSourceSnapshot> {
+    const partition = sqlPartition(shardPartition);
     const { rows } = await this.db.query<{ w: string | null }>(
       'SELECT max(seq)::text AS w FROM embeddings WHERE model_version = $1',
       [modelVersion],
@@ -65,7 +74,8 @@ export class PostgresVectorSource implements VectorSource {
     return BigInt(rows[0]?.w ?? '0');
   }
 
-  async *since(modelVersion: string, watermark: bigint, partition: Partition): AsyncIterable<VectorChange> {
+  async *since(modelVersion: string, watermark: bigint, shardPartition: Partition): AsyncIterable<VectorChange> {
+    const partition = sqlPartition(shardPartition);
     let after = watermark > COMMIT_ORDER_SLACK ? watermark - COMMIT_ORDER_SLACK : 0n;
     for (;;) {
       const page = await this.db.query<{ id: string; vector: Uint8Array; deleted: boolean; seq: string }>(

@@ -122,6 +122,43 @@ export class ClusterRouter implements ShardRouter {
       base.efSearch = efSearch;
     }
 
+    const requests = this.shards.map((_, s): ShardSearchRequest | null => {
+      const shardAllowed = allowedPerShard?.[s];
+      // a filter that leaves this shard no ids: nothing to ask
+      if (shardAllowed && shardAllowed.length === 0) return null;
+      return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
+    });
+    const answers = await this.fanOut(requests, deadlineMs, options.signal);
+    const empty = queries.map((): Hit[] => []);
+    const answered = checkAnswers(
+      answers.map((a) => a ?? { ok: true, results: empty }),
+      deadlineMs,
+      options.signal,
+    );
+    const results = queries.map((_, q) =>
+      mergeTopK(
+        answered.map((a) => a.results[q] ?? []),
+        k,
+      ),
+    );
+    const failed = answers.filter((a) => a && !a.ok).length;
+    return {
+      results,
+      partial: failed > 0,
+      shardsAnswered: this.shardCount - failed,
+      shardsTotal: this.shardCount,
+    };
+  }
+
+  /**
+   * Sends `requests[s]` to shard s (none where null), one replica each with a hedge, under one
+   * deadline; answers in shard order, undefined where nothing was asked.
+   */
+  private async fanOut(
+    requests: readonly (ShardSearchRequest | null)[],
+    deadlineMs: number,
+    outer: AbortSignal | undefined,
+  ): Promise<(ShardAnswer | undefined)[]> {
     // One timer and one AbortController for the whole fan-out: per-shard AbortSignal.timeout and
     // AbortSignal.any cost tens of microseconds each, more than a small shard's search.
     const fanOut: FanOut = { controller: new AbortController(), expired: new Set(), deadlineMs };
@@ -132,20 +169,12 @@ export class ClusterRouter implements ShardRouter {
       );
     };
     const timer = setTimeout(expire, deadlineMs);
-    const outer = options.signal;
     outer?.addEventListener('abort', expire, { once: true });
-    let answers: ShardAnswer[];
     try {
-      answers = await Promise.all(
-        this.shards.map((_, s): Promise<ShardAnswer> => {
-          const shardAllowed = allowedPerShard?.[s];
-          // a filter that leaves this shard no ids: nothing to ask
-          if (shardAllowed && shardAllowed.length === 0) {
-            return Promise.resolve({ ok: true, results: queries.map(() => []) });
-          }
-          const request = shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
-          return searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs);
-        }),
+      return await Promise.all(
+        requests.map((request, s) =>
+          request ? searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs) : undefined,
+        ),
       );
     } finally {
       clearTimeout(timer);
@@ -154,35 +183,6 @@ export class ClusterRouter implements ShardRouter {
       // search costs more than the search)
       fanOut.controller.abort(FAN_OUT_DONE);
     }
-
-    const failures = answers.filter((a): a is { ok: false; error: unknown } => !a.ok);
-    // the caller's mistake is the same on every shard: report it rather than a partial answer
-    const clientError = failures.find((f) => isClusterError(f.error) && CLIENT_ERRORS.has(f.error.code));
-    if (clientError) throw clientError.error;
-    options.signal?.throwIfAborted();
-    if (failures.length === answers.length) {
-      const unknown = failures.every(
-        (f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION',
-      );
-      if (unknown) throw failures[0]!.error;
-      throw new ClusterError(
-        'SHARD_UNAVAILABLE',
-        `No shard answered within ${deadlineMs} ms: ${describeError(failures[0]!.error)}`,
-      );
-    }
-    const answered = answers.filter((a): a is { ok: true; results: Hit[][] } => a.ok);
-    const results = queries.map((_, q) =>
-      mergeTopK(
-        answered.map((a) => a.results[q] ?? []),
-        k,
-      ),
-    );
-    return {
-      results,
-      partial: failures.length > 0,
-      shardsAnswered: answered.length,
-      shardsTotal: this.shardCount,
-    };
   }
 
   // ---------------------------------------------------------------- writes
@@ -409,7 +409,31 @@ export class ClusterRouter implements ShardRouter {
   }
 }
 
-function describeError(error: unknown): string {
+/**
+ * The answers that carry results. Throws when one says the request is wrong (the caller's mistake
+ * is the same on every shard: reported rather than a partial answer), or when no shard answered.
+ */
+export function checkAnswers(
+  answers: readonly ShardAnswer[],
+  deadlineMs: number,
+  signal: AbortSignal | undefined,
+): { ok: true; results: Hit[][] }[] {
+  const failures = answers.filter((a): a is { ok: false; error: unknown } => !a.ok);
+  const clientError = failures.find((f) => isClusterError(f.error) && CLIENT_ERRORS.has(f.error.code));
+  if (clientError) throw clientError.error;
+  signal?.throwIfAborted();
+  if (failures.length === answers.length) {
+    const unknown = failures.every((f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION');
+    if (unknown) throw failures[0]!.error;
+    throw new ClusterError(
+      'SHARD_UNAVAILABLE',
+      `No shard answered within ${deadlineMs} ms: ${describeError(failures[0]!.error)}`,
+    );
+  }
+  return answers.filter((a): a is { ok: true; results: Hit[][] } => a.ok);
+}
+
+export function describeError(error: unknown): string {
   if (error instanceof Error) return error.name === 'TimeoutError' ? 'timed out' : error.message;
   return String(error);
 }
