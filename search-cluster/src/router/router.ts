@@ -4,6 +4,8 @@ import { partitionIds, shardOfHalves } from '../shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE, type ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
+import type { ClusterPlacement } from './cluster-placement.ts';
+import { probeSearch } from './cluster-search.ts';
 import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard } from './hedged-search.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
@@ -39,6 +41,12 @@ export type * from './router.types.ts';
  * With more than one shard, an unfiltered search sends each shard an efSearch scaled to its share
  * of the collection (shard-params.ts; `scaleSearchParams: false` turns this off): the efSearch a
  * caller names, or the shard default, describes the search of the whole collection.
+ *
+ * With a `placement` (cluster partitioning, cluster-placement.ts) a vector's shard is the owner of
+ * its nearest k-means centroid: an upsert goes to that shard and is a delete on every other (the
+ * id may have lived elsewhere under its previous vector), a delete goes to every shard, and an
+ * unfiltered search probes the nearest shards only (cluster-search.ts) with the whole search
+ * parameters. A filtered search asks every shard with every allowed id.
  */
 export class ClusterRouter implements ShardRouter {
   readonly shardCount: number;
@@ -52,7 +60,9 @@ export class ClusterRouter implements ShardRouter {
   private readonly scaleSearchParams: boolean;
   private readonly wholeEfSearch: number;
 
-  constructor(shards: ShardReplica[][], options: RouterOptions = {}) {
+  private readonly placement: ClusterPlacement | undefined;
+
+  constructor(shards: ShardReplica[][], options: RouterOptions & { placement?: ClusterPlacement } = {}) {
     if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
       throw new Error('A router needs at least one shard, each with at least one replica');
     }
@@ -64,6 +74,8 @@ export class ClusterRouter implements ShardRouter {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
     this.scaleSearchParams = options.scaleSearchParams ?? true;
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
+    this.placement = options.placement;
+    if (this.placement && this.shardCount < 2) throw new Error('Cluster partitioning needs at least two shards');
     this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
     this.shards = this.replicas.map((set) => set.states);
   }
@@ -108,12 +120,37 @@ export class ClusterRouter implements ShardRouter {
     }
     const allowed =
       options.allowedIds === undefined ? undefined : toIdArray('allowedIds', options.allowedIds);
-    const allowedPerShard = allowed ? partitionIds(allowed, this.shardCount) : undefined;
+    const placed = this.placement?.has(modelVersion) ? this.placement.map(modelVersion) : undefined;
+    // placed by vector, any shard may hold an allowed id
+    const allowedPerShard = !allowed
+      ? undefined
+      : placed
+        ? this.shards.map(() => allowed)
+        : partitionIds(allowed, this.shardCount);
 
     const base: ShardSearchRequest = { modelVersion, queries: packed, dimension, k };
     const nprobe = checkOptionalPositiveInt('nprobe', options.nprobe, MAX_NPROBE);
     const efSearch = checkOptionalPositiveInt('efSearch', options.efSearch, MAX_EF_SEARCH);
     if (nprobe !== undefined) base.nprobe = nprobe;
+    if (placed && !allowed) {
+      // the probed shards hold most of the neighbours: each does the whole search's work there
+      if (efSearch !== undefined) base.efSearch = efSearch;
+      const { queries: _packed, ...request } = base;
+      const probed = await probeSearch({
+        map: placed,
+        base: request,
+        queries,
+        k,
+        fanOut: (requests) => this.fanOut(requests, deadlineMs, options.signal),
+      });
+      checkAnswers(probed.answers, deadlineMs, options.signal);
+      return {
+        results: probed.results,
+        partial: probed.shardsFailed.size > 0,
+        shardsAnswered: probed.shardsAnswered.size,
+        shardsTotal: this.shardCount,
+      };
+    }
     if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
       // each shard searches its share (shard-params.ts); a filtered search keeps the whole
       // parameters, its id selector already thins every shard's candidates
@@ -192,11 +229,23 @@ export class ClusterRouter implements ShardRouter {
     const { ids, vectors } = packItems(items);
     if (ids.length === 0) return { upserted: 0, unchanged: 0 };
     const d = vectors.length / ids.length;
-    const rows = this.rowsByShard(ids);
+    const placed = this.placement?.has(modelVersion) ? this.placement : undefined;
+    const rows = placed ? this.rowsByVector(modelVersion, vectors, d) : this.rowsByShard(ids);
+    const owner = new Int32Array(ids.length);
+    rows.forEach((shardRows, s) => {
+      for (const row of shardRows) owner[row] = s;
+    });
     let upserted = 0;
     let unchanged = 0;
     await Promise.all(
       rows.map(async (shardRows, s) => {
+        if (placed) {
+          // a re-upload may move an id: it must leave every shard but its new one
+          const elsewhere = ids.filter((_, i) => owner[i] !== s);
+          if (elsewhere.length > 0) {
+            await this.writeAll(s, 'delete', (r, signal) => r.delete(modelVersion, elsewhere, signal));
+          }
+        }
         if (shardRows.length === 0) return;
         const shardIds = new BigInt64Array(shardRows.length);
         const shardVectors = new Float32Array(shardRows.length * d);
@@ -218,8 +267,12 @@ export class ClusterRouter implements ShardRouter {
     checkModelVersion(modelVersion);
     const all = toIdArray('ids', ids);
     let deleted = 0;
+    // placed by vector, an id's shard is not known from the id: every shard is asked
+    const perShard = this.placement?.has(modelVersion)
+      ? this.shards.map(() => all)
+      : partitionIds(all, this.shardCount);
     await Promise.all(
-      partitionIds(all, this.shardCount).map(async (shardIds, s) => {
+      perShard.map(async (shardIds, s) => {
         if (shardIds.length === 0) return;
         const acks = await this.writeAll(s, 'delete', (r, signal) =>
           r.delete(modelVersion, shardIds, signal),
@@ -235,6 +288,15 @@ export class ClusterRouter implements ShardRouter {
     const halves = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < ids.length; i++) {
       rows[shardOfHalves(halves[i * 2]!, halves[i * 2 + 1]!, this.shardCount)]!.push(i);
+    }
+    return rows;
+  }
+
+  /** Rows of `vectors` by the shard the placement gives each. */
+  private rowsByVector(modelVersion: string, vectors: Float32Array, d: number): number[][] {
+    const rows: number[][] = this.shards.map(() => []);
+    for (let i = 0; i < vectors.length / d; i++) {
+      rows[this.placement!.shardOf(modelVersion, vectors, i * d)]!.push(i);
     }
     return rows;
   }
@@ -332,6 +394,12 @@ export class ClusterRouter implements ShardRouter {
   }
 
   async addModelVersion(name: string, dimension: number): Promise<void> {
+    if (this.placement && !this.placement.has(name)) {
+      throw new ClusterError(
+        'UNSUPPORTED',
+        `Cluster partitioning cannot add model version "${name}" at run time: its partition map is built from its vectors of record when the router starts; configure it in modelVersions and restart`,
+      );
+    }
     await Promise.all(
       this.shards.map((_, s) =>
         this.writeAll(s, 'addModelVersion', (r) =>
