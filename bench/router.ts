@@ -41,7 +41,10 @@ import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/f
 import { recallAtK } from '../search-cluster/src/faiss/synthetic.ts';
 import { ivfpqFactory } from '../search-cluster/src/rebuild/build-main.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
-import { type ClusterPartitioning, openClusterPlacement } from '../search-cluster/src/router/cluster-placement.ts';
+import {
+  type ClusterPartitioning,
+  openClusterPlacement,
+} from '../search-cluster/src/router/cluster-placement.ts';
 import { createRouter, inProcessTiers } from '../search-cluster/src/router/config.ts';
 import { LocalReplica, type ShardReplica } from '../search-cluster/src/router/replica.ts';
 import {
@@ -473,7 +476,14 @@ if (RENDER) {
   };
   // the stored run's settings, not the flags' defaults (older runs lack tiers and inflight: the rows have them)
   const stored = saved.settings;
-  data = { n: stored.n, queries: stored.queries, dim: stored.dim, k: stored.k, seed: stored.seed, clusters: stored.clusters };
+  data = {
+    n: stored.n,
+    queries: stored.queries,
+    dim: stored.dim,
+    k: stored.k,
+    seed: stored.seed,
+    clusters: stored.clusters,
+  };
   ({ n: N, queries: NQ, dim: DIM, k: K } = data);
   CLUSTERS = stored.clusters;
   FAMILIES = stored.families ?? undefined;
@@ -778,7 +788,15 @@ const md = [
   '## Builds',
   '',
   table(
-    ['main tier', 'shards', 'router', 'factory (per shard)', 'vectors per shard', 'rebuild s', 'partition map s'],
+    [
+      'main tier',
+      'shards',
+      'router',
+      'factory (per shard)',
+      'vectors per shard',
+      'rebuild s',
+      'partition map s',
+    ],
     builds.map((b) => [
       b.tier,
       b.shards,
@@ -895,7 +913,8 @@ function autoFindings(): string[] {
   }
   for (const v of verdicts.filter((x) => x.router === 'clustered')) {
     const row = rows.find(
-      (r) => r.tier === v.tier && r.inflight === v.inflight && r.router === 'clustered' && r.params === v.params,
+      (r) =>
+        r.tier === v.tier && r.inflight === v.inflight && r.router === 'clustered' && r.params === v.params,
     );
     out.push(
       `- **${v.tier}, ${v.inflight} in flight, clustered, ${v.params}**: ${row?.shardsPerQuery ?? '?'} shards searched per query, CPU overhead ${pct(v.cpuOverheadPct)}, recall ${v.recallMany.toFixed(3)} against the single shard's ${v.recallOne.toFixed(3)}: ${v.verdict}.`,

@@ -74,7 +74,11 @@ export class PostgresVectorSource implements VectorSource {
     return BigInt(rows[0]?.w ?? '0');
   }
 
-  async *since(modelVersion: string, watermark: bigint, shardPartition: Partition): AsyncIterable<VectorChange> {
+  async *since(
+    modelVersion: string,
+    watermark: bigint,
+    shardPartition: Partition,
+  ): AsyncIterable<VectorChange> {
     const partition = sqlPartition(shardPartition);
     let after = watermark > COMMIT_ORDER_SLACK ? watermark - COMMIT_ORDER_SLACK : 0n;
     for (;;) {

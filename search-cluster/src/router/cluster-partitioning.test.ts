@@ -14,7 +14,7 @@ import { type ClusterPlacement, openClusterPlacement, partitionMapPath } from '.
 import { createRouter } from './config.ts';
 import { imbalance } from './partition-map.ts';
 import { LocalReplica, type ShardReplica } from './replica.ts';
-import { ClusterRouter, type ShardRouter } from './router.ts';
+import { ClusterRouter } from './router.ts';
 
 const M = 'clip-test';
 const D = 64;
@@ -68,7 +68,9 @@ interface Cluster {
 }
 
 /** What createRouter builds for cluster partitioning, with the shards in reach. */
-async function cluster(replicas: (shard: Shard, s: number) => ShardReplica[] = (shard) => [new LocalReplica(shard)]): Promise<Cluster> {
+async function cluster(
+  replicas: (shard: Shard, s: number) => ShardReplica[] = (shard) => [new LocalReplica(shard)],
+): Promise<Cluster> {
   const source = filledSource();
   const placement = await openClusterPlacement({
     partitioning,
@@ -177,7 +179,10 @@ describe('cluster partitioning', () => {
     const found = async () => {
       const atOld = await c.router.search(M, vec(data, i), K);
       const atNew = await c.router.search(M, vec(data, j), 1);
-      return { old: atOld.hits.some((h) => h.id === id && h.score > 0.999), now: atNew.hits[0]!.score > 0.999 };
+      return {
+        old: atOld.hits.some((h) => h.id === id && h.score > 0.999),
+        now: atNew.hits[0]!.score > 0.999,
+      };
     };
     expect(await found()).toEqual({ old: false, now: true });
     await c.router.rebuild(M);
@@ -196,7 +201,12 @@ describe('cluster partitioning', () => {
       expect(result.hits.map((h) => h.id)).not.toContain(ids[i]);
     }
     // allowed ids from every shard, and a deleted one that must not come back
-    const allowed = [ids[10]!, ...[0, 1, 2, 3].map((s) => ids[[...Array(N).keys()].find((r) => c.placement.shardOf(M, data, r * D) === s)!]!)];
+    const allowed = [
+      ids[10]!,
+      ...[0, 1, 2, 3].map(
+        (s) => ids[[...Array(N).keys()].find((r) => c.placement.shardOf(M, data, r * D) === s)!]!,
+      ),
+    ];
     const filtered = await c.router.search(M, vec(queries, 0), K, { allowedIds: allowed });
     expect(filtered.hits.map((h) => h.id).sort()).toEqual(allowed.slice(1).sort());
   });
@@ -209,7 +219,9 @@ describe('cluster partitioning', () => {
     );
     const lost = 0;
     const degraded = new ClusterRouter(
-      healthy.shards.map((shard, s) => (s === lost ? [downReplica('gone')] : [new LocalReplica(shard, false)])),
+      healthy.shards.map((shard, s) =>
+        s === lost ? [downReplica('gone')] : [new LocalReplica(shard, false)],
+      ),
       { placement: healthy.placement, deadlineMs: 30_000, backoffMs: 60_000 },
     );
     for (let q = 0; q < 20; q++) {
@@ -219,7 +231,9 @@ describe('cluster partitioning', () => {
       const partial = await degraded.search(M, vec(queries, q), K);
       // every hit it can still give: the exact top k of the other shards' vectors
       const others = new Map(
-        [...ids].flatMap((id, i) => (healthy.placement.shardOf(M, data, i * D) === lost ? [] : [[id, vec(data, i)] as const])),
+        [...ids].flatMap((id, i) =>
+          healthy.placement.shardOf(M, data, i * D) === lost ? [] : [[id, vec(data, i)] as const],
+        ),
       );
       expect(partial.hits.map((h) => h.id)).toEqual(exactTopK(vec(queries, q), others));
       if (partial.partial) expect(partial.shardsAnswered).toBeLessThan(SHARDS);
@@ -266,7 +280,11 @@ describe('cluster partitioning', () => {
 
   it('refuses clearly where it cannot work: remote shards, an empty source, a model version added later', async () => {
     await expect(
-      createRouter({ mode: 'remote', replicas: [['http://127.0.0.1:1'], ['http://127.0.0.1:2']], partitioning }),
+      createRouter({
+        mode: 'remote',
+        replicas: [['http://127.0.0.1:1'], ['http://127.0.0.1:2']],
+        partitioning,
+      }),
     ).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await expect(
       createRouter({
@@ -281,5 +299,3 @@ describe('cluster partitioning', () => {
     await expect(c.router.addModelVersion('clip-next', D)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
   });
 });
-
-export type { ShardRouter };

@@ -113,7 +113,10 @@ async function readStored(path: string): Promise<PartitionMap | undefined> {
     return parsePartitionMap(text);
   } catch (error) {
     // an unreadable map cannot be rebuilt quietly: the shards' snapshots were placed by it
-    throw new ClusterError('SNAPSHOT_CORRUPT', `Partition map ${path} is unusable: ${(error as Error).message}`);
+    throw new ClusterError(
+      'SNAPSHOT_CORRUPT',
+      `Partition map ${path} is unusable: ${(error as Error).message}`,
+    );
   }
 }
 

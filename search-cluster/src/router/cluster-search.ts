@@ -56,7 +56,7 @@ export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchR
       if (qs.length === 0) return null;
       if (qs.length === 1) return { ...base, queries: queries[qs[0]!]! };
       const packed = new Float32Array(qs.length * d);
-      qs.forEach((q, i) => packed.set(queries[q]!, i * d));
+      for (const [i, q] of qs.entries()) packed.set(queries[q]!, i * d);
       return { ...base, queries: packed };
     });
     const round = await input.fanOut(requests);
@@ -68,7 +68,7 @@ export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchR
         return;
       }
       shardsAnswered.add(s);
-      perShard[s]!.forEach((q, i) => lists[q]!.push(answer.results[i] ?? []));
+      for (const [i, q] of perShard[s]!.entries()) lists[q]!.push(answer.results[i] ?? []);
     });
     want = plans.map((plan, q) => {
       const best = mergeTopK(lists[q]!, k);

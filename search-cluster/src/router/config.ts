@@ -1,11 +1,11 @@
 import { join } from 'node:path';
+import { ClusterError } from '../errors.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
 import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } from '../shard/options.ts';
 import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
 import type { ShardMetrics } from '../shard/shard-metrics.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
-import { ClusterError } from '../errors.ts';
 import { type ClusterPartitioning, openClusterPlacement } from './cluster-placement.ts';
 import { LocalReplica, RemoteReplica, type ShardReplica } from './replica.ts';
 import { ClusterRouter, type RouterOptions, type ShardRouter } from './router.ts';

@@ -61,7 +61,8 @@ export function sphericalKMeans(
     }
     unitRows(centroids, dimension);
   }
-  for (let i = 0; i < n; i++) assignment[i] = nearest(centroids, clusters, sample, i * dimension, dimension)[0];
+  for (let i = 0; i < n; i++)
+    assignment[i] = nearest(centroids, clusters, sample, i * dimension, dimension)[0];
   return { centroids, assignment };
 }
 

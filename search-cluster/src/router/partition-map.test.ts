@@ -33,7 +33,8 @@ describe('partition map', () => {
     const map = buildPartitionMap('m', data.subarray(0, 2000 * D), D, 3, { clusters: 24 });
     const parsed = parsePartitionMap(serializePartitionMap(map));
     expect(parsed).toEqual(map);
-    for (let i = 0; i < 100; i++) expect(shardOfVector(parsed, data, i * D)).toBe(shardOfVector(map, data, i * D));
+    for (let i = 0; i < 100; i++)
+      expect(shardOfVector(parsed, data, i * D)).toBe(shardOfVector(map, data, i * D));
     const raw = JSON.parse(serializePartitionMap(map)) as { shardOfCluster: number[] };
     raw.shardOfCluster[0] = (raw.shardOfCluster[0]! + 1) % 3;
     expect(() => parsePartitionMap(JSON.stringify(raw))).toThrow(/does not match version/);

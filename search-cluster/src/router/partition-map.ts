@@ -175,7 +175,8 @@ export function assignClusters(
   const clusters = sizes.length;
   const owner = new Int32Array(clusters).fill(-1);
   const totals = new Array<number>(shardCount).fill(0);
-  const similarity = (a: number, b: number) => dotAt(centroids, a * dimension, centroids, b * dimension, dimension);
+  const similarity = (a: number, b: number) =>
+    dotAt(centroids, a * dimension, centroids, b * dimension, dimension);
   // affinity[c][s]: the best similarity of cluster c to a cluster of shard s
   const affinity = Array.from({ length: clusters }, () => new Float64Array(shardCount).fill(-2));
   const give = (c: number, s: number) => {
@@ -241,7 +242,12 @@ export function imbalance(sizes: readonly number[]): number {
   return mean === 0 ? 0 : Math.max(...sizes.map((s) => Math.abs(s / mean - 1)));
 }
 
-function mapVersion(shardCount: number, dimension: number, centroids: Float32Array, owners: Uint16Array): string {
+function mapVersion(
+  shardCount: number,
+  dimension: number,
+  centroids: Float32Array,
+  owners: Uint16Array,
+): string {
   const hash = createHash('sha256');
   hash.update(`${shardCount}:${dimension}:`);
   hash.update(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength));
@@ -283,13 +289,16 @@ export function parsePartitionMap(text: string): PartitionMap {
   const shardOfCluster = Uint16Array.from(raw.shardOfCluster as number[]);
   const slack = Number(raw.slack);
   const clusters = shardOfCluster.length;
-  if (!Number.isFinite(slack) || slack < 0) throw new Error(`partition map slack ${String(raw.slack)} is invalid`);
+  if (!Number.isFinite(slack) || slack < 0)
+    throw new Error(`partition map slack ${String(raw.slack)} is invalid`);
   if (centroids.length !== clusters * dimension) {
     throw new Error('partition map arrays do not match its cluster count and dimension');
   }
-  if (shardOfCluster.some((s) => s >= shardCount)) throw new Error('partition map names a shard it does not have');
+  if (shardOfCluster.some((s) => s >= shardCount))
+    throw new Error('partition map names a shard it does not have');
   const version = mapVersion(shardCount, dimension, centroids, shardOfCluster);
-  if (version !== raw.version) throw new Error(`partition map content does not match version ${String(raw.version)}`);
+  if (version !== raw.version)
+    throw new Error(`partition map content does not match version ${String(raw.version)}`);
   return {
     version,
     modelVersion: String(raw.modelVersion),

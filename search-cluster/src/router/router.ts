@@ -22,7 +22,9 @@ import type {
   ShardRouter,
   UpsertItems,
 } from './router.types.ts';
+import { checkAnswers, describeError } from './shard-answers.ts';
 import { DEFAULT_WHOLE_EF_SEARCH, shardEfSearch } from './shard-params.ts';
+import { packItems } from './upsert-items.ts';
 
 export type { Hit } from '../shard/topk.ts';
 export type * from './router.types.ts';
@@ -75,7 +77,8 @@ export class ClusterRouter implements ShardRouter {
     this.scaleSearchParams = options.scaleSearchParams ?? true;
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
     this.placement = options.placement;
-    if (this.placement && this.shardCount < 2) throw new Error('Cluster partitioning needs at least two shards');
+    if (this.placement && this.shardCount < 2)
+      throw new Error('Cluster partitioning needs at least two shards');
     this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
     this.shards = this.replicas.map((set) => set.states);
   }
@@ -475,60 +478,4 @@ export class ClusterRouter implements ShardRouter {
   async close(): Promise<void> {
     await Promise.all(this.shards.flat().map((s) => s.replica.close()));
   }
-}
-
-/**
- * The answers that carry results. Throws when one says the request is wrong (the caller's mistake
- * is the same on every shard: reported rather than a partial answer), or when no shard answered.
- */
-export function checkAnswers(
-  answers: readonly ShardAnswer[],
-  deadlineMs: number,
-  signal: AbortSignal | undefined,
-): { ok: true; results: Hit[][] }[] {
-  const failures = answers.filter((a): a is { ok: false; error: unknown } => !a.ok);
-  const clientError = failures.find((f) => isClusterError(f.error) && CLIENT_ERRORS.has(f.error.code));
-  if (clientError) throw clientError.error;
-  signal?.throwIfAborted();
-  if (failures.length === answers.length) {
-    const unknown = failures.every((f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION');
-    if (unknown) throw failures[0]!.error;
-    throw new ClusterError(
-      'SHARD_UNAVAILABLE',
-      `No shard answered within ${deadlineMs} ms: ${describeError(failures[0]!.error)}`,
-    );
-  }
-  return answers.filter((a): a is { ok: true; results: Hit[][] } => a.ok);
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.name === 'TimeoutError' ? 'timed out' : error.message;
-  return String(error);
-}
-
-/** Accepts either item objects or two flat arrays; returns flat arrays. */
-function packItems(items: UpsertItems): { ids: BigInt64Array; vectors: Float32Array } {
-  if (!Array.isArray(items)) {
-    const { ids, vectors } = items as { ids: BigInt64Array; vectors: Float32Array };
-    toIdArray('ids', ids);
-    if (!(vectors instanceof Float32Array) || (ids.length > 0 && vectors.length % ids.length !== 0)) {
-      throw badRequest(`Expected a Float32Array holding one vector per id for vectors`);
-    }
-    return { ids, vectors };
-  }
-  const list = items as readonly { id: bigint; vector: Float32Array }[];
-  if (list.length === 0) return { ids: new BigInt64Array(0), vectors: new Float32Array(0) };
-  const d = list[0]!.vector?.length ?? 0;
-  const ids = toIdArray(
-    'ids',
-    list.map((item) => item.id),
-  );
-  const vectors = new Float32Array(list.length * d);
-  list.forEach((item, i) => {
-    if (!(item.vector instanceof Float32Array) || item.vector.length !== d || d === 0) {
-      throw badRequest(`Expected every vector to be a Float32Array of dimension ${d} but item ${i} is not`);
-    }
-    vectors.set(item.vector, i * d);
-  });
-  return { ids, vectors };
 }
