@@ -234,14 +234,16 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
   let built: Built;
   let mapSeconds: number | undefined;
   if (kind === 'clustered') {
-    // the partition map is built from the source when the shards start: fill it first
-    source.putMany(MODEL, ids, base);
+    // createRouter builds the map from a sample of the shards' source before they start; here the
+    // map reads a copy of the same vectors, so the shards start empty and build once, in rebuild()
+    const mapSource = new MemoryVectorSource();
+    mapSource.putMany(MODEL, ids, base);
     const started = performance.now();
     const placement = await openClusterPlacement({
       partitioning: CLUSTERED,
       modelVersions: [{ name: MODEL, dimension: DIM }],
       shardCount: shards,
-      source,
+      source: mapSource,
       dataDir: undefined,
     });
     mapSeconds = (performance.now() - started) / 1000;
@@ -309,7 +311,7 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
     };
   }
   const router = built.router;
-  if (kind !== 'clustered') source.putMany(MODEL, ids, base);
+  source.putMany(MODEL, ids, base);
   setFaissThreads(0);
   const started = performance.now();
   const reports = await router.rebuild(MODEL);
