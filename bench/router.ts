@@ -36,7 +36,6 @@
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ClusterError } from '../search-cluster/src/errors.ts';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { recallAtK } from '../search-cluster/src/faiss/synthetic.ts';
 import { ivfpqFactory } from '../search-cluster/src/rebuild/build-main.ts';
@@ -46,13 +45,14 @@ import {
   openClusterPlacement,
 } from '../search-cluster/src/router/cluster-placement.ts';
 import { createRouter, inProcessTiers } from '../search-cluster/src/router/config.ts';
-import { LocalReplica, type ShardReplica } from '../search-cluster/src/router/replica.ts';
+import { LocalReplica } from '../search-cluster/src/router/replica.ts';
 import {
   ClusterRouter,
   type RouterSearchOptions,
   type ShardRouter,
 } from '../search-cluster/src/router/router.ts';
 import { shardEfSearch, shardRescoreFactor } from '../search-cluster/src/router/shard-params.ts';
+import { downReplica } from '../search-cluster/src/router/test-replicas.ts';
 import { faissFactory } from '../search-cluster/src/shard/faiss-factory.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, silentLogger, type TierOptions } from '../search-cluster/src/shard/options.ts';
@@ -191,25 +191,6 @@ async function prepare(): Promise<void> {
 }
 
 // ---------------------------------------------------------------- routers
-
-/** A replica that is down: every call fails as an unreachable shard server would. */
-function downReplica(name: string): ShardReplica {
-  const fail = async (): Promise<never> => {
-    throw new ClusterError('SHARD_UNAVAILABLE', `${name} is down`);
-  };
-  return {
-    name,
-    search: fail,
-    upsert: fail,
-    delete: fail,
-    rebuild: fail,
-    addModelVersion: fail,
-    dropModelVersion: fail,
-    health: fail,
-    stats: fail,
-    close: async () => {},
-  };
-}
 
 interface Built {
   router: ShardRouter;

@@ -2,19 +2,17 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClusterError } from '../errors.ts';
 import { clusteredUnitVectors, sequentialIds } from '../faiss/synthetic.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
-import { faissFactory } from '../shard/faiss-factory.ts';
-import { silentLogger } from '../shard/options.ts';
-import { Shard } from '../shard/shard.ts';
+import type { Shard } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { dot } from '../vector-math.ts';
 import { type ClusterPlacement, openClusterPlacement, partitionMapPath } from './cluster-placement.ts';
-import { createRouter } from './config.ts';
+import { createRouter, startInProcessShards } from './config.ts';
 import { imbalance } from './partition-map.ts';
-import { LocalReplica, type ShardReplica } from './replica.ts';
+import { LocalReplica } from './replica.ts';
 import { ClusterRouter } from './router.ts';
+import { downReplica } from './test-replicas.ts';
 
 const M = 'clip-test';
 const D = 64;
@@ -41,25 +39,6 @@ function filledSource(): MemoryVectorSource {
   return source;
 }
 
-/** A replica that is down: every call fails as an unreachable shard server would. */
-function downReplica(name: string): ShardReplica {
-  const fail = async (): Promise<never> => {
-    throw new ClusterError('SHARD_UNAVAILABLE', `${name} is down`);
-  };
-  return {
-    name,
-    search: fail,
-    upsert: fail,
-    delete: fail,
-    rebuild: fail,
-    addModelVersion: fail,
-    dropModelVersion: fail,
-    health: fail,
-    stats: fail,
-    close: async () => {},
-  };
-}
-
 interface Cluster {
   router: ClusterRouter;
   shards: Shard[];
@@ -68,37 +47,22 @@ interface Cluster {
 }
 
 /** What createRouter builds for cluster partitioning, with the shards in reach. */
-async function cluster(
-  replicas: (shard: Shard, s: number) => ShardReplica[] = (shard) => [new LocalReplica(shard)],
-): Promise<Cluster> {
+async function cluster(): Promise<Cluster> {
   const source = filledSource();
-  const placement = await openClusterPlacement({
-    partitioning,
+  const { shards, placement, routerOptions } = await startInProcessShards({
+    mode: 'in-process',
+    shards: SHARDS,
     modelVersions: [{ name: M, dimension: D }],
-    shardCount: SHARDS,
     source,
-    dataDir: undefined,
+    tiers,
+    partitioning,
   });
-  const shards = Array.from(
-    { length: SHARDS },
-    (_, index) =>
-      new Shard({
-        partition: { index, count: SHARDS },
-        placement,
-        modelVersions: [{ name: M, dimension: D }],
-        factory: faissFactory,
-        log: silentLogger,
-        source,
-        tiers,
-      }),
-  );
-  await Promise.all(shards.map((s) => s.start()));
   const router = new ClusterRouter(
-    shards.map((shard, s) => replicas(shard, s)),
-    { placement, deadlineMs: 30_000, backoffMs: 60_000 },
+    shards.map((shard) => [new LocalReplica(shard)]),
+    { ...routerOptions, deadlineMs: 30_000, backoffMs: 60_000 },
   );
-  opened.push(router, ...shards);
-  return { router, shards, placement, source };
+  opened.push(router);
+  return { router, shards, placement: placement!, source };
 }
 
 const opened: { close(): Promise<void> }[] = [];

@@ -6,7 +6,11 @@ import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } fro
 import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
 import type { ShardMetrics } from '../shard/shard-metrics.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
-import { type ClusterPartitioning, openClusterPlacement } from './cluster-placement.ts';
+import {
+  type ClusterPartitioning,
+  type ClusterPlacement,
+  openClusterPlacement,
+} from './cluster-placement.ts';
 import { LocalReplica, RemoteReplica, type ShardReplica } from './replica.ts';
 import { ClusterRouter, type RouterOptions, type ShardRouter } from './router.ts';
 import { shardRescoreFactor } from './shard-params.ts';
@@ -108,6 +112,28 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
     );
     return new ClusterRouter(replicas, config);
   }
+  const started = await startInProcessShards(config);
+  return new ClusterRouter(
+    started.shards.map((shard) => [new LocalReplica(shard)]),
+    started.routerOptions,
+  );
+}
+
+/** What createRouter starts in this process: the shards, and the options of their router. */
+export interface InProcessShards {
+  shards: Shard[];
+  /** Set with `partitioning: { kind: 'cluster' }`: the maps the shards and the router place by. */
+  placement?: ClusterPlacement;
+  routerOptions: RouterOptions & { placement?: ClusterPlacement };
+}
+
+/**
+ * Starts the shards of an in-process router (snapshot load, refill or rebuild; with cluster
+ * partitioning the partition maps first). createRouter puts each behind one LocalReplica; tests and
+ * benchmarks that need the shards themselves (more replicas, a replica down) call this.
+ */
+export async function startInProcessShards(config: InProcessRouterConfig): Promise<InProcessShards> {
+  const clustered = typeof config.partitioning === 'object' ? config.partitioning : undefined;
   const count = config.shards ?? 1;
   if (clustered && count < 2) {
     throw new ClusterError('UNSUPPORTED', 'Cluster partitioning needs at least two shards');
@@ -139,14 +165,15 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
   );
   for (const shard of shards) config.metrics?.track(shard);
   await Promise.all(shards.map((shard) => shard.start()));
-  return new ClusterRouter(
-    shards.map((shard) => [new LocalReplica(shard)]),
-    {
+  return {
+    shards,
+    ...(placement ? { placement } : {}),
+    routerOptions: {
       ...config,
       wholeEfSearch: config.wholeEfSearch ?? config.tiers?.efSearch ?? DEFAULT_TIER_OPTIONS.efSearch,
       ...(placement ? { placement } : {}),
     },
-  );
+  };
 }
 
 /**
