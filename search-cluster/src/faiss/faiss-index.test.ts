@@ -94,7 +94,10 @@ describe('FaissIndex', () => {
     const odd = (_: unknown, i: number) => i % 2 === 1;
     const even = (_: unknown, i: number) => i % 2 === 0;
     await shrunk!.add(base, ids);
-    await kept!.add(base.filter((_, j) => odd(0, Math.floor(j / DIM))), ids.filter(odd));
+    await kept!.add(
+      base.filter((_, j) => odd(0, Math.floor(j / DIM))),
+      ids.filter(odd),
+    );
     await full!.add(base, ids);
     expect(await shrunk!.remove(ids.filter(even))).toBe(N / 2);
     expect(await shrunk!.remove(ids.filter(even))).toBe(0);
@@ -107,7 +110,10 @@ describe('FaissIndex', () => {
     // the scores, which are the same whatever order the lists hold
     expect(after.distances).toEqual((await kept!.search(queries, 50, options)).distances);
     // adding back into the vacated slots must not mix old codes with new ones
-    await shrunk!.add(base.filter((_, j) => even(0, Math.floor(j / DIM))), ids.filter(even));
+    await shrunk!.add(
+      base.filter((_, j) => even(0, Math.floor(j / DIM))),
+      ids.filter(even),
+    );
     expect((await shrunk!.search(queries, 50, options)).distances).toEqual(
       (await full!.search(queries, 50, options)).distances,
     );

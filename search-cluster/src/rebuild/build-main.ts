@@ -18,20 +18,23 @@ export interface MainTierChoiceOptions {
   ivfpqFactory?: string;
 }
 
-/** Below this many vectors IVF-PQ cannot train (PQ needs 256 points per sub-quantiser), so Flat it is. */
+/** Below this many vectors IVF-PQ does not pay (and 8-bit PQ cannot train: 256 points per sub-quantiser), so Flat it is. */
 export const IVFPQ_MIN_VECTORS = 2048;
 
 /**
- * `IVF{nlist},PQ{m}`: nlist ~ 4 sqrt(n) (a power of two, at least 39 training points per list), m the
- * largest divisor of the dimension not above dimension/8 (512-d -> 64 bytes per vector, 1/32 of
- * float32).
+ * `IVF{nlist},PQ{m}x4fs`, IVF-PQ fast scan: 4-bit codes that FAISS scans 32 at a time with SIMD
+ * table lookups, several times faster per code than 8-bit PQ, so the tier can probe the many lists
+ * a recall of 0.95 needs (text queries most) and still outrun fp32 HNSW (bench/results/ann.md).
+ * The re-score from full vectors makes up for the coarser codes. nlist ~ 4 sqrt(n) (a power of two,
+ * at least 39 training points per list), m the largest divisor of the dimension not above
+ * dimension/8 (512-d -> 64 sub-quantisers, 32 bytes per vector, 1/64 of float32).
  */
 export function ivfpqFactory(n: number, dimension: number): string {
   const target = Math.max(1, Math.min(4 * Math.sqrt(n), n / 39, 65536));
   const nlist = 2 ** Math.max(0, Math.floor(Math.log2(target)));
-  let m = Math.max(1, Math.floor(dimension / 8));
+  let m = Math.max(1, Math.floor(dimension / 4));
   while (dimension % m !== 0) m--;
-  return `IVF${nlist},PQ${m}`;
+  return `IVF${nlist},PQ${m}x4fs`;
 }
 
 export function chooseMainTier(
