@@ -99,26 +99,18 @@ export function lineChartSvg(series: PlotSeries[], options: PlotOptions): string
   const width = options.width ?? 880;
   const height = options.height ?? 560;
   const all = series.flatMap((s) => s.points);
-  const x = axis(
-    options.xRange ??
+  const axisOf = (coordinate: 0 | 1, from: number, to: number) => {
+    const log = (coordinate === 0 ? options.xLog : options.yLog) ?? false;
+    const range =
+      (coordinate === 0 ? options.xRange : options.yRange) ??
       dataRange(
-        all.map((p) => p[0]),
-        options.xLog ?? false,
-      ),
-    options.xLog ?? false,
-    MARGIN.left,
-    width - MARGIN.right,
-  );
-  const y = axis(
-    options.yRange ??
-      dataRange(
-        all.map((p) => p[1]),
-        options.yLog ?? false,
-      ),
-    options.yLog ?? false,
-    height - MARGIN.bottom,
-    MARGIN.top,
-  );
+        all.map((p) => p[coordinate]),
+        log,
+      );
+    return axis(range, log, from, to);
+  };
+  const x = axisOf(0, MARGIN.left, width - MARGIN.right);
+  const y = axisOf(1, height - MARGIN.bottom, MARGIN.top);
   const [plotLeft, plotRight, plotTop, plotBottom] = [
     MARGIN.left,
     width - MARGIN.right,
