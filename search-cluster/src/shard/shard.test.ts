@@ -77,7 +77,7 @@ describe('Shard tiers', () => {
     expect(stats(hnsw.shard).main).toMatchObject({ kind: 'hnsw', factory: 'HNSW32' });
     const ivf = await shardWithMain(3000, { flatMaxVectors: 100, hnswMaxVectors: 1000 });
     // IVF-PQ fast scan (4-bit codes) is the compressed tier
-    expect(stats(ivf.shard).main).toMatchObject({ kind: 'ivfpq', factory: 'IVF64,PQ8x4fs' });
+    expect(stats(ivf.shard).main).toMatchObject({ kind: 'ivfpq', factory: 'IVF64,PQ16x4fs' });
     let found = 0;
     for (let i = 0; i < 3000; i += 50) {
       const q = row(ivf.vectors, i, D);
