@@ -323,9 +323,7 @@ try {
       buildSeconds: (performance.now() - started) / 1000,
       buildThreads: 2,
       bytesPerVector: index.memoryBytes / N,
-      note: [trainSample > 0 ? `trained on ${trainSample} vectors` : '', note]
-        .filter(Boolean)
-        .join('; '),
+      note: [trainSample > 0 ? `trained on ${trainSample} vectors` : '', note].filter(Boolean).join('; '),
     });
     log(`FAISS ${name} built`);
     return index;
