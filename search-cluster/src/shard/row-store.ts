@@ -48,7 +48,9 @@ export class MemoryRowStore implements RowStore {
       for (let j = q * perQuery; j < (q + 1) * perQuery; j++) {
         const row = rows[j]!;
         if (row < 0) continue;
-        top.push(ids[j]!, Math.fround(dotAt(queries, q * d, this.vectors, row * d, d)));
+        const score = Math.fround(dotAt(queries, q * d, this.vectors, row * d, d));
+        // below the k-th best cannot enter: skip reading the id (a BigInt allocation)
+        if (score >= top.threshold) top.push(ids[j]!, score);
       }
       results.push(top.result());
     }

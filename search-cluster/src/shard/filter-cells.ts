@@ -1,0 +1,174 @@
+import { dotAt, normalizeRows } from '../vector-math.ts';
+import type { RowStore } from './row-store.ts';
+import type { VectorIndex, VectorIndexFactory } from './vector-index.ts';
+
+/** Rows read from the row store, and assigned to cells, per native call (bounded copies). */
+const CHUNK_ROWS = 16_384;
+/** Most cells a partition gets: the per-query cost of ordering them is cells x dimension. */
+const MAX_CELLS = 4096;
+
+/**
+ * A coarse partition of a main tier's rows (about sqrt(n) cells, spherical k-means with one
+ * refinement) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
+ * are too many to score them all is answered by scoring exactly the allowed rows of the cells
+ * nearest the query, in centroid order, until enough were scored: an IVF over the allowed set
+ * alone. It stays correct where an ANN search with an id selector does not: when the allowed ids
+ * sit together in one region and the query outside it, HNSW wanders among disallowed nodes and
+ * IVF probes lists holding none.
+ */
+export class FilterCells {
+  private constructor(
+    readonly dimension: number,
+    /** Unit centroid vectors, one row per cell. */
+    readonly centroids: Float32Array,
+    /** Cell of each row of the tier. */
+    readonly cellOfRow: Int32Array,
+  ) {}
+
+  get count(): number {
+    return this.centroids.length / this.dimension;
+  }
+
+  get memoryBytes(): number {
+    return this.centroids.byteLength + this.cellOfRow.byteLength;
+  }
+
+  /** Partitions the `rows` rows of `store`: centroids from an even sample, refined once. */
+  static async build(
+    store: RowStore,
+    rows: number,
+    dimension: number,
+    factory: VectorIndexFactory,
+    signal?: AbortSignal,
+  ): Promise<FilterCells> {
+    const cells = Math.max(1, Math.min(MAX_CELLS, Math.round(Math.sqrt(rows))));
+    const sample = await store.read(sampleRows(rows, cells));
+    let centroids = normalizeRows(sample, dimension);
+    let cellOfRow = await assign(store, rows, dimension, centroids, factory, signal);
+    centroids = await means(store, rows, dimension, cellOfRow, centroids, signal);
+    cellOfRow = await assign(store, rows, dimension, centroids, factory, signal);
+    return new FilterCells(dimension, centroids, cellOfRow);
+  }
+
+  /** Counting sort of `rows` by cell, once per search call (every query of it shares it). */
+  group(rows: Int32Array): GroupedRows {
+    const n = this.count;
+    const starts = new Int32Array(n + 1);
+    for (let i = 0; i < rows.length; i++) starts[this.cellOfRow[rows[i]!]! + 1]!++;
+    for (let c = 0; c < n; c++) starts[c + 1]! += starts[c]!;
+    const next = starts.slice(0, n);
+    const grouped = new Int32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) grouped[next[this.cellOfRow[rows[i]!]!]!++] = rows[i]!;
+    const occupied: number[] = [];
+    for (let c = 0; c < n; c++) if (starts[c + 1]! > starts[c]!) occupied.push(c);
+    return { rows: grouped, starts, occupied: Int32Array.from(occupied) };
+  }
+
+  /**
+   * The grouped rows of the cells nearest the query (by centroid score), cell after cell, until at
+   * least `budget` rows were taken and at least `minCells` cells visited.
+   */
+  nearest(query: Float32Array, queryOffset: number, grouped: GroupedRows, budget: number, minCells: number): Int32Array {
+    const { occupied, starts } = grouped;
+    const d = this.dimension;
+    const scores = new Float64Array(occupied.length);
+    for (let i = 0; i < occupied.length; i++)
+      scores[i] = dotAt(query, queryOffset, this.centroids, occupied[i]! * d, d);
+    const order = Int32Array.from({ length: occupied.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+    let taken = 0;
+    let visited = 0;
+    while (visited < order.length && (taken < budget || visited < minCells)) {
+      const c = occupied[order[visited++]!]!;
+      taken += starts[c + 1]! - starts[c]!;
+    }
+    const out = new Int32Array(taken);
+    let at = 0;
+    for (let i = 0; i < visited; i++) {
+      const c = occupied[order[i]!]!;
+      out.set(grouped.rows.subarray(starts[c]!, starts[c + 1]!), at);
+      at += starts[c + 1]! - starts[c]!;
+    }
+    return out;
+  }
+}
+
+/** Rows grouped by cell: cell c holds rows[starts[c]..starts[c+1]]; `occupied` lists cells holding any. */
+export interface GroupedRows {
+  rows: Int32Array;
+  starts: Int32Array;
+  occupied: Int32Array;
+}
+
+/** `count` distinct rows of `rows`, spread evenly (deterministic: the same tier, the same cells). */
+function sampleRows(rows: number, count: number): Int32Array {
+  return Int32Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * rows) / count));
+}
+
+async function forChunks(
+  rows: number,
+  signal: AbortSignal | undefined,
+  each: (start: number, end: number) => Promise<void>,
+): Promise<void> {
+  for (let start = 0; start < rows; start += CHUNK_ROWS) {
+    signal?.throwIfAborted();
+    await each(start, Math.min(rows, start + CHUNK_ROWS));
+  }
+}
+
+const range = (start: number, end: number) => Int32Array.from({ length: end - start }, (_, i) => start + i);
+
+/** Nearest centroid of every row, through an exact FAISS index over the centroids. */
+async function assign(
+  store: RowStore,
+  rows: number,
+  dimension: number,
+  centroids: Float32Array,
+  factory: VectorIndexFactory,
+  signal: AbortSignal | undefined,
+): Promise<Int32Array> {
+  const index: VectorIndex = factory.create(dimension, 'Flat');
+  try {
+    const cells = centroids.length / dimension;
+    await index.add(
+      centroids,
+      BigInt64Array.from({ length: cells }, (_, c) => BigInt(c)),
+    );
+    const cellOfRow = new Int32Array(rows);
+    await forChunks(rows, signal, async (start, end) => {
+      const { ids } = await index.search(await store.read(range(start, end)), 1);
+      for (let i = start; i < end; i++) cellOfRow[i] = Number(ids[i - start]!);
+    });
+    return cellOfRow;
+  } finally {
+    index.close();
+  }
+}
+
+/** The normalised mean of each cell's rows; an empty cell keeps its centroid. */
+async function means(
+  store: RowStore,
+  rows: number,
+  dimension: number,
+  cellOfRow: Int32Array,
+  previous: Float32Array,
+  signal: AbortSignal | undefined,
+): Promise<Float32Array> {
+  const sums = new Float64Array(previous.length);
+  await forChunks(rows, signal, async (start, end) => {
+    const vectors = await store.read(range(start, end));
+    for (let i = start; i < end; i++) {
+      const c = cellOfRow[i]!;
+      for (let j = 0; j < dimension; j++) sums[c * dimension + j]! += vectors[(i - start) * dimension + j]!;
+    }
+  });
+  const out = new Float32Array(previous.length);
+  for (let c = 0; c < out.length / dimension; c++) {
+    let norm = 0;
+    for (let j = 0; j < dimension; j++) norm += sums[c * dimension + j]! ** 2;
+    for (let j = 0; j < dimension; j++) {
+      out[c * dimension + j] =
+        norm > 0 ? sums[c * dimension + j]! / Math.sqrt(norm) : previous[c * dimension + j]!;
+    }
+  }
+  return out;
+}
