@@ -43,6 +43,15 @@ export interface NativeAddon {
   read(path: string): Promise<NativeIndex>;
   fromBuffer(bytes: Uint8Array): Promise<NativeIndex>;
   openVectorFile(path: string): NativeVectorFile;
+  /** See score-rows.ts. */
+  scoreRows(
+    vectors: Float32Array,
+    dimension: number,
+    queries: Float32Array,
+    rows: Int32Array,
+    perQuery: number,
+    k: number,
+  ): Promise<NativeSearchResult>;
   setThreads(threads: number): void;
   getThreads(): number;
   /** Whether the addon links the AVX2 FAISS build (false: Debian's generic library). */

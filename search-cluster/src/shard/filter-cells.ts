@@ -6,10 +6,13 @@ import type { VectorIndex, VectorIndexFactory } from './vector-index.ts';
 const CHUNK_ROWS = 16_384;
 /** Most cells a partition gets: the per-query cost of ordering them is cells x dimension. */
 const MAX_CELLS = 4096;
+/** k-means runs on a sample of this many rows per cell (FAISS warns below 39), then assigns all. */
+const SAMPLE_PER_CELL = 32;
+const KMEANS_ITERATIONS = 8;
 
 /**
- * A coarse partition of a main tier's rows (about sqrt(n) cells, spherical k-means with one
- * refinement) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
+ * A coarse partition of a main tier's rows (about 4 sqrt(n) cells, as an IVF's lists; spherical
+ * k-means on a sample) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
  * are too many to score them all is answered by scoring exactly the allowed rows of the cells
  * nearest the query, in centroid order, until enough were scored: an IVF over the allowed set
  * alone. It stays correct where an ANN search with an id selector does not: when the allowed ids
@@ -33,7 +36,7 @@ export class FilterCells {
     return this.centroids.byteLength + this.cellOfRow.byteLength;
   }
 
-  /** Partitions the `rows` rows of `store`: centroids from an even sample, refined once. */
+  /** Partitions the `rows` rows of `store` (deterministic: the same rows, the same cells). */
   static async build(
     store: RowStore,
     rows: number,
@@ -41,27 +44,42 @@ export class FilterCells {
     factory: VectorIndexFactory,
     signal?: AbortSignal,
   ): Promise<FilterCells> {
-    const cells = Math.max(1, Math.min(MAX_CELLS, Math.round(Math.sqrt(rows))));
-    const sample = await store.read(sampleRows(rows, cells));
-    let centroids = normalizeRows(sample, dimension);
-    let cellOfRow = await assign(store, rows, dimension, centroids, factory, signal);
-    centroids = await means(store, rows, dimension, cellOfRow, centroids, signal);
-    cellOfRow = await assign(store, rows, dimension, centroids, factory, signal);
+    const cells = Math.max(1, Math.min(MAX_CELLS, Math.round(4 * Math.sqrt(rows))));
+    const sample = await store.read(spread(rows, Math.min(rows, cells * SAMPLE_PER_CELL)));
+    const sampled = sample.length / dimension;
+    let centroids = normalizeRows(pickRows(sample, dimension, spread(sampled, cells)), dimension);
+    for (let i = 0; i < KMEANS_ITERATIONS; i++) {
+      signal?.throwIfAborted();
+      const assigned = await assign(factory, centroids, dimension, sampled, async (start, end) =>
+        sample.subarray(start * dimension, end * dimension),
+      );
+      centroids = means(sample, dimension, assigned, centroids);
+    }
+    const cellOfRow = await assign(factory, centroids, dimension, rows, (start, end) => {
+      signal?.throwIfAborted();
+      return store.read(Int32Array.from({ length: end - start }, (_, i) => start + i));
+    });
     return new FilterCells(dimension, centroids, cellOfRow);
   }
 
   /** Counting sort of `rows` by cell, once per search call (every query of it shares it). */
   group(rows: Int32Array): GroupedRows {
     const n = this.count;
+    const cellOf = this.cellOfRow;
     const starts = new Int32Array(n + 1);
-    for (let i = 0; i < rows.length; i++) starts[this.cellOfRow[rows[i]!]! + 1]!++;
+    for (let i = 0; i < rows.length; i++) starts[cellOf[rows[i]!]! + 1]!++;
     for (let c = 0; c < n; c++) starts[c + 1]! += starts[c]!;
     const next = starts.slice(0, n);
     const grouped = new Int32Array(rows.length);
-    for (let i = 0; i < rows.length; i++) grouped[next[this.cellOfRow[rows[i]!]!]!++] = rows[i]!;
-    const occupied: number[] = [];
-    for (let c = 0; c < n; c++) if (starts[c + 1]! > starts[c]!) occupied.push(c);
-    return { rows: grouped, starts, occupied: Int32Array.from(occupied) };
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      grouped[next[cellOf[row]!]!++] = row;
+    }
+    let occupied = 0;
+    for (let c = 0; c < n; c++) if (starts[c + 1]! > starts[c]!) occupied++;
+    const cells = new Int32Array(occupied);
+    for (let c = 0, at = 0; c < n; c++) if (starts[c + 1]! > starts[c]!) cells[at++] = c;
+    return { rows: grouped, starts, occupied: cells };
   }
 
   /**
@@ -99,32 +117,26 @@ export interface GroupedRows {
   occupied: Int32Array;
 }
 
-/** `count` distinct rows of `rows`, spread evenly (deterministic: the same tier, the same cells). */
-function sampleRows(rows: number, count: number): Int32Array {
+/** `count` distinct row numbers below `rows`, spread evenly. */
+function spread(rows: number, count: number): Int32Array {
   return Int32Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * rows) / count));
 }
 
-async function forChunks(
-  rows: number,
-  signal: AbortSignal | undefined,
-  each: (start: number, end: number) => Promise<void>,
-): Promise<void> {
-  for (let start = 0; start < rows; start += CHUNK_ROWS) {
-    signal?.throwIfAborted();
-    await each(start, Math.min(rows, start + CHUNK_ROWS));
-  }
+function pickRows(vectors: Float32Array, dimension: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * dimension);
+  rows.forEach((row, i) => {
+    out.set(vectors.subarray(row * dimension, (row + 1) * dimension), i * dimension);
+  });
+  return out;
 }
 
-const range = (start: number, end: number) => Int32Array.from({ length: end - start }, (_, i) => start + i);
-
-/** Nearest centroid of every row, through an exact FAISS index over the centroids. */
+/** Nearest centroid of each of `rows` rows (read in chunks), by an exact FAISS index over the centroids. */
 async function assign(
-  store: RowStore,
-  rows: number,
-  dimension: number,
-  centroids: Float32Array,
   factory: VectorIndexFactory,
-  signal: AbortSignal | undefined,
+  centroids: Float32Array,
+  dimension: number,
+  rows: number,
+  read: (start: number, end: number) => Promise<Float32Array>,
 ): Promise<Int32Array> {
   const index: VectorIndex = factory.create(dimension, 'Flat');
   try {
@@ -134,40 +146,30 @@ async function assign(
       BigInt64Array.from({ length: cells }, (_, c) => BigInt(c)),
     );
     const cellOfRow = new Int32Array(rows);
-    await forChunks(rows, signal, async (start, end) => {
-      const { ids } = await index.search(await store.read(range(start, end)), 1);
+    for (let start = 0; start < rows; start += CHUNK_ROWS) {
+      const end = Math.min(rows, start + CHUNK_ROWS);
+      const { ids } = await index.search(await read(start, end), 1);
       for (let i = start; i < end; i++) cellOfRow[i] = Number(ids[i - start]!);
-    });
+    }
     return cellOfRow;
   } finally {
     index.close();
   }
 }
 
-/** The normalised mean of each cell's rows; an empty cell keeps its centroid. */
-async function means(
-  store: RowStore,
-  rows: number,
-  dimension: number,
-  cellOfRow: Int32Array,
-  previous: Float32Array,
-  signal: AbortSignal | undefined,
-): Promise<Float32Array> {
+/** The normalised mean of each cell's vectors; an empty cell keeps its centroid. */
+function means(vectors: Float32Array, dimension: number, cellOf: Int32Array, previous: Float32Array): Float32Array {
   const sums = new Float64Array(previous.length);
-  await forChunks(rows, signal, async (start, end) => {
-    const vectors = await store.read(range(start, end));
-    for (let i = start; i < end; i++) {
-      const c = cellOfRow[i]!;
-      for (let j = 0; j < dimension; j++) sums[c * dimension + j]! += vectors[(i - start) * dimension + j]!;
-    }
-  });
+  for (let i = 0; i < cellOf.length; i++) {
+    const c = cellOf[i]!;
+    for (let j = 0; j < dimension; j++) sums[c * dimension + j]! += vectors[i * dimension + j]!;
+  }
   const out = new Float32Array(previous.length);
   for (let c = 0; c < out.length / dimension; c++) {
     let norm = 0;
     for (let j = 0; j < dimension; j++) norm += sums[c * dimension + j]! ** 2;
     for (let j = 0; j < dimension; j++) {
-      out[c * dimension + j] =
-        norm > 0 ? sums[c * dimension + j]! / Math.sqrt(norm) : previous[c * dimension + j]!;
+      out[c * dimension + j] = norm > 0 ? sums[c * dimension + j]! / Math.sqrt(norm) : previous[c * dimension + j]!;
     }
   }
   return out;
