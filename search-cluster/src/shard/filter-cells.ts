@@ -7,8 +7,8 @@ const CHUNK_ROWS = 16_384;
 /** Most cells a partition gets: the per-query cost of ordering them is cells x dimension. */
 const MAX_CELLS = 4096;
 /** k-means runs on a sample of this many rows per cell (FAISS warns below 39), then assigns all. */
-const SAMPLE_PER_CELL = 32;
-const KMEANS_ITERATIONS = 8;
+const SAMPLE_PER_CELL = 64;
+const KMEANS_ITERATIONS = 10;
 
 /**
  * A coarse partition of a main tier's rows (about 4 sqrt(n) cells, as an IVF's lists; spherical
@@ -89,10 +89,14 @@ export class FilterCells {
   nearest(query: Float32Array, queryOffset: number, grouped: GroupedRows, budget: number, minCells: number): Int32Array {
     const { occupied, starts } = grouped;
     const d = this.dimension;
+    const centroids = this.centroids;
     const scores = new Float64Array(occupied.length);
-    for (let i = 0; i < occupied.length; i++)
-      scores[i] = dotAt(query, queryOffset, this.centroids, occupied[i]! * d, d);
-    const order = Int32Array.from({ length: occupied.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+    const order: number[] = new Array(occupied.length);
+    for (let i = 0; i < occupied.length; i++) {
+      scores[i] = dotAt(query, queryOffset, centroids, occupied[i]! * d, d);
+      order[i] = i;
+    }
+    order.sort((a, b) => scores[b]! - scores[a]!);
     let taken = 0;
     let visited = 0;
     while (visited < order.length && (taken < budget || visited < minCells)) {
@@ -100,11 +104,11 @@ export class FilterCells {
       taken += starts[c + 1]! - starts[c]!;
     }
     const out = new Int32Array(taken);
+    const from = grouped.rows;
     let at = 0;
     for (let i = 0; i < visited; i++) {
       const c = occupied[order[i]!]!;
-      out.set(grouped.rows.subarray(starts[c]!, starts[c + 1]!), at);
-      at += starts[c + 1]! - starts[c]!;
+      for (let j = starts[c]!; j < starts[c + 1]!; j++) out[at++] = from[j]!;
     }
     return out;
   }
