@@ -32,8 +32,8 @@ import { randomNormal, recallAtK, seededRandom } from '../search-cluster/src/fai
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
 import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
-import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { type FilterSettings, filterPath } from '../search-cluster/src/shard/filter-plan.ts';
+import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS } from '../search-cluster/src/shard/options.ts';
 import { partitionIds } from '../search-cluster/src/shard/partition.ts';
 import { TopK } from '../search-cluster/src/shard/topk.ts';
@@ -73,7 +73,8 @@ const FILTER: FilterSettings = {
   annMinShare: DEFAULT_TIER_OPTIONS.filterAnnShare,
 };
 const HOT = Number(flags.hot);
-if (!Number.isInteger(HOT) || HOT < 0 || HOT >= N) throw new Error(`Expected 0 <= --hot < --n but received ${flags.hot}`);
+if (!Number.isInteger(HOT) || HOT < 0 || HOT >= N)
+  throw new Error(`Expected 0 <= --hot < --n but received ${flags.hot}`);
 const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
 const TIERS = mainTierList(flags.tiers);
 const RECALL_TARGET = 0.95;
@@ -388,7 +389,7 @@ const md = [
     [2, 3, 5, 6, 7, 8, 9, 11],
   ),
   '',
-  'Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the scan budget is scored; `ann` is the main tier\'s ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.',
+  "Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the scan budget is scored; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.",
   '',
   '![p50 over the unfiltered p50, per filter](filter.svg)',
   '',

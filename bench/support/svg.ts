@@ -27,7 +27,8 @@ const PAD = { left: 70, right: 190, top: 40, bottom: 90 };
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toPrecision(2));
+const fmt = (v: number) =>
+  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toPrecision(2);
 
 /** Maps data values to pixels along one axis, linear or logarithmic, with ~5 labelled ticks. */
 function axis(values: number[], from: number, to: number, log: boolean, zero: boolean) {
@@ -125,14 +126,15 @@ export function lineChart(o: ChartOptions): string {
   );
   const body = [
     ...xTicks.map(
-      (v) =>
-        `<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${fmt(v)}</text>`,
+      (v) => `<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${fmt(v)}</text>`,
     ),
     `<text x="${(PAD.left + W - PAD.right) / 2}" y="${H - PAD.bottom + 40}" text-anchor="middle">${esc(o.x[0] ?? '')}</text>`,
     ...o.series.map((s, i) => {
       const colour = COLOURS[i % COLOURS.length];
       const pts = (s.values as [number, number][]).map(([a, b]) => `${x(a).toFixed(1)},${y(b).toFixed(1)}`);
-      const dots = pts.map((p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${colour}"/>`);
+      const dots = pts.map(
+        (p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${colour}"/>`,
+      );
       return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.join(' ')}"/>${dots.join('')}`;
     }),
   ];

@@ -1,6 +1,12 @@
 import type { SearchResult } from './faiss-index.ts';
 import { loadNative } from './load-native.ts';
-import { assertDimension, assertPositiveInteger, assertVectors, invalidParameterError, MAX_K } from './options.ts';
+import {
+  assertDimension,
+  assertPositiveInteger,
+  assertVectors,
+  invalidParameterError,
+  MAX_K,
+} from './options.ts';
 
 /**
  * Exact inner products of each query against its own `perQuery` rows of `vectors` (rows of
@@ -25,7 +31,9 @@ export function scoreRows(
   const nq = assertVectors(queries, 'queries', dimension);
   if (!(rows instanceof Int32Array)) throw invalidParameterError('rows', 'Int32Array', rows);
   if (!Number.isInteger(perQuery) || perQuery < 0 || rows.length !== nq * perQuery)
-    throw new RangeError(`Expected ${nq} x perQuery rows but received ${rows.length} for perQuery ${perQuery}`);
+    throw new RangeError(
+      `Expected ${nq} x perQuery rows but received ${rows.length} for perQuery ${perQuery}`,
+    );
   assertPositiveInteger(k, 'k', MAX_K);
   return loadNative().scoreRows(vectors, dimension, queries, rows, perQuery, k);
 }

@@ -86,7 +86,13 @@ export class FilterCells {
    * The grouped rows of the cells nearest the query (by centroid score), cell after cell, until at
    * least `budget` rows were taken and at least `minCells` cells visited.
    */
-  nearest(query: Float32Array, queryOffset: number, grouped: GroupedRows, budget: number, minCells: number): Int32Array {
+  nearest(
+    query: Float32Array,
+    queryOffset: number,
+    grouped: GroupedRows,
+    budget: number,
+    minCells: number,
+  ): Int32Array {
     const { occupied, starts } = grouped;
     const d = this.dimension;
     const centroids = this.centroids;
@@ -162,7 +168,12 @@ async function assign(
 }
 
 /** The normalised mean of each cell's vectors; an empty cell keeps its centroid. */
-function means(vectors: Float32Array, dimension: number, cellOf: Int32Array, previous: Float32Array): Float32Array {
+function means(
+  vectors: Float32Array,
+  dimension: number,
+  cellOf: Int32Array,
+  previous: Float32Array,
+): Float32Array {
   const sums = new Float64Array(previous.length);
   for (let i = 0; i < cellOf.length; i++) {
     const c = cellOf[i]!;
@@ -173,7 +184,8 @@ function means(vectors: Float32Array, dimension: number, cellOf: Int32Array, pre
     let norm = 0;
     for (let j = 0; j < dimension; j++) norm += sums[c * dimension + j]! ** 2;
     for (let j = 0; j < dimension; j++) {
-      out[c * dimension + j] = norm > 0 ? sums[c * dimension + j]! / Math.sqrt(norm) : previous[c * dimension + j]!;
+      out[c * dimension + j] =
+        norm > 0 ? sums[c * dimension + j]! / Math.sqrt(norm) : previous[c * dimension + j]!;
     }
   }
   return out;

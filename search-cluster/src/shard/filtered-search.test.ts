@@ -56,14 +56,20 @@ function randomLabel(share: number, seed: number): bigint[] {
 }
 
 /** Exact top k among allowed ids, from id -> vector. */
-function exactTop(live: Map<bigint, Float32Array>, query: Float32Array, allowed: Iterable<bigint>, k: number) {
+function exactTop(
+  live: Map<bigint, Float32Array>,
+  query: Float32Array,
+  allowed: Iterable<bigint>,
+  k: number,
+) {
   const scored = [...new Set(allowed)]
     .filter((id) => live.has(id))
     .map((id) => ({ id, score: Math.fround(dotAt(query, 0, live.get(id)!, 0, D)) }));
   return scored.sort((a, b) => b.score - a.score).slice(0, k);
 }
 
-const liveMap = (vectors: Float32Array) => new Map([...idRange(1, N)].map((id, i) => [id, row(vectors, i, D)]));
+const liveMap = (vectors: Float32Array) =>
+  new Map([...idRange(1, N)].map((id, i) => [id, row(vectors, i, D)]));
 
 async function search(shard: Shard, query: Float32Array, allowed: BigInt64Array, k = K) {
   const [hits] = await shard.search({ modelVersion: MV, queries: query, k, allowedIds: allowed });
@@ -71,7 +77,12 @@ async function search(shard: Shard, query: Float32Array, allowed: BigInt64Array,
 }
 
 /** Mean recall@k over queries taken from the data itself, and a check of every hit. */
-async function recallOf(shard: Shard, live: Map<bigint, Float32Array>, allowed: bigint[], queries: Float32Array) {
+async function recallOf(
+  shard: Shard,
+  live: Map<bigint, Float32Array>,
+  allowed: bigint[],
+  queries: Float32Array,
+) {
   const allowedSet = new Set(allowed);
   let found = 0;
   let wanted = 0;
@@ -206,7 +217,7 @@ describe('scoreRows', () => {
       .map((r) => ({ at: [...rows].indexOf(r), score: Math.fround(dotAt(query, 0, vectors, r * D, D)) }))
       .sort((a, b) => b.score - a.score);
     expect([...ids].map(Number)).toEqual(expected.map((e) => e.at));
-    expected.forEach((e, j) => expect(distances[j]).toBeCloseTo(e.score, 5));
+    for (const [j, e] of expected.entries()) expect(distances[j]).toBeCloseTo(e.score, 5);
     const padded = await scoreRows(vectors, D, query, Int32Array.of(-1, 4), 2, 3);
     expect([...padded.ids]).toEqual([1n, -1n, -1n]);
   });

@@ -104,7 +104,11 @@ export class MainTier {
   get memoryBytes(): number {
     const scanBytes = this.deadRows.byteLength + (this.rowStamps?.byteLength ?? 0) + this.cellsBytes;
     return (
-      this.index.memoryBytes + this.store.memoryBytes + this.table.memoryBytes + this.ids.byteLength + scanBytes
+      this.index.memoryBytes +
+      this.store.memoryBytes +
+      this.table.memoryBytes +
+      this.ids.byteLength +
+      scanBytes
     );
   }
 

@@ -235,7 +235,9 @@ export class ModelIndex {
         );
       }
       const [hotHits, mainHits] = await Promise.all([
-        this.hot.index.count > 0 ? this.timed('hot', () => this.hot.search(queries, nq, k, undefined)) : EMPTY(nq),
+        this.hot.index.count > 0
+          ? this.timed('hot', () => this.hot.search(queries, nq, k, undefined))
+          : EMPTY(nq),
         main && main.liveCount > 0
           ? this.timed('main', () => main.search(queries, nq, k, options))
           : EMPTY(nq),

@@ -1,6 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { VectorFile } from '../faiss/vector-file.ts';
 import { scoreRows } from '../faiss/score-rows.ts';
+import { VectorFile } from '../faiss/vector-file.ts';
 import { type Hit, hitsPerQuery } from './topk.ts';
 
 /**
@@ -35,7 +35,12 @@ export class MemoryRowStore implements RowStore {
     return this.vectors.byteLength;
   }
 
-  async score(queries: Float32Array, nq: number, { perQuery, ids, rows }: Candidates, k: number): Promise<Hit[][]> {
+  async score(
+    queries: Float32Array,
+    nq: number,
+    { perQuery, ids, rows }: Candidates,
+    k: number,
+  ): Promise<Hit[][]> {
     if (perQuery === 0) return Array.from({ length: nq }, () => []);
     const top = await scoreRows(this.vectors, this.dimension, queries, rows, perQuery, k);
     const results: Hit[][] = [];
