@@ -21,7 +21,8 @@
  * random 25% of vectors (uncorrelated with the vectors), about 5%; "attribute 20%" is a random 20%
  * (no spatial shape at all). Ground truth: exact top k among the allowed ids.
  *
- * Writes bench/results/filter.md, .json and .svg (p50 over the unfiltered p50, per filter).
+ * Writes bench/results/filter.md, .json and .svg (p50 over the unfiltered p50, per filter);
+ * filter-<dim>d.* for another --dim.
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -81,6 +82,8 @@ const RECALL_TARGET = 0.95;
 const LATENCY_TARGET = 3;
 const MODEL = 'bench-filter';
 const COMMAND = commandLine('bench:filter');
+/** The 128-d default writes filter.*; other dimensions their own files (filter-512d.*), side by side. */
+const RESULTS = DIM === 128 ? 'filter' : `filter-${DIM}d`;
 
 // ---------------------------------------------------------------- data and labels
 
@@ -391,7 +394,7 @@ const md = [
   '',
   "Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the scan budget is scored; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.",
   '',
-  '![p50 over the unfiltered p50, per filter](filter.svg)',
+  `![p50 over the unfiltered p50, per filter](${RESULTS}.svg)`,
   '',
   '## Builds',
   '',
@@ -413,6 +416,6 @@ const svg = barChart({
   })),
   references: [{ y: LATENCY_TARGET, label: `target ${LATENCY_TARGET}x` }],
 });
-await writeFile(path.join(RESULTS_DIR, 'filter.svg'), svg);
-const paths = await writeResults('filter', json, md.join('\n'));
+await writeFile(path.join(RESULTS_DIR, `${RESULTS}.svg`), svg);
+const paths = await writeResults(RESULTS, json, md.join('\n'));
 log(`wrote ${paths.join(', ')}`);

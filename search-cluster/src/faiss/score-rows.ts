@@ -1,5 +1,5 @@
 import type { SearchResult } from './faiss-index.ts';
-import { loadNative } from './load-native.ts';
+import { loadNative, type ScoreRowsArgs } from './load-native.ts';
 import {
   assertDimension,
   assertPositiveInteger,
@@ -15,12 +15,7 @@ import {
  * come back best first, as positions in that query's list (`ids`), padded with -1n / -Infinity.
  */
 export function scoreRows(
-  vectors: Float32Array,
-  dimension: number,
-  queries: Float32Array,
-  rows: Int32Array,
-  perQuery: number,
-  k: number,
+  ...[vectors, dimension, queries, rows, perQuery, k]: ScoreRowsArgs
 ): Promise<SearchResult> {
   assertDimension(dimension);
   if (!(vectors instanceof Float32Array)) throw invalidParameterError('vectors', 'Float32Array', vectors);

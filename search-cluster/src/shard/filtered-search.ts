@@ -21,6 +21,14 @@ export interface TierView {
 
 export const EMPTY = (nq: number): Hit[][] => Array.from({ length: nq }, () => []);
 
+/** One filtered search call: `nq` queries (rows of the dimension), `k` each, over `allowed`. */
+export interface FilteredQuery {
+  queries: Float32Array;
+  nq: number;
+  k: number;
+  allowed: BigInt64Array;
+}
+
 /**
  * Cells visited at least on the 'cells' path, however few allowed ids the nearest hold: with
  * about sqrt(n) cells of sqrt(n) rows, 16 of them cover the query's neighbourhood on clustered
@@ -37,39 +45,31 @@ const MIN_CELLS = 16;
 export async function filteredSearch(
   tiers: TierView,
   main: MainTier | null,
-  queries: Float32Array,
-  nq: number,
-  k: number,
-  allowed: BigInt64Array,
+  search: FilteredQuery,
   options: SearchOptions,
 ): Promise<Hit[][]> {
+  const { nq, k, allowed } = search;
   const vectors = tiers.hot.size + (main?.liveCount ?? 0);
   const path = filterPath(allowed.length, vectors, tiers.filter);
   const [fromHot, fromMain] = await Promise.all([
-    hotHits(tiers, queries, nq, k, allowed),
+    hotHits(tiers, search),
     !main || main.liveCount === 0
       ? EMPTY(nq)
       : path === 'ann'
-        ? annHits(main, queries, nq, k, allowed, options, vectors)
-        : scanMain(tiers, main, queries, nq, k, allowed),
+        ? annHits(main, search, options, vectors)
+        : scanMain(tiers, main, search),
   ]);
   const results: Hit[][] = [];
   for (let q = 0; q < nq; q++) {
     const mainLive = fromMain[q]!.filter((h) => !main!.deleted.has(h.id));
     results.push(mergeTopK([fromHot[q]!, mainLive], k).filter((h) => tiers.isLive(h.id)));
   }
-  if (path === 'ann') await topUpFiltered(tiers, queries, k, allowed, results);
+  if (path === 'ann') await topUpFiltered(tiers, search, results);
   return results;
 }
 
 /** Exact top k of the allowed ids in the hot tier (Flat, the default hot factory, is exact). */
-async function hotHits(
-  tiers: TierView,
-  queries: Float32Array,
-  nq: number,
-  k: number,
-  allowed: BigInt64Array,
-): Promise<Hit[][]> {
+async function hotHits(tiers: TierView, { queries, nq, k, allowed }: FilteredQuery): Promise<Hit[][]> {
   const hot = tiers.hot;
   if (hot.size === 0) return EMPTY(nq);
   // the native search with a selector scans the whole hot tier: worth it only for big filters
@@ -102,10 +102,7 @@ async function hotHits(
 async function scanMain(
   tiers: TierView,
   main: MainTier,
-  queries: Float32Array,
-  nq: number,
-  k: number,
-  allowed: BigInt64Array,
+  { queries, nq, k, allowed }: FilteredQuery,
 ): Promise<Hit[][]> {
   const d = tiers.dimension;
   const rows = main.liveRowsOf(allowed);
@@ -127,10 +124,7 @@ async function scanMain(
 /** The main tier's ANN search with an id selector, its parameters grown by 1 / allowed share. */
 function annHits(
   main: MainTier,
-  queries: Float32Array,
-  nq: number,
-  k: number,
-  allowed: BigInt64Array,
+  { queries, nq, k, allowed }: FilteredQuery,
   options: SearchOptions,
   vectors: number,
 ): Promise<Hit[][]> {
@@ -148,9 +142,7 @@ function annHits(
  */
 async function topUpFiltered(
   tiers: TierView,
-  queries: Float32Array,
-  k: number,
-  allowed: BigInt64Array,
+  { queries, k, allowed }: FilteredQuery,
   results: Hit[][],
 ): Promise<void> {
   const short = results.flatMap((hits, q) => (hits.length < k ? [q] : []));
@@ -165,7 +157,7 @@ async function topUpFiltered(
     try {
       const query = queries.subarray(q * d, q * d + d);
       const [fromHot, fromMain] = await Promise.all([
-        hotHits(tiers, query, 1, k, allowed),
+        hotHits(tiers, { queries: query, nq: 1, k, allowed }),
         main ? main.scoreRows(query, main.liveRowsOf(allowed), k) : [],
       ]);
       results[q] = mergeTopK([fromHot[0]!, fromMain], k).filter((h) => tiers.isLive(h.id));

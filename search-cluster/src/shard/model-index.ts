@@ -231,7 +231,7 @@ export class ModelIndex {
       const allowed = options.allowedIds;
       if (allowed) {
         return await this.timed('exact', () =>
-          filteredSearch(this.tiers, main, queries, nq, k, allowed, options),
+          filteredSearch(this.tiers, main, { queries, nq, k, allowed }, options),
         );
       }
       const [hotHits, mainHits] = await Promise.all([
