@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, backends } from '../../../test/support/backends.ts';
+import { DEFAULT_ENGAGEMENT_PRIOR } from '../feedback/engagement.ts';
 import { createImageLoaders } from '../images/images.loaders.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
 import { createBlocklist } from './blocklist.ts';
 import { DEFAULT_RANKER, type RankerConfig } from './ranker.ts';
-import { createSearchRepository } from './search.repository.ts';
+import { createSearchRepository, type PagePlan } from './search.repository.ts';
 import { createSearchService, type SearchService } from './search.service.ts';
 import { pageRecords } from './search-page.ts';
 import type { ScoredId } from './vectors.ts';
@@ -12,6 +13,17 @@ import type { ScoredId } from './vectors.ts';
 /** Images of each kind the gate must drop, every one more similar to the query than any safe image. */
 const UNSAFE = ['rejected', 'pending', 'deleted', 'flagged', 'low-score', 'unscored'] as const;
 const SAFE = 60;
+
+/** The first `limit` by the default ranker, no relevance cut. */
+const pagePlan = (limit: number): PagePlan => ({
+  safetyThreshold: 0.5,
+  ranker: DEFAULT_RANKER,
+  prior: DEFAULT_ENGAGEMENT_PRIOR,
+  now: Date.now(),
+  cut: { requested: null, floor: -1, margin: 2, adaptive: false },
+  offset: 0,
+  limit,
+});
 
 /** A deterministic uniform in [0, 1). */
 function seeded(seed: number) {
@@ -197,15 +209,7 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
     const blocklist = createBlocklist(backend.cache, repository);
     expect(blocklist.latestEpoch()).toBeNull();
     blocklist.observeEpoch(rows[0]!.epoch);
-    const read = await repository.pageOf(shardAnswer(seeded(3)), {
-      safetyThreshold: 0.5,
-      ranker: DEFAULT_RANKER,
-      prior: { ctr: 0.05, saveRate: 0.01, strength: 20 },
-      now: Date.now(),
-      cut: { requested: null, floor: -1, margin: 2, adaptive: false },
-      offset: 0,
-      limit: 3,
-    });
+    const read = await repository.pageOf(shardAnswer(seeded(3)), pagePlan(3));
     expect(read.epoch).toBe(rows[0]!.epoch);
     expect(blocklist.latestEpoch()).toBe(BigInt(rows[0]!.epoch));
     // the page only is hydrated
@@ -217,15 +221,7 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
     const repository = createSearchRepository(backend.db);
     const read = await repository.pageOf(
       safeIds.slice(0, 2).map((id, i) => ({ id: BigInt(id), score: 0.9 - i / 10 })),
-      {
-        safetyThreshold: 0.5,
-        ranker: DEFAULT_RANKER,
-        prior: { ctr: 0.05, saveRate: 0.01, strength: 20 },
-        now: Date.now(),
-        cut: { requested: null, floor: -1, margin: 2, adaptive: false },
-        offset: 0,
-        limit: 2,
-      },
+      pagePlan(2),
     );
     const [first, second] = safeIds;
     // as if the SQL ranking had split a near-tie the other way: neither is hydrated

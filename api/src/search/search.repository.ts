@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { toBuffer } from '../db/database.ts';
 import type { EngagementPrior } from '../feedback/engagement.ts';
-import type { ImageStatus, TagRecord } from '../images/image.types.ts';
+import type { ImageRecord, TagRecord } from '../images/image.types.ts';
 import type { RankerConfig } from './ranker.ts';
 import { bufferToVector, type ScoredId } from './vectors.ts';
 
@@ -17,46 +17,39 @@ export interface PagePlan {
   limit: number;
 }
 
+/** The image fields only the page needs: what a hit shows, beyond what the gate and ranker read. */
+const DISPLAY_COLUMNS = [
+  'storage_url',
+  'mime_type',
+  'byte_size',
+  'width',
+  'height',
+  'uploader_id',
+  'sha256',
+  'created_at',
+] as const satisfies readonly (keyof ImageRecord)[];
+type DisplayColumn = (typeof DISPLAY_COLUMNS)[number];
+
 /** What the gate and the ranker read of one candidate, and its display fields when it is on the page. */
-export interface CandidateFacts {
-  id: string;
-  status: ImageStatus;
-  deleted_at: Date | null;
-  safety_score: number | null;
-  flagged: boolean;
+export interface CandidateFacts
+  extends Pick<ImageRecord, 'id' | 'status' | 'deleted_at' | 'safety_score' | 'flagged'> {
   /** created_at in whole ms, as recency reads it */
   created_ms: number;
   stats: { impressions: number; clicks: number; saves: number } | null;
   /** set for the candidates the statement ranked onto the page */
-  display: {
-    storage_url: string;
-    mime_type: string;
-    byte_size: number;
-    width: number;
-    height: number;
-    uploader_id: string;
-    sha256: string;
-    created_at: Date;
-    tags: TagRecord[];
-  } | null;
+  display: (Pick<ImageRecord, DisplayColumn> & { tags: TagRecord[] }) | null;
 }
 
-interface CandidateRow extends Omit<CandidateFacts, 'id' | 'stats' | 'display'> {
-  epoch: string;
-  id: string | null;
-  impressions: number | null;
-  clicks: number | null;
-  saves: number | null;
-  storage_url: string | null;
-  mime_type: string;
-  byte_size: number;
-  width: number;
-  height: number;
-  uploader_id: string;
-  sha256: string;
-  created_at: Date;
-  tags: TagRecord[];
-}
+/** A row of PAGE_SQL: display columns and tags are null off the page, and every column but the epoch without candidates. */
+type CandidateRow = Omit<CandidateFacts, 'id' | 'stats' | 'display'> &
+  Pick<ImageRecord, DisplayColumn> & {
+    epoch: string;
+    id: string | null;
+    impressions: number | null;
+    clicks: number | null;
+    saves: number | null;
+    tags: TagRecord[] | null;
+  };
 
 /**
  * One statement for the whole hydrate stage. Every candidate's gate and ranking columns (status,
@@ -69,9 +62,7 @@ interface CandidateRow extends Omit<CandidateFacts, 'id' | 'stats' | 'display'> 
 const PAGE_SQL = `
 SELECT e.epoch::text AS epoch, x.id::text AS id, x.status, x.deleted_at, x.safety_score, x.flagged, x.created_ms,
        x.impressions, x.clicks, x.saves,
-       ${['storage_url', 'mime_type', 'byte_size', 'width', 'height', 'uploader_id', 'sha256', 'created_at']
-         .map((column) => `CASE WHEN x.on_page THEN x.${column} END AS ${column}`)
-         .join(', ')},
+       ${DISPLAY_COLUMNS.map((column) => `CASE WHEN x.on_page THEN x.${column} END AS ${column}`).join(', ')},
        CASE WHEN x.on_page THEN (
          SELECT coalesce(json_agg(json_build_object('image_id', t.image_id::text, 'label', t.label,
                   'confidence', t.confidence, 'source', t.source) ORDER BY t.confidence DESC, t.label), '[]')
@@ -100,7 +91,7 @@ LEFT JOIN (
                s.impressions, s.clicks, s.saves,
                i.status = 'INDEXED' AND i.deleted_at IS NULL AND b.image_id IS NULL
                  AND i.safety_score >= $3::float8 AS admitted,
-               i.storage_url, i.mime_type, i.byte_size, i.width, i.height, i.uploader_id, i.sha256, i.created_at
+               ${DISPLAY_COLUMNS.map((column) => `i.${column}`).join(', ')}
         FROM unnest($1::bigint[], $2::float8[]) AS c(id, similarity)
         JOIN images i ON i.id = c.id
         LEFT JOIN safety_blocklist b ON b.image_id = i.id
@@ -170,7 +161,7 @@ export function createSearchRepository(db: Queryable) {
       const facts: CandidateFacts[] = [];
       for (const row of rows) {
         if (row.id === null) continue; // no candidate found: the row only carries the epoch
-        const { storage_url, impressions, clicks, saves } = row;
+        const { impressions, clicks, saves, tags } = row;
         facts.push({
           id: row.id,
           status: row.status,
@@ -180,18 +171,14 @@ export function createSearchRepository(db: Queryable) {
           created_ms: row.created_ms,
           stats: impressions === null ? null : { impressions, clicks: clicks ?? 0, saves: saves ?? 0 },
           display:
-            storage_url === null
+            tags === null
               ? null
               : {
-                  storage_url,
-                  mime_type: row.mime_type,
-                  byte_size: row.byte_size,
-                  width: row.width,
-                  height: row.height,
-                  uploader_id: row.uploader_id,
-                  sha256: row.sha256,
-                  created_at: row.created_at,
-                  tags: row.tags,
+                  ...(Object.fromEntries(DISPLAY_COLUMNS.map((column) => [column, row[column]])) as Pick<
+                    ImageRecord,
+                    DisplayColumn
+                  >),
+                  tags,
                 },
         });
       }

@@ -97,7 +97,7 @@ const unavailable = (cause: unknown) =>
         http: { status: 503, headers: { 'retry-after': '5' } },
       });
 
-/** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
+/** encode -> fan out -> hydrate and gate (one statement) -> re-rank -> page -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
   const { options } = deps;
   const repo = deps.repository;
