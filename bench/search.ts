@@ -22,7 +22,7 @@
  * postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end. When no server answers,
  * PGlite with 100,000 vectors by default.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,9 +39,10 @@ import {
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
 import { positiveInt, positiveInts, runStamp, stampMarkdown } from './support/flags.ts';
 import { cpuMeter, sampleLoad } from './support/machine.ts';
-import { table, writeResults } from './support/results.ts';
+import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
+import { lineChart } from './support/svg.ts';
 
 const { values } = parseArgs({
   options: {
@@ -356,7 +357,29 @@ not Postgres) used ${measuredCpu.processCpuPercent}% of the machine's CPU, ${mea
 SearchOutcome.tookMs (encode to re-rank, before GraphQL resolves the hit fields).
 
 **Target p99 < 50 ms end to end: ${targetMet ? 'met' : 'not met'}** (p99 ${endToEnd.p99} ms).
+
+Plot: [search.svg](search.svg), the latency CDF end to end and on the server.
 `;
+    // the latency CDF, end to end and on the server: the share of requests answered within x ms
+    const cdf = (ms: number[]): [number, number][] => {
+      const sorted = [...ms].sort((a, b) => a - b);
+      const step = Math.max(1, Math.floor(sorted.length / 200));
+      const points: [number, number][] = [];
+      for (let i = 0; i < sorted.length; i += step) points.push([sorted[i]!, (i + 1) / sorted.length]);
+      points.push([sorted.at(-1)!, 1]);
+      return points;
+    };
+    const svg = lineChart({
+      title: `Search latency CDF (${vectorsWanted.toLocaleString('en')} x ${encoder.dimension}-d, concurrency ${settings.concurrency}, load ${loadSummary.mean})`,
+      yLabel: 'share of requests',
+      x: ['ms'],
+      series: [
+        { name: 'end to end (client)', values: cdf(clientMs) },
+        { name: 'server (tookMs)', values: cdf(stages.tookMs) },
+      ],
+      references: [{ y: 0.99, label: 'p99' }],
+    });
+    await writeFile(path.join(RESULTS_DIR, 'search.svg'), svg);
     const written = await writeResults('search', json, md);
     console.error(md);
     console.error(`wrote ${written.join(', ')}`);
