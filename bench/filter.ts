@@ -51,7 +51,7 @@ import {
 import { commandLine, log, sampleLoad } from './support/machine.ts';
 import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { percentile, round } from './support/stats.ts';
-import { barChart } from './support/svg.ts';
+import { barChartSvg } from './support/svg.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -406,15 +406,15 @@ const md = [
 ];
 
 const filtered = [...new Set(rows.filter((r) => r.p50Ratio !== undefined).map((r) => r.filter))];
-const svg = barChart({
+const svg = barChartSvg({
   title: `Filtered search p50 over unfiltered p50 (${N} x ${DIM}-d, ${SHARDS} shard${SHARDS > 1 ? 's' : ''}, load ${loadSummary.mean})`,
   yLabel: 'p50 / unfiltered p50',
-  x: filtered,
+  categories: filtered,
   series: TIERS.map((tier) => ({
     name: `${tier} (${builds.find((b) => b.tier === tier)?.factory ?? tier})`,
     values: filtered.map((f) => rows.find((r) => r.tier === tier && r.filter === f)?.p50Ratio ?? Number.NaN),
   })),
-  references: [{ y: LATENCY_TARGET, label: `target ${LATENCY_TARGET}x` }],
+  yLines: [{ y: LATENCY_TARGET, label: `target ${LATENCY_TARGET}x` }],
 });
 await writeFile(path.join(RESULTS_DIR, `${RESULTS}.svg`), svg);
 const paths = await writeResults(RESULTS, json, md.join('\n'));

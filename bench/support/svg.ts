@@ -1,142 +1,262 @@
 /**
- * Small SVG charts for bench results (issue 14: each bench writes an SVG of its main curve): one
- * function per chart kind, no dependencies, deterministic output (the file diffs cleanly).
+ * Dependency-free SVG charts for benchmark results (issue 14's rule: each bench writes an SVG of
+ * its main curve, e.g. recall against QPS per library, or a latency CDF): line charts (series as
+ * polylines with point markers, axes linear or log10), grouped bar charts, and a stack of charts in
+ * one document. The output is deterministic, so a results file diffs cleanly.
  */
 
-export interface Series {
+export interface PlotSeries {
   name: string;
-  /** Bars: one value per category (NaN leaves a gap). Lines: [x, y] points. */
-  values: number[] | [number, number][];
+  /** [x, y] pairs; drawn in the order given. */
+  points: Array<[number, number]>;
 }
 
-export interface ChartOptions {
+export interface PlotOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Log10 axes suit QPS and latency, which span decades. Default false. */
+  xLog?: boolean;
+  yLog?: boolean;
+  /** Axis ranges; default the data's, padded by 5%. */
+  xRange?: [number, number];
+  yRange?: [number, number];
+  /** Dashed horizontal reference lines (a target, e.g. recall 0.95). */
+  yLines?: Array<{ y: number; label: string }>;
+  /** Default 880 x 560. */
+  width?: number;
+  height?: number;
+}
+
+/** Tableau 10: distinct on screen and in print. */
+const COLOURS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
+const MARGIN = { left: 70, right: 250, top: 40, bottom: 55 };
+
+const escapeXml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+interface Axis {
+  toPixel(value: number): number;
+  ticks: number[];
+}
+
+function axis(range: [number, number], log: boolean, from: number, to: number): Axis {
+  const f = log ? Math.log10 : (v: number) => v;
+  const [lo, hi] = [f(range[0]), f(range[1])];
+  const toPixel = (value: number) => from + ((f(value) - lo) / (hi - lo || 1)) * (to - from);
+  return { toPixel, ticks: log ? logTicks(range) : linearTicks(range) };
+}
+
+function linearTicks([lo, hi]: [number, number]): number[] {
+  const raw = (hi - lo) / 6;
+  const magnitude = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
+    ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
+
+function logTicks([lo, hi]: [number, number]): number[] {
+  const ticks: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of [1, 2, 5]) {
+      const t = m * 10 ** e;
+      if (t >= lo && t <= hi) ticks.push(t);
+    }
+  }
+  return ticks;
+}
+
+function dataRange(values: number[], log: boolean): [number, number] {
+  const positive = log ? values.filter((v) => v > 0) : values;
+  let lo = Math.min(...positive);
+  let hi = Math.max(...positive);
+  if (!Number.isFinite(lo)) return log ? [1, 10] : [0, 1];
+  if (lo === hi) [lo, hi] = log ? [lo / 2, hi * 2] : [lo - 1, hi + 1];
+  if (log) return [lo / 1.1, hi * 1.1];
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
+}
+
+const tickLabel = (value: number) =>
+  Math.abs(value) >= 1000
+    ? `${Number((value / 1000).toPrecision(3))}k`
+    : String(Number(value.toPrecision(3)));
+
+/** The chart as an SVG document. */
+export function lineChartSvg(series: PlotSeries[], options: PlotOptions): string {
+  const width = options.width ?? 880;
+  const height = options.height ?? 560;
+  const all = series.flatMap((s) => s.points);
+  const axisOf = (coordinate: 0 | 1, from: number, to: number) => {
+    const log = (coordinate === 0 ? options.xLog : options.yLog) ?? false;
+    const range =
+      (coordinate === 0 ? options.xRange : options.yRange) ??
+      dataRange(
+        all.map((p) => p[coordinate]),
+        log,
+      );
+    return axis(range, log, from, to);
+  };
+  const x = axisOf(0, MARGIN.left, width - MARGIN.right);
+  const y = axisOf(1, height - MARGIN.bottom, MARGIN.top);
+  const [plotLeft, plotRight, plotTop, plotBottom] = [
+    MARGIN.left,
+    width - MARGIN.right,
+    MARGIN.top,
+    height - MARGIN.bottom,
+  ];
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+  ];
+  for (const t of x.ticks) {
+    const px = x.toPixel(t).toFixed(1);
+    out.push(
+      `<line x1="${px}" y1="${plotTop}" x2="${px}" y2="${plotBottom}" stroke="#eee"/>`,
+      `<text x="${px}" y="${plotBottom + 16}" text-anchor="middle">${tickLabel(t)}</text>`,
+    );
+  }
+  for (const t of y.ticks) {
+    const py = y.toPixel(t).toFixed(1);
+    out.push(
+      `<line x1="${plotLeft}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#eee"/>`,
+      `<text x="${plotLeft - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${tickLabel(t)}</text>`,
+    );
+  }
+  out.push(
+    `<rect x="${plotLeft}" y="${plotTop}" width="${plotRight - plotLeft}" height="${plotBottom - plotTop}" fill="none" stroke="#333"/>`,
+    `<text x="${(plotLeft + plotRight) / 2}" y="${height - 14}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    `<text transform="translate(18 ${(plotTop + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  );
+  for (const line of options.yLines ?? []) {
+    const py = y.toPixel(line.y).toFixed(1);
+    out.push(
+      `<line x1="${plotLeft}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#888" stroke-dasharray="5 4"/>`,
+      `<text x="${plotRight - 4}" y="${Number(py) - 4}" text-anchor="end" fill="#666">${escapeXml(line.label)}</text>`,
+    );
+  }
+  series.forEach((s, i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    const dash = i >= COLOURS.length ? ' stroke-dasharray="2 2"' : '';
+    const points = s.points.map(([px, py]) => `${x.toPixel(px).toFixed(1)},${y.toPixel(py).toFixed(1)}`);
+    out.push(
+      `<polyline fill="none" stroke="${colour}" stroke-width="1.8"${dash} points="${points.join(' ')}"/>`,
+    );
+    for (const p of points) {
+      const [cx, cy] = p.split(',');
+      out.push(`<circle cx="${cx}" cy="${cy}" r="2.8" fill="${colour}"/>`);
+    }
+    const ly = plotTop + 8 + i * 18;
+    out.push(
+      `<line x1="${plotRight + 12}" y1="${ly}" x2="${plotRight + 34}" y2="${ly}" stroke="${colour}" stroke-width="2"${dash}/>`,
+      `<text x="${plotRight + 40}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+export interface BarOptions {
   title: string;
   yLabel: string;
-  /** Bars: the category labels. Lines: the x-axis label (one entry). */
-  x: string[];
-  series: Series[];
-  /** Horizontal reference lines (a target), labelled. */
-  references?: { y: number; label: string }[];
-  logX?: boolean;
-  logY?: boolean;
+  /** The category of each group of bars. */
+  categories: string[];
+  /** One bar per series in each group: `values[i]` for `categories[i]` (NaN leaves a gap). */
+  series: Array<{ name: string; values: number[] }>;
+  /** Dashed horizontal reference lines (a target). */
+  yLines?: Array<{ y: number; label: string }>;
+  /** Default 880 x 560. */
+  width?: number;
+  height?: number;
 }
 
-const W = 760;
-const H = 420;
-const PAD = { left: 70, right: 190, top: 40, bottom: 90 };
-const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'];
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (v: number) =>
-  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toPrecision(2);
-
-/** Maps data values to pixels along one axis, linear or logarithmic, with ~5 labelled ticks. */
-function axis(values: number[], from: number, to: number, log: boolean, zero: boolean) {
-  const t = (v: number) => (log ? Math.log10(v) : v);
-  const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0)).map(t);
-  let lo = Math.min(...finite, ...(zero && !log ? [0] : []));
-  let hi = Math.max(...finite);
-  if (!(hi > lo)) [lo, hi] = [lo - 1, hi + 1];
-  if (!log) hi += (hi - lo) * 0.05;
-  const at = (v: number) => from + ((t(v) - lo) / (hi - lo)) * (to - from);
-  const ticks = Array.from({ length: 5 }, (_, i) => {
-    const raw = lo + ((hi - lo) * i) / 4;
-    return log ? 10 ** raw : raw;
-  });
-  return { at, ticks };
-}
-
-function frame(o: ChartOptions, yTicks: number[], y: (v: number) => number, body: string[]): string {
-  const legend = o.series.map(
-    (s, i) =>
-      `<rect x="${W - PAD.right + 15}" y="${PAD.top + i * 20}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/>` +
-      `<text x="${W - PAD.right + 32}" y="${PAD.top + i * 20 + 10}">${esc(s.name)}</text>`,
-  );
-  const refs = (o.references ?? []).map(
-    (r) =>
-      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(r.y).toFixed(1)}" y2="${y(r.y).toFixed(1)}" stroke="#555" stroke-dasharray="5,4"/>` +
-      `<text x="${W - PAD.right - 4}" y="${(y(r.y) - 4).toFixed(1)}" text-anchor="end" fill="#555">${esc(r.label)}</text>`,
-  );
-  const grid = yTicks.map(
-    (v) =>
-      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#eee"/>` +
-      `<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`,
-  );
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(o.title)}</text>`,
-    `<text transform="translate(16 ${(PAD.top + H - PAD.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
-    ...grid,
-    `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${H - PAD.bottom}" stroke="#333"/>`,
-    ...body,
-    ...refs,
-    ...legend,
-    '</svg>',
-    '',
-  ].join('\n');
-}
-
-/** Grouped bars: one group per category (`o.x`), one bar per series. */
-export function barChart(o: ChartOptions): string {
-  const values = o.series.flatMap((s) => s.values as number[]);
-  const { at: y, ticks } = axis(
-    [...values, ...(o.references ?? []).map((r) => r.y)],
-    H - PAD.bottom,
-    PAD.top,
-    o.logY ?? false,
-    true,
-  );
-  const groupW = (W - PAD.left - PAD.right) / o.x.length;
-  const barW = (groupW * 0.8) / o.series.length;
-  const base = o.logY ? H - PAD.bottom : y(0);
-  const body = o.x.flatMap((label, c) => {
-    const x0 = PAD.left + c * groupW + groupW * 0.1;
-    const bars = o.series.map((s, i) => {
-      const v = (s.values as number[])[c]!;
-      if (!Number.isFinite(v)) return '';
-      const top = y(v);
-      return `<rect x="${(x0 + i * barW).toFixed(1)}" y="${Math.min(top, base).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${Math.abs(base - top).toFixed(1)}" fill="${COLOURS[i % COLOURS.length]}"><title>${esc(`${s.name}, ${label}: ${v}`)}</title></rect>`;
-    });
-    const cx = PAD.left + (c + 0.5) * groupW;
-    return [
-      ...bars,
-      `<text transform="translate(${cx.toFixed(1)} ${H - PAD.bottom + 12}) rotate(20)" text-anchor="start">${esc(label)}</text>`,
-    ];
-  });
-  return frame(o, ticks, y, body);
-}
-
-/** Lines through [x, y] points, one per series; `o.x[0]` labels the x axis. */
-export function lineChart(o: ChartOptions): string {
-  const points = o.series.flatMap((s) => s.values as [number, number][]);
-  const { at: x, ticks: xTicks } = axis(
-    points.map((p) => p[0]),
-    PAD.left,
-    W - PAD.right,
-    o.logX ?? false,
-    false,
-  );
-  const { at: y, ticks } = axis(
-    [...points.map((p) => p[1]), ...(o.references ?? []).map((r) => r.y)],
-    H - PAD.bottom,
-    PAD.top,
-    o.logY ?? false,
-    false,
-  );
-  const body = [
-    ...xTicks.map(
-      (v) => `<text x="${x(v).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${fmt(v)}</text>`,
-    ),
-    `<text x="${(PAD.left + W - PAD.right) / 2}" y="${H - PAD.bottom + 40}" text-anchor="middle">${esc(o.x[0] ?? '')}</text>`,
-    ...o.series.map((s, i) => {
-      const colour = COLOURS[i % COLOURS.length];
-      const pts = (s.values as [number, number][]).map(([a, b]) => `${x(a).toFixed(1)},${y(b).toFixed(1)}`);
-      const dots = pts.map(
-        (p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${colour}"/>`,
-      );
-      return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.join(' ')}"/>${dots.join('')}`;
-    }),
+/** Grouped bars, one group per category, on a linear axis from zero. */
+export function barChartSvg(options: BarOptions): string {
+  const width = options.width ?? 880;
+  const height = options.height ?? 560;
+  const values = [...options.series.flatMap((s) => s.values), ...(options.yLines ?? []).map((l) => l.y)];
+  const [, hi] = dataRange([0, ...values.filter(Number.isFinite)], false);
+  const [plotLeft, plotRight, plotTop, plotBottom] = [
+    MARGIN.left,
+    width - MARGIN.right,
+    MARGIN.top,
+    height - MARGIN.bottom,
   ];
-  return frame(o, ticks, y, body);
+  const y = axis([0, hi], false, plotBottom, plotTop);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+    `<text transform="translate(18 ${(plotTop + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  ];
+  for (const t of y.ticks) {
+    const py = y.toPixel(t).toFixed(1);
+    out.push(
+      `<line x1="${plotLeft}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#eee"/>`,
+      `<text x="${plotLeft - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${tickLabel(t)}</text>`,
+    );
+  }
+  const groupWidth = (plotRight - plotLeft) / Math.max(1, options.categories.length);
+  const barWidth = (groupWidth * 0.8) / Math.max(1, options.series.length);
+  options.categories.forEach((category, c) => {
+    const left = plotLeft + c * groupWidth + groupWidth * 0.1;
+    options.series.forEach((s, i) => {
+      const value = s.values[c]!;
+      if (!Number.isFinite(value)) return;
+      const top = y.toPixel(value);
+      out.push(
+        `<rect x="${(left + i * barWidth).toFixed(1)}" y="${top.toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${(plotBottom - top).toFixed(1)}" fill="${COLOURS[i % COLOURS.length]}"><title>${escapeXml(`${s.name}, ${category}: ${value}`)}</title></rect>`,
+      );
+    });
+    const cx = (plotLeft + (c + 0.5) * groupWidth).toFixed(1);
+    out.push(
+      `<text transform="translate(${cx} ${plotBottom + 14}) rotate(15)" text-anchor="start">${escapeXml(category)}</text>`,
+    );
+  });
+  out.push(`<line x1="${plotLeft}" y1="${plotBottom}" x2="${plotRight}" y2="${plotBottom}" stroke="#333"/>`);
+  for (const line of options.yLines ?? []) {
+    const py = y.toPixel(line.y).toFixed(1);
+    out.push(
+      `<line x1="${plotLeft}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#888" stroke-dasharray="5 4"/>`,
+      `<text x="${plotRight - 4}" y="${Number(py) - 4}" text-anchor="end" fill="#666">${escapeXml(line.label)}</text>`,
+    );
+  }
+  options.series.forEach((s, i) => {
+    const ly = plotTop + 8 + i * 18;
+    out.push(
+      `<rect x="${plotRight + 12}" y="${ly - 6}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/>`,
+      `<text x="${plotRight + 30}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** Several charts (lineChartSvg's documents) one under another in one SVG document. */
+export function stackSvgs(charts: string[]): string {
+  let y = 0;
+  let width = 0;
+  const parts: string[] = [];
+  for (const chart of charts) {
+    const w = Number(/width="(\d+)"/.exec(chart)?.[1] ?? 0);
+    const h = Number(/height="(\d+)"/.exec(chart)?.[1] ?? 0);
+    parts.push(chart.trimEnd().replace('<svg ', `<svg x="0" y="${y}" `));
+    y += h;
+    width = Math.max(width, w);
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">\n${parts.join('\n')}\n</svg>\n`;
 }
