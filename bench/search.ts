@@ -42,7 +42,7 @@ import { cpuMeter, sampleLoad } from './support/machine.ts';
 import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
-import { lineChart } from './support/svg.ts';
+import { lineChartSvg } from './support/svg.ts';
 
 const { values } = parseArgs({
   options: {
@@ -369,16 +369,19 @@ Plot: [search.svg](search.svg), the latency CDF end to end and on the server.
       points.push([sorted.at(-1)!, 1]);
       return points;
     };
-    const svg = lineChart({
-      title: `Search latency CDF (${vectorsWanted.toLocaleString('en')} x ${encoder.dimension}-d, concurrency ${settings.concurrency}, load ${loadSummary.mean})`,
-      yLabel: 'share of requests',
-      x: ['ms'],
-      series: [
-        { name: 'end to end (client)', values: cdf(clientMs) },
-        { name: 'server (tookMs)', values: cdf(stages.tookMs) },
+    const svg = lineChartSvg(
+      [
+        { name: 'end to end (client)', points: cdf(clientMs) },
+        { name: 'server (tookMs)', points: cdf(stages.tookMs) },
       ],
-      references: [{ y: 0.99, label: 'p99' }],
-    });
+      {
+        title: `Search latency CDF (${vectorsWanted.toLocaleString('en')} x ${encoder.dimension}-d, concurrency ${settings.concurrency}, load ${loadSummary.mean})`,
+        xLabel: 'ms',
+        yLabel: 'share of requests',
+        xLog: true,
+        yLines: [{ y: 0.99, label: 'p99' }],
+      },
+    );
     await writeFile(path.join(RESULTS_DIR, 'search.svg'), svg);
     const written = await writeResults('search', json, md);
     console.error(md);
