@@ -226,6 +226,7 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
       shardCount: shards,
       source: mapSource,
       dataDir: undefined,
+      factory: faissFactory,
     });
     mapSeconds = (performance.now() - started) / 1000;
     // what createRouter makes for `partitioning: CLUSTERED`, with the shards in reach for failover

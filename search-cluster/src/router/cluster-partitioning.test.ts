@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clusteredUnitVectors, sequentialIds } from '../faiss/synthetic.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
+import { faissFactory } from '../shard/faiss-factory.ts';
 import type { Shard } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { dot } from '../vector-math.ts';
@@ -219,7 +220,12 @@ describe('cluster partitioning', () => {
     const map = await readFile(partitionMapPath(dataDir, M), 'utf8');
     await first.close();
     // while it was down: id 3 moved to another cluster's vector, id 4 was deleted
-    const placement = await openClusterPlacement({ ...config, shardCount: SHARDS, dataDir });
+    const placement = await openClusterPlacement({
+      ...config,
+      shardCount: SHARDS,
+      dataDir,
+      factory: faissFactory,
+    });
     const from = placement.shardOf(M, data, 3 * D);
     let j = 0;
     while (placement.shardOf(M, data, j * D) === from) j++;

@@ -6,6 +6,7 @@ import type { VectorSource } from '../rebuild/vector-source.ts';
 import { writeFileAtomic } from '../runtime/atomic-write.ts';
 import type { VectorPlacement } from '../shard/partition.ts';
 import type { ModelVersionSpec } from '../shard/shard.ts';
+import type { VectorIndexFactory } from '../shard/vector-index.ts';
 import {
   buildPartitionMap,
   type PartitionMap,
@@ -66,6 +67,8 @@ export async function openClusterPlacement(input: {
   shardCount: number;
   source: VectorSource | undefined;
   dataDir: string | undefined;
+  /** Runs k-means' assignments when a map is built. */
+  factory: VectorIndexFactory;
 }): Promise<ClusterPlacement> {
   const { partitioning, shardCount, source, dataDir } = input;
   const maps = new Map<string, PartitionMap>();
@@ -85,7 +88,7 @@ export async function openClusterPlacement(input: {
     const sample = source ? await sampleSource(source, name, dimension, partitioning) : new Float32Array(0);
     let map: PartitionMap;
     try {
-      map = buildPartitionMap(name, sample, dimension, shardCount, partitioning);
+      map = await buildPartitionMap(name, sample, dimension, shardCount, input.factory, partitioning);
     } catch (error) {
       throw new ClusterError(
         'NO_PARTITION_MAP',

@@ -145,6 +145,7 @@ export async function startInProcessShards(config: InProcessRouterConfig): Promi
         shardCount: count,
         source: config.source,
         dataDir: config.dataDir,
+        factory: config.factory ?? faissFactory,
       })
     : undefined;
   const tiers = inProcessTiers(config, count);

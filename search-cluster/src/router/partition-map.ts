@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { sphericalKMeans } from '../kmeans.ts';
+import type { VectorIndexFactory } from '../shard/vector-index.ts';
 import { dotAt } from '../vector-math.ts';
-import { nearest, sphericalKMeans } from './kmeans.ts';
 
 /**
  * A cluster partition map (issue 14, item 5): k-means centroids over a sample of one model
@@ -48,14 +49,15 @@ export interface PartitionMapOptions {
 
 export const clustersFor = (shardCount: number) => Math.min(64, Math.max(16, shardCount * 16));
 
-/** Builds the map from a sample of unit vectors (rows of `sample`). */
-export function buildPartitionMap(
+/** Builds the map from a sample of unit vectors (rows of `sample`); `factory` runs k-means' assignments. */
+export async function buildPartitionMap(
   modelVersion: string,
   sample: Float32Array,
   dimension: number,
   shardCount: number,
+  factory: VectorIndexFactory,
   options: PartitionMapOptions = {},
-): PartitionMap {
+): Promise<PartitionMap> {
   const n = sample.length / dimension;
   const clusters = Math.min(options.clusters ?? clustersFor(shardCount), Math.floor(n / 4));
   if (clusters < shardCount) {
@@ -63,7 +65,8 @@ export function buildPartitionMap(
       `A partition map over ${shardCount} shards needs a sample of at least ${shardCount * 4} vectors, got ${n}`,
     );
   }
-  const { centroids, assignment } = sphericalKMeans(sample, dimension, clusters, {
+  const { centroids, assignment } = await sphericalKMeans(sample, dimension, clusters, {
+    factory,
     seed: options.seed ?? 1,
     iterations: options.iterations ?? 20,
   });
@@ -155,8 +158,13 @@ function calibrateSlack(
 
 /** The shard that owns the vector at `offset` of `vectors` (default: the whole array is one vector). */
 export function shardOfVector(map: PartitionMap, vectors: Float32Array, offset = 0): number {
-  const clusters = map.shardOfCluster.length;
-  return map.shardOfCluster[nearest(map.centroids, clusters, vectors, offset, map.dimension)[0]]!;
+  let best = 0;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (let c = 0; c < map.shardOfCluster.length; c++) {
+    const score = dotAt(map.centroids, c * map.dimension, vectors, offset, map.dimension);
+    if (score > bestScore) [best, bestScore] = [c, score];
+  }
+  return map.shardOfCluster[best]!;
 }
 
 /**

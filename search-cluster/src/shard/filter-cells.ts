@@ -1,9 +1,8 @@
-import { dotAt, normalizeRows } from '../vector-math.ts';
+import { assignNearest, sphericalKMeans } from '../kmeans.ts';
+import { dotAt } from '../vector-math.ts';
 import type { RowStore } from './row-store.ts';
-import type { VectorIndex, VectorIndexFactory } from './vector-index.ts';
+import type { VectorIndexFactory } from './vector-index.ts';
 
-/** Rows read from the row store, and assigned to cells, per native call (bounded copies). */
-const CHUNK_ROWS = 16_384;
 /** Most cells a partition gets: the per-query cost of ordering them is cells x dimension. */
 const MAX_CELLS = 4096;
 /** k-means runs on a sample of this many rows per cell (FAISS warns below 39), then assigns all. */
@@ -46,16 +45,17 @@ export class FilterCells {
   ): Promise<FilterCells> {
     const cells = Math.max(1, Math.min(MAX_CELLS, Math.round(4 * Math.sqrt(rows))));
     const sample = await store.read(spread(rows, Math.min(rows, cells * SAMPLE_PER_CELL)));
-    const sampled = sample.length / dimension;
-    let centroids = normalizeRows(pickRows(sample, dimension, spread(sampled, cells)), dimension);
-    for (let i = 0; i < KMEANS_ITERATIONS; i++) {
-      signal?.throwIfAborted();
-      const assigned = await assign(factory, centroids, dimension, sampled, async (start, end) =>
-        sample.subarray(start * dimension, end * dimension),
-      );
-      centroids = means(sample, dimension, assigned, centroids);
-    }
-    const cellOfRow = await assign(factory, centroids, dimension, rows, (start, end) => {
+    const { centroids } = await sphericalKMeans(
+      sample,
+      dimension,
+      Math.min(cells, sample.length / dimension),
+      {
+        factory,
+        iterations: KMEANS_ITERATIONS,
+        signal,
+      },
+    );
+    const { cluster: cellOfRow } = await assignNearest(factory, centroids, dimension, rows, (start, end) => {
       signal?.throwIfAborted();
       return store.read(Int32Array.from({ length: end - start }, (_, i) => start + i));
     });
@@ -130,63 +130,4 @@ export interface GroupedRows {
 /** `count` distinct row numbers below `rows`, spread evenly. */
 function spread(rows: number, count: number): Int32Array {
   return Int32Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * rows) / count));
-}
-
-function pickRows(vectors: Float32Array, dimension: number, rows: Int32Array): Float32Array {
-  const out = new Float32Array(rows.length * dimension);
-  rows.forEach((row, i) => {
-    out.set(vectors.subarray(row * dimension, (row + 1) * dimension), i * dimension);
-  });
-  return out;
-}
-
-/** Nearest centroid of each of `rows` rows (read in chunks), by an exact FAISS index over the centroids. */
-async function assign(
-  factory: VectorIndexFactory,
-  centroids: Float32Array,
-  dimension: number,
-  rows: number,
-  read: (start: number, end: number) => Promise<Float32Array>,
-): Promise<Int32Array> {
-  const index: VectorIndex = factory.create(dimension, 'Flat');
-  try {
-    const cells = centroids.length / dimension;
-    await index.add(
-      centroids,
-      BigInt64Array.from({ length: cells }, (_, c) => BigInt(c)),
-    );
-    const cellOfRow = new Int32Array(rows);
-    for (let start = 0; start < rows; start += CHUNK_ROWS) {
-      const end = Math.min(rows, start + CHUNK_ROWS);
-      const { ids } = await index.search(await read(start, end), 1);
-      for (let i = start; i < end; i++) cellOfRow[i] = Number(ids[i - start]!);
-    }
-    return cellOfRow;
-  } finally {
-    index.close();
-  }
-}
-
-/** The normalised mean of each cell's vectors; an empty cell keeps its centroid. */
-function means(
-  vectors: Float32Array,
-  dimension: number,
-  cellOf: Int32Array,
-  previous: Float32Array,
-): Float32Array {
-  const sums = new Float64Array(previous.length);
-  for (let i = 0; i < cellOf.length; i++) {
-    const c = cellOf[i]!;
-    for (let j = 0; j < dimension; j++) sums[c * dimension + j]! += vectors[i * dimension + j]!;
-  }
-  const out = new Float32Array(previous.length);
-  for (let c = 0; c < out.length / dimension; c++) {
-    let norm = 0;
-    for (let j = 0; j < dimension; j++) norm += sums[c * dimension + j]! ** 2;
-    for (let j = 0; j < dimension; j++) {
-      out[c * dimension + j] =
-        norm > 0 ? sums[c * dimension + j]! / Math.sqrt(norm) : previous[c * dimension + j]!;
-    }
-  }
-  return out;
 }
