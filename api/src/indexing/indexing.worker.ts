@@ -139,16 +139,46 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     return out;
   }
 
+  /**
+   * The work of one image that reads no state another job could change, started for the whole
+   * batch at once so that decoding, nsfwjs and the batch's CLIP encode overlap (the safety
+   * scorer batches the concurrent calls and starts nsfwjs before the embedding is there): its
+   * pHash and its safety score. The decisions that read the database (blocklist, twin) stay in
+   * indexOne, one job at a time, right before the record is written, as before.
+   */
+  function prepare(image: ImageToIndex, bytes: Buffer, encoded: Promise<Float32Array | Error | undefined>) {
+    // the upload hashed these same bytes with the same function; a null there (a flat image, or
+    // a row written without one) is computed again here
+    const phash: Promise<bigint | null> =
+      image.phash !== null
+        ? Promise.resolve(BigInt.asUintN(64, BigInt(image.phash)))
+        : perceptualHash(bytes).then(
+            (p) => p.hash,
+            () => null,
+          );
+    const safety = deps.safety.score(
+      bytes,
+      encoded.then((vector) => {
+        if (vector instanceof Float32Array) return vector;
+        throw vector ?? new Error('encoder returned no vector');
+      }),
+    );
+    // settled later by indexOne, or never when the encode failed: not an unhandled rejection
+    safety.catch(() => {});
+    return { phash, safety };
+  }
+
   async function indexOne(
     job: ClaimedJob,
     image: ImageToIndex,
     bytes: Buffer,
     vector: Float32Array,
+    prepared: ReturnType<typeof prepare>,
   ): Promise<JobOutcome> {
     const modelVersion = targetsOf()[0]!.modelVersion;
     // blocked content never reaches the index: a copy promoted after its original was deleted,
     // or an upload that was queued before the flag
-    const phash = (await perceptualHash(bytes).catch(() => ({ hash: null }))).hash;
+    const phash = await prepared.phash;
     const blocked = await deps.blockedContent.match(image.sha256, phash);
     if (blocked) {
       await transaction(async (tx) => {
@@ -166,7 +196,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
       });
       return 'duplicate';
     }
-    const safety = await deps.safety.score(bytes, vector);
+    const safety = await prepared.safety;
     if (safety.score < threshold) {
       await transaction(async (tx) => {
         await tx.images.markRejected(image.id, safety.score, safety);
@@ -259,16 +289,24 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         }
       }
 
-      const vectors = await encodeBatch(
+      const encoding = encodeBatch(
         embedder,
         toEncode.map((e) => e.bytes),
       );
+      const prepared = toEncode.map(({ image, bytes }, i) =>
+        prepare(
+          image,
+          bytes,
+          encoding.then((v) => v[i]),
+        ),
+      );
+      const vectors = await encoding;
       for (const [i, { job, image, bytes }] of toEncode.entries()) {
         const vector = vectors[i];
         try {
           if (!vector) throw new Error('encoder returned no vector');
           if (vector instanceof Error) throw vector;
-          outcomes.set(job.id, await indexOne(job, image, bytes, vector));
+          outcomes.set(job.id, await indexOne(job, image, bytes, vector, prepared[i]!));
         } catch (error) {
           outcomes.set(job.id, await fail(job, error));
         }
