@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
+import { mapConcurrent } from '../cli/commands/image-files.ts';
 import type { InTransaction } from '../db/unit-of-work.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
 import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
@@ -54,6 +55,13 @@ export interface WorkerDeps {
   /** Each job's outcome as it settles (the jobs metric). */
   onSettled?: (outcome: JobOutcome) => void;
 }
+
+/**
+ * Jobs of a batch that settle at once (database round trips in flight): enough to hide the
+ * latency of the record's transaction behind the others', few enough to leave most of a
+ * 10-connection pool to the API.
+ */
+const SETTLING_LANES = 4;
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
 
@@ -301,16 +309,26 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         ),
       );
       const vectors = await encoding;
-      for (const [i, { job, image, bytes }] of toEncode.entries()) {
-        const vector = vectors[i];
-        try {
-          if (!vector) throw new Error('encoder returned no vector');
-          if (vector instanceof Error) throw vector;
-          outcomes.set(job.id, await indexOne(job, image, bytes, vector, prepared[i]!));
-        } catch (error) {
-          outcomes.set(job.id, await fail(job, error));
+      // images with the same bytes settle one after another in batch order, so the second finds
+      // the first as its indexed twin; different images settle side by side, each job in its own
+      // transaction, so the batch waits for a few database round trips at a time, not one
+      const chains = new Map<string, number[]>();
+      toEncode.forEach(({ image }, i) => {
+        chains.set(image.sha256, [...(chains.get(image.sha256) ?? []), i]);
+      });
+      await mapConcurrent([...chains.values()], SETTLING_LANES, async (chain) => {
+        for (const i of chain) {
+          const { job, image, bytes } = toEncode[i]!;
+          const vector = vectors[i];
+          try {
+            if (!vector) throw new Error('encoder returned no vector');
+            if (vector instanceof Error) throw vector;
+            outcomes.set(job.id, await indexOne(job, image, bytes, vector, prepared[i]!));
+          } catch (error) {
+            outcomes.set(job.id, await fail(job, error));
+          }
         }
-      }
+      });
       const result = claimed.map((job) => outcomes.get(job.id) ?? 'retry');
       for (const outcome of result) {
         counts[outcome] += 1;
