@@ -45,6 +45,8 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     ).rows[0]!;
   const count = async (sql: string, params: unknown[]) =>
     (await backend.db.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const embeddingsOf = (ids: string[]) =>
+    count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [ids]);
 
   it('a job run twice leaves one embedding, one set of tags and one vector', async () => {
     const worker = await t.services.createWorker();
@@ -87,11 +89,7 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     const rows = [await row(first), await row(second)];
     expect(rows.map((r) => r.status)).toEqual(['INDEXED', 'INDEXED']);
     expect(rows[1]!.duplicate_of).toBe(first);
-    expect(
-      await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [
-        [first, second],
-      ]),
-    ).toBe(1);
+    expect(await embeddingsOf([first, second])).toBe(1);
   });
 
   it('rejects content flagged after it was queued: the bytes, and a re-encoded copy by its pHash', async () => {
@@ -112,11 +110,7 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     });
     expect(await worker.runBatch()).toEqual(['rejected', 'rejected']);
     expect([(await row(originalId)).status, (await row(copyId)).status]).toEqual(['REJECTED', 'REJECTED']);
-    expect(
-      await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [
-        [originalId, copyId],
-      ]),
-    ).toBe(0);
+    expect(await embeddingsOf([originalId, copyId])).toBe(0);
   });
 
   it('gates each image of a batch on its own safety score: the unsafe one alone is rejected', async () => {
