@@ -1,15 +1,17 @@
 /**
- * ANN benchmark (issue 5): our FAISS addon (Flat, HNSW, IVF-PQ with exact re-scoring) against
- * hnswlib-node and usearch with matching parameters, on seeded synthetic clustered unit vectors,
- * for image-like queries and for shifted "text" queries, with one and with two search threads.
+ * ANN benchmark (issues 5 and 14): our FAISS addon (Flat; HNSW; and compressed indexes with an
+ * exact re-score from memory-mapped full vectors: IVF-PQ, IVF-PQ fast scan, HNSW over 8-bit scalar
+ * quantised vectors) against hnswlib-node and usearch with matching parameters, on seeded synthetic
+ * clustered unit vectors, for image-like queries and for shifted "text" queries, with one and with
+ * two search threads.
  *
  *   npm run bench:ann -- --n 200000 --queries 1000
  *
- * Writes bench/results/ann.md and bench/results/ann.json (with the command line).
+ * Writes bench/results/ann.md, ann.json (with the command line) and ann.svg (recall against QPS).
  */
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -17,7 +19,13 @@ import hnswlib from 'hnswlib-node';
 import { MetricKind, ScalarKind, Index as UsearchIndex } from 'usearch';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { annData, recallAtK, sequentialIds } from '../search-cluster/src/faiss/synthetic.ts';
-import { searchRescored, VectorFile, writeVectorFile } from '../search-cluster/src/faiss/vector-file.ts';
+import {
+  type RescoredSearchOptions,
+  searchRescored,
+  VectorFile,
+  writeVectorFile,
+} from '../search-cluster/src/faiss/vector-file.ts';
+import { type Build, type QuerySet, type Row, writeAnnReport } from './ann-report.ts';
 import { numberList, syntheticDataFlags, syntheticDataSettings } from './support/flags.ts';
 import { log } from './support/machine.ts';
 import { percentile } from './support/stats.ts';
@@ -35,6 +43,15 @@ const { values: flags } = parseArgs({
     pq: { type: 'string', default: '64' },
     nprobe: { type: 'string', default: '8,16,32,64,128,256,512' },
     candidates: { type: 'string', default: '100' },
+    /** IVF-PQ fast scan: one index per entry, 4-bit codes of this many sub-quantisers (default dim/8,dim/4: 32 and 64 bytes at 512-d). */
+    'fs-pq': { type: 'string' },
+    /** IVF-PQ fast scan: inverted lists (default nlist). */
+    'fs-nlist': { type: 'string' },
+    'fs-nprobe': { type: 'string', default: '16,32,64,128,256' },
+    /** HNSW over SQ8 codes: efSearch sweep; the whole candidate queue (efSearch ids) is re-scored. */
+    'sq8-ef': { type: 'string', default: '16,24,32,48,64,96,128' },
+    /** Which of our index families to build besides Flat: hnsw, ivfpq, fastscan, sq8. */
+    families: { type: 'string', default: 'hnsw,ivfpq,fastscan,sq8' },
     'flat-queries': { type: 'string', default: '200' },
     repeats: { type: 'string', default: '3' },
     'skip-peers': { type: 'boolean', default: false },
@@ -51,38 +68,20 @@ const EF_CONSTRUCTION = int('ef-construction');
 const NLIST = flags.nlist ? int('nlist') : 2 ** Math.round(Math.log2(2 * Math.sqrt(N)));
 const CLUSTERS = clusters ?? Math.max(10 * NLIST, Math.round(N / 20));
 const PQ = int('pq');
+const FS_PQ = flags['fs-pq']
+  ? list('fs-pq')
+  : [Math.max(1, Math.floor(DIM / 8)), Math.max(1, Math.floor(DIM / 4))];
+const FS_NLIST = flags['fs-nlist'] ? int('fs-nlist') : NLIST;
+const FAMILIES = new Set(String(flags.families).split(','));
+for (const family of FAMILIES) {
+  if (!['hnsw', 'ivfpq', 'fastscan', 'sq8'].includes(family))
+    throw new Error(`Unknown family ${family} (hnsw, ivfpq, fastscan, sq8)`);
+}
 const CANDIDATES = int('candidates');
 const THREADS = list('threads');
 const FLAT_QUERIES = Math.min(NQ, int('flat-queries'));
-const TRAIN_SAMPLE = Math.min(N, 64 * NLIST);
 /** Each sweep point runs this many times and keeps the fastest: other work on a shared machine only slows runs down. */
 const REPEATS = int('repeats');
-
-type QuerySet = 'image' | 'text';
-
-interface Row {
-  library: string;
-  index: string;
-  params: string;
-  queries: QuerySet;
-  threads: number;
-  recall: number;
-  qps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** 1-minute load average when the row finished: other work on the machine skews the numbers. */
-  load1: number;
-}
-
-interface Build {
-  library: string;
-  index: string;
-  buildSeconds: number;
-  buildThreads: number;
-  /** Resident bytes per vector of the index (FAISS's estimate; peers: their saved file, vectors included). */
-  bytesPerVector: number;
-  note?: string;
-}
 
 const rows: Row[] = [];
 const builds: Build[] = [];
@@ -302,39 +301,81 @@ try {
   flat.close();
 
   const efs = list('ef');
-
-  // ---------------------------------------------------------------- builds
-  setFaissThreads(2);
-  started = performance.now();
-  const hnsw = FaissIndex.create(DIM, `HNSW${M}`, { efConstruction: EF_CONSTRUCTION });
-  await hnsw.add(base, ids);
-  builds.push({
-    library: 'pixelfind-faiss',
-    index: `HNSW${M}`,
-    buildSeconds: (performance.now() - started) / 1000,
-    buildThreads: 2,
-    bytesPerVector: hnsw.memoryBytes / N,
-  });
-  log(`FAISS HNSW${M} built`);
-
-  setFaissThreads(2);
-  started = performance.now();
-  const factory = `IVF${NLIST},PQ${PQ}`;
-  const ivfpq = FaissIndex.create(DIM, factory);
-  await ivfpq.train(base.subarray(0, TRAIN_SAMPLE * DIM));
-  await ivfpq.add(base, ids);
   const vectorPath = join(workDir, 'vectors.bin');
   await writeVectorFile(vectorPath, DIM, base, ids);
-  builds.push({
-    library: 'pixelfind-faiss',
-    index: `${factory} + re-score`,
-    buildSeconds: (performance.now() - started) / 1000,
-    buildThreads: 2,
-    bytesPerVector: ivfpq.memoryBytes / N,
-    note: `trained on ${TRAIN_SAMPLE} vectors; full vectors (${DIM * 4 + 8} B/vector) in a memory-mapped file on disk`,
-  });
-  log(`FAISS ${factory} built`);
   const vectorFile = VectorFile.open(vectorPath);
+  const vectorNote = `full vectors (${DIM * 4 + 8} B/vector) in a memory-mapped file on disk`;
+
+  // ---------------------------------------------------------------- builds
+  /** Builds one of our indexes with 2 threads (training on the first `trainSample` rows when it needs it). */
+  const buildFaiss = async (factory: string, name: string, note?: string): Promise<FaissIndex> => {
+    setFaissThreads(2);
+    const started = performance.now();
+    const index = FaissIndex.create(DIM, factory, { efConstruction: EF_CONSTRUCTION });
+    // IVF: 64 points per list; other trained codes (SQ8's ranges): 65536 rows
+    const nlist = Number(/IVF(\d+)/.exec(factory)?.[1] ?? 1024);
+    const trainSample = index.isTrained ? 0 : Math.min(N, 64 * nlist);
+    if (trainSample > 0) await index.train(base.subarray(0, trainSample * DIM));
+    await index.add(base, ids);
+    builds.push({
+      library: 'pixelfind-faiss',
+      index: name,
+      buildSeconds: (performance.now() - started) / 1000,
+      buildThreads: 2,
+      bytesPerVector: index.memoryBytes / N,
+      note: [trainSample > 0 ? `trained on ${trainSample} vectors` : '', note].filter(Boolean).join('; '),
+    });
+    log(`FAISS ${name} built`);
+    return index;
+  };
+  const hnsw = FAMILIES.has('hnsw') ? await buildFaiss(`HNSW${M}`, `HNSW${M}`) : undefined;
+
+  /** A compressed index searched for a short list that the full vectors re-score. */
+  interface RescoredFamily {
+    index: FaissIndex;
+    name: string;
+    sweep: Array<{ params: string; options: RescoredSearchOptions }>;
+  }
+  const rescored: RescoredFamily[] = [];
+  const ivfSweep = (nlist: number, nprobes: number[]) =>
+    nprobes.map((nprobe) => ({
+      params: `nprobe=${nprobe}${nprobe >= nlist ? ' (all lists)' : ''} candidates=${CANDIDATES}`,
+      options: { nprobe, candidates: CANDIDATES },
+    }));
+  if (FAMILIES.has('ivfpq')) {
+    const factory = `IVF${NLIST},PQ${PQ}`;
+    const name = `${factory} + re-score`;
+    rescored.push({
+      index: await buildFaiss(factory, name, vectorNote),
+      name,
+      sweep: ivfSweep(NLIST, list('nprobe')),
+    });
+  }
+  for (const pq of FAMILIES.has('fastscan') ? FS_PQ : []) {
+    const factory = `IVF${FS_NLIST},PQ${pq}x4fs`;
+    const name = `${factory} + re-score`;
+    const index = await buildFaiss(
+      factory,
+      name,
+      `4-bit PQ codes in blocks of 32 (fast scan); ${vectorNote}`,
+    );
+    rescored.push({ index, name, sweep: ivfSweep(FS_NLIST, list('fs-nprobe')) });
+  }
+  if (FAMILIES.has('sq8')) {
+    const factory = `HNSW${M},SQ8`;
+    const name = `${factory} + re-score`;
+    const index = await buildFaiss(
+      factory,
+      name,
+      `8-bit scalar-quantised vectors in the graph; ${vectorNote}`,
+    );
+    // the search returns its whole candidate queue (efSearch ids) and the full vectors re-score it
+    const sweep = list('sq8-ef').map((efSearch) => ({
+      params: `efSearch=${efSearch} candidates=${Math.max(K, efSearch)}`,
+      options: { efSearch: Math.max(K, efSearch), candidates: Math.max(K, efSearch) },
+    }));
+    rescored.push({ index, name, sweep });
+  }
 
   type Peer = { library: string; kind: 'hnswlib' | 'usearch'; path: string; index: string };
   const peers: Peer[] = [];
@@ -397,56 +438,48 @@ try {
     const pools = await Promise.all(peers.map((peer) => PeerPool.start(peer.kind, peer.path, threads)));
     try {
       for (const set of ['image', 'text'] as const) {
-        for (const efSearch of efs) {
-          const search: Search = (q) => hnsw.search(q, K, { efSearch });
-          await faissTrial(search, querySets[set], 20, 1);
+        for (const efSearch of pools.length > 0 || hnsw ? efs : []) {
+          const search: Search | undefined = hnsw && ((q) => hnsw.search(q, K, { efSearch }));
+          if (search) await faissTrial(search, querySets[set], 20, 1);
           for (const pool of pools) await pool.trial(efSearch, set, 20);
-          const best: Array<Trial | undefined> = [undefined, ...pools.map(() => undefined)];
+          const names = [
+            ...(hnsw
+              ? [{ library: 'pixelfind-faiss', index: `HNSW${M}`, params: `efSearch=${efSearch}` }]
+              : []),
+            ...peers.map((peer) => ({ library: peer.library, index: peer.index, params: `ef=${efSearch}` })),
+          ];
+          const best: Array<Trial | undefined> = names.map(() => undefined);
           for (let trial = 0; trial < REPEATS; trial++) {
-            const results = [await faissTrial(search, querySets[set], NQ, threads)];
+            const results = search ? [await faissTrial(search, querySets[set], NQ, threads)] : [];
             for (const pool of pools) results.push(await pool.trial(efSearch, set));
             results.forEach((result, i) => {
               if (!best[i] || result.wallMs < best[i]!.wallMs) best[i] = result;
             });
           }
-          const names = [
-            { library: 'pixelfind-faiss', index: `HNSW${M}`, params: `efSearch=${efSearch}` },
-            ...peers.map((peer) => ({ library: peer.library, index: peer.index, params: `ef=${efSearch}` })),
-          ];
           names.forEach((name, i) => {
-            const result = best[i]!;
-            record({ ...name, queries: set, threads }, truth[set], result, NQ);
+            record({ ...name, queries: set, threads }, truth[set], best[i]!, NQ);
           });
         }
-        for (const nprobe of list('nprobe')) {
-          const timed = await timeFaiss(
-            (q) => searchRescored(ivfpq, vectorFile, q, K, { nprobe, candidates: CANDIDATES }),
-            querySets[set],
-            NQ,
-            threads,
-          );
-          record(
-            {
-              library: 'pixelfind-faiss',
-              index: `${factory} + re-score`,
-              params: `nprobe=${nprobe}${nprobe >= NLIST ? ' (all lists)' : ''} candidates=${CANDIDATES}`,
-              queries: set,
+        for (const family of rescored) {
+          for (const point of family.sweep) {
+            const timed = await timeFaiss(
+              (q) => searchRescored(family.index, vectorFile, q, K, point.options),
+              querySets[set],
+              NQ,
               threads,
-            },
-            truth[set],
-            timed,
-            NQ,
-          );
+            );
+            const row = { library: 'pixelfind-faiss', index: family.name, params: point.params };
+            record({ ...row, queries: set, threads }, truth[set], timed, NQ);
+          }
         }
       }
     } finally {
       await Promise.all(pools.map((pool) => pool.close()));
     }
   }
-  hnsw.close();
-  const ivfpqBytes = ivfpq.memoryBytes;
+  hnsw?.close();
   vectorFile.close();
-  ivfpq.close();
+  for (const family of rescored) family.index.close();
 
   rows.sort(
     (a, b) =>
@@ -455,121 +488,34 @@ try {
       a.queries.localeCompare(b.queries) ||
       a.threads - b.threads,
   );
-  await report(flatBytes, ivfpqBytes);
-} finally {
-  await rm(workDir, { recursive: true, force: true });
-}
-
-// ---------------------------------------------------------------- report
-
-async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
-  const ours = (row: Row) => row.library === 'pixelfind-faiss';
-  const best = (filter: (row: Row) => boolean) =>
-    rows.filter((row) => filter(row) && row.recall >= 0.95).sort((a, b) => b.qps - a.qps)[0];
-  /** QPS where a sweep crosses recall 0.95, interpolated linearly between the two points around it. */
-  const qpsAt95 = (filter: (row: Row) => boolean): number | undefined => {
-    const curve = rows.filter(filter).sort((a, b) => a.recall - b.recall);
-    const above = curve.findIndex((row) => row.recall >= 0.95);
-    if (above < 0) return undefined;
-    const hi = curve[above]!;
-    const lo = curve[above - 1];
-    if (!lo || hi.recall === lo.recall) return hi.qps;
-    return lo.qps + ((0.95 - lo.recall) / (hi.recall - lo.recall)) * (hi.qps - lo.qps);
-  };
-  const targets: Array<{ target: string; met: boolean | null; detail: string }> = [];
-  for (const threads of THREADS) {
-    for (const set of ['image', 'text'] as const) {
-      const mine = best((row) => ours(row) && row.threads === threads && row.queries === set);
-      for (const peer of ['hnswlib-node', 'usearch']) {
-        const theirs = best((row) => row.library === peer && row.threads === threads && row.queries === set);
-        if (!theirs && flags['skip-peers']) continue;
-        const sameIndex = (library: string) => (row: Row) =>
-          row.library === library &&
-          row.threads === threads &&
-          row.queries === set &&
-          row.index.includes('HNSW');
-        const oursAt95 = qpsAt95(sameIndex('pixelfind-faiss'));
-        const theirsAt95 = qpsAt95(sameIndex(peer));
-        const interpolated =
-          oursAt95 !== undefined && theirsAt95 !== undefined
-            ? `; HNSW QPS at recall 0.95 (interpolated): ours ${oursAt95.toFixed(0)} vs ${theirsAt95.toFixed(0)}`
-            : '';
-        targets.push({
-          target: `best QPS at recall@10 >= 0.95 vs ${peer} (${set} queries, ${threads} thread${threads > 1 ? 's' : ''})`,
-          met: mine !== undefined && (theirs === undefined || mine.qps >= theirs.qps),
-          detail:
-            `ours ${mine ? `${mine.qps.toFixed(0)} (${mine.index} ${mine.params}, recall ${mine.recall.toFixed(3)})` : 'none'}` +
-            ` vs ${theirs ? `${theirs.qps.toFixed(0)} (${theirs.params}, recall ${theirs.recall.toFixed(3)})` : 'none reached 0.95'}` +
-            interpolated,
-        });
-      }
-    }
-  }
-  const compressed = rows.filter((row) => ours(row) && row.index.startsWith('IVF'));
-  const compressedAt95 = compressed.filter((row) => row.queries === 'image' && row.recall >= 0.95);
-  targets.push({
-    target: 'main tier (IVF-PQ) resident memory <= 1/8 of Flat at recall@10 >= 0.95',
-    met: compressedAt95.length > 0 && ivfpqBytes * 8 <= flatBytes,
-    detail:
-      `IVF-PQ ${(ivfpqBytes / N).toFixed(1)} B/vector vs Flat ${(flatBytes / N).toFixed(1)} B/vector ` +
-      `(ratio 1/${(flatBytes / ivfpqBytes).toFixed(1)}); recall >= 0.95 reached: ${compressedAt95.length > 0 ? 'yes' : 'no'}; ` +
-      'full vectors for re-scoring live in a memory-mapped file (page cache, not process memory)',
-  });
-  const text = compressed.filter((row) => row.queries === 'text').sort((a, b) => b.recall - a.recall)[0];
-  targets.push({
-    target: 'text queries: compressed tier loses <= 0.02 recall@10 against Flat',
-    met: text ? 1 - text.recall <= 0.02 : false,
-    detail: text
-      ? `best IVF-PQ + re-score text recall ${text.recall.toFixed(3)} (${text.params}, ${text.threads} thread(s)); Flat is 1.000`
-      : 'not measured',
-  });
-  targets.push({
-    target: 'router fan-out over 4 in-process shards costs < 15% over one shard',
-    met: null,
-    detail: 'not measured by this benchmark (router/shard work, search-cluster/src/router)',
-  });
-
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    faissBuild: faissBuild().label,
-    node: process.version,
-  };
-  const parameters = {
-    repeats: REPEATS,
-    n: N,
-    queries: NQ,
-    dimension: DIM,
-    k: K,
-    seed: SEED,
-    clusters: CLUSTERS,
-    spread: Number(flags.spread),
-    textShift: Number(flags['text-shift']),
-    M,
-    efConstruction: EF_CONSTRUCTION,
-    nlist: NLIST,
-    pq: PQ,
-    trainSample: TRAIN_SAMPLE,
-    candidates: CANDIDATES,
-    flatQueries: FLAT_QUERIES,
-  };
-  const outDir = String(flags.out);
-  await mkdir(outDir, { recursive: true });
-  await writeFile(
-    join(outDir, 'ann.json'),
-    `${JSON.stringify({ command, date: new Date().toISOString(), machine, parameters, builds, rows, targets }, null, 2)}\n`,
-  );
-
-  const fmt = (value: number, digits: number) => value.toFixed(digits);
-  const lines = [
-    '# ANN benchmark',
-    '',
-    `Command: \`${command}\``,
-    '',
-    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; FAISS ${machine.faissBuild}. ` +
-      `Date: ${new Date().toISOString().slice(0, 10)}.`,
-    '',
-    `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres (noise norm ${flags.spread} ` +
+  await writeAnnReport({
+    command,
+    outDir: String(flags.out),
+    threads: THREADS,
+    skipPeers: Boolean(flags['skip-peers']),
+    hnswIndex: `HNSW${M}`,
+    parameters: {
+      repeats: REPEATS,
+      n: N,
+      queries: NQ,
+      dimension: DIM,
+      k: K,
+      seed: SEED,
+      clusters: CLUSTERS,
+      spread: Number(flags.spread),
+      textShift: Number(flags['text-shift']),
+      M,
+      efConstruction: EF_CONSTRUCTION,
+      nlist: NLIST,
+      pq: PQ,
+      fastScanNlist: FS_NLIST,
+      fastScanPq: FS_PQ.join(','),
+      candidates: CANDIDATES,
+      flatQueries: FLAT_QUERIES,
+      flatBytesPerVector: flatBytes / N,
+    },
+    method:
+      `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres (noise norm ${flags.spread} ` +
       `relative to the centre, ${(N / CLUSTERS).toFixed(0)} vectors per cluster, ${(CLUSTERS / NLIST).toFixed(0)}x more ` +
       `clusters than IVF lists); ${NQ} image queries from the same centres; ${NQ} text queries from the same centres ` +
       `shifted by a common offset of norm ${flags['text-shift']}. Ground truth by exact inner-product search; ` +
@@ -578,41 +524,13 @@ async function report(flatBytes: number, ivfpqBytes: number): Promise<void> {
       'thread is a worker thread with its own copy or memory map of the saved index). Latencies include the async ' +
       `round trip for FAISS and exclude number[] conversion for hnswlib-node. Flat is timed on ${FLAT_QUERIES} queries. ` +
       `HNSW: M/connectivity ${M} and efConstruction/expansion_add ${EF_CONSTRUCTION} for all three libraries. ` +
+      '"+ re-score": the index gives a short list (IVF: `candidates` ids; HNSW over SQ8: its whole efSearch queue) ' +
+      'that exact inner products with the full vectors, memory-mapped from a file, re-rank (two native calls per ' +
+      'query, both timed). ' +
       `Each sweep point runs ${REPEATS} times after a short warm-up; the fastest run is reported.`,
-    '',
-    'The load column is the 1-minute load average when a row finished: this 2-core machine may be shared with ' +
-      'other work, which lowers QPS and inflates p99 for whichever library runs at that moment.',
-    '',
-    '## Targets',
-    '',
-    '| target | met | detail |',
-    '| --- | --- | --- |',
-    ...targets.map(
-      (t) => `| ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} | ${t.detail} |`,
-    ),
-    '',
-    '## Builds',
-    '',
-    '| library | index | build s | build threads | bytes/vector | note |',
-    '| --- | --- | ---: | ---: | ---: | --- |',
-    ...builds.map(
-      (b) =>
-        `| ${b.library} | ${b.index} | ${fmt(b.buildSeconds, 1)} | ${b.buildThreads} | ${fmt(b.bytesPerVector, 1)} | ${b.note ?? ''} |`,
-    ),
-    '',
-    '## Searches',
-    '',
-    '| library | index | params | queries | threads | recall@10 | QPS | p50 ms | p99 ms | load |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map(
-      (r) =>
-        `| ${r.library} | ${r.index} | ${r.params} | ${r.queries} | ${r.threads} | ${fmt(r.recall, 3)} | ` +
-        `${fmt(r.qps, 0)} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${fmt(r.load1, 1)} |`,
-    ),
-    '',
-  ];
-  await writeFile(join(outDir, 'ann.md'), lines.join('\n'));
-  log(`wrote ${join(outDir, 'ann.md')} and ann.json`);
-  for (const t of targets)
-    log(`${t.met === null ? 'n/a' : t.met ? 'MET' : 'NOT MET'}: ${t.target}: ${t.detail}`);
+    rows,
+    builds,
+  });
+} finally {
+  await rm(workDir, { recursive: true, force: true });
 }

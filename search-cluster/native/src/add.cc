@@ -15,7 +15,7 @@ class AddWorker : public PromiseWorker {
     auto n = static_cast<faiss::Index::idx_t>(ids_.size());
     if (vectors_.size() != ids_.size() * index->d) throw std::invalid_argument("vectors and ids differ in count");
     // An IVF index with an HNSW quantizer assigns with the index's own efSearch.
-    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
+    DefaultParameters defaults(*handle_);
     index->add_with_ids(n, vectors_.data(), ids_.data());
   }
 

@@ -3,7 +3,10 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFastScan.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexIVFPQFastScan.h>
+#include <faiss/invlists/BlockInvertedLists.h>
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/VectorTransform.h>
@@ -37,29 +40,36 @@ static faiss::IndexHNSW* FindHnsw(faiss::Index* index) {
   return dynamic_cast<faiss::IndexHNSW*>(index);
 }
 
-EfSearchLease::EfSearchLease(EfSearchGate& gate, int efSearch) : gate_(gate.hnsw ? &gate : nullptr) {
+ParameterLease::ParameterLease(ParameterGate& gate, int value) : gate_(gate.apply ? &gate : nullptr) {
   if (!gate_) return;
   std::unique_lock<std::mutex> lock(gate_->mutex);
-  gate_->idle.wait(lock, [&] { return gate_->active == 0 || gate_->current == efSearch; });
-  if (gate_->current != efSearch) {
-    gate_->hnsw->hnsw.efSearch = efSearch;
-    gate_->current = efSearch;
+  gate_->idle.wait(lock, [&] { return gate_->active == 0 || gate_->current == value; });
+  if (gate_->current != value) {
+    gate_->apply(value);
+    gate_->current = value;
   }
   gate_->active++;
 }
 
-EfSearchLease::~EfSearchLease() {
+ParameterLease::~ParameterLease() {
   if (!gate_) return;
   std::lock_guard<std::mutex> lock(gate_->mutex);
   if (--gate_->active == 0) gate_->idle.notify_all();
 }
 
+faiss::IndexIVFFastScan* FindFastScan(faiss::Index* index) {
+  if (auto pre = dynamic_cast<faiss::IndexPreTransform*>(index)) return FindFastScan(pre->index);
+  return dynamic_cast<faiss::IndexIVFFastScan*>(index);
+}
+
 IndexRef WrapIndex(faiss::Index* index) {
   auto handle = std::make_shared<IndexHandle>();
   if (auto hnsw = FindHnsw(index)) {
-    handle->efGate.hnsw = hnsw;
-    handle->efGate.defaultEf = hnsw->hnsw.efSearch;
-    handle->efGate.current = hnsw->hnsw.efSearch;
+    handle->efGate.Bind([hnsw](int ef) { hnsw->hnsw.efSearch = ef; }, hnsw->hnsw.efSearch);
+  }
+  if (auto fastScan = FindFastScan(index)) {
+    handle->nprobeGate.Bind([fastScan](int nprobe) { fastScan->nprobe = std::min<size_t>(nprobe, fastScan->nlist); },
+                            static_cast<int>(fastScan->nprobe));
   }
   if (auto idmap = dynamic_cast<faiss::IndexIDMap*>(index)) {
     handle->index.reset(index);
@@ -92,8 +102,14 @@ size_t EstimateBytes(const faiss::Index* index) {
   }
   if (auto ivf = dynamic_cast<const faiss::IndexIVF*>(index)) {
     size_t bytes = EstimateBytes(ivf->quantizer);
+    // fast scan packs codes in blocks of 32, so a list's code bytes round up to whole blocks
+    auto blocks = dynamic_cast<const faiss::BlockInvertedLists*>(ivf->invlists);
     for (size_t list = 0; list < ivf->nlist; list++) {
-      bytes += ivf->invlists->list_size(list) * (ivf->code_size + sizeof(int64_t));
+      size_t size = ivf->invlists->list_size(list);
+      bytes += size * sizeof(int64_t) + (blocks ? blocks->codes[list].size() : size * ivf->code_size);
+    }
+    if (auto fastScan = dynamic_cast<const faiss::IndexIVFPQFastScan*>(index)) {
+      bytes += fastScan->pq.centroids.size() * sizeof(float) + fastScan->precomputed_table.size() * sizeof(float);
     }
     if (auto ivfpq = dynamic_cast<const faiss::IndexIVFPQ*>(index)) {
       bytes += ivfpq->pq.centroids.size() * sizeof(float) + ivfpq->precomputed_table.size() * sizeof(float);

@@ -4,11 +4,13 @@
 #include <faiss/Index.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVFFastScan.h>
 #include <napi.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -16,28 +18,34 @@
 
 namespace pixelfind {
 
-// FAISS 1.7.3 sizes the HNSW candidate queue from the index's own efSearch, not from
-// SearchParametersHNSW (fixed in later releases), so a per-call efSearch needs the member set.
-// Searches with the same efSearch share the gate; one with another value waits until they finish.
-struct EfSearchGate {
-  faiss::IndexHNSW* hnsw = nullptr;  // the graph searched (the index itself or an IVF quantizer)
-  int defaultEf = 16;                // the index's own efSearch when it was made or read
+// A search parameter that FAISS 1.7.3 reads from the index itself rather than from per-call
+// SearchParameters: HNSW sizes its candidate queue from the index's own efSearch (fixed in later
+// releases), and IVF fast scan refuses SearchParameters altogether, so its nprobe is the member.
+// Searches with the same value share the gate; one with another value waits until they finish.
+struct ParameterGate {
+  std::function<void(int)> apply;  // sets the member; empty when the index has no such member
+  int defaultValue = 0;            // the index's own value when it was made or read
   std::mutex mutex;
   std::condition_variable idle;
-  int current = 16;
+  int current = 0;
   int active = 0;
+
+  void Bind(std::function<void(int)> setter, int value) {
+    apply = std::move(setter);
+    defaultValue = current = value;
+  }
 };
 
-// Holds the gate at one efSearch for the lifetime of a search (or a write, at the default).
-class EfSearchLease {
+// Holds a gate at one value for the lifetime of a search (or a write, at the default).
+class ParameterLease {
  public:
-  EfSearchLease(EfSearchGate& gate, int efSearch);
-  ~EfSearchLease();
-  EfSearchLease(const EfSearchLease&) = delete;
-  EfSearchLease& operator=(const EfSearchLease&) = delete;
+  ParameterLease(ParameterGate& gate, int value);
+  ~ParameterLease();
+  ParameterLease(const ParameterLease&) = delete;
+  ParameterLease& operator=(const ParameterLease&) = delete;
 
  private:
-  EfSearchGate* gate_;
+  ParameterGate* gate_;
 };
 
 // One FAISS index and how its ids are kept. Workers hold a shared_ptr, so close() or garbage
@@ -45,13 +53,25 @@ class EfSearchLease {
 struct IndexHandle {
   std::unique_ptr<faiss::Index> index;  // what is written, read, counted
   faiss::IndexIDMap* idmap = nullptr;   // set when the id map (not the index itself) keeps our ids
-  EfSearchGate efGate;                  // efGate.hnsw is null for indexes without a graph
+  ParameterGate efGate;                 // the HNSW graph's efSearch (the index or an IVF quantizer)
+  ParameterGate nprobeGate;             // IVF fast scan's nprobe (other IVF kinds take it per call)
+};
+
+// Both gates at the index's own values: train, add and write see (and save) the defaults.
+struct DefaultParameters {
+  explicit DefaultParameters(IndexHandle& handle)
+      : ef(handle.efGate, handle.efGate.defaultValue), nprobe(handle.nprobeGate, handle.nprobeGate.defaultValue) {}
+  ParameterLease ef;
+  ParameterLease nprobe;
 };
 using IndexRef = std::shared_ptr<IndexHandle>;
 
 // Takes ownership. Indexes that cannot keep ids themselves (Flat, HNSW) are wrapped in an
 // IndexIDMap; the IVF family keeps them natively (an id map over IVF breaks on remove).
 IndexRef WrapIndex(faiss::Index* index);
+
+// The IVF fast-scan index inside `index` (through a pre-transform), or null.
+faiss::IndexIVFFastScan* FindFastScan(faiss::Index* index);
 
 // Resident bytes of the index data, estimated from its containers (no serialisation).
 size_t EstimateBytes(const faiss::Index* index);

@@ -2,9 +2,11 @@
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFastScan.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/impl/IDSelector.h>
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -42,6 +44,9 @@ struct ParameterSet {
       params->index_params = inner;
       return Keep(std::move(params));
     }
+    // IVF fast scan takes no SearchParameters in 1.7.3: nprobe is its member (the gate sets it) and
+    // a selector is applied after the search (SearchWorker::SearchFiltered).
+    if (dynamic_cast<const faiss::IndexIVFFastScan*>(index)) return nullptr;
     if (auto ivf = dynamic_cast<const faiss::IndexIVF*>(index)) {
       auto params = std::make_unique<faiss::SearchParametersIVF>();
       params->nprobe = request.nprobe > 0 ? request.nprobe : ivf->nprobe;
@@ -100,12 +105,17 @@ class SearchWorker : public PromiseWorker {
         sel = translated.get();
       }
     }
-    EfSearchGate& gate = handle_->efGate;
-    if (gate.hnsw && request_.efSearch <= 0) request_.efSearch = gate.defaultEf;
-    EfSearchLease lease(gate, request_.efSearch);
-    ParameterSet parameters;
-    faiss::SearchParameters* params = parameters.For(target, request_, sel);
-    target->search(n, request_.queries.data(), k, distances_.data(), labels_.data(), params);
+    if (request_.efSearch <= 0) request_.efSearch = handle_->efGate.defaultValue;
+    if (request_.nprobe <= 0) request_.nprobe = handle_->nprobeGate.defaultValue;
+    ParameterLease efLease(handle_->efGate, request_.efSearch);
+    ParameterLease nprobeLease(handle_->nprobeGate, request_.nprobe);
+    if (sel && handle_->nprobeGate.apply) {
+      SearchFiltered(*target, n, k, *sel);
+    } else {
+      ParameterSet parameters;
+      faiss::SearchParameters* params = parameters.For(target, request_, sel);
+      target->search(n, request_.queries.data(), k, distances_.data(), labels_.data(), params);
+    }
 
     for (size_t i = 0; i < labels_.size(); i++) {
       if (labels_[i] < 0) {
@@ -120,6 +130,35 @@ class SearchWorker : public PromiseWorker {
   Napi::Value Result(Napi::Env env) override { return SearchResult(env, distances_, labels_); }
 
  private:
+  // For an index that cannot take a selector: fetch a longer list and keep the allowed ids, growing
+  // the list until every query has k allowed hits or its probed lists are exhausted. Only allowed
+  // ids ever reach the result; the recall is that of the unfiltered search over the same lists.
+  void SearchFiltered(const faiss::Index& index, int64_t n, int64_t k, const faiss::IDSelector& sel) {
+    int64_t fetch = std::min<int64_t>(index.ntotal, std::max<int64_t>(4 * k, 64));
+    std::vector<float> distances;
+    std::vector<faiss::Index::idx_t> labels;
+    for (;;) {
+      distances.resize(n * fetch);
+      labels.resize(n * fetch);
+      index.search(n, request_.queries.data(), fetch, distances.data(), labels.data());
+      bool complete = true;
+      for (int64_t q = 0; q < n; q++) {
+        int64_t kept = 0;
+        for (int64_t j = q * fetch; j < (q + 1) * fetch && kept < k; j++) {
+          if (labels[j] < 0 || !sel.is_member(labels[j])) continue;
+          distances_[q * k + kept] = distances[j];
+          labels_[q * k + kept] = labels[j];
+          kept++;
+        }
+        for (int64_t j = kept; j < k; j++) labels_[q * k + j] = -1;
+        bool exhausted = labels[(q + 1) * fetch - 1] < 0;
+        if (kept < k && !exhausted) complete = false;
+      }
+      if (complete || fetch >= index.ntotal) return;
+      fetch = std::min<int64_t>(index.ntotal, fetch * 4);
+    }
+  }
+
   IndexRef handle_;
   SearchRequest request_;
   std::vector<float> distances_;

@@ -13,7 +13,7 @@ class TrainWorker : public IndexInputWorker<float> {
   void Run() override {
     faiss::Index* index = handle_->index.get();
     // An IVF index with an HNSW quantizer assigns with the index's own efSearch.
-    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
+    DefaultParameters defaults(*handle_);
     index->train(static_cast<faiss::Index::idx_t>(input_.size() / index->d), input_.data());
   }
 };

@@ -15,7 +15,7 @@ class WriteFileWorker : public PromiseWorker {
  protected:
   void Run() override {
     // The saved efSearch is the index's own, whatever searches asked for lately.
-    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
+    DefaultParameters defaults(*handle_);
     faiss::write_index(handle_->index.get(), path_.c_str());
   }
 
@@ -30,7 +30,7 @@ class WriteBufferWorker : public PromiseWorker {
 
  protected:
   void Run() override {
-    EfSearchLease lease(handle_->efGate, handle_->efGate.defaultEf);
+    DefaultParameters defaults(*handle_);
     writer_ = std::make_unique<faiss::VectorIOWriter>();
     faiss::write_index(handle_->index.get(), writer_.get());
   }

@@ -78,7 +78,8 @@ export class FaissIndex {
   }
 
   /**
-   * A new empty index from a FAISS factory string ("Flat", "HNSW32", "IVF1024,PQ64", ...). PQ codes
+   * A new empty index from a FAISS factory string ("Flat", "HNSW32", "IVF1024,PQ64", "HNSW32,SQ8",
+   * "IVF1024,PQ128x4fs" for IVF-PQ fast scan, ...). PQ codes
    * skip FAISS's polysemous training (it only serves a search mode this wrapper never uses).
    */
   static create(dimension: number, factory: string, options: CreateOptions = {}): FaissIndex {
@@ -156,7 +157,10 @@ export class FaissIndex {
     });
   }
 
-  /** Removes the ids that are present and returns how many were removed. HNSW cannot remove (rejects). */
+  /**
+   * Removes the ids that are present and returns how many were removed. HNSW cannot remove (rejects);
+   * IVF fast scan, which FAISS 1.7.3 cannot remove from either, removes through the addon's own code.
+   */
   async remove(ids: BigInt64Array): Promise<number> {
     assertIdList(ids, 'ids');
     if (ids.length === 0) return 0;

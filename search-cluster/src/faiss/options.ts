@@ -117,7 +117,11 @@ export interface SearchOptions {
   nprobe?: number;
   /** HNSW (also an HNSW coarse quantizer): candidate list size; default the index's own (FAISS: 16). Ignored by other kinds. */
   efSearch?: number;
-  /** Only these ids may be returned (a FAISS id selector); default: every id. */
+  /**
+   * Only these ids may be returned; default: every id. A FAISS id selector, except with IVF fast scan
+   * (which takes none in FAISS 1.7.3): there the addon keeps the allowed ids of a result list it
+   * lengthens until k are found or the probed lists run out.
+   */
   allowedIds?: BigInt64Array;
 }
 
