@@ -5,7 +5,7 @@
  * model against a ViT-B/32 image tower on one thread each, and the real CLIP when its files are
  * present. Ends with the issue 14 item 7 targets, met or not.
  *
- *   npm run bench:encode            # writes bench/results/encode.md and encode.json
+ *   npm run bench:encode            # writes bench/results/encode.md, encode.json and encode.svg
  *   npm run bench:encode -- --quick # fewer calls and images, for a smoke run
  *   DATABASE_URL=postgres://... npm run bench:encode   # indexing on Postgres too (scratch database)
  *
@@ -17,6 +17,7 @@
  * generated once into data/cache/bench, ~350 MB): the time of a forward pass does not depend on
  * the weights' values.
  */
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -38,8 +39,9 @@ import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { runStamp, stampMarkdown } from './support/flags.ts';
 import { type IndexRun, measureIndexing } from './support/index-end-to-end.ts';
 import { gitBuild, sampleLoad } from './support/machine.ts';
-import { table, writeResults } from './support/results.ts';
+import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { percentile } from './support/stats.ts';
+import { lineChartSvg } from './support/svg-plot.ts';
 import { ensureVitB32Model, VIT_B32, vitB32MultiplyAdds } from './support/vit-b32-shape.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
@@ -238,6 +240,7 @@ const comparison = await (async () => {
   const summary = (ms: number[]) => {
     const sorted = ms.slice(3).sort((a, b) => a - b); // the first 3 calls warm up
     return {
+      sortedMs: sorted.map((x) => Math.round(x * 100) / 100),
       calls: sorted.length,
       p50Ms: Math.round(percentile(sorted, 50) * 100) / 100,
       p99Ms: Math.round(percentile(sorted, 99) * 100) / 100,
@@ -427,7 +430,22 @@ ${table(
   [2, 3, 4, 5, 6, 7],
 )}
 
-No SVG: the shared writer bench/support/svg.ts is not on main yet.
+Plot: [encode.svg](encode.svg), the latency CDF of the safety model and of the ViT-B/32 tower (one thread each).
 ${notes.length ? `\nNotes:\n\n${notes.map((x) => `- ${x}`).join('\n')}\n` : ''}`;
+const cdf = (sorted: number[]): [number, number][] => sorted.map((ms, i) => [ms, (i + 1) / sorted.length]);
+const svg = lineChartSvg(
+  [
+    { name: 'nsfwjs MobileNetV2', points: cdf(comparison.nsfw.sortedMs) },
+    { name: 'ViT-B/32 tower', points: cdf(comparison.vit.sortedMs) },
+  ],
+  {
+    title: `Model call latency, 1 onnxruntime thread, batch 1 (load mean ${loadSummary.mean})`,
+    xLabel: 'ms per call',
+    yLabel: 'fraction of calls',
+    xLog: true,
+    yRange: [0, 1],
+  },
+);
 const written = await writeResults('encode', result, md);
-console.error(`wrote ${written.map((f) => path.relative(process.cwd(), f)).join(' and ')}`);
+await writeFile(path.join(RESULTS_DIR, 'encode.svg'), svg);
+console.error(`wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')} and encode.svg`);
