@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { faissBuild } from '../search-cluster/src/faiss/faiss-index.ts';
 import { log } from './support/machine.ts';
-import { lineChartSvg, type PlotSeries, stackSvgs } from './support/svg-plot.ts';
+import { lineChartSvg, type PlotSeries, stackSvgs } from './support/svg.ts';
 
 export type QuerySet = 'image' | 'text';
 const QUERY_SETS: QuerySet[] = ['image', 'text'];

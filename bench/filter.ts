@@ -5,33 +5,38 @@
  *
  *   npm run bench:filter                                  # 100,000 x 128-d, 300 queries, 1 shard
  *   npm run bench:filter -- --n 200000 --tiers hnsw --shards 4
+ *   npm run bench:filter -- --dim 512 --hot 10000 --scan-budget 8192
  *
  * A label filter reaches the cluster as `allowedIds` (the API resolves labels to ids; that
- * Postgres step is not measured here). The shard's rule (search-cluster/src/shard/model-index.ts):
- * when a shard's allowed ids number at most `exactScanMaxIds` (4096) it scores them all exactly;
- * otherwise it runs its ANN search with an id selector and tops up exactly when the answer comes
- * back short (filtered-search.ts). This bench measures that rule, unchanged.
+ * Postgres step is not measured here). The shard's rule (search-cluster/src/shard/filter-plan.ts):
+ * at most `exactScanMaxIds` allowed ids are scored exactly; more, but under `filterAnnShare` of the
+ * shard, are answered by scoring the allowed ids of the filter cells nearest the query until that
+ * budget is scored; above that share, the ANN search with an id selector, its parameters divided
+ * by the share. `--hot` leaves the last vectors out of the rebuild and upserts them after it, so
+ * they are served by the hot tier.
  *
  * Labels follow meaning, as real ones do: a "semantic" label of selectivity s holds the s share of
  * vectors closest to a random direction (a spherical cap), so it is spatially coherent and most
  * queries sit outside it. The AND combines a semantic 20% label with an attribute label on a
- * random 25% of vectors (uncorrelated with the vectors), about 5%: above exactScanMaxIds at the
- * default size, so it takes the ANN + id selector path at low selectivity. Ground truth: exact
- * top k among the allowed ids.
+ * random 25% of vectors (uncorrelated with the vectors), about 5%; "attribute 20%" is a random 20%
+ * (no spatial shape at all). Ground truth: exact top k among the allowed ids.
  *
- * Writes bench/results/filter.md and bench/results/filter.json.
+ * Writes bench/results/filter.md, .json and .svg (p50 over the unfiltered p50, per filter);
+ * filter-<dim>d.* for another --dim.
  */
+import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { randomNormal, recallAtK, seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
 import { createRouter } from '../search-cluster/src/router/config.ts';
 import type { RouterSearchOptions, ShardRouter } from '../search-cluster/src/router/router.ts';
+import { type FilterSettings, filterPath } from '../search-cluster/src/shard/filter-plan.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS } from '../search-cluster/src/shard/options.ts';
 import { partitionIds } from '../search-cluster/src/shard/partition.ts';
-import { MAX_EF_SEARCH, MAX_NPROBE } from '../search-cluster/src/shard/shard.ts';
 import { TopK } from '../search-cluster/src/shard/topk.ts';
 import { dotAt, normalizeRows } from '../search-cluster/src/vector-math.ts';
 import { clusteredData } from './support/data.ts';
@@ -44,8 +49,9 @@ import {
   syntheticDataSettings,
 } from './support/flags.ts';
 import { commandLine, log, sampleLoad } from './support/machine.ts';
-import { table, writeResults } from './support/results.ts';
+import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { percentile, round } from './support/stats.ts';
+import { barChartSvg } from './support/svg.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,6 +59,8 @@ const { values: flags } = parseArgs({
     shards: { type: 'string', default: '1' },
     tiers: { type: 'string', default: 'hnsw,ivfpq' },
     repeats: { type: 'string', default: '2' },
+    'scan-budget': { type: 'string', default: String(DEFAULT_TIER_OPTIONS.exactScanMaxIds) },
+    hot: { type: 'string', default: '0' },
   },
 });
 
@@ -61,12 +69,21 @@ const data = syntheticDataSettings(flags);
 const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED } = data;
 const SHARDS = positive('shards');
 const REPEATS = positive('repeats');
+const FILTER: FilterSettings = {
+  scanBudget: positive('scan-budget'),
+  annMinShare: DEFAULT_TIER_OPTIONS.filterAnnShare,
+};
+const HOT = Number(flags.hot);
+if (!Number.isInteger(HOT) || HOT < 0 || HOT >= N)
+  throw new Error(`Expected 0 <= --hot < --n but received ${flags.hot}`);
 const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
 const TIERS = mainTierList(flags.tiers);
 const RECALL_TARGET = 0.95;
 const LATENCY_TARGET = 3;
 const MODEL = 'bench-filter';
 const COMMAND = commandLine('bench:filter');
+/** The 128-d default writes filter.*; other dimensions their own files (filter-512d.*), side by side. */
+const RESULTS = DIM === 128 ? 'filter' : `filter-${DIM}d`;
 
 // ---------------------------------------------------------------- data and labels
 
@@ -108,6 +125,7 @@ const filters: Filter[] = [
     name: 'AND: label 20% x attribute 25%',
     rows: intersect(semanticLabel(0.2, SEED + 104), attributeLabel(0.25, SEED + 105)),
   },
+  { name: 'attribute 20% (random)', rows: attributeLabel(0.2, SEED + 106) },
 ];
 
 /** Exact top k among `rows` for every query (ids), -1 where fewer than k exist. */
@@ -141,7 +159,7 @@ interface Row {
   filter: string;
   allowedIds: number;
   selectivityPct: number;
-  /** What the shard's rule does with it: exact scan, or the ANN search with an id selector. */
+  /** What the shard's rule does with it (filter-plan.ts): exact, cells or ann. */
   path: string;
   recall: number;
   p50Ms: number;
@@ -162,15 +180,28 @@ async function buildRouter(tier: MainTierKind): Promise<ShardRouter> {
     shards: SHARDS,
     modelVersions: [{ name: MODEL, dimension: DIM }],
     source,
-    tiers: { mainTier: tier, autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 },
+    tiers: {
+      mainTier: tier,
+      autoRebuildHotVectors: 0,
+      autoRebuildTombstoneRatio: 0,
+      exactScanMaxIds: FILTER.scanBudget,
+    },
     deadlineMs: 60_000,
   });
-  source.putMany(MODEL, ids, base);
+  const inMain = N - HOT;
+  source.putMany(MODEL, ids.subarray(0, inMain), base.subarray(0, inMain * DIM));
   setFaissThreads(0);
   const started = performance.now();
   const reports = await router.rebuild(MODEL);
   const seconds = round((performance.now() - started) / 1000, 1);
   for (const r of reports) if (r.error) throw new Error(`shard ${r.shard} rebuild failed: ${r.error}`);
+  if (HOT > 0) {
+    source.putMany(MODEL, ids.subarray(inMain), base.subarray(inMain * DIM));
+    await router.upsert(MODEL, { ids: ids.slice(inMain), vectors: base.slice(inMain * DIM) });
+  }
+  // the shards build their filter cells in the background after a swap; a first filtered
+  // search waits for them, so warm them here rather than in a timed pass
+  await router.search(MODEL, queryList[0]!, K, { allowedIds: ids.filter((_, i) => i % 4 === 0) });
   const factory = JSON.stringify(await router.stats()).match(/"factory":"([^"]+)"/)?.[1] ?? tier;
   builds.push({ tier, factory, seconds });
   log(`built ${SHARDS} x ${tier} (${factory}) in ${seconds} s`);
@@ -224,12 +255,11 @@ function recall(truth: BigInt64Array, found: BigInt64Array): number {
   return hits / wanted;
 }
 
+/** The path each shard takes (filter-plan.ts), from its share of the allowed ids and vectors. */
 function pathOf(allowed: BigInt64Array): string {
-  const perShard = partitionIds(allowed, SHARDS).map((a) => a.length);
-  const exact = perShard.filter((n) => n <= DEFAULT_TIER_OPTIONS.exactScanMaxIds).length;
-  if (exact === SHARDS) return 'exact scan';
-  if (exact === 0) return 'ANN + id selector';
-  return `mixed (${exact} of ${SHARDS} shards exact)`;
+  const paths = partitionIds(allowed, SHARDS).map((a) => filterPath(a.length, N / SHARDS, FILTER));
+  const distinct = [...new Set(paths)];
+  return distinct.length === 1 ? distinct[0]! : paths.join(' / ');
 }
 
 setFaissThreads(1);
@@ -251,21 +281,6 @@ for (const tier of TIERS) {
       count: f.rows.length,
     })),
   ];
-  // what a selectivity-aware shard would do on the ANN path (not the shard's rule today): the
-  // search parameters divided by the share of ids allowed, passed per query here
-  filters.forEach((f, i) => {
-    if (!pathOf(allowedOf[i]!).startsWith('ANN')) return;
-    const share = f.rows.length / N;
-    const efSearch = Math.min(MAX_EF_SEARCH, Math.ceil(DEFAULT_TIER_OPTIONS.efSearch / share));
-    const nprobe = Math.min(MAX_NPROBE, Math.ceil(DEFAULT_TIER_OPTIONS.nprobe / share));
-    cases.push({
-      filter: `${f.name}, efSearch ${efSearch} / nprobe ${nprobe} (x 1/selectivity)`,
-      allowed: allowedOf[i]!,
-      truth: truths[i]!,
-      count: f.rows.length,
-      options: { efSearch, nprobe },
-    });
-  });
   for (const c of cases) await pass(router, c.allowed, c.options, Math.min(30, NQ)); // warm-up
   const best: (Pass | undefined)[] = cases.map(() => undefined);
   const p50 = (p: Pass) => percentile(Float64Array.from(p.latencies).sort(), 50);
@@ -321,7 +336,9 @@ const json = {
     clusters: CLUSTERS,
     shards: SHARDS,
     repeats: REPEATS,
-    exactScanMaxIds: DEFAULT_TIER_OPTIONS.exactScanMaxIds,
+    exactScanMaxIds: FILTER.scanBudget,
+    filterAnnShare: FILTER.annMinShare,
+    hotVectors: HOT,
     recallTarget: RECALL_TARGET,
     p50TargetRatio: LATENCY_TARGET,
   },
@@ -337,7 +354,7 @@ const md = [
   '',
   `A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
   '',
-  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, hot tier empty). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule: a shard with at most ${DEFAULT_TIER_OPTIONS.exactScanMaxIds} allowed ids (\`exactScanMaxIds\`) scans them exactly, otherwise ANN with an id selector and an exact top-up when short.`,
+  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, ${HOT > 0 ? `the last ${HOT} vectors upserted after the rebuild so the hot tier serves them` : 'hot tier empty'}). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors; the attribute 20% is a random 20%. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule (filter-plan.ts): at most ${FILTER.scanBudget} allowed ids (\`exactScanMaxIds\`) are scored exactly; more, under ${FILTER.annMinShare * 100}% of the shard (\`filterAnnShare\`), by the nearest filter cells until ${FILTER.scanBudget} are scored; above that share, ANN with an id selector and efSearch / nprobe divided by the share, with an exact top-up when short.`,
   '',
   '## Target',
   '',
@@ -375,7 +392,9 @@ const md = [
     [2, 3, 5, 6, 7, 8, 9, 11],
   ),
   '',
-  'Rows marked "x 1/selectivity" are not the shard\'s rule: they pass efSearch and nprobe divided by the share of ids allowed with each query, to show how far a selectivity-aware ANN path would get.',
+  "Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the scan budget is scored; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.",
+  '',
+  `![p50 over the unfiltered p50, per filter](${RESULTS}.svg)`,
   '',
   '## Builds',
   '',
@@ -384,9 +403,19 @@ const md = [
     builds.map((b) => [b.tier, b.factory, b.seconds]),
     [2],
   ),
-  '',
-  'No SVG: the other benches write none either (the latency figures are in the table above).',
 ];
 
-const paths = await writeResults('filter', json, md.join('\n'));
+const filtered = [...new Set(rows.filter((r) => r.p50Ratio !== undefined).map((r) => r.filter))];
+const svg = barChartSvg({
+  title: `Filtered search p50 over unfiltered p50 (${N} x ${DIM}-d, ${SHARDS} shard${SHARDS > 1 ? 's' : ''}, load ${loadSummary.mean})`,
+  yLabel: 'p50 / unfiltered p50',
+  categories: filtered,
+  series: TIERS.map((tier) => ({
+    name: `${tier} (${builds.find((b) => b.tier === tier)?.factory ?? tier})`,
+    values: filtered.map((f) => rows.find((r) => r.tier === tier && r.filter === f)?.p50Ratio ?? Number.NaN),
+  })),
+  yLines: [{ y: LATENCY_TARGET, label: `target ${LATENCY_TARGET}x` }],
+});
+await writeFile(path.join(RESULTS_DIR, `${RESULTS}.svg`), svg);
+const paths = await writeResults(RESULTS, json, md.join('\n'));
 log(`wrote ${paths.join(', ')}`);

@@ -18,7 +18,8 @@
         "src/read.cc",
         "src/threads.cc",
         "src/vector-file.cc",
-        "src/rescore.cc"
+        "src/rescore.cc",
+        "src/score-rows.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

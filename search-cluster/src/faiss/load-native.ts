@@ -30,6 +30,16 @@ export interface NativeIndex {
   close(): void;
 }
 
+/** scoreRows' arguments (score-rows.ts checks them). */
+export type ScoreRowsArgs = [
+  vectors: Float32Array,
+  dimension: number,
+  queries: Float32Array,
+  rows: Int32Array,
+  perQuery: number,
+  k: number,
+];
+
 /** Full-precision vectors memory-mapped for exact re-scoring (see vector-file.ts). */
 export interface NativeVectorFile {
   readonly count: number;
@@ -43,6 +53,8 @@ export interface NativeAddon {
   read(path: string): Promise<NativeIndex>;
   fromBuffer(bytes: Uint8Array): Promise<NativeIndex>;
   openVectorFile(path: string): NativeVectorFile;
+  /** See score-rows.ts. */
+  scoreRows(...args: ScoreRowsArgs): Promise<NativeSearchResult>;
   setThreads(threads: number): void;
   getThreads(): number;
   /** Whether the addon links the AVX2 FAISS build (false: Debian's generic library). */

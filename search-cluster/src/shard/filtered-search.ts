@@ -1,9 +1,12 @@
 import { dotAt } from '../vector-math.ts';
+import { type FilterSettings, filterPath, scaledParam } from './filter-plan.ts';
 import type { HotTier } from './hot-tier.ts';
 import type { MainTier } from './main-tier.ts';
-import { type Hit, TopK } from './topk.ts';
+import type { SearchOptions } from './model-index.types.ts';
+import { type Hit, mergeTopK, TopK } from './topk.ts';
+import type { VectorIndexFactory } from './vector-index.ts';
 
-/** Filtered exact search: what it reads of one model version's two tiers. */
+/** Filtered search: what it reads of one model version's two tiers. */
 export interface TierView {
   dimension: number;
   hot: HotTier;
@@ -11,20 +14,135 @@ export interface TierView {
   main(): MainTier | null;
   /** Is `id` searchable right now? */
   isLive(id: bigint): boolean;
+  /** Builds a main tier's filter cells. */
+  factory: VectorIndexFactory;
+  filter: FilterSettings;
 }
 
 export const EMPTY = (nq: number): Hit[][] => Array.from({ length: nq }, () => []);
+
+/** One filtered search call: `nq` queries (rows of the dimension), `k` each, over `allowed`. */
+export interface FilteredQuery {
+  queries: Float32Array;
+  nq: number;
+  k: number;
+  allowed: BigInt64Array;
+}
+
+/**
+ * Cells visited at least on the 'cells' path, however few allowed ids the nearest hold: with
+ * about sqrt(n) cells of sqrt(n) rows, 16 of them cover the query's neighbourhood on clustered
+ * data even when the allowed ids are spread thin.
+ */
+const MIN_CELLS = 16;
+
+/**
+ * Best `k` allowed, live hits per query over both tiers, by the path filter-plan.ts picks for
+ * the number of allowed ids. `main` is held (acquired) by the caller. Every hit is checked
+ * against liveness after the last await, so an id deleted meanwhile is never returned, and only
+ * ids in `allowed` are ever scored or returned on any path.
+ */
+export async function filteredSearch(
+  tiers: TierView,
+  main: MainTier | null,
+  search: FilteredQuery,
+  options: SearchOptions,
+): Promise<Hit[][]> {
+  const { nq, k, allowed } = search;
+  const vectors = tiers.hot.size + (main?.liveCount ?? 0);
+  const path = filterPath(allowed.length, vectors, tiers.filter);
+  const [fromHot, fromMain] = await Promise.all([
+    hotHits(tiers, search),
+    !main || main.liveCount === 0
+      ? EMPTY(nq)
+      : path === 'ann'
+        ? annHits(main, search, options, vectors)
+        : scanMain(tiers, main, search),
+  ]);
+  const results: Hit[][] = [];
+  for (let q = 0; q < nq; q++) {
+    const mainLive = fromMain[q]!.filter((h) => !main!.deleted.has(h.id));
+    results.push(mergeTopK([fromHot[q]!, mainLive], k).filter((h) => tiers.isLive(h.id)));
+  }
+  if (path === 'ann') await topUpFiltered(tiers, search, results);
+  return results;
+}
+
+/** Exact top k of the allowed ids in the hot tier (Flat, the default hot factory, is exact). */
+async function hotHits(tiers: TierView, { queries, nq, k, allowed }: FilteredQuery): Promise<Hit[][]> {
+  const hot = tiers.hot;
+  if (hot.size === 0) return EMPTY(nq);
+  // the native search with a selector scans the whole hot tier: worth it only for big filters
+  if (allowed.length > hot.size) return hot.search(queries, nq, k, allowed);
+  const d = tiers.dimension;
+  const ids: bigint[] = [];
+  const vectors: Float32Array[] = [];
+  const seen = new Set<bigint>();
+  for (const id of allowed) {
+    const entry = hot.entries.get(id);
+    if (!entry || seen.has(id)) continue;
+    seen.add(id);
+    ids.push(id);
+    vectors.push(entry.vector);
+  }
+  const results: Hit[][] = [];
+  for (let q = 0; q < nq; q++) {
+    const top = new TopK(k);
+    for (let i = 0; i < ids.length; i++)
+      top.push(ids[i]!, Math.fround(dotAt(queries, q * d, vectors[i]!, 0, d)));
+    results.push(top.result());
+  }
+  return results;
+}
+
+/**
+ * Exact scores of the main tier's live allowed rows: all of them up to the scan budget, else
+ * those of the filter cells nearest each query until the budget is scored.
+ */
+async function scanMain(
+  tiers: TierView,
+  main: MainTier,
+  { queries, nq, k, allowed }: FilteredQuery,
+): Promise<Hit[][]> {
+  const d = tiers.dimension;
+  const rows = main.liveRowsOf(allowed);
+  if (rows.length === 0) return EMPTY(nq);
+  const query = (q: number) => queries.subarray(q * d, q * d + d);
+  const budget = tiers.filter.scanBudget;
+  if (rows.length <= budget) {
+    return Promise.all(Array.from({ length: nq }, (_, q) => main.scoreRows(query(q), rows, k)));
+  }
+  const cells = await main.filterCells(tiers.factory);
+  const grouped = cells.group(rows);
+  return Promise.all(
+    Array.from({ length: nq }, (_, q) =>
+      main.scoreRows(query(q), cells.nearest(queries, q * d, grouped, budget, MIN_CELLS), k),
+    ),
+  );
+}
+
+/** The main tier's ANN search with an id selector, its parameters grown by 1 / allowed share. */
+function annHits(
+  main: MainTier,
+  { queries, nq, k, allowed }: FilteredQuery,
+  options: SearchOptions,
+  vectors: number,
+): Promise<Hit[][]> {
+  return main.search(queries, nq, k, {
+    allowedIds: allowed,
+    efSearch: scaledParam(options.efSearch ?? main.params.efSearch, allowed.length, vectors),
+    nprobe: scaledParam(options.nprobe ?? main.params.nprobe, allowed.length, vectors),
+  });
+}
 
 /**
  * An ANN search with an id selector can come back short (HNSW leaves the allowed region, IVF
  * probes lists without allowed ids). When more allowed ids are live than were found, scan them
  * exactly so k results come back whenever k exist.
  */
-export async function topUpFiltered(
+async function topUpFiltered(
   tiers: TierView,
-  queries: Float32Array,
-  k: number,
-  allowed: BigInt64Array,
+  { queries, k, allowed }: FilteredQuery,
   results: Hit[][],
 ): Promise<void> {
   const short = results.flatMap((hits, q) => (hits.length < k ? [q] : []));
@@ -37,57 +155,14 @@ export async function topUpFiltered(
     const main = tiers.main();
     main?.acquire();
     try {
-      const [hits] = await exactScan(tiers, queries.subarray(q * d, q * d + d), 1, k, allowed, main);
-      results[q] = hits!;
+      const query = queries.subarray(q * d, q * d + d);
+      const [fromHot, fromMain] = await Promise.all([
+        hotHits(tiers, { queries: query, nq: 1, k, allowed }),
+        main ? main.scoreRows(query, main.liveRowsOf(allowed), k) : [],
+      ]);
+      results[q] = mergeTopK([fromHot[0]!, fromMain], k).filter((h) => tiers.isLive(h.id));
     } finally {
       main?.release();
     }
   }
-}
-
-/** Scores every live allowed id exactly: hot vectors from memory, main ones from its row store. */
-export async function exactScan(
-  tiers: TierView,
-  queries: Float32Array,
-  nq: number,
-  k: number,
-  allowed: BigInt64Array,
-  main: MainTier | null,
-): Promise<Hit[][]> {
-  const d = tiers.dimension;
-  const hotIds: bigint[] = [];
-  const hotVectors: Float32Array[] = [];
-  const mainIds: bigint[] = [];
-  const mainRows: number[] = [];
-  const seen = new Set<bigint>();
-  for (let i = 0; i < allowed.length; i++) {
-    const id = allowed[i]!;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    // the hot entry is the newest vector of an id
-    const entry = tiers.hot.entries.get(id);
-    if (entry) {
-      hotIds.push(id);
-      hotVectors.push(entry.vector);
-      continue;
-    }
-    const row = main ? main.liveRow(id) : -1;
-    if (row >= 0) {
-      mainIds.push(id);
-      mainRows.push(row);
-    }
-  }
-  const fromMain =
-    main && mainIds.length > 0 ? await main.scoreExact(queries, nq, mainIds, mainRows, k) : EMPTY(nq);
-  const results: Hit[][] = [];
-  for (let q = 0; q < nq; q++) {
-    const top = new TopK(k);
-    const offset = q * d;
-    for (let i = 0; i < hotIds.length; i++)
-      top.push(hotIds[i]!, Math.fround(dotAt(queries, offset, hotVectors[i]!, 0, d)));
-    for (const hit of fromMain[q]!) top.push(hit.id, hit.score);
-    // scoring the main tier's rows was async: drop ids deleted meanwhile
-    results.push(top.result().filter((h) => tiers.isLive(h.id)));
-  }
-  return results;
 }

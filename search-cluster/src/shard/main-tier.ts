@@ -1,8 +1,9 @@
 import { NATIVE_MAX_K } from './faiss-factory.ts';
+import { FilterCells } from './filter-cells.ts';
 import { IdTable } from './int64.ts';
 import type { RowStore } from './row-store.ts';
 import type { Hit } from './topk.ts';
-import type { VectorIndex, VectorSearchOptions } from './vector-index.ts';
+import type { VectorIndex, VectorIndexFactory, VectorSearchOptions } from './vector-index.ts';
 
 export type MainTierKind = 'flat' | 'hnsw' | 'ivfpq';
 
@@ -58,6 +59,13 @@ export class MainTier {
   readonly deleted = new Set<bigint>();
   /** Deleted ids still inside the ANN index (tombstones): searches over-fetch by this many. */
   private readonly ghosts = new Set<bigint>();
+  /** 1 at the row of each id in `deleted`: row scans skip them without a BigInt lookup. */
+  private readonly deadRows: Uint8Array;
+  /** `liveRowsOf` marks the rows it took with its call's stamp (dedupe without a Set). */
+  private rowStamps: Uint32Array | null = null;
+  private stamp = 0;
+  private cells: Promise<FilterCells> | null = null;
+  private cellsBytes = 0;
   private refs = 0;
   private retired = false;
   private closed = false;
@@ -73,6 +81,7 @@ export class MainTier {
     this.params = init.params;
     this.dimension = init.index.dimension;
     this.builtAt = init.builtAt ?? Date.now();
+    this.deadRows = new Uint8Array(init.ids.length);
   }
 
   /** FAISS HNSW has no remove_ids; the others drop deleted ids for real. */
@@ -93,7 +102,14 @@ export class MainTier {
   }
 
   get memoryBytes(): number {
-    return this.index.memoryBytes + this.store.memoryBytes + this.table.memoryBytes + this.ids.byteLength;
+    const scanBytes = this.deadRows.byteLength + (this.rowStamps?.byteLength ?? 0) + this.cellsBytes;
+    return (
+      this.index.memoryBytes +
+      this.store.memoryBytes +
+      this.table.memoryBytes +
+      this.ids.byteLength +
+      scanBytes
+    );
   }
 
   /** Row of a live id, or -1. */
@@ -110,8 +126,10 @@ export class MainTier {
   markDeleted(ids: Iterable<bigint>): number {
     let n = 0;
     for (const id of ids) {
-      if (this.table.rowOf(id) < 0 || this.deleted.has(id)) continue;
+      const row = this.table.rowOf(id);
+      if (row < 0 || this.deleted.has(id)) continue;
       this.deleted.add(id);
+      this.deadRows[row] = 1;
       this.ghosts.add(id);
       n++;
     }
@@ -175,18 +193,59 @@ export class MainTier {
     return perQuery;
   }
 
-  /** Exact top k among the given live ids (and their rows) of this tier, for each query. */
-  scoreExact(queries: Float32Array, nq: number, ids: bigint[], rows: number[], k: number): Promise<Hit[][]> {
-    const per = ids.length;
-    const allIds = new BigInt64Array(nq * per);
-    const allRows = new Int32Array(nq * per);
-    for (let q = 0; q < nq; q++) {
-      for (let i = 0; i < per; i++) {
-        allIds[q * per + i] = ids[i]!;
-        allRows[q * per + i] = rows[i]!;
-      }
+  /** The live rows of `allowed` (ids of other tiers or shards, deleted ones and repeats dropped). */
+  liveRowsOf(allowed: BigInt64Array): Int32Array {
+    const halves = new Uint32Array(allowed.buffer, allowed.byteOffset, allowed.length * 2);
+    this.rowStamps ??= new Uint32Array(this.ids.length);
+    if (this.stamp === 0xffffffff) {
+      this.rowStamps.fill(0);
+      this.stamp = 0;
     }
-    return this.store.score(queries, nq, { perQuery: per, ids: allIds, rows: allRows }, k);
+    const stamp = ++this.stamp;
+    const stamps = this.rowStamps;
+    const out = new Int32Array(allowed.length);
+    let n = 0;
+    for (let i = 0; i < allowed.length; i++) {
+      const row = this.table.rowOfHalves(halves[2 * i]!, halves[2 * i + 1]!);
+      if (row < 0 || this.deadRows[row] === 1 || stamps[row] === stamp) continue;
+      stamps[row] = stamp;
+      out[n++] = row;
+    }
+    return out.subarray(0, n);
+  }
+
+  /** Exact top k among the given rows of this tier for one query (`query` holds one vector). */
+  scoreRows(query: Float32Array, rows: Int32Array, k: number): Promise<Hit[]> {
+    const ids = new BigInt64Array(rows.length);
+    // copied as 32-bit halves: reading a BigInt64Array element allocates a BigInt
+    const from = new Uint32Array(this.ids.buffer, this.ids.byteOffset, this.ids.length * 2);
+    const to = new Uint32Array(ids.buffer);
+    for (let i = 0; i < rows.length; i++) {
+      to[2 * i] = from[2 * rows[i]!]!;
+      to[2 * i + 1] = from[2 * rows[i]! + 1]!;
+    }
+    return this.store.score(query, 1, { perQuery: rows.length, ids, rows }, k).then((hits) => hits[0]!);
+  }
+
+  /**
+   * The coarse partition filtered searches scan by (see FilterCells), built once per tier on first
+   * call; the shard starts it when it installs the tier, so it is ready before filtered traffic.
+   * The build holds the tier open; a failed build is retried by the next call.
+   */
+  filterCells(factory: VectorIndexFactory): Promise<FilterCells> {
+    if (!this.cells) {
+      this.acquire();
+      this.cells = FilterCells.build(this.store, this.ids.length, this.dimension, factory)
+        .then((cells) => {
+          this.cellsBytes = cells.memoryBytes;
+          return cells;
+        })
+        .finally(() => this.release());
+      this.cells.catch(() => {
+        this.cells = null;
+      });
+    }
+    return this.cells;
   }
 
   acquire(): void {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ClusterError } from '../errors.ts';
 import { buildMainTier, collectVectors } from '../rebuild/build-main.ts';
 import { quarantineSnapshot, readSnapshot } from '../rebuild/snapshot.ts';
-import { EMPTY, exactScan, type TierView, topUpFiltered } from './filtered-search.ts';
+import { EMPTY, filteredSearch, type TierView } from './filtered-search.ts';
 import { HotTier } from './hot-tier.ts';
 import type { MainTier, MainTierSearchParams } from './main-tier.ts';
 import { openMainTier } from './main-tier-load.ts';
@@ -76,6 +76,8 @@ export class ModelIndex {
       hot: this.hot,
       main: () => this.main,
       isLive: (id) => this.isLive(id),
+      factory: config.factory,
+      filter: { scanBudget: config.tiers.exactScanMaxIds, annMinShare: config.tiers.filterAnnShare },
     };
   }
 
@@ -227,12 +229,14 @@ export class ModelIndex {
     main?.acquire();
     try {
       const allowed = options.allowedIds;
-      if (allowed && allowed.length <= this.config.tiers.exactScanMaxIds) {
-        return await this.timed('exact', () => exactScan(this.tiers, queries, nq, k, allowed, main));
+      if (allowed) {
+        return await this.timed('exact', () =>
+          filteredSearch(this.tiers, main, { queries, nq, k, allowed }, options),
+        );
       }
       const [hotHits, mainHits] = await Promise.all([
         this.hot.index.count > 0
-          ? this.timed('hot', () => this.hot.search(queries, nq, k, allowed))
+          ? this.timed('hot', () => this.hot.search(queries, nq, k, undefined))
           : EMPTY(nq),
         main && main.liveCount > 0
           ? this.timed('main', () => main.search(queries, nq, k, options))
@@ -244,7 +248,6 @@ export class ModelIndex {
         const fromMain = main ? mainHits[q]!.filter((h) => !main.deleted.has(h.id) && this.isLive(h.id)) : [];
         results.push(mergeTopK([fromHot, fromMain], k));
       }
-      if (allowed) await topUpFiltered(this.tiers, queries, k, allowed, results);
       return results;
     } finally {
       main?.release();
@@ -483,6 +486,14 @@ export class ModelIndex {
     }
     const previous = this.main;
     this.main = next;
+    // ahead of filtered traffic; a failure here is retried by the first search that needs it
+    next?.filterCells(this.config.factory).catch((error: unknown) => {
+      if (this.state !== 'closed')
+        this.config.log.warn('filter cells build failed', {
+          modelVersion: this.modelVersion,
+          error: (error as Error).message,
+        });
+    });
     this.racingDeletes = null;
     previous?.retire();
     await this.hot.remove(covered);

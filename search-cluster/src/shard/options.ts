@@ -14,8 +14,17 @@ export interface TierOptions extends MainTierChoiceOptions {
    * always in memory. Default 'auto'.
    */
   vectorsOnDisk: boolean | 'auto';
-  /** Filtered searches with at most this many allowed ids scan them exactly. Default 4096. */
+  /**
+   * Filtered searches score at most about this many allowed main-tier vectors exactly per query:
+   * all of them when there are no more, else those in the filter cells nearest the query
+   * (filter-plan.ts). Default 4096.
+   */
   exactScanMaxIds: number;
+  /**
+   * Filtered searches allowing at least this share of a shard's vectors use the ANN search with an
+   * id selector, efSearch and nprobe divided by the share. Default 0.5.
+   */
+  filterAnnShare: number;
   /** Hot tier FAISS factory; must support remove (Flat does, HNSW does not). Default 'Flat'. */
   hotFactory: string;
   /** Start a rebuild when the hot tier reaches this many vectors (0: never). Default 100_000. */
@@ -36,6 +45,7 @@ export const DEFAULT_TIER_OPTIONS: TierOptions = {
   rescoreFactor: 8,
   vectorsOnDisk: 'auto',
   exactScanMaxIds: 4096,
+  filterAnnShare: 0.5,
   hotFactory: 'Flat',
   autoRebuildHotVectors: 100_000,
   autoRebuildTombstoneRatio: 0.1,

@@ -74,4 +74,16 @@ describe('IdTable', () => {
     expect(table.rowOf(2n ** 62n)).toBe(-1);
     expect(() => new IdTable(BigInt64Array.of(5n, 5n))).toThrow(/duplicate id 5/);
   });
+
+  it('finds every id and nothing else when the ids fill a dense range (the direct array)', () => {
+    // a shard's share of sequential ids above 2^32, in no order, with gaps
+    const base = 2n ** 33n - 700n;
+    const ids = BigInt64Array.from({ length: 3000 }, (_, i) => base + BigInt((i * 7919) % 9000));
+    const table = new IdTable(ids);
+    for (const [row, id] of ids.entries()) expect(table.rowOf(id)).toBe(row);
+    for (const id of [base - 1n, base + 9000n, base + 1n, 2n ** 32n + 5n, -1n, 2n ** 63n - 1n]) {
+      if (!ids.includes(id)) expect(table.rowOf(id)).toBe(-1);
+    }
+    expect(() => new IdTable(BigInt64Array.of(9n, 10n, 9n))).toThrow(/duplicate id 9/);
+  });
 });

@@ -1,7 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import { scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile } from '../faiss/vector-file.ts';
-import { dotAt } from '../vector-math.ts';
-import { type Hit, hitsPerQuery, TopK } from './topk.ts';
+import { type Hit, hitsPerQuery } from './topk.ts';
 
 /**
  * Exact candidate scoring for an immutable tier: the main tier re-scores its compressed short list
@@ -41,16 +41,16 @@ export class MemoryRowStore implements RowStore {
     { perQuery, ids, rows }: Candidates,
     k: number,
   ): Promise<Hit[][]> {
-    const d = this.dimension;
+    if (perQuery === 0) return Array.from({ length: nq }, () => []);
+    const top = await scoreRows(this.vectors, this.dimension, queries, rows, perQuery, k);
     const results: Hit[][] = [];
     for (let q = 0; q < nq; q++) {
-      const top = new TopK(k);
-      for (let j = q * perQuery; j < (q + 1) * perQuery; j++) {
-        const row = rows[j]!;
-        if (row < 0) continue;
-        top.push(ids[j]!, Math.fround(dotAt(queries, q * d, this.vectors, row * d, d)));
+      const hits: Hit[] = [];
+      for (let j = q * k; j < (q + 1) * k; j++) {
+        const at = Number(top.ids[j]!);
+        if (at >= 0) hits.push({ id: ids[q * perQuery + at]!, score: top.distances[j]! });
       }
-      results.push(top.result());
+      results.push(hits);
     }
     return results;
   }

@@ -4,7 +4,7 @@ import { metricDefinitions } from '../runtime/metrics.ts';
 import type { ModelIndexStats as ModelStats } from './model-index.types.ts';
 import type { Shard } from './shard.ts';
 
-/** The tiers a search reads: the hot tier, the main tier, or an exact scan of a short allow-list. */
+/** The tiers a search reads: the hot tier, the main tier, or ('exact') a filtered search over both (filtered-search.ts). */
 export type SearchTier = 'hot' | 'main' | 'exact';
 
 /** What a model index reports as it works (its shard and model version are bound already). */

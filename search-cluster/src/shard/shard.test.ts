@@ -210,6 +210,8 @@ describe('Shard filtered search', () => {
       flatMaxVectors: 100,
       hnswMaxVectors: 1000,
       exactScanMaxIds: 64,
+      // a third of the shard allowed: above this share the ANN path (filter-plan.ts) answers
+      filterAnnShare: 0.2,
     });
     expect(stats(shard).main!.kind).toBe('ivfpq');
     // every third id: an IVF probe of few lists finds fewer than k of them

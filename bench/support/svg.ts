@@ -1,7 +1,8 @@
 /**
- * A dependency-free SVG line chart for benchmark results (issue 14's rule: each bench writes an SVG
- * of its main curve, e.g. recall against QPS per library, or a latency CDF). Series are drawn as
- * polylines with point markers in the order given; axes are linear or log10.
+ * Dependency-free SVG charts for benchmark results (issue 14's rule: each bench writes an SVG of
+ * its main curve, e.g. recall against QPS per library, or a latency CDF): line charts (series as
+ * polylines with point markers, axes linear or log10), grouped bar charts, and a stack of charts in
+ * one document. The output is deterministic, so a results file diffs cleanly.
  */
 
 export interface PlotSeries {
@@ -163,6 +164,82 @@ export function lineChartSvg(series: PlotSeries[], options: PlotOptions): string
     out.push(
       `<line x1="${plotRight + 12}" y1="${ly}" x2="${plotRight + 34}" y2="${ly}" stroke="${colour}" stroke-width="2"${dash}/>`,
       `<text x="${plotRight + 40}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+export interface BarOptions {
+  title: string;
+  yLabel: string;
+  /** The category of each group of bars. */
+  categories: string[];
+  /** One bar per series in each group: `values[i]` for `categories[i]` (NaN leaves a gap). */
+  series: Array<{ name: string; values: number[] }>;
+  /** Dashed horizontal reference lines (a target). */
+  yLines?: Array<{ y: number; label: string }>;
+  /** Default 880 x 560. */
+  width?: number;
+  height?: number;
+}
+
+/** Grouped bars, one group per category, on a linear axis from zero. */
+export function barChartSvg(options: BarOptions): string {
+  const width = options.width ?? 880;
+  const height = options.height ?? 560;
+  const values = [...options.series.flatMap((s) => s.values), ...(options.yLines ?? []).map((l) => l.y)];
+  const [, hi] = dataRange([0, ...values.filter(Number.isFinite)], false);
+  const [plotLeft, plotRight, plotTop, plotBottom] = [
+    MARGIN.left,
+    width - MARGIN.right,
+    MARGIN.top,
+    height - MARGIN.bottom,
+  ];
+  const y = axis([0, hi], false, plotBottom, plotTop);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+    `<text transform="translate(18 ${(plotTop + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  ];
+  for (const t of y.ticks) {
+    const py = y.toPixel(t).toFixed(1);
+    out.push(
+      `<line x1="${plotLeft}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#eee"/>`,
+      `<text x="${plotLeft - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${tickLabel(t)}</text>`,
+    );
+  }
+  const groupWidth = (plotRight - plotLeft) / Math.max(1, options.categories.length);
+  const barWidth = (groupWidth * 0.8) / Math.max(1, options.series.length);
+  options.categories.forEach((category, c) => {
+    const left = plotLeft + c * groupWidth + groupWidth * 0.1;
+    options.series.forEach((s, i) => {
+      const value = s.values[c]!;
+      if (!Number.isFinite(value)) return;
+      const top = y.toPixel(value);
+      out.push(
+        `<rect x="${(left + i * barWidth).toFixed(1)}" y="${top.toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${(plotBottom - top).toFixed(1)}" fill="${COLOURS[i % COLOURS.length]}"><title>${escapeXml(`${s.name}, ${category}: ${value}`)}</title></rect>`,
+      );
+    });
+    const cx = (plotLeft + (c + 0.5) * groupWidth).toFixed(1);
+    out.push(
+      `<text transform="translate(${cx} ${plotBottom + 14}) rotate(15)" text-anchor="start">${escapeXml(category)}</text>`,
+    );
+  });
+  out.push(`<line x1="${plotLeft}" y1="${plotBottom}" x2="${plotRight}" y2="${plotBottom}" stroke="#333"/>`);
+  for (const line of options.yLines ?? []) {
+    const py = y.toPixel(line.y).toFixed(1);
+    out.push(
+      `<line x1="${plotLeft}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#888" stroke-dasharray="5 4"/>`,
+      `<text x="${plotRight - 4}" y="${Number(py) - 4}" text-anchor="end" fill="#666">${escapeXml(line.label)}</text>`,
+    );
+  }
+  options.series.forEach((s, i) => {
+    const ly = plotTop + 8 + i * 18;
+    out.push(
+      `<rect x="${plotRight + 12}" y="${ly - 6}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/>`,
+      `<text x="${plotRight + 30}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`,
     );
   });
   out.push('</svg>');

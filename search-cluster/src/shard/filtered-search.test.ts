@@ -1,0 +1,224 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { scoreRows } from '../faiss/score-rows.ts';
+import { MemoryVectorSource } from '../rebuild/vector-source.ts';
+import { dotAt } from '../vector-math.ts';
+import { faissFactory } from './faiss-factory.ts';
+import { FilterCells } from './filter-cells.ts';
+import { type FilterPath, filterPath } from './filter-plan.ts';
+import type { MainTierKind } from './main-tier.ts';
+import type { TierOptions } from './options.ts';
+import { MemoryRowStore } from './row-store.ts';
+import { Shard } from './shard.ts';
+import { idRange, rng, row, unitVectors } from './test-vectors.ts';
+
+const D = 32;
+const N = 4000;
+const K = 10;
+const MV = 'clip-filter@1';
+const BUDGET = 300;
+const TIERS: Partial<TierOptions> = { exactScanMaxIds: BUDGET, filterAnnShare: 0.5 };
+const open: Shard[] = [];
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+/** A shard whose main tier (of the given kind) holds ids 1..N; the hot tier empty. */
+async function shardOf(kind: MainTierKind) {
+  const source = new MemoryVectorSource();
+  const vectors = unitVectors(N, D, 11, 40);
+  source.putMany(MV, idRange(1, N), vectors);
+  const shard = new Shard({
+    factory: faissFactory,
+    source,
+    modelVersions: [{ name: MV, dimension: D }],
+    tiers: { ...TIERS, mainTier: kind },
+  });
+  open.push(shard);
+  await shard.start();
+  expect(shard.stats().modelVersions[0]!.main!.kind).toBe(kind);
+  return { shard, source, vectors };
+}
+
+/** Ids (1-based) of the `share` of vectors nearest a direction: a label that follows meaning. */
+function coherentLabel(vectors: Float32Array, share: number, seed: number): bigint[] {
+  const direction = unitVectors(1, D, seed, 1);
+  const n = vectors.length / D;
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => dotAt(vectors, b * D, direction, 0, D) - dotAt(vectors, a * D, direction, 0, D),
+  );
+  return order.slice(0, Math.round(n * share)).map((i) => BigInt(i + 1));
+}
+
+function randomLabel(share: number, seed: number): bigint[] {
+  const random = rng(seed);
+  return [...idRange(1, N)].filter(() => random() < share);
+}
+
+/** Exact top k among allowed ids, from id -> vector. */
+function exactTop(
+  live: Map<bigint, Float32Array>,
+  query: Float32Array,
+  allowed: Iterable<bigint>,
+  k: number,
+) {
+  const scored = [...new Set(allowed)]
+    .filter((id) => live.has(id))
+    .map((id) => ({ id, score: Math.fround(dotAt(query, 0, live.get(id)!, 0, D)) }));
+  return scored.sort((a, b) => b.score - a.score).slice(0, k);
+}
+
+const liveMap = (vectors: Float32Array) =>
+  new Map([...idRange(1, N)].map((id, i) => [id, row(vectors, i, D)]));
+
+async function search(shard: Shard, query: Float32Array, allowed: BigInt64Array, k = K) {
+  const [hits] = await shard.search({ modelVersion: MV, queries: query, k, allowedIds: allowed });
+  return hits!;
+}
+
+/** Mean recall@k over queries taken from the data itself, and a check of every hit. */
+async function recallOf(
+  shard: Shard,
+  live: Map<bigint, Float32Array>,
+  allowed: bigint[],
+  queries: Float32Array,
+) {
+  const allowedSet = new Set(allowed);
+  let found = 0;
+  let wanted = 0;
+  for (let q = 0; q < queries.length / D; q++) {
+    const query = row(queries, q, D);
+    const truth = exactTop(live, query, allowed, K);
+    const hits = await search(shard, query, BigInt64Array.from(allowed));
+    for (const h of hits) {
+      expect(allowedSet.has(h.id)).toBe(true);
+      expect(live.has(h.id)).toBe(true);
+    }
+    expect(hits).toHaveLength(Math.min(K, truth.length));
+    const got = new Set(hits.map((h) => h.id));
+    found += truth.filter((t) => got.has(t.id)).length;
+    wanted += truth.length;
+  }
+  return found / wanted;
+}
+
+const queriesFor = (seed: number) => unitVectors(30, D, seed, 40);
+
+describe('filtered search', () => {
+  const filters: { name: string; path: FilterPath; allowed: (vectors: Float32Array) => bigint[] }[] = [
+    { name: 'a coherent 20% label', path: 'cells', allowed: (v) => coherentLabel(v, 0.2, 5) },
+    { name: 'a random 20% attribute', path: 'cells', allowed: () => randomLabel(0.2, 6) },
+    {
+      name: 'an AND of both (about 4%)',
+      path: 'exact',
+      allowed: (v) => {
+        const random = new Set(randomLabel(0.2, 6));
+        return coherentLabel(v, 0.2, 5).filter((id) => random.has(id));
+      },
+    },
+    { name: 'a 1% label', path: 'exact', allowed: (v) => coherentLabel(v, 0.01, 7) },
+    { name: 'a 70% label', path: 'ann', allowed: (v) => coherentLabel(v, 0.7, 8) },
+  ];
+
+  for (const kind of ['flat', 'hnsw', 'ivfpq'] as const) {
+    it(`finds the exact filtered top ${K} (recall >= 0.9) on a ${kind} main tier, on every path`, async () => {
+      const { shard, vectors } = await shardOf(kind);
+      const live = liveMap(vectors);
+      for (const f of filters) {
+        const allowed = f.allowed(vectors);
+        expect(filterPath(allowed.length, N, { scanBudget: BUDGET, annMinShare: 0.5 }), f.name).toBe(f.path);
+        const recall = await recallOf(shard, live, allowed, queriesFor(21));
+        expect(recall, `${kind}, ${f.name}`).toBeGreaterThanOrEqual(f.path === 'exact' ? 1 : 0.9);
+      }
+    });
+  }
+
+  it('never returns a deleted id, on any path, however near the query it is', async () => {
+    const { shard, vectors } = await shardOf('hnsw');
+    const live = liveMap(vectors);
+    const queries = queriesFor(22);
+    for (const f of filters) {
+      const allowed = f.allowed(vectors);
+      // delete each query's five best allowed ids: exactly the ones a filtered search wants most
+      const doomed = new Set<bigint>();
+      for (let q = 0; q < 10; q++)
+        for (const t of exactTop(live, row(queries, q, D), allowed, 5)) doomed.add(t.id);
+      await shard.delete(MV, BigInt64Array.from(doomed));
+      for (const id of doomed) live.delete(id);
+      for (let q = 0; q < 10; q++) {
+        const hits = await search(shard, row(queries, q, D), BigInt64Array.from(allowed));
+        for (const h of hits) expect(doomed.has(h.id), `${f.name}: deleted id ${h.id} returned`).toBe(false);
+      }
+      expect(await recallOf(shard, live, allowed, queries.subarray(0, 10 * D))).toBeGreaterThanOrEqual(0.9);
+    }
+  });
+
+  it('mixes the hot and main tiers: new ids and replaced vectors are found, old copies never', async () => {
+    const { shard, vectors } = await shardOf('ivfpq');
+    const live = liveMap(vectors);
+    // 300 new ids in the hot tier, and 300 main-tier ids given new vectors (their old ones stale)
+    const fresh = unitVectors(600, D, 31, 40);
+    const newIds = idRange(N + 1, 300);
+    const movedIds = BigInt64Array.from({ length: 300 }, (_, i) => BigInt(1 + i * 13));
+    await shard.upsert(MV, newIds, fresh.slice(0, 300 * D));
+    await shard.upsert(MV, movedIds, fresh.slice(300 * D));
+    expect(shard.stats().modelVersions[0]!.hot.vectors).toBe(600);
+    for (const [i, id] of [...newIds, ...movedIds].entries()) live.set(id, row(fresh, i, D));
+
+    const queries = queriesFor(23);
+    for (const f of filters) {
+      const allowed = [...f.allowed(vectors), ...newIds.filter((_, i) => i % 2 === 0), ...movedIds];
+      expect(await recallOf(shard, live, allowed, queries), f.name).toBeGreaterThanOrEqual(0.9);
+      // a replaced id scores by its new vector: its old copy in the main tier is never returned
+      for (let i = 0; i < 5; i++) {
+        const query = row(fresh, 300 + i * 7, D);
+        const hits = await search(shard, query, BigInt64Array.from(allowed));
+        expect(hits[0]!.id).toBe(movedIds[i * 7]);
+        expect(hits[0]!.score).toBeCloseTo(1, 5);
+      }
+    }
+  });
+
+  it('returns only allowed ids when the allow-list holds repeats, ids of no tier and the ids of other shards', async () => {
+    const { shard, vectors } = await shardOf('flat');
+    const live = liveMap(vectors);
+    const allowed = [...randomLabel(0.2, 9), ...randomLabel(0.2, 9).slice(0, 100), 10_000_001n, 2n ** 62n];
+    expect(await recallOf(shard, live, allowed, queriesFor(24))).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('FilterCells', () => {
+  it('takes whole cells nearest first until the budget, only of the rows it was given', async () => {
+    const vectors = unitVectors(2000, D, 3, 20);
+    const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 2000, D, faissFactory);
+    expect(cells.count).toBe(Math.round(4 * Math.sqrt(2000)));
+    const given = Int32Array.from({ length: 2000 }, (_, i) => i).filter((i) => i % 3 === 0);
+    const grouped = cells.group(given);
+    const query = row(vectors, 30, D);
+    const taken = cells.nearest(query, 0, grouped, 100, 2);
+    expect(taken.length).toBeGreaterThanOrEqual(100);
+    const givenSet = new Set(given);
+    for (const r of taken) expect(givenSet.has(r)).toBe(true);
+    // whole cells: every given row of a visited cell was taken
+    const visited = new Set([...taken].map((r) => cells.cellOfRow[r]));
+    for (const r of given) expect(taken.includes(r)).toBe(visited.has(cells.cellOfRow[r]));
+    // the query's own row (30 is given) sits in the nearest cell
+    expect(taken.includes(30)).toBe(true);
+  });
+});
+
+describe('scoreRows', () => {
+  it('scores exactly the rows given, skipping -1 and rows outside the vectors', async () => {
+    const vectors = unitVectors(200, D, 4, 8);
+    const query = row(vectors, 5, D);
+    const rows = Int32Array.from([7, 5, -1, 9999, 12, 5000000, 3]);
+    const { ids, distances } = await scoreRows(vectors, D, query, rows, rows.length, 4);
+    const expected = [7, 5, 12, 3]
+      .map((r) => ({ at: [...rows].indexOf(r), score: Math.fround(dotAt(query, 0, vectors, r * D, D)) }))
+      .sort((a, b) => b.score - a.score);
+    expect([...ids].map(Number)).toEqual(expected.map((e) => e.at));
+    for (const [j, e] of expected.entries()) expect(distances[j]).toBeCloseTo(e.score, 5);
+    const padded = await scoreRows(vectors, D, query, Int32Array.of(-1, 4), 2, 3);
+    expect([...padded.ids]).toEqual([1n, -1n, -1n]);
+  });
+});
