@@ -41,7 +41,7 @@ import { type IndexRun, measureIndexing } from './support/index-end-to-end.ts';
 import { gitBuild, sampleLoad } from './support/machine.ts';
 import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { percentile } from './support/stats.ts';
-import { lineChartSvg } from './support/svg-plot.ts';
+import { lineChartSvg } from './support/svg.ts';
 import { ensureVitB32Model, VIT_B32, vitB32MultiplyAdds } from './support/vit-b32-shape.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
