@@ -22,6 +22,12 @@
  * failover router puts auto's shards behind 2 replicas each, the first one down (availability);
  * shard sizes are reported against the 20% balance target. The verdict is on CPU per query.
  *
+ * The clustered router (`createRouter({ partitioning: { kind: 'cluster' } })`) places vectors by
+ * k-means cluster and searches only the nearest shards; it is compared with one shard at the same
+ * whole parameters, and a clustered-failover router puts its shards behind a down replica too.
+ * `--families N` draws the data's cluster centres around N family centres (two-level data, like
+ * semantic groups); without it the centres are independent (the earlier runs' data).
+ *
  * Default dimension is 128, not CLIP's 512, so the six builds (HNSW over 200k vectors being the
  * longest) finish in a few minutes on 2 cores.
  *
@@ -30,19 +36,23 @@
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ClusterError } from '../search-cluster/src/errors.ts';
 import { FaissIndex, faissBuild, setFaissThreads } from '../search-cluster/src/faiss/faiss-index.ts';
 import { recallAtK } from '../search-cluster/src/faiss/synthetic.ts';
 import { ivfpqFactory } from '../search-cluster/src/rebuild/build-main.ts';
 import { MemoryVectorSource } from '../search-cluster/src/rebuild/vector-source.ts';
+import {
+  type ClusterPartitioning,
+  openClusterPlacement,
+} from '../search-cluster/src/router/cluster-placement.ts';
 import { createRouter, inProcessTiers } from '../search-cluster/src/router/config.ts';
-import { LocalReplica, type ShardReplica } from '../search-cluster/src/router/replica.ts';
+import { LocalReplica } from '../search-cluster/src/router/replica.ts';
 import {
   ClusterRouter,
   type RouterSearchOptions,
   type ShardRouter,
 } from '../search-cluster/src/router/router.ts';
 import { shardEfSearch, shardRescoreFactor } from '../search-cluster/src/router/shard-params.ts';
+import { downReplica } from '../search-cluster/src/router/test-replicas.ts';
 import { faissFactory } from '../search-cluster/src/shard/faiss-factory.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
 import { DEFAULT_TIER_OPTIONS, silentLogger, type TierOptions } from '../search-cluster/src/shard/options.ts';
@@ -71,6 +81,10 @@ const { values: flags } = parseArgs({
     'auto-nprobe': { type: 'string', default: '16,64' },
     repeats: { type: 'string', default: '3' },
     target: { type: 'string', default: '15' },
+    /** Draw the cluster centres around this many family centres (two-level data); default none. */
+    families: { type: 'string' },
+    /** Vectors of record sampled for the clustered router's partition map. */
+    'map-sample': { type: 'string', default: '20000' },
     /** Re-render router.md from a saved router.json instead of measuring. */
     render: { type: 'string' },
   },
@@ -79,22 +93,38 @@ const { values: flags } = parseArgs({
 const positive = (name: keyof typeof flags): number => positiveInt(name, flags[name]);
 const list = (name: keyof typeof flags): number[] => numberList(flags[name]);
 
-const data = syntheticDataSettings(flags);
-const { n: N, queries: NQ, dim: DIM, k: K } = data;
-const SHARDS = positive('shards');
-const CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
-const TIERS = mainTierList(flags.tiers);
-const INFLIGHT = list('inflight');
+// `let`: --render takes every setting from the stored run, not from the flags' defaults
+let data = syntheticDataSettings(flags);
+let { n: N, queries: NQ, dim: DIM, k: K } = data;
+let SHARDS = positive('shards');
+let CLUSTERS = data.clusters ?? Math.max(100, Math.round(N / 20));
+let FAMILIES = flags.families === undefined ? undefined : positive('families');
+let TIERS = mainTierList(flags.tiers);
+let INFLIGHT = list('inflight');
 const HNSW_EF = list('hnsw-ef');
-const AUTO_EF = list('auto-ef');
-const AUTO_NPROBE = list('auto-nprobe');
-const REPEATS = positive('repeats');
-const TARGET = Number(flags.target);
+let AUTO_EF = list('auto-ef');
+let AUTO_NPROBE = list('auto-nprobe');
+let REPEATS = positive('repeats');
+let TARGET = Number(flags.target);
+/** The shard defaults the run used (the stored run's when rendering). */
+let DEFAULTS = {
+  efSearch: DEFAULT_TIER_OPTIONS.efSearch,
+  nprobe: DEFAULT_TIER_OPTIONS.nprobe,
+  rescoreFactor: DEFAULT_TIER_OPTIONS.rescoreFactor,
+  hnswM: DEFAULT_TIER_OPTIONS.hnswM,
+};
 const MODEL = 'bench-router';
+const CLUSTERED: ClusterPartitioning = { kind: 'cluster', sampleSize: positive('map-sample') };
 let COMMAND = commandLine('bench:router');
 
-/** one: a single shard; unscaled: S shards, parameters sent unchanged; auto: S shards, the router scales them; failover: auto's shards, 2 replicas each, one of them down. */
-type RouterKind = 'one' | 'unscaled' | 'auto' | 'failover';
+/**
+ * one: a single shard; unscaled: S shards, parameters sent unchanged; auto: S shards, the router
+ * scales them; failover: auto's shards, 2 replicas each, one of them down; clustered: S shards
+ * partitioned by k-means cluster, the router probing the nearest (router/cluster-search.ts);
+ * clustered-failover: clustered's shards, 2 replicas each, one of them down.
+ */
+type RouterKind = 'one' | 'unscaled' | 'auto' | 'failover' | 'clustered' | 'clustered-failover';
+const isFailover = (kind: RouterKind) => kind === 'failover' || kind === 'clustered-failover';
 
 interface Row {
   tier: MainTierKind;
@@ -110,6 +140,8 @@ interface Row {
   /** CPU of the whole process (main thread + libuv pool + OpenMP) per query: the work done. */
   cpuMsPerQuery: number;
   partial: number;
+  /** Mean shards that answered a query (clustered routers search only the nearest). */
+  shardsPerQuery: number;
   /** Mean time per query against the 1-shard row it is compared with (same whole params), minus 1. */
   overheadPct?: number;
   /** CPU per query against the same 1-shard row, minus 1: the issue's target. */
@@ -126,6 +158,8 @@ interface BuildRow {
   factory: string;
   seconds: number;
   vectorsPerShard: number[];
+  /** clustered: building the partition map (k-means over the sample, calibration) at start-up, s. */
+  mapSeconds?: number;
 }
 
 const rows: Row[] = [];
@@ -144,9 +178,9 @@ async function prepare(): Promise<void> {
   load = sampleLoad();
   log(`${COMMAND}`);
   log(
-    `n=${N} dim=${DIM} queries=${NQ} k=${K} clusters=${CLUSTERS} shards=1 vs ${SHARDS} faiss=${faissBuild().label}`,
+    `n=${N} dim=${DIM} queries=${NQ} k=${K} clusters=${CLUSTERS} families=${FAMILIES ?? 'none'} shards=1 vs ${SHARDS} faiss=${faissBuild().label}`,
   );
-  const set = clusteredData({ ...data, clusters: CLUSTERS });
+  const set = clusteredData({ ...data, clusters: CLUSTERS, families: FAMILIES });
   ({ base, ids, queryList } = set);
   setFaissThreads(0);
   const exact = FaissIndex.create(DIM, 'Flat');
@@ -157,25 +191,6 @@ async function prepare(): Promise<void> {
 }
 
 // ---------------------------------------------------------------- routers
-
-/** A replica that is down: every call fails as an unreachable shard server would. */
-function downReplica(name: string): ShardReplica {
-  const fail = async (): Promise<never> => {
-    throw new ClusterError('SHARD_UNAVAILABLE', `${name} is down`);
-  };
-  return {
-    name,
-    search: fail,
-    upsert: fail,
-    delete: fail,
-    rebuild: fail,
-    addModelVersion: fail,
-    dropModelVersion: fail,
-    health: fail,
-    stats: fail,
-    close: async () => {},
-  };
-}
 
 interface Built {
   router: ShardRouter;
@@ -198,7 +213,47 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
   // a slow pass on a busy machine must not turn into partial answers
   const routerOptions = { deadlineMs: 60_000 };
   let built: Built;
-  if (kind === 'auto') {
+  let mapSeconds: number | undefined;
+  if (kind === 'clustered') {
+    // createRouter builds the map from a sample of the shards' source before they start; here the
+    // map reads a copy of the same vectors, so the shards start empty and build once, in rebuild()
+    const mapSource = new MemoryVectorSource();
+    mapSource.putMany(MODEL, ids, base);
+    const started = performance.now();
+    const placement = await openClusterPlacement({
+      partitioning: CLUSTERED,
+      modelVersions: [{ name: MODEL, dimension: DIM }],
+      shardCount: shards,
+      source: mapSource,
+      dataDir: undefined,
+    });
+    mapSeconds = (performance.now() - started) / 1000;
+    // what createRouter makes for `partitioning: CLUSTERED`, with the shards in reach for failover
+    const list = Array.from(
+      { length: shards },
+      (_, index) =>
+        new Shard({
+          partition: { index, count: shards },
+          placement,
+          modelVersions: [{ name: MODEL, dimension: DIM }],
+          factory: faissFactory,
+          log: silentLogger,
+          source,
+          tiers,
+        }),
+    );
+    await Promise.all(list.map((shard) => shard.start()));
+    built = {
+      router: new ClusterRouter(
+        list.map((shard) => [new LocalReplica(shard)]),
+        { ...routerOptions, placement },
+      ),
+      failover: new ClusterRouter(
+        list.map((shard, i) => [downReplica(`down:${i}`), new LocalReplica(shard, false)]),
+        { ...routerOptions, placement, backoffMs: 60_000 },
+      ),
+    };
+  } else if (kind === 'auto') {
     const shardTiers = inProcessTiers({ tiers }, shards);
     const list = Array.from(
       { length: shards },
@@ -258,8 +313,12 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
     factory: `${factory}${rescore}`,
     seconds: round(seconds, 1),
     vectorsPerShard: reports.map((r) => r.outcome?.vectors ?? 0),
+    ...(mapSeconds === undefined ? {} : { mapSeconds: round(mapSeconds, 1) }),
   });
-  log(`built ${shards} x ${tier} (${factory}${rescore}, ${kind}) in ${seconds.toFixed(1)} s`);
+  log(
+    `built ${shards} x ${tier} (${factory}${rescore}, ${kind}) in ${seconds.toFixed(1)} s` +
+      (mapSeconds === undefined ? '' : ` (partition map ${mapSeconds.toFixed(1)} s)`),
+  );
   return built;
 }
 
@@ -269,6 +328,7 @@ interface Pass {
   wallMs: number;
   cpuMs: number;
   partial: number;
+  shardsAnswered: number;
 }
 
 async function pass(
@@ -281,6 +341,7 @@ async function pass(
   const latencies = new Float64Array(count);
   let next = 0;
   let partial = 0;
+  let shardsAnswered = 0;
   const loop = async () => {
     while (next < count) {
       const q = next++;
@@ -288,6 +349,7 @@ async function pass(
       const result = await router.search(MODEL, queryList[q]!, K, options);
       latencies[q] = performance.now() - started;
       if (result.partial) partial++;
+      shardsAnswered += result.shardsAnswered;
       result.hits.forEach((h, j) => {
         found[q * K + j] = h.id;
       });
@@ -298,7 +360,7 @@ async function pass(
   await Promise.all(Array.from({ length: inflight }, loop));
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
-  return { found, latencies, wallMs, cpuMs: (used.user + used.system) / 1000, partial };
+  return { found, latencies, wallMs, cpuMs: (used.user + used.system) / 1000, partial, shardsAnswered };
 }
 
 interface Variant {
@@ -339,6 +401,7 @@ async function measure(tier: MainTierKind, variants: Variant[], inflight: number
       p99Ms: round(percentile(sorted, 99), 3),
       cpuMsPerQuery: round(p.cpuMs / NQ, 3),
       partial: p.partial,
+      shardsPerQuery: round(p.shardsAnswered / NQ, 2),
       load1: round(loadavg()[0] ?? 0, 2),
     };
     if (v.shards > 1) {
@@ -358,6 +421,25 @@ async function measure(tier: MainTierKind, variants: Variant[], inflight: number
 }
 
 type LoadSummary = ReturnType<ReturnType<typeof sampleLoad>['stop']>;
+
+/** What a run measured with: stored in router.json, read back by --render. */
+interface Settings {
+  n: number;
+  queries: number;
+  dim: number;
+  k: number;
+  seed: number;
+  clusters: number;
+  families: number | null;
+  shards: number;
+  tiers: MainTierKind[];
+  inflight: number[];
+  repeats: number;
+  targetPct: number;
+  autoEf: number[];
+  autoNprobe: number[];
+  shardDefaults: typeof DEFAULTS;
+}
 let loadSummary: LoadSummary;
 let date = new Date().toISOString();
 let machine = machineFacts();
@@ -372,7 +454,30 @@ if (RENDER) {
     machine: typeof machine;
     avx2: boolean;
     command: string;
+    settings: Omit<Settings, 'tiers' | 'inflight' | 'families'> &
+      Partial<Pick<Settings, 'tiers' | 'inflight' | 'families'>>;
   };
+  // the stored run's settings, not the flags' defaults (older runs lack tiers and inflight: the rows have them)
+  const stored = saved.settings;
+  data = {
+    n: stored.n,
+    queries: stored.queries,
+    dim: stored.dim,
+    k: stored.k,
+    seed: stored.seed,
+    clusters: stored.clusters,
+  };
+  ({ n: N, queries: NQ, dim: DIM, k: K } = data);
+  CLUSTERS = stored.clusters;
+  FAMILIES = stored.families ?? undefined;
+  SHARDS = stored.shards;
+  REPEATS = stored.repeats;
+  TARGET = stored.targetPct;
+  AUTO_EF = stored.autoEf;
+  AUTO_NPROBE = stored.autoNprobe;
+  DEFAULTS = stored.shardDefaults;
+  TIERS = stored.tiers ?? [...new Set(saved.rows.map((r) => r.tier))];
+  INFLIGHT = stored.inflight ?? [...new Set(saved.rows.map((r) => r.inflight))];
   rows.push(...saved.rows);
   builds.push(...saved.builds);
   loadSummary = saved.load;
@@ -387,11 +492,20 @@ if (RENDER) {
     const one = (await buildRouter(tier, 1, 'one')).router;
     const many = (await buildRouter(tier, SHARDS, 'unscaled')).router;
     const auto = await buildRouter(tier, SHARDS, 'auto');
+    const clustered = await buildRouter(tier, SHARDS, 'clustered');
     const variants: Variant[] = [
       { router: one, kind: 'one', shards: 1, params: 'default', options: {} },
       { router: many, kind: 'unscaled', shards: SHARDS, params: 'default', options: {} },
       { router: auto.router, kind: 'auto', shards: SHARDS, params: 'default', options: {} },
       { router: auto.failover!, kind: 'failover', shards: SHARDS, params: 'default', options: {} },
+      { router: clustered.router, kind: 'clustered', shards: SHARDS, params: 'default', options: {} },
+      {
+        router: clustered.failover!,
+        kind: 'clustered-failover',
+        shards: SHARDS,
+        params: 'default',
+        options: {},
+      },
     ];
     // the automatic rule at other whole-collection settings, each against one shard at that setting
     const wholes: RouterSearchOptions[] =
@@ -406,6 +520,7 @@ if (RENDER) {
         .join(' ');
       const versus = variants.push({ router: one, kind: 'one', shards: 1, params, options }) - 1;
       variants.push({ router: auto.router, kind: 'auto', shards: SHARDS, params, options, versus });
+      variants.push({ router: clustered.router, kind: 'clustered', shards: SHARDS, params, options, versus });
     }
     if (tier === 'hnsw') {
       for (const ef of HNSW_EF) {
@@ -436,7 +551,8 @@ if (RENDER) {
     setFaissThreads(1);
     for (const inflight of INFLIGHT) await measure(tier, variants, inflight);
     await auto.failover!.close();
-    for (const router of [one, many, auto.router]) await router.close();
+    await clustered.failover!.close();
+    for (const router of [one, many, auto.router, clustered.router]) await router.close();
   }
   loadSummary = load!.stop();
 }
@@ -461,7 +577,7 @@ const verdicts: Verdict[] = [];
 for (const tier of TIERS) {
   for (const inflight of INFLIGHT) {
     const manyRows = rows.filter(
-      (r) => r.tier === tier && r.inflight === inflight && r.shards === SHARDS && r.router !== 'failover',
+      (r) => r.tier === tier && r.inflight === inflight && r.shards === SHARDS && !isFailover(r.router),
     );
     const oneOf = (r: Row) =>
       rows.find(
@@ -488,7 +604,9 @@ for (const tier of TIERS) {
       };
     };
     // the router's own rows: unscaled and automatic, at the defaults and at every whole setting
-    for (const r of manyRows.filter((r) => r.router === 'auto' || r.params === 'default')) {
+    for (const r of manyRows.filter(
+      (r) => r.router === 'auto' || r.router === 'clustered' || r.params === 'default',
+    )) {
       verdicts.push(verdictRow(r));
     }
     // the fastest hand-set (unscaled) efSearch that keeps the single shard's recall, if any
@@ -525,26 +643,24 @@ const json = {
   settings: {
     ...data,
     clusters: CLUSTERS,
+    families: FAMILIES ?? null,
     shards: SHARDS,
+    tiers: TIERS,
+    inflight: INFLIGHT,
     repeats: REPEATS,
     targetPct: TARGET,
     autoEf: AUTO_EF,
     autoNprobe: AUTO_NPROBE,
-    shardDefaults: {
-      efSearch: DEFAULT_TIER_OPTIONS.efSearch,
-      nprobe: DEFAULT_TIER_OPTIONS.nprobe,
-      rescoreFactor: DEFAULT_TIER_OPTIONS.rescoreFactor,
-      hnswM: DEFAULT_TIER_OPTIONS.hnswM,
-    },
-  },
+    shardDefaults: DEFAULTS,
+  } satisfies Settings,
   rule: {
     efSearch: 'max(k, ceil(efSearch / sqrt(shards)))',
     rescoreFactor: 'max(1, ceil(rescoreFactor / shards)) (in-process shards)',
     nprobe: 'unchanged',
     perShardAtDefaults: {
-      efSearch: shardEfSearch(DEFAULT_TIER_OPTIONS.efSearch, SHARDS, K),
-      rescoreFactor: shardRescoreFactor(DEFAULT_TIER_OPTIONS.rescoreFactor, SHARDS),
-      nprobe: DEFAULT_TIER_OPTIONS.nprobe,
+      efSearch: shardEfSearch(DEFAULTS.efSearch, SHARDS, K),
+      rescoreFactor: shardRescoreFactor(DEFAULTS.rescoreFactor, SHARDS),
+      nprobe: DEFAULTS.nprobe,
     },
   },
   builds,
@@ -570,7 +686,7 @@ const md = [
       ]
     : []),
   '',
-  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres (\`search-cluster/src/faiss/synthetic.ts\`), ${NQ} queries from the same centres, k=${K}; recall@${K} against an exact FAISS Flat search over all vectors. Routers: **one** = \`createRouter({ mode: 'in-process', shards: 1 })\`; **unscaled** = ${SHARDS} shards with \`scaleSearchParams: false\` (every shard gets the whole search's parameters, the old behaviour); **auto** = ${SHARDS} shards as \`createRouter\` now makes them (tiers from \`inProcessTiers\`, a \`ClusterRouter\` that scales efSearch per shard); **failover** = auto's shards behind 2 replicas each, the first replica of every shard down. Each is filled from a \`MemoryVectorSource\` and \`router.rebuild()\`; the main tier is forced with \`tiers.mainTier\`. Queries go one per \`router.search()\` call with ${INFLIGHT.join(' or ')} calls in flight; FAISS uses one OpenMP thread per call. Variants of one tier run in rotating order, ${REPEATS} passes each, fastest pass kept. CPU overhead = CPU ms/query of the ${SHARDS}-shard row over the 1-shard row with the same whole-collection params ("vs"), minus 1; wall overhead likewise with the wall time of the pass.`,
+  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres${FAMILIES === undefined ? '' : ` drawn around ${FAMILIES} family centres`} (\`search-cluster/src/faiss/synthetic.ts\`), ${NQ} queries from the same centres, k=${K}; recall@${K} against an exact FAISS Flat search over all vectors. Routers: **one** = \`createRouter({ mode: 'in-process', shards: 1 })\`; **unscaled** = ${SHARDS} shards with \`scaleSearchParams: false\` (every shard gets the whole search's parameters, the old behaviour); **auto** = ${SHARDS} shards as \`createRouter\` now makes them (tiers from \`inProcessTiers\`, a \`ClusterRouter\` that scales efSearch per shard); **failover** = auto's shards behind 2 replicas each, the first replica of every shard down; **clustered** = ${SHARDS} shards as \`createRouter({ partitioning: { kind: 'cluster' } })\` makes them (a partition map of k-means centroids over a ${CLUSTERED.sampleSize}-vector sample of the source, built before the shards start; whole search parameters; the router probes the nearest shards); **clustered-failover** = clustered's shards behind 2 replicas each, the first down. Each is filled from a \`MemoryVectorSource\` and \`router.rebuild()\`; the main tier is forced with \`tiers.mainTier\`. Queries go one per \`router.search()\` call with ${INFLIGHT.join(' or ')} calls in flight; FAISS uses one OpenMP thread per call. Variants of one tier run in rotating order, ${REPEATS} passes each, fastest pass kept. CPU overhead = CPU ms/query of the ${SHARDS}-shard row over the 1-shard row with the same whole-collection params ("vs"), minus 1; wall overhead likewise with the wall time of the pass.`,
   '',
   `Rule (\`search-cluster/src/router/shard-params.ts\`): per shard efSearch = ${json.rule.efSearch}, rescoreFactor = ${json.rule.rescoreFactor}, nprobe ${json.rule.nprobe}; at the shard defaults and ${SHARDS} shards: efSearch ${json.rule.perShardAtDefaults.efSearch}, rescoreFactor ${json.rule.perShardAtDefaults.rescoreFactor}, nprobe ${json.rule.perShardAtDefaults.nprobe}. Unfiltered searches only.`,
   '',
@@ -606,7 +722,7 @@ const md = [
   '',
   '## Balance',
   '',
-  'Ids are hash-partitioned (`shardOf`, `search-cluster/src/shard/partition.ts`); target: shard sizes within 20% of the mean.',
+  'Ids are hash-partitioned (`shardOf`, `search-cluster/src/shard/partition.ts`) for unscaled and auto; clustered places each vector on the shard owning its nearest k-means centroid (`search-cluster/src/router/partition-map.ts`, clusters assigned to shards balanced by sample size). Target: shard sizes within 20% of the mean.',
   '',
   table(
     ['main tier', 'router', 'vectors per shard', 'largest deviation from mean', 'within 20%'],
@@ -622,7 +738,7 @@ const md = [
   '',
   '## Availability',
   '',
-  `The failover router puts every shard behind 2 replicas whose first is down (every call fails with SHARD_UNAVAILABLE, as an unreachable shard server would); the router moves to the live replica and keeps away from the failed one for its back-off. Compared with the auto router on the same shards:`,
+  `The failover routers put every shard behind 2 replicas whose first is down (every call fails with SHARD_UNAVAILABLE, as an unreachable shard server would); the router moves to the live replica and keeps away from the failed one for its back-off. failover uses auto's shards, clustered-failover clustered's; each is compared with the router of the same shards with every replica up:`,
   '',
   table(
     [
@@ -631,31 +747,49 @@ const md = [
       'router',
       `recall@${K}`,
       'partial answers',
+      'shards/query',
       'CPU ms/query',
       'p50 ms',
       'p99 ms',
     ],
     rows
-      .filter((r) => (r.router === 'auto' || r.router === 'failover') && r.params === 'default')
+      .filter((r) => r.router !== 'one' && r.router !== 'unscaled' && r.params === 'default')
       .map((r) => [
         r.tier,
         r.inflight,
         r.router,
         r.recall.toFixed(3),
         r.partial,
+        r.shardsPerQuery ?? '',
         r.cpuMsPerQuery,
         r.p50Ms,
         r.p99Ms,
       ]),
-    [1, 3, 4, 5, 6, 7],
+    [1, 3, 4, 5, 6, 7, 8],
   ),
   '',
   '## Builds',
   '',
   table(
-    ['main tier', 'shards', 'router', 'factory (per shard)', 'vectors per shard', 'rebuild s'],
-    builds.map((b) => [b.tier, b.shards, b.router, b.factory, b.vectorsPerShard.join(' / '), b.seconds]),
-    [1, 5],
+    [
+      'main tier',
+      'shards',
+      'router',
+      'factory (per shard)',
+      'vectors per shard',
+      'rebuild s',
+      'partition map s',
+    ],
+    builds.map((b) => [
+      b.tier,
+      b.shards,
+      b.router,
+      b.factory,
+      b.vectorsPerShard.join(' / '),
+      b.seconds,
+      b.mapSeconds ?? '',
+    ]),
+    [1, 5, 6],
   ),
   '',
   '## Searches',
@@ -668,6 +802,7 @@ const md = [
       'params',
       'in flight',
       `recall@${K}`,
+      'shards/query',
       'QPS',
       'p50 ms',
       'p99 ms',
@@ -684,6 +819,7 @@ const md = [
       r.params,
       r.inflight,
       r.recall.toFixed(3),
+      r.shardsPerQuery ?? '',
       r.qps,
       r.p50Ms,
       r.p99Ms,
@@ -693,7 +829,7 @@ const md = [
       r.versus ?? '',
       r.load1,
     ]),
-    [1, 4, 5, 6, 7, 8, 9, 10, 11, 13],
+    [1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14],
   ),
   '',
   ...analysis(),
@@ -727,7 +863,7 @@ function analysis(): string[] {
   if (h1 && h4) {
     const model = SHARDS * (Math.log(N / SHARDS) / Math.log(N));
     out.push(
-      `- **HNSW**: every shard runs a full graph search with the shard default efSearch=${DEFAULT_TIER_OPTIONS.efSearch} (at least k). A search visits roughly efSearch x M nodes per layer along a path that grows with log n, so ${SHARDS} graphs of n/${SHARDS} do about ${SHARDS} x log(n/${SHARDS})/log(n) = ${model.toFixed(1)}x the distance work of one graph of n; measured CPU per query is ${(h4.cpuMsPerQuery / h1.cpuMsPerQuery).toFixed(1)}x (${h1.cpuMsPerQuery} -> ${h4.cpuMsPerQuery} ms), the rest being the fixed per-call cost above. ${h4.recall >= h1.recall ? `The extra work buys recall nobody asked for (${h1.recall.toFixed(3)} on one shard, ${h4.recall.toFixed(3)} on ${SHARDS}), which a lower per-shard efSearch (a query parameter) trades back for speed.` : `Here it does not even buy recall (${h1.recall.toFixed(3)} on one shard, ${h4.recall.toFixed(3)} on ${SHARDS}: smaller graphs of these clustered vectors, each cluster split over ${SHARDS} shards, are not easier to search; not investigated further), so a lower per-shard efSearch (a query parameter) can only buy speed by losing more recall.`} The efSearch rows show the trade. Even at equal recall the gap would not close fully: each shard still pays the upper-layer descent and the fixed call cost, and efSearch cannot go below k=${K}.`,
+      `- **HNSW**: every shard runs a full graph search with the shard default efSearch=${DEFAULTS.efSearch} (at least k). A search visits roughly efSearch x M nodes per layer along a path that grows with log n, so ${SHARDS} graphs of n/${SHARDS} do about ${SHARDS} x log(n/${SHARDS})/log(n) = ${model.toFixed(1)}x the distance work of one graph of n; measured CPU per query is ${(h4.cpuMsPerQuery / h1.cpuMsPerQuery).toFixed(1)}x (${h1.cpuMsPerQuery} -> ${h4.cpuMsPerQuery} ms), the rest being the fixed per-call cost above. ${h4.recall >= h1.recall ? `The extra work buys recall nobody asked for (${h1.recall.toFixed(3)} on one shard, ${h4.recall.toFixed(3)} on ${SHARDS}), which a lower per-shard efSearch (a query parameter) trades back for speed.` : `Here it does not even buy recall (${h1.recall.toFixed(3)} on one shard, ${h4.recall.toFixed(3)} on ${SHARDS}: smaller graphs of these clustered vectors, each cluster split over ${SHARDS} shards, are not easier to search; not investigated further), so a lower per-shard efSearch (a query parameter) can only buy speed by losing more recall.`} The efSearch rows show the trade. Even at equal recall the gap would not close fully: each shard still pays the upper-layer descent and the fixed call cost, and efSearch cannot go below k=${K}.`,
     );
   }
   const i1 = get('ivfpq', 1, 'default', 1);
@@ -735,9 +871,9 @@ function analysis(): string[] {
   if (i1 && i4) {
     const nlistOne = Number(/IVF(\d+)/.exec(ivfpqFactory(N, DIM))?.[1]);
     const nlistShard = Number(/IVF(\d+)/.exec(ivfpqFactory(Math.round(N / SHARDS), DIM))?.[1]);
-    const p = DEFAULT_TIER_OPTIONS.nprobe;
+    const p = DEFAULTS.nprobe;
     const codes = (SHARDS * p * (N / SHARDS / nlistShard)) / (p * (N / nlistOne));
-    const rescore = K * DEFAULT_TIER_OPTIONS.rescoreFactor;
+    const rescore = K * DEFAULTS.rescoreFactor;
     out.push(
       `- **IVF-PQ**: the list count follows each shard's size (~4 sqrt(n)): IVF${nlistOne} for one shard, IVF${nlistShard} per shard for ${SHARDS}. nprobe=${p} on every shard therefore scans ${p}/${nlistShard} of each shard instead of ${p}/${nlistOne} of the whole: ${codes.toFixed(1)}x the PQ codes. Each shard also re-scores its own short list of k x rescoreFactor = ${rescore} candidates exactly, ${SHARDS * rescore} in all against ${rescore}, and runs its own coarse-quantizer search. Measured CPU per query ${i1.cpuMsPerQuery} -> ${i4.cpuMsPerQuery} ms. Recall is low for every IVF-PQ row at this dimension (the shard's default PQ${Math.max(1, Math.floor(DIM / 8))} keeps ${Math.max(1, Math.floor(DIM / 8))} bytes per ${DIM}-d vector, so ${rescore} re-scored candidates miss true neighbours); it is the same setting on both sides, so the comparison holds, but read these rows for cost, not quality. What the router does about it (the auto rows): rescoreFactor divided by the shard count (fixed when a tier is built, so in-process shards are built with it; the global top-${rescore} spreads over the shards about evenly, so each shard's top ${Math.round(rescore / SHARDS)} covers it), and nprobe kept: probing the same share of each shard's lists (the "share of lists" row) loses recall, because in ${DIM} dimensions a partition into half as many cells has cells barely wider, so a query's neighbourhood touches about as many of them.`,
     );
@@ -758,9 +894,18 @@ function autoFindings(): string[] {
       `- **${v.tier}, ${v.inflight} in flight, automatic**: CPU overhead ${pct(v.cpuOverheadPct)} (unscaled ${pct(unscaled?.cpuOverheadPct)}), recall ${v.recallMany.toFixed(3)} against the single shard's ${v.recallOne.toFixed(3)}: ${v.verdict}.`,
     );
   }
+  for (const v of verdicts.filter((x) => x.router === 'clustered')) {
+    const row = rows.find(
+      (r) =>
+        r.tier === v.tier && r.inflight === v.inflight && r.router === 'clustered' && r.params === v.params,
+    );
+    out.push(
+      `- **${v.tier}, ${v.inflight} in flight, clustered, ${v.params}**: ${row?.shardsPerQuery ?? '?'} shards searched per query, CPU overhead ${pct(v.cpuOverheadPct)}, recall ${v.recallMany.toFixed(3)} against the single shard's ${v.recallOne.toFixed(3)}: ${v.verdict}.`,
+    );
+  }
   out.push(
     '',
-    'Per-shard parameters cut the work each shard does, but not the fixed cost of a shard call (about what the Flat rows show) nor, for HNSW, the upper-layer descent every graph pays; with hash partitioning each query still visits every shard. The other option the issue names, shards partitioned by cluster assignment with the router probing only the nearest shards, changes `search-cluster/src/shard/partition.ts` and the write path, and was not tried here.',
+    `Per-shard parameters cut the work each shard does, but not the fixed cost of a shard call (about what the Flat rows show) nor, for HNSW, the upper-layer descent every graph pays; with hash partitioning each query still visits every shard. The clustered router (\`partitioning: { kind: 'cluster' }\` of \`createRouter\`) searches the shard of the query's nearest centroid, then only the shards whose best centroid score plus the map's calibrated slack reaches the k-th score found (\`search-cluster/src/router/probe-plan.ts\`). How few shards that is depends on the data: ${FAMILIES === undefined ? `this run's centres are independent random directions (no \`--families\`), nearly orthogonal in ${DIM} dimensions, so no coarse clustering keeps a query's neighbours together and the rule must search most shards; \`--families\` draws the centres around family centres, a two-level structure like semantic groups of images.` : `this run's ${CLUSTERS} centres are drawn around ${FAMILIES} family centres (\`--families ${FAMILIES}\`), a two-level structure like semantic groups of images, which the map's clusters follow.`}`,
   );
   return out;
 }

@@ -5,8 +5,12 @@
  *
  *   npm run bench:search                          # 1M vectors, 3,000 measured requests
  *   npm run bench:search -- --vectors 200000      # a quicker run
+ *   npm run bench:search -- --model tiny-clip-v1  # the 64-d tiny model instead
  *
- * Vectors have the tiny model's dimension (64) and are synthetic: each is a vocabulary text
+ * The model is the generated tiny-clip-512 by default: tiny-clip-v1's colour semantics at 512
+ * dimensions, the size of ViT-B/32's embeddings, so every distance, row and copy costs what the
+ * real model's would (`--model` names another generated tiny model, PIXELFIND_MODEL any model).
+ * Vectors have the model's dimension and are synthetic: each is a vocabulary text
  * embedding plus Gaussian noise, so queries land in populated regions as real ones do. Rows go
  * straight into `images` (INDEXED, safety 1), `embeddings`, `tags` and `image_stats` in large
  * multi-row statements; the shards then rebuild their main tier from `embeddings` (the source of
@@ -18,23 +22,27 @@
  * postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end. When no server answers,
  * PGlite with 100,000 vectors by default.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../api/src/db/database.ts';
-import { TINY_MODEL_VERSION } from '../api/src/encoder/registry.ts';
 import { createServices } from '../api/src/services.ts';
 import { seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
-import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
+import {
+  ensureTinyModel,
+  TINY_MODEL_VERSIONS,
+  type TinyModelVersion,
+} from '../test/fixtures/tiny-clip/generate.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
 import { positiveInt, positiveInts, runStamp, stampMarkdown } from './support/flags.ts';
 import { cpuMeter, sampleLoad } from './support/machine.ts';
-import { table, writeResults } from './support/results.ts';
+import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
+import { lineChartSvg } from './support/svg.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +53,7 @@ const { values } = parseArgs({
     shards: { type: 'string', default: '2' },
     limit: { type: 'string', default: '20' },
     batch: { type: 'string', default: '20000' },
+    model: { type: 'string', default: 'tiny-clip-512' },
   },
 });
 const settings = positiveInts(values, ['requests', 'warmup', 'concurrency', 'shards', 'limit', 'batch']);
@@ -65,6 +74,8 @@ function vocabulary(): string[] {
 }
 
 const NOISE = 0.6;
+/** The idle window over which the background's rate of Postgres statements is measured. */
+const IDLE_WINDOW_MS = 5000;
 
 /** What the load-generating thread (support/http-load-worker.mjs) reports. */
 interface LoadReport {
@@ -148,8 +159,11 @@ async function fill(
 }
 
 async function main() {
-  process.env.PIXELFIND_MODEL ??= TINY_MODEL_VERSION;
-  await ensureTinyClip();
+  const model = values.model as TinyModelVersion;
+  if (!TINY_MODEL_VERSIONS.includes(model))
+    throw new Error(`Expected --model to be one of ${TINY_MODEL_VERSIONS.join(', ')} but received ${model}`);
+  // a directory: the generated models other than v1, v2 and broken have no shipped manifest
+  process.env.PIXELFIND_MODEL ??= await ensureTinyModel(model);
   const adminUrl = process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
   const unreachable = await probePostgres(adminUrl);
   if (unreachable)
@@ -240,9 +254,25 @@ async function main() {
     await drive(settings.warmup, settings.concurrency);
     stages.reset();
     console.error(`  measuring ${settings.requests} requests at concurrency ${settings.concurrency}`);
+    // background work (lifecycle polls, jobs, shard catch-up) sends statements too: its rate
+    // over an idle window is subtracted from the measured phase's count
+    const idleBefore = services.db.statementCount;
+    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+    const idlePerSecond = (services.db.statementCount - idleBefore) / (IDLE_WINDOW_MS / 1000);
+    await services.queryLog.flush();
+    const statementsBefore = services.db.statementCount;
     const cpu = cpuMeter();
     const report = await drive(settings.requests, settings.concurrency);
     const measuredCpu = cpu.stop(settings.requests);
+    // the query log's batched inserts of these searches count too
+    await services.queryLog.flush();
+    const measuredStatements = services.db.statementCount - statementsBefore;
+    const background = idlePerSecond * report.seconds;
+    const statementsPerSearch = {
+      all: Math.round((measuredStatements / settings.requests) * 1000) / 1000,
+      net: Math.round(((measuredStatements - background) / settings.requests) * 1000) / 1000,
+      backgroundPerSecond: Math.round(idlePerSecond * 10) / 10,
+    };
     const measuredSeconds = report.seconds;
     const { ms: clientMs, errors, shortPages } = report;
     const loadSummary = load.stop();
@@ -290,6 +320,7 @@ async function main() {
           processCpuPercent: measuredCpu.processCpuPercent,
           cpuMsPerRequest: measuredCpu.cpuMsPerUnit,
         },
+        postgresStatementsPerSearch: statementsPerSearch,
         errors,
         firstError: report.firstError,
         partialAnswers: stages.partial,
@@ -306,24 +337,52 @@ async function main() {
 ${stampMarkdown(stamp)}
 The client (a worker thread), the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
 
-Configuration: ${vectorsWanted.toLocaleString('en')} synthetic vectors of dimension ${encoder.dimension} (the tiny model \`${encoder.modelVersion}\`;
-the real ViT-B/32 would be 512-d, not measured here), ${database}, ${services.cache.kind} cache, ${settings.shards} in-process shards,
+Configuration: ${vectorsWanted.toLocaleString('en')} synthetic vectors of dimension ${encoder.dimension} (the generated tiny model \`${encoder.modelVersion}\`;
+${encoder.dimension === 512 ? "512-d, the size of ViT-B/32's embeddings" : 'the real ViT-B/32 is 512-d'}), ${database}, ${services.cache.kind} cache, ${settings.shards} in-process shards,
 top-K ${config.search.topK}, limit ${settings.limit}. ${settings.requests} measured requests at concurrency ${settings.concurrency} after
 ${words.length + settings.warmup} unmeasured ones; ${words.length} distinct text queries (colour words and halves), their
-embeddings cached. Each hit hydrates the image and its tags.
+embeddings cached. Every hit shows the image's fields and its tags; one Postgres statement per search reads the gate and ranking
+facts of every candidate and the display fields and tags of the page (search.repository.ts#pageOf).
 
 Main tier that served: **${kinds}** on every shard (${shardStats.map((s) => `shard ${s.shard}: ${s.mainVectors.toLocaleString('en')} vectors, ${s.hotVectors} hot`).join('; ')}).
 Set-up: rows inserted in ${Math.round(fillSeconds)} s, main tiers rebuilt from \`embeddings\` in ${Math.round(rebuildSeconds)} s.
 
 ${table(['ms', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], [row('end to end (client)', endToEnd), row('server (tookMs)', server_), ...Object.entries(perStage).map(([k, s]) => row(`stage: ${k}`, s))], [1, 2, 3, 4, 5, 6])}
 
+Postgres statements per search during the measured phase: ${statementsPerSearch.net} net of background work (${statementsPerSearch.all} in all; the
+background sent ${statementsPerSearch.backgroundPerSecond} statements/s over a ${IDLE_WINDOW_MS / 1000} s idle window; the query log's batched inserts included).
 Throughput: ${json.results.throughputPerSecond} requests/s. During the measured phase this process (client thread, API and shards;
 not Postgres) used ${measuredCpu.processCpuPercent}% of the machine's CPU, ${measuredCpu.cpuMsPerUnit} CPU ms per request. Errors: ${errors}; partial answers: ${stages.partial}; pages short of ${settings.limit} hits: ${shortPages}.
 "end to end" is measured by the client: request, GraphQL execution, tag loading, JSON, response. "server" is
 SearchOutcome.tookMs (encode to re-rank, before GraphQL resolves the hit fields).
 
 **Target p99 < 50 ms end to end: ${targetMet ? 'met' : 'not met'}** (p99 ${endToEnd.p99} ms).
+
+Plot: [search.svg](search.svg), the latency CDF end to end and on the server.
 `;
+    // the latency CDF, end to end and on the server: the share of requests answered within x ms
+    const cdf = (ms: number[]): [number, number][] => {
+      const sorted = [...ms].sort((a, b) => a - b);
+      const step = Math.max(1, Math.floor(sorted.length / 200));
+      const points: [number, number][] = [];
+      for (let i = 0; i < sorted.length; i += step) points.push([sorted[i]!, (i + 1) / sorted.length]);
+      points.push([sorted.at(-1)!, 1]);
+      return points;
+    };
+    const svg = lineChartSvg(
+      [
+        { name: 'end to end (client)', points: cdf(clientMs) },
+        { name: 'server (tookMs)', points: cdf(stages.tookMs) },
+      ],
+      {
+        title: `Search latency CDF (${vectorsWanted.toLocaleString('en')} x ${encoder.dimension}-d, concurrency ${settings.concurrency}, load ${loadSummary.mean})`,
+        xLabel: 'ms',
+        yLabel: 'share of requests',
+        xLog: true,
+        yLines: [{ y: 0.99, label: 'p99' }],
+      },
+    );
+    await writeFile(path.join(RESULTS_DIR, 'search.svg'), svg);
     const written = await writeResults('search', json, md);
     console.error(md);
     console.error(`wrote ${written.join(', ')}`);

@@ -11,14 +11,24 @@ export function clusteredData(o: {
   dim: number;
   clusters: number;
   seed: number;
+  /** Centres drawn around this many family centres (synthetic.ts); default none. */
+  families?: number | undefined;
 }) {
-  const base = clusteredUnitVectors({ count: o.n, dimension: o.dim, clusters: o.clusters, seed: o.seed });
+  const families = o.families === undefined ? {} : { families: o.families };
+  const base = clusteredUnitVectors({
+    count: o.n,
+    dimension: o.dim,
+    clusters: o.clusters,
+    seed: o.seed,
+    ...families,
+  });
   const queries = clusteredUnitVectors({
     count: o.queries,
     dimension: o.dim,
     clusters: o.clusters,
     seed: o.seed + 1,
     centreSeed: o.seed,
+    ...families,
   });
   const queryList = Array.from({ length: o.queries }, (_, q) => queries.subarray(q * o.dim, (q + 1) * o.dim));
   return { base, ids: sequentialIds(o.n, 1n), queries, queryList };

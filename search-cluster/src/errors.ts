@@ -19,7 +19,11 @@ export type ClusterErrorCode =
   /** The shard is shutting down. */
   | 'CLOSED'
   /** The call did not carry the shard servers' SHARD_AUTH_TOKEN. */
-  | 'UNAUTHENTICATED';
+  | 'UNAUTHENTICATED'
+  /** The cluster's configuration cannot do this (cluster partitioning over remote shards, ...). */
+  | 'UNSUPPORTED'
+  /** Cluster partitioning found no partition map and too few vectors of record to build one. */
+  | 'NO_PARTITION_MAP';
 
 export class ClusterError extends Error {
   readonly code: ClusterErrorCode;
@@ -49,4 +53,6 @@ export const HTTP_STATUS: Record<ClusterErrorCode, number> = {
   NO_SOURCE: 409,
   CLOSED: 503,
   UNAUTHENTICATED: 401,
+  UNSUPPORTED: 501,
+  NO_PARTITION_MAP: 409,
 };

@@ -4,9 +4,22 @@ export interface QueryResult<Row> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Prepare the statement under this name, once per connection, and reuse its plan: for a hot
+   * statement whose planning costs more than its execution (the search's page statement). The
+   * name must always go with the same SQL. pg only; PGlite runs it as any other statement.
+   */
+  prepareAs?: string;
+}
+
 /** What repositories see: one SQL dialect (Postgres), two engines (pg, PGlite). */
 export interface Queryable {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<Row>>;
 }
 
 /** Inside a transaction: statements, and whole scripts (a migration file) on the same connection. */

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { LogSink } from '../../../search-cluster/src/index.ts';
-import type { Database, QueryResult, Transaction } from './database.ts';
+import type { Database, QueryOptions, QueryResult, Transaction } from './database.ts';
 
 // int8 and numeric come back as strings by default; ids are selected as text on purpose,
 // counts are small enough for a JS number.
@@ -15,9 +15,16 @@ export function createPgDatabase(
   pool.on('error', (error) => options.log?.error('pg pool', { error: error.message }));
   let statements = 0;
 
-  const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
+  const run = async <Row>(
+    client: pg.Pool | pg.PoolClient,
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ) => {
     statements += 1;
-    const result = await client.query(sql, params as unknown[]);
+    const result = options?.prepareAs
+      ? await client.query({ name: options.prepareAs, text: sql, values: params as unknown[] })
+      : await client.query(sql, params as unknown[]);
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 } satisfies QueryResult<Row>;
   };
 
@@ -26,11 +33,11 @@ export function createPgDatabase(
     get statementCount() {
       return statements;
     },
-    query: (sql, params) => run(pool, sql, params),
+    query: (sql, params, options) => run(pool, sql, params, options),
     async transaction(fn) {
       const client = await pool.connect();
       const tx: Transaction = {
-        query: (sql, params) => run(client, sql, params),
+        query: (sql, params, options) => run(client, sql, params, options),
         // no parameters: the simple query protocol, which takes several statements
         exec: async (sql) => {
           statements += 1;

@@ -19,10 +19,13 @@ export function createBlocklist(cache: Cache, repo: SearchRepository) {
   const building = new Map<string, Promise<void>>();
   // the newest epoch this process has read from Postgres: the API tells the edge (x-pixelfind-safety-epoch)
   let latest: bigint | null = null;
-  const readEpoch = async (): Promise<string> => {
-    const epoch = await repo.safetyEpoch();
+  const observeEpoch = (epoch: string): void => {
     const value = BigInt(epoch);
     if (latest === null || value > latest) latest = value;
+  };
+  const readEpoch = async (): Promise<string> => {
+    const epoch = await repo.safetyEpoch();
+    observeEpoch(epoch);
     return epoch;
   };
 
@@ -70,6 +73,11 @@ export function createBlocklist(cache: Cache, repo: SearchRepository) {
     check,
     /** The newest safety epoch read from Postgres by this process (null before the first read). */
     latestEpoch: (): bigint | null => latest,
+    /**
+     * An epoch read from Postgres elsewhere: the search's page statement reads it in the same
+     * snapshot as the rows it gates (search.repository.ts#pageOf), so the answer reports it.
+     */
+    observeEpoch,
     /** Call after the Postgres row is written: warms the set for the new epoch. */
     async add(_id: string) {
       // a cache that does not answer is rebuilt for the epoch when it returns

@@ -4,7 +4,7 @@ import type { Cache } from '../cache/cache.ts';
 import { embeddingCacheKey } from '../edge-trust/protocol.ts';
 import type { EdgeChannel } from '../edge-trust/use-edge-trust.ts';
 import { AppError, notFound } from '../errors.ts';
-import { smoothedEngagement } from '../feedback/engagement.ts';
+import { DEFAULT_ENGAGEMENT_PRIOR, smoothedEngagement } from '../feedback/engagement.ts';
 import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
 import { inspectImage } from '../images/inspect-image.ts';
@@ -12,9 +12,11 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
 import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
+import { passesSafetyGate } from './safety-gate.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
-import type { SearchRepository } from './search.repository.ts';
+import type { CandidateFacts, SearchRepository } from './search.repository.ts';
 import { MAX_OFFSET, parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
+import { pageRecords } from './search-page.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
 
 export interface SearchOptions {
@@ -95,7 +97,7 @@ const unavailable = (cause: unknown) =>
         http: { status: 503, headers: { 'retry-after': '5' } },
       });
 
-/** encode -> fan out -> safety gate -> re-rank -> hydrate -> log (asynchronously). */
+/** encode -> fan out -> hydrate and gate (one statement) -> re-rank -> page -> log (asynchronously). */
 export function createSearchService(deps: SearchDeps) {
   const { options } = deps;
   const repo = deps.repository;
@@ -244,57 +246,71 @@ export function createSearchService(deps: SearchDeps) {
       }
       const fanoutMs = performance.now() - mark;
 
-      // hydrate the candidates (one statement) and apply the hard safety gate: status,
-      // deletion, stored score, blocklist
+      // hydrate in one round trip: every candidate's gate and ranking facts, the page's display
+      // fields and tags, and the safety epoch, from one statement (search.repository.ts#pageOf)
       mark = performance.now();
-      const ids = candidates.map((c) => c.id.toString());
-      // engagement is read alongside the rows (one round trip, not two in a row)
-      const [rows, blocked, candidateStats] = await Promise.all([
-        ctx.loaders.imageById.loadMany(ids),
-        deps.blocklist.check(ids),
-        ctx.loaders.statsByImageId.loadMany(ids),
-      ]).catch((error: unknown) => {
-        throw unavailable(error);
-      });
-      // a row that could not be read cannot be gated: no answer rather than a wrong one
-      const failed = [...rows, ...candidateStats].find((row) => row instanceof Error);
-      if (failed) throw unavailable(failed);
-      const statsById = new Map(ids.map((id, i) => [id, candidateStats[i]]));
-      const admitted: { candidate: ScoredId; image: ImageRecord }[] = [];
-      candidates.forEach((candidate, i) => {
-        const row = rows[i];
-        // the row's own flag (read from Postgres with it) backs up the cached blocklist
-        if (!row || row instanceof Error || blocked[i] || row.flagged) return;
-        if (row.status !== 'INDEXED' || row.deleted_at) return;
-        if (row.safety_score === null || row.safety_score < options.safetyThreshold) return;
-        admitted.push({ candidate, image: row });
-      });
-      const hydrateMs = performance.now() - mark;
-
-      // the relevance floor: on the admitted (safe) candidates only
-      const cut = relevanceCut({
-        similarities: admitted.map((a) => a.candidate.score),
+      const now = Date.now();
+      const cutInput = {
         requested: input.minSimilarity,
         floor: await floorPromise,
         margin: relevance.adaptiveMarginFor(modelVersion),
         adaptive: text !== null && image === null,
-      });
+      };
+      const read =
+        candidates.length === 0
+          ? null
+          : await repo
+              .pageOf(candidates, {
+                safetyThreshold: options.safetyThreshold,
+                ranker: options.ranker,
+                prior: DEFAULT_ENGAGEMENT_PRIOR,
+                now,
+                cut: cutInput,
+                offset: input.offset,
+                limit: input.limit,
+              })
+              .catch((error: unknown) => {
+                // a row that could not be read cannot be gated: no answer rather than a wrong one
+                throw unavailable(error);
+              });
+      if (read) deps.blocklist.observeEpoch(read.epoch);
+      const factsById = new Map(read?.candidates.map((facts) => [facts.id, facts]));
+      // the hard safety gate, on every candidate: the statement's own SQL gate only picks the page
+      const admitted: { candidate: ScoredId; facts: CandidateFacts }[] = [];
+      for (const candidate of candidates) {
+        const facts = factsById.get(candidate.id.toString());
+        if (facts && passesSafetyGate(facts, options.safetyThreshold)) admitted.push({ candidate, facts });
+      }
+      const hydrateMs = performance.now() - mark;
+
+      // the relevance floor: on the admitted (safe) candidates only
+      const cut = relevanceCut({ similarities: admitted.map((a) => a.candidate.score), ...cutInput });
       const relevant = admitted.filter((a) => a.candidate.score >= cut.minSimilarity);
 
       mark = performance.now();
-      const now = Date.now();
       const ranked = relevant
-        .map(({ candidate, image }) => {
-          const stat = statsById.get(image.id);
+        .map(({ candidate, facts }) => {
           const signals: Signals = {
             similarity: candidate.score,
-            engagement: smoothedEngagement(stat instanceof Error ? null : (stat ?? null)),
-            recency: recency(image.created_at, now, options.ranker.recencyHalfLifeDays),
+            engagement: smoothedEngagement(facts.stats, DEFAULT_ENGAGEMENT_PRIOR),
+            recency: recency(new Date(facts.created_ms), now, options.ranker.recencyHalfLifeDays),
           };
-          return { image, similarity: candidate.score, signals, score: combine(signals, options.ranker) };
+          return { facts, similarity: candidate.score, signals, score: combine(signals, options.ranker) };
         })
-        .sort((a, b) => b.score - a.score || Number(BigInt(a.image.id) - BigInt(b.image.id)));
-      const hits = ranked.slice(input.offset, need);
+        .sort((a, b) => b.score - a.score || Number(BigInt(a.facts.id) - BigInt(b.facts.id)));
+      const onPage = ranked.slice(input.offset, need);
+      const records = await pageRecords(
+        onPage.map((r) => r.facts),
+        ctx.loaders,
+        options.safetyThreshold,
+      ).catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      const hits: SearchHit[] = [];
+      onPage.forEach(({ facts: _facts, ...hit }, i) => {
+        const record = records[i];
+        if (record) hits.push({ ...hit, image: record });
+      });
       // over-fetching (k >= 3 * need) means one more admitted result shows a next page
       const hasNextPage = ranked.length > need && need <= MAX_OFFSET;
       const rerankMs = performance.now() - mark;

@@ -48,12 +48,29 @@ export interface ClusteredOptions {
   shift?: Float32Array;
   /** Seed of the cluster centres, so queries can share the base set's centres; default `seed`. */
   centreSeed?: number;
+  /**
+   * Draw the centres themselves around this many "family" centres (a two-level structure, as
+   * semantic groups of images in CLIP space), with noise `familySpread` (default 1). Default none:
+   * independent random centres, nearly orthogonal in high dimension.
+   */
+  families?: number;
+  familySpread?: number;
 }
 
 /** Unit vectors drawn around `clusters` random unit centres, each row normalised. */
 export function clusteredUnitVectors(options: ClusteredOptions): Float32Array {
   const { count, dimension, clusters, seed, spread = 1, shift } = options;
-  const centres = normalizeRows(randomNormal(clusters * dimension, options.centreSeed ?? seed), dimension);
+  const centreSeed = options.centreSeed ?? seed;
+  const centres =
+    options.families === undefined
+      ? normalizeRows(randomNormal(clusters * dimension, centreSeed), dimension)
+      : clusteredUnitVectors({
+          count: clusters,
+          dimension,
+          clusters: options.families,
+          seed: centreSeed ^ 0x5bd1e995,
+          spread: options.familySpread ?? 1,
+        });
   const random = seededRandom(seed ^ 0x9e3779b9);
   const normal = gaussian(random);
   // Per-dimension noise scale so the noise norm is about `spread`.

@@ -76,7 +76,7 @@ export interface CollectedVectors {
 export async function collectVectors(
   records: AsyncIterable<VectorRecord>,
   dimension: number,
-  owns: (id: bigint) => boolean,
+  owns: (id: bigint, vector: Float32Array) => boolean,
   signal?: AbortSignal,
 ): Promise<CollectedVectors> {
   let capacity = 1024;
@@ -87,7 +87,8 @@ export async function collectVectors(
   let skipped = 0;
   for await (const { id, vector } of records) {
     signal?.throwIfAborted();
-    if (!owns(id)) continue;
+    // a malformed vector is still owned by one shard (a placement sends it to one deterministically)
+    if (!owns(id, vector)) continue;
     if (vector.length !== dimension || !vector.every(Number.isFinite)) {
       skipped++;
       continue;

@@ -206,6 +206,10 @@ function checkMeta(meta: SnapshotMeta, expected: SnapshotExpectation): string | 
   ) {
     return `it was built for shard ${meta.partition?.index}/${meta.partition?.count}, this is shard ${expected.partition.index}/${expected.partition.count}`;
   }
+  if (meta.partition.placement !== expected.partition.placement) {
+    const name = (p: string | undefined) => p ?? 'ids by hash';
+    return `its vectors were placed by ${name(meta.partition.placement)}, this shard places by ${name(expected.partition.placement)}`;
+  }
   if (!/^[0-9]+$/.test(String(meta.watermark)))
     return `watermark "${String(meta.watermark)}" is not a number`;
   if (!Number.isInteger(meta.count) || meta.count < 0) return `count ${String(meta.count)} is invalid`;

@@ -1,16 +1,36 @@
 import { join } from 'node:path';
+import { ClusterError } from '../errors.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import { faissFactory } from '../shard/faiss-factory.ts';
 import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } from '../shard/options.ts';
 import { type ModelVersionSpec, Shard } from '../shard/shard.ts';
 import type { ShardMetrics } from '../shard/shard-metrics.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
+import {
+  type ClusterPartitioning,
+  type ClusterPlacement,
+  openClusterPlacement,
+} from './cluster-placement.ts';
 import { LocalReplica, RemoteReplica, type ShardReplica } from './replica.ts';
 import { ClusterRouter, type RouterOptions, type ShardRouter } from './router.ts';
 import { shardRescoreFactor } from './shard-params.ts';
 
+export type { ClusterPartitioning } from './cluster-placement.ts';
+
+/** How vectors are spread over shards. */
+export interface PartitioningConfig {
+  /**
+   * 'hash' (default): an id's shard is `shardOf(id)` and every search visits every shard.
+   * `{ kind: 'cluster' }`: a vector's shard owns its nearest k-means centroid (a partition map built
+   * from a sample of the source when the shards start, persisted under dataDir) and searches visit
+   * the nearest shards only (cluster-search.ts). In-process shards only; remote shard servers
+   * refuse it (UNSUPPORTED).
+   */
+  partitioning?: 'hash' | ClusterPartitioning;
+}
+
 /** Shards in this process (single-node mode). */
-export interface InProcessRouterConfig extends RouterOptions {
+export interface InProcessRouterConfig extends RouterOptions, PartitioningConfig {
   mode: 'in-process';
   /** Number of shards. Default 1. */
   shards?: number;
@@ -28,7 +48,7 @@ export interface InProcessRouterConfig extends RouterOptions {
 }
 
 /** Shard server replicas over HTTP: `replicas[s]` lists the base URLs of shard s. */
-export interface RemoteRouterConfig extends RouterOptions {
+export interface RemoteRouterConfig extends RouterOptions, PartitioningConfig {
   mode: 'remote';
   replicas: string[][];
   /** The shard servers' SHARD_AUTH_TOKEN, sent on every call. Default: none. */
@@ -77,19 +97,63 @@ export function parseShardsSetting(
  * before this resolves; a shard that fails to load keeps retrying and makes answers partial.
  */
 export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
+  const clustered = typeof config.partitioning === 'object' ? config.partitioning : undefined;
   if (config.mode === 'remote') {
+    if (clustered) {
+      // a shard server owns a partition by id (SHARD_ID / SHARD_COUNT, checked on every write and
+      // rebuild); it has no partition map to place vectors by
+      throw new ClusterError(
+        'UNSUPPORTED',
+        "Cluster partitioning is supported for in-process shards only; remote shard servers partition by id (partitioning: 'hash')",
+      );
+    }
     const replicas: ShardReplica[][] = config.replicas.map((urls) =>
       urls.map((url) => new RemoteReplica(url, { authToken: config.authToken ?? null })),
     );
     return new ClusterRouter(replicas, config);
   }
+  const started = await startInProcessShards(config);
+  return new ClusterRouter(
+    started.shards.map((shard) => [new LocalReplica(shard)]),
+    started.routerOptions,
+  );
+}
+
+/** What createRouter starts in this process: the shards, and the options of their router. */
+export interface InProcessShards {
+  shards: Shard[];
+  /** Set with `partitioning: { kind: 'cluster' }`: the maps the shards and the router place by. */
+  placement?: ClusterPlacement;
+  routerOptions: RouterOptions & { placement?: ClusterPlacement };
+}
+
+/**
+ * Starts the shards of an in-process router (snapshot load, refill or rebuild; with cluster
+ * partitioning the partition maps first). createRouter puts each behind one LocalReplica; tests and
+ * benchmarks that need the shards themselves (more replicas, a replica down) call this.
+ */
+export async function startInProcessShards(config: InProcessRouterConfig): Promise<InProcessShards> {
+  const clustered = typeof config.partitioning === 'object' ? config.partitioning : undefined;
   const count = config.shards ?? 1;
+  if (clustered && count < 2) {
+    throw new ClusterError('UNSUPPORTED', 'Cluster partitioning needs at least two shards');
+  }
+  const placement = clustered
+    ? await openClusterPlacement({
+        partitioning: clustered,
+        modelVersions: config.modelVersions,
+        shardCount: count,
+        source: config.source,
+        dataDir: config.dataDir,
+      })
+    : undefined;
   const tiers = inProcessTiers(config, count);
   const shards = Array.from(
     { length: count },
     (_, index) =>
       new Shard({
         partition: { index, count },
+        ...(placement ? { placement } : {}),
         modelVersions: config.modelVersions,
         factory: config.factory ?? faissFactory,
         log: config.log ?? silentLogger,
@@ -101,25 +165,30 @@ export async function createRouter(config: RouterConfig): Promise<ShardRouter> {
   );
   for (const shard of shards) config.metrics?.track(shard);
   await Promise.all(shards.map((shard) => shard.start()));
-  return new ClusterRouter(
-    shards.map((shard) => [new LocalReplica(shard)]),
-    {
+  return {
+    shards,
+    ...(placement ? { placement } : {}),
+    routerOptions: {
       ...config,
       wholeEfSearch: config.wholeEfSearch ?? config.tiers?.efSearch ?? DEFAULT_TIER_OPTIONS.efSearch,
+      ...(placement ? { placement } : {}),
     },
-  );
+  };
 }
 
 /**
  * The tier options each in-process shard gets: `config.tiers`, with rescoreFactor divided by the
- * shard count when the router scales search parameters (shard-params.ts). rescoreFactor is fixed
+ * shard count when the router scales search parameters (shard-params.ts) over hash-partitioned
+ * shards. rescoreFactor is fixed
  * when a main tier is built, so a tier loaded from an older snapshot keeps its own until a rebuild.
  */
 export function inProcessTiers(
-  config: Pick<InProcessRouterConfig, 'tiers' | 'scaleSearchParams'>,
+  config: Pick<InProcessRouterConfig, 'tiers' | 'scaleSearchParams' | 'partitioning'>,
   count: number,
 ): Partial<TierOptions> | undefined {
-  if (config.scaleSearchParams === false || count <= 1) return config.tiers;
+  // cluster-partitioned: a probed shard holds most of the neighbours and re-scores them all
+  const clustered = typeof config.partitioning === 'object';
+  if (config.scaleSearchParams === false || count <= 1 || clustered) return config.tiers;
   const whole = config.tiers?.rescoreFactor ?? DEFAULT_TIER_OPTIONS.rescoreFactor;
   return { ...config.tiers, rescoreFactor: shardRescoreFactor(whole, count) };
 }

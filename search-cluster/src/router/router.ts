@@ -4,6 +4,8 @@ import { partitionIds, shardOfHalves } from '../shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE, type ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
+import type { ClusterPlacement } from './cluster-placement.ts';
+import { probeSearch } from './cluster-search.ts';
 import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard } from './hedged-search.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
@@ -20,7 +22,9 @@ import type {
   ShardRouter,
   UpsertItems,
 } from './router.types.ts';
+import { checkAnswers, describeError } from './shard-answers.ts';
 import { DEFAULT_WHOLE_EF_SEARCH, shardEfSearch } from './shard-params.ts';
+import { packItems } from './upsert-items.ts';
 
 export type { Hit } from '../shard/topk.ts';
 export type * from './router.types.ts';
@@ -39,6 +43,12 @@ export type * from './router.types.ts';
  * With more than one shard, an unfiltered search sends each shard an efSearch scaled to its share
  * of the collection (shard-params.ts; `scaleSearchParams: false` turns this off): the efSearch a
  * caller names, or the shard default, describes the search of the whole collection.
+ *
+ * With a `placement` (cluster partitioning, cluster-placement.ts) a vector's shard is the owner of
+ * its nearest k-means centroid: an upsert goes to that shard and is a delete on every other (the
+ * id may have lived elsewhere under its previous vector), a delete goes to every shard, and an
+ * unfiltered search probes the nearest shards only (cluster-search.ts) with the whole search
+ * parameters. A filtered search asks every shard with every allowed id.
  */
 export class ClusterRouter implements ShardRouter {
   readonly shardCount: number;
@@ -52,7 +62,9 @@ export class ClusterRouter implements ShardRouter {
   private readonly scaleSearchParams: boolean;
   private readonly wholeEfSearch: number;
 
-  constructor(shards: ShardReplica[][], options: RouterOptions = {}) {
+  private readonly placement: ClusterPlacement | undefined;
+
+  constructor(shards: ShardReplica[][], options: RouterOptions & { placement?: ClusterPlacement } = {}) {
     if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
       throw new Error('A router needs at least one shard, each with at least one replica');
     }
@@ -64,6 +76,9 @@ export class ClusterRouter implements ShardRouter {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
     this.scaleSearchParams = options.scaleSearchParams ?? true;
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
+    this.placement = options.placement;
+    if (this.placement && this.shardCount < 2)
+      throw new Error('Cluster partitioning needs at least two shards');
     this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
     this.shards = this.replicas.map((set) => set.states);
   }
@@ -108,12 +123,37 @@ export class ClusterRouter implements ShardRouter {
     }
     const allowed =
       options.allowedIds === undefined ? undefined : toIdArray('allowedIds', options.allowedIds);
-    const allowedPerShard = allowed ? partitionIds(allowed, this.shardCount) : undefined;
+    const placed = this.placement?.has(modelVersion) ? this.placement.map(modelVersion) : undefined;
+    // placed by vector, any shard may hold an allowed id
+    const allowedPerShard = !allowed
+      ? undefined
+      : placed
+        ? this.shards.map(() => allowed)
+        : partitionIds(allowed, this.shardCount);
 
     const base: ShardSearchRequest = { modelVersion, queries: packed, dimension, k };
     const nprobe = checkOptionalPositiveInt('nprobe', options.nprobe, MAX_NPROBE);
     const efSearch = checkOptionalPositiveInt('efSearch', options.efSearch, MAX_EF_SEARCH);
     if (nprobe !== undefined) base.nprobe = nprobe;
+    if (placed && !allowed) {
+      // the probed shards hold most of the neighbours: each does the whole search's work there
+      if (efSearch !== undefined) base.efSearch = efSearch;
+      const { queries: _packed, ...request } = base;
+      const probed = await probeSearch({
+        map: placed,
+        base: request,
+        queries,
+        k,
+        fanOut: (requests) => this.fanOut(requests, deadlineMs, options.signal),
+      });
+      checkAnswers(probed.answers, deadlineMs, options.signal);
+      return {
+        results: probed.results,
+        partial: probed.shardsFailed.size > 0,
+        shardsAnswered: probed.shardsAnswered.size,
+        shardsTotal: this.shardCount,
+      };
+    }
     if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
       // each shard searches its share (shard-params.ts); a filtered search keeps the whole
       // parameters, its id selector already thins every shard's candidates
@@ -122,6 +162,43 @@ export class ClusterRouter implements ShardRouter {
       base.efSearch = efSearch;
     }
 
+    const requests = this.shards.map((_, s): ShardSearchRequest | null => {
+      const shardAllowed = allowedPerShard?.[s];
+      // a filter that leaves this shard no ids: nothing to ask
+      if (shardAllowed && shardAllowed.length === 0) return null;
+      return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
+    });
+    const answers = await this.fanOut(requests, deadlineMs, options.signal);
+    const empty = queries.map((): Hit[] => []);
+    const answered = checkAnswers(
+      answers.map((a) => a ?? { ok: true, results: empty }),
+      deadlineMs,
+      options.signal,
+    );
+    const results = queries.map((_, q) =>
+      mergeTopK(
+        answered.map((a) => a.results[q] ?? []),
+        k,
+      ),
+    );
+    const failed = answers.filter((a) => a && !a.ok).length;
+    return {
+      results,
+      partial: failed > 0,
+      shardsAnswered: this.shardCount - failed,
+      shardsTotal: this.shardCount,
+    };
+  }
+
+  /**
+   * Sends `requests[s]` to shard s (none where null), one replica each with a hedge, under one
+   * deadline; answers in shard order, undefined where nothing was asked.
+   */
+  private async fanOut(
+    requests: readonly (ShardSearchRequest | null)[],
+    deadlineMs: number,
+    outer: AbortSignal | undefined,
+  ): Promise<(ShardAnswer | undefined)[]> {
     // One timer and one AbortController for the whole fan-out: per-shard AbortSignal.timeout and
     // AbortSignal.any cost tens of microseconds each, more than a small shard's search.
     const fanOut: FanOut = { controller: new AbortController(), expired: new Set(), deadlineMs };
@@ -132,20 +209,12 @@ export class ClusterRouter implements ShardRouter {
       );
     };
     const timer = setTimeout(expire, deadlineMs);
-    const outer = options.signal;
     outer?.addEventListener('abort', expire, { once: true });
-    let answers: ShardAnswer[];
     try {
-      answers = await Promise.all(
-        this.shards.map((_, s): Promise<ShardAnswer> => {
-          const shardAllowed = allowedPerShard?.[s];
-          // a filter that leaves this shard no ids: nothing to ask
-          if (shardAllowed && shardAllowed.length === 0) {
-            return Promise.resolve({ ok: true, results: queries.map(() => []) });
-          }
-          const request = shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
-          return searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs);
-        }),
+      return await Promise.all(
+        requests.map((request, s) =>
+          request ? searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs) : undefined,
+        ),
       );
     } finally {
       clearTimeout(timer);
@@ -154,35 +223,6 @@ export class ClusterRouter implements ShardRouter {
       // search costs more than the search)
       fanOut.controller.abort(FAN_OUT_DONE);
     }
-
-    const failures = answers.filter((a): a is { ok: false; error: unknown } => !a.ok);
-    // the caller's mistake is the same on every shard: report it rather than a partial answer
-    const clientError = failures.find((f) => isClusterError(f.error) && CLIENT_ERRORS.has(f.error.code));
-    if (clientError) throw clientError.error;
-    options.signal?.throwIfAborted();
-    if (failures.length === answers.length) {
-      const unknown = failures.every(
-        (f) => isClusterError(f.error) && f.error.code === 'UNKNOWN_MODEL_VERSION',
-      );
-      if (unknown) throw failures[0]!.error;
-      throw new ClusterError(
-        'SHARD_UNAVAILABLE',
-        `No shard answered within ${deadlineMs} ms: ${describeError(failures[0]!.error)}`,
-      );
-    }
-    const answered = answers.filter((a): a is { ok: true; results: Hit[][] } => a.ok);
-    const results = queries.map((_, q) =>
-      mergeTopK(
-        answered.map((a) => a.results[q] ?? []),
-        k,
-      ),
-    );
-    return {
-      results,
-      partial: failures.length > 0,
-      shardsAnswered: answered.length,
-      shardsTotal: this.shardCount,
-    };
   }
 
   // ---------------------------------------------------------------- writes
@@ -192,11 +232,23 @@ export class ClusterRouter implements ShardRouter {
     const { ids, vectors } = packItems(items);
     if (ids.length === 0) return { upserted: 0, unchanged: 0 };
     const d = vectors.length / ids.length;
-    const rows = this.rowsByShard(ids);
+    const placed = this.placement?.has(modelVersion) ? this.placement : undefined;
+    const rows = placed ? this.rowsByVector(modelVersion, vectors, d) : this.rowsByShard(ids);
+    const owner = new Int32Array(ids.length);
+    rows.forEach((shardRows, s) => {
+      for (const row of shardRows) owner[row] = s;
+    });
     let upserted = 0;
     let unchanged = 0;
     await Promise.all(
       rows.map(async (shardRows, s) => {
+        if (placed) {
+          // a re-upload may move an id: it must leave every shard but its new one
+          const elsewhere = ids.filter((_, i) => owner[i] !== s);
+          if (elsewhere.length > 0) {
+            await this.writeAll(s, 'delete', (r, signal) => r.delete(modelVersion, elsewhere, signal));
+          }
+        }
         if (shardRows.length === 0) return;
         const shardIds = new BigInt64Array(shardRows.length);
         const shardVectors = new Float32Array(shardRows.length * d);
@@ -218,8 +270,12 @@ export class ClusterRouter implements ShardRouter {
     checkModelVersion(modelVersion);
     const all = toIdArray('ids', ids);
     let deleted = 0;
+    // placed by vector, an id's shard is not known from the id: every shard is asked
+    const perShard = this.placement?.has(modelVersion)
+      ? this.shards.map(() => all)
+      : partitionIds(all, this.shardCount);
     await Promise.all(
-      partitionIds(all, this.shardCount).map(async (shardIds, s) => {
+      perShard.map(async (shardIds, s) => {
         if (shardIds.length === 0) return;
         const acks = await this.writeAll(s, 'delete', (r, signal) =>
           r.delete(modelVersion, shardIds, signal),
@@ -235,6 +291,15 @@ export class ClusterRouter implements ShardRouter {
     const halves = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     for (let i = 0; i < ids.length; i++) {
       rows[shardOfHalves(halves[i * 2]!, halves[i * 2 + 1]!, this.shardCount)]!.push(i);
+    }
+    return rows;
+  }
+
+  /** Rows of `vectors` by the shard the placement gives each. */
+  private rowsByVector(modelVersion: string, vectors: Float32Array, d: number): number[][] {
+    const rows: number[][] = this.shards.map(() => []);
+    for (let i = 0; i < vectors.length / d; i++) {
+      rows[this.placement!.shardOf(modelVersion, vectors, i * d)]!.push(i);
     }
     return rows;
   }
@@ -332,6 +397,12 @@ export class ClusterRouter implements ShardRouter {
   }
 
   async addModelVersion(name: string, dimension: number): Promise<void> {
+    if (this.placement && !this.placement.has(name)) {
+      throw new ClusterError(
+        'UNSUPPORTED',
+        `Cluster partitioning cannot add model version "${name}" at run time: its partition map is built from its vectors of record when the router starts; configure it in modelVersions and restart`,
+      );
+    }
     await Promise.all(
       this.shards.map((_, s) =>
         this.writeAll(s, 'addModelVersion', (r) =>
@@ -407,36 +478,4 @@ export class ClusterRouter implements ShardRouter {
   async close(): Promise<void> {
     await Promise.all(this.shards.flat().map((s) => s.replica.close()));
   }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.name === 'TimeoutError' ? 'timed out' : error.message;
-  return String(error);
-}
-
-/** Accepts either item objects or two flat arrays; returns flat arrays. */
-function packItems(items: UpsertItems): { ids: BigInt64Array; vectors: Float32Array } {
-  if (!Array.isArray(items)) {
-    const { ids, vectors } = items as { ids: BigInt64Array; vectors: Float32Array };
-    toIdArray('ids', ids);
-    if (!(vectors instanceof Float32Array) || (ids.length > 0 && vectors.length % ids.length !== 0)) {
-      throw badRequest(`Expected a Float32Array holding one vector per id for vectors`);
-    }
-    return { ids, vectors };
-  }
-  const list = items as readonly { id: bigint; vector: Float32Array }[];
-  if (list.length === 0) return { ids: new BigInt64Array(0), vectors: new Float32Array(0) };
-  const d = list[0]!.vector?.length ?? 0;
-  const ids = toIdArray(
-    'ids',
-    list.map((item) => item.id),
-  );
-  const vectors = new Float32Array(list.length * d);
-  list.forEach((item, i) => {
-    if (!(item.vector instanceof Float32Array) || item.vector.length !== d || d === 0) {
-      throw badRequest(`Expected every vector to be a Float32Array of dimension ${d} but item ${i} is not`);
-    }
-    vectors.set(item.vector, i * d);
-  });
-  return { ids, vectors };
 }

@@ -1,6 +1,5 @@
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import type { Logger } from './options.ts';
-import { owns } from './partition.ts';
 import type { Shard } from './shard.ts';
 import type { CatchUpObserver } from './shard-metrics.ts';
 
@@ -71,12 +70,15 @@ export function startCatchUp(options: CatchUpOptions) {
         deletes.length = 0;
       }
     };
-    for await (const change of source.since(name, from, shard.partition)) {
+    for await (const change of source.since(name, from, shard.partitionOf(name))) {
       if (stopped) return changes;
       if (change.watermark > high) high = change.watermark;
-      if (!owns(shard.partition, change.id)) continue;
+      const owned = shard.concerns(name, change.id, change.vector);
+      // by id, another shard's change is none of ours; placed by vector, it moved the id away
+      if (!owned && !shard.placed) continue;
       // keep the order of the two kinds of change: flush the other kind first
-      if (change.vector === null) {
+      if (!owned || change.vector === null) {
+        if (!owned && !shard.isLive(name, change.id)) continue;
         if (upserts.length > 0) await flush();
         deletes.push(change.id);
       } else {

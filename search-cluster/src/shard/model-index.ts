@@ -13,7 +13,7 @@ import type {
   RebuildOutcome,
   SearchOptions,
 } from './model-index.types.ts';
-import { owns } from './partition.ts';
+import { ownsRecord } from './partition.ts';
 import { rebuildReason } from './rebuild-rule.ts';
 import { refillFromSource } from './refill.ts';
 import type { SearchTier } from './shard-metrics.ts';
@@ -169,6 +169,9 @@ export class ModelIndex {
         modelVersion: this.modelVersion,
         dimension: this.dimension,
         partition: this.config.partition,
+        owns: (id, vector) =>
+          ownsRecord(this.config.partition, this.config.placement, this.modelVersion, id, vector),
+        placed: this.config.placement !== undefined,
         closed: () => this.state === 'closed',
         upsert: (ids, vectors) => this.upsert(ids, vectors),
         delete: (ids) => this.delete(ids),
@@ -414,7 +417,12 @@ export class ModelIndex {
     this.racingDeletes = new Set();
     try {
       const snapshot = await source!.snapshot(this.modelVersion, partition);
-      const collected = await collectVectors(snapshot.records, d, (id) => owns(partition, id), signal);
+      const collected = await collectVectors(
+        snapshot.records,
+        d,
+        (id, vector) => ownsRecord(partition, this.config.placement, this.modelVersion, id, vector),
+        signal,
+      );
       const built =
         collected.ids.length > 0
           ? await buildMainTier(collected, {

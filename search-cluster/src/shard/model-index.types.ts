@@ -1,7 +1,7 @@
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { Logger, TierOptions } from './options.ts';
-import type { Partition } from './partition.ts';
+import type { Partition, VectorPlacement } from './partition.ts';
 import type { ModelIndexObserver } from './shard-metrics.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
 
@@ -11,6 +11,8 @@ export interface ModelIndexConfig {
   modelVersion: string;
   dimension: number;
   partition: Partition;
+  /** Set when shards are partitioned by vector: rebuilds and refills keep the records it places here. */
+  placement?: VectorPlacement;
   factory: VectorIndexFactory;
   tiers: TierOptions;
   log: Logger;

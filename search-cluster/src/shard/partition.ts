@@ -61,14 +61,47 @@ export function partitionIds(ids: BigInt64Array, shardCount: number): BigInt64Ar
   return out;
 }
 
-/** Which slice of the id space a shard holds. */
+/** Which slice of the collection a shard holds. */
 export interface Partition {
   /** 0-based shard number. */
   index: number;
   /** Total number of shards. */
   count: number;
+  /**
+   * Absent: the shard holds the ids `shardOf` gives it. Set: vectors are placed by a
+   * VectorPlacement and this names the placement (its map version), so that a snapshot placed
+   * otherwise is not loaded.
+   */
+  placement?: string;
 }
 
 export function owns(partition: Partition, id: bigint): boolean {
   return shardOf(id, partition.count) === partition.index;
+}
+
+/**
+ * Where vectors live when shards are partitioned by vector instead of by id (cluster
+ * partitioning, router/cluster-placement.ts). An id's shard then follows its vector: a re-upload
+ * with a new vector may move it, so a shard treats a change it does not own as a deletion.
+ */
+export interface VectorPlacement {
+  /** Names the placement of `modelVersion` (Partition.placement). */
+  label(modelVersion: string): string;
+  /** The shard owning the vector at `offset` of `vectors` under `modelVersion`. */
+  shardOf(modelVersion: string, vectors: Float32Array, offset: number): number;
+}
+
+/**
+ * Whether the shard of `partition` is concerned by a record: by its vector under a placement, else
+ * by its id. A deletion (`vector` null) concerns every shard under a placement: any may hold the id.
+ */
+export function ownsRecord(
+  partition: Partition,
+  placement: VectorPlacement | undefined,
+  modelVersion: string,
+  id: bigint,
+  vector: Float32Array | null,
+): boolean {
+  if (!placement) return owns(partition, id);
+  return vector === null || placement.shardOf(modelVersion, vector, 0) === partition.index;
 }

@@ -1,11 +1,16 @@
 import type { VectorChange, VectorSource } from '../rebuild/vector-source.ts';
-import { owns, type Partition } from './partition.ts';
+import type { Partition } from './partition.ts';
 
 /** Where a refill writes: the model index's own write path (its write queue orders them). */
 export interface RefillTarget {
   modelVersion: string;
   dimension: number;
+  /** The source's partition hint. */
   partition: Partition;
+  /** Whether this shard holds the record (ownsRecord). */
+  owns(id: bigint, vector: Float32Array | null): boolean;
+  /** Vectors are placed by value: a change this shard does not own may move an id away from it. */
+  placed: boolean;
   /** True once the shard shuts down: the refill stops. */
   closed(): boolean;
   upsert(ids: BigInt64Array, vectors: Float32Array): Promise<unknown>;
@@ -46,9 +51,11 @@ export async function refillFromSource(
     partition,
   ) as AsyncIterable<VectorChange>) {
     if (target.closed()) return applied;
-    if (!owns(partition, change.id)) continue;
+    const owned = target.owns(change.id, change.vector);
+    // by id, another shard's change is none of ours; by vector, it says the id left this shard
+    if (!owned && !target.placed) continue;
     // keep call order between the two kinds of change: flush the other kind first
-    if (change.vector === null) {
+    if (!owned || change.vector === null) {
       if (upsertIds.length > 0) await flush();
       deleteIds.push(change.id);
     } else {

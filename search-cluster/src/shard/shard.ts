@@ -7,7 +7,7 @@ import type { VectorSource } from '../rebuild/vector-source.ts';
 import { writeFileAtomic } from '../runtime/atomic-write.ts';
 import { ModelIndex, type ModelIndexStats, type RebuildOutcome } from './model-index.ts';
 import { DEFAULT_TIER_OPTIONS, type Logger, silentLogger, type TierOptions } from './options.ts';
-import { type Partition, shardOf } from './partition.ts';
+import { ownsRecord, type Partition, shardOf, type VectorPlacement } from './partition.ts';
 import type { ShardObserver } from './shard-metrics.ts';
 import type { Hit } from './topk.ts';
 import { checkIds, checkK, checkModelVersion, checkOptionalPositiveInt, checkVectors } from './validate.ts';
@@ -21,6 +21,11 @@ export interface ModelVersionSpec {
 export interface ShardOptions {
   /** Which slice of the id space this shard holds. Default { index: 0, count: 1 }. */
   partition?: Partition;
+  /**
+   * Place vectors by value (cluster partitioning, router/cluster-placement.ts) instead of ids by
+   * hash: writes, rebuilds and refills keep what it places on this shard. Default none.
+   */
+  placement?: VectorPlacement;
   /** Model versions served from the start (more can be added with addModelVersion). */
   modelVersions?: ModelVersionSpec[];
   factory: VectorIndexFactory;
@@ -146,10 +151,12 @@ export class Shard {
   }
 
   private register(name: string, dimension: number): ModelIndex {
+    const placement = this.options.placement;
     const index = new ModelIndex({
       modelVersion: name,
       dimension,
-      partition: this.partition,
+      partition: this.partitionOf(name),
+      ...(placement ? { placement } : {}),
       factory: this.options.factory,
       tiers: this.tiers,
       log: this.log,
@@ -167,6 +174,25 @@ export class Shard {
     const index = this.indexes.get(modelVersion);
     if (!index) throw unknownModelVersion(modelVersion);
     return index;
+  }
+
+  /**
+   * The partition of one model version: with a placement, named by it (snapshots record the name,
+   * so one placed by another map is rebuilt, not loaded; a source reads every shard's rows).
+   */
+  partitionOf(modelVersion: string): Partition {
+    const placement = this.options.placement;
+    return placement ? { ...this.partition, placement: placement.label(modelVersion) } : this.partition;
+  }
+
+  /** Whether vectors are placed by value (cluster partitioning) rather than ids by hash. */
+  get placed(): boolean {
+    return this.options.placement !== undefined;
+  }
+
+  /** Whether a change of record (a deletion when `vector` is null) is this shard's to apply. */
+  concerns(modelVersion: string, id: bigint, vector: Float32Array | null): boolean {
+    return ownsRecord(this.partition, this.options.placement, modelVersion, id, vector);
   }
 
   /** Is `id` searchable under `modelVersion` right now? (catch-up skips what it already has) */
@@ -213,7 +239,7 @@ export class Shard {
     const n = checkVectors('vectors', vectors, index.dimension);
     if (n !== ids.length)
       throw badRequest(`Expected one vector per id but received ${n} vectors for ${ids.length} ids`);
-    this.checkOwnership(ids);
+    this.checkOwnership(modelVersion, ids, vectors);
     return index.upsert(ids, vectors);
   }
 
@@ -228,10 +254,23 @@ export class Shard {
     return this.model(modelVersion).rebuild();
   }
 
-  /** A misrouted write means router and shard disagree on the shard count; refuse it loudly. */
-  private checkOwnership(ids: BigInt64Array): void {
+  /** A misrouted write means router and shard disagree on the partitioning; refuse it loudly. */
+  private checkOwnership(modelVersion: string, ids: BigInt64Array, vectors: Float32Array): void {
     const { index, count } = this.partition;
     if (count === 1) return;
+    const placement = this.options.placement;
+    if (placement) {
+      const d = vectors.length / ids.length;
+      for (let i = 0; i < ids.length; i++) {
+        const owner = placement.shardOf(modelVersion, vectors, i * d);
+        if (owner !== index) {
+          throw badRequest(
+            `The vector of id ${ids[i]} belongs to shard ${owner} of ${count} (${placement.label(modelVersion)}), not to this shard (${index})`,
+          );
+        }
+      }
+      return;
+    }
     for (let i = 0; i < ids.length; i++) {
       const owner = shardOf(ids[i]!, count);
       if (owner !== index) {
