@@ -14,7 +14,6 @@
  * event-loop lag p99 grow by at most --latency-ratio (default 2, lenient because the machine is
  * shared). A run that breaks a bound says FAILED in its results and exits 1.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,7 +25,7 @@ import { seededRandom } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES, makeColourImage } from '../test/fixtures/images/make-images.ts';
 import { ensureTinyClip } from '../test/fixtures/tiny-clip/generate.ts';
 import { runStamp } from './support/flags.ts';
-import { sampleLoad } from './support/machine.ts';
+import { gitBuild, sampleLoad } from './support/machine.ts';
 import { table, writeResults } from './support/results.ts';
 import { benchConfig, postGraphQL, postMultipart, startServer } from './support/server.ts';
 import { summarise } from './support/stats.ts';
@@ -102,18 +101,6 @@ function fail(w: Window, errors: { message: string; extensions?: { code?: string
   const first = errors?.[0];
   const code = first?.extensions?.code ?? first?.message.slice(0, 60) ?? 'no data';
   w.errorCodes[code] = (w.errorCodes[code] ?? 0) + 1;
-}
-
-function gitBuild(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      encoding: 'utf8',
-    }).trim();
-    return `${commit}${dirty ? ' (uncommitted changes)' : ''}, run from source with tsx`;
-  } catch {
-    return 'unknown (no git)';
-  }
 }
 
 async function main() {

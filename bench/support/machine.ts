@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { faissBuild } from '../../search-cluster/src/faiss/faiss-index.ts';
 
@@ -94,4 +95,17 @@ export function cpuMeter(): { stop(units: number): { processCpuPercent: number; 
 /** A progress line on stdout, stamped with the seconds since the process started. */
 export function log(message: string): void {
   console.log(`[${(performance.now() / 1000).toFixed(1)}s] ${message}`);
+}
+
+/** The build a run measured: the commit, and whether the working tree differed from it. */
+export function gitBuild(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    }).trim();
+    return `${commit}${dirty ? ' (uncommitted changes)' : ''}, run from source with tsx`;
+  } catch {
+    return 'unknown (no git)';
+  }
 }

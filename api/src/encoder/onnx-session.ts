@@ -217,6 +217,9 @@ class WorkerSession implements ort.InferenceSession {
     this.worker = null;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // an idle thread is unref'd: held again, or a process whose last work is this release
+    // would end (exit code 13, an unsettled await) before the thread does
+    worker.ref();
     worker.postMessage({ type: 'release' });
     // the thread ends once the session is released; a stuck one is stopped
     const stuck = setTimeout(() => void worker.terminate(), 5000);

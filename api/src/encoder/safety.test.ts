@@ -108,6 +108,20 @@ describe('safety scores', () => {
     );
   });
 
+  it('takes a pending embedding: the same score once it arrives, and its failure rejects the score', async () => {
+    const bytes = await makeColourImage({ colour: 'magenta', format: 'jpeg' });
+    const embedding = await encoder.encodeImage(bytes);
+    const pending = await safety.score(bytes, encoder.encodeImage(bytes));
+    expect(pending).toEqual(await safety.score(bytes, embedding));
+    await expect(safety.score(bytes, Promise.reject(new Error('encode failed')))).rejects.toThrow(
+      'encode failed',
+    );
+    // nsfwjs on undecodable bytes fails too: the embedding's error is the one reported
+    await expect(
+      safety.score(Buffer.from('nope'), Promise.reject(new Error('encode failed'))),
+    ).rejects.toThrow('encode failed');
+  });
+
   it('works without nsfwjs, from the concepts alone', async () => {
     const conceptsOnly = await createSafetyScorer({ encoder, nsfw: false, unsafeConcepts: ['cyan'] });
     const bytes = await makeColourImage({ colour: 'cyan' });

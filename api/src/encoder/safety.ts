@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { DynamicBatcher } from './batcher.ts';
 import type { Encoder } from './encoder.ts';
 import { ensureNsfwOnnx, NSFW_CLASSES, NSFW_IMAGE_SIZE } from './nsfw-onnx.ts';
-import { defaultIntraOpThreads, type SessionOptions } from './onnx-session.ts';
+import type { SessionOptions } from './onnx-session.ts';
 import { decodeRgb } from './preprocess.ts';
 import { labelsFileOf, modelsDirFrom } from './registry.ts';
 import { anyOf } from './scoring.ts';
@@ -21,7 +21,11 @@ export interface SafetyOptions {
   nsfwModel?: NsfwModelName;
   /** where the converted nsfwjs model is kept (converted on first use); default the registry's models dir */
   modelsDir?: string;
-  /** onnxruntime threads of the nsfwjs model (CPU only); default those of onnx-session.ts */
+  /**
+   * onnxruntime threads of the nsfwjs model (CPU only); default 1: the indexer runs nsfwjs beside
+   * the CLIP encode and sharp's decoding, which keep the other cores busy, and one thread does
+   * the same work in less CPU than two that wait on each other (bench/results/encode.md)
+   */
   session?: Pick<SessionOptions, 'intraOpThreads' | 'allowSpinning'>;
   /** unsafe concepts for CLIP zero-shot; default the registry's (tiny model: magenta) */
   unsafeConcepts?: string[];
@@ -51,7 +55,12 @@ export interface SafetyScore {
 }
 
 export interface SafetyScorer {
-  score(bytes: Buffer, embedding: Float32Array): Promise<SafetyScore>;
+  /**
+   * The image's safety. The embedding may still be computing: nsfwjs needs only the bytes and
+   * starts on them at once, so an indexer that passes the pending embedding runs nsfwjs and the
+   * CLIP encode side by side.
+   */
+  score(bytes: Buffer, embedding: Float32Array | Promise<Float32Array>): Promise<SafetyScore>;
   close(): Promise<void>;
 }
 
@@ -61,6 +70,9 @@ export function nsfwSafety(p: Record<NsfwClass, number>): number {
 }
 
 const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
+
+/** Default onnxruntime threads of the nsfwjs model (see SafetyOptions.session). */
+export const NSFW_INTRA_OP_THREADS = 1;
 
 type WorkerReply =
   | { type: 'ready'; loadMs: number }
@@ -116,7 +128,7 @@ class NsfwWorker {
           file: this.file,
           size: this.size,
           classes: NSFW_CLASSES.length,
-          intraOpThreads: this.session.intraOpThreads ?? defaultIntraOpThreads(),
+          intraOpThreads: this.session.intraOpThreads ?? NSFW_INTRA_OP_THREADS,
           allowSpinning: this.session.allowSpinning ?? false,
         },
       });
@@ -231,7 +243,11 @@ export async function createSafetyScorer(options: SafetyOptions): Promise<Safety
   }
 
   return {
-    async score(bytes, embedding) {
+    async score(bytes, pending) {
+      const nsfwClassesPromise = nsfwPart(bytes);
+      // awaited below, or dropped when the embedding fails first: not an unhandled rejection
+      nsfwClassesPromise.catch(() => {});
+      const embedding = await pending;
       if (embedding.length !== encoder.dimension) {
         throw new Error(
           `Expected a ${encoder.dimension}-d ${encoder.modelVersion} embedding but received ${embedding.length} values`,
@@ -248,7 +264,7 @@ export async function createSafetyScorer(options: SafetyOptions): Promise<Safety
             entry.scoring,
           ),
       );
-      const nsfwClasses = await nsfwPart(bytes);
+      const nsfwClasses = await nsfwClassesPromise;
       const nsfwScore = nsfwClasses ? nsfwSafety(nsfwClasses) : null;
       return {
         score: Math.min(conceptSafety, nsfwScore ?? 1),

@@ -8,7 +8,8 @@ export interface ImageEmbedder {
 }
 
 export interface SafetyCheck {
-  score(image: Buffer, embedding: Float32Array): Promise<{ score: number }>;
+  /** the embedding may be pending: the image-only part of the check starts without it */
+  score(image: Buffer, embedding: Float32Array | Promise<Float32Array>): Promise<{ score: number }>;
 }
 
 export interface VectorWriter {

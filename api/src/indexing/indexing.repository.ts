@@ -4,6 +4,8 @@ export interface ImageToIndex {
   id: string;
   storage_url: string;
   sha256: string;
+  /** pHash the upload computed from these bytes (signed int8 as text), or null: too flat, or none computed */
+  phash: string | null;
   status: string;
   deleted_at: Date | null;
 }
@@ -14,7 +16,7 @@ export function createIndexingRepository(db: Queryable) {
   return {
     async imagesForJobs(ids: readonly string[]): Promise<ImageToIndex[]> {
       const { rows } = await db.query<ImageToIndex>(
-        `SELECT id::text AS id, storage_url, sha256, status, deleted_at FROM images WHERE id = ANY($1::bigint[])`,
+        `SELECT id::text AS id, storage_url, sha256, phash::text AS phash, status, deleted_at FROM images WHERE id = ANY($1::bigint[])`,
         [ids],
       );
       return rows;

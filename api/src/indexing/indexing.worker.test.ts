@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeColourImage } from '../../../test/fixtures/images/make-images.ts';
+import { makePatternImage, transformImage } from '../../../test/fixtures/images/make-patterns.ts';
 import { ensureTinyClip } from '../../../test/fixtures/tiny-clip/generate.ts';
 import { type Backend, backends } from '../../../test/support/backends.ts';
 import { createTestApp, type TestApp } from '../../../test/support/test-app.ts';
+import { perceptualHash } from '../images/phash.ts';
+import { createContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
 
 describe.each(backends)('indexing worker ($name)', ({ create }) => {
@@ -42,6 +45,8 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     ).rows[0]!;
   const count = async (sql: string, params: unknown[]) =>
     (await backend.db.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const embeddingsOf = (ids: string[]) =>
+    count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [ids]);
 
   it('a job run twice leaves one embedding, one set of tags and one vector', async () => {
     const worker = await t.services.createWorker();
@@ -84,11 +89,43 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     const rows = [await row(first), await row(second)];
     expect(rows.map((r) => r.status)).toEqual(['INDEXED', 'INDEXED']);
     expect(rows[1]!.duplicate_of).toBe(first);
-    expect(
-      await count('SELECT count(*)::int AS n FROM embeddings WHERE image_id = ANY($1::bigint[])', [
-        [first, second],
-      ]),
-    ).toBe(1);
+    expect(await embeddingsOf([first, second])).toBe(1);
+  });
+
+  it('rejects content flagged after it was queued: the bytes, and a re-encoded copy by its pHash', async () => {
+    const worker = await t.services.createWorker();
+    const original = await makePatternImage(77, { format: 'jpeg' });
+    const copy = await transformImage(original, { kind: 'jpeg', quality: 60 });
+    const originalId = await upload(original, 'flagged-original');
+    const copyId = await upload(copy, 'flagged-copy');
+    const [sha] = await backend.db
+      .query<{ sha256: string }>('SELECT sha256 FROM images WHERE id = $1', [originalId])
+      .then((r) => r.rows);
+    await createContentBlocklistRepository(backend.db).block({
+      sha256: sha!.sha256,
+      phash: (await perceptualHash(original)).hash,
+      sourceImage: originalId,
+      reason: 'test',
+      flaggedBy: null,
+    });
+    expect(await worker.runBatch()).toEqual(['rejected', 'rejected']);
+    expect([(await row(originalId)).status, (await row(copyId)).status]).toEqual(['REJECTED', 'REJECTED']);
+    expect(await embeddingsOf([originalId, copyId])).toBe(0);
+  });
+
+  it('gates each image of a batch on its own safety score: the unsafe one alone is rejected', async () => {
+    const worker = await t.services.createWorker();
+    const ids = [
+      await upload(await makeColourImage({ colour: 'green', size: 48 })),
+      await upload(await makeColourImage({ colour: 'magenta', size: 48 })), // the tiny model's unsafe concept
+      await upload(await makeColourImage({ colour: 'blue', size: 48 })),
+    ];
+    expect(await worker.runBatch()).toEqual(['indexed', 'rejected', 'indexed']);
+    expect(await Promise.all(ids.map(async (id) => (await row(id)).status))).toEqual([
+      'INDEXED',
+      'REJECTED',
+      'INDEXED',
+    ]);
   });
 
   it('retries a failing job, then marks the image FAILED with the last error', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
+import { mapConcurrent } from '../cli/commands/image-files.ts';
 import type { InTransaction } from '../db/unit-of-work.ts';
 import { perceptualHash, phashToSql } from '../images/phash.ts';
 import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
@@ -54,6 +55,13 @@ export interface WorkerDeps {
   /** Each job's outcome as it settles (the jobs metric). */
   onSettled?: (outcome: JobOutcome) => void;
 }
+
+/**
+ * Jobs of a batch that settle at once (database round trips in flight): enough to hide the
+ * latency of the record's transaction behind the others', few enough to leave most of a
+ * 10-connection pool to the API.
+ */
+const SETTLING_LANES = 4;
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
 
@@ -139,16 +147,46 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
     return out;
   }
 
+  /**
+   * The work of one image that reads no state another job could change, started for the whole
+   * batch at once so that decoding, nsfwjs and the batch's CLIP encode overlap (the safety
+   * scorer batches the concurrent calls and starts nsfwjs before the embedding is there): its
+   * pHash and its safety score. The decisions that read the database (blocklist, twin) stay in
+   * indexOne, one job at a time, right before the record is written, as before.
+   */
+  function prepare(image: ImageToIndex, bytes: Buffer, encoded: Promise<Float32Array | Error | undefined>) {
+    // the upload hashed these same bytes with the same function; a null there (a flat image, or
+    // a row written without one) is computed again here
+    const phash: Promise<bigint | null> =
+      image.phash !== null
+        ? Promise.resolve(BigInt.asUintN(64, BigInt(image.phash)))
+        : perceptualHash(bytes).then(
+            (p) => p.hash,
+            () => null,
+          );
+    const safety = deps.safety.score(
+      bytes,
+      encoded.then((vector) => {
+        if (vector instanceof Float32Array) return vector;
+        throw vector ?? new Error('encoder returned no vector');
+      }),
+    );
+    // settled later by indexOne, or never when the encode failed: not an unhandled rejection
+    safety.catch(() => {});
+    return { phash, safety };
+  }
+
   async function indexOne(
     job: ClaimedJob,
     image: ImageToIndex,
     bytes: Buffer,
     vector: Float32Array,
+    prepared: ReturnType<typeof prepare>,
   ): Promise<JobOutcome> {
     const modelVersion = targetsOf()[0]!.modelVersion;
     // blocked content never reaches the index: a copy promoted after its original was deleted,
     // or an upload that was queued before the flag
-    const phash = (await perceptualHash(bytes).catch(() => ({ hash: null }))).hash;
+    const phash = await prepared.phash;
     const blocked = await deps.blockedContent.match(image.sha256, phash);
     if (blocked) {
       await transaction(async (tx) => {
@@ -166,7 +204,7 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
       });
       return 'duplicate';
     }
-    const safety = await deps.safety.score(bytes, vector);
+    const safety = await prepared.safety;
     if (safety.score < threshold) {
       await transaction(async (tx) => {
         await tx.images.markRejected(image.id, safety.score, safety);
@@ -259,20 +297,38 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         }
       }
 
-      const vectors = await encodeBatch(
+      const encoding = encodeBatch(
         embedder,
         toEncode.map((e) => e.bytes),
       );
-      for (const [i, { job, image, bytes }] of toEncode.entries()) {
-        const vector = vectors[i];
-        try {
-          if (!vector) throw new Error('encoder returned no vector');
-          if (vector instanceof Error) throw vector;
-          outcomes.set(job.id, await indexOne(job, image, bytes, vector));
-        } catch (error) {
-          outcomes.set(job.id, await fail(job, error));
+      const prepared = toEncode.map(({ image, bytes }, i) =>
+        prepare(
+          image,
+          bytes,
+          encoding.then((v) => v[i]),
+        ),
+      );
+      const vectors = await encoding;
+      // images with the same bytes settle one after another in batch order, so the second finds
+      // the first as its indexed twin; different images settle side by side, each job in its own
+      // transaction, so the batch waits for a few database round trips at a time, not one
+      const chains = new Map<string, number[]>();
+      toEncode.forEach(({ image }, i) => {
+        chains.set(image.sha256, [...(chains.get(image.sha256) ?? []), i]);
+      });
+      await mapConcurrent([...chains.values()], SETTLING_LANES, async (chain) => {
+        for (const i of chain) {
+          const { job, image, bytes } = toEncode[i]!;
+          const vector = vectors[i];
+          try {
+            if (!vector) throw new Error('encoder returned no vector');
+            if (vector instanceof Error) throw vector;
+            outcomes.set(job.id, await indexOne(job, image, bytes, vector, prepared[i]!));
+          } catch (error) {
+            outcomes.set(job.id, await fail(job, error));
+          }
         }
-      }
+      });
       const result = claimed.map((job) => outcomes.get(job.id) ?? 'retry');
       for (const outcome of result) {
         counts[outcome] += 1;
