@@ -21,35 +21,69 @@ export function createCanaryRepository(db: Database) {
       return rows.map((r) => r.query_text);
     },
 
-    /** Up to `limit` live embeddings of this model version picked at random (image queries). */
+    /**
+     * Up to `limit` live embeddings of this model version picked at random (image queries, the
+     * drift reference). A Bernoulli sample of about 4 x `limit` rows by the table's size estimate,
+     * not `ORDER BY random()` over the table: that reads and sorts every vector of record, 2 GB a
+     * run at 1M 512-d vectors, and starved searches of Postgres while it ran. When the estimate is
+     * stale (too few rows came back) the whole table is sampled.
+     */
     async sampleEmbeddings(
       modelVersion: string,
       limit: number,
     ): Promise<{ id: bigint; vector: Float32Array }[]> {
+      const { rows: estimate } = await db.query<{ rows: number }>(
+        "SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = 'embeddings'::regclass",
+      );
+      const tableRows = estimate[0]?.rows ?? 0;
+      const sampled = tableRows > 0 ? Math.min(100, (100 * 4 * limit) / tableRows) : 100;
+      const read = async (percent: number) =>
+        (
+          await db.query<{ image_id: string; dim: number; vector: unknown }>(
+            `SELECT image_id::text AS image_id, dim, vector FROM embeddings TABLESAMPLE BERNOULLI ($3)
+              WHERE model_version = $1 AND deleted_at IS NULL ORDER BY random() LIMIT $2`,
+            [modelVersion, limit, percent],
+          )
+        ).rows;
+      let rows = await read(sampled);
+      if (rows.length < limit && sampled < 100) rows = await read(100);
+      return rows.map((r) => ({ id: BigInt(r.image_id), vector: vectorOf(r.vector, r.dim) }));
+    },
+
+    /**
+     * The newest `limit` live embeddings of this model version written in the last `hours`: the
+     * newest writes by `seq` (its index), so the read is bounded however many uploads the window holds.
+     */
+    async recentEmbeddings(
+      modelVersion: string,
+      hours: number,
+      limit: number,
+    ): Promise<{ id: bigint; vector: Float32Array }[]> {
       const { rows } = await db.query<{ image_id: string; dim: number; vector: unknown }>(
-        `SELECT image_id::text AS image_id, dim, vector FROM embeddings
-          WHERE model_version = $1 AND deleted_at IS NULL ORDER BY random() LIMIT $2`,
-        [modelVersion, limit],
+        `SELECT image_id::text AS image_id, dim, vector FROM (
+           SELECT image_id, dim, vector, deleted_at, created_at FROM embeddings
+            WHERE model_version = $1 ORDER BY seq DESC LIMIT $3) newest
+          WHERE deleted_at IS NULL AND created_at > now() - make_interval(hours => $2::int)`,
+        [modelVersion, hours, limit],
       );
       return rows.map((r) => ({ id: BigInt(r.image_id), vector: vectorOf(r.vector, r.dim) }));
     },
 
     /**
-     * Live embeddings of a model version in pages of `page` (keyset on image_id), optionally only
-     * those written in the last `hours`. Never the whole table in memory.
+     * Live embeddings of a model version in pages of `page` (keyset on image_id): the recall
+     * canary's exact ground truth. Never the whole table in memory.
      */
     async *embeddings(
       modelVersion: string,
-      { page = 2000, hours = null }: { page?: number; hours?: number | null } = {},
+      { page = 2000 }: { page?: number } = {},
     ): AsyncIterable<{ id: bigint; vector: Float32Array }> {
       let after = -1n;
       for (;;) {
         const { rows } = await db.query<{ image_id: string; dim: number; vector: unknown }>(
           `SELECT image_id::text AS image_id, dim, vector FROM embeddings
             WHERE model_version = $1 AND deleted_at IS NULL AND image_id > $2
-              AND ($4::int IS NULL OR created_at > now() - make_interval(hours => $4::int))
             ORDER BY image_id LIMIT $3`,
-          [modelVersion, after.toString(), page, hours],
+          [modelVersion, after.toString(), page],
         );
         for (const r of rows) yield { id: BigInt(r.image_id), vector: vectorOf(r.vector, r.dim) };
         if (rows.length < page) return;
