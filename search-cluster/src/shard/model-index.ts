@@ -446,6 +446,15 @@ export class ModelIndex {
           : { tier: null, snapshotDir: null };
       const next = built.tier;
       const snapshotDir = built.snapshotDir;
+      // the filter cells are part of the tier: built before it serves, so their k-means (seconds
+      // of both cores at 500k vectors) runs inside the rebuild, not under the traffic that follows;
+      // a failure leaves them to the first filtered search that needs them
+      await next?.filterCells(factory).catch((error: unknown) => {
+        this.config.log.warn('filter cells build failed', {
+          modelVersion: this.modelVersion,
+          error: (error as Error).message,
+        });
+      });
       signal.throwIfAborted();
       const movedFromHot = await this.writes.run(() => this.swap(next, startSeq));
       const outcome: RebuildOutcome = {
