@@ -7,6 +7,9 @@ import type { VectorIndex, VectorIndexFactory, VectorSearchOptions } from './vec
 
 export type MainTierKind = 'flat' | 'hnsw' | 'ivfpq';
 
+/** The rows of a candidate list handed to a store that scores by id (it reads none). */
+const EMPTY_ROWS = new Int32Array(0);
+
 /** How a main tier searches; fixed when it is built, stored in its snapshot. */
 export interface MainTierSearchParams {
   /** IVF lists probed when the query names none (at least MIN_NPROBE_SHARE of the lists). */
@@ -182,7 +185,11 @@ export class MainTier {
     distances: Float32Array,
   ): Promise<Hit[][]> {
     if (this.kind === 'ivfpq') {
-      // re-score the short lists exactly: PQ distances only decide who makes the list
+      // re-score the short lists exactly: PQ distances only decide who makes the list. A file
+      // store looks ids up itself, so with nothing deleted the list goes as FAISS gave it (-1n
+      // pads), without a BigInt per candidate on the event loop
+      if (this.deleted.size === 0 && !this.store.scoresByRow)
+        return this.store.score(queries, nq, { perQuery: fetchK, ids, rows: EMPTY_ROWS }, k);
       const candidates = new BigInt64Array(nq * fetchK).fill(-1n);
       const rows = new Int32Array(nq * fetchK).fill(-1);
       for (let j = 0; j < nq * fetchK; j++) {

@@ -18,6 +18,8 @@ export interface Candidates {
 export interface RowStore {
   /** Resident bytes (0 for a memory-mapped file: the page cache holds what queries touch). */
   readonly memoryBytes: number;
+  /** score() reads candidates by row (memory) rather than by id (the file looks ids up itself). */
+  readonly scoresByRow: boolean;
   score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
   /** The vectors of `rows`, concatenated in the order given. */
   read(rows: ArrayLike<number>): Promise<Float32Array>;
@@ -26,6 +28,8 @@ export interface RowStore {
 
 /** Rows held in memory, row i of `vectors` belonging to the tier's ids[i]. */
 export class MemoryRowStore implements RowStore {
+  readonly scoresByRow = true;
+
   constructor(
     readonly vectors: Float32Array,
     readonly dimension: number,
@@ -72,6 +76,7 @@ export class MemoryRowStore implements RowStore {
  */
 export class VectorFileStore implements RowStore {
   readonly memoryBytes = 0;
+  readonly scoresByRow = false;
 
   private constructor(
     private readonly file: VectorFile,
