@@ -18,6 +18,11 @@
  * router.upsert first would only fill the flat hot tier and trigger an automatic rebuild every
  * 100,000 vectors per shard, ending in the same main tier.
  *
+ * Served recall: every query's ANN candidates (k as the service asks for them) against an exact
+ * search of every vector (FAISS Flat over each inserted batch), at the shards' default nprobe and
+ * at each `--recall-nprobe`, so the latency figure comes with the recall it was served at.
+ * `--main-tier ivfpq` serves a smaller run from the IVF-PQ fast-scan tier a 1M run gets by size.
+ *
  * Postgres: a scratch database created on DATABASE_URL (default the test server,
  * postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end. When no server answers,
  * PGlite with 100,000 vectors by default.
