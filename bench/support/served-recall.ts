@@ -72,6 +72,8 @@ export interface RecallPoint {
   recallAtLimit: number;
   /** Mean wall ms of one search, one query at a time. */
   meanMs: number;
+  /** Searches a shard missed its deadline in (their candidates are short of that shard's). */
+  partial: number;
 }
 
 /**
@@ -79,7 +81,7 @@ export interface RecallPoint {
  * shards' default and at each of `nprobes`, against the exact neighbours in `exact`.
  */
 export async function servedRecall(
-  search: (query: Float32Array, nprobe?: number) => Promise<{ hits: { id: bigint }[] }>,
+  search: (query: Float32Array, nprobe?: number) => Promise<{ hits: { id: bigint }[]; partial: boolean }>,
   queries: Float32Array[],
   exact: ExactTopK,
   k: number,
@@ -88,16 +90,24 @@ export async function servedRecall(
 ): Promise<{ k: number; limit: number; queries: number; points: RecallPoint[] }> {
   const truth = queries.map((_, q) => exact.truth(q));
   const points: RecallPoint[] = [];
+  // a pass first, not counted: the first searches after a rebuild fault the vector file in
+  for (const query of queries) await search(query);
   for (const nprobe of [undefined, ...nprobes]) {
     const served: bigint[][] = [];
+    let partial = 0;
     const started = performance.now();
-    for (const query of queries) served.push((await search(query, nprobe)).hits.map((h) => h.id));
+    for (const query of queries) {
+      const answer = await search(query, nprobe);
+      if (answer.partial) partial++;
+      served.push(answer.hits.map((h) => h.id));
+    }
     const meanMs = Math.round(((performance.now() - started) / queries.length) * 100) / 100;
     points.push({
       nprobe: nprobe ?? null,
       recallAtK: recallAt(truth, served, k),
       recallAtLimit: recallAt(truth, served, limit),
       meanMs,
+      partial,
     });
   }
   return { k, limit, queries: queries.length, points };
