@@ -74,11 +74,14 @@ export interface RecallPoint {
   meanMs: number;
   /** Searches a shard missed its deadline in (their candidates are short of that shard's). */
   partial: number;
+  /** The same two recalls over each kind of query (`kinds`), when the queries have kinds. */
+  byKind: Record<string, { recallAtK: number; recallAtLimit: number }>;
 }
 
 /**
  * Served recall: every query searched as the API searches (`search`, the cluster client), at the
- * shards' default and at each of `nprobes`, against the exact neighbours in `exact`.
+ * shards' default and at each of `nprobes`, against the exact neighbours in `exact`. `kinds`
+ * (one name per query, optional) splits each point's recall by kind of query as well.
  */
 export async function servedRecall(
   search: (query: Float32Array, nprobe?: number) => Promise<{ hits: { id: bigint }[]; partial: boolean }>,
@@ -87,6 +90,7 @@ export async function servedRecall(
   k: number,
   limit: number,
   nprobes: number[],
+  kinds: string[] = [],
 ): Promise<{ k: number; limit: number; queries: number; points: RecallPoint[] }> {
   const truth = queries.map((_, q) => exact.truth(q));
   const points: RecallPoint[] = [];
@@ -102,12 +106,23 @@ export async function servedRecall(
       served.push(answer.hits.map((h) => h.id));
     }
     const meanMs = Math.round(((performance.now() - started) / queries.length) * 100) / 100;
+    const byKind: RecallPoint['byKind'] = {};
+    for (const kind of new Set(kinds)) {
+      const of = queries.map((_, q) => q).filter((q) => kinds[q] === kind);
+      const kindTruth = of.map((q) => truth[q]!);
+      const kindServed = of.map((q) => served[q]!);
+      byKind[kind] = {
+        recallAtK: recallAt(kindTruth, kindServed, k),
+        recallAtLimit: recallAt(kindTruth, kindServed, limit),
+      };
+    }
     points.push({
       nprobe: nprobe ?? null,
       recallAtK: recallAt(truth, served, k),
       recallAtLimit: recallAt(truth, served, limit),
       meanMs,
       partial,
+      byKind,
     });
   }
   return { k, limit, queries: queries.length, points };

@@ -71,16 +71,87 @@ export function clusteredUnitVectors(options: ClusteredOptions): Float32Array {
           seed: centreSeed ^ 0x5bd1e995,
           spread: options.familySpread ?? 1,
         });
-  const random = seededRandom(seed ^ 0x9e3779b9);
+  const rows = unitVectorsAround(centres, dimension, seededRandom(seed ^ 0x9e3779b9), spread, shift);
+  return rows(count).vectors;
+}
+
+/**
+ * A stream of unit vectors around `centres` (unit rows of `dimension`): each call draws `count`
+ * rows, each one centre chosen uniformly at random plus Gaussian noise of norm about `spread`
+ * (and `shift`), normalised, and says which centre each row came from. One PRNG stream over all
+ * calls, so the rows do not depend on how a caller batches them.
+ */
+export function unitVectorsAround(
+  centres: Float32Array,
+  dimension: number,
+  random: () => number,
+  spread: number,
+  shift?: Float32Array,
+): (count: number) => { vectors: Float32Array; centre: Uint32Array } {
+  const clusters = centres.length / dimension;
   const normal = gaussian(random);
   // Per-dimension noise scale so the noise norm is about `spread`.
   const noise = spread / Math.sqrt(dimension);
-  const out = new Float32Array(count * dimension);
-  for (let i = 0; i < count; i++) {
-    const c = Math.floor(random() * clusters) * dimension;
-    const row = i * dimension;
-    for (let j = 0; j < dimension; j++) {
-      out[row + j] = centres[c + j]! + noise * normal() + (shift ? shift[j]! : 0);
+  return (count) => {
+    const out = new Float32Array(count * dimension);
+    const centre = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      const k = Math.floor(random() * clusters);
+      centre[i] = k;
+      const c = k * dimension;
+      const row = i * dimension;
+      for (let j = 0; j < dimension; j++) {
+        out[row + j] = centres[c + j]! + noise * normal() + (shift ? shift[j]! : 0);
+      }
+    }
+    return { vectors: normalizeRows(out, dimension), centre };
+  };
+}
+
+/**
+ * Centres of small groups of images around given anchors (unit rows of `dimension`, e.g. text
+ * embeddings): `perAnchor` groups each, anchor-major (group g belongs to anchor
+ * floor(g / perAnchor)). Group centre = cos(angle) anchor + sin(angle) u, u a random unit
+ * direction orthogonal to the anchor, angle = maxAngle x U^(1 / intrinsicDimension), U uniform:
+ * the count of groups within an angle a of their anchor grows as a^intrinsicDimension, as the
+ * neighbours within a radius do on data of that intrinsic dimension. So an anchor's similarity to
+ * the groups has a sparse upper tail (few groups close, ever more as the angle grows), which a
+ * centre plus isotropic noise in high dimension lacks: there every row sits at the same angle.
+ */
+export function groupCentres(options: {
+  anchors: Float32Array;
+  dimension: number;
+  perAnchor: number;
+  intrinsicDimension: number;
+  /** Largest angle from the anchor, radians; default pi/2 (the furthest groups orthogonal to it). */
+  maxAngle?: number;
+  seed: number;
+}): Float32Array {
+  const { anchors, dimension, perAnchor, intrinsicDimension, seed, maxAngle = Math.PI / 2 } = options;
+  const random = seededRandom(seed);
+  const normal = gaussian(random);
+  const count = anchors.length / dimension;
+  const out = new Float32Array(count * perAnchor * dimension);
+  const u = new Float64Array(dimension);
+  for (let a = 0; a < count; a++) {
+    const base = a * dimension;
+    for (let g = 0; g < perAnchor; g++) {
+      const angle = maxAngle * (1 - random()) ** (1 / intrinsicDimension);
+      // a random direction, its component along the anchor removed, normalised
+      let along = 0;
+      for (let j = 0; j < dimension; j++) {
+        u[j] = normal();
+        along += u[j]! * anchors[base + j]!;
+      }
+      let norm = 0;
+      for (let j = 0; j < dimension; j++) {
+        u[j]! -= along * anchors[base + j]!;
+        norm += u[j]! * u[j]!;
+      }
+      const sin = Math.sin(angle) / Math.sqrt(norm);
+      const cos = Math.cos(angle);
+      const row = (a * perAnchor + g) * dimension;
+      for (let j = 0; j < dimension; j++) out[row + j] = cos * anchors[base + j]! + sin * u[j]!;
     }
   }
   return normalizeRows(out, dimension);
