@@ -93,15 +93,33 @@ export async function buildPartitionMap(
   };
 }
 
-/** Best centroid score per shard for the query at `offset` (higher is nearer). */
+/**
+ * Best centroid score per shard for the query at `offset` (higher is nearer). Every search scores
+ * every centroid, so the dot products run four sums abreast (half the time of `dotAt` in V8);
+ * placement (`shardOfVector`) keeps `dotAt`, whose summation order placed the stored vectors.
+ */
 export function shardScores(
   map: Pick<PartitionMap, 'centroids' | 'shardOfCluster' | 'dimension' | 'shardCount'>,
   queries: Float32Array,
   offset: number,
 ): Float64Array {
+  const { centroids, dimension: d } = map;
   const scores = new Float64Array(map.shardCount).fill(Number.NEGATIVE_INFINITY);
   for (let c = 0; c < map.shardOfCluster.length; c++) {
-    const score = dotAt(map.centroids, c * map.dimension, queries, offset, map.dimension);
+    const at = c * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let i = 0;
+    for (; i + 3 < d; i += 4) {
+      s0 += centroids[at + i]! * queries[offset + i]!;
+      s1 += centroids[at + i + 1]! * queries[offset + i + 1]!;
+      s2 += centroids[at + i + 2]! * queries[offset + i + 2]!;
+      s3 += centroids[at + i + 3]! * queries[offset + i + 3]!;
+    }
+    for (; i < d; i++) s0 += centroids[at + i]! * queries[offset + i]!;
+    const score = s0 + s1 + s2 + s3;
     const s = map.shardOfCluster[c]!;
     if (score > scores[s]!) scores[s] = score;
   }
