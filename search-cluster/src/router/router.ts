@@ -6,7 +6,7 @@ import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
 import type { ClusterPlacement } from './cluster-placement.ts';
 import { clusterSearch } from './cluster-search.ts';
-import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard } from './hedged-search.ts';
+import { CLIENT_ERRORS, openFanOut } from './hedged-search.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
 import type {
@@ -138,88 +138,61 @@ export class ClusterRouter implements ShardRouter {
     const nprobe = checkOptionalPositiveInt('nprobe', options.nprobe, MAX_NPROBE);
     const efSearch = checkOptionalPositiveInt('efSearch', options.efSearch, MAX_EF_SEARCH);
     if (nprobe !== undefined) base.nprobe = nprobe;
-    if (placed && !allowed) {
-      return clusterSearch({
-        map: placed,
-        request: { modelVersion, dimension, k },
-        named: { ...(nprobe === undefined ? {} : { nprobe }), ...(efSearch === undefined ? {} : { efSearch }) },
-        defaults: { nprobe: this.wholeNprobe, efSearch: this.wholeEfSearch },
-        scale: this.scaleSearchParams,
-        queries,
-        k,
-        fanOut: (requests) => this.fanOut(requests, deadlineMs, options.signal),
-        deadlineMs,
-        signal: options.signal,
-      });
-    }
-    if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
-      // each shard searches its share (shard-params.ts); a filtered search keeps the whole
-      // parameters, its id selector already thins every shard's candidates
-      base.efSearch = shardEfSearch(efSearch ?? this.wholeEfSearch, this.shardCount, k);
-    } else if (efSearch !== undefined) {
-      base.efSearch = efSearch;
-    }
-
-    const requests = this.shards.map((_, s): ShardSearchRequest | null => {
-      const shardAllowed = allowedPerShard?.[s];
-      // a filter that leaves this shard no ids: nothing to ask
-      if (shardAllowed && shardAllowed.length === 0) return null;
-      return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
-    });
-    const answers = await this.fanOut(requests, deadlineMs, options.signal);
-    const empty = queries.map((): Hit[] => []);
-    const answered = checkAnswers(
-      answers.map((a) => a ?? { ok: true, results: empty }),
-      deadlineMs,
-      options.signal,
-    );
-    const results = queries.map((_, q) =>
-      mergeTopK(
-        answered.map((a) => a.results[q] ?? []),
-        k,
-      ),
-    );
-    const failed = answers.filter((a) => a && !a.ok).length;
-    return {
-      results,
-      partial: failed > 0,
-      shardsAnswered: this.shardCount - failed,
-      shardsTotal: this.shardCount,
-    };
-  }
-
-  /**
-   * Sends `requests[s]` to shard s (none where null), one replica each with a hedge, under one
-   * deadline; answers in shard order, undefined where nothing was asked.
-   */
-  private async fanOut(
-    requests: readonly (ShardSearchRequest | null)[],
-    deadlineMs: number,
-    outer: AbortSignal | undefined,
-  ): Promise<(ShardAnswer | undefined)[]> {
-    // One timer and one AbortController for the whole fan-out: per-shard AbortSignal.timeout and
-    // AbortSignal.any cost tens of microseconds each, more than a small shard's search.
-    const fanOut: FanOut = { controller: new AbortController(), expired: new Set(), deadlineMs };
-    const expire = () => {
-      for (const onExpired of [...fanOut.expired]) onExpired();
-      fanOut.controller.abort(
-        new ClusterError('SHARD_UNAVAILABLE', `Search deadline of ${deadlineMs} ms passed`),
-      );
-    };
-    const timer = setTimeout(expire, deadlineMs);
-    outer?.addEventListener('abort', expire, { once: true });
+    // one deadline for the whole search, every probe round of a cluster search included
+    const fanOut = openFanOut(this.replicas, deadlineMs, options.signal, this.hedgeAfterMs);
     try {
-      return await Promise.all(
-        requests.map((request, s) =>
-          request ? searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs) : undefined,
+      if (placed && !allowed) {
+        return await clusterSearch({
+          map: placed,
+          request: { modelVersion, dimension, k },
+          named: {
+            ...(nprobe === undefined ? {} : { nprobe }),
+            ...(efSearch === undefined ? {} : { efSearch }),
+          },
+          defaults: { nprobe: this.wholeNprobe, efSearch: this.wholeEfSearch },
+          scale: this.scaleSearchParams,
+          queries,
+          k,
+          fanOut: fanOut.run,
+          deadlineMs,
+          signal: options.signal,
+        });
+      }
+      if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
+        // each shard searches its share (shard-params.ts); a filtered search keeps the whole
+        // parameters, its id selector already thins every shard's candidates
+        base.efSearch = shardEfSearch(efSearch ?? this.wholeEfSearch, this.shardCount, k);
+      } else if (efSearch !== undefined) {
+        base.efSearch = efSearch;
+      }
+      const requests = this.shards.map((_, s): ShardSearchRequest | null => {
+        const shardAllowed = allowedPerShard?.[s];
+        // a filter that leaves this shard no ids: nothing to ask
+        if (shardAllowed && shardAllowed.length === 0) return null;
+        return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
+      });
+      const answers = await fanOut.run(requests);
+      const empty = queries.map((): Hit[] => []);
+      const answered = checkAnswers(
+        answers.map((a) => a ?? { ok: true, results: empty }),
+        deadlineMs,
+        options.signal,
+      );
+      const results = queries.map((_, q) =>
+        mergeTopK(
+          answered.map((a) => a.results[q] ?? []),
+          k,
         ),
       );
+      const failed = answers.filter((a) => a && !a.ok).length;
+      return {
+        results,
+        partial: failed > 0,
+        shardsAnswered: this.shardCount - failed,
+        shardsTotal: this.shardCount,
+      };
     } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', expire);
-      // cancels hedged requests that lost their race (a shared reason: a fresh DOMException per
-      // search costs more than the search)
-      fanOut.controller.abort(FAN_OUT_DONE);
+      fanOut.close();
     }
   }
 
