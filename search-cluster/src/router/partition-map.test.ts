@@ -72,7 +72,7 @@ describe('partition map', async () => {
     const exact = async (ids: number[]) => {
       const index = faissFactory.create(d, 'Flat');
       const vectors = new Float32Array(ids.length * d);
-      ids.forEach((row, i) => vectors.set(sample.subarray(row * d, row * d + d), i * d));
+      for (const [i, row] of ids.entries()) vectors.set(sample.subarray(row * d, row * d + d), i * d);
       await index.add(vectors, BigInt64Array.from(ids, BigInt));
       const found = await index.search(queries, k);
       index.close();

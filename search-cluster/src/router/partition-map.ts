@@ -151,7 +151,7 @@ async function calibrateSlack(
   const rows: number[] = [];
   for (let q = 0; q < n; q += step) rows.push(q);
   const queries = new Float32Array(rows.length * d);
-  rows.forEach((row, i) => queries.set(sample.subarray(row * d, row * d + d), i * d));
+  for (const [i, row] of rows.entries()) queries.set(sample.subarray(row * d, row * d + d), i * d);
   const index = factory.create(d, 'Flat');
   let found: { ids: BigInt64Array; distances: Float32Array };
   try {
