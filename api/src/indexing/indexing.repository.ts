@@ -24,21 +24,27 @@ export function createIndexingRepository(db: Queryable) {
 
     /**
      * For each image, in order, another live image with the same bytes already indexed for this
-     * model (the canonical copy, the lowest id), or null: one statement. Found by sha256 first,
-     * then its vector of record by primary key, whatever the planner knows of the tables' sizes.
+     * model (the canonical copy, the lowest id), or null: one statement.
      */
     async indexedTwins(
       images: readonly { id: string; sha256: string }[],
       modelVersion: string,
     ): Promise<(string | null)[]> {
       if (images.length === 0) return [];
+      // the copies by sha256 first, then each one's vector by key: as one join, a planner whose
+      // statistics lag behind a growing table scanned every INDEXED image or every vector instead
       const { rows } = await db.query<{ i: number; id: string }>(
-        `SELECT q.i::int AS i, min(i.id)::text AS id
+        `WITH same AS MATERIALIZED (
+           SELECT id, sha256, status, deleted_at, duplicate_of FROM images WHERE sha256 = ANY($2::text[])
+         )
+         SELECT q.i::int AS i, min(s.id)::text AS id
            FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS q(image_id, sha256, i)
-           JOIN images i ON i.sha256 = q.sha256 AND i.id <> q.image_id
-          WHERE i.status = 'INDEXED' AND i.deleted_at IS NULL AND i.duplicate_of IS NULL
-            AND EXISTS (SELECT 1 FROM embeddings e
-                         WHERE e.image_id = i.id AND e.model_version = $3 AND e.deleted_at IS NULL)
+           JOIN same s ON s.sha256 = q.sha256 AND s.id <> q.image_id
+           CROSS JOIN LATERAL (
+             SELECT 1 FROM embeddings e
+              WHERE e.image_id = s.id AND e.model_version = $3 AND e.deleted_at IS NULL LIMIT 1
+           ) v
+          WHERE s.status = 'INDEXED' AND s.deleted_at IS NULL AND s.duplicate_of IS NULL
           GROUP BY q.i`,
         [images.map((m) => m.id), images.map((m) => m.sha256), modelVersion],
       );
