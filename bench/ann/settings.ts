@@ -40,44 +40,41 @@ export function annSettings() {
   const int = (name: keyof typeof flags) => Number.parseInt(String(flags[name]), 10);
   const list = (name: keyof typeof flags) => numberList(flags[name]);
 
-  const { n: N, queries: NQ, dim: DIM, k: K, seed: SEED, clusters } = syntheticDataSettings(flags);
-  const M = int('m');
-  const EF_CONSTRUCTION = int('ef-construction');
-  const NLIST = flags.nlist ? int('nlist') : 2 ** Math.round(Math.log2(2 * Math.sqrt(N)));
-  const CLUSTERS = clusters ?? Math.max(10 * NLIST, Math.round(N / 20));
-  const PQ = int('pq');
-  const FS_PQ = flags['fs-pq']
+  const { n, queries, dim, k, seed, clusters: clustersFlag } = syntheticDataSettings(flags);
+  const m = int('m');
+  const efConstruction = int('ef-construction');
+  const nlist = flags.nlist ? int('nlist') : 2 ** Math.round(Math.log2(2 * Math.sqrt(n)));
+  const clusters = clustersFlag ?? Math.max(10 * nlist, Math.round(n / 20));
+  const pq = int('pq');
+  const fastScanPq = flags['fs-pq']
     ? list('fs-pq')
-    : [Math.max(1, Math.floor(DIM / 8)), Math.max(1, Math.floor(DIM / 4))];
-  const FS_NLIST = flags['fs-nlist'] ? int('fs-nlist') : NLIST;
-  const FAMILIES = new Set(String(flags.families).split(','));
-  for (const family of FAMILIES) {
+    : [Math.max(1, Math.floor(dim / 8)), Math.max(1, Math.floor(dim / 4))];
+  const fastScanNlist = flags['fs-nlist'] ? int('fs-nlist') : nlist;
+  const families = new Set(String(flags.families).split(','));
+  for (const family of families) {
     if (!FAMILY_NAMES.includes(family))
       throw new Error(`Unknown family ${family} (hnsw, ivfpq, fastscan, sq8)`);
   }
-  const CANDIDATES = int('candidates');
-  const THREADS = list('threads');
-  const FLAT_QUERIES = Math.min(NQ, int('flat-queries'));
   return {
-    n: N,
-    queries: NQ,
-    dim: DIM,
-    k: K,
-    seed: SEED,
-    clusters: CLUSTERS,
+    n,
+    queries,
+    dim,
+    k,
+    seed,
+    clusters,
     /** Noise norm relative to the centre, and the text queries' offset: as typed, for the method text. */
     spread: String(flags.spread),
     textShift: String(flags['text-shift']),
-    m: M,
-    efConstruction: EF_CONSTRUCTION,
-    nlist: NLIST,
-    pq: PQ,
-    fastScanPq: FS_PQ,
-    fastScanNlist: FS_NLIST,
-    families: FAMILIES,
-    candidates: CANDIDATES,
-    threads: THREADS,
-    flatQueries: FLAT_QUERIES,
+    m,
+    efConstruction,
+    nlist,
+    pq,
+    fastScanPq,
+    fastScanNlist,
+    families,
+    candidates: int('candidates'),
+    threads: list('threads'),
+    flatQueries: Math.min(queries, int('flat-queries')),
     /** Each sweep point runs this many times and keeps the fastest: other work on a shared machine only slows runs down. */
     repeats: int('repeats'),
     /** HNSW efSearch (ef of the peers) sweep. */
