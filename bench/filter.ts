@@ -5,7 +5,7 @@
  *
  *   npm run bench:filter                                  # 100,000 x 128-d, 300 queries, 1 shard
  *   npm run bench:filter -- --n 200000 --tiers hnsw --shards 4
- *   npm run bench:filter -- --dim 512 --hot 10000 --scan-budget 8192
+ *   npm run bench:filter -- --dim 512 --hot 10000 --scan-budget 8192 --ann-share 0.1
  *
  * A label filter reaches the cluster as `allowedIds` (the API resolves labels to ids; that
  * Postgres step is not measured here). The shard's rule (search-cluster/src/shard/filter-plan.ts):
@@ -60,6 +60,7 @@ const { values: flags } = parseArgs({
     tiers: { type: 'string', default: 'hnsw,ivfpq' },
     repeats: { type: 'string', default: '2' },
     'scan-budget': { type: 'string', default: String(DEFAULT_TIER_OPTIONS.exactScanMaxIds) },
+    'ann-share': { type: 'string', default: String(DEFAULT_TIER_OPTIONS.filterAnnShare) },
     hot: { type: 'string', default: '0' },
   },
 });
@@ -71,8 +72,10 @@ const SHARDS = positive('shards');
 const REPEATS = positive('repeats');
 const FILTER: FilterSettings = {
   scanBudget: positive('scan-budget'),
-  annMinShare: DEFAULT_TIER_OPTIONS.filterAnnShare,
+  annMinShare: Number(flags['ann-share']),
 };
+if (!(FILTER.annMinShare > 0 && FILTER.annMinShare <= 1))
+  throw new Error(`Expected 0 < --ann-share <= 1 but received ${flags['ann-share']}`);
 const HOT = Number(flags.hot);
 if (!Number.isInteger(HOT) || HOT < 0 || HOT >= N)
   throw new Error(`Expected 0 <= --hot < --n but received ${flags.hot}`);
@@ -185,6 +188,7 @@ async function buildRouter(tier: MainTierKind): Promise<ShardRouter> {
       autoRebuildHotVectors: 0,
       autoRebuildTombstoneRatio: 0,
       exactScanMaxIds: FILTER.scanBudget,
+      filterAnnShare: FILTER.annMinShare,
     },
     deadlineMs: 60_000,
   });

@@ -1,5 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scoreCells } from '../faiss/score-cells.ts';
 import { scoreRows } from '../faiss/score-rows.ts';
+import { VectorFile, writeVectorFile } from '../faiss/vector-file.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
 import { dotAt } from '../vector-math.ts';
 import { faissFactory } from './faiss-factory.ts';
@@ -187,23 +192,82 @@ describe('filtered search', () => {
   });
 });
 
-describe('FilterCells', () => {
-  it('takes whole cells nearest first until the budget, only of the rows it was given', async () => {
+describe('FilterCells scan (native scoreCells)', () => {
+  /** The reference: cells holding given rows, nearest first, whole, until budget rows and minCells cells. */
+  function expectedScan(
+    cells: FilterCells,
+    vectors: Float32Array,
+    query: Float32Array,
+    given: Int32Array,
+    budget: number,
+    minCells: number,
+  ) {
+    const byCell = new Map<number, number[]>();
+    for (const r of given) {
+      if (r < 0 || r >= cells.cellOfRow.length) continue;
+      const c = cells.cellOfRow[r]!;
+      byCell.set(c, [...(byCell.get(c) ?? []), r]);
+    }
+    const order = [...byCell.keys()].sort(
+      (a, b) => dotAt(query, 0, cells.centroids, b * D, D) - dotAt(query, 0, cells.centroids, a * D, D),
+    );
+    const taken: number[] = [];
+    for (let i = 0; i < order.length && (taken.length < budget || i < minCells); i++)
+      taken.push(...byCell.get(order[i]!)!);
+    return taken
+      .map((r) => ({ row: r, score: Math.fround(dotAt(query, 0, vectors, r * D, D)) }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  it('scores whole cells nearest first until the budget, only of the rows it was given', async () => {
     const vectors = unitVectors(2000, D, 3, 20);
     const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 2000, D, faissFactory);
     expect(cells.count).toBe(Math.round(4 * Math.sqrt(2000)));
     const given = Int32Array.from({ length: 2000 }, (_, i) => i).filter((i) => i % 3 === 0);
-    const grouped = cells.group(given);
-    const query = row(vectors, 30, D);
-    const taken = cells.nearest(query, 0, grouped, 100, 2);
-    expect(taken.length).toBeGreaterThanOrEqual(100);
-    const givenSet = new Set(given);
-    for (const r of taken) expect(givenSet.has(r)).toBe(true);
-    // whole cells: every given row of a visited cell was taken
-    const visited = new Set([...taken].map((r) => cells.cellOfRow[r]));
-    for (const r of given) expect(taken.includes(r)).toBe(visited.has(cells.cellOfRow[r]));
-    // the query's own row (30 is given) sits in the nearest cell
-    expect(taken.includes(30)).toBe(true);
+    for (const [q, budget, minCells] of [
+      [30, 100, 2],
+      [31, 0, 1],
+      [60, 5000, 0],
+    ] as const) {
+      const query = row(vectors, q, D);
+      const want = expectedScan(cells, vectors, query, given, budget, minCells).slice(0, K);
+      const got = await scoreCells(vectors, D, query, cells.scan(given, budget, minCells), K);
+      expect([...got.ids].map(Number).filter((r) => r >= 0)).toEqual(want.map((w) => w.row));
+      for (const [j, w] of want.entries()) expect(got.distances[j]).toBeCloseTo(w.score, 5);
+    }
+    // the query's own row (30 is given) sits in the nearest cell, and comes first
+    const own = await scoreCells(vectors, D, row(vectors, 30, D), cells.scan(given, 1, 1), 1);
+    expect(own.ids[0]).toBe(30n);
+  });
+
+  it('skips rows outside the tier, pads short answers, and scores the same from a vector file', async () => {
+    const vectors = unitVectors(500, D, 5, 10);
+    const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 500, D, faissFactory);
+    const given = Int32Array.of(-1, 7, 499, 500, 2_000_000, 42);
+    const query = row(vectors, 42, D);
+    const want = expectedScan(cells, vectors, query, given, 10_000, 0);
+    const got = await scoreCells(vectors, D, query, cells.scan(given, 10_000, 0), 5);
+    expect([...got.ids].map(Number)).toEqual([...want.map((w) => w.row), -1, -1]);
+    expect(got.distances[4]).toBe(Number.NEGATIVE_INFINITY);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'score-cells-'));
+    try {
+      const file = path.join(dir, 'vectors.bin');
+      await writeVectorFile(file, D, vectors, idRange(0, 500));
+      const mapped = VectorFile.open(file);
+      try {
+        const fromFile = await mapped.scoreCells(query, cells.scan(given, 10_000, 0), 5);
+        expect([...fromFile.ids]).toEqual([...got.ids]);
+        expect([...fromFile.distances]).toEqual([...got.distances]);
+        await expect(
+          mapped.scoreCells(query, { ...cells.scan(given, 1, 0), cellOfRow: new Int32Array(3) }, 5),
+        ).rejects.toThrow(/one cell for each of 500 rows/);
+      } finally {
+        mapped.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -112,13 +112,8 @@ async function scanMain(
   if (rows.length <= budget) {
     return Promise.all(Array.from({ length: nq }, (_, q) => main.scoreRows(query(q), rows, k)));
   }
-  const cells = await main.filterCells(tiers.factory);
-  const grouped = cells.group(rows);
-  return Promise.all(
-    Array.from({ length: nq }, (_, q) =>
-      main.scoreRows(query(q), cells.nearest(queries, q * d, grouped, budget, MIN_CELLS), k),
-    ),
-  );
+  const scan = (await main.filterCells(tiers.factory)).scan(rows, budget, MIN_CELLS);
+  return Promise.all(Array.from({ length: nq }, (_, q) => main.scoreCells(query(q), scan, k)));
 }
 
 /** The main tier's ANN search with an id selector, its parameters grown by 1 / allowed share. */

@@ -1,3 +1,4 @@
+import type { CellScan } from '../faiss/score-cells.ts';
 import { NATIVE_MAX_K } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
 import { IdTable } from './int64.ts';
@@ -225,6 +226,17 @@ export class MainTier {
       to[2 * i + 1] = from[2 * rows[i]! + 1]!;
     }
     return this.store.score(query, 1, { perQuery: rows.length, ids, rows }, k).then((hits) => hits[0]!);
+  }
+
+  /** The filtered cell scan for one query (`query` holds one vector): exact top k of its rows. */
+  async scoreCells(query: Float32Array, scan: CellScan, k: number): Promise<Hit[]> {
+    const { ids: rows, distances } = await this.store.scoreCells(query, scan, k);
+    const hits: Hit[] = [];
+    for (let j = 0; j < rows.length; j++) {
+      const row = Number(rows[j]!);
+      if (row >= 0) hits.push({ id: this.ids[row]!, score: distances[j]! });
+    }
+    return hits;
   }
 
   /**

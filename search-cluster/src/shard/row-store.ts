@@ -1,4 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import type { SearchResult } from '../faiss/faiss-index.ts';
+import { type CellScan, scoreCells } from '../faiss/score-cells.ts';
 import { scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile } from '../faiss/vector-file.ts';
 import { type Hit, hitsPerQuery } from './topk.ts';
@@ -19,6 +21,8 @@ export interface RowStore {
   /** Resident bytes (0 for a memory-mapped file: the page cache holds what queries touch). */
   readonly memoryBytes: number;
   score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
+  /** The filtered cell scan (score-cells.ts): the k best rows per query, as rows of the tier in `ids`. */
+  scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult>;
   /** The vectors of `rows`, concatenated in the order given. */
   read(rows: ArrayLike<number>): Promise<Float32Array>;
   close(): Promise<void>;
@@ -53,6 +57,10 @@ export class MemoryRowStore implements RowStore {
       results.push(hits);
     }
     return results;
+  }
+
+  scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
+    return scoreCells(this.vectors, this.dimension, queries, scan, k);
   }
 
   async read(rows: ArrayLike<number>): Promise<Float32Array> {
@@ -92,6 +100,10 @@ export class VectorFileStore implements RowStore {
     if (perQuery === 0) return Array.from({ length: nq }, () => []);
     const { ids: top, distances } = await this.file.rescore(queries, ids, k);
     return hitsPerQuery(top, distances, nq, k);
+  }
+
+  scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
+    return this.file.scoreCells(queries, scan, k);
   }
 
   async read(rows: ArrayLike<number>): Promise<Float32Array> {
