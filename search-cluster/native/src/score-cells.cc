@@ -46,8 +46,9 @@ class ScoreCellsWorker : public PromiseWorker {
     const int64_t n = static_cast<int64_t>(queries_.size()) / d;
     distances_.assign(n * k_, -std::numeric_limits<float>::infinity());
     labels_.assign(n * k_, -1);
-    Group();
+    Prepare();
     std::vector<std::pair<float, int32_t>> order(occupied_.size());
+    std::vector<int32_t> scan;
     using C = faiss::CMin<float, int64_t>;
     for (int64_t q = 0; q < n; q++) {
       const float* query = queries_.data() + q * d;
@@ -57,23 +58,24 @@ class ScoreCellsWorker : public PromiseWorker {
       }
       // a max-heap on the centroid score, popped only as far as the scan goes
       std::make_heap(order.begin(), order.end());
+      scan.clear();
+      int64_t visited = 0;
+      for (auto end = order.end();
+           end != order.begin() && (static_cast<int64_t>(scan.size()) < budget_ || visited < minCells_); --end) {
+        std::pop_heap(order.begin(), end);
+        const int32_t c = (end - 1)->second;
+        scan.insert(scan.end(), grouped_.begin() + starts_[c], grouped_.begin() + starts_[c + 1]);
+        visited++;
+      }
       float* dis = distances_.data() + q * k_;
       int64_t* ids = labels_.data() + q * k_;
       faiss::heap_heapify<C>(k_, dis, ids);
-      int64_t scored = 0;
-      int64_t visited = 0;
-      for (auto end = order.end(); end != order.begin() && (scored < budget_ || visited < minCells_); --end) {
-        std::pop_heap(order.begin(), end);
-        const int32_t c = (end - 1)->second;
-        const int32_t* row = grouped_.data() + starts_[c];
-        const int32_t* last = grouped_.data() + starts_[c + 1];
-        for (; row != last; ++row) {
-          if (row + 2 < last) __builtin_prefetch(source_.vectors + static_cast<int64_t>(row[2]) * d);
-          const float score = faiss::fvec_inner_product(query, source_.vectors + static_cast<int64_t>(*row) * d, d);
-          if (C::cmp(dis[0], score)) faiss::heap_replace_top<C>(k_, dis, ids, score, *row);
-        }
-        scored += last - (grouped_.data() + starts_[c]);
-        visited++;
+      const size_t count = scan.size();
+      for (size_t j = 0; j < count; j++) {
+        // rows of different cells lie apart: fetch a few ahead so the scan streams
+        if (j + 4 < count) __builtin_prefetch(source_.vectors + static_cast<int64_t>(scan[j + 4]) * d);
+        const float score = faiss::fvec_inner_product(query, source_.vectors + static_cast<int64_t>(scan[j]) * d, d);
+        if (C::cmp(dis[0], score)) faiss::heap_replace_top<C>(k_, dis, ids, score, scan[j]);
       }
       faiss::heap_reorder<C>(k_, dis, ids);
       for (int64_t j = 0; j < k_; j++) {
@@ -90,22 +92,36 @@ class ScoreCellsWorker : public PromiseWorker {
   }
 
  private:
-  // Counting sort of the rows by cell, once per call (every query shares it). Rows outside the
-  // tier or of no cell are dropped, never scored.
-  void Group() {
+  // Once per call (every query shares it): the given rows without repeats (through a bitmap over
+  // the tier's rows, unless they come strictly ascending), counting-sorted by cell. Rows outside
+  // the tier or of no cell are dropped, never scored.
+  void Prepare() {
+    auto valid = [this](int32_t row) {
+      return row >= 0 && row < source_.count && cellOfRow_[row] >= 0 && cellOfRow_[row] < cellCount_;
+    };
+    bool ascending = true;
+    for (size_t i = 1; i < rows_.size() && ascending; i++) ascending = rows_[i] > rows_[i - 1];
+    if (!ascending) {
+      std::vector<uint64_t> bits((source_.count + 63) / 64, 0);
+      for (const int32_t row : rows_) {
+        if (valid(row)) bits[row >> 6] |= uint64_t{1} << (row & 63);
+      }
+      rows_.clear();
+      for (size_t w = 0; w < bits.size(); w++) {
+        for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+          rows_.push_back(static_cast<int32_t>(w * 64 + __builtin_ctzll(word)));
+        }
+      }
+    }
     starts_.assign(cellCount_ + 1, 0);
     for (const int32_t row : rows_) {
-      if (row < 0 || row >= source_.count) continue;
-      const int32_t c = cellOfRow_[row];
-      if (c >= 0 && c < cellCount_) starts_[c + 1]++;
+      if (valid(row)) starts_[cellOfRow_[row] + 1]++;
     }
     for (int64_t c = 0; c < cellCount_; c++) starts_[c + 1] += starts_[c];
     std::vector<int64_t> next(starts_.begin(), starts_.end() - 1);
     grouped_.resize(starts_[cellCount_]);
     for (const int32_t row : rows_) {
-      if (row < 0 || row >= source_.count) continue;
-      const int32_t c = cellOfRow_[row];
-      if (c >= 0 && c < cellCount_) grouped_[next[c]++] = row;
+      if (valid(row)) grouped_[next[cellOfRow_[row]]++] = row;
     }
     for (int64_t c = 0; c < cellCount_; c++) {
       if (starts_[c + 1] > starts_[c]) occupied_.push_back(static_cast<int32_t>(c));
@@ -124,9 +140,9 @@ class ScoreCellsWorker : public PromiseWorker {
   int64_t budget_;
   int64_t minCells_;
   int64_t k_;
-  std::vector<int64_t> starts_;
-  std::vector<int32_t> grouped_;
-  std::vector<int32_t> occupied_;
+  std::vector<int64_t> starts_;    // cell c holds grouped_[starts_[c] .. starts_[c + 1]]
+  std::vector<int32_t> grouped_;   // the rows, by cell
+  std::vector<int32_t> occupied_;  // cells holding any
   std::vector<float> distances_;
   std::vector<int64_t> labels_;
 };

@@ -21,7 +21,7 @@ const N = 4000;
 const K = 10;
 const MV = 'clip-filter@1';
 const BUDGET = 300;
-const TIERS: Partial<TierOptions> = { exactScanMaxIds: BUDGET, filterAnnShare: 0.5 };
+const TIERS: Partial<TierOptions> = { exactScanMaxIds: BUDGET, filterAnnShare: 0.5, filterScanShare: 0.5 };
 const open: Shard[] = [];
 
 afterEach(async () => {
@@ -131,7 +131,10 @@ describe('filtered search', () => {
       const live = liveMap(vectors);
       for (const f of filters) {
         const allowed = f.allowed(vectors);
-        expect(filterPath(allowed.length, N, { scanBudget: BUDGET, annMinShare: 0.5 }), f.name).toBe(f.path);
+        expect(
+          filterPath(allowed.length, N, { scanBudget: BUDGET, annMinShare: 0.5, scanShare: 0.5 }),
+          f.name,
+        ).toBe(f.path);
         const recall = await recallOf(shard, live, allowed, queriesFor(21));
         expect(recall, `${kind}, ${f.name}`).toBeGreaterThanOrEqual(f.path === 'exact' ? 1 : 0.9);
       }
