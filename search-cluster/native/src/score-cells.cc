@@ -49,6 +49,7 @@ class ScoreCellsWorker : public PromiseWorker {
     Prepare();
     std::vector<std::pair<float, int32_t>> order(occupied_.size());
     std::vector<int32_t> scan;
+    std::vector<uint64_t> marks((source_.count + 63) / 64, 0);
     using C = faiss::CMin<float, int64_t>;
     for (int64_t q = 0; q < n; q++) {
       const float* query = queries_.data() + q * d;
@@ -58,21 +59,32 @@ class ScoreCellsWorker : public PromiseWorker {
       }
       // a max-heap on the centroid score, popped only as far as the scan goes
       std::make_heap(order.begin(), order.end());
-      scan.clear();
+      // the chosen cells' rows, marked in a bitmap over the tier's rows and read back in row
+      // order: the scan then reads memory forwards (prefetcher, pages) rather than all over it
+      int64_t taken = 0;
       int64_t visited = 0;
-      for (auto end = order.end();
-           end != order.begin() && (static_cast<int64_t>(scan.size()) < budget_ || visited < minCells_); --end) {
+      for (auto end = order.end(); end != order.begin() && (taken < budget_ || visited < minCells_); --end) {
         std::pop_heap(order.begin(), end);
         const int32_t c = (end - 1)->second;
-        scan.insert(scan.end(), grouped_.begin() + starts_[c], grouped_.begin() + starts_[c + 1]);
+        for (int64_t i = starts_[c]; i < starts_[c + 1]; i++) {
+          const int32_t row = grouped_[i];
+          marks[row >> 6] |= uint64_t{1} << (row & 63);
+        }
+        taken += starts_[c + 1] - starts_[c];
         visited++;
+      }
+      scan.clear();
+      for (size_t w = 0; w < marks.size(); w++) {
+        for (uint64_t word = marks[w]; word != 0; word &= word - 1) {
+          scan.push_back(static_cast<int32_t>(w * 64 + __builtin_ctzll(word)));
+        }
+        marks[w] = 0;
       }
       float* dis = distances_.data() + q * k_;
       int64_t* ids = labels_.data() + q * k_;
       faiss::heap_heapify<C>(k_, dis, ids);
       const size_t count = scan.size();
       for (size_t j = 0; j < count; j++) {
-        // rows of different cells lie apart: fetch a few ahead so the scan streams
         if (j + 4 < count) __builtin_prefetch(source_.vectors + static_cast<int64_t>(scan[j + 4]) * d);
         const float score = faiss::fvec_inner_product(query, source_.vectors + static_cast<int64_t>(scan[j]) * d, d);
         if (C::cmp(dis[0], score)) faiss::heap_replace_top<C>(k_, dis, ids, score, scan[j]);
