@@ -9,7 +9,7 @@ import { MemoryVectorSource } from '../rebuild/vector-source.ts';
 import { dotAt } from '../vector-math.ts';
 import { faissFactory } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
-import { type FilterPath, filterPath } from './filter-plan.ts';
+import { cellBudget, type FilterPath, filterPath } from './filter-plan.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { TierOptions } from './options.ts';
 import { MemoryRowStore } from './row-store.ts';
@@ -192,6 +192,15 @@ describe('filtered search', () => {
     const live = liveMap(vectors);
     const allowed = [...randomLabel(0.2, 9), ...randomLabel(0.2, 9).slice(0, 100), 10_000_001n, 2n ** 62n];
     expect(await recallOf(shard, live, allowed, queriesFor(24))).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('the cells budget', () => {
+  it('is a share of the allowed rows, never under the scan budget', () => {
+    const settings = { scanBudget: 4096, annMinShare: 0.5, scanShare: 0.5 };
+    expect(cellBudget(5000, settings)).toBe(4096);
+    expect(cellBudget(20_001, settings)).toBe(10_001);
+    expect(cellBudget(20_000, { ...settings, scanShare: 0.25 })).toBe(5000);
   });
 });
 
