@@ -3,6 +3,7 @@ import { loadNative } from './load-native.ts';
 import {
   assertDimension,
   assertPositiveInteger,
+  assertRowStore,
   assertVectors,
   invalidParameterError,
   MAX_K,
@@ -76,12 +77,7 @@ export function scoreCells(
   scan: CellScan,
   k: number,
 ): Promise<SearchResult> {
-  if (!(vectors instanceof Float32Array)) throw invalidParameterError('vectors', 'Float32Array', vectors);
   assertDimension(dimension);
-  if (vectors.length % dimension !== 0)
-    throw new RangeError(
-      `Expected vectors length to be a multiple of dimension ${dimension} but received ${vectors.length}`,
-    );
-  const args = cellScanArgs(vectors.length / dimension, dimension, queries, scan, k);
+  const args = cellScanArgs(assertRowStore(vectors, 'vectors', dimension), dimension, queries, scan, k);
   return loadNative().scoreCells(vectors, dimension, ...args);
 }

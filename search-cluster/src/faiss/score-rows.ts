@@ -3,6 +3,7 @@ import { loadNative, type ScoreRowsArgs } from './load-native.ts';
 import {
   assertDimension,
   assertPositiveInteger,
+  assertRowStore,
   assertVectors,
   invalidParameterError,
   MAX_K,
@@ -18,11 +19,7 @@ export function scoreRows(
   ...[vectors, dimension, queries, rows, perQuery, k]: ScoreRowsArgs
 ): Promise<SearchResult> {
   assertDimension(dimension);
-  if (!(vectors instanceof Float32Array)) throw invalidParameterError('vectors', 'Float32Array', vectors);
-  if (vectors.length % dimension !== 0)
-    throw new RangeError(
-      `Expected vectors length to be a multiple of dimension ${dimension} but received ${vectors.length}`,
-    );
+  assertRowStore(vectors, 'vectors', dimension);
   const nq = assertVectors(queries, 'queries', dimension);
   if (!(rows instanceof Int32Array)) throw invalidParameterError('rows', 'Int32Array', rows);
   if (!Number.isInteger(perQuery) || perQuery < 0 || rows.length !== nq * perQuery)
