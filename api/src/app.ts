@@ -129,7 +129,7 @@ export function createApp(services: Services, options: AppOptions = {}) {
         key: config.edgeSigningKey ?? undefined,
         activeModelVersion: () => services.serving.activeModelVersion(),
         // every search reads the epoch before it gates, so answers carry the epoch they were gated at
-        safetyEpoch: () => services.blocklist.latestEpoch(),
+        safetyEpoch: () => services.safetyEpoch.latest(),
         trustForwardedFor: config.rateLimits.trustForwardedFor,
       }),
       useRateLimits({ limits: services.rateLimits }),

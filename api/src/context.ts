@@ -17,7 +17,7 @@ import type { Serving } from './lifecycle/serving.ts';
 import type { RateLimits } from './limits/rate-limits.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import type { ModerationService } from './moderation/moderation.service.ts';
-import type { Blocklist } from './search/blocklist.ts';
+import type { SafetyEpoch } from './search/safety-epoch.ts';
 import type { SearchService } from './search/search.service.ts';
 import type { UploadService } from './upload/upload.service.ts';
 
@@ -35,7 +35,7 @@ export interface Services extends FeedbackServices {
   encoder: Encoder;
   metrics: Metrics;
   cluster: ClusterClient;
-  blocklist: Blocklist;
+  safetyEpoch: SafetyEpoch;
   search: SearchService;
   moderation: ModerationService;
   /** Per-caller request and fetch budgets. */

@@ -22,9 +22,9 @@ import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createContentBlocklistRepository } from './moderation/content-blocklist.repository.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
-import { createBlocklist } from './search/blocklist.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
 import { manifestRelevance, type RelevancePolicy } from './search/relevance.ts';
+import { createSafetyEpoch } from './search/safety-epoch.ts';
 import { createSearchRepository } from './search/search.repository.ts';
 import { createSearchService } from './search/search.service.ts';
 import { blobKeyOf, createUploadService } from './upload/upload.service.ts';
@@ -76,7 +76,7 @@ export async function buildApiGraph(
     (config.search.rankerConfigPath
       ? parseRankerConfig(readFileSync(config.search.rankerConfigPath, 'utf8'))
       : DEFAULT_RANKER);
-  const blocklist = createBlocklist(cache, createSearchRepository(db));
+  const safetyEpoch = createSafetyEpoch(createSearchRepository(db));
   // in cluster mode a click may reach another API process before the search's log row lands
   const feedbackServices = createFeedbackServices(db, {
     lateQueryWaitMs: config.mode === 'cluster' ? 500 : 0,
@@ -123,7 +123,7 @@ export async function buildApiGraph(
     cache,
     encoder,
     versions: (callerKey) => core.serving.resolve(callerKey),
-    blocklist,
+    safetyEpoch,
     queryLog: feedbackServices.queryLog,
     searcher: cluster,
     relevance: overrides.relevance ?? calibratedRelevance(core, encoder),
@@ -144,7 +144,7 @@ export async function buildApiGraph(
     images: createImagesRepository(db),
     moderation: createModerationRepository(db),
     blobs,
-    blocklist,
+    safetyEpoch,
     vectors: cluster,
     modelVersions: () => core.serving.writeTargets().map((t) => t.modelVersion),
     log: core.log('api'),
@@ -197,7 +197,7 @@ export async function buildApiGraph(
     encoder,
     metrics,
     cluster,
-    blocklist,
+    safetyEpoch,
     search,
     moderation,
     rateLimits,

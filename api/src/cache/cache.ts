@@ -1,5 +1,5 @@
 /**
- * Shared fast state: query embeddings, the safety blocklist, counters. Redis in cluster
+ * Shared fast state: query embeddings, API keys, counters. Redis in cluster
  * mode, a process-local map in single-node mode; callers never know which.
  */
 export interface Cache {
@@ -8,10 +8,6 @@ export interface Cache {
   /** ttlSeconds 0 keeps the value until deleted. */
   setBuffer(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
   delete(key: string): Promise<void>;
-  setAdd(key: string, members: string[]): Promise<void>;
-  setRemove(key: string, members: string[]): Promise<void>;
-  /** Which of members are in the set, in one round trip. */
-  setHasMany(key: string, members: string[]): Promise<boolean[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -50,13 +50,4 @@ describe('memory cache', () => {
     value.write('xyz');
     expect(await text(cache, 'k')).toBe('abc');
   });
-
-  it('never evicts set members (the blocklist) however many values come and go', async () => {
-    cache = createMemoryCache({ maxEntries: 2 });
-    await cache.setAdd('blocked', ['1', '2']);
-    for (let i = 0; i < 10; i++) await cache.setBuffer(`k${i}`, buf(String(i)), 0);
-    expect(await cache.setHasMany('blocked', ['1', '2', '3'])).toEqual([true, true, false]);
-    await cache.setRemove('blocked', ['1']);
-    expect(await cache.setHasMany('blocked', ['1', '2'])).toEqual([false, true]);
-  });
 });

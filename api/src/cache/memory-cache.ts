@@ -13,8 +13,7 @@ export interface MemoryCacheOptions {
 /**
  * Bounded in-process cache (single-node mode): least recently used values go first once
  * maxEntries or maxBytes is reached, and expired values are never returned and are purged
- * once a minute. Sets (the safety blocklist) are never evicted: losing a member would let
- * blocked content through.
+ * once a minute.
  */
 export function createMemoryCache(options: MemoryCacheOptions = {}): Cache {
   const values = new LRUCache<string, Buffer>({
@@ -25,7 +24,6 @@ export function createMemoryCache(options: MemoryCacheOptions = {}): Cache {
     // an injected clock is read on every check (the default caches now() for 1 ms)
     ...(options.clock ? { ttlResolution: 0 } : {}),
   });
-  const sets = new Map<string, Set<string>>();
   // expired values would otherwise sit in memory until evicted or read
   const purge = setInterval(() => values.purgeStale(), 60_000);
   purge.unref();
@@ -41,29 +39,11 @@ export function createMemoryCache(options: MemoryCacheOptions = {}): Cache {
     },
     async delete(key) {
       values.delete(key);
-      sets.delete(key);
-    },
-    async setAdd(key, members) {
-      let set = sets.get(key);
-      if (!set) {
-        set = new Set();
-        sets.set(key, set);
-      }
-      for (const m of members) set.add(m);
-    },
-    async setRemove(key, members) {
-      const set = sets.get(key);
-      for (const m of members) set?.delete(m);
-    },
-    async setHasMany(key, members) {
-      const set = sets.get(key);
-      return members.map((m) => set?.has(m) ?? false);
     },
     async ping() {},
     async close() {
       clearInterval(purge);
       values.clear();
-      sets.clear();
     },
   };
 }

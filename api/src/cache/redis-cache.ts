@@ -24,17 +24,6 @@ export function createRedisCache(url: string, options: { prefix?: string } = {})
     async delete(key) {
       await redis.del(key);
     },
-    async setAdd(key, members) {
-      if (members.length > 0) await redis.sadd(key, ...members);
-    },
-    async setRemove(key, members) {
-      if (members.length > 0) await redis.srem(key, ...members);
-    },
-    async setHasMany(key, members) {
-      if (members.length === 0) return [];
-      const flags = await redis.smismember(key, ...members);
-      return flags.map((f) => f === 1);
-    },
     async ping() {
       await redis.ping();
     },

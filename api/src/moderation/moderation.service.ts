@@ -7,7 +7,7 @@ import { parseImageId } from '../images/image-id.ts';
 import type { ImagesRepository } from '../images/images.repository.ts';
 import { perceptualHash } from '../images/phash.ts';
 import type { VectorWriter } from '../indexing/indexing.ports.ts';
-import type { Blocklist } from '../search/blocklist.ts';
+import type { SafetyEpoch } from '../search/safety-epoch.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
 import type { ModerationRepository } from './moderation.repository.ts';
 
@@ -15,7 +15,7 @@ export interface ModerationDeps {
   images: ImagesRepository;
   moderation: ModerationRepository;
   blobs: BlobStore;
-  blocklist: Blocklist;
+  safetyEpoch: SafetyEpoch;
   vectors: VectorWriter;
   /** Every model version whose index holds the image (the lifecycle's warm versions). */
   modelVersions: () => string[];
@@ -58,8 +58,8 @@ export function createModerationService(deps: ModerationDeps) {
         sha256: image.sha256,
         phash,
       });
-      // the record is written (and the safety epoch bumped); warm the set every query checks
-      await deps.blocklist.add(id);
+      // the record is written and the safety epoch bumped: the next answer tells the edge
+      await deps.safetyEpoch.refresh();
       const shardIds = [id, ...copies].map((x) => BigInt(x));
       await removeEverywhere(shardIds).catch(async (error) => {
         // search gates on the rows meanwhile; delete jobs retry the shard removal

@@ -3,8 +3,8 @@ import { type Backend, backends } from '../../../test/support/backends.ts';
 import { DEFAULT_ENGAGEMENT_PRIOR } from '../feedback/engagement.ts';
 import { createImageLoaders } from '../images/images.loaders.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
-import { createBlocklist } from './blocklist.ts';
 import { DEFAULT_RANKER, type RankerConfig } from './ranker.ts';
+import { createSafetyEpoch } from './safety-epoch.ts';
 import { createSearchRepository, type PagePlan } from './search.repository.ts';
 import { createSearchService, type SearchService } from './search.service.ts';
 import { pageRecords } from './search-page.ts';
@@ -58,7 +58,7 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
         encodeImage: async () => Float32Array.of(0, 1),
       },
       searcher: { search: async () => ({ hits: candidates, partial: false }) },
-      blocklist: createBlocklist(backend.cache, repository),
+      safetyEpoch: createSafetyEpoch(repository),
       queryLog: { record: () => {} },
       fetchImage: async () => Buffer.alloc(0),
       // no floor: every admitted candidate is relevant, so pages are full
@@ -201,17 +201,20 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
     expect(statements).toBe(0);
   });
 
-  it('reports the safety epoch it gated at to the blocklist', async () => {
+  it('reads the safety epoch it gated at, in the page statement', async () => {
     const repository = createSearchRepository(backend.db);
     const { rows } = await backend.db.query<{ epoch: string }>(
       'SELECT epoch::text AS epoch FROM safety_epoch',
     );
-    const blocklist = createBlocklist(backend.cache, repository);
-    expect(blocklist.latestEpoch()).toBeNull();
-    blocklist.observeEpoch(rows[0]!.epoch);
+    const epoch = createSafetyEpoch(repository);
+    expect(epoch.latest()).toBeNull();
     const read = await repository.pageOf(shardAnswer(seeded(3)), pagePlan(3));
     expect(read.epoch).toBe(rows[0]!.epoch);
-    expect(blocklist.latestEpoch()).toBe(BigInt(rows[0]!.epoch));
+    epoch.observe(read.epoch);
+    expect(epoch.latest()).toBe(BigInt(rows[0]!.epoch));
+    // an older epoch never moves it back
+    epoch.observe('0');
+    expect(epoch.latest()).toBe(BigInt(rows[0]!.epoch));
     // the page only is hydrated
     expect(read.candidates.filter((c) => c.display !== null)).toHaveLength(3);
     expect(read.candidates).toHaveLength(SAFE + UNSAFE.length);

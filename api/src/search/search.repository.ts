@@ -197,29 +197,10 @@ export function createSearchRepository(db: Queryable) {
       return rows.map((r) => BigInt(r.id));
     },
 
-    /** The record behind the blocklist cache: which of `ids` are flagged. */
-    async blocked(ids: readonly string[]): Promise<Set<string>> {
-      if (ids.length === 0) return new Set();
-      const { rows } = await db.query<{ id: string }>(
-        'SELECT image_id::text AS id FROM safety_blocklist WHERE image_id = ANY($1::bigint[])',
-        [ids],
-      );
-      return new Set(rows.map((r) => r.id));
-    },
-
     /** The safety epoch: bumped with every flag, unflag, rejection and deletion. */
     async safetyEpoch(): Promise<string> {
       const { rows } = await db.query<{ epoch: string }>('SELECT epoch::text AS epoch FROM safety_epoch');
       return rows[0]!.epoch;
-    },
-
-    /** The flagged ids and the epoch they belong to, from one statement (one snapshot). */
-    async blocklistSnapshot(): Promise<{ epoch: string; ids: string[] }> {
-      const { rows } = await db.query<{ epoch: string; ids: string[] }>(
-        `SELECT (SELECT epoch::text FROM safety_epoch) AS epoch,
-                array(SELECT image_id::text FROM safety_blocklist) AS ids`,
-      );
-      return rows[0]!;
     },
   };
 }

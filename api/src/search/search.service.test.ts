@@ -4,8 +4,8 @@ import type { EdgeChannel } from '../edge-trust/use-edge-trust.ts';
 import { createImageLoaders } from '../images/images.loaders.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
-import { createBlocklist } from './blocklist.ts';
 import { DEFAULT_RANKER } from './ranker.ts';
+import { createSafetyEpoch } from './safety-epoch.ts';
 import { createSearchRepository } from './search.repository.ts';
 import { createSearchService, type SearchService } from './search.service.ts';
 
@@ -37,7 +37,7 @@ describe('search service: metrics and the edge channel belong to the service', (
       },
       // a shard missed its deadline: the answer is partial
       searcher: { search: async () => ({ hits: [], partial: true }) },
-      blocklist: createBlocklist(backend.cache, repository),
+      safetyEpoch: createSafetyEpoch(repository),
       queryLog: { record: () => {} },
       fetchImage: async () => Buffer.alloc(0),
       metrics,

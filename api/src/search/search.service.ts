@@ -9,9 +9,9 @@ import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
 import { inspectImage } from '../images/inspect-image.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { Blocklist } from './blocklist.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
 import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
+import type { SafetyEpoch } from './safety-epoch.ts';
 import { passesSafetyGate } from './safety-gate.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
 import type { CandidateFacts, SearchRepository } from './search.repository.ts';
@@ -75,7 +75,7 @@ export interface SearchDeps {
   /** The lifecycle's per-query choice (active version, or a traffic slice). Default: `encoder`. */
   versions?: VersionResolver;
   searcher: VectorSearcher;
-  blocklist: Blocklist;
+  safetyEpoch: SafetyEpoch;
   queryLog: QueryLogSink;
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
@@ -273,7 +273,7 @@ export function createSearchService(deps: SearchDeps) {
                 // a row that could not be read cannot be gated: no answer rather than a wrong one
                 throw unavailable(error);
               });
-      if (read) deps.blocklist.observeEpoch(read.epoch);
+      if (read) deps.safetyEpoch.observe(read.epoch);
       const factsById = new Map(read?.candidates.map((facts) => [facts.id, facts]));
       // the hard safety gate, on every candidate: the statement's own SQL gate only picks the page
       const admitted: { candidate: ScoredId; facts: CandidateFacts }[] = [];
