@@ -5,6 +5,7 @@
 #include "common.h"
 #include "create.h"
 #include "index-object.h"
+#include "live-rows.h"
 #include "read.h"
 #include "score-cells.h"
 #include "score-rows.h"
@@ -26,6 +27,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBuffer", Napi::Function::New<ReadBuffer>(env, "fromBuffer"));
   exports.Set("openVectorFile", Napi::Function::New<OpenVectorFile>(env, "openVectorFile"));
   exports.Set("scoreRows", Napi::Function::New<ScoreRows>(env, "scoreRows"));
+  exports.Set("liveRows", Napi::Function::New<LiveRows>(env, "liveRows"));
   exports.Set("scoreCells", Napi::Function::New<ScoreCells>(env, "scoreCells"));
   exports.Set("setThreads", Napi::Function::New<SetThreads>(env, "setThreads"));
   exports.Set("getThreads", Napi::Function::New<GetThreads>(env, "getThreads"));

@@ -58,6 +58,8 @@ export interface NativeAddon {
   openVectorFile(path: string): NativeVectorFile;
   /** See score-rows.ts. */
   scoreRows(...args: ScoreRowsArgs): Promise<NativeSearchResult>;
+  /** See live-rows.ts. */
+  liveRows(allowed: BigInt64Array, rowAt: Int32Array, base: bigint, dead: Uint8Array): Int32Array;
   /** See score-cells.ts. */
   scoreCells(vectors: Float32Array, dimension: number, ...args: CellScanArgs): Promise<NativeSearchResult>;
   setThreads(threads: number): void;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { liveRows } from '../faiss/live-rows.ts';
 import { scoreCells } from '../faiss/score-cells.ts';
 import { scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile, writeVectorFile } from '../faiss/vector-file.ts';
@@ -10,6 +11,7 @@ import { dotAt } from '../vector-math.ts';
 import { faissFactory } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
 import { cellBudget, type FilterPath, filterPath } from './filter-plan.ts';
+import { IdTable } from './int64.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { TierOptions } from './options.ts';
 import { MemoryRowStore } from './row-store.ts';
@@ -192,6 +194,37 @@ describe('filtered search', () => {
     const live = liveMap(vectors);
     const allowed = [...randomLabel(0.2, 9), ...randomLabel(0.2, 9).slice(0, 100), 10_000_001n, 2n ** 62n];
     expect(await recallOf(shard, live, allowed, queriesFor(24))).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('liveRows (native id to row, dense ids)', () => {
+  it('maps allowed ids to live rows in the order given, dropping dead rows, repeats and ids of no row', () => {
+    // ids 1001..1998 in reversed row order, with gaps: every third id missing
+    const ids = BigInt64Array.from([...idRange(1000, 1000)].filter((_, i) => i % 3 !== 0).reverse());
+    const table = new IdTable(ids);
+    expect(table.dense).not.toBeNull();
+    const dead = new Uint8Array(ids.length);
+    dead[table.rowOf(1500n)] = 1;
+    const allowed = BigInt64Array.from([
+      1001n,
+      1500n,
+      1002n,
+      1001n,
+      999n,
+      -5n,
+      2n ** 62n,
+      1003n,
+      1004n,
+      1999n,
+      1997n,
+      2000n,
+    ]);
+    const want = [1001n, 1002n, 1004n, 1997n].map((id) => table.rowOf(id));
+    expect([table.rowOf(1003n), table.rowOf(1999n)]).toEqual([-1, -1]);
+    expect([...liveRows(allowed, table.dense!, dead)]).toEqual(want);
+    expect(() => liveRows(allowed, { ...table.dense!, base: 1 as unknown as bigint }, dead)).toThrow(
+      /bigint for base/,
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+import { liveRows } from '../faiss/live-rows.ts';
 import type { CellScan } from '../faiss/score-cells.ts';
 import { NATIVE_MAX_K } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
@@ -196,6 +197,8 @@ export class MainTier {
 
   /** The live rows of `allowed` (ids of other tiers or shards, deleted ones and repeats dropped). */
   liveRowsOf(allowed: BigInt64Array): Int32Array {
+    // dense ids (a shard's share of sequential ids): natively, several times faster
+    if (this.table.dense) return liveRows(allowed, this.table.dense, this.deadRows);
     const halves = new Uint32Array(allowed.buffer, allowed.byteOffset, allowed.length * 2);
     this.rowStamps ??= new Uint32Array(this.ids.length);
     if (this.stamp === 0xffffffff) {
