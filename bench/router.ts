@@ -51,7 +51,11 @@ import {
   type RouterSearchOptions,
   type ShardRouter,
 } from '../search-cluster/src/router/router.ts';
-import { shardEfSearch, shardRescoreFactor } from '../search-cluster/src/router/shard-params.ts';
+import {
+  clusterShardParams,
+  shardEfSearch,
+  shardRescoreFactor,
+} from '../search-cluster/src/router/shard-params.ts';
 import { downReplica } from '../search-cluster/src/router/test-replicas.ts';
 import { faissFactory } from '../search-cluster/src/shard/faiss-factory.ts';
 import type { MainTierKind } from '../search-cluster/src/shard/main-tier.ts';
@@ -121,9 +125,18 @@ let COMMAND = commandLine('bench:router');
  * one: a single shard; unscaled: S shards, parameters sent unchanged; auto: S shards, the router
  * scales them; failover: auto's shards, 2 replicas each, one of them down; clustered: S shards
  * partitioned by k-means cluster, the router probing the nearest (router/cluster-search.ts);
- * clustered-failover: clustered's shards, 2 replicas each, one of them down.
+ * clustered-whole: clustered's shards with `scaleSearchParams: false` (every probed shard gets the
+ * whole parameters, the previous rule); clustered-failover: clustered's shards, 2 replicas each,
+ * one of them down.
  */
-type RouterKind = 'one' | 'unscaled' | 'auto' | 'failover' | 'clustered' | 'clustered-failover';
+type RouterKind =
+  | 'one'
+  | 'unscaled'
+  | 'auto'
+  | 'failover'
+  | 'clustered'
+  | 'clustered-whole'
+  | 'clustered-failover';
 const isFailover = (kind: RouterKind) => kind === 'failover' || kind === 'clustered-failover';
 
 interface Row {
@@ -196,6 +209,8 @@ interface Built {
   router: ShardRouter;
   /** auto only: the same shards behind 2 replicas each, the first one down. */
   failover?: ShardRouter;
+  /** clustered only: the same shards and map, every probed shard given the whole parameters. */
+  whole?: ShardRouter;
 }
 
 /**
@@ -248,6 +263,10 @@ async function buildRouter(tier: MainTierKind, shards: number, kind: RouterKind)
       router: new ClusterRouter(
         list.map((shard) => [new LocalReplica(shard)]),
         { ...routerOptions, placement },
+      ),
+      whole: new ClusterRouter(
+        list.map((shard) => [new LocalReplica(shard, false)]),
+        { ...routerOptions, placement, scaleSearchParams: false },
       ),
       failover: new ClusterRouter(
         list.map((shard, i) => [downReplica(`down:${i}`), new LocalReplica(shard, false)]),
@@ -500,6 +519,7 @@ if (RENDER) {
       { router: auto.router, kind: 'auto', shards: SHARDS, params: 'default', options: {} },
       { router: auto.failover!, kind: 'failover', shards: SHARDS, params: 'default', options: {} },
       { router: clustered.router, kind: 'clustered', shards: SHARDS, params: 'default', options: {} },
+      { router: clustered.whole!, kind: 'clustered-whole', shards: SHARDS, params: 'default', options: {} },
       {
         router: clustered.failover!,
         kind: 'clustered-failover',
@@ -553,6 +573,7 @@ if (RENDER) {
     for (const inflight of INFLIGHT) await measure(tier, variants, inflight);
     await auto.failover!.close();
     await clustered.failover!.close();
+    await clustered.whole!.close();
     for (const router of [one, many, auto.router, clustered.router]) await router.close();
   }
   loadSummary = load!.stop();
@@ -663,6 +684,11 @@ const json = {
       rescoreFactor: shardRescoreFactor(DEFAULTS.rescoreFactor, SHARDS),
       nprobe: DEFAULTS.nprobe,
     },
+    clustered: {
+      nearest: 'nprobe / sqrt(shards) (rounded, at least 1), efSearch unchanged (at least k)',
+      slack: 'nprobe / shards, efSearch / shards (rounded up, at least 1 and k)',
+      atDefaults: clusterShardParams(DEFAULTS, SHARDS, K),
+    },
   },
   builds,
   balance,
@@ -687,9 +713,9 @@ const md = [
       ]
     : []),
   '',
-  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres${FAMILIES === undefined ? '' : ` drawn around ${FAMILIES} family centres`} (\`search-cluster/src/faiss/synthetic.ts\`), ${NQ} queries from the same centres, k=${K}; recall@${K} against an exact FAISS Flat search over all vectors. Routers: **one** = \`createRouter({ mode: 'in-process', shards: 1 })\`; **unscaled** = ${SHARDS} shards with \`scaleSearchParams: false\` (every shard gets the whole search's parameters, the old behaviour); **auto** = ${SHARDS} shards as \`createRouter\` now makes them (tiers from \`inProcessTiers\`, a \`ClusterRouter\` that scales efSearch per shard); **failover** = auto's shards behind 2 replicas each, the first replica of every shard down; **clustered** = ${SHARDS} shards as \`createRouter({ partitioning: { kind: 'cluster' } })\` makes them (a partition map of k-means centroids over a ${CLUSTERED.sampleSize}-vector sample of the source, built before the shards start; whole search parameters; the router probes the nearest shards); **clustered-failover** = clustered's shards behind 2 replicas each, the first down. Each is filled from a \`MemoryVectorSource\` and \`router.rebuild()\`; the main tier is forced with \`tiers.mainTier\`. Queries go one per \`router.search()\` call with ${INFLIGHT.join(' or ')} calls in flight; FAISS uses one OpenMP thread per call. Variants of one tier run in rotating order, ${REPEATS} passes each, fastest pass kept. CPU overhead = CPU ms/query of the ${SHARDS}-shard row over the 1-shard row with the same whole-collection params ("vs"), minus 1; wall overhead likewise with the wall time of the pass.`,
+  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres${FAMILIES === undefined ? '' : ` drawn around ${FAMILIES} family centres`} (\`search-cluster/src/faiss/synthetic.ts\`), ${NQ} queries from the same centres, k=${K}; recall@${K} against an exact FAISS Flat search over all vectors. Routers: **one** = \`createRouter({ mode: 'in-process', shards: 1 })\`; **unscaled** = ${SHARDS} shards with \`scaleSearchParams: false\` (every shard gets the whole search's parameters, the old behaviour); **auto** = ${SHARDS} shards as \`createRouter\` now makes them (tiers from \`inProcessTiers\`, a \`ClusterRouter\` that scales efSearch per shard); **failover** = auto's shards behind 2 replicas each, the first replica of every shard down; **clustered** = ${SHARDS} shards as \`createRouter({ partitioning: { kind: 'cluster' } })\` makes them (a partition map of k-means centroids over a ${CLUSTERED.sampleSize}-vector sample of the source, built before the shards start; the router probes the nearest shards, each with parameters scaled to what it holds, see the rule below); **clustered-whole** = clustered's shards with \`scaleSearchParams: false\` (every probed shard gets the whole parameters, the rule before); **clustered-failover** = clustered's shards behind 2 replicas each, the first down. Each is filled from a \`MemoryVectorSource\` and \`router.rebuild()\`; the main tier is forced with \`tiers.mainTier\`. Queries go one per \`router.search()\` call with ${INFLIGHT.join(' or ')} calls in flight; FAISS uses one OpenMP thread per call. Variants of one tier run in rotating order, ${REPEATS} passes each, fastest pass kept. CPU overhead = CPU ms/query of the ${SHARDS}-shard row over the 1-shard row with the same whole-collection params ("vs"), minus 1; wall overhead likewise with the wall time of the pass.`,
   '',
-  `Rule (\`search-cluster/src/router/shard-params.ts\`): per shard efSearch = ${json.rule.efSearch}, rescoreFactor = ${json.rule.rescoreFactor}, nprobe ${json.rule.nprobe}; at the shard defaults and ${SHARDS} shards: efSearch ${json.rule.perShardAtDefaults.efSearch}, rescoreFactor ${json.rule.perShardAtDefaults.rescoreFactor}, nprobe ${json.rule.perShardAtDefaults.nprobe}. Unfiltered searches only.`,
+  `Rule (\`search-cluster/src/router/shard-params.ts\`): per shard efSearch = ${json.rule.efSearch}, rescoreFactor = ${json.rule.rescoreFactor}, nprobe ${json.rule.nprobe}; at the shard defaults and ${SHARDS} shards: efSearch ${json.rule.perShardAtDefaults.efSearch}, rescoreFactor ${json.rule.perShardAtDefaults.rescoreFactor}, nprobe ${json.rule.perShardAtDefaults.nprobe}. Clustered (\`clusterShardParams\`): the shard of the query's nearest centroid gets ${json.rule.clustered.nearest}, each slack-probed shard ${json.rule.clustered.slack}; at the shard defaults: nearest nprobe ${json.rule.clustered.atDefaults.nearest.nprobe} / efSearch ${json.rule.clustered.atDefaults.nearest.efSearch}, slack nprobe ${json.rule.clustered.atDefaults.slack.nprobe} / efSearch ${json.rule.clustered.atDefaults.slack.efSearch}; rescoreFactor is the shards' own (${DEFAULTS.rescoreFactor}). Unfiltered searches only.`,
   '',
   '## Target',
   '',

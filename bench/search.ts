@@ -18,6 +18,11 @@
  * router.upsert first would only fill the flat hot tier and trigger an automatic rebuild every
  * 100,000 vectors per shard, ending in the same main tier.
  *
+ * Served recall: every query's ANN candidates (k as the service asks for them) against an exact
+ * search of every vector (FAISS Flat over each inserted batch), at the shards' default nprobe and
+ * at each `--recall-nprobe`, so the latency figure comes with the recall it was served at.
+ * `--main-tier ivfpq` serves a smaller run from the IVF-PQ fast-scan tier a 1M run gets by size.
+ *
  * Postgres: a scratch database created on DATABASE_URL (default the test server,
  * postgres://postgres@127.0.0.1:5432/postgres) and dropped at the end. When no server answers,
  * PGlite with 100,000 vectors by default.
@@ -40,6 +45,7 @@ import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './suppo
 import { positiveInt, positiveInts, runStamp, stampMarkdown } from './support/flags.ts';
 import { cpuMeter, sampleLoad } from './support/machine.ts';
 import { RESULTS_DIR, table, writeResults } from './support/results.ts';
+import { ExactTopK, servedRecall } from './support/served-recall.ts';
 import { benchConfig, recordStages, startServer } from './support/server.ts';
 import { type Summary, summarise } from './support/stats.ts';
 import { lineChartSvg } from './support/svg.ts';
@@ -54,9 +60,19 @@ const { values } = parseArgs({
     limit: { type: 'string', default: '20' },
     batch: { type: 'string', default: '20000' },
     model: { type: 'string', default: 'tiny-clip-512' },
+    // IVF nprobe values whose recall (and search time) is measured besides the served default
+    // the shards' main tier: 'auto' chooses by size (IVF-PQ above 300,000 vectors a shard, as at
+    // 1M); 'ivfpq' serves a smaller run from the tier the full run serves
+    'main-tier': { type: 'string', default: 'auto' },
+    'recall-nprobe': { type: 'string', default: '32,64,128,256,512' },
   },
 });
 const settings = positiveInts(values, ['requests', 'warmup', 'concurrency', 'shards', 'limit', 'batch']);
+const MAIN_TIERS = ['auto', 'flat', 'hnsw', 'ivfpq'] as const;
+const mainTier = values['main-tier'] as (typeof MAIN_TIERS)[number];
+if (!MAIN_TIERS.includes(mainTier))
+  throw new Error(`Expected --main-tier to be one of ${MAIN_TIERS.join(', ')} but received ${mainTier}`);
+const recallNprobes = values['recall-nprobe'].split(',').map((v) => positiveInt('recall-nprobe', v));
 
 const SEARCH = `query Search($input: SearchInput!) {
   search(input: $input) {
@@ -113,6 +129,7 @@ async function fill(
   centroids: Float32Array[],
   total: number,
   batch: number,
+  exact: ExactTopK,
 ) {
   const started = performance.now();
   const next = seededRandom(42);
@@ -128,12 +145,20 @@ async function fill(
     const ids = rows.map((r) => r.id);
     const vectors: Buffer[] = [];
     const labels: string[] = [];
+    const dimension = centroids[0]!.length;
+    const packed = new Float32Array(ids.length * dimension);
     for (let i = 0; i < ids.length; i++) {
       const c = Math.floor(next() * centroids.length);
       const v = syntheticVector(centroids[c]!, next);
+      packed.set(v, i * dimension);
       vectors.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
       labels.push(words[c]!.split(' ')[0]!);
     }
+    // the ground truth of served recall: every bench query's exact neighbours
+    await exact.addBatch(
+      packed,
+      BigInt64Array.from(ids, (id) => BigInt(id)),
+    );
     await db.query(
       `INSERT INTO embeddings (image_id, model_version, dim, vector)
        SELECT id, $3, $4, v FROM unnest($1::bigint[], $2::bytea[]) AS t(id, v)`,
@@ -192,7 +217,7 @@ async function main() {
       // a run of it during the measured phase would be measured as search latency
       RECALL_CANARY_SCHEDULE: 'off',
     });
-    const services = await createServices(config, { nsfw: false });
+    const services = await createServices(config, { nsfw: false, shardTiers: { mainTier } });
     const closeServices = cleanup;
     cleanup = async () => {
       await services.close();
@@ -205,6 +230,9 @@ async function main() {
 
     const words = vocabulary();
     const centroids = await encoder.encodeTexts(words);
+    // the candidates a search asks of the shards (search.service.ts: k = max(topK, 3 * need))
+    const servedK = Math.min(1000, Math.max(config.search.topK, 3 * settings.limit));
+    const exact = new ExactTopK(centroids, servedK);
     const fillSeconds = await fill(
       services.db,
       encoder.modelVersion,
@@ -212,6 +240,7 @@ async function main() {
       centroids,
       vectorsWanted,
       settings.batch,
+      exact,
     );
     console.error(`  rebuilding the shards' main tiers`);
     const rebuildStarted = performance.now();
@@ -228,10 +257,22 @@ async function main() {
         mainVectors: stats?.main?.vectors ?? 0,
         hotVectors: stats?.hot.vectors ?? 0,
         memoryBytes: stats?.main?.memoryBytes ?? 0,
+        nprobe: stats?.main?.nprobe ?? null,
         rebuildMs: rebuild.find((r) => r.shard === s.index)?.outcome?.durationMs ?? null,
       };
     });
     console.error(`  shards: ${JSON.stringify(shardStats)}`);
+
+    const servedNprobe = [...new Set(shardStats.map((s) => s.nprobe ?? 'none'))].join(', ');
+    const recall = await servedRecall(
+      (query, nprobe) => cluster.search(encoder.modelVersion, query, servedK, nprobe ? { nprobe } : {}),
+      centroids,
+      exact,
+      servedK,
+      settings.limit,
+      recallNprobes,
+    );
+    console.error(`  recall: ${JSON.stringify(recall)}`);
 
     const server = await startServer(services);
     const stages = recordStages(services);
@@ -324,6 +365,7 @@ async function main() {
           cpuMsPerRequest: measuredCpu.cpuMsPerUnit,
         },
         postgresStatementsPerSearch: statementsPerSearch,
+        servedRecall: recall,
         errors,
         firstError: report.firstError,
         partialAnswers: stages.partial,
@@ -353,6 +395,31 @@ Main tier that served: **${kinds}** on every shard (${shardStats.map((s) => `sha
 Set-up: rows inserted in ${Math.round(fillSeconds)} s, main tiers rebuilt from \`embeddings\` in ${Math.round(rebuildSeconds)} s.
 
 ${table(['ms', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], [row('end to end (client)', endToEnd), row('server (tookMs)', server_), ...Object.entries(perStage).map(([k, s]) => row(`stage: ${k}`, s))], [1, 2, 3, 4, 5, 6])}
+
+Served recall (the ANN candidates the shards return for a search, before the gate and re-ranking; every
+bench image is admissible, so the exact neighbours are what a perfect index would serve): each of the ${recall.queries} query
+embeddings searched through the cluster client with k = ${recall.k}, one at a time before the load phase (after one uncounted pass), against an exact
+search of every vector (FAISS Flat over each inserted batch, merged). recall@${recall.k}: share of the exact top ${recall.k} among the
+candidates; recall@${recall.limit}: share of the exact top ${recall.limit} among the ${recall.limit} most similar candidates (the page before re-ranking).
+**Served (shard default nprobe ${servedNprobe}): recall@${recall.k} ${recall.points[0]!.recallAtK}, recall@${recall.limit} ${recall.points[0]!.recallAtLimit}.**
+
+${table(
+  [
+    'nprobe per shard',
+    `recall@${recall.k}`,
+    `recall@${recall.limit}`,
+    'ms per search (one at a time)',
+    'partial answers',
+  ],
+  recall.points.map((p) => [
+    p.nprobe === null ? `served default (${servedNprobe})` : p.nprobe,
+    p.recallAtK,
+    p.recallAtLimit,
+    p.meanMs,
+    p.partial,
+  ]),
+  [1, 2, 3, 4],
+)}
 
 Postgres statements per search during the measured phase: ${statementsPerSearch.net} net of background work (${statementsPerSearch.all} in all; the
 background sent ${statementsPerSearch.backgroundPerSecond} statements/s over a ${IDLE_WINDOW_MS / 1000} s idle window; the query log's batched inserts included).

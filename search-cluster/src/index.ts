@@ -56,6 +56,7 @@ export {
   silentLogger,
   wrapLogger,
 } from './runtime/logger.ts';
+export { mapConcurrent } from './runtime/map-concurrent.ts';
 export {
   counterFrom,
   createProcessMetrics,
@@ -73,6 +74,7 @@ export {
   type ShardServerConfig,
   shardServerVariables,
 } from './server/config.ts';
+export type { TierOptions } from './shard/options.ts';
 export { type Partition, shardOf } from './shard/partition.ts';
 export { type RebuildThresholds, rebuildReason } from './shard/rebuild-rule.ts';
 export type { ModelVersionSpec } from './shard/shard.ts';

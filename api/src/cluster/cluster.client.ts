@@ -13,6 +13,7 @@ import {
   type ShardMetrics,
   type ShardRouter,
   type SqlClient,
+  type TierOptions,
 } from '../../../search-cluster/src/index.ts';
 import type { VectorWriter } from '../indexing/indexing.ports.ts';
 import type { VectorSearcher } from '../search/search.ports.ts';
@@ -23,6 +24,8 @@ export type { RebuildOptions, RebuildReport, RouterHealth as ClusterHealth, Rout
 export interface ClusterSearchOptions {
   /** Restrict results to these ids (a label filter). */
   allowedIds?: readonly bigint[];
+  /** IVF lists probed on every shard; the shards' default when absent (benches sweep it). */
+  nprobe?: number;
   /** Per-shard deadline in ms for this search. Default: the client's `deadlineMs`. */
   deadlineMs?: number;
   /** Cancels the search (the client went away). */
@@ -84,6 +87,8 @@ export interface ClusterClientOptions {
   selfRebuild?: boolean;
   /** Where in-process shards report their metrics. Default: nowhere. */
   shardMetrics?: ShardMetrics;
+  /** In-process shards' tier options (benches force a main tier). Default: the shard defaults. */
+  tiers?: Partial<TierOptions>;
 }
 
 /** Wraps a router; in-process shards are loaded (snapshot, refill or rebuild) before this resolves. */
@@ -104,9 +109,12 @@ export async function createClusterClient(options: ClusterClientOptions): Promis
           dataDir: path.join(options.dataDir, 'shards'),
           deadlineMs: options.deadlineMs,
           ...(options.log ? { log: options.log } : {}),
-          ...(options.selfRebuild === false
-            ? { tiers: { autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 } }
-            : {}),
+          tiers: {
+            ...options.tiers,
+            ...(options.selfRebuild === false
+              ? { autoRebuildHotVectors: 0, autoRebuildTombstoneRatio: 0 }
+              : {}),
+          },
           ...(options.shardMetrics ? { metrics: options.shardMetrics } : {}),
         });
   return clusterClientOver(router);

@@ -4,6 +4,7 @@ import {
   type Logger,
   type RootLogger,
   type ShardMetrics,
+  type TierOptions,
   useNativeAddon,
 } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
@@ -35,6 +36,8 @@ export interface CoreOverrides {
   logger?: RootLogger;
   /** Where in-process shards report their `pixelfind_shard_*` series (the API's registry). Default: nowhere. */
   shardMetrics?: ShardMetrics;
+  /** In-process shards' tier options (benches force a main tier). Default: the shard defaults. */
+  shardTiers?: Partial<TierOptions>;
 }
 
 /** What both the API and the worker process need: stores, the encoder, the search cluster. */
@@ -69,6 +72,7 @@ export function buildSearchCluster(
   encoder: Encoder,
   logger: RootLogger,
   shardMetrics?: ShardMetrics,
+  shardTiers?: Partial<TierOptions>,
 ): Promise<ClusterClient> {
   return createClusterClient({
     shards: config.shards.remote ?? String(config.shards.inProcessCount),
@@ -81,6 +85,7 @@ export function buildSearchCluster(
     // the API's threshold check rebuilds one replica at a time; without it the shards do it themselves
     selfRebuild: !('jobs' in config) || (config as Config).jobs.rebuildCheckCron === null,
     ...(shardMetrics ? { shardMetrics } : {}),
+    ...(shardTiers ? { tiers: shardTiers } : {}),
   });
 }
 
@@ -114,7 +119,14 @@ export async function buildCore(config: CoreConfig, overrides: CoreOverrides = {
       allowSpinning: config.encoder.allowSpinning,
       logger: log('encoder'),
     }));
-  const cluster = await buildSearchCluster(config, db, encoder, logger, overrides.shardMetrics);
+  const cluster = await buildSearchCluster(
+    config,
+    db,
+    encoder,
+    logger,
+    overrides.shardMetrics,
+    overrides.shardTiers,
+  );
   const load: EncoderLoader =
     overrides.loadEncoder ??
     ((model) =>

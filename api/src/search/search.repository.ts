@@ -137,8 +137,9 @@ export function createSearchRepository(db: Queryable) {
       const { rows } = await db.query<CandidateRow>(
         PAGE_SQL,
         [
-          candidates.map((c) => c.id.toString()),
-          candidates.map((c) => c.score),
+          // array literals built here: pg would escape every element of a JS array on its own
+          `{${candidates.map((c) => c.id).join(',')}}`,
+          `{${candidates.map((c) => c.score).join(',')}}`,
           plan.safetyThreshold,
           cut.requested,
           cut.floor,

@@ -548,6 +548,7 @@ export class ModelIndex {
             live: main.liveCount,
             tombstones: main.tombstones,
             memoryBytes: main.memoryBytes,
+            nprobe: main.kind === 'ivfpq' ? main.params.nprobe : null,
             watermark: main.watermark.toString(),
           }
         : null,

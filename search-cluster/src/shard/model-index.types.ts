@@ -60,6 +60,8 @@ export interface ModelIndexStats {
     live: number;
     tombstones: number;
     memoryBytes: number;
+    /** IVF lists a search probes when it names none (IVF-PQ tiers; null otherwise). */
+    nprobe: number | null;
     watermark: string;
   } | null;
   rebuilding: boolean;

@@ -20,6 +20,8 @@ export interface Candidates {
 export interface RowStore {
   /** Resident bytes (0 for a memory-mapped file: the page cache holds what queries touch). */
   readonly memoryBytes: number;
+  /** score() reads candidates by row (memory) rather than by id (the file looks ids up itself). */
+  readonly scoresByRow: boolean;
   score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
   /** The filtered cell scan (score-cells.ts): the k best rows per query, as rows of the tier in `ids`. */
   scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult>;
@@ -30,6 +32,8 @@ export interface RowStore {
 
 /** Rows held in memory, row i of `vectors` belonging to the tier's ids[i]. */
 export class MemoryRowStore implements RowStore {
+  readonly scoresByRow = true;
+
   constructor(
     readonly vectors: Float32Array,
     readonly dimension: number,
@@ -80,6 +84,7 @@ export class MemoryRowStore implements RowStore {
  */
 export class VectorFileStore implements RowStore {
   readonly memoryBytes = 0;
+  readonly scoresByRow = false;
 
   private constructor(
     private readonly file: VectorFile,
