@@ -10,7 +10,7 @@ import {
   assertVectors,
   MAX_K,
 } from './options.ts';
-import { type CellScan, cellScanArgs } from './score-cells.ts';
+import { type CellScan, cellScanArgs } from './score-rows.ts';
 
 /**
  * Full-precision vectors on disk, memory-mapped, for exact re-scoring of a compressed index's
@@ -134,7 +134,7 @@ export class VectorFile {
     return this.#native.rescore(queries, candidates, k);
   }
 
-  /** The filtered cell scan (score-cells.ts) over the file's rows: the k best rows per query. */
+  /** The filtered cell scan (score-rows.ts#scoreCells) over the file's rows: the k best rows per query. */
   async scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
     if (this.#closed) throw new Error('The vector file is closed');
     return this.#native.scoreCells(...cellScanArgs(this.count, this.dimension, queries, scan, k));

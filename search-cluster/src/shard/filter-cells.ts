@@ -1,4 +1,4 @@
-import type { CellScan } from '../faiss/score-cells.ts';
+import type { CellScan } from '../faiss/score-rows.ts';
 import { assignNearest, sphericalKMeans } from '../kmeans.ts';
 import type { RowStore } from './row-store.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
@@ -14,7 +14,7 @@ const KMEANS_ITERATIONS = 10;
  * k-means on a sample) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
  * are too many to score them all is answered by scoring exactly the allowed rows of the cells
  * nearest the query, in centroid order, until enough were scored: an IVF over the allowed set
- * alone, run natively (score-cells.ts). It stays correct where an ANN search with an id selector does not: when the allowed ids
+ * alone, run natively (score-rows.ts#scoreCells). It stays correct where an ANN search with an id selector does not: when the allowed ids
  * sit together in one region and the query outside it, HNSW wanders among disallowed nodes and
  * IVF probes lists holding none.
  */

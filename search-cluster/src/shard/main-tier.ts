@@ -1,5 +1,5 @@
 import { liveRows } from '../faiss/live-rows.ts';
-import type { CellScan } from '../faiss/score-cells.ts';
+import type { CellScan } from '../faiss/score-rows.ts';
 import { NATIVE_MAX_K } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
 import { IdTable } from './int64.ts';

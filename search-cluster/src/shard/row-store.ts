@@ -1,7 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { SearchResult } from '../faiss/faiss-index.ts';
-import { type CellScan, scoreCells } from '../faiss/score-cells.ts';
-import { scoreRows } from '../faiss/score-rows.ts';
+import { type CellScan, scoreCells, scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile } from '../faiss/vector-file.ts';
 import { type Hit, hitsPerQuery } from './topk.ts';
 
@@ -23,7 +22,7 @@ export interface RowStore {
   /** score() reads candidates by row (memory) rather than by id (the file looks ids up itself). */
   readonly scoresByRow: boolean;
   score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
-  /** The filtered cell scan (score-cells.ts): the k best rows per query, as rows of the tier in `ids`. */
+  /** The filtered cell scan (score-rows.ts#scoreCells): the k best rows per query, as rows of the tier in `ids`. */
   scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult>;
   /** The vectors of `rows`, concatenated in the order given. */
   read(rows: ArrayLike<number>): Promise<Float32Array>;
