@@ -77,7 +77,11 @@ export class ModelIndex {
       main: () => this.main,
       isLive: (id) => this.isLive(id),
       factory: config.factory,
-      filter: { scanBudget: config.tiers.exactScanMaxIds, annMinShare: config.tiers.filterAnnShare },
+      filter: {
+        scanBudget: config.tiers.exactScanMaxIds,
+        annMinShare: config.tiers.filterAnnShare,
+        scanShare: config.tiers.filterScanShare,
+      },
     };
   }
 
