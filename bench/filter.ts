@@ -5,13 +5,13 @@
  *
  *   npm run bench:filter                                  # 100,000 x 128-d, 300 queries, 1 shard
  *   npm run bench:filter -- --n 200000 --tiers hnsw --shards 4
- *   npm run bench:filter -- --dim 512 --hot 10000 --scan-budget 8192
+ *   npm run bench:filter -- --dim 512 --hot 10000 --scan-budget 8192 --ann-share 0.1
  *
  * A label filter reaches the cluster as `allowedIds` (the API resolves labels to ids; that
  * Postgres step is not measured here). The shard's rule (search-cluster/src/shard/filter-plan.ts):
  * at most `exactScanMaxIds` allowed ids are scored exactly; more, but under `filterAnnShare` of the
- * shard, are answered by scoring the allowed ids of the filter cells nearest the query until that
- * budget is scored; above that share, the ANN search with an id selector, its parameters divided
+ * shard, are answered by scoring the allowed ids of the filter cells nearest the query until
+ * `filterScanShare` of them (at least `exactScanMaxIds`) are scored; above that share, the ANN search with an id selector, its parameters divided
  * by the share. `--hot` leaves the last vectors out of the rebuild and upserts them after it, so
  * they are served by the hot tier.
  *
@@ -60,6 +60,8 @@ const { values: flags } = parseArgs({
     tiers: { type: 'string', default: 'hnsw,ivfpq' },
     repeats: { type: 'string', default: '2' },
     'scan-budget': { type: 'string', default: String(DEFAULT_TIER_OPTIONS.exactScanMaxIds) },
+    'ann-share': { type: 'string', default: String(DEFAULT_TIER_OPTIONS.filterAnnShare) },
+    'scan-share': { type: 'string', default: String(DEFAULT_TIER_OPTIONS.filterScanShare) },
     hot: { type: 'string', default: '0' },
   },
 });
@@ -71,8 +73,15 @@ const SHARDS = positive('shards');
 const REPEATS = positive('repeats');
 const FILTER: FilterSettings = {
   scanBudget: positive('scan-budget'),
-  annMinShare: DEFAULT_TIER_OPTIONS.filterAnnShare,
+  annMinShare: Number(flags['ann-share']),
+  scanShare: Number(flags['scan-share']),
 };
+for (const [flag, value] of [
+  ['ann-share', FILTER.annMinShare],
+  ['scan-share', FILTER.scanShare],
+] as const) {
+  if (!(value > 0 && value <= 1)) throw new Error(`Expected 0 < --${flag} <= 1 but received ${flags[flag]}`);
+}
 const HOT = Number(flags.hot);
 if (!Number.isInteger(HOT) || HOT < 0 || HOT >= N)
   throw new Error(`Expected 0 <= --hot < --n but received ${flags.hot}`);
@@ -185,6 +194,8 @@ async function buildRouter(tier: MainTierKind): Promise<ShardRouter> {
       autoRebuildHotVectors: 0,
       autoRebuildTombstoneRatio: 0,
       exactScanMaxIds: FILTER.scanBudget,
+      filterAnnShare: FILTER.annMinShare,
+      filterScanShare: FILTER.scanShare,
     },
     deadlineMs: 60_000,
   });
@@ -338,6 +349,7 @@ const json = {
     repeats: REPEATS,
     exactScanMaxIds: FILTER.scanBudget,
     filterAnnShare: FILTER.annMinShare,
+    filterScanShare: FILTER.scanShare,
     hotVectors: HOT,
     recallTarget: RECALL_TARGET,
     p50TargetRatio: LATENCY_TARGET,
@@ -354,7 +366,7 @@ const md = [
   '',
   `A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
   '',
-  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, ${HOT > 0 ? `the last ${HOT} vectors upserted after the rebuild so the hot tier serves them` : 'hot tier empty'}). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors; the attribute 20% is a random 20%. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule (filter-plan.ts): at most ${FILTER.scanBudget} allowed ids (\`exactScanMaxIds\`) are scored exactly; more, under ${FILTER.annMinShare * 100}% of the shard (\`filterAnnShare\`), by the nearest filter cells until ${FILTER.scanBudget} are scored; above that share, ANN with an id selector and efSearch / nprobe divided by the share, with an exact top-up when short.`,
+  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, ${HOT > 0 ? `the last ${HOT} vectors upserted after the rebuild so the hot tier serves them` : 'hot tier empty'}). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors; the attribute 20% is a random 20%. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule (filter-plan.ts): at most ${FILTER.scanBudget} allowed ids (\`exactScanMaxIds\`) are scored exactly; more, under ${FILTER.annMinShare * 100}% of the shard (\`filterAnnShare\`), by the nearest filter cells until ${FILTER.scanShare * 100}% of them (\`filterScanShare\`), at least ${FILTER.scanBudget}, are scored (natively: score-cells.cc); above that share, ANN with an id selector and efSearch / nprobe divided by the share, with an exact top-up when short.`,
   '',
   '## Target',
   '',
@@ -392,7 +404,7 @@ const md = [
     [2, 3, 5, 6, 7, 8, 9, 11],
   ),
   '',
-  "Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the scan budget is scored; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.",
+  "Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the cell budget is scored; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.",
   '',
   `![p50 over the unfiltered p50, per filter](${RESULTS}.svg)`,
   '',

@@ -19,7 +19,9 @@
         "src/threads.cc",
         "src/vector-file.cc",
         "src/rescore.cc",
-        "src/score-rows.cc"
+        "src/score-rows.cc",
+        "src/score-cells.cc",
+        "src/live-rows.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

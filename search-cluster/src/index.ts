@@ -56,6 +56,7 @@ export {
   silentLogger,
   wrapLogger,
 } from './runtime/logger.ts';
+export { mapConcurrent } from './runtime/map-concurrent.ts';
 export {
   counterFrom,
   createProcessMetrics,

@@ -63,6 +63,27 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
   );
 
   it('loses nothing: every upload INDEXED once, every job done', async () => {
+    // hold one image's row: the worker's batch that records it waits on the lock, so the worker
+    // is killed mid-batch however fast it indexes the batches before (jobs are claimed in order)
+    const held = (
+      await t.services.db.query<{ id: string }>(
+        'SELECT id::text AS id FROM images ORDER BY id OFFSET 20 LIMIT 1',
+      )
+    ).rows[0]!.id;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holding = t.services.db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM images WHERE id = $1 FOR UPDATE', [held]);
+      locked();
+      await released;
+    });
+    await isLocked;
     const first = startWorker();
     const runningJobs = async () =>
       (
@@ -79,6 +100,8 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
     expect((await statuses()).INDEXED ?? 0).toBeLessThan(UPLOADS); // killed mid-way
     first.kill('SIGKILL');
     await once(first, 'exit');
+    release();
+    await holding;
     const leftRunning = await runningJobs();
     expect(leftRunning).toBeGreaterThan(0);
 

@@ -76,11 +76,13 @@ export function createIndexJobsRepository(db: Queryable) {
       return rowCount;
     },
 
-    async complete(owner: string, id: string): Promise<void> {
+    /** Done: the jobs this owner still holds among `ids` (one statement). */
+    async complete(owner: string, ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return;
       await db.query(
         `UPDATE index_jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2`,
-        [id, owner],
+         WHERE id = ANY($1::bigint[]) AND lease_owner = $2`,
+        [ids, owner],
       );
     },
 

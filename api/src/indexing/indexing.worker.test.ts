@@ -92,6 +92,65 @@ describe.each(backends)('indexing worker ($name)', ({ create }) => {
     expect(await embeddingsOf([first, second])).toBe(1);
   });
 
+  it('settles a batch of four in the statements of a batch of one, and copies after their original', async () => {
+    const worker = await t.services.createWorker();
+    const statementsOf = async (expected: string[]) => {
+      const before = backend.db.statementCount;
+      expect(await worker.runBatch()).toEqual(expected);
+      return backend.db.statementCount - before;
+    };
+    await upload(await makePatternImage(301, { format: 'jpeg' }), 'batch-one');
+    const one = await statementsOf(['indexed']);
+    // seeds the tiny model's safety check passes (some patterns come out magenta enough to fail)
+    for (const seed of [310, 311, 313, 314])
+      await upload(await makePatternImage(seed, { format: 'jpeg' }), 'batch-four');
+    expect(await statementsOf(['indexed', 'indexed', 'indexed', 'indexed'])).toBe(one);
+    // three uploaders of the same bytes in one batch: the first is indexed, the others point at it
+    const bytes = await makePatternImage(320, { format: 'jpeg' });
+    const ids = [await upload(bytes, 'copy-a'), await upload(bytes, 'copy-b'), await upload(bytes, 'copy-c')];
+    expect(await worker.runBatch()).toEqual(['indexed', 'duplicate', 'duplicate']);
+    expect((await Promise.all(ids.map(row))).map((r) => [r.status, r.duplicate_of])).toEqual([
+      ['INDEXED', null],
+      ['INDEXED', ids[0]],
+      ['INDEXED', ids[0]],
+    ]);
+    expect(await embeddingsOf(ids)).toBe(1);
+  });
+
+  it('a record that cannot be written fails its own job only: its batch-mates are indexed, it retries', async () => {
+    const worker = await t.services.createWorker();
+    const ids = [
+      await upload(await makePatternImage(401, { format: 'jpeg' }), 'fault'),
+      await upload(await makePatternImage(402, { format: 'jpeg' }), 'fault'),
+      await upload(await makePatternImage(403, { format: 'jpeg' }), 'fault'),
+    ];
+    // a fault in the database for the middle image's record alone
+    await backend.db.exec(`
+      CREATE FUNCTION refuse_indexed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'record refused'; END $$;
+      CREATE TRIGGER refuse_indexed BEFORE UPDATE OF status ON images FOR EACH ROW
+        WHEN (NEW.status = 'INDEXED' AND NEW.id = ${Number(ids[1])}) EXECUTE FUNCTION refuse_indexed();`);
+    try {
+      expect(await worker.runBatch()).toEqual(['indexed', 'retry', 'indexed']);
+    } finally {
+      await backend.db.exec('DROP TRIGGER refuse_indexed ON images; DROP FUNCTION refuse_indexed();');
+    }
+    expect((await Promise.all(ids.map(row))).map((r) => r.status)).toEqual(['INDEXED', 'PENDING', 'INDEXED']);
+    expect((await row(ids[1]!)).last_error).toBeNull();
+    // nothing of the refused record was kept, and the job is queued again with its error
+    expect(await embeddingsOf([ids[1]!])).toBe(0);
+    const job = await backend.db.query<{ state: string; last_error: string }>(
+      'SELECT state, last_error FROM index_jobs WHERE image_id = $1',
+      [ids[1]],
+    );
+    expect(job.rows[0]).toMatchObject({
+      state: 'queued',
+      last_error: expect.stringMatching(/record refused/),
+    });
+    expect(await worker.runBatch()).toEqual(['indexed']);
+    expect(await embeddingsOf(ids)).toBe(3);
+  });
+
   it('rejects content flagged after it was queued: the bytes, and a re-encoded copy by its pHash', async () => {
     const worker = await t.services.createWorker();
     const original = await makePatternImage(77, { format: 'jpeg' });

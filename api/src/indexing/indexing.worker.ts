@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { type LogSink, silentLogger } from '../../../search-cluster/src/index.ts';
+import { type LogSink, mapConcurrent, silentLogger } from '../../../search-cluster/src/index.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
-import { mapConcurrent } from '../cli/commands/image-files.ts';
 import type { InTransaction } from '../db/unit-of-work.ts';
-import { perceptualHash, phashToSql } from '../images/phash.ts';
+import { perceptualHash } from '../images/phash.ts';
 import type { ContentBlocklistRepository } from '../moderation/content-blocklist.repository.ts';
 import { blobKeyOf } from '../upload/upload.service.ts';
 import { encodeBatch } from './encode-batch.ts';
 import type { ClaimedJob, IndexJobsRepository } from './index-jobs.repository.ts';
 import type { ImageEmbedder, SafetyCheck, VectorWriter } from './indexing.ports.ts';
 import type { ImageToIndex, IndexingRepository } from './indexing.repository.ts';
+import { createBatchSettler, type EncodedJob, type JobOutcome } from './settle-batch.ts';
 
-export type JobOutcome = 'indexed' | 'duplicate' | 'rejected' | 'skipped' | 'retry' | 'dead';
+export type { JobOutcome } from './settle-batch.ts';
 
 export interface WorkerOptions {
   /** Jobs claimed and encoded together. Default 16. */
@@ -57,18 +57,18 @@ export interface WorkerDeps {
 }
 
 /**
- * Jobs of a batch that settle at once (database round trips in flight): enough to hide the
- * latency of the record's transaction behind the others', few enough to leave most of a
+ * Blob reads of a batch in flight at once (and, for jobs that fail there, their database
+ * round trips): enough to hide a remote blob store's latency, few enough to leave most of a
  * 10-connection pool to the API.
  */
-const SETTLING_LANES = 4;
+const READ_LANES = 4;
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 2000);
 
 /**
  * The indexing worker: claims jobs from Postgres, encodes their images in one batch, gates
- * on safety, records embedding + tags + INDEXED in one transaction, then writes the vector to
- * its shard. Every step is idempotent, so a job that runs twice (a lease that expired on a
+ * on safety, records the batch's embeddings + tags + INDEXED in one transaction, then writes
+ * the vectors to their shards (settle-batch.ts). Every step is idempotent, so a job that runs twice (a lease that expired on a
  * slow worker) leaves one embedding, one set of tags and one vector.
  */
 export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = {}) {
@@ -151,8 +151,8 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
    * The work of one image that reads no state another job could change, started for the whole
    * batch at once so that decoding, nsfwjs and the batch's CLIP encode overlap (the safety
    * scorer batches the concurrent calls and starts nsfwjs before the embedding is there): its
-   * pHash and its safety score. The decisions that read the database (blocklist, twin) stay in
-   * indexOne, one job at a time, right before the record is written, as before.
+   * pHash and its safety score. The decisions that read the database (blocklist, twin) are the
+   * settler's (settle-batch.ts), right before the records are written.
    */
   function prepare(image: ImageToIndex, bytes: Buffer, encoded: Promise<Float32Array | Error | undefined>) {
     // the upload hashed these same bytes with the same function; a null there (a flat image, or
@@ -171,82 +171,25 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         throw vector ?? new Error('encoder returned no vector');
       }),
     );
-    // settled later by indexOne, or never when the encode failed: not an unhandled rejection
+    // settled later by the settler, or never when the encode failed: not an unhandled rejection
     safety.catch(() => {});
     return { phash, safety };
   }
 
-  async function indexOne(
-    job: ClaimedJob,
-    image: ImageToIndex,
-    bytes: Buffer,
-    vector: Float32Array,
-    prepared: ReturnType<typeof prepare>,
-  ): Promise<JobOutcome> {
-    const modelVersion = targetsOf()[0]!.modelVersion;
-    // blocked content never reaches the index: a copy promoted after its original was deleted,
-    // or an upload that was queued before the flag
-    const phash = await prepared.phash;
-    const blocked = await deps.blockedContent.match(image.sha256, phash);
-    if (blocked) {
-      await transaction(async (tx) => {
-        await tx.images.markBlockedContent(image.id, phashToSql(phash), blocked.by);
-        await tx.jobs.complete(owner, job.id);
-      });
-      return 'rejected';
-    }
-    const twin = await images.indexedTwin(image.id, image.sha256, modelVersion);
-    if (twin) {
-      // skip: these exact bytes are already in the index under another id
-      await transaction(async (tx) => {
-        await tx.images.markDuplicate(image.id, twin);
-        await tx.jobs.complete(owner, job.id);
-      });
-      return 'duplicate';
-    }
-    const safety = await prepared.safety;
-    if (safety.score < threshold) {
-      await transaction(async (tx) => {
-        await tx.images.markRejected(image.id, safety.score, safety);
-        await tx.jobs.complete(owner, job.id);
-      });
-      return 'rejected';
-    }
-    const tags = await embedder.tagImage(vector);
-    const embeddings = await vectorsFor(image, bytes, vector);
-    // the record first, then the shard: a shard rebuild reads the record, so a vector that
-    // reached a hot tier before its row committed could be dropped by a rebuild that started
-    // in between. The job completes only after the shard took the vector; a crash in between
-    // re-runs the job, and both steps are idempotent.
-    const seconds = await transaction((tx) =>
-      tx.images.markIndexed({
-        imageId: image.id,
-        modelVersion: embedder.modelVersion,
-        embeddings,
-        tags,
-        safetyScore: safety.score,
-        safetyDetail: safety,
-      }),
-    );
-    // the record is committed: the image is INDEXED whatever the shard says now. A shard that is
-    // down catches up from the embeddings table when it returns (refill by seq on start, and the
-    // periodic catch-up of search-cluster/src/shard/catch-up.ts while it runs)
-    for (const e of embeddings) {
-      await deps.vectors
-        .upsert(e.modelVersion, [{ id: BigInt(image.id), vector: e.vector }])
-        .catch((error: unknown) => {
-          log.warn('shard write deferred to catch-up', {
-            job: job.id,
-            image: image.id,
-            modelVersion: e.modelVersion,
-            error: describe(error),
-          });
-        });
-    }
-    await jobs.complete(owner, job.id);
-    if (seconds !== null) deps.onIndexed?.(seconds);
-    return 'indexed';
-  }
+  const settle = createBatchSettler({
+    owner,
+    threshold,
+    repositories: deps.repositories,
+    transaction,
+    blockedContent: deps.blockedContent,
+    embedder,
+    vectors: deps.vectors,
+    log,
+    activeVersion: () => targetsOf()[0]!.modelVersion,
+    vectorsFor,
+    fail,
+    ...(deps.onIndexed ? { onIndexed: deps.onIndexed } : {}),
+  });
 
   /** One batch: claim, encode together, settle each job. Returns the outcomes. */
   async function runBatch(): Promise<JobOutcome[]> {
@@ -276,26 +219,26 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         (await images.imagesForJobs(claimed.map((j) => j.image_id))).map((r) => [r.id, r]),
       );
       const outcomes = new Map<string, JobOutcome>();
-      const toEncode: { job: ClaimedJob; image: ImageToIndex; bytes: Buffer }[] = [];
-
-      for (const job of claimed) {
+      const read = await mapConcurrent(claimed, READ_LANES, async (job) => {
         const image = rows.get(job.image_id);
         try {
           if (!image || image.deleted_at || job.kind === 'delete') {
             if (job.kind === 'delete' || image?.deleted_at) {
               for (const version of versionsOf()) await deps.vectors.remove(version, [BigInt(job.image_id)]);
             }
-            await jobs.complete(owner, job.id);
+            await jobs.complete(owner, [job.id]);
             outcomes.set(job.id, 'skipped');
-            continue;
+            return null;
           }
           const blob = await deps.blobs.get(blobKeyOf(image.storage_url));
           if (!blob) throw new Error(`blob ${image.storage_url} is missing`);
-          toEncode.push({ job, image, bytes: blob.bytes });
+          return { job, image, bytes: blob.bytes };
         } catch (error) {
           outcomes.set(job.id, await fail(job, error));
+          return null;
         }
-      }
+      });
+      const toEncode = read.filter((r) => r !== null);
 
       const encoding = encodeBatch(
         embedder,
@@ -309,26 +252,26 @@ export function createIndexingWorker(deps: WorkerDeps, options: WorkerOptions = 
         ),
       );
       const vectors = await encoding;
-      // images with the same bytes settle one after another in batch order, so the second finds
-      // the first as its indexed twin; different images settle side by side, each job in its own
-      // transaction, so the batch waits for a few database round trips at a time, not one
-      const chains = new Map<string, number[]>();
-      toEncode.forEach(({ image }, i) => {
-        chains.set(image.sha256, [...(chains.get(image.sha256) ?? []), i]);
-      });
-      await mapConcurrent([...chains.values()], SETTLING_LANES, async (chain) => {
-        for (const i of chain) {
-          const { job, image, bytes } = toEncode[i]!;
-          const vector = vectors[i];
-          try {
-            if (!vector) throw new Error('encoder returned no vector');
-            if (vector instanceof Error) throw vector;
-            outcomes.set(job.id, await indexOne(job, image, bytes, vector, prepared[i]!));
-          } catch (error) {
-            outcomes.set(job.id, await fail(job, error));
-          }
+      const encoded: EncodedJob[] = [];
+      for (const [i, { job, image, bytes }] of toEncode.entries()) {
+        const vector = vectors[i];
+        if (vector instanceof Float32Array) {
+          encoded.push({ job, image, bytes, vector, ...prepared[i]! });
+        } else {
+          outcomes.set(job.id, await fail(job, vector ?? new Error('encoder returned no vector')));
         }
-      });
+      }
+      // images with the same bytes settle one after another in batch order, so the second finds
+      // the first as its indexed twin: round r settles the r-th job of each sha256 together
+      const rounds: EncodedJob[][] = [];
+      const seen = new Map<string, number>();
+      for (const item of encoded) {
+        const r = seen.get(item.image.sha256) ?? 0;
+        seen.set(item.image.sha256, r + 1);
+        if (r === rounds.length) rounds.push([]);
+        rounds[r]!.push(item);
+      }
+      for (const round of rounds) await settle(round, outcomes);
       const result = claimed.map((job) => outcomes.get(job.id) ?? 'retry');
       for (const outcome of result) {
         counts[outcome] += 1;

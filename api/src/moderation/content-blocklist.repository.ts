@@ -33,16 +33,30 @@ export function createContentBlocklistRepository(db: Queryable) {
 
     /** The blocklist entry these bytes (or this look) match, if any. */
     async match(sha256: string, phash: bigint | null): Promise<BlockedContentMatch | null> {
-      const { rows } = await db.query<BlockedContentMatch>(
-        `SELECT id::text AS id, reason, CASE WHEN sha256 = $1 THEN 'sha256' ELSE 'phash' END AS by
-           FROM content_blocklist
-          WHERE sha256 = $1
-             OR ($2::bigint IS NOT NULL AND phash IS NOT NULL
-                 AND bit_count((phash # $2::bigint)::bit(64)) <= $3)
-          ORDER BY (sha256 = $1) DESC LIMIT 1`,
-        [sha256, phashToSql(phash), PHASH_MATCH_DISTANCE],
+      return (await this.matchMany([{ sha256, phash }]))[0] ?? null;
+    },
+
+    /** For each image (bytes and look), in order, the blocklist entry it matches, or null: one statement. */
+    async matchMany(
+      images: readonly { sha256: string; phash: bigint | null }[],
+    ): Promise<(BlockedContentMatch | null)[]> {
+      if (images.length === 0) return [];
+      const { rows } = await db.query<BlockedContentMatch & { i: number }>(
+        `SELECT q.i::int AS i, b.id::text AS id, b.reason, b.by
+           FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(sha256, phash, i)
+           CROSS JOIN LATERAL (
+             SELECT id, reason, CASE WHEN sha256 = q.sha256 THEN 'sha256' ELSE 'phash' END AS by
+               FROM content_blocklist
+              WHERE sha256 = q.sha256
+                 OR (q.phash IS NOT NULL AND phash IS NOT NULL
+                     AND bit_count((phash # q.phash)::bit(64)) <= $3)
+              ORDER BY (sha256 = q.sha256) DESC LIMIT 1
+           ) b`,
+        [images.map((m) => m.sha256), images.map((m) => phashToSql(m.phash)), PHASH_MATCH_DISTANCE],
       );
-      return rows[0] ?? null;
+      const out: (BlockedContentMatch | null)[] = images.map(() => null);
+      for (const { i, ...match } of rows) out[i - 1] = match;
+      return out;
     },
 
     /**

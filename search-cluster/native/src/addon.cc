@@ -5,7 +5,9 @@
 #include "common.h"
 #include "create.h"
 #include "index-object.h"
+#include "live-rows.h"
 #include "read.h"
+#include "score-cells.h"
 #include "score-rows.h"
 #include "threads.h"
 #include "vector-file.h"
@@ -25,6 +27,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBuffer", Napi::Function::New<ReadBuffer>(env, "fromBuffer"));
   exports.Set("openVectorFile", Napi::Function::New<OpenVectorFile>(env, "openVectorFile"));
   exports.Set("scoreRows", Napi::Function::New<ScoreRows>(env, "scoreRows"));
+  exports.Set("liveRows", Napi::Function::New<LiveRows>(env, "liveRows"));
+  exports.Set("scoreCells", Napi::Function::New<ScoreCells>(env, "scoreCells"));
   exports.Set("setThreads", Napi::Function::New<SetThreads>(env, "setThreads"));
   exports.Set("getThreads", Napi::Function::New<GetThreads>(env, "getThreads"));
   exports.Set("avx2", Napi::Boolean::New(env, PIXELFIND_FAISS_AVX2 != 0));

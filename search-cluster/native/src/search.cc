@@ -24,6 +24,54 @@ struct SelectorThroughIdMap : faiss::IDSelector {
   const faiss::IDSelector& ours;
 };
 
+// The allowed ids as an open-addressing hash set: built in a few nanoseconds an id, where FAISS
+// 1.7.3's IDSelectorBatch (an std::unordered_set) takes tens, which a filter of thousands of ids
+// pays on every call.
+class AllowedSet : public faiss::IDSelector {
+ public:
+  explicit AllowedSet(const std::vector<int64_t>& ids) {
+    size_t capacity = 16;
+    while (capacity < ids.size() * 2) capacity <<= 1;
+    mask_ = capacity - 1;
+    slots_.assign(capacity, kEmpty);
+    for (const int64_t id : ids) {
+      if (id == kEmpty) continue;  // never stored; is_member says no to it
+      for (size_t slot = Hash(id) & mask_;; slot = (slot + 1) & mask_) {
+        if (slots_[slot] == id) break;
+        if (slots_[slot] == kEmpty) {
+          slots_[slot] = id;
+          break;
+        }
+      }
+    }
+  }
+
+  bool is_member(faiss::Index::idx_t id) const override {
+    if (id == kEmpty) return false;
+    for (size_t slot = Hash(id) & mask_;; slot = (slot + 1) & mask_) {
+      if (slots_[slot] == id) return true;
+      if (slots_[slot] == kEmpty) return false;
+    }
+  }
+
+ private:
+  static constexpr int64_t kEmpty = std::numeric_limits<int64_t>::min();
+
+  // Murmur3's 64-bit finaliser: sequential ids spread over the table.
+  static size_t Hash(int64_t id) {
+    uint64_t h = static_cast<uint64_t>(id);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return static_cast<size_t>(h);
+  }
+
+  std::vector<int64_t> slots_;
+  size_t mask_ = 0;
+};
+
 struct SearchRequest {
   std::vector<float> queries;
   int64_t k = 0;
@@ -93,12 +141,12 @@ class SearchWorker : public PromiseWorker {
     labels_.assign(n * k, -1);
     if (n == 0 || top->ntotal == 0) return;
 
-    std::unique_ptr<faiss::IDSelectorBatch> allowed;
+    std::unique_ptr<AllowedSet> allowed;
     std::unique_ptr<SelectorThroughIdMap> translated;
     faiss::IDSelector* sel = nullptr;
     if (request_.allowedIds) {
       if (request_.allowedIds->empty()) return;
-      allowed = std::make_unique<faiss::IDSelectorBatch>(request_.allowedIds->size(), request_.allowedIds->data());
+      allowed = std::make_unique<AllowedSet>(*request_.allowedIds);
       sel = allowed.get();
       if (idmap) {
         translated = std::make_unique<SelectorThroughIdMap>(idmap->id_map, *allowed);

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "rescore.h"
+#include "score-cells.h"
 
 namespace pixelfind {
 
@@ -76,6 +77,7 @@ Napi::Function VectorFileObject::Define(Napi::Env env) {
   return DefineClass(env, "NativeVectorFile",
                      {
                          InstanceMethod<&VectorFileObject::Rescore>("rescore"),
+                         InstanceMethod<&VectorFileObject::ScoreCells>("scoreCells"),
                          InstanceMethod<&VectorFileObject::Close>("close"),
                          InstanceAccessor<&VectorFileObject::GetCount>("count"),
                          InstanceAccessor<&VectorFileObject::GetDimension>("dimension"),
@@ -94,6 +96,10 @@ MappedRef VectorFileObject::Mapped(Napi::Env env) const {
 
 Napi::Value VectorFileObject::Rescore(const Napi::CallbackInfo& info) {
   return QueueRescore(info.Env(), Mapped(info.Env()), info[0], info[1], info[2]);
+}
+
+Napi::Value VectorFileObject::ScoreCells(const Napi::CallbackInfo& info) {
+  return QueueScoreCells(info, Mapped(info.Env()));
 }
 
 Napi::Value VectorFileObject::Close(const Napi::CallbackInfo& info) {

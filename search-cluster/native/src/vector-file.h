@@ -41,6 +41,7 @@ class VectorFileObject : public Napi::ObjectWrap<VectorFileObject> {
  private:
   MappedRef Mapped(Napi::Env env) const;
   Napi::Value Rescore(const Napi::CallbackInfo& info);
+  Napi::Value ScoreCells(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetCount(const Napi::CallbackInfo& info);
   Napi::Value GetDimension(const Napi::CallbackInfo& info);

@@ -37,8 +37,10 @@ describe('a search over a million vectors runs off the main thread', () => {
       clearInterval(timer);
       expect(result.ids.length).toBe(queries * 10);
       if (elapsed < 200 && queries < 1024) continue;
-      // A blocked event loop would fire the interval at most once after the search returned.
-      expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 10 / 2));
+      // A blocked event loop fires the interval at most once, after the search returned. How many
+      // more ticks a free one fires depends on how busy the machine is (a shared CI runner can
+      // delay timers many times over), so the test asks for several, not for a rate.
+      expect(ticks).toBeGreaterThanOrEqual(3);
       break;
     }
     index.close();

@@ -193,6 +193,16 @@ describe('FaissIndex', () => {
       const returned = Array.from(result.ids).filter((id) => id !== -1n);
       expect(returned.length).toBeGreaterThan(NQ * 15);
       expect(returned.every((id) => allowedSet.has(id))).toBe(true);
+      // repeats, ids of no vector and the extreme int64 values select nothing more
+      const noisy = BigInt64Array.from([
+        ...allowed,
+        ...allowed.subarray(0, 50),
+        -1n,
+        -(2n ** 63n),
+        2n ** 63n - 1n,
+      ]);
+      const again = await index.search(queries, 20, { allowedIds: noisy, nprobe: 32, efSearch: 400 });
+      expect(Array.from(again.ids)).toEqual(Array.from(result.ids));
       const nothing = await index.search(queries.subarray(0, DIM), 5, { allowedIds: new BigInt64Array(0) });
       expect(Array.from(nothing.ids)).toEqual([-1n, -1n, -1n, -1n, -1n]);
       index.close();

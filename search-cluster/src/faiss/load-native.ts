@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fromPackageRoot } from '../runtime/package-root.ts';
+import type { CellScanArgs } from './score-rows.ts';
 
 /** The kinds of index the addon tells apart (the rest is `other`). */
 export type IndexKind = 'flat' | 'hnsw' | 'ivf' | 'other';
@@ -45,6 +46,8 @@ export interface NativeVectorFile {
   readonly count: number;
   readonly dimension: number;
   rescore(queries: Float32Array, candidates: BigInt64Array, k: number): Promise<NativeSearchResult>;
+  /** See score-rows.ts#scoreCells. */
+  scoreCells(...args: CellScanArgs): Promise<NativeSearchResult>;
   close(): void;
 }
 
@@ -55,6 +58,10 @@ export interface NativeAddon {
   openVectorFile(path: string): NativeVectorFile;
   /** See score-rows.ts. */
   scoreRows(...args: ScoreRowsArgs): Promise<NativeSearchResult>;
+  /** See live-rows.ts. */
+  liveRows(allowed: BigInt64Array, rowAt: Int32Array, base: bigint, dead: Uint8Array): Int32Array;
+  /** See score-rows.ts#scoreCells. */
+  scoreCells(vectors: Float32Array, dimension: number, ...args: CellScanArgs): Promise<NativeSearchResult>;
   setThreads(threads: number): void;
   getThreads(): number;
   /** Whether the addon links the AVX2 FAISS build (false: Debian's generic library). */

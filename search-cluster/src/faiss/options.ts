@@ -51,6 +51,19 @@ export function assertFloat32Array(value: unknown, name: string): asserts value 
   if (!(value instanceof Float32Array)) throw invalidParameterError(name, 'Float32Array', value);
 }
 
+/**
+ * A tier's row store (whole rows of `dimension`, any count, values not checked: it is ours, not
+ * the caller's); returns its row count.
+ */
+export function assertRowStore(value: unknown, name: string, dimension: number): number {
+  assertFloat32Array(value, name);
+  if (value.length % dimension !== 0)
+    throw new RangeError(
+      `Expected ${name} length to be a multiple of dimension ${dimension} but received ${value.length}`,
+    );
+  return value.length / dimension;
+}
+
 export function assertIds(value: unknown, name: string): asserts value is BigInt64Array {
   if (!(value instanceof BigInt64Array)) throw invalidParameterError(name, 'BigInt64Array', value);
 }

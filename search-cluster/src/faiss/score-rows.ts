@@ -3,10 +3,17 @@ import { loadNative, type ScoreRowsArgs } from './load-native.ts';
 import {
   assertDimension,
   assertPositiveInteger,
+  assertRowStore,
   assertVectors,
   invalidParameterError,
   MAX_K,
 } from './options.ts';
+
+/**
+ * Exact scoring of a tier's stored rows on the libuv pool with FAISS's SIMD kernel: by a list of
+ * rows per query (scoreRows), or by a walk over cells of rows nearest the query first (scoreCells,
+ * the filtered search's 'cells' path).
+ */
 
 /**
  * Exact inner products of each query against its own `perQuery` rows of `vectors` (rows of
@@ -18,11 +25,7 @@ export function scoreRows(
   ...[vectors, dimension, queries, rows, perQuery, k]: ScoreRowsArgs
 ): Promise<SearchResult> {
   assertDimension(dimension);
-  if (!(vectors instanceof Float32Array)) throw invalidParameterError('vectors', 'Float32Array', vectors);
-  if (vectors.length % dimension !== 0)
-    throw new RangeError(
-      `Expected vectors length to be a multiple of dimension ${dimension} but received ${vectors.length}`,
-    );
+  assertRowStore(vectors, 'vectors', dimension);
   const nq = assertVectors(queries, 'queries', dimension);
   if (!(rows instanceof Int32Array)) throw invalidParameterError('rows', 'Int32Array', rows);
   if (!Number.isInteger(perQuery) || perQuery < 0 || rows.length !== nq * perQuery)
@@ -31,4 +34,77 @@ export function scoreRows(
     );
   assertPositiveInteger(k, 'k', MAX_K);
   return loadNative().scoreRows(vectors, dimension, queries, rows, perQuery, k);
+}
+
+/**
+ * A filtered scan over a partition of a tier's rows into cells: the allowed rows, their cell per
+ * tier row and the cells' unit centroids. For each query the cells holding allowed rows are visited
+ * nearest first and their allowed rows scored exactly until `budget` rows were scored and
+ * `minCells` cells visited (an IVF over the allowed rows alone). Natively, in one call: grouping the
+ * rows, ordering the cells and the SIMD scoring.
+ */
+export interface CellScan {
+  /** Allowed, live rows of the tier, unique (mainTier.liveRowsOf). */
+  rows: Int32Array;
+  /** Cell of each row of the tier (not copied: immutable while the call runs). */
+  cellOfRow: Int32Array;
+  /** One unit centroid per cell, concatenated (not copied). */
+  centroids: Float32Array;
+  budget: number;
+  minCells: number;
+}
+
+/** The arguments after the row source, checked once for both sources. */
+export type CellScanArgs = [
+  queries: Float32Array,
+  rows: Int32Array,
+  cellOfRow: Int32Array,
+  centroids: Float32Array,
+  budget: number,
+  minCells: number,
+  k: number,
+];
+
+/** Checks a scan against a source of `count` rows of `dimension`; the native call's tail arguments. */
+export function cellScanArgs(
+  count: number,
+  dimension: number,
+  queries: Float32Array,
+  scan: CellScan,
+  k: number,
+): CellScanArgs {
+  assertDimension(dimension);
+  assertVectors(queries, 'queries', dimension);
+  const { rows, cellOfRow, centroids, budget, minCells } = scan;
+  if (!(rows instanceof Int32Array)) throw invalidParameterError('rows', 'Int32Array', rows);
+  if (!(cellOfRow instanceof Int32Array)) throw invalidParameterError('cellOfRow', 'Int32Array', cellOfRow);
+  if (cellOfRow.length !== count)
+    throw new RangeError(`Expected one cell for each of ${count} rows but received ${cellOfRow.length}`);
+  if (!(centroids instanceof Float32Array) || centroids.length % dimension !== 0)
+    throw invalidParameterError('centroids', `Float32Array of ${dimension}-d rows`, centroids);
+  for (const [name, value] of [
+    ['budget', budget],
+    ['minCells', minCells],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`Expected non-negative integer for ${name} but received ${value}`);
+  }
+  assertPositiveInteger(k, 'k', MAX_K);
+  return [queries, rows, cellOfRow, centroids, budget, minCells, k];
+}
+
+/**
+ * The scan over rows held in memory (`vectors`, rows of `dimension`; not copied). The k best per
+ * query come back best first, as rows of the tier in `ids`, padded with -1n / -Infinity.
+ */
+export function scoreCells(
+  vectors: Float32Array,
+  dimension: number,
+  queries: Float32Array,
+  scan: CellScan,
+  k: number,
+): Promise<SearchResult> {
+  assertDimension(dimension);
+  const args = cellScanArgs(assertRowStore(vectors, 'vectors', dimension), dimension, queries, scan, k);
+  return loadNative().scoreCells(vectors, dimension, ...args);
 }

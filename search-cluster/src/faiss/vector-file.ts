@@ -10,6 +10,7 @@ import {
   assertVectors,
   MAX_K,
 } from './options.ts';
+import { type CellScan, cellScanArgs } from './score-rows.ts';
 
 /**
  * Full-precision vectors on disk, memory-mapped, for exact re-scoring of a compressed index's
@@ -133,7 +134,13 @@ export class VectorFile {
     return this.#native.rescore(queries, candidates, k);
   }
 
-  /** Unmaps once re-scorings already running finish. */
+  /** The filtered cell scan (score-rows.ts#scoreCells) over the file's rows: the k best rows per query. */
+  async scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
+    if (this.#closed) throw new Error('The vector file is closed');
+    return this.#native.scoreCells(...cellScanArgs(this.count, this.dimension, queries, scan, k));
+  }
+
+  /** Unmaps once re-scorings and scans already running finish. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -2,7 +2,10 @@ import type { ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import type { ShardAnswer } from './hedged-search.ts';
 import type { PartitionMap } from './partition-map.ts';
-import { nextShards, type ProbePlan, probePlan } from './probe-plan.ts';
+import { type ProbePlan, probePlan } from './probe-plan.ts';
+import type { RouterBatchSearchResult } from './router.types.ts';
+import { checkAnswers } from './shard-answers.ts';
+import { clusterShardParams, type ShardSearchParams } from './shard-params.ts';
 
 /**
  * A search over cluster-partitioned shards (issue 14, item 5): each query goes first to the shard
@@ -11,11 +14,20 @@ import { nextShards, type ProbePlan, probePlan } from './probe-plan.ts';
  * want the same shard in a round share one request to it. A shard that fails leaves its queries
  * with fewer than k hits or a lower k-th score, so the next round widens to the remaining shards:
  * losing a shard (all its replicas) costs recall on that shard's vectors only.
+ *
+ * The nearest shard and the later ones get different parameters (`nearest`, `slack`; the router
+ * scales them, shard-params.ts): the nearest holds most of a query's neighbours, a later shard only
+ * the few past its border, which its lists nearest the query hold.
  */
 export interface ProbeSearchInput {
   map: PartitionMap;
-  /** The request every shard gets, without its queries. */
-  base: Omit<ShardSearchRequest, 'queries'>;
+  /** What the shard of a query's nearest centroid is asked, without the queries. */
+  nearest: Omit<ShardSearchRequest, 'queries'>;
+  /**
+   * What the shards of later rounds are asked. A query that has fewer than k hits when a round
+   * ends (its nearest shard failed or holds too few vectors) asks its next shards with `nearest`.
+   */
+  slack: Omit<ShardSearchRequest, 'queries'>;
   /** The queries, one view each. */
   queries: readonly Float32Array[];
   k: number;
@@ -34,32 +46,39 @@ export interface ProbeSearchResult {
 }
 
 export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchResult> {
-  const { map, base, queries, k } = input;
+  const { map, queries, k } = input;
   const d = map.dimension;
+  const shardCount = map.shardCount;
   const plans: ProbePlan[] = queries.map((q) => probePlan(map, q, 0));
-  const searched = queries.map(() => new Set<number>());
-  const lists: Hit[][][] = queries.map(() => []);
+  // searched[q * shardCount + s]: query q has asked shard s
+  const searched = new Uint8Array(queries.length * shardCount);
+  const best: Hit[][] = queries.map(() => []);
   const answers: ShardAnswer[] = [];
   const shardsAnswered = new Set<number>();
   const shardsFailed = new Set<number>();
-  // round one: the nearest shard of each query
+  // round one: the nearest shard of each query, asked as the nearest
   let want: number[][] = plans.map((plan) => [plan.order[0]!]);
+  let short = queries.map(() => true);
   while (want.some((shards) => shards.length > 0)) {
-    const perShard: number[][] = Array.from({ length: map.shardCount }, () => []);
+    const perShard: number[][] = Array.from({ length: shardCount }, () => []);
+    const asNearest = new Uint8Array(shardCount);
     want.forEach((shards, q) => {
       for (const s of shards) {
         perShard[s]!.push(q);
-        searched[q]!.add(s);
+        searched[q * shardCount + s] = 1;
+        if (short[q]) asNearest[s] = 1;
       }
     });
-    const requests = perShard.map((qs): ShardSearchRequest | null => {
+    const requests = perShard.map((qs, s): ShardSearchRequest | null => {
       if (qs.length === 0) return null;
+      const base = asNearest[s] ? input.nearest : input.slack;
       if (qs.length === 1) return { ...base, queries: queries[qs[0]!]! };
       const packed = new Float32Array(qs.length * d);
       for (const [i, q] of qs.entries()) packed.set(queries[q]!, i * d);
       return { ...base, queries: packed };
     });
     const round = await input.fanOut(requests);
+    const found: Hit[][][] = queries.map(() => []);
     round.forEach((answer, s) => {
       if (!answer) return;
       answers.push(answer);
@@ -68,14 +87,61 @@ export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchR
         return;
       }
       shardsAnswered.add(s);
-      for (const [i, q] of perShard[s]!.entries()) lists[q]!.push(answer.results[i] ?? []);
+      for (const [i, q] of perShard[s]!.entries()) found[q]!.push(answer.results[i] ?? []);
+    });
+    short = best.map((hits, q) => {
+      const lists = found[q]!;
+      // a shard's answer is already its top k, best first, each id once: merge only when needed
+      if (hits.length === 0 && lists.length === 1) best[q] = lists[0]!.slice(0, k);
+      else if (lists.length > 0) best[q] = mergeTopK([hits, ...lists], k);
+      return best[q]!.length < k;
     });
     want = plans.map((plan, q) => {
-      const best = mergeTopK(lists[q]!, k);
-      lists[q] = [best];
-      const kth = best.length < k ? Number.NEGATIVE_INFINITY : best[k - 1]!.score;
-      return nextShards(plan, searched[q]!, kth);
+      const kth = short[q] ? Number.NEGATIVE_INFINITY : best[q]![k - 1]!.score;
+      // the shards still worth asking: those whose bound reaches the k-th score, in plan order
+      return plan.order.filter((s) => searched[q * shardCount + s] === 0 && plan.bound[s]! >= kth);
     });
   }
-  return { results: lists.map((l) => l[0] ?? []), answers, shardsAnswered, shardsFailed };
+  return { results: best, answers, shardsAnswered, shardsFailed };
+}
+
+/**
+ * The router's unfiltered search of a cluster-partitioned model version: per-shard parameters from
+ * the whole ones (`clusterShardParams`; with `scale` false every shard gets the parameters the
+ * query named), the probe rounds, then the router's error rules on every answer.
+ */
+export async function clusterSearch(input: {
+  map: PartitionMap;
+  /** The request without queries and search parameters. */
+  request: Omit<ShardSearchRequest, 'queries' | 'nprobe' | 'efSearch'>;
+  /** What the query named. */
+  named: Partial<ShardSearchParams>;
+  /** The whole-collection parameters when the query names none. */
+  defaults: ShardSearchParams;
+  scale: boolean;
+  queries: readonly Float32Array[];
+  k: number;
+  fanOut: ProbeSearchInput['fanOut'];
+  deadlineMs: number;
+  signal: AbortSignal | undefined;
+}): Promise<RouterBatchSearchResult> {
+  const { request, named, k } = input;
+  const params = input.scale
+    ? clusterShardParams({ ...input.defaults, ...named }, input.map.shardCount, k)
+    : { nearest: named, slack: named };
+  const probed = await probeSearch({
+    map: input.map,
+    nearest: { ...request, ...params.nearest },
+    slack: { ...request, ...params.slack },
+    queries: input.queries,
+    k,
+    fanOut: input.fanOut,
+  });
+  checkAnswers(probed.answers, input.deadlineMs, input.signal);
+  return {
+    results: probed.results,
+    partial: probed.shardsFailed.size > 0,
+    shardsAnswered: probed.shardsAnswered.size,
+    shardsTotal: input.map.shardCount,
+  };
 }

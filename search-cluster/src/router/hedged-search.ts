@@ -95,3 +95,47 @@ export function searchShard(
     if (attempts > 1 && !settled) hedgeTimer = setTimeout(launch, hedgeAfter);
   });
 }
+
+/** The searches of one router call: every round of a cluster search shares its deadline. */
+export interface FanOutSession {
+  /** Sends `requests[s]` to shard s (none where null); answers in shard order, undefined where nothing was asked. */
+  run(requests: readonly (ShardSearchRequest | null)[]): Promise<(ShardAnswer | undefined)[]>;
+  /** Cancels hedged requests that lost their race and stops the deadline timer. */
+  close(): void;
+}
+
+/**
+ * One timer and one AbortController for a whole search (per-shard AbortSignal.timeout and
+ * AbortSignal.any cost tens of microseconds each, more than a small shard's search): each shard
+ * asked gets one replica with a hedge; a shard still waiting at `deadlineMs` answers with a failure.
+ */
+export function openFanOut(
+  replicas: readonly ReplicaSet[],
+  deadlineMs: number,
+  outer: AbortSignal | undefined,
+  hedgeAfterMs: number | undefined,
+): FanOutSession {
+  const fanOut: FanOut = { controller: new AbortController(), expired: new Set(), deadlineMs };
+  const expire = () => {
+    for (const onExpired of [...fanOut.expired]) onExpired();
+    fanOut.controller.abort(
+      new ClusterError('SHARD_UNAVAILABLE', `Search deadline of ${deadlineMs} ms passed`),
+    );
+  };
+  const timer = setTimeout(expire, deadlineMs);
+  outer?.addEventListener('abort', expire, { once: true });
+  return {
+    run: (requests) =>
+      Promise.all(
+        requests.map((request, s) =>
+          request ? searchShard(replicas[s]!, s, request, fanOut, hedgeAfterMs) : undefined,
+        ),
+      ),
+    close: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', expire);
+      // a shared reason: a fresh DOMException per search costs more than the search
+      fanOut.controller.abort(FAN_OUT_DONE);
+    },
+  };
+}

@@ -41,7 +41,7 @@ export interface PartitionMapOptions {
   seed?: number;
   /** Lloyd iterations at most. Default 20. */
   iterations?: number;
-  /** Sample rows used as queries to calibrate `slack`. Default 200. */
+  /** Sample rows used as queries to calibrate `slack`. Default 2000. */
   calibrationQueries?: number;
   /** Neighbours per calibration query. Default 10. */
   calibrationK?: number;
@@ -77,8 +77,8 @@ export async function buildPartitionMap(
   for (let c = 0; c < clusters; c++) sampleRowsPerShard[shardOfCluster[c]!]! += sizes[c]!;
   const shardOfRow = Uint16Array.from(assignment, (c) => shardOfCluster[c]!);
   const unslacked = { centroids, shardOfCluster, dimension, shardCount };
-  const slack = calibrateSlack(unslacked, sample, shardOfRow, {
-    queries: options.calibrationQueries ?? 200,
+  const slack = await calibrateSlack(unslacked, sample, shardOfRow, factory, {
+    queries: options.calibrationQueries ?? 2000,
     k: options.calibrationK ?? 10,
   });
   return {
@@ -93,15 +93,33 @@ export async function buildPartitionMap(
   };
 }
 
-/** Best centroid score per shard for the query at `offset` (higher is nearer). */
+/**
+ * Best centroid score per shard for the query at `offset` (higher is nearer). Every search scores
+ * every centroid, so the dot products run four sums abreast (half the time of `dotAt` in V8);
+ * placement (`shardOfVector`) keeps `dotAt`, whose summation order placed the stored vectors.
+ */
 export function shardScores(
   map: Pick<PartitionMap, 'centroids' | 'shardOfCluster' | 'dimension' | 'shardCount'>,
   queries: Float32Array,
   offset: number,
 ): Float64Array {
+  const { centroids, dimension: d } = map;
   const scores = new Float64Array(map.shardCount).fill(Number.NEGATIVE_INFINITY);
   for (let c = 0; c < map.shardOfCluster.length; c++) {
-    const score = dotAt(map.centroids, c * map.dimension, queries, offset, map.dimension);
+    const at = c * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let i = 0;
+    for (; i + 3 < d; i += 4) {
+      s0 += centroids[at + i]! * queries[offset + i]!;
+      s1 += centroids[at + i + 1]! * queries[offset + i + 1]!;
+      s2 += centroids[at + i + 2]! * queries[offset + i + 2]!;
+      s3 += centroids[at + i + 3]! * queries[offset + i + 3]!;
+    }
+    for (; i < d; i++) s0 += centroids[at + i]! * queries[offset + i]!;
+    const score = s0 + s1 + s2 + s3;
     const s = map.shardOfCluster[c]!;
     if (score > scores[s]!) scores[s] = score;
   }
@@ -109,50 +127,61 @@ export function shardScores(
 }
 
 /**
- * The slack of the probe rule: spread sample rows act as queries against the rest of the sample;
- * for every true neighbour outside the query's nearest shard, how far the k-th score was above
- * that shard's best centroid score. The largest such gap is the slack: with it, the rule "search a
- * shard while its best centroid score plus slack reaches the k-th score so far" would have found
- * every calibration neighbour.
+ * The slack of the probe rule: spread sample rows act as queries against the rest of the sample
+ * (their exact neighbours from a FAISS Flat index); for every true neighbour outside the query's
+ * nearest shard, how far the k-th score was above that shard's best centroid score. The largest
+ * such gap is the slack: with it, the rule "search a shard while its best centroid score plus
+ * slack reaches the k-th score so far" would have found every calibration neighbour.
+ *
+ * Neighbours past a shard's border are rare, so too few queries see none and leave a slack of 0:
+ * at 50k x 512 (bench:router, two-level data) 200 queries gave 0 and an exact recall@10 of 0.998,
+ * 1,000 gave 0.073 and 1.000.
  */
-function calibrateSlack(
+async function calibrateSlack(
   map: Pick<PartitionMap, 'centroids' | 'shardOfCluster' | 'dimension' | 'shardCount'>,
   sample: Float32Array,
   shardOfRow: Uint16Array,
+  factory: VectorIndexFactory,
   options: { queries: number; k: number },
-): number {
+): Promise<number> {
   const d = map.dimension;
   const n = shardOfRow.length;
   const k = Math.min(options.k, n - 1);
   const step = Math.max(1, Math.floor(n / options.queries));
+  const rows: number[] = [];
+  for (let q = 0; q < n; q += step) rows.push(q);
+  const queries = new Float32Array(rows.length * d);
+  for (const [i, row] of rows.entries()) queries.set(sample.subarray(row * d, row * d + d), i * d);
+  const index = factory.create(d, 'Flat');
+  let found: { ids: BigInt64Array; distances: Float32Array };
+  try {
+    await index.add(
+      sample,
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(i)),
+    );
+    // k + 1: the query row finds itself (or an identical row) among its neighbours
+    found = await index.search(queries, k + 1);
+  } finally {
+    index.close();
+  }
   let slack = 0;
-  // the k best rows so far, best first (k is small: insertion is the cheap way)
-  const top = new Int32Array(k);
-  const topScore = new Float64Array(k);
-  for (let q = 0; q < n; q += step) {
-    topScore.fill(Number.NEGATIVE_INFINITY);
-    for (let i = 0; i < n; i++) {
-      if (i === q) continue;
-      const score = dotAt(sample, q * d, sample, i * d, d);
-      if (score <= topScore[k - 1]!) continue;
-      let at = k - 1;
-      while (at > 0 && topScore[at - 1]! < score) {
-        topScore[at] = topScore[at - 1]!;
-        top[at] = top[at - 1]!;
-        at--;
-      }
-      topScore[at] = score;
-      top[at] = i;
+  rows.forEach((row, i) => {
+    const neighbours: number[] = [];
+    let kth = Number.NEGATIVE_INFINITY;
+    for (let j = i * (k + 1); j < (i + 1) * (k + 1) && neighbours.length < k; j++) {
+      const id = Number(found.ids[j]!);
+      if (id < 0 || id === row) continue;
+      neighbours.push(id);
+      kth = found.distances[j]!;
     }
-    const kth = topScore[k - 1]!;
-    const byShard = shardScores(map, sample, q * d);
+    const byShard = shardScores(map, queries, i * d);
     let first = 0;
     for (let s = 1; s < map.shardCount; s++) if (byShard[s]! > byShard[first]!) first = s;
-    for (const i of top) {
-      const s = shardOfRow[i]!;
+    for (const id of neighbours) {
+      const s = shardOfRow[id]!;
       if (s !== first) slack = Math.max(slack, kth - byShard[s]!);
     }
-  }
+  });
   return slack;
 }
 

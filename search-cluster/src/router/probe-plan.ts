@@ -1,4 +1,3 @@
-import { dotAt } from '../vector-math.ts';
 import { type PartitionMap, shardScores } from './partition-map.ts';
 
 /**
@@ -8,7 +7,7 @@ import { type PartitionMap, shardScores } from './partition-map.ts';
  * slack (scaled by the query's length), the largest gap the map's calibration saw between a
  * neighbour's score and its shard's centroid score (partition-map.ts). The router searches the
  * shard of the nearest centroid first, then every shard whose best possible score reaches the
- * k-th score found so far (`nextShards`); the others are left out.
+ * k-th score found so far (cluster-search.ts); the others are left out.
  *
  * A geometric bound (cluster radius and the triangle inequality on the sphere) was tried first: in
  * 128 dimensions members sit 60-80 degrees from their centroid, so it let every shard through.
@@ -21,19 +20,18 @@ export interface ProbePlan {
 }
 
 export function probePlan(map: PartitionMap, queries: Float32Array, offset: number): ProbePlan {
-  const norm = Math.sqrt(dotAt(queries, offset, queries, offset, map.dimension));
+  const d = map.dimension;
+  let norm = 0;
+  for (let i = offset; i < offset + d; i++) norm += queries[i]! * queries[i]!;
   const scores = shardScores(map, queries, offset);
-  const bound = scores.map((score) => score + norm * map.slack);
-  const order = Array.from({ length: map.shardCount }, (_, s) => s).sort(
-    (a, b) => scores[b]! - scores[a]! || a - b,
-  );
+  const bound = new Float64Array(map.shardCount);
+  const order: number[] = [];
+  for (let s = 0; s < map.shardCount; s++) {
+    bound[s] = scores[s]! + Math.sqrt(norm) * map.slack;
+    // insertion by score (a handful of shards; equal scores keep the smaller index first)
+    let at = order.length;
+    while (at > 0 && scores[order[at - 1]!]! < scores[s]!) at--;
+    order.splice(at, 0, s);
+  }
   return { order, bound };
-}
-
-/**
- * The shards still worth searching after `searched`: those whose bound reaches `kthScore` (the k-th
- * best score so far, -Infinity while fewer than k hits are in hand), in plan order.
- */
-export function nextShards(plan: ProbePlan, searched: ReadonlySet<number>, kthScore: number): number[] {
-  return plan.order.filter((s) => !searched.has(s) && plan.bound[s]! >= kthScore);
 }

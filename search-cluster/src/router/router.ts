@@ -1,12 +1,12 @@
 import { badRequest, ClusterError, isClusterError } from '../errors.ts';
 import { DEFAULT_SHARD_DEADLINE_MS } from '../runtime/common-env.ts';
-import { partitionIds, shardOfHalves } from '../shard/partition.ts';
+import { partitionIds } from '../shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE, type ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
 import type { ClusterPlacement } from './cluster-placement.ts';
-import { probeSearch } from './cluster-search.ts';
-import { CLIENT_ERRORS, FAN_OUT_DONE, type FanOut, type ShardAnswer, searchShard } from './hedged-search.ts';
+import { clusterSearch } from './cluster-search.ts';
+import { CLIENT_ERRORS, openFanOut } from './hedged-search.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
 import type {
@@ -23,8 +23,8 @@ import type {
   UpsertItems,
 } from './router.types.ts';
 import { checkAnswers, describeError } from './shard-answers.ts';
-import { DEFAULT_WHOLE_EF_SEARCH, shardEfSearch } from './shard-params.ts';
-import { packItems } from './upsert-items.ts';
+import { DEFAULT_WHOLE_EF_SEARCH, DEFAULT_WHOLE_NPROBE, shardEfSearch } from './shard-params.ts';
+import { packItems, rowsByShard, rowsByVector } from './upsert-items.ts';
 
 export type { Hit } from '../shard/topk.ts';
 export type * from './router.types.ts';
@@ -47,8 +47,9 @@ export type * from './router.types.ts';
  * With a `placement` (cluster partitioning, cluster-placement.ts) a vector's shard is the owner of
  * its nearest k-means centroid: an upsert goes to that shard and is a delete on every other (the
  * id may have lived elsewhere under its previous vector), a delete goes to every shard, and an
- * unfiltered search probes the nearest shards only (cluster-search.ts) with the whole search
- * parameters. A filtered search asks every shard with every allowed id.
+ * unfiltered search probes the nearest shards only (cluster-search.ts), each with parameters
+ * scaled to what it holds of the query's neighbours (shard-params.ts). A filtered search asks
+ * every shard with every allowed id.
  */
 export class ClusterRouter implements ShardRouter {
   readonly shardCount: number;
@@ -61,6 +62,7 @@ export class ClusterRouter implements ShardRouter {
   private readonly probeTimeoutMs: number;
   private readonly scaleSearchParams: boolean;
   private readonly wholeEfSearch: number;
+  private readonly wholeNprobe: number;
 
   private readonly placement: ClusterPlacement | undefined;
 
@@ -76,6 +78,7 @@ export class ClusterRouter implements ShardRouter {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
     this.scaleSearchParams = options.scaleSearchParams ?? true;
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
+    this.wholeNprobe = options.wholeNprobe ?? DEFAULT_WHOLE_NPROBE;
     this.placement = options.placement;
     if (this.placement && this.shardCount < 2)
       throw new Error('Cluster partitioning needs at least two shards');
@@ -135,93 +138,61 @@ export class ClusterRouter implements ShardRouter {
     const nprobe = checkOptionalPositiveInt('nprobe', options.nprobe, MAX_NPROBE);
     const efSearch = checkOptionalPositiveInt('efSearch', options.efSearch, MAX_EF_SEARCH);
     if (nprobe !== undefined) base.nprobe = nprobe;
-    if (placed && !allowed) {
-      // the probed shards hold most of the neighbours: each does the whole search's work there
-      if (efSearch !== undefined) base.efSearch = efSearch;
-      const { queries: _packed, ...request } = base;
-      const probed = await probeSearch({
-        map: placed,
-        base: request,
-        queries,
-        k,
-        fanOut: (requests) => this.fanOut(requests, deadlineMs, options.signal),
-      });
-      checkAnswers(probed.answers, deadlineMs, options.signal);
-      return {
-        results: probed.results,
-        partial: probed.shardsFailed.size > 0,
-        shardsAnswered: probed.shardsAnswered.size,
-        shardsTotal: this.shardCount,
-      };
-    }
-    if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
-      // each shard searches its share (shard-params.ts); a filtered search keeps the whole
-      // parameters, its id selector already thins every shard's candidates
-      base.efSearch = shardEfSearch(efSearch ?? this.wholeEfSearch, this.shardCount, k);
-    } else if (efSearch !== undefined) {
-      base.efSearch = efSearch;
-    }
-
-    const requests = this.shards.map((_, s): ShardSearchRequest | null => {
-      const shardAllowed = allowedPerShard?.[s];
-      // a filter that leaves this shard no ids: nothing to ask
-      if (shardAllowed && shardAllowed.length === 0) return null;
-      return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
-    });
-    const answers = await this.fanOut(requests, deadlineMs, options.signal);
-    const empty = queries.map((): Hit[] => []);
-    const answered = checkAnswers(
-      answers.map((a) => a ?? { ok: true, results: empty }),
-      deadlineMs,
-      options.signal,
-    );
-    const results = queries.map((_, q) =>
-      mergeTopK(
-        answered.map((a) => a.results[q] ?? []),
-        k,
-      ),
-    );
-    const failed = answers.filter((a) => a && !a.ok).length;
-    return {
-      results,
-      partial: failed > 0,
-      shardsAnswered: this.shardCount - failed,
-      shardsTotal: this.shardCount,
-    };
-  }
-
-  /**
-   * Sends `requests[s]` to shard s (none where null), one replica each with a hedge, under one
-   * deadline; answers in shard order, undefined where nothing was asked.
-   */
-  private async fanOut(
-    requests: readonly (ShardSearchRequest | null)[],
-    deadlineMs: number,
-    outer: AbortSignal | undefined,
-  ): Promise<(ShardAnswer | undefined)[]> {
-    // One timer and one AbortController for the whole fan-out: per-shard AbortSignal.timeout and
-    // AbortSignal.any cost tens of microseconds each, more than a small shard's search.
-    const fanOut: FanOut = { controller: new AbortController(), expired: new Set(), deadlineMs };
-    const expire = () => {
-      for (const onExpired of [...fanOut.expired]) onExpired();
-      fanOut.controller.abort(
-        new ClusterError('SHARD_UNAVAILABLE', `Search deadline of ${deadlineMs} ms passed`),
-      );
-    };
-    const timer = setTimeout(expire, deadlineMs);
-    outer?.addEventListener('abort', expire, { once: true });
+    // one deadline for the whole search, every probe round of a cluster search included
+    const fanOut = openFanOut(this.replicas, deadlineMs, options.signal, this.hedgeAfterMs);
     try {
-      return await Promise.all(
-        requests.map((request, s) =>
-          request ? searchShard(this.replicas[s]!, s, request, fanOut, this.hedgeAfterMs) : undefined,
+      if (placed && !allowed) {
+        return await clusterSearch({
+          map: placed,
+          request: { modelVersion, dimension, k },
+          named: {
+            ...(nprobe === undefined ? {} : { nprobe }),
+            ...(efSearch === undefined ? {} : { efSearch }),
+          },
+          defaults: { nprobe: this.wholeNprobe, efSearch: this.wholeEfSearch },
+          scale: this.scaleSearchParams,
+          queries,
+          k,
+          fanOut: fanOut.run,
+          deadlineMs,
+          signal: options.signal,
+        });
+      }
+      if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
+        // each shard searches its share (shard-params.ts); a filtered search keeps the whole
+        // parameters, its id selector already thins every shard's candidates
+        base.efSearch = shardEfSearch(efSearch ?? this.wholeEfSearch, this.shardCount, k);
+      } else if (efSearch !== undefined) {
+        base.efSearch = efSearch;
+      }
+      const requests = this.shards.map((_, s): ShardSearchRequest | null => {
+        const shardAllowed = allowedPerShard?.[s];
+        // a filter that leaves this shard no ids: nothing to ask
+        if (shardAllowed && shardAllowed.length === 0) return null;
+        return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
+      });
+      const answers = await fanOut.run(requests);
+      const empty = queries.map((): Hit[] => []);
+      const answered = checkAnswers(
+        answers.map((a) => a ?? { ok: true, results: empty }),
+        deadlineMs,
+        options.signal,
+      );
+      const results = queries.map((_, q) =>
+        mergeTopK(
+          answered.map((a) => a.results[q] ?? []),
+          k,
         ),
       );
+      const failed = answers.filter((a) => a && !a.ok).length;
+      return {
+        results,
+        partial: failed > 0,
+        shardsAnswered: this.shardCount - failed,
+        shardsTotal: this.shardCount,
+      };
     } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', expire);
-      // cancels hedged requests that lost their race (a shared reason: a fresh DOMException per
-      // search costs more than the search)
-      fanOut.controller.abort(FAN_OUT_DONE);
+      fanOut.close();
     }
   }
 
@@ -233,7 +204,9 @@ export class ClusterRouter implements ShardRouter {
     if (ids.length === 0) return { upserted: 0, unchanged: 0 };
     const d = vectors.length / ids.length;
     const placed = this.placement?.has(modelVersion) ? this.placement : undefined;
-    const rows = placed ? this.rowsByVector(modelVersion, vectors, d) : this.rowsByShard(ids);
+    const rows = placed
+      ? rowsByVector(placed, modelVersion, vectors, d, this.shardCount)
+      : rowsByShard(ids, this.shardCount);
     const owner = new Int32Array(ids.length);
     rows.forEach((shardRows, s) => {
       for (const row of shardRows) owner[row] = s;
@@ -284,24 +257,6 @@ export class ClusterRouter implements ShardRouter {
       }),
     );
     return { deleted };
-  }
-
-  private rowsByShard(ids: BigInt64Array): number[][] {
-    const rows: number[][] = this.shards.map(() => []);
-    const halves = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    for (let i = 0; i < ids.length; i++) {
-      rows[shardOfHalves(halves[i * 2]!, halves[i * 2 + 1]!, this.shardCount)]!.push(i);
-    }
-    return rows;
-  }
-
-  /** Rows of `vectors` by the shard the placement gives each. */
-  private rowsByVector(modelVersion: string, vectors: Float32Array, d: number): number[][] {
-    const rows: number[][] = this.shards.map(() => []);
-    for (let i = 0; i < vectors.length / d; i++) {
-      rows[this.placement!.shardOf(modelVersion, vectors, i * d)]!.push(i);
-    }
-    return rows;
   }
 
   /** Runs a write on every replica of shard `s`; all must succeed. */

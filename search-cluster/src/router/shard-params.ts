@@ -40,3 +40,45 @@ export function shardRescoreFactor(rescoreFactor: number, shardCount: number): n
 
 /** The whole-collection efSearch the router scales when a query names none: the shard default. */
 export const DEFAULT_WHOLE_EF_SEARCH = DEFAULT_TIER_OPTIONS.efSearch;
+
+/** The whole-collection nprobe the router scales (cluster partitioning) when a query names none. */
+export const DEFAULT_WHOLE_NPROBE = DEFAULT_TIER_OPTIONS.nprobe;
+
+/** Search parameters of one shard's request. */
+export interface ShardSearchParams {
+  nprobe: number;
+  efSearch: number;
+}
+
+/**
+ * Per-shard parameters under cluster partitioning (cluster-search.ts), from the whole-collection
+ * ones. A query asks the shard of its nearest centroid first, then the shards whose bound reaches
+ * the k-th score found ("slack" shards):
+ *
+ * - the nearest shard holds most of the query's neighbours in about 1/S of the vectors, and its
+ *   IVF has about 1/sqrt(S) of the lists one index of the whole would have (lists follow
+ *   4 sqrt(n)), so it probes the same share of its lists: nprobe / sqrt(S), rounded. efSearch is
+ *   kept: its graph must find nearly all of the k.
+ * - a slack shard holds only the few neighbours past the nearest shard's border, in its lists and
+ *   graph region nearest the query: nprobe / S and efSearch / S, rounded up, at least 1 and k.
+ *
+ * bench:router (50k x 128, 4 shards, two-level data) measures both against one shard at the whole
+ * parameters (bench/results/router.md). With one shard, or `scaleSearchParams: false`, the router
+ * sends the whole parameters to every shard.
+ */
+export function clusterShardParams(
+  whole: ShardSearchParams,
+  shardCount: number,
+  k: number,
+): { nearest: ShardSearchParams; slack: ShardSearchParams } {
+  return {
+    nearest: {
+      nprobe: Math.max(1, Math.round(whole.nprobe / Math.sqrt(shardCount))),
+      efSearch: Math.max(k, whole.efSearch),
+    },
+    slack: {
+      nprobe: Math.max(1, Math.ceil(whole.nprobe / shardCount)),
+      efSearch: Math.max(k, Math.ceil(whole.efSearch / shardCount)),
+    },
+  };
+}

@@ -1,5 +1,7 @@
 import { badRequest } from '../errors.ts';
+import { shardOfHalves } from '../shard/partition.ts';
 import { toIdArray } from '../shard/validate.ts';
+import type { ClusterPlacement } from './cluster-placement.ts';
 import type { UpsertItems } from './router.types.ts';
 
 /** Accepts either item objects or two flat arrays; returns flat arrays. */
@@ -27,4 +29,27 @@ export function packItems(items: UpsertItems): { ids: BigInt64Array; vectors: Fl
     vectors.set(item.vector, i * d);
   });
   return { ids, vectors };
+}
+
+/** Rows of `ids` by owning shard under hash partitioning (`shardOf`). */
+export function rowsByShard(ids: BigInt64Array, shardCount: number): number[][] {
+  const rows: number[][] = Array.from({ length: shardCount }, () => []);
+  const halves = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+  for (let i = 0; i < ids.length; i++) {
+    rows[shardOfHalves(halves[i * 2]!, halves[i * 2 + 1]!, shardCount)]!.push(i);
+  }
+  return rows;
+}
+
+/** Rows of `vectors` (dimension `d`) by the shard the placement gives each. */
+export function rowsByVector(
+  placement: ClusterPlacement,
+  modelVersion: string,
+  vectors: Float32Array,
+  d: number,
+  shardCount: number,
+): number[][] {
+  const rows: number[][] = Array.from({ length: shardCount }, () => []);
+  for (let i = 0; i < vectors.length / d; i++) rows[placement.shardOf(modelVersion, vectors, i * d)]!.push(i);
+  return rows;
 }

@@ -1,5 +1,5 @@
+import type { CellScan } from '../faiss/score-rows.ts';
 import { assignNearest, sphericalKMeans } from '../kmeans.ts';
-import { dotAt } from '../vector-math.ts';
 import type { RowStore } from './row-store.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
 
@@ -14,7 +14,7 @@ const KMEANS_ITERATIONS = 10;
  * k-means on a sample) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
  * are too many to score them all is answered by scoring exactly the allowed rows of the cells
  * nearest the query, in centroid order, until enough were scored: an IVF over the allowed set
- * alone. It stays correct where an ANN search with an id selector does not: when the allowed ids
+ * alone, run natively (score-rows.ts#scoreCells). It stays correct where an ANN search with an id selector does not: when the allowed ids
  * sit together in one region and the query outside it, HNSW wanders among disallowed nodes and
  * IVF probes lists holding none.
  */
@@ -62,69 +62,10 @@ export class FilterCells {
     return new FilterCells(dimension, centroids, cellOfRow);
   }
 
-  /** Counting sort of `rows` by cell, once per search call (every query of it shares it). */
-  group(rows: Int32Array): GroupedRows {
-    const n = this.count;
-    const cellOf = this.cellOfRow;
-    const starts = new Int32Array(n + 1);
-    for (let i = 0; i < rows.length; i++) starts[cellOf[rows[i]!]! + 1]!++;
-    for (let c = 0; c < n; c++) starts[c + 1]! += starts[c]!;
-    const next = starts.slice(0, n);
-    const grouped = new Int32Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      grouped[next[cellOf[row]!]!++] = row;
-    }
-    let occupied = 0;
-    for (let c = 0; c < n; c++) if (starts[c + 1]! > starts[c]!) occupied++;
-    const cells = new Int32Array(occupied);
-    for (let c = 0, at = 0; c < n; c++) if (starts[c + 1]! > starts[c]!) cells[at++] = c;
-    return { rows: grouped, starts, occupied: cells };
+  /** The scan of `rows` (allowed, live, unique rows of the tier) over these cells. */
+  scan(rows: Int32Array, budget: number, minCells: number): CellScan {
+    return { rows, cellOfRow: this.cellOfRow, centroids: this.centroids, budget, minCells };
   }
-
-  /**
-   * The grouped rows of the cells nearest the query (by centroid score), cell after cell, until at
-   * least `budget` rows were taken and at least `minCells` cells visited.
-   */
-  nearest(
-    query: Float32Array,
-    queryOffset: number,
-    grouped: GroupedRows,
-    budget: number,
-    minCells: number,
-  ): Int32Array {
-    const { occupied, starts } = grouped;
-    const d = this.dimension;
-    const centroids = this.centroids;
-    const scores = new Float64Array(occupied.length);
-    const order: number[] = new Array(occupied.length);
-    for (let i = 0; i < occupied.length; i++) {
-      scores[i] = dotAt(query, queryOffset, centroids, occupied[i]! * d, d);
-      order[i] = i;
-    }
-    order.sort((a, b) => scores[b]! - scores[a]!);
-    let taken = 0;
-    let visited = 0;
-    while (visited < order.length && (taken < budget || visited < minCells)) {
-      const c = occupied[order[visited++]!]!;
-      taken += starts[c + 1]! - starts[c]!;
-    }
-    const out = new Int32Array(taken);
-    const from = grouped.rows;
-    let at = 0;
-    for (let i = 0; i < visited; i++) {
-      const c = occupied[order[i]!]!;
-      for (let j = starts[c]!; j < starts[c + 1]!; j++) out[at++] = from[j]!;
-    }
-    return out;
-  }
-}
-
-/** Rows grouped by cell: cell c holds rows[starts[c]..starts[c+1]]; `occupied` lists cells holding any. */
-export interface GroupedRows {
-  rows: Int32Array;
-  starts: Int32Array;
-  occupied: Int32Array;
 }
 
 /** `count` distinct row numbers below `rows`, spread evenly. */

@@ -1,10 +1,16 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scoreRows } from '../faiss/score-rows.ts';
+import { liveRows } from '../faiss/live-rows.ts';
+import { scoreCells, scoreRows } from '../faiss/score-rows.ts';
+import { VectorFile, writeVectorFile } from '../faiss/vector-file.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
 import { dotAt } from '../vector-math.ts';
 import { faissFactory } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
-import { type FilterPath, filterPath } from './filter-plan.ts';
+import { cellBudget, type FilterPath, filterPath } from './filter-plan.ts';
+import { IdTable } from './int64.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { TierOptions } from './options.ts';
 import { MemoryRowStore } from './row-store.ts';
@@ -16,7 +22,7 @@ const N = 4000;
 const K = 10;
 const MV = 'clip-filter@1';
 const BUDGET = 300;
-const TIERS: Partial<TierOptions> = { exactScanMaxIds: BUDGET, filterAnnShare: 0.5 };
+const TIERS: Partial<TierOptions> = { exactScanMaxIds: BUDGET, filterAnnShare: 0.5, filterScanShare: 0.5 };
 const open: Shard[] = [];
 
 afterEach(async () => {
@@ -126,7 +132,10 @@ describe('filtered search', () => {
       const live = liveMap(vectors);
       for (const f of filters) {
         const allowed = f.allowed(vectors);
-        expect(filterPath(allowed.length, N, { scanBudget: BUDGET, annMinShare: 0.5 }), f.name).toBe(f.path);
+        expect(
+          filterPath(allowed.length, N, { scanBudget: BUDGET, annMinShare: 0.5, scanShare: 0.5 }),
+          f.name,
+        ).toBe(f.path);
         const recall = await recallOf(shard, live, allowed, queriesFor(21));
         expect(recall, `${kind}, ${f.name}`).toBeGreaterThanOrEqual(f.path === 'exact' ? 1 : 0.9);
       }
@@ -187,23 +196,122 @@ describe('filtered search', () => {
   });
 });
 
-describe('FilterCells', () => {
-  it('takes whole cells nearest first until the budget, only of the rows it was given', async () => {
+describe('liveRows (native id to row, dense ids)', () => {
+  it('maps allowed ids to live rows in the order given, dropping dead rows, repeats and ids of no row', () => {
+    // ids 1001..1998 in reversed row order, with gaps: every third id missing
+    const ids = BigInt64Array.from([...idRange(1000, 1000)].filter((_, i) => i % 3 !== 0).reverse());
+    const table = new IdTable(ids);
+    expect(table.dense).not.toBeNull();
+    const dead = new Uint8Array(ids.length);
+    dead[table.rowOf(1500n)] = 1;
+    const allowed = BigInt64Array.from([
+      1001n,
+      1500n,
+      1002n,
+      1001n,
+      999n,
+      -5n,
+      2n ** 62n,
+      1003n,
+      1004n,
+      1999n,
+      1997n,
+      2000n,
+    ]);
+    const want = [1001n, 1002n, 1004n, 1997n].map((id) => table.rowOf(id));
+    expect([table.rowOf(1003n), table.rowOf(1999n)]).toEqual([-1, -1]);
+    expect([...liveRows(allowed, table.dense!, dead)]).toEqual(want);
+    expect(() => liveRows(allowed, { ...table.dense!, base: 1 as unknown as bigint }, dead)).toThrow(
+      /bigint for base/,
+    );
+  });
+});
+
+describe('the cells budget', () => {
+  it('is a share of the allowed rows, never under the scan budget', () => {
+    const settings = { scanBudget: 4096, annMinShare: 0.5, scanShare: 0.5 };
+    expect(cellBudget(5000, settings)).toBe(4096);
+    expect(cellBudget(20_001, settings)).toBe(10_001);
+    expect(cellBudget(20_000, { ...settings, scanShare: 0.25 })).toBe(5000);
+  });
+});
+
+describe('FilterCells scan (native scoreCells)', () => {
+  /** The reference: cells holding given rows, nearest first, whole, until budget rows and minCells cells. */
+  function expectedScan(
+    cells: FilterCells,
+    vectors: Float32Array,
+    query: Float32Array,
+    given: Int32Array,
+    budget: number,
+    minCells: number,
+  ) {
+    const byCell = new Map<number, number[]>();
+    for (const r of given) {
+      if (r < 0 || r >= cells.cellOfRow.length) continue;
+      const c = cells.cellOfRow[r]!;
+      byCell.set(c, [...(byCell.get(c) ?? []), r]);
+    }
+    const order = [...byCell.keys()].sort(
+      (a, b) => dotAt(query, 0, cells.centroids, b * D, D) - dotAt(query, 0, cells.centroids, a * D, D),
+    );
+    const taken: number[] = [];
+    for (let i = 0; i < order.length && (taken.length < budget || i < minCells); i++)
+      taken.push(...byCell.get(order[i]!)!);
+    return taken
+      .map((r) => ({ row: r, score: Math.fround(dotAt(query, 0, vectors, r * D, D)) }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  it('scores whole cells nearest first until the budget, only of the rows it was given', async () => {
     const vectors = unitVectors(2000, D, 3, 20);
     const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 2000, D, faissFactory);
     expect(cells.count).toBe(Math.round(4 * Math.sqrt(2000)));
     const given = Int32Array.from({ length: 2000 }, (_, i) => i).filter((i) => i % 3 === 0);
-    const grouped = cells.group(given);
-    const query = row(vectors, 30, D);
-    const taken = cells.nearest(query, 0, grouped, 100, 2);
-    expect(taken.length).toBeGreaterThanOrEqual(100);
-    const givenSet = new Set(given);
-    for (const r of taken) expect(givenSet.has(r)).toBe(true);
-    // whole cells: every given row of a visited cell was taken
-    const visited = new Set([...taken].map((r) => cells.cellOfRow[r]));
-    for (const r of given) expect(taken.includes(r)).toBe(visited.has(cells.cellOfRow[r]));
-    // the query's own row (30 is given) sits in the nearest cell
-    expect(taken.includes(30)).toBe(true);
+    for (const [q, budget, minCells] of [
+      [30, 100, 2],
+      [31, 0, 1],
+      [60, 5000, 0],
+    ] as const) {
+      const query = row(vectors, q, D);
+      const want = expectedScan(cells, vectors, query, given, budget, minCells).slice(0, K);
+      const got = await scoreCells(vectors, D, query, cells.scan(given, budget, minCells), K);
+      expect([...got.ids].map(Number).filter((r) => r >= 0)).toEqual(want.map((w) => w.row));
+      for (const [j, w] of want.entries()) expect(got.distances[j]).toBeCloseTo(w.score, 5);
+    }
+    // the query's own row (30 is given) sits in the nearest cell, and comes first
+    const own = await scoreCells(vectors, D, row(vectors, 30, D), cells.scan(given, 1, 1), 1);
+    expect(own.ids[0]).toBe(30n);
+  });
+
+  it('skips rows outside the tier, pads short answers, and scores the same from a vector file', async () => {
+    const vectors = unitVectors(500, D, 5, 10);
+    const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 500, D, faissFactory);
+    const given = Int32Array.of(-1, 7, 499, 500, 2_000_000, 42);
+    const query = row(vectors, 42, D);
+    const want = expectedScan(cells, vectors, query, given, 10_000, 0);
+    const got = await scoreCells(vectors, D, query, cells.scan(given, 10_000, 0), 5);
+    expect([...got.ids].map(Number)).toEqual([...want.map((w) => w.row), -1, -1]);
+    expect(got.distances[4]).toBe(Number.NEGATIVE_INFINITY);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'score-cells-'));
+    try {
+      const file = path.join(dir, 'vectors.bin');
+      await writeVectorFile(file, D, vectors, idRange(0, 500));
+      const mapped = VectorFile.open(file);
+      try {
+        const fromFile = await mapped.scoreCells(query, cells.scan(given, 10_000, 0), 5);
+        expect([...fromFile.ids]).toEqual([...got.ids]);
+        expect([...fromFile.distances]).toEqual([...got.distances]);
+        await expect(
+          mapped.scoreCells(query, { ...cells.scan(given, 1, 0), cellOfRow: new Int32Array(3) }, 5),
+        ).rejects.toThrow(/one cell for each of 500 rows/);
+      } finally {
+        mapped.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

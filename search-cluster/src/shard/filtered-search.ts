@@ -1,5 +1,5 @@
 import { dotAt } from '../vector-math.ts';
-import { type FilterSettings, filterPath, scaledParam } from './filter-plan.ts';
+import { cellBudget, type FilterSettings, filterPath, scaledParam } from './filter-plan.ts';
 import type { HotTier } from './hot-tier.ts';
 import type { MainTier } from './main-tier.ts';
 import type { SearchOptions } from './model-index.types.ts';
@@ -97,7 +97,7 @@ async function hotHits(tiers: TierView, { queries, nq, k, allowed }: FilteredQue
 
 /**
  * Exact scores of the main tier's live allowed rows: all of them up to the scan budget, else
- * those of the filter cells nearest each query until the budget is scored.
+ * those of the filter cells nearest each query until the cell budget (filter-plan.ts) is scored.
  */
 async function scanMain(
   tiers: TierView,
@@ -108,17 +108,15 @@ async function scanMain(
   const rows = main.liveRowsOf(allowed);
   if (rows.length === 0) return EMPTY(nq);
   const query = (q: number) => queries.subarray(q * d, q * d + d);
-  const budget = tiers.filter.scanBudget;
-  if (rows.length <= budget) {
+  if (rows.length <= tiers.filter.scanBudget) {
     return Promise.all(Array.from({ length: nq }, (_, q) => main.scoreRows(query(q), rows, k)));
   }
-  const cells = await main.filterCells(tiers.factory);
-  const grouped = cells.group(rows);
-  return Promise.all(
-    Array.from({ length: nq }, (_, q) =>
-      main.scoreRows(query(q), cells.nearest(queries, q * d, grouped, budget, MIN_CELLS), k),
-    ),
+  const scan = (await main.filterCells(tiers.factory)).scan(
+    rows,
+    cellBudget(rows.length, tiers.filter),
+    MIN_CELLS,
   );
+  return Promise.all(Array.from({ length: nq }, (_, q) => main.scoreCells(query(q), scan, k)));
 }
 
 /** The main tier's ANN search with an id selector, its parameters grown by 1 / allowed share. */

@@ -2,6 +2,7 @@
 // two halves of each id (little-endian, which every platform we run on is; checked below).
 
 import { endianness } from 'node:os';
+import type { DenseRows } from '../faiss/live-rows.ts';
 
 if (endianness() !== 'LE') {
   throw new Error('pixelfind search-cluster needs a little-endian CPU (typed arrays are sent as-is)');
@@ -52,6 +53,8 @@ export class IdTable {
   private readonly direct: boolean;
   private readonly baseLo: number = 0;
   private readonly baseHi: number = 0;
+  /** Direct mode's table for native lookups (faiss/live-rows.ts); null in hash mode. */
+  readonly dense: DenseRows | null = null;
 
   /** Row i of the table is ids[i]; ids must be unique. */
   constructor(ids: BigInt64Array) {
@@ -75,6 +78,7 @@ export class IdTable {
         if (this.rows[at] !== -1) throw new Error(`IdTable: duplicate id ${ids[row]}`);
         this.rows[at] = row;
       }
+      this.dense = { rowAt: this.rows, base: min };
       return;
     }
     let capacity = 16;

@@ -1,3 +1,5 @@
+import { liveRows } from '../faiss/live-rows.ts';
+import type { CellScan } from '../faiss/score-rows.ts';
 import { NATIVE_MAX_K } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
 import { IdTable } from './int64.ts';
@@ -215,6 +217,8 @@ export class MainTier {
 
   /** The live rows of `allowed` (ids of other tiers or shards, deleted ones and repeats dropped). */
   liveRowsOf(allowed: BigInt64Array): Int32Array {
+    // dense ids (a shard's share of sequential ids): natively, several times faster
+    if (this.table.dense) return liveRows(allowed, this.table.dense, this.deadRows);
     const halves = new Uint32Array(allowed.buffer, allowed.byteOffset, allowed.length * 2);
     this.rowStamps ??= new Uint32Array(this.ids.length);
     if (this.stamp === 0xffffffff) {
@@ -245,6 +249,17 @@ export class MainTier {
       to[2 * i + 1] = from[2 * rows[i]! + 1]!;
     }
     return this.store.score(query, 1, { perQuery: rows.length, ids, rows }, k).then((hits) => hits[0]!);
+  }
+
+  /** The filtered cell scan for one query (`query` holds one vector): exact top k of its rows. */
+  async scoreCells(query: Float32Array, scan: CellScan, k: number): Promise<Hit[]> {
+    const { ids: rows, distances } = await this.store.scoreCells(query, scan, k);
+    const hits: Hit[] = [];
+    for (let j = 0; j < rows.length; j++) {
+      const row = Number(rows[j]!);
+      if (row >= 0) hits.push({ id: this.ids[row]!, score: distances[j]! });
+    }
+    return hits;
   }
 
   /**

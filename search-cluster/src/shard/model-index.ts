@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ClusterError } from '../errors.ts';
-import { buildMainTier, collectVectors } from '../rebuild/build-main.ts';
+import { buildFromSource } from '../rebuild/build-from-source.ts';
 import { quarantineSnapshot, readSnapshot } from '../rebuild/snapshot.ts';
 import { EMPTY, filteredSearch, type TierView } from './filtered-search.ts';
 import { HotTier } from './hot-tier.ts';
@@ -29,8 +29,8 @@ export type * from './model-index.types.ts';
  * Longer than most files on purpose: what is left here is the state machine that the rules below
  * are about (which tier holds an id, the write queue, swaps, racing deletes), and splitting it
  * would spread one invariant over several files. Loading a snapshot (main-tier-load.ts), refill
- * (refill.ts), filtered exact search (filtered-search.ts) and the main-tier build
- * (../rebuild/build-main.ts) live beside it.
+ * (refill.ts), filtered exact search (filtered-search.ts) and a rebuild's read-and-build half
+ * (../rebuild/build-from-source.ts) live beside it.
  *
  * Consistency rules (what the concurrency test checks):
  * - Writes (upsert, delete, swap, refill) run one at a time through `writes`, in call order.
@@ -77,7 +77,11 @@ export class ModelIndex {
       main: () => this.main,
       isLive: (id) => this.isLive(id),
       factory: config.factory,
-      filter: { scanBudget: config.tiers.exactScanMaxIds, annMinShare: config.tiers.filterAnnShare },
+      filter: {
+        scanBudget: config.tiers.exactScanMaxIds,
+        annMinShare: config.tiers.filterAnnShare,
+        scanShare: config.tiers.filterScanShare,
+      },
     };
   }
 
@@ -408,64 +412,39 @@ export class ModelIndex {
 
   private async doRebuild(): Promise<RebuildOutcome> {
     const started = performance.now();
-    const { source, dataDir, partition, factory } = this.config;
     const signal = this.closing.signal;
-    const d = this.dimension;
     // Writers commit to the source before they call the shard, so every hot entry older than
     // this seq is in the snapshot read below; newer ones may not be and must stay hot.
     const startSeq = this.hot.seq;
     this.racingDeletes = new Set();
     try {
-      const snapshot = await source!.snapshot(this.modelVersion, partition);
-      const collected = await collectVectors(
-        snapshot.records,
-        d,
-        (id, vector) => ownsRecord(partition, this.config.placement, this.modelVersion, id, vector),
+      const built = await buildFromSource({
+        source: this.config.source!,
+        modelVersion: this.modelVersion,
+        dimension: this.dimension,
+        partition: this.config.partition,
+        placement: this.config.placement,
+        factory: this.config.factory,
+        tiers: this.config.tiers,
+        params: this.searchParams(),
+        onDisk: this.onDisk(),
+        dataDir: this.config.dataDir,
         signal,
-      );
-      const built =
-        collected.ids.length > 0
-          ? await buildMainTier(collected, {
-              factory,
-              dimension: d,
-              tiers: this.config.tiers,
-              params: this.searchParams(),
-              onDisk: this.onDisk(),
-              signal,
-              watermark: snapshot.watermark,
-              snapshot: dataDir ? { dataDir, modelVersion: this.modelVersion, partition } : null,
-              onSnapshotError: (error) => {
-                // still serve the new tier; the next rebuild tries again
-                this.recordError(error);
-                this.config.log.error('snapshot write failed', {
-                  modelVersion: this.modelVersion,
-                  error: (error as Error).message,
-                });
-              },
-            })
-          : { tier: null, snapshotDir: null };
-      const next = built.tier;
-      const snapshotDir = built.snapshotDir;
-      // the filter cells are part of the tier: built before it serves, so their k-means (seconds
-      // of both cores at 500k vectors) runs inside the rebuild, not under the traffic that follows;
-      // a failure leaves them to the first filtered search that needs them
-      await next?.filterCells(factory).catch((error: unknown) => {
-        this.config.log.warn('filter cells build failed', {
-          modelVersion: this.modelVersion,
-          error: (error as Error).message,
-        });
+        log: this.config.log,
+        onError: (error) => this.recordError(error),
       });
+      const next = built.tier;
       signal.throwIfAborted();
       const movedFromHot = await this.writes.run(() => this.swap(next, startSeq));
       const outcome: RebuildOutcome = {
         outcome: 'rebuilt',
         modelVersion: this.modelVersion,
-        watermark: snapshot.watermark.toString(),
+        watermark: built.watermark.toString(),
         kind: next?.kind ?? 'empty',
-        vectors: collected.ids.length,
-        skipped: collected.skipped,
+        vectors: built.vectors,
+        skipped: built.skipped,
         movedFromHot,
-        snapshot: snapshotDir,
+        snapshot: built.snapshotDir,
         durationMs: Math.round(performance.now() - started),
       };
       this.lastRebuild = outcome;

@@ -15,11 +15,17 @@ export interface TierOptions extends MainTierChoiceOptions {
    */
   vectorsOnDisk: boolean | 'auto';
   /**
-   * Filtered searches score at most about this many allowed main-tier vectors exactly per query:
-   * all of them when there are no more, else those in the filter cells nearest the query
-   * (filter-plan.ts). Default 4096.
+   * Filtered searches with at most this many allowed main-tier vectors score them all exactly;
+   * with more, at least this many, from the filter cells nearest the query (filter-plan.ts).
+   * Default 4096.
    */
   exactScanMaxIds: number;
+  /**
+   * Filtered searches with more allowed ids (and under `filterAnnShare`) score this share of the
+   * allowed main-tier vectors, at least `exactScanMaxIds`, taken from the filter cells nearest the
+   * query. Default 0.5.
+   */
+  filterScanShare: number;
   /**
    * Filtered searches allowing at least this share of a shard's vectors use the ANN search with an
    * id selector, efSearch and nprobe divided by the share. Default 0.5.
@@ -45,6 +51,7 @@ export const DEFAULT_TIER_OPTIONS: TierOptions = {
   rescoreFactor: 8,
   vectorsOnDisk: 'auto',
   exactScanMaxIds: 4096,
+  filterScanShare: 0.5,
   filterAnnShare: 0.5,
   hotFactory: 'Flat',
   autoRebuildHotVectors: 100_000,

@@ -1,5 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { scoreRows } from '../faiss/score-rows.ts';
+import type { SearchResult } from '../faiss/faiss-index.ts';
+import { type CellScan, scoreCells, scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile } from '../faiss/vector-file.ts';
 import { type Hit, hitsPerQuery } from './topk.ts';
 
@@ -21,6 +22,8 @@ export interface RowStore {
   /** score() reads candidates by row (memory) rather than by id (the file looks ids up itself). */
   readonly scoresByRow: boolean;
   score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
+  /** The filtered cell scan (score-rows.ts#scoreCells): the k best rows per query, as rows of the tier in `ids`. */
+  scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult>;
   /** The vectors of `rows`, concatenated in the order given. */
   read(rows: ArrayLike<number>): Promise<Float32Array>;
   close(): Promise<void>;
@@ -57,6 +60,10 @@ export class MemoryRowStore implements RowStore {
       results.push(hits);
     }
     return results;
+  }
+
+  scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
+    return scoreCells(this.vectors, this.dimension, queries, scan, k);
   }
 
   async read(rows: ArrayLike<number>): Promise<Float32Array> {
@@ -97,6 +104,10 @@ export class VectorFileStore implements RowStore {
     if (perQuery === 0) return Array.from({ length: nq }, () => []);
     const { ids: top, distances } = await this.file.rescore(queries, ids, k);
     return hitsPerQuery(top, distances, nq, k);
+  }
+
+  scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
+    return this.file.scoreCells(queries, scan, k);
   }
 
   async read(rows: ArrayLike<number>): Promise<Float32Array> {

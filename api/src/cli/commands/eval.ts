@@ -1,12 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { mapConcurrent } from '../../../../search-cluster/src/index.ts';
 import { loadCliConfig } from '../../config/config.ts';
 import { parseCommandArgs, SERVER_FLAGS } from '../command-args.ts';
 import { CliFailure, CliUsageError } from '../errors.ts';
 import { type CliIo, table } from '../io.ts';
 import { createServerClient, type ServerClient } from '../server-client.ts';
 import { atK, type MeanScores, mean, queryTextOf } from './eval-metrics.ts';
-import { listImageFiles, mapConcurrent } from './image-files.ts';
+import { listImageFiles } from './image-files.ts';
 import { positiveFlag } from './ingest.ts';
 import { ingestFiles } from './ingest-run.ts';
 import { startProgress } from './progress-bar.ts';

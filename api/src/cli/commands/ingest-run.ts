@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { mapConcurrent } from '../../../../search-cluster/src/index.ts';
 import { CliFailure } from '../errors.ts';
 import { type ServerClient, ServerError, ServerUnreachable } from '../server-client.ts';
-import { type ImageFile, mapConcurrent, sha256OfFile } from './image-files.ts';
+import { type ImageFile, sha256OfFile } from './image-files.ts';
 
 export type ImageStatus = 'PENDING' | 'INDEXED' | 'REJECTED' | 'FAILED' | 'DELETED';
 

@@ -5,9 +5,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { faissBuild } from '../search-cluster/src/faiss/faiss-index.ts';
-import { log } from './support/machine.ts';
-import { lineChartSvg, type PlotSeries, stackSvgs } from './support/svg.ts';
+import { faissBuild } from '../../search-cluster/src/faiss/faiss-index.ts';
+import { log } from '../support/machine.ts';
+import { lineChartSvg, type PlotSeries, stackSvgs } from '../support/svg.ts';
 
 export type QuerySet = 'image' | 'text';
 const QUERY_SETS: QuerySet[] = ['image', 'text'];

@@ -1,0 +1,240 @@
+import {
+  clusterShardParams,
+  shardEfSearch,
+  shardRescoreFactor,
+} from '../../search-cluster/src/router/shard-params.ts';
+import { table } from '../support/results.ts';
+import { whyMarkdown } from './analysis.ts';
+import type { RouterRun } from './rows.ts';
+import { pct, routerVerdicts, shardBalance } from './verdicts.ts';
+
+/** router.json: the run, the per-shard parameter rule, the balance of the builds and the verdicts. */
+export function routerJson(run: RouterRun) {
+  const { settings, rows, builds } = run;
+  const { shards: SHARDS, k: K, shardDefaults: DEFAULTS } = settings;
+  const verdicts = routerVerdicts(settings, rows);
+  const balance = shardBalance(builds);
+  return {
+    command: run.command,
+    date: run.date,
+    machine: run.machine,
+    avx2: run.avx2,
+    load: run.load,
+    settings,
+    rule: {
+      efSearch: 'max(k, ceil(efSearch / sqrt(shards)))',
+      rescoreFactor: 'max(1, ceil(rescoreFactor / shards)) (in-process shards)',
+      nprobe: 'unchanged',
+      perShardAtDefaults: {
+        efSearch: shardEfSearch(DEFAULTS.efSearch, SHARDS, K),
+        rescoreFactor: shardRescoreFactor(DEFAULTS.rescoreFactor, SHARDS),
+        nprobe: DEFAULTS.nprobe,
+      },
+      clustered: {
+        nearest: 'nprobe / sqrt(shards) (rounded, at least 1), efSearch unchanged (at least k)',
+        slack: 'nprobe / shards, efSearch / shards (rounded up, at least 1 and k)',
+        atDefaults: clusterShardParams(DEFAULTS, SHARDS, K),
+      },
+    },
+    builds,
+    balance,
+    rows,
+    verdicts,
+  };
+}
+
+export type RouterJson = ReturnType<typeof routerJson>;
+
+/** router.md from router.json; `mapSample` is the clustered router's partition-map sample size. */
+export function routerMarkdown(json: RouterJson, mapSample: number | undefined): string {
+  const {
+    command: COMMAND,
+    machine,
+    avx2,
+    load: loadSummary,
+    settings,
+    rows,
+    builds,
+    verdicts,
+    balance,
+  } = json;
+  const {
+    n: N,
+    queries: NQ,
+    dim: DIM,
+    k: K,
+    clusters: CLUSTERS,
+    families,
+    shards: SHARDS,
+    inflight: INFLIGHT,
+    repeats: REPEATS,
+    targetPct: TARGET,
+    shardDefaults: DEFAULTS,
+  } = settings;
+  const FAMILIES = families ?? undefined;
+  const loaded = loadSummary.mean > machine.cpus;
+  const md = [
+    '# Router fan-out benchmark',
+    '',
+    `Command: \`${COMMAND}\``,
+    '',
+    `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; FAISS: ${machine.faiss ?? `avx2 build: ${avx2 ? 'yes' : 'no'}`}. Date: ${json.date.slice(0, 10)}.`,
+    '',
+    `Load average (1 min): ${loadSummary.atStart} at start, ${loadSummary.atEnd} at end, mean ${loadSummary.mean}, max ${loadSummary.max} over ${loadSummary.samples} samples; this process used ${loadSummary.processCpuPercent}% of the machine. A load above ${machine.cpus} means other work shared the cores.`,
+    ...(loaded
+      ? [
+          '',
+          `**Loaded machine**: the mean load (${loadSummary.mean}) was above the core count, so wall times (QPS, p50, p99, wall overhead) mostly measure other engineers' work; CPU ms/query (this process's own CPU time) is the figure to read, and even it is inflated by contention for caches and cores. A quiet-machine re-run is needed before these numbers are quoted.`,
+        ]
+      : []),
+    '',
+    `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres${FAMILIES === undefined ? '' : ` drawn around ${FAMILIES} family centres`} (\`search-cluster/src/faiss/synthetic.ts\`), ${NQ} queries from the same centres, k=${K}; recall@${K} against an exact FAISS Flat search over all vectors. Routers: **one** = \`createRouter({ mode: 'in-process', shards: 1 })\`; **unscaled** = ${SHARDS} shards with \`scaleSearchParams: false\` (every shard gets the whole search's parameters, the old behaviour); **auto** = ${SHARDS} shards as \`createRouter\` now makes them (tiers from \`inProcessTiers\`, a \`ClusterRouter\` that scales efSearch per shard); **failover** = auto's shards behind 2 replicas each, the first replica of every shard down; **clustered** = ${SHARDS} shards as \`createRouter({ partitioning: { kind: 'cluster' } })\` makes them (a partition map of k-means centroids over a ${mapSample}-vector sample of the source, built before the shards start; the router probes the nearest shards, each with parameters scaled to what it holds, see the rule below); **clustered-whole** = clustered's shards with \`scaleSearchParams: false\` (every probed shard gets the whole parameters, the rule before); **clustered-failover** = clustered's shards behind 2 replicas each, the first down. Each is filled from a \`MemoryVectorSource\` and \`router.rebuild()\`; the main tier is forced with \`tiers.mainTier\`. Queries go one per \`router.search()\` call with ${INFLIGHT.join(' or ')} calls in flight; FAISS uses one OpenMP thread per call. Variants of one tier run in rotating order, ${REPEATS} passes each, fastest pass kept. CPU overhead = CPU ms/query of the ${SHARDS}-shard row over the 1-shard row with the same whole-collection params ("vs"), minus 1; wall overhead likewise with the wall time of the pass.`,
+    '',
+    `Rule (\`search-cluster/src/router/shard-params.ts\`): per shard efSearch = ${json.rule.efSearch}, rescoreFactor = ${json.rule.rescoreFactor}, nprobe ${json.rule.nprobe}; at the shard defaults and ${SHARDS} shards: efSearch ${json.rule.perShardAtDefaults.efSearch}, rescoreFactor ${json.rule.perShardAtDefaults.rescoreFactor}, nprobe ${json.rule.perShardAtDefaults.nprobe}. Clustered (\`clusterShardParams\`): the shard of the query's nearest centroid gets ${json.rule.clustered.nearest}, each slack-probed shard ${json.rule.clustered.slack}; at the shard defaults: nearest nprobe ${json.rule.clustered.atDefaults.nearest.nprobe} / efSearch ${json.rule.clustered.atDefaults.nearest.efSearch}, slack nprobe ${json.rule.clustered.atDefaults.slack.nprobe} / efSearch ${json.rule.clustered.atDefaults.slack.efSearch}; rescoreFactor is the shards' own (${DEFAULTS.rescoreFactor}). Unfiltered searches only.`,
+    '',
+    '## Target',
+    '',
+    `Issue 14 item 5: "${SHARDS} shards against 1 at equal recall costs <= +${TARGET}% CPU per query". Met = CPU overhead <= ${TARGET}% and recall at least the single shard's (within 0.0005).`,
+    '',
+    table(
+      [
+        'main tier',
+        'in flight',
+        'router',
+        'params (whole)',
+        'CPU overhead',
+        'wall overhead',
+        'recall 1 shard',
+        `recall ${SHARDS} shards`,
+        'target',
+      ],
+      verdicts.map((v) => [
+        v.tier,
+        v.inflight,
+        v.router,
+        v.params,
+        pct(v.cpuOverheadPct),
+        pct(v.overheadPct),
+        v.recallOne.toFixed(3),
+        v.recallMany.toFixed(3),
+        v.verdict === 'met' ? 'met' : `**${v.verdict}**`,
+      ]),
+      [1, 4, 5, 6, 7],
+    ),
+    '',
+    '## Balance',
+    '',
+    'Ids are hash-partitioned (`shardOf`, `search-cluster/src/shard/partition.ts`) for unscaled and auto; clustered places each vector on the shard owning its nearest k-means centroid (`search-cluster/src/router/partition-map.ts`, clusters assigned to shards balanced by sample size). Target: shard sizes within 20% of the mean.',
+    '',
+    table(
+      ['main tier', 'router', 'vectors per shard', 'largest deviation from mean', 'within 20%'],
+      balance.map((b) => [
+        b.tier,
+        b.router,
+        b.sizes.join(' / '),
+        `${b.maxDeviationPct}%`,
+        b.maxDeviationPct <= 20 ? 'yes' : '**no**',
+      ]),
+      [3],
+    ),
+    '',
+    '## Availability',
+    '',
+    `The failover routers put every shard behind 2 replicas whose first is down (every call fails with SHARD_UNAVAILABLE, as an unreachable shard server would); the router moves to the live replica and keeps away from the failed one for its back-off. failover uses auto's shards, clustered-failover clustered's; each is compared with the router of the same shards with every replica up:`,
+    '',
+    table(
+      [
+        'main tier',
+        'in flight',
+        'router',
+        `recall@${K}`,
+        'partial answers',
+        'shards/query',
+        'CPU ms/query',
+        'p50 ms',
+        'p99 ms',
+      ],
+      rows
+        .filter((r) => r.router !== 'one' && r.router !== 'unscaled' && r.params === 'default')
+        .map((r) => [
+          r.tier,
+          r.inflight,
+          r.router,
+          r.recall.toFixed(3),
+          r.partial,
+          r.shardsPerQuery ?? '',
+          r.cpuMsPerQuery,
+          r.p50Ms,
+          r.p99Ms,
+        ]),
+      [1, 3, 4, 5, 6, 7, 8],
+    ),
+    '',
+    '## Builds',
+    '',
+    table(
+      [
+        'main tier',
+        'shards',
+        'router',
+        'factory (per shard)',
+        'vectors per shard',
+        'rebuild s',
+        'partition map s',
+      ],
+      builds.map((b) => [
+        b.tier,
+        b.shards,
+        b.router,
+        b.factory,
+        b.vectorsPerShard.join(' / '),
+        b.seconds,
+        b.mapSeconds ?? '',
+      ]),
+      [1, 5, 6],
+    ),
+    '',
+    '## Searches',
+    '',
+    table(
+      [
+        'main tier',
+        'shards',
+        'router',
+        'params',
+        'in flight',
+        `recall@${K}`,
+        'shards/query',
+        'QPS',
+        'p50 ms',
+        'p99 ms',
+        'CPU ms/query',
+        'CPU overhead',
+        'wall overhead',
+        'vs',
+        'load',
+      ],
+      rows.map((r) => [
+        r.tier,
+        r.shards,
+        r.router,
+        r.params,
+        r.inflight,
+        r.recall.toFixed(3),
+        r.shardsPerQuery ?? '',
+        r.qps,
+        r.p50Ms,
+        r.p99Ms,
+        r.cpuMsPerQuery,
+        pct(r.cpuOverheadPct),
+        pct(r.overheadPct),
+        r.versus ?? '',
+        r.load1,
+      ]),
+      [1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14],
+    ),
+    '',
+    ...whyMarkdown(json),
+  ];
+  return md.join('\n');
+}

@@ -1,0 +1,91 @@
+import type { MainTierKind } from '../../search-cluster/src/shard/main-tier.ts';
+import { round } from '../support/stats.ts';
+import { type BuildRow, isFailover, type RouterKind, type Row } from './rows.ts';
+import type { Settings } from './settings.ts';
+
+/** An overhead as a signed percentage; empty when there is none. */
+export const pct = (x: number | undefined) => (x === undefined ? '' : `${x > 0 ? '+' : ''}${x}%`);
+
+export interface Verdict {
+  tier: MainTierKind;
+  inflight: number;
+  router: RouterKind;
+  params: string;
+  overheadPct: number;
+  cpuOverheadPct: number;
+  recallOne: number;
+  recallMany: number;
+  verdict: string;
+}
+
+/** Every multi-shard row of the router's own against the 1-shard row it is compared with. */
+export function routerVerdicts(
+  { tiers: TIERS, inflight: INFLIGHT, shards: SHARDS, targetPct: TARGET }: Settings,
+  rows: Row[],
+): Verdict[] {
+  const isMet = (r: Row, one: Row) =>
+    r.cpuOverheadPct !== undefined && r.cpuOverheadPct <= TARGET && r.recall >= one.recall - 0.0005;
+  const verdicts: Verdict[] = [];
+  for (const tier of TIERS) {
+    for (const inflight of INFLIGHT) {
+      const manyRows = rows.filter(
+        (r) => r.tier === tier && r.inflight === inflight && r.shards === SHARDS && !isFailover(r.router),
+      );
+      const oneOf = (r: Row) =>
+        rows.find(
+          (o) => o.tier === tier && o.inflight === inflight && o.shards === 1 && o.params === r.versus,
+        )!;
+      const verdictRow = (r: Row): Verdict => {
+        const one = oneOf(r);
+        return {
+          tier,
+          inflight,
+          router: r.router,
+          params: r.params,
+          overheadPct: r.overheadPct!,
+          cpuOverheadPct: r.cpuOverheadPct!,
+          recallOne: one.recall,
+          recallMany: r.recall,
+          verdict: isMet(r, one)
+            ? 'met'
+            : r.recall < one.recall - 0.0005
+              ? r.cpuOverheadPct! <= TARGET
+                ? 'not met (recall lost)'
+                : 'not met (recall lost, CPU)'
+              : 'not met (CPU)',
+        };
+      };
+      // the router's own rows: unscaled and automatic, at the defaults and at every whole setting
+      for (const r of manyRows.filter(
+        (r) => r.router === 'auto' || r.router === 'clustered' || r.params === 'default',
+      )) {
+        verdicts.push(verdictRow(r));
+      }
+      // the fastest hand-set (unscaled) efSearch that keeps the single shard's recall, if any
+      const one = rows.find(
+        (o) => o.tier === tier && o.inflight === inflight && o.shards === 1 && o.params === 'default',
+      )!;
+      const tuned = manyRows
+        .filter((r) => r.router === 'unscaled' && r.params !== 'default' && r.recall >= one.recall - 0.0005)
+        .sort((x, y) => x.cpuMsPerQuery - y.cpuMsPerQuery)[0];
+      if (tuned) verdicts.push({ ...verdictRow(tuned), params: `${tuned.params} (hand-set)` });
+    }
+  }
+  return verdicts;
+}
+
+/** Shard sizes of every multi-shard build: largest deviation from the mean. */
+export function shardBalance(builds: BuildRow[]) {
+  return builds
+    .filter((b) => b.shards > 1)
+    .map((b) => {
+      const mean = b.vectorsPerShard.reduce((x, y) => x + y, 0) / b.vectorsPerShard.length;
+      const worst = Math.max(...b.vectorsPerShard.map((v) => Math.abs(v / mean - 1)));
+      return {
+        tier: b.tier,
+        router: b.router,
+        sizes: b.vectorsPerShard,
+        maxDeviationPct: round(worst * 100, 1),
+      };
+    });
+}
