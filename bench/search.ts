@@ -49,13 +49,13 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../api/src/db/database.ts';
 import { createServices } from '../api/src/services.ts';
-import { groupCentres, seededRandom, unitVectorsAround } from '../search-cluster/src/faiss/synthetic.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import {
   ensureTinyModel,
   TINY_MODEL_VERSIONS,
   type TinyModelVersion,
 } from '../test/fixtures/tiny-clip/generate.ts';
+import { CORPUS, groupedCorpus, vocabulary } from './search/corpus.ts';
 import { createScratchDatabase, DEFAULT_ADMIN_URL, probePostgres } from './support/database.ts';
 import { positiveInt, positiveInts, runStamp, stampMarkdown } from './support/flags.ts';
 import { cpuMeter, sampleLoad } from './support/machine.ts';
@@ -96,16 +96,6 @@ const SEARCH = `query Search($input: SearchInput!) {
   }
 }`;
 
-/** Colour words and halves: 10 solids (the corpus's anchors) and 30 two-colour phrases, 40 distinct queries. */
-function vocabulary(): string[] {
-  const words: string[] = [...COLOUR_NAMES];
-  const some = COLOUR_NAMES.slice(0, 6);
-  for (const a of some) for (const b of some) if (a !== b) words.push(`${a} top ${b} bottom`);
-  return words;
-}
-
-/** The corpus (header): images per group, group angles' intrinsic dimension, member noise, seed. */
-const CORPUS = { groupSize: 30, intrinsicDimension: 16, memberSpread: 0.5, seed: 42 } as const;
 /** The idle window over which the background's rate of Postgres statements is measured. */
 const IDLE_WINDOW_MS = 5000;
 
@@ -116,29 +106,6 @@ interface LoadReport {
   shortPages: number;
   firstError: string | null;
   seconds: number;
-}
-
-/**
- * The bench's corpus as a stream of batches (header): groups around the anchors' embeddings, one
- * PRNG stream, so the rows do not depend on the batch size. Returns each row's anchor too.
- */
-function groupedCorpus(anchors: Float32Array[], total: number) {
-  const dimension = anchors[0]!.length;
-  const packed = new Float32Array(anchors.length * dimension);
-  for (const [i, a] of anchors.entries()) packed.set(a, i * dimension);
-  const perAnchor = Math.max(1, Math.ceil(total / (anchors.length * CORPUS.groupSize)));
-  const centres = groupCentres({
-    anchors: packed,
-    dimension,
-    perAnchor,
-    intrinsicDimension: CORPUS.intrinsicDimension,
-    seed: CORPUS.seed,
-  });
-  const rows = unitVectorsAround(centres, dimension, seededRandom(CORPUS.seed + 1), CORPUS.memberSpread);
-  return (count: number) => {
-    const { vectors, centre } = rows(count);
-    return { vectors, anchor: Uint32Array.from(centre, (g) => Math.floor(g / perAnchor)) };
-  };
 }
 
 /** Inserts `total` images with embeddings, one tag each and stats for every tenth; returns seconds. */
