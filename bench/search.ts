@@ -80,6 +80,12 @@ const { values } = parseArgs({
     // 1M); 'ivfpq' serves a smaller run from the tier the full run serves
     'main-tier': { type: 'string', default: 'auto' },
     'recall-nprobe': { type: 'string', default: '32,64,128,256,512' },
+    // a variant of the shards' defaults (TierOptions.nprobe, the whole search's rescoreFactor,
+    // which the router divides by the shard count), written to bench/results/<name>.* beside the
+    // default run
+    nprobe: { type: 'string' },
+    'rescore-factor': { type: 'string' },
+    name: { type: 'string', default: 'search' },
   },
 });
 const settings = positiveInts(values, ['requests', 'warmup', 'concurrency', 'shards', 'limit', 'batch']);
@@ -87,6 +93,13 @@ const MAIN_TIERS = ['auto', 'flat', 'hnsw', 'ivfpq'] as const;
 const mainTier = values['main-tier'] as (typeof MAIN_TIERS)[number];
 if (!MAIN_TIERS.includes(mainTier))
   throw new Error(`Expected --main-tier to be one of ${MAIN_TIERS.join(', ')} but received ${mainTier}`);
+const tierVariant = {
+  ...(values.nprobe ? { nprobe: positiveInt('nprobe', values.nprobe) } : {}),
+  ...(values['rescore-factor'] ? { rescoreFactor: positiveInt('rescore-factor', values['rescore-factor']) } : {}),
+};
+const resultsName = values.name;
+if (!/^search[a-z0-9-]*$/.test(resultsName))
+  throw new Error(`Expected --name to start with "search" (lower case, digits, -) but received ${resultsName}`);
 const recallNprobes = values['recall-nprobe'].split(',').map((v) => positiveInt('recall-nprobe', v));
 
 const SEARCH = `query Search($input: SearchInput!) {
@@ -201,7 +214,7 @@ async function main() {
       // a run of it during the measured phase would be measured as search latency
       RECALL_CANARY_SCHEDULE: 'off',
     });
-    const services = await createServices(config, { nsfw: false, shardTiers: { mainTier } });
+    const services = await createServices(config, { nsfw: false, shardTiers: { mainTier, ...tierVariant } });
     const closeServices = cleanup;
     cleanup = async () => {
       await services.close();
@@ -327,6 +340,7 @@ async function main() {
         dimension: encoder.dimension,
         vectors: vectorsWanted,
         shards: `${settings.shards} in-process`,
+        tierVariant,
         topK: config.search.topK,
         shardDeadlineMs: config.shards.deadlineMs,
         concurrency: settings.concurrency,
@@ -388,7 +402,7 @@ facts of every candidate and the display fields and tags of the page (search.rep
 Background jobs run as in production (drift, stats aggregation, rebuild checks) except the recall canary, whose exact
 ground truth reads every vector of record: it is off for the run.
 
-Main tier that served: **${kinds}** on every shard (${shardStats.map((s) => `shard ${s.shard}: ${s.mainVectors.toLocaleString('en')} vectors, ${s.hotVectors} hot`).join('; ')}).
+${Object.keys(tierVariant).length > 0 ? `**A variant of the shard defaults**: ${Object.entries(tierVariant).map(([k, v]) => `${k} ${v}`).join(', ')} (the whole search's; the default run is [search.md](search.md)).\n\n` : ''}Main tier that served: **${kinds}** on every shard (${shardStats.map((s) => `shard ${s.shard}: ${s.mainVectors.toLocaleString('en')} vectors, ${s.hotVectors} hot`).join('; ')}).
 Set-up: rows inserted in ${Math.round(fillSeconds)} s, main tiers rebuilt from \`embeddings\` in ${Math.round(rebuildSeconds)} s.
 
 ${table(['ms', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], [row('end to end (client)', endToEnd), row('server (tookMs)', server_), ...Object.entries(perStage).map(([k, s]) => row(`stage: ${k}`, s))], [1, 2, 3, 4, 5, 6])}
@@ -435,7 +449,7 @@ SearchOutcome.tookMs (encode to re-rank, before GraphQL resolves the hit fields)
 
 **Target p99 < 50 ms end to end: ${targetMet ? 'met' : 'not met'}** (p99 ${endToEnd.p99} ms).
 
-Plot: [search.svg](search.svg), the latency CDF end to end and on the server.
+Plot: [${resultsName}.svg](${resultsName}.svg), the latency CDF end to end and on the server.
 `;
     // the latency CDF, end to end and on the server: the share of requests answered within x ms
     const cdf = (ms: number[]): [number, number][] => {
@@ -459,8 +473,8 @@ Plot: [search.svg](search.svg), the latency CDF end to end and on the server.
         yLines: [{ y: 0.99, label: 'p99' }],
       },
     );
-    await writeFile(path.join(RESULTS_DIR, 'search.svg'), svg);
-    const written = await writeResults('search', json, md);
+    await writeFile(path.join(RESULTS_DIR, `${resultsName}.svg`), svg);
+    const written = await writeResults(resultsName, json, md);
     console.error(md);
     console.error(`wrote ${written.join(', ')}`);
   } finally {
