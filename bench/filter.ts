@@ -48,7 +48,13 @@ import {
   syntheticDataFlags,
   syntheticDataSettings,
 } from './support/flags.ts';
-import { commandLine, log, sampleLoad } from './support/machine.ts';
+import {
+  commandLine,
+  log,
+  SHARED_MACHINE_OTHERS_PERCENT,
+  sampleLoad,
+  sharedMachine,
+} from './support/machine.ts';
 import { RESULTS_DIR, table, writeResults } from './support/results.ts';
 import { percentile, round } from './support/stats.ts';
 import { barChartSvg } from './support/svg.ts';
@@ -358,13 +364,13 @@ const json = {
   rows,
 };
 
-const loaded = loadSummary.mean > machine.cpus;
+const loaded = sharedMachine(loadSummary, machine.cpus);
 const md = [
   '# Filtered search benchmark',
   '',
   stampMarkdown(stamp),
   '',
-  `A load above ${machine.cpus} means other work shared the cores.${loaded ? ' **Loaded machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
+  `The load average counts this run's own runnable threads (FAISS and libuv pools beside the event loop); other work shared the cores when other processes used more than ${SHARED_MACHINE_OTHERS_PERCENT}% of the machine's CPU.${loaded ? ' **Shared machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
   '',
   `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, ${HOT > 0 ? `the last ${HOT} vectors upserted after the rebuild so the hot tier serves them` : 'hot tier empty'}). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors; the attribute 20% is a random 20%. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule (filter-plan.ts): at most ${FILTER.scanBudget} allowed ids (\`exactScanMaxIds\`) are scored exactly; more, under ${FILTER.annMinShare * 100}% of the shard (\`filterAnnShare\`), by the nearest filter cells until ${FILTER.scanShare * 100}% of them (\`filterScanShare\`), at least ${FILTER.scanBudget}, are scored (natively: score-cells.cc); above that share, ANN with an id selector and efSearch / nprobe divided by the share, with an exact top-up when short.`,
   '',
