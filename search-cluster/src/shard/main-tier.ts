@@ -29,10 +29,23 @@ export interface MainTierSearchParams {
  */
 export const MIN_NPROBE_SHARE = 1 / 8;
 
-/** The nprobe an IVF tier of `factory` probes by default: the configured one, or 1/8 of its lists if more. */
+/**
+ * The share's cap. nlist grows as sqrt(n), so a floor of a fixed share of the lists scans a fixed
+ * share of the tier (1/8 of every code), which grows linearly with the shard: 1,024 lists of a
+ * 15.6M-vector shard's IVF8192. A query's neighbours do not spread over ever more lists as a shard
+ * grows the way the lists multiply: at 1M x 512 (2 shards of IVF2048) served recall was flat from
+ * nprobe 32 to 512 (bench/results/search.md), and the capacity plan sizes 128 / 256.
+ */
+export const MAX_DEFAULT_NPROBE = 256;
+
+/**
+ * The nprobe an IVF tier of `factory` probes by default: the configured one, or 1/8 of its lists
+ * (at most MAX_DEFAULT_NPROBE) if more.
+ */
 export function defaultNprobe(factory: string, configured: number): number {
   const lists = /^IVF(\d+)/.exec(factory);
-  return lists ? Math.max(configured, Math.ceil(Number(lists[1]) * MIN_NPROBE_SHARE)) : configured;
+  if (!lists) return configured;
+  return Math.max(configured, Math.min(MAX_DEFAULT_NPROBE, Math.ceil(Number(lists[1]) * MIN_NPROBE_SHARE)));
 }
 
 export interface MainTierInit {
