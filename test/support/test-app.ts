@@ -33,6 +33,19 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * Settings that keep every background job from running a statement on its own clock: image_stats
+ * folds every 5 s by default and the crons fire on wall-clock minutes. For tests that count the
+ * statements of a request or a batch.
+ */
+export const NO_BACKGROUND_JOBS: Readonly<Record<string, string>> = {
+  STATS_EVERY_MS: '3600000',
+  REBUILD_SCHEDULE: 'off',
+  REBUILD_CHECK_SCHEDULE: 'off',
+  RECALL_CANARY_SCHEDULE: 'off',
+  DRIFT_SCHEDULE: 'off',
+};
+
 export async function createTestApp(
   backend: Backend,
   env: Record<string, string> = {},
