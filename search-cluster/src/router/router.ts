@@ -6,13 +6,13 @@ import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
 import type { ClusterPlacement } from './cluster-placement.ts';
 import { clusterSearch } from './cluster-search.ts';
+import { clusterHealth, clusterStats } from './cluster-status.ts';
 import { CLIENT_ERRORS, openFanOut } from './hedged-search.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
 import type {
   RebuildOptions,
   RebuildReport,
-  ReplicaHealth,
   RouterBatchSearchResult,
   RouterHealth,
   RouterOptions,
@@ -377,57 +377,14 @@ export class ClusterRouter implements ShardRouter {
     );
   }
 
-  async health(): Promise<RouterHealth> {
-    const shards = await Promise.all(
-      this.shards.map(async (states, index) => {
-        const replicas = await Promise.all(
-          states.map(async ({ replica }): Promise<ReplicaHealth> => {
-            try {
-              const health = await replica.health(AbortSignal.timeout(this.probeTimeoutMs));
-              if (health.partition.index !== index || health.partition.count !== this.shardCount) {
-                return {
-                  name: replica.name,
-                  status: 'mismatch',
-                  error: `replica serves shard ${health.partition.index}/${health.partition.count}, router expects ${index}/${this.shardCount}`,
-                  health,
-                };
-              }
-              return { name: replica.name, status: health.status === 'ok' ? 'ok' : 'loading', health };
-            } catch (error) {
-              return { name: replica.name, status: 'down', error: describeError(error) };
-            }
-          }),
-        );
-        return { index, serving: replicas.filter((r) => r.status === 'ok').length, replicas };
-      }),
-    );
-    const status = shards.some((s) => s.serving === 0)
-      ? 'down'
-      : shards.every((s) => s.serving === s.replicas.length)
-        ? 'ok'
-        : 'degraded';
-    return { status, shards };
+  /** Every replica's health probe (cluster-status.ts). */
+  health(): Promise<RouterHealth> {
+    return clusterHealth(this.shards, this.probeTimeoutMs);
   }
 
-  async stats(): Promise<RouterStats> {
-    const shards = await Promise.all(
-      this.shards.map(async (states, index) => ({
-        index,
-        replicas: await Promise.all(
-          states.map(async ({ replica }) => {
-            try {
-              return {
-                name: replica.name,
-                stats: await replica.stats(AbortSignal.timeout(this.probeTimeoutMs)),
-              };
-            } catch (error) {
-              return { name: replica.name, error: describeError(error) };
-            }
-          }),
-        ),
-      })),
-    );
-    return { shards };
+  /** Every replica's stats (cluster-status.ts). */
+  stats(): Promise<RouterStats> {
+    return clusterStats(this.shards, this.probeTimeoutMs);
   }
 
   async close(): Promise<void> {
