@@ -224,19 +224,27 @@ describe.each(backends)('upload and image metadata ($name)', ({ create }) => {
       ids.push((body.data as { uploadImage: { image: { id: string } } }).uploadImage.image.id);
     }
     const query = 'query($ids: [ID!]!) { images(ids: $ids) { id width tags { label source } } }';
+    // the fewest of three tries: anything else on the database (a poller the settings above
+    // slowed, not stopped) only ever adds statements to a window, and nothing caches across requests
     const cost = async (some: string[]) => {
-      const before = backend.db.statementCount;
-      const { body } = await t.gql<{ images: { id: string; tags: unknown[] }[] }>(
-        query,
-        { ids: some },
-        asModerator,
-      );
-      expect(body.data?.images.map((image) => image.id)).toEqual(some);
-      expect(body.data?.images.every((image) => image.tags.length === 2)).toBe(true);
-      return backend.db.statementCount - before;
+      let fewest = Number.POSITIVE_INFINITY;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const before = backend.db.statementCount;
+        const { body } = await t.gql<{ images: { id: string; tags: unknown[] }[] }>(
+          query,
+          { ids: some },
+          asModerator,
+        );
+        expect(body.data?.images.map((image) => image.id)).toEqual(some);
+        expect(body.data?.images.every((image) => image.tags.length === 2)).toBe(true);
+        fewest = Math.min(fewest, backend.db.statementCount - before);
+      }
+      return fewest;
     };
     const forFive = await cost(ids.slice(0, 5));
     const forFifty = await cost(ids);
+    // the request reads Postgres: a count of 0 would mean a cache answered and proves nothing
+    expect(forFive).toBeGreaterThan(0);
     expect(forFifty).toBe(forFive);
     expect(forFifty).toBeLessThanOrEqual(2); // one for images, one for tags
   });

@@ -34,11 +34,12 @@ export interface TestApp {
 }
 
 /**
- * Settings that keep every background job from running a statement on its own clock: image_stats
- * folds every 5 s by default and the crons fire on wall-clock minutes. For tests that count the
- * statements of a request or a batch.
+ * Settings that keep the background from running statements on its own clock for a minute or
+ * more: the serving version is re-read every second by default, image_stats folds every 5 s and
+ * the crons fire on wall-clock minutes. For tests that count the statements of a request or a batch.
  */
 export const NO_BACKGROUND_JOBS: Readonly<Record<string, string>> = {
+  LIFECYCLE_POLL_MS: '60000',
   STATS_EVERY_MS: '3600000',
   REBUILD_SCHEDULE: 'off',
   REBUILD_CHECK_SCHEDULE: 'off',
