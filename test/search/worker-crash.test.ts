@@ -91,9 +91,17 @@ describe.runIf(postgresAvailable && redisAvailable)('indexing worker killed mid-
           "SELECT count(*)::int AS n FROM index_jobs WHERE state = 'running'",
         )
       ).rows[0]!.n;
-    // kill while a batch is leased: some images done, some in the worker's hands
+    // the held image's job is leased: its batch cannot finish until the lock goes, so the kill
+    // lands mid-batch (a check on any running job races the worker finishing that batch)
+    const heldIsLeased = async () =>
+      (
+        await t.services.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM index_jobs WHERE image_id = $1 AND state = 'running'",
+          [held],
+        )
+      ).rows[0]!.n > 0;
     const started = await waitFor(
-      async () => ((await statuses()).INDEXED ?? 0) >= 4 && (await runningJobs()) > 0,
+      async () => ((await statuses()).INDEXED ?? 0) >= 4 && (await heldIsLeased()),
       90_000,
     );
     expect(started).toBe(true);
