@@ -355,7 +355,7 @@ async function main() {
         vectorModel: `groups of ~${CORPUS.groupSize} around the ${anchorCount} colour words' text embeddings: group angle from its word (pi/2) U^(1/${CORPUS.intrinsicDimension}), members = group centre + Gaussian noise (norm ~${CORPUS.memberSpread}), normalised; seed ${CORPUS.seed}`,
         queryKinds: `anchor: the ${anchorCount} colour words (the corpus's anchors); between: the ${words.length - anchorCount} two-colour phrases (no group around them)`,
         client:
-          'Node fetch (undici, keep-alive) in a worker thread of the bench process, JSON POST to /graphql',
+          'node:http (one keep-alive connection per concurrent client) in a worker thread of the bench process, JSON POST to /graphql',
       },
       setup: {
         fillSeconds: Math.round(fillSeconds),
@@ -385,7 +385,7 @@ async function main() {
     const md = `# Search benchmark: GraphQL search over HTTP
 
 ${stampMarkdown(stamp)}
-The client (a worker thread), the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
+The client (node:http with keep-alive, in a worker thread), the API and the shards share the same 2 cores (one process); Postgres runs on the same machine.
 
 Configuration: ${vectorsWanted.toLocaleString('en')} synthetic vectors of dimension ${encoder.dimension} (the generated tiny model \`${encoder.modelVersion}\`;
 ${encoder.dimension === 512 ? "512-d, the size of ViT-B/32's embeddings" : 'the real ViT-B/32 is 512-d'}), ${database}, ${services.cache.kind} cache, ${settings.shards} in-process shards,

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { NSFW_INTRA_OP_THREADS } from '../../api/src/encoder/safety.ts';
 import { runStamp, stampMarkdown } from '../support/flags.ts';
 import type { IndexRun } from '../support/index-end-to-end.ts';
-import { gitBuild, type LoadSummary, sharedMachine } from '../support/machine.ts';
+import { gitBuild, type LoadSummary, sharedCpuText, sharedMachine } from '../support/machine.ts';
 import { RESULTS_DIR, table, writeResults } from '../support/results.ts';
 import { lineChartSvg } from '../support/svg.ts';
 import type { Row } from './measure.ts';
@@ -36,10 +36,7 @@ export async function writeEncodeResults({
   const build = gitBuild();
   const quietMachine = !sharedMachine(loadSummary, stamp.machine.cpus);
   /** A target is met only when no other work shared the cores (a loaded figure proves nothing). */
-  const sharedText =
-    loadSummary.othersCpuPercent === null
-      ? `load up to ${loadSummary.max}`
-      : `other processes ${loadSummary.othersCpuPercent}% of the CPU`;
+  const sharedText = sharedCpuText(loadSummary) ?? `load up to ${loadSummary.max}`;
   const status = (passes: boolean) =>
     passes
       ? quietMachine

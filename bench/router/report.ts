@@ -3,7 +3,7 @@ import {
   shardEfSearch,
   shardRescoreFactor,
 } from '../../search-cluster/src/router/shard-params.ts';
-import { SHARED_MACHINE_OTHERS_PERCENT, sharedMachine } from '../support/machine.ts';
+import { SHARED_MACHINE_OTHERS_PERCENT, sharedCpuText, sharedMachine } from '../support/machine.ts';
 import { table } from '../support/results.ts';
 import { whyMarkdown } from './analysis.ts';
 import type { RouterRun } from './rows.ts';
@@ -81,11 +81,11 @@ export function routerMarkdown(json: RouterJson, mapSample: number | undefined):
     '',
     `Machine: ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; FAISS: ${machine.faiss ?? `avx2 build: ${avx2 ? 'yes' : 'no'}`}. Date: ${json.date.slice(0, 10)}.`,
     '',
-    `Load average (1 min): ${loadSummary.atStart} at start, ${loadSummary.atEnd} at end, mean ${loadSummary.mean}, max ${loadSummary.max} over ${loadSummary.samples} samples; this process used ${loadSummary.processCpuPercent}% of the machine${loadSummary.othersCpuPercent === null ? '' : `, other processes ${loadSummary.othersCpuPercent}%`}. The load average counts this run's own runnable threads too; other work shared the cores when other processes used more than ${SHARED_MACHINE_OTHERS_PERCENT}% of the machine.`,
+    `Load average (1 min): ${loadSummary.atStart} at start, ${loadSummary.atEnd} at end, mean ${loadSummary.mean}, max ${loadSummary.max} over ${loadSummary.samples} samples; this process used ${loadSummary.processCpuPercent}% of the machine${sharedCpuText(loadSummary) === null ? '' : `, ${sharedCpuText(loadSummary)}`}. The load average counts this run's own runnable threads too; other work shared the cores when other processes and steal together took more than ${SHARED_MACHINE_OTHERS_PERCENT}% of the machine.`,
     ...(loaded
       ? [
           '',
-          `**Shared machine**: other processes used ${loadSummary.othersCpuPercent === null ? `a load of ${loadSummary.mean}, above the core count,` : `${loadSummary.othersCpuPercent}% of the CPU`}, so wall times (QPS, p50, p99, wall overhead) mostly measure other engineers' work; CPU ms/query (this process's own CPU time) is the figure to read, and even it is inflated by contention for caches and cores. A quiet-machine re-run is needed before these numbers are quoted.`,
+          `**Shared machine**: ${sharedCpuText(loadSummary) ?? `a load of ${loadSummary.mean}, above the core count`}, so wall times (QPS, p50, p99, wall overhead) mostly measure other engineers' work; CPU ms/query (this process's own CPU time) is the figure to read, and even it is inflated by contention for caches and cores. A quiet-machine re-run is needed before these numbers are quoted.`,
         ]
       : []),
     '',

@@ -38,7 +38,7 @@ export function stampMarkdown({ command, date, machine, load }: RunStamp): strin
 
 Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; ${machine.faiss}.
 Load (1-minute average, shared machine): ${load.atStart} at start, mean ${load.mean}, max ${load.max}, ${load.atEnd} at end;
-this process used ${load.processCpuPercent}% of the machine's CPU over the run${load.othersCpuPercent === null ? '' : `, other processes ${load.othersCpuPercent}% (Postgres included when the run uses it)`}.`;
+this process used ${load.processCpuPercent}% of the machine's CPU over the run${load.othersCpuPercent === null ? '' : `, other processes ${load.othersCpuPercent}% (Postgres included when the run uses it), the hypervisor ${load.stolenCpuPercent ?? 0}% (steal time: a neighbour on the host)`}.`;
 }
 
 /**

@@ -42,6 +42,12 @@ export interface LoadSummary {
    * /proc/stat is not readable.
    */
   othersCpuPercent: number | null;
+  /**
+   * CPU the hypervisor took from this virtual machine over the run (/proc/stat's steal time), as a
+   * share of the whole machine: a neighbour's work on the same host, invisible to `ps`, that slows
+   * every thread. Not in othersCpuPercent. Null where /proc/stat is not readable.
+   */
+  stolenCpuPercent: number | null;
 }
 
 /** Above this share of the machine used by other processes, a run counts as shared. */
@@ -56,11 +62,17 @@ export const SHARED_MACHINE_OTHERS_PERCENT = 25;
 export function sharedMachine(load: LoadSummary, cpus: number): boolean {
   return load.othersCpuPercent === null
     ? load.mean > cpus
-    : load.othersCpuPercent > SHARED_MACHINE_OTHERS_PERCENT;
+    : load.othersCpuPercent + (load.stolenCpuPercent ?? 0) > SHARED_MACHINE_OTHERS_PERCENT;
+}
+
+/** "other processes X% of the CPU, the hypervisor Y% (steal)": who else had the cores; null without /proc/stat. */
+export function sharedCpuText(load: LoadSummary): string | null {
+  if (load.othersCpuPercent === null) return null;
+  return `other processes ${load.othersCpuPercent}% of the CPU, the hypervisor ${load.stolenCpuPercent ?? 0}% (steal time)`;
 }
 
 /** The machine-wide busy and total CPU time from /proc/stat, in clock ticks; null off Linux. */
-function machineCpuTicks(): { busy: number; total: number } | null {
+function machineCpuTicks(): { busy: number; steal: number; total: number } | null {
   try {
     const fields = readFileSync('/proc/stat', 'utf8')
       .split('\n')[0]!
@@ -71,7 +83,7 @@ function machineCpuTicks(): { busy: number; total: number } | null {
     // user nice system idle iowait irq softirq steal (guest time is inside user already)
     const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { busy: total - idle, total };
+    return { busy: total - idle, steal: fields[7] ?? 0, total };
   } catch {
     return null;
   }
@@ -101,10 +113,16 @@ export function sampleLoad(everyMs = 5_000): { stop(): LoadSummary } {
       const processCpuPercent = Math.round((cpuMs / wallMs / os.cpus().length) * 1000) / 10;
       const machineAtEnd = machineCpuTicks();
       let othersCpuPercent: number | null = null;
+      let stolenCpuPercent: number | null = null;
       if (machineAtStart && machineAtEnd && machineAtEnd.total > machineAtStart.total) {
-        const busyPercent =
-          (100 * (machineAtEnd.busy - machineAtStart.busy)) / (machineAtEnd.total - machineAtStart.total);
-        othersCpuPercent = Math.max(0, Math.round((busyPercent - processCpuPercent) * 10) / 10);
+        const span = machineAtEnd.total - machineAtStart.total;
+        const busyPercent = (100 * (machineAtEnd.busy - machineAtStart.busy)) / span;
+        const stealPercent = (100 * (machineAtEnd.steal - machineAtStart.steal)) / span;
+        stolenCpuPercent = Math.round(stealPercent * 10) / 10;
+        othersCpuPercent = Math.max(
+          0,
+          Math.round((busyPercent - stealPercent - processCpuPercent) * 10) / 10,
+        );
       }
       return {
         atStart: round(atStart),
@@ -114,6 +132,7 @@ export function sampleLoad(everyMs = 5_000): { stop(): LoadSummary } {
         samples: samples.length,
         processCpuPercent,
         othersCpuPercent,
+        stolenCpuPercent,
       };
     },
   };

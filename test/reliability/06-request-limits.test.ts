@@ -127,6 +127,32 @@ describe.each(backends)('item 6: no request blocks the event loop ($name)', ({ c
     expect(response.status).toBe(413);
   });
 
+  it('reads no more than a declared length: a longer body past it is never parsed as this request', async () => {
+    // the cap trusts a declared Content-Length (the HTTP parser frames the body by it): a client
+    // that declares 16 bytes and sends 1 MiB gets its 16 bytes read, refused as bad JSON, and the
+    // rest taken as a next request, which is garbage and ends the connection
+    const declared = '{"query":"{ __ty';
+    const answer = await new Promise<string>((resolve) => {
+      let received = '';
+      const socket = connect(http.port, '127.0.0.1', () =>
+        socket.write(
+          `POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared.length}\r\n\r\n` +
+            `${declared}${'x'.repeat(1024 * 1024)}`,
+        ),
+      );
+      socket.on('data', (data) => {
+        received += data.toString();
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(received));
+      setTimeout(() => socket.destroy(), 10_000);
+    });
+    const statuses = [...answer.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+    expect(statuses[0]).toBe(400); // the declared 16 bytes: not JSON
+    expect(statuses.slice(1).every((status) => status === 400)).toBe(true); // the rest: not HTTP
+    expect(answer).not.toContain('"data"');
+  });
+
   /** Opens a raw socket, sends `head`, then one byte every `everyMs`; resolves with how long the server kept it. */
   const trickle = (head: string, everyMs: number, limitMs: number) =>
     new Promise<number>((resolve) => {

@@ -8,7 +8,7 @@ const isMultipart = (type: string) => type.startsWith('multipart/form-data');
 
 /**
  * Non-multipart GraphQL requests (JSON, GET) are small: their bodies are capped at `maxBytes`
- * while they stream in, so only an upload may use the upload cap. Form-encoded POSTs, which a
+ * (by their declared length, or while a chunked one streams in), so only an upload may use the upload cap. Form-encoded POSTs, which a
  * cross-site page can send without a preflight, are refused.
  */
 export function useBodyLimit(options: { maxBytes: number }): Plugin {
@@ -28,6 +28,11 @@ export function useBodyLimit(options: { maxBytes: number }): Plugin {
       if (isMultipart(type)) return;
       const length = request.headers.get('content-length');
       if (length !== null && Number(length) > maxBytes) throw tooLarge();
+      // a declared length within the cap is the body's length: Node's HTTP parser frames the body
+      // by it (bytes past it are the next request; a request with both it and chunked encoding is
+      // refused), so only a chunked body is counted as it streams in, through a web stream that
+      // costs every request a TransformStream and a second Request
+      if (length !== null && /^\d+$/.test(length)) return;
       if (!requestParser || !request.body) return;
       const parse = requestParser;
       setRequestParser((req) => {

@@ -64,7 +64,8 @@ export async function buildFromSource(options: SourceBuildOptions): Promise<Sour
             log.error('snapshot write failed', { modelVersion, error: (error as Error).message });
           },
         })
-      : { tier: null, snapshotDir: null };
+      : { tier: null, snapshotDir: null, calibration: null };
+  if (built.calibration) log.info('main tier nprobe calibrated', { modelVersion, ...built.calibration });
   // a failure leaves the cells to the first filtered search that needs them
   await built.tier?.filterCells(factory).catch((error: unknown) => {
     log.warn('filter cells build failed', { modelVersion, error: (error as Error).message });

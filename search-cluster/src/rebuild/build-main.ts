@@ -2,6 +2,7 @@ import { MainTier, type MainTierKind, type MainTierSearchParams } from '../shard
 import type { Partition } from '../shard/partition.ts';
 import { MemoryRowStore, type RowStore, VectorFileStore } from '../shard/row-store.ts';
 import type { VectorIndex, VectorIndexFactory } from '../shard/vector-index.ts';
+import { calibrateNprobe, type NprobeCalibration } from './calibrate-nprobe.ts';
 import { readIds, writeSnapshot } from './snapshot.ts';
 import type { VectorRecord } from './vector-source.ts';
 
@@ -179,25 +180,41 @@ export interface BuildMainTierOptions {
   snapshot: { dataDir: string; modelVersion: string; partition: Partition } | null;
   /** A snapshot that fails to write does not fail the build: the tier is served from memory. */
   onSnapshotError(error: unknown): void;
+  /** Measure an IVF tier's default nprobe on its own rows (calibrate-nprobe.ts). Default true. */
+  calibrate?: boolean;
 }
 
 /**
- * Builds a main tier from collected vectors: choose the structure, build the ANN index, write
- * the snapshot, open the row store (the snapshot's vector file, or memory). Nothing opened is left
- * open when it throws.
+ * Builds a main tier from collected vectors: choose the structure, build the ANN index, calibrate
+ * an IVF tier's nprobe, write the snapshot, open the row store (the snapshot's vector file, or
+ * memory). Nothing opened is left open when it throws.
  */
 export async function buildMainTier(
   collected: CollectedVectors,
   options: BuildMainTierOptions,
-): Promise<{ tier: MainTier; snapshotDir: string | null }> {
+): Promise<{ tier: MainTier; snapshotDir: string | null; calibration: NprobeCalibration | null }> {
   const d = options.dimension;
   const choice = chooseMainTier(collected.ids.length, d, options.tiers);
   const index = await buildIndex(options.factory, choice.factory, d, collected, options.signal);
   let store: RowStore | null = null;
   let snapshotDir: string | null = null;
+  let calibration: NprobeCalibration | null = null;
   // row order of `store`: arrival order in memory, id order in the snapshot's vector file
   let ids = collected.ids;
   try {
+    if (choice.kind === 'ivfpq' && options.calibrate !== false) {
+      options.signal?.throwIfAborted();
+      // the serving path over the rows in memory; the index stays open for the tier below
+      const trial = new MainTier({
+        ...choice,
+        index,
+        ids: collected.ids,
+        store: new MemoryRowStore(collected.vectors, d),
+        watermark: options.watermark,
+        params: options.params,
+      });
+      calibration = await calibrateNprobe(trial, collected, options.params.nprobe);
+    }
     if (options.snapshot) {
       const { dataDir, ...where } = options.snapshot;
       try {
@@ -207,6 +224,7 @@ export async function buildMainTier(
           kind: choice.kind,
           factory: choice.factory,
           params: options.params,
+          ...(calibration ? { calibration } : {}),
           index,
           ids: collected.ids,
           vectors: collected.vectors,
@@ -229,8 +247,9 @@ export async function buildMainTier(
       store,
       watermark: options.watermark,
       params: options.params,
+      ...(calibration ? { calibratedNprobe: calibration.nprobe } : {}),
     });
-    return { tier, snapshotDir };
+    return { tier, snapshotDir, calibration };
   } catch (error) {
     index.close();
     await store?.close();

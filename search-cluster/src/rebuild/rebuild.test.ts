@@ -343,10 +343,14 @@ describe('restart', () => {
     source.putMany(MV, idRange(1, 3000), unitVectors(3000, D, 31, 40));
     await shard.start();
     expect(stats(shard).main).toMatchObject({ kind: 'ivfpq', vectors: 3000 });
+    // the build's nprobe calibration is in the snapshot, and the restarted shard serves it
+    const meta = JSON.parse(await readFile(join(stats(shard).lastRebuild!.snapshot!, 'meta.json'), 'utf8'));
+    const { nprobe } = stats(shard).main!;
+    expect(meta.calibration).toMatchObject({ nprobe, queries: 100 });
     await shard.close();
     shard = newShard(source, tiers);
     await shard.start();
-    expect(stats(shard).main).toMatchObject({ kind: 'ivfpq', vectors: 3000 });
+    expect(stats(shard).main).toMatchObject({ kind: 'ivfpq', vectors: 3000, nprobe });
     await expectMatchesSource(shard, source, 25);
   });
 

@@ -8,6 +8,7 @@ import { syncPath, writeFileAtomic } from '../runtime/atomic-write.ts';
 import type { MainTierKind, MainTierSearchParams } from '../shard/main-tier.ts';
 import type { Partition } from '../shard/partition.ts';
 import type { VectorIndex } from '../shard/vector-index.ts';
+import type { NprobeCalibration } from './calibrate-nprobe.ts';
 
 /**
  * A main tier on disk. One directory per snapshot under the model version's directory:
@@ -48,6 +49,8 @@ export interface SnapshotMeta {
   kind: MainTierKind;
   factory: string;
   params: MainTierSearchParams;
+  /** An IVF tier's measured default nprobe (calibrate-nprobe.ts); absent: the rule's default. */
+  calibration?: NprobeCalibration;
   createdAt: string;
   files: { index: SnapshotFile; vectors: SnapshotFile };
 }
@@ -78,6 +81,7 @@ export interface SnapshotInput {
   kind: MainTierKind;
   factory: string;
   params: MainTierSearchParams;
+  calibration?: NprobeCalibration;
   index: VectorIndex;
   ids: BigInt64Array;
   vectors: Float32Array;
@@ -110,6 +114,7 @@ export async function writeSnapshot(dataDir: string, input: SnapshotInput): Prom
       kind: input.kind,
       factory: input.factory,
       params: input.params,
+      ...(input.calibration ? { calibration: input.calibration } : {}),
       createdAt: new Date().toISOString(),
       files: { index: await fileInfo('index.faiss'), vectors: await fileInfo('vectors.pxvec') },
     };
@@ -214,6 +219,11 @@ function checkMeta(meta: SnapshotMeta, expected: SnapshotExpectation): string | 
     return `watermark "${String(meta.watermark)}" is not a number`;
   if (!Number.isInteger(meta.count) || meta.count < 0) return `count ${String(meta.count)} is invalid`;
   if (!['flat', 'hnsw', 'ivfpq'].includes(meta.kind)) return `kind ${String(meta.kind)} is unknown`;
+  if (
+    meta.calibration !== undefined &&
+    !(Number.isInteger(meta.calibration?.nprobe) && meta.calibration.nprobe > 0)
+  )
+    return `calibrated nprobe ${String(meta.calibration?.nprobe)} is not a positive integer`;
   const files = meta.files;
   if (!files?.index || !files.vectors) return 'files are missing from meta.json';
   for (const f of [files.index, files.vectors]) {

@@ -40,7 +40,8 @@ export const MAX_DEFAULT_NPROBE = 256;
 
 /**
  * The nprobe an IVF tier of `factory` probes by default: the configured one, or 1/8 of its lists
- * (at most MAX_DEFAULT_NPROBE) if more.
+ * (at most MAX_DEFAULT_NPROBE) if more. A build's calibration on the tier's own rows may lower it
+ * (rebuild/calibrate-nprobe.ts); this is then its ceiling.
  */
 export function defaultNprobe(factory: string, configured: number): number {
   const lists = /^IVF(\d+)/.exec(factory);
@@ -58,6 +59,11 @@ export interface MainTierInit {
   /** Source watermark the tier was built at. */
   watermark: bigint;
   params: MainTierSearchParams;
+  /**
+   * An IVF tier's measured default nprobe (rebuild/calibrate-nprobe.ts), in place of
+   * `defaultNprobe`'s rule; the configured nprobe stays the floor. Default: the rule.
+   */
+  calibratedNprobe?: number;
   /** When the tier's data was built (ms since the epoch; a loaded snapshot's createdAt). Default now. */
   builtAt?: number;
 }
@@ -109,7 +115,13 @@ export class MainTier {
     this.table = new IdTable(init.ids);
     this.store = init.store;
     this.watermark = init.watermark;
-    this.params = { ...init.params, nprobe: defaultNprobe(init.factory, init.params.nprobe) };
+    this.params = {
+      ...init.params,
+      nprobe:
+        init.calibratedNprobe === undefined
+          ? defaultNprobe(init.factory, init.params.nprobe)
+          : Math.max(init.params.nprobe, init.calibratedNprobe),
+    };
     this.dimension = init.index.dimension;
     this.builtAt = init.builtAt ?? Date.now();
     this.deadRows = new Uint8Array(init.ids.length);

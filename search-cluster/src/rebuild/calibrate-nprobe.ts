@@ -1,0 +1,100 @@
+import type { MainTier } from '../shard/main-tier.ts';
+import { exactTopKOfRows } from './exact-search.ts';
+
+/** What a build measured of its IVF tier's nprobe, kept in the snapshot (meta.json). */
+export interface NprobeCalibration {
+  /** The nprobe the tier serves when a query names none. */
+  nprobe: number;
+  /** The default the rule gives without a calibration (`defaultNprobe`): the ceiling. */
+  ceiling: number;
+  /** recall@k of the serving path (PQ short list + exact re-score) at each nprobe tried. */
+  points: { nprobe: number; recall: number }[];
+  queries: number;
+  k: number;
+}
+
+export interface CalibrationOptions {
+  /** Sample queries (stored rows, spread over the tier). Default 100. */
+  queries?: number;
+  /** Neighbours per query. Default 100 (a search's top-K), at most the tier's size - 1. */
+  k?: number;
+  /** recall@k a smaller nprobe may lose against the ceiling's. Default 0.005. */
+  tolerance?: number;
+}
+
+/**
+ * How many times the image-query nprobe text queries get. The sample queries are stored image
+ * vectors, and text queries sit apart from the images in CLIP space, needing more lists for the
+ * same recall: at 100k x 512 bench:ann's text queries needed 1/2 of the lists where image queries
+ * needed 1/4 (main-tier.ts, MIN_NPROBE_SHARE). A shard cannot tell the kinds apart, so every query
+ * gets the margin.
+ */
+export const TEXT_QUERY_MARGIN = 2;
+
+/**
+ * The smallest nprobe that serves this tier's own data as well as the default does. A tier's lists
+ * hold its data's structure: where neighbours sit in few lists (grouped data, as CLIP libraries
+ * are: near-duplicates, scenes, subjects) the default 1/8 of the lists (capped at 256) scans codes
+ * no answer comes from; where they spread, it is needed. Measured, not guessed: `queries` stored
+ * rows are searched through the serving path (PQ short list, exact re-score) at nprobe = the
+ * configured value, doubled, ... up to the ceiling, against an exact search of every row (itself
+ * left out), and the smallest nprobe within `tolerance` of the ceiling's recall@k wins, times
+ * TEXT_QUERY_MARGIN, at most the ceiling. So a calibration only ever lowers the default, and only
+ * where the lower value lost nothing measurable.
+ */
+export async function calibrateNprobe(
+  tier: MainTier,
+  rows: { ids: BigInt64Array; vectors: Float32Array },
+  configured: number,
+  options: CalibrationOptions = {},
+): Promise<NprobeCalibration> {
+  const ceiling = tier.params.nprobe;
+  const n = rows.ids.length;
+  const d = tier.dimension;
+  const k = Math.max(1, Math.min(options.k ?? 100, n - 1));
+  const count = Math.max(1, Math.min(options.queries ?? 100, n));
+  const tolerance = options.tolerance ?? 0.005;
+  // rows spread over the tier (its arrival order), each left out of its own answer
+  const picks = Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * n) / count));
+  const queries = picks.map((row) => rows.vectors.subarray(row * d, (row + 1) * d));
+  const selves = picks.map((row) => rows.ids[row]!);
+  const truth = (await exactTopKOfRows(rows.ids, rows.vectors, queries, k + 1)).map(
+    (hits, q) =>
+      new Set(
+        hits
+          .filter((h) => h.id !== selves[q])
+          .slice(0, k)
+          .map((h) => h.id),
+      ),
+  );
+  const packed = new Float32Array(count * d);
+  for (const [q, query] of queries.entries()) packed.set(query, q * d);
+
+  const recallAt = async (nprobe: number) => {
+    const found = await tier.search(packed, count, k + 1, { nprobe });
+    let hit = 0;
+    let total = 0;
+    for (const [q, hits] of found.entries()) {
+      const want = truth[q]!;
+      total += want.size;
+      for (const h of hits.filter((h) => h.id !== selves[q]).slice(0, k)) if (want.has(h.id)) hit++;
+    }
+    return total === 0 ? 1 : hit / total;
+  };
+
+  const ladder: number[] = [];
+  for (let p = Math.max(1, configured); p < ceiling; p *= 2) ladder.push(p);
+  ladder.push(ceiling);
+  const points: { nprobe: number; recall: number }[] = [];
+  for (const nprobe of ladder) points.push({ nprobe, recall: await recallAt(nprobe) });
+  const best = points.at(-1)!.recall;
+  const enough = points.find((p) => p.recall >= best - tolerance)!.nprobe;
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    nprobe: Math.min(ceiling, Math.max(configured, enough * TEXT_QUERY_MARGIN)),
+    ceiling,
+    points: points.map((p) => ({ nprobe: p.nprobe, recall: round(p.recall) })),
+    queries: count,
+    k,
+  };
+}
