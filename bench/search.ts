@@ -49,6 +49,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../api/src/db/database.ts';
 import { createServices } from '../api/src/services.ts';
+import type { NprobeCalibration } from '../search-cluster/src/rebuild/calibrate-nprobe.ts';
 import { COLOUR_NAMES } from '../test/fixtures/images/make-images.ts';
 import {
   ensureTinyModel,
@@ -183,6 +184,20 @@ async function fill(
   return (performance.now() - started) / 1000;
 }
 
+/** One line per calibrated shard: the recall@k its build measured at each nprobe, and what it chose. */
+function calibrationMarkdown(shards: { shard: number; calibration: NprobeCalibration | null }[]): string {
+  const lines = shards.flatMap(({ shard, calibration: c }) =>
+    c
+      ? [
+          `shard ${shard}: ${c.points.map((p) => `${p.nprobe} -> ${p.recall}`).join(', ')}; chose **${c.nprobe}** (ceiling ${c.ceiling})`,
+        ]
+      : [],
+  );
+  if (lines.length === 0) return 'nprobe: no tier calibrated one (the 1/8-of-lists rule serves).';
+  const { queries, k } = shards.find((s) => s.calibration)!.calibration!;
+  return `nprobe calibrated at build (rebuild/calibrate-nprobe.ts: ${queries} stored rows as queries, recall@${k} of the serving path against exact, the smallest nprobe within 0.005 of the ceiling's, x2 for text queries): ${lines.join('; ')}.`;
+}
+
 async function main() {
   const model = values.model as TinyModelVersion;
   if (!TINY_MODEL_VERSIONS.includes(model))
@@ -260,6 +275,7 @@ async function main() {
         hotVectors: stats?.hot.vectors ?? 0,
         memoryBytes: stats?.main?.memoryBytes ?? 0,
         nprobe: stats?.main?.nprobe ?? null,
+        calibration: stats?.main?.nprobeCalibration ?? null,
         rebuildMs: rebuild.find((r) => r.shard === s.index)?.outcome?.durationMs ?? null,
       };
     });
@@ -413,6 +429,7 @@ ${
     : ''
 }Main tier that served: **${kinds}** on every shard (${shardStats.map((s) => `shard ${s.shard}: ${s.mainVectors.toLocaleString('en')} vectors, ${s.hotVectors} hot`).join('; ')}).
 Set-up: rows inserted in ${Math.round(fillSeconds)} s, main tiers rebuilt from \`embeddings\` in ${Math.round(rebuildSeconds)} s.
+${calibrationMarkdown(shardStats)}
 
 ${table(['ms', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], [row('end to end (client)', endToEnd), row('server (tookMs)', server_), ...Object.entries(perStage).map(([k, s]) => row(`stage: ${k}`, s))], [1, 2, 3, 4, 5, 6])}
 

@@ -247,7 +247,7 @@ export async function buildMainTier(
       store,
       watermark: options.watermark,
       params: options.params,
-      ...(calibration ? { calibratedNprobe: calibration.nprobe } : {}),
+      ...(calibration ? { calibration } : {}),
     });
     return { tier, snapshotDir, calibration };
   } catch (error) {

@@ -16,7 +16,13 @@ export interface NprobeCalibration {
 export interface CalibrationOptions {
   /** Sample queries (stored rows, spread over the tier). Default 100. */
   queries?: number;
-  /** Neighbours per query. Default 100 (a search's top-K), at most the tier's size - 1. */
+  /**
+   * Neighbours per query. Default 10: recall@10 is what the recall canary watches in production
+   * (api/src/quality/recall-canary.ts). At a search's top-K (100) a stored row's neighbours past
+   * its own group sit in a dense band that 4-bit codes cannot order (recall@100 ~0.39 at any
+   * nprobe on bench:search's corpus, where its text queries reach 0.95), so that measure follows
+   * the codes, not the lists.
+   */
   k?: number;
   /** recall@k a smaller nprobe may lose against the ceiling's. Default 0.005. */
   tolerance?: number;
@@ -38,7 +44,7 @@ export const TEXT_QUERY_MARGIN = 2;
  * no answer comes from; where they spread, it is needed. Measured, not guessed: `queries` stored
  * rows are searched through the serving path (PQ short list, exact re-score) at nprobe = the
  * configured value, doubled, ... up to the ceiling, against an exact search of every row (itself
- * left out), and the smallest nprobe within `tolerance` of the ceiling's recall@k wins, times
+ * left out), and the smallest nprobe within `tolerance` of the ceiling's recall@10 wins, times
  * TEXT_QUERY_MARGIN, at most the ceiling. So a calibration only ever lowers the default, and only
  * where the lower value lost nothing measurable.
  */
@@ -51,7 +57,7 @@ export async function calibrateNprobe(
   const ceiling = tier.params.nprobe;
   const n = rows.ids.length;
   const d = tier.dimension;
-  const k = Math.max(1, Math.min(options.k ?? 100, n - 1));
+  const k = Math.max(1, Math.min(options.k ?? 10, n - 1));
   const count = Math.max(1, Math.min(options.queries ?? 100, n));
   const tolerance = options.tolerance ?? 0.005;
   // rows spread over the tier (its arrival order), each left out of its own answer

@@ -46,7 +46,7 @@ export async function openMainTier(snapshot: Snapshot, options: OpenMainTierOpti
       store,
       watermark: BigInt(meta.watermark),
       params: options.params,
-      ...(meta.calibration ? { calibratedNprobe: meta.calibration.nprobe } : {}),
+      ...(meta.calibration ? { calibration: meta.calibration } : {}),
       ...(Number.isFinite(Date.parse(meta.createdAt)) ? { builtAt: Date.parse(meta.createdAt) } : {}),
     });
   } catch (error) {

@@ -1,5 +1,6 @@
 import { liveRows } from '../faiss/live-rows.ts';
 import type { CellScan } from '../faiss/score-rows.ts';
+import type { NprobeCalibration } from '../rebuild/calibrate-nprobe.ts';
 import { NATIVE_MAX_K } from './faiss-factory.ts';
 import { FilterCells } from './filter-cells.ts';
 import { IdTable } from './int64.ts';
@@ -63,7 +64,7 @@ export interface MainTierInit {
    * An IVF tier's measured default nprobe (rebuild/calibrate-nprobe.ts), in place of
    * `defaultNprobe`'s rule; the configured nprobe stays the floor. Default: the rule.
    */
-  calibratedNprobe?: number;
+  calibration?: NprobeCalibration;
   /** When the tier's data was built (ms since the epoch; a loaded snapshot's createdAt). Default now. */
   builtAt?: number;
 }
@@ -89,6 +90,8 @@ export class MainTier {
   readonly store: RowStore;
   readonly watermark: bigint;
   readonly params: MainTierSearchParams;
+  /** What the build measured of the default nprobe, when it calibrated one. */
+  readonly calibration: NprobeCalibration | null;
   readonly dimension: number;
   /** When the tier's data was built (ms since the epoch): the snapshot age metric reads it. */
   readonly builtAt: number;
@@ -118,10 +121,11 @@ export class MainTier {
     this.params = {
       ...init.params,
       nprobe:
-        init.calibratedNprobe === undefined
+        init.calibration === undefined
           ? defaultNprobe(init.factory, init.params.nprobe)
-          : Math.max(init.params.nprobe, init.calibratedNprobe),
+          : Math.max(init.params.nprobe, init.calibration.nprobe),
     };
+    this.calibration = init.calibration ?? null;
     this.dimension = init.index.dimension;
     this.builtAt = init.builtAt ?? Date.now();
     this.deadRows = new Uint8Array(init.ids.length);

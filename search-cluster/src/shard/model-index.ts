@@ -524,6 +524,7 @@ export class ModelIndex {
             tombstones: main.tombstones,
             memoryBytes: main.memoryBytes,
             nprobe: main.kind === 'ivfpq' ? main.params.nprobe : null,
+            nprobeCalibration: main.calibration,
             watermark: main.watermark.toString(),
           }
         : null,

@@ -1,3 +1,4 @@
+import type { NprobeCalibration } from '../rebuild/calibrate-nprobe.ts';
 import type { VectorSource } from '../rebuild/vector-source.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { Logger, TierOptions } from './options.ts';
@@ -62,6 +63,8 @@ export interface ModelIndexStats {
     memoryBytes: number;
     /** IVF lists a search probes when it names none (IVF-PQ tiers; null otherwise). */
     nprobe: number | null;
+    /** How the build chose `nprobe` on the tier's own rows (rebuild/calibrate-nprobe.ts); null: the rule. */
+    nprobeCalibration: NprobeCalibration | null;
     watermark: string;
   } | null;
   rebuilding: boolean;

@@ -4,7 +4,7 @@ import type { MainTierChoiceOptions } from '../rebuild/build-main.ts';
 export interface TierOptions extends MainTierChoiceOptions {
   /** HNSW efSearch when a query names none. Default 64. */
   efSearch: number;
-  /** IVF nprobe when a query names none, or 1/8 of the tier's lists (at most 256) if more (main-tier.ts). Default 32. */
+  /** IVF nprobe floor when a query names none: the default is 1/8 of the tier's lists (at most 256) if more, lowered to what the build measured it needs, never below this (main-tier.ts, rebuild/calibrate-nprobe.ts). Default 32. */
   nprobe: number;
   /** IVF-PQ re-scores `k * rescoreFactor` candidates with full-precision vectors. Default 8. */
   rescoreFactor: number;
