@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { faissFactory } from '../shard/faiss-factory.ts';
-import { defaultNprobe, type MainTier } from '../shard/main-tier.ts';
+import { defaultNprobe, MainTier } from '../shard/main-tier.ts';
 import { idRange, unitVectors } from '../shard/test-vectors.ts';
 import { buildMainTier } from './build-main.ts';
 import { exactTopKOfRows } from './exact-search.ts';
@@ -76,6 +76,25 @@ describe('calibrateNprobe (through buildMainTier)', () => {
     expect(recalls.at(-1)!).toBeGreaterThan(recalls[0]! + 0.1);
     expect(calibration.nprobe).toBe(calibration.ceiling);
     expect(tier.params.nprobe).toBe(calibration.ceiling);
+    await tier.close();
+  }, 60_000);
+
+  it('never lets a calibration read back (meta.json is data) leave [configured, ceiling]', async () => {
+    const { tier, calibration } = await build(unitVectors(N + HELD_OUT, D, 7, 40), 2);
+    const reopened = (nprobe: number, configured: number) =>
+      new MainTier({
+        kind: tier.kind,
+        factory: tier.factory,
+        index: tier.index,
+        ids: tier.ids,
+        store: tier.store,
+        watermark: tier.watermark,
+        params: { ...tier.params, nprobe: configured },
+        calibration: { ...calibration, nprobe },
+      }).params.nprobe;
+    expect(reopened(1_000_000, 2)).toBe(calibration.ceiling);
+    expect(reopened(1, 8)).toBe(8);
+    expect(reopened(calibration.nprobe, 2)).toBe(calibration.nprobe);
     await tier.close();
   }, 60_000);
 

@@ -118,12 +118,15 @@ export class MainTier {
     this.table = new IdTable(init.ids);
     this.store = init.store;
     this.watermark = init.watermark;
+    // a calibration only lowers the rule's default: one read from a snapshot (meta.json is
+    // data, maybe written by another build or by hand) never raises it
+    const ceiling = defaultNprobe(init.factory, init.params.nprobe);
     this.params = {
       ...init.params,
       nprobe:
         init.calibration === undefined
-          ? defaultNprobe(init.factory, init.params.nprobe)
-          : Math.max(init.params.nprobe, init.calibration.nprobe),
+          ? ceiling
+          : Math.min(ceiling, Math.max(init.params.nprobe, init.calibration.nprobe)),
     };
     this.calibration = init.calibration ?? null;
     this.dimension = init.index.dimension;
