@@ -33,6 +33,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New<GetThreads>(env, "getThreads"));
   exports.Set("avx2", Napi::Boolean::New(env, PIXELFIND_FAISS_AVX2 != 0));
   exports.Set("hnswHeapFixed", Napi::Boolean::New(env, HnswHeapFixed()));
+  exports.Set("innerProductUnrolled", Napi::Boolean::New(env, InnerProductUnrolled()));
   return exports;
 }
 

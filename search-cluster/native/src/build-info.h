@@ -7,4 +7,9 @@ namespace pixelfind {
 // so an addon linked against an old cache or Debian's generic library says so.
 bool HnswHeapFixed();
 
+// Whether the linked FAISS sums inner products in four accumulators (infra/faiss-patches/
+// 0002-unrolled-inner-product.patch), told by the rounding of a sum whose result depends on the
+// order of its adds.
+bool InnerProductUnrolled();
+
 }  // namespace pixelfind

@@ -71,6 +71,8 @@ export interface NativeAddon {
    * library itself when the addon loads; absent in an addon built before the probe existed.
    */
   readonly hnswHeapFixed?: boolean;
+  /** Whether the linked FAISS has the four-accumulator inner product (infra/faiss-patches), probed likewise. */
+  readonly innerProductUnrolled?: boolean;
 }
 
 /** Which FAISS an addon links: every benchmark result and recall test says it. */
@@ -79,21 +81,33 @@ export interface FaissBuild {
   simd: 'avx2' | 'generic';
   /** HNSW search has the candidate-heap fix (infra/faiss-patches/0001-hnsw-minimax-heap.patch). */
   hnswHeapFixed: boolean;
-  /** One line for logs and reports, e.g. "avx2 (build-faiss.sh), patched: HNSW heap fix". */
+  /** Inner products sum in four accumulators (infra/faiss-patches/0002-unrolled-inner-product.patch). */
+  innerProductUnrolled: boolean;
+  /** One line for logs and reports, e.g. "avx2 (build-faiss.sh), patched: HNSW heap fix, unrolled inner product". */
   label: string;
 }
 
 /** Names the build an addon links, from what the addon reports about itself. */
-export function describeBuild(addon: Pick<NativeAddon, 'avx2' | 'hnswHeapFixed'>): FaissBuild {
+export function describeBuild(
+  addon: Pick<NativeAddon, 'avx2' | 'hnswHeapFixed' | 'innerProductUnrolled'>,
+): FaissBuild {
   const simd = addon.avx2 ? 'avx2' : 'generic';
   const hnswHeapFixed = addon.hnswHeapFixed === true;
+  const innerProductUnrolled = addon.innerProductUnrolled === true;
   const library = addon.avx2 ? 'avx2 (build-faiss.sh)' : "generic (Debian's libfaiss)";
-  const patches = hnswHeapFixed
-    ? 'patched: HNSW heap fix'
-    : addon.avx2
-      ? 'unpatched: HNSW heap bug (rerun infra/scripts/build-faiss.sh, then npm run build:native)'
-      : 'unpatched: HNSW heap bug';
-  return { simd, hnswHeapFixed, label: `FAISS 1.7.3 ${library}, ${patches}` };
+  const rebuild = addon.avx2 ? ' (rerun infra/scripts/build-faiss.sh, then npm run build:native)' : '';
+  const applied = [hnswHeapFixed && 'HNSW heap fix', innerProductUnrolled && 'unrolled inner product'].filter(
+    (name): name is string => typeof name === 'string',
+  );
+  const missing = [
+    !hnswHeapFixed && 'HNSW heap bug',
+    !innerProductUnrolled && 'one-accumulator inner product',
+  ].filter((name): name is string => typeof name === 'string');
+  const parts = [
+    ...(applied.length > 0 ? [`patched: ${applied.join(', ')}`] : []),
+    ...(missing.length > 0 ? [`unpatched: ${missing.join(', ')}${rebuild}`] : []),
+  ];
+  return { simd, hnswHeapFixed, innerProductUnrolled, label: `FAISS 1.7.3 ${library}, ${parts.join('; ')}` };
 }
 
 /** Where `npm run build:native` puts the addon; PIXELFIND_FAISS_ADDON (see useNativeAddon) overrides it. */
