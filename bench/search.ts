@@ -47,6 +47,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import type { Services } from '../api/src/context.ts';
 import type { Database } from '../api/src/db/database.ts';
 import { createServices } from '../api/src/services.ts';
 import type { NprobeCalibration } from '../search-cluster/src/rebuild/calibrate-nprobe.ts';
@@ -112,6 +113,14 @@ const SEARCH = `query Search($input: SearchInput!) {
     hits { score similarity image { id width height storageUrl tags { label } } }
   }
 }`;
+
+/** Searches so far by hydrate path (the pixelfind_search_hydrate_total counter). */
+async function hydratePaths(services: Pick<Services, 'metrics'>): Promise<Record<string, number>> {
+  const metric = (await services.metrics.registry.getMetricsAsJSON()).find(
+    (m) => m.name === 'pixelfind_search_hydrate_total',
+  );
+  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.path), v.value]));
+}
 
 /** The idle window over which the background's rate of Postgres statements is measured. */
 const IDLE_WINDOW_MS = 5000;
@@ -324,12 +333,20 @@ async function main() {
     const idlePerSecond = (services.db.statementCount - idleBefore) / (IDLE_WINDOW_MS / 1000);
     await services.queryLog.flush();
     const statementsBefore = services.db.statementCount;
+    const pathsBefore = await hydratePaths(services);
     const cpu = cpuMeter();
     const report = await drive(settings.requests, settings.concurrency);
     const measuredCpu = cpu.stop(settings.requests);
     // the query log's batched inserts of these searches count too
     await services.queryLog.flush();
     const measuredStatements = services.db.statementCount - statementsBefore;
+    const pathsAfter = await hydratePaths(services);
+    const hydrate = Object.fromEntries(
+      (['page', 'full', 'recheck'] as const).map((path) => [
+        path,
+        (pathsAfter[path] ?? 0) - (pathsBefore[path] ?? 0),
+      ]),
+    ) as Record<'page' | 'full' | 'recheck', number>;
     const background = idlePerSecond * report.seconds;
     const statementsPerSearch = {
       all: Math.round((measuredStatements / settings.requests) * 1000) / 1000,
@@ -386,6 +403,7 @@ async function main() {
           cpuMsPerRequest: measuredCpu.cpuMsPerUnit,
         },
         postgresStatementsPerSearch: statementsPerSearch,
+        hydratePaths: { ...hydrate, factsCacheSeconds: config.search.factsCache.ttlSeconds },
         servedRecall: recall,
         errors,
         firstError: report.firstError,
@@ -416,8 +434,9 @@ query's similarity to the corpus has a sparse upper tail, as in real CLIP data. 
 as a word embedding plus isotropic noise and queried the words: every vector of a word then sat at the same similarity to it, a band
 of ~n/40 vectors within 0.02, below a 4-bit PQ code's error, and its served recall (~0.39 at any nprobe) measured the data, not the
 index. Queries: "anchor", the ${anchorCount} colour words; "between", the ${words.length - anchorCount} two-colour phrases, around which no group was drawn (cosine 0.66 to
-each of their two words). Every hit shows the image's fields and its tags; one Postgres statement per search reads the gate and ranking
-facts of every candidate and the display fields and tags of the page (search.repository.ts#pageOf).
+each of their two words). Every hit shows the image's fields and its tags; one Postgres statement per search hydrates it: the gate and ranking
+facts of every candidate and the display fields and tags of the page (search.repository.ts#pageOf), or, when every candidate's facts are
+in the API's facts cache (search/facts-cache.ts, SEARCH_FACTS_CACHE_SECONDS=${config.search.factsCache.ttlSeconds}), the page's rows alone, gated again in SQL (#gatedPageOf).
 Background jobs run as in production (drift, stats aggregation, rebuild checks) except the recall canary, whose exact
 ground truth reads every vector of record: it is off for the run.
 
@@ -465,6 +484,13 @@ ${table(
   ]),
   [1, 2, 3, 4, 5, 6, 7, 8],
 )}
+
+Hydrate paths during the measured phase (search.service.ts#hydrate): page only ${hydrate.page}, every candidate ${hydrate.full}, page refused then every candidate ${hydrate.recheck}${
+      hydrate.page > 0
+        ? `. With ${words.length} distinct queries every candidate is cached after the warm-up: this measures the cached path, which a stream of mostly new
+queries would take far less often (SEARCH_FACTS_CACHE_SECONDS=0 measures the other)`
+        : ''
+    }.
 
 Postgres statements per search during the measured phase: ${statementsPerSearch.net} net of background work (${statementsPerSearch.all} in all; the
 background sent ${statementsPerSearch.backgroundPerSecond} statements/s over a ${IDLE_WINDOW_MS / 1000} s idle window; the query log's batched inserts included).

@@ -22,6 +22,7 @@ import { counterFrom, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createContentBlocklistRepository } from './moderation/content-blocklist.repository.ts';
 import { createModerationRepository } from './moderation/moderation.repository.ts';
 import { createModerationService } from './moderation/moderation.service.ts';
+import { createFactsCache } from './search/facts-cache.ts';
 import { DEFAULT_RANKER, parseRankerConfig, type RankerConfig } from './search/ranker.ts';
 import { manifestRelevance, type RelevancePolicy } from './search/relevance.ts';
 import { createSafetyEpoch } from './search/safety-epoch.ts';
@@ -119,6 +120,10 @@ export async function buildApiGraph(
   });
   const search = createSearchService({
     repository: createSearchRepository(db),
+    factsCache: createFactsCache({
+      ttlMs: config.search.factsCache.ttlSeconds * 1000,
+      maxEntries: config.search.factsCache.maxEntries,
+    }),
     metrics,
     cache,
     encoder,

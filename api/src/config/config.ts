@@ -144,6 +144,7 @@ export function loadConfig(source: EnvSource): Config {
       topK: v.SEARCH_TOP_K,
       rankerConfigPath: v.RANKER_CONFIG,
       embeddingTtlSeconds: v.EMBEDDING_CACHE_TTL_SECONDS,
+      factsCache: { ttlSeconds: v.SEARCH_FACTS_CACHE_SECONDS, maxEntries: v.SEARCH_FACTS_CACHE_ENTRIES },
       fetchAllowHosts: v.IMAGE_FETCH_ALLOW_HOSTS,
     },
     inProcessWorker: v.INDEXER_IN_PROCESS ?? core.mode === 'single',

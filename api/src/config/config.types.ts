@@ -114,6 +114,8 @@ export interface Config extends CoreConfig {
     /** JSON file with a versioned ranker config; unset: the built-in default. */
     rankerConfigPath: string | null;
     embeddingTtlSeconds: number;
+    /** Search candidates' facts cache (search/facts-cache.ts); ttlSeconds 0: off. */
+    factsCache: { ttlSeconds: number; maxEntries: number };
     /** Hosts `imageUrl` may name even when they resolve to private addresses. */
     fetchAllowHosts: string[];
   };

@@ -197,6 +197,18 @@ export const httpVariables = defineEnv({
     min: 0,
     doc: 'how long a query embedding stays cached',
   }),
+  SEARCH_FACTS_CACHE_SECONDS: env.int({
+    default: 30,
+    min: 0,
+    max: 3600,
+    doc: "how long a search candidate's gate and ranking facts choose pages without being read again (0: off; the page is gated in Postgres either way)",
+  }),
+  SEARCH_FACTS_CACHE_ENTRIES: env.int({
+    default: 200_000,
+    min: 1,
+    max: 10_000_000,
+    doc: 'candidates whose facts are cached (about 200 bytes each)',
+  }),
   IMAGE_FETCH_ALLOW_HOSTS: env.custom(commaList, [] as string[], {
     expected: 'host names separated by commas',
     defaultText: 'empty',

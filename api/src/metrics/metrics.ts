@@ -62,6 +62,11 @@ export function createMetrics() {
     "Text query embeddings by source: edge (the edge's signed header), cache (embedding cache hit), encoder (a miss, encoded here).",
     ['source'],
   );
+  const hydratePath = define.counter(
+    'pixelfind_search_hydrate_total',
+    "Searches' hydrate statements by path (search.service.ts#hydrate): page (every candidate's facts were cached, only the page was read and gated), full (a candidate unknown to the facts cache: every candidate read), recheck (the page statement no longer admitted a cached page row, so the full statement ran as well).",
+    ['path'],
+  );
   const versions = ['model_version', 'ranker_version'] as const;
   const engagement = {
     searches: define.counter(
@@ -87,6 +92,7 @@ export function createMetrics() {
     searchStage,
     searches,
     embeddingCache,
+    hydratePath,
     engagement,
     indexing,
     /** Kept for callers that observe freshness directly. */

@@ -3,6 +3,8 @@ import { type Backend, backends } from '../../../test/support/backends.ts';
 import { DEFAULT_ENGAGEMENT_PRIOR } from '../feedback/engagement.ts';
 import { createImageLoaders } from '../images/images.loaders.ts';
 import { createImagesRepository } from '../images/images.repository.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createFactsCache, type FactsCache } from './facts-cache.ts';
 import { DEFAULT_RANKER, type RankerConfig } from './ranker.ts';
 import { createSafetyEpoch } from './safety-epoch.ts';
 import { createSearchRepository, type PagePlan } from './search.repository.ts';
@@ -46,10 +48,14 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
   /** what the stub shard answers next */
   let candidates: ScoredId[] = [];
 
-  const serviceWith = (ranker: RankerConfig): SearchService => {
+  const serviceWith = (
+    ranker: RankerConfig,
+    cached?: { factsCache: FactsCache; metrics: Metrics },
+  ): SearchService => {
     const repository = createSearchRepository(backend.db);
     return createSearchService({
       repository,
+      ...cached,
       cache: backend.cache,
       encoder: {
         modelVersion: 'test-model',
@@ -192,6 +198,94 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
     }
     // the weights did move images against the similarity order, so the SQL ranking was exercised
     expect(reordered).toBe(true);
+  });
+
+  const hydratePaths = async (metrics: Metrics) =>
+    Object.fromEntries(
+      (
+        (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'pixelfind_search_hydrate_total')
+          ?.values ?? []
+      ).map((v) => [v.labels.path, v.value]),
+    );
+
+  it('with the facts cache, a search whose candidates are all known reads only its page: the page a full read shows', async () => {
+    const metrics = createMetrics();
+    const factsCache = createFactsCache({ ttlMs: 60_000, maxEntries: 1000 })!;
+    const cached = serviceWith(DEFAULT_RANKER, { factsCache, metrics });
+    candidates = shardAnswer(seeded(4));
+    const first = await searchCounted(cached, { text: 'q', limit: 20 });
+    expect(first.statements).toBe(1);
+    // every candidate is known now, the id no row has included
+    expect(factsCache.size).toBe(candidates.length);
+    for (const offset of [0, 20]) {
+      const again = await searchCounted(cached, { text: 'q', limit: 20, offset });
+      const uncached = await searchCounted(serviceWith(DEFAULT_RANKER), { text: 'q', limit: 20, offset });
+      expect(again.statements).toBe(1);
+      expect(again.outcome.hits.map((h) => h.image.id)).toEqual(uncached.outcome.hits.map((h) => h.image.id));
+      // the same scores, but for recency's "now", a few milliseconds later
+      again.outcome.hits.forEach((hit, i) =>
+        expect(hit.score).toBeCloseTo(uncached.outcome.hits[i]!.score, 6),
+      );
+      expect(again.outcome.hasNextPage).toBe(uncached.outcome.hasNextPage);
+      // what GraphQL resolves (images and tags) came with the page statement
+      expect(again.images).toEqual(again.outcome.hits.map((h) => h.image));
+      expect(again.tags).toEqual(uncached.tags);
+    }
+    expect(await hydratePaths(metrics)).toEqual({ full: 1, page: 2 });
+  });
+
+  it('an image taken down, flagged, rejected or scored unsafe since its facts were cached is never shown, and the page stays full', async () => {
+    const metrics = createMetrics();
+    const factsCache = createFactsCache({ ttlMs: 60_000, maxEntries: 1000 })!;
+    const cached = serviceWith(DEFAULT_RANKER, { factsCache, metrics });
+    candidates = shardAnswer(seeded(5));
+    const before = await searchCounted(cached, { text: 'q', limit: 20 });
+    const [flagged, rejected, deleted, unsafe] = before.outcome.hits.map((h) => h.image.id);
+    const changes = [
+      [
+        `INSERT INTO safety_blocklist (image_id, reason) VALUES ($1, 'since')`,
+        'DELETE FROM safety_blocklist WHERE image_id = $1',
+        flagged,
+      ],
+      [
+        `UPDATE images SET status = 'REJECTED' WHERE id = $1`,
+        `UPDATE images SET status = 'INDEXED' WHERE id = $1`,
+        rejected,
+      ],
+      [
+        'UPDATE images SET deleted_at = now() WHERE id = $1',
+        'UPDATE images SET deleted_at = NULL WHERE id = $1',
+        deleted,
+      ],
+    ] as const;
+    const { rows } = await backend.db.query<{ safety_score: number }>(
+      'SELECT safety_score FROM images WHERE id = $1',
+      [unsafe],
+    );
+    // straight in the database, as another API process or an operator would: this process's cache is not told
+    for (const [apply, , id] of changes) await backend.db.query(apply, [id]);
+    await backend.db.query('UPDATE images SET safety_score = 0.1 WHERE id = $1', [unsafe]);
+    try {
+      const after = await searchCounted(cached, { text: 'q', limit: 20 });
+      const shown = after.outcome.hits.map((h) => h.image.id);
+      for (const id of [flagged, rejected, deleted, unsafe]) expect(shown).not.toContain(id);
+      expect(shown).toHaveLength(20);
+      // the page statement refused them, so the full statement ran: two statements, this once
+      expect(after.statements).toBe(2);
+      const uncached = await searchCounted(serviceWith(DEFAULT_RANKER), { text: 'q', limit: 20 });
+      expect(shown).toEqual(uncached.outcome.hits.map((h) => h.image.id));
+      // the full read refreshed the cache: the next search reads its page alone again
+      const next = await searchCounted(cached, { text: 'q', limit: 20 });
+      expect(next.statements).toBe(1);
+      expect(next.outcome.hits.map((h) => h.image.id)).toEqual(shown);
+      expect(await hydratePaths(metrics)).toEqual({ full: 1, recheck: 1, page: 1 });
+    } finally {
+      for (const [, undo, id] of changes) await backend.db.query(undo, [id]);
+      await backend.db.query('UPDATE images SET safety_score = $2 WHERE id = $1', [
+        unsafe,
+        rows[0]!.safety_score,
+      ]);
+    }
   });
 
   it('reads nothing for a search without candidates', async () => {

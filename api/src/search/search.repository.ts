@@ -106,6 +106,58 @@ LEFT JOIN (
   ) ranked
 ) x ON true`;
 
+/**
+ * The page alone, when the candidates' facts were cached (facts-cache.ts): the safety epoch, and
+ * for each of `ids` that passes the gate now (indexed, live, not blocklisted, safety score at
+ * least $2) its gate and ranking columns, display fields and tags. An id it leaves out is not
+ * admissible now, whatever the cache said.
+ */
+const GATED_PAGE_SQL = `
+SELECT e.epoch::text AS epoch, x.* FROM (SELECT epoch FROM safety_epoch LIMIT 1) e
+LEFT JOIN (
+  SELECT i.id::text AS id, i.status, i.deleted_at, i.safety_score, false AS flagged,
+         floor(extract(epoch FROM i.created_at) * 1000)::float8 AS created_ms,
+         s.impressions, s.clicks, s.saves,
+         ${DISPLAY_COLUMNS.map((column) => `i.${column}`).join(', ')},
+         (SELECT coalesce(json_agg(json_build_object('image_id', t.image_id::text, 'label', t.label,
+                  'confidence', t.confidence, 'source', t.source) ORDER BY t.confidence DESC, t.label), '[]')
+          FROM tags t WHERE t.image_id = i.id) AS tags
+  FROM unnest($1::bigint[]) AS c(id)
+  JOIN images i ON i.id = c.id
+  LEFT JOIN image_stats s ON s.image_id = i.id
+  WHERE i.status = 'INDEXED' AND i.deleted_at IS NULL AND i.safety_score >= $2::float8
+    AND NOT EXISTS (SELECT 1 FROM safety_blocklist b WHERE b.image_id = i.id)
+) x ON true`;
+
+/** The facts of the rows of PAGE_SQL or GATED_PAGE_SQL (the row carrying only the epoch skipped). */
+function factsOfRows(rows: readonly CandidateRow[]): CandidateFacts[] {
+  const facts: CandidateFacts[] = [];
+  for (const row of rows) {
+    if (row.id === null) continue; // no candidate found: the row only carries the epoch
+    const { impressions, clicks, saves, tags } = row;
+    facts.push({
+      id: row.id,
+      status: row.status,
+      deleted_at: row.deleted_at,
+      safety_score: row.safety_score,
+      flagged: row.flagged,
+      created_ms: row.created_ms,
+      stats: impressions === null ? null : { impressions, clicks: clicks ?? 0, saves: saves ?? 0 },
+      display:
+        tags === null
+          ? null
+          : {
+              ...(Object.fromEntries(DISPLAY_COLUMNS.map((column) => [column, row[column]])) as Pick<
+                ImageRecord,
+                DisplayColumn
+              >),
+              tags,
+            },
+    });
+  }
+  return facts;
+}
+
 export function createSearchRepository(db: Queryable) {
   return {
     /**
@@ -159,31 +211,21 @@ export function createSearchRepository(db: Queryable) {
         ],
         { prepareAs: 'search-page' },
       );
-      const facts: CandidateFacts[] = [];
-      for (const row of rows) {
-        if (row.id === null) continue; // no candidate found: the row only carries the epoch
-        const { impressions, clicks, saves, tags } = row;
-        facts.push({
-          id: row.id,
-          status: row.status,
-          deleted_at: row.deleted_at,
-          safety_score: row.safety_score,
-          flagged: row.flagged,
-          created_ms: row.created_ms,
-          stats: impressions === null ? null : { impressions, clicks: clicks ?? 0, saves: saves ?? 0 },
-          display:
-            tags === null
-              ? null
-              : {
-                  ...(Object.fromEntries(DISPLAY_COLUMNS.map((column) => [column, row[column]])) as Pick<
-                    ImageRecord,
-                    DisplayColumn
-                  >),
-                  tags,
-                },
-        });
-      }
-      return { epoch: rows[0]!.epoch, candidates: facts };
+      return { epoch: rows[0]!.epoch, candidates: factsOfRows(rows) };
+    },
+
+    /**
+     * The page in one round trip when the candidates' facts were cached (GATED_PAGE_SQL): the
+     * rows of `ids` admissible now, with display fields and tags, and the safety epoch.
+     */
+    async gatedPageOf(
+      ids: readonly string[],
+      safetyThreshold: number,
+    ): Promise<{ epoch: string; candidates: CandidateFacts[] }> {
+      const { rows } = await db.query<CandidateRow>(GATED_PAGE_SQL, [`{${ids.join(',')}}`, safetyThreshold], {
+        prepareAs: 'search-gated-page',
+      });
+      return { epoch: rows[0]!.epoch, candidates: factsOfRows(rows) };
     },
 
     /** Ids of live images carrying every one of `labels` (from any source). */

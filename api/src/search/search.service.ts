@@ -9,12 +9,13 @@ import type { ImageRecord } from '../images/image.types.ts';
 import type { ImageLoaders } from '../images/images.loaders.ts';
 import { inspectImage } from '../images/inspect-image.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { FactsCache } from './facts-cache.ts';
 import { combine, type RankerConfig, recency, type Signals } from './ranker.ts';
 import { manifestRelevance, type RelevanceCut, type RelevancePolicy, relevanceCut } from './relevance.ts';
 import type { SafetyEpoch } from './safety-epoch.ts';
 import { passesSafetyGate } from './safety-gate.ts';
 import type { QueryEncoder, QueryLogSink, VectorSearcher } from './search.ports.ts';
-import type { CandidateFacts, SearchRepository } from './search.repository.ts';
+import type { CandidateFacts, PagePlan, SearchRepository } from './search.repository.ts';
 import { MAX_OFFSET, parseSearchInput, type RawSearchInput, type SearchInput } from './search-input.ts';
 import { pageRecords } from './search-page.ts';
 import { bufferToVector, fuseEarly, fuseLate, type ScoredId, vectorToBuffer } from './vectors.ts';
@@ -79,8 +80,13 @@ export interface SearchDeps {
   queryLog: QueryLogSink;
   fetchImage: (url: string) => Promise<Buffer>;
   options: SearchOptions;
+  /**
+   * Recent candidates' gate and ranking facts (facts-cache.ts): when every candidate is known,
+   * Postgres reads and gates only the page. None: every search reads all its candidates.
+   */
+  factsCache?: FactsCache | null;
   /** Where each search's stage timings, partial answers and embedding sources are counted. */
-  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement'>;
+  metrics?: Pick<Metrics, 'searchStage' | 'searches' | 'embeddingCache' | 'engagement' | 'hydratePath'>;
   /** Told the best similarity among each search's admitted candidates (drift, api/src/quality/drift.ts). */
   onTopSimilarity?: (modelVersion: string, queryKind: 'text' | 'image' | 'both', similarity: number) => void;
   /**
@@ -171,6 +177,70 @@ export function createSearchService(deps: SearchDeps) {
     if (outcome.embeddingSource) metrics.embeddingCache.inc({ source: outcome.embeddingSource });
   }
 
+  const { factsCache } = deps;
+
+  /**
+   * The hard safety gate on every candidate (the statements' own SQL gate only picks the page),
+   * the relevance floor on what it admits, then the ranking formula, best first.
+   */
+  function rankCandidates(
+    candidates: readonly ScoredId[],
+    facts: readonly (CandidateFacts | null)[],
+    plan: PagePlan,
+  ) {
+    const admitted: { candidate: ScoredId; facts: CandidateFacts }[] = [];
+    candidates.forEach((candidate, i) => {
+      const f = facts[i];
+      if (f && passesSafetyGate(f, plan.safetyThreshold)) admitted.push({ candidate, facts: f });
+    });
+    const cut = relevanceCut({ similarities: admitted.map((a) => a.candidate.score), ...plan.cut });
+    const relevant = admitted.filter((a) => a.candidate.score >= cut.minSimilarity);
+    const ranked = relevant
+      .map(({ candidate, facts: f }) => {
+        const signals: Signals = {
+          similarity: candidate.score,
+          engagement: smoothedEngagement(f.stats, plan.prior),
+          recency: recency(new Date(f.created_ms), plan.now, plan.ranker.recencyHalfLifeDays),
+        };
+        return { facts: f, similarity: candidate.score, signals, score: combine(signals, plan.ranker) };
+      })
+      .sort((a, b) => b.score - a.score || Number(BigInt(a.facts.id) - BigInt(b.facts.id)));
+    return { admitted, cut, relevant, ranked };
+  }
+
+  /**
+   * The hydrate stage, one statement either way. Every candidate known to the facts cache: the
+   * page is chosen from the cached facts and only its rows are read, gated again in SQL; a page
+   * row the statement no longer admits sends the search through the full statement. Otherwise
+   * the full statement (every candidate's facts, the page's display fields), which refills the cache.
+   */
+  async function hydrate(
+    candidates: readonly ScoredId[],
+    plan: PagePlan,
+  ): Promise<{ epoch: string; candidates: CandidateFacts[] }> {
+    const cached = factsCache?.lookup(candidates) ?? null;
+    if (cached) {
+      const page = rankCandidates(candidates, cached, plan)
+        .ranked.slice(plan.offset, plan.offset + plan.limit)
+        .map((r) => r.facts.id);
+      const fresh = await repo.gatedPageOf(page, plan.safetyThreshold);
+      if (fresh.candidates.length === page.length) {
+        deps.metrics?.hydratePath.inc({ path: 'page' });
+        const onPage = new Map(fresh.candidates.map((f) => [f.id, f]));
+        const facts = cached.filter((f): f is CandidateFacts => f !== null).map((f) => onPage.get(f.id) ?? f);
+        return { epoch: fresh.epoch, candidates: facts };
+      }
+      const admittedNow = new Set(fresh.candidates.map((f) => f.id));
+      factsCache!.forget(page.filter((id) => !admittedNow.has(id)));
+      deps.metrics?.hydratePath.inc({ path: 'recheck' });
+    } else if (factsCache) {
+      deps.metrics?.hydratePath.inc({ path: 'full' });
+    }
+    const read = await repo.pageOf(candidates, plan);
+    factsCache?.store(candidates, read.candidates);
+    return read;
+  }
+
   return {
     async search(
       raw: RawSearchInput,
@@ -256,48 +326,32 @@ export function createSearchService(deps: SearchDeps) {
         margin: relevance.adaptiveMarginFor(modelVersion),
         adaptive: text !== null && image === null,
       };
+      const plan: PagePlan = {
+        safetyThreshold: options.safetyThreshold,
+        ranker: options.ranker,
+        prior: DEFAULT_ENGAGEMENT_PRIOR,
+        now,
+        cut: cutInput,
+        offset: input.offset,
+        limit: input.limit,
+      };
       const read =
         candidates.length === 0
           ? null
-          : await repo
-              .pageOf(candidates, {
-                safetyThreshold: options.safetyThreshold,
-                ranker: options.ranker,
-                prior: DEFAULT_ENGAGEMENT_PRIOR,
-                now,
-                cut: cutInput,
-                offset: input.offset,
-                limit: input.limit,
-              })
-              .catch((error: unknown) => {
-                // a row that could not be read cannot be gated: no answer rather than a wrong one
-                throw unavailable(error);
-              });
+          : await hydrate(candidates, plan).catch((error: unknown) => {
+              // a row that could not be read cannot be gated: no answer rather than a wrong one
+              throw unavailable(error);
+            });
       if (read) deps.safetyEpoch.observe(read.epoch);
       const factsById = new Map(read?.candidates.map((facts) => [facts.id, facts]));
-      // the hard safety gate, on every candidate: the statement's own SQL gate only picks the page
-      const admitted: { candidate: ScoredId; facts: CandidateFacts }[] = [];
-      for (const candidate of candidates) {
-        const facts = factsById.get(candidate.id.toString());
-        if (facts && passesSafetyGate(facts, options.safetyThreshold)) admitted.push({ candidate, facts });
-      }
       const hydrateMs = performance.now() - mark;
 
-      // the relevance floor: on the admitted (safe) candidates only
-      const cut = relevanceCut({ similarities: admitted.map((a) => a.candidate.score), ...cutInput });
-      const relevant = admitted.filter((a) => a.candidate.score >= cut.minSimilarity);
-
       mark = performance.now();
-      const ranked = relevant
-        .map(({ candidate, facts }) => {
-          const signals: Signals = {
-            similarity: candidate.score,
-            engagement: smoothedEngagement(facts.stats, DEFAULT_ENGAGEMENT_PRIOR),
-            recency: recency(new Date(facts.created_ms), now, options.ranker.recencyHalfLifeDays),
-          };
-          return { facts, similarity: candidate.score, signals, score: combine(signals, options.ranker) };
-        })
-        .sort((a, b) => b.score - a.score || Number(BigInt(a.facts.id) - BigInt(b.facts.id)));
+      const { admitted, cut, relevant, ranked } = rankCandidates(
+        candidates,
+        candidates.map((c) => factsById.get(c.id.toString()) ?? null),
+        plan,
+      );
       const onPage = ranked.slice(input.offset, need);
       const records = await pageRecords(
         onPage.map((r) => r.facts),
