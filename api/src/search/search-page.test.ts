@@ -232,6 +232,37 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
       expect(again.tags).toEqual(uncached.tags);
     }
     expect(await hydratePaths(metrics)).toEqual({ full: 1, page: 2 });
+
+    // the stats job counted impressions meanwhile: fresher counts on the page rows alone do not
+    // reorder the page the cached counts picked (which would read an unread row through the loaders)
+    const shown = await searchCounted(cached, { text: 'q', limit: 20 });
+    const pageIds = shown.outcome.hits.map((h) => h.image.id);
+    const { rows: saved } = await backend.db.query<{
+      image_id: string;
+      impressions: number;
+      clicks: number;
+      saves: number;
+    }>(
+      'SELECT image_id::text AS image_id, impressions, clicks, saves FROM image_stats WHERE image_id = ANY($1::bigint[])',
+      [pageIds],
+    );
+    await backend.db.query(
+      `INSERT INTO image_stats (image_id, impressions, clicks, saves) SELECT unnest($1::bigint[]), 5000, 0, 0
+       ON CONFLICT (image_id) DO UPDATE SET impressions = 5000, clicks = 0, saves = 0`,
+      [pageIds],
+    );
+    try {
+      const later = await searchCounted(cached, { text: 'q', limit: 20 });
+      expect(later.statements).toBe(1);
+      expect(later.outcome.hits.map((h) => h.image.id)).toEqual(pageIds);
+    } finally {
+      await backend.db.query('DELETE FROM image_stats WHERE image_id = ANY($1::bigint[])', [pageIds]);
+      for (const row of saved)
+        await backend.db.query(
+          'INSERT INTO image_stats (image_id, impressions, clicks, saves) VALUES ($1, $2, $3, $4)',
+          [row.image_id, row.impressions, row.clicks, row.saves],
+        );
+    }
   });
 
   it('an image taken down, flagged, rejected or scored unsafe since its facts were cached is never shown, and the page stays full', async () => {

@@ -226,8 +226,16 @@ export function createSearchService(deps: SearchDeps) {
       const fresh = await repo.gatedPageOf(page, plan.safetyThreshold);
       if (fresh.candidates.length === page.length) {
         deps.metrics?.hydratePath.inc({ path: 'page' });
+        // the page rows as the statement read them (gate columns, display fields), ranked with the
+        // cached counts the page was picked by: with fresher counts on the page alone the ranking
+        // could move an unread row onto it, read again through the loaders
         const onPage = new Map(fresh.candidates.map((f) => [f.id, f]));
-        const facts = cached.filter((f): f is CandidateFacts => f !== null).map((f) => onPage.get(f.id) ?? f);
+        const facts = cached
+          .filter((f): f is CandidateFacts => f !== null)
+          .map((f) => {
+            const read = onPage.get(f.id);
+            return read ? { ...read, stats: f.stats, created_ms: f.created_ms } : f;
+          });
         return { epoch: fresh.epoch, candidates: facts };
       }
       const admittedNow = new Set(fresh.candidates.map((f) => f.id));
