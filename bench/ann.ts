@@ -134,8 +134,8 @@ try {
       `round trip for FAISS and exclude number[] conversion for hnswlib-node. Flat is timed on ${FLAT_QUERIES} queries. ` +
       `HNSW: M/connectivity ${M} and efConstruction/expansion_add ${EF_CONSTRUCTION} for all three libraries. ` +
       '"+ re-score": the index gives a short list (IVF: `candidates` ids; HNSW over SQ8: its whole efSearch queue) ' +
-      'that exact inner products with the full vectors, memory-mapped from a file, re-rank (two native calls per ' +
-      'query, both timed). ' +
+      'that exact inner products with the full vectors, memory-mapped from a file, re-rank (search and re-score in one native call per ' +
+      'query, on one pool thread, timed together). ' +
       `Each sweep point runs ${REPEATS} times after a short warm-up; the fastest run is reported.`,
     rows,
     builds,

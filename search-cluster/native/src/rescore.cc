@@ -7,6 +7,37 @@
 
 namespace pixelfind {
 
+void RescoreInto(const MappedVectors& mapped, const float* queries, int64_t n, const int64_t* candidates,
+                 int64_t perQuery, int64_t k, float* distances, int64_t* ids) {
+  const int64_t d = mapped.dimension;
+  std::fill(distances, distances + n * k, -std::numeric_limits<float>::infinity());
+  std::fill(ids, ids + n * k, -1);
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t q = 0; q < n; q++) {
+    std::vector<std::pair<float, int64_t>> scored;
+    scored.reserve(perQuery);
+    const float* query = queries + q * d;
+    const int64_t* list = candidates + q * perQuery;
+    for (int64_t c = 0; c < perQuery; c++) {
+      if (list[c] < 0) continue;
+      int64_t row = mapped.RowOf(list[c]);
+      if (row < 0) continue;
+      scored.emplace_back(faiss::fvec_inner_product(query, mapped.vectors + row * d, d), list[c]);
+    }
+    // Highest score first; on ties the smaller id, so results do not depend on candidate order.
+    auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    std::sort(scored.begin(), scored.end(), better);
+    scored.erase(std::unique(scored.begin(), scored.end(),
+                             [](const auto& a, const auto& b) { return a.second == b.second; }),
+                 scored.end());
+    int64_t kept = std::min<int64_t>(k, scored.size());
+    for (int64_t j = 0; j < kept; j++) {
+      distances[q * k + j] = scored[j].first;
+      ids[q * k + j] = scored[j].second;
+    }
+  }
+}
+
 namespace {
 
 class RescoreWorker : public PromiseWorker {
@@ -24,33 +55,9 @@ class RescoreWorker : public PromiseWorker {
     const int64_t d = mapped_->dimension;
     const int64_t n = static_cast<int64_t>(queries_.size()) / d;
     const int64_t perQuery = n > 0 ? static_cast<int64_t>(candidates_.size()) / n : 0;
-    distances_.assign(n * k_, -std::numeric_limits<float>::infinity());
-    ids_.assign(n * k_, -1);
-
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t q = 0; q < n; q++) {
-      std::vector<std::pair<float, int64_t>> scored;
-      scored.reserve(perQuery);
-      const float* query = queries_.data() + q * d;
-      const int64_t* ids = candidates_.data() + q * perQuery;
-      for (int64_t c = 0; c < perQuery; c++) {
-        if (ids[c] < 0) continue;
-        int64_t row = mapped_->RowOf(ids[c]);
-        if (row < 0) continue;
-        scored.emplace_back(faiss::fvec_inner_product(query, mapped_->vectors + row * d, d), ids[c]);
-      }
-      // Highest score first; on ties the smaller id, so results do not depend on candidate order.
-      auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-      std::sort(scored.begin(), scored.end(), better);
-      scored.erase(std::unique(scored.begin(), scored.end(),
-                               [](const auto& a, const auto& b) { return a.second == b.second; }),
-                   scored.end());
-      int64_t kept = std::min<int64_t>(k_, scored.size());
-      for (int64_t j = 0; j < kept; j++) {
-        distances_[q * k_ + j] = scored[j].first;
-        ids_[q * k_ + j] = scored[j].second;
-      }
-    }
+    distances_.resize(n * k_);
+    ids_.resize(n * k_);
+    RescoreInto(*mapped_, queries_.data(), n, candidates_.data(), perQuery, k_, distances_.data(), ids_.data());
   }
 
   Napi::Value Result(Napi::Env env) override { return SearchResult(env, distances_, ids_); }

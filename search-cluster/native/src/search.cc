@@ -1,5 +1,8 @@
 #include "search.h"
 
+#include "rescore.h"
+#include "vector-file.h"
+
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFFastScan.h>
@@ -78,6 +81,9 @@ struct SearchRequest {
   int nprobe = 0;    // 0: the index's own setting
   int efSearch = 0;  // 0: the index's own setting
   std::optional<std::vector<int64_t>> allowedIds;
+  // Re-score the k results per query exactly against these vectors and keep the rescoreK best.
+  MappedRef rescore;
+  int64_t rescoreK = 0;
 };
 
 // Owns every SearchParameters object of one call (they point at each other).
@@ -132,6 +138,24 @@ class SearchWorker : public PromiseWorker {
 
  protected:
   void Run() override {
+    Search();
+    if (request_.rescore) {
+      // the short list goes straight to the exact re-score, on this thread: one pool hop, and no
+      // list of ids through JavaScript, instead of two
+      const auto n = static_cast<int64_t>(request_.queries.size()) / request_.rescore->dimension;
+      std::vector<float> distances(n * request_.rescoreK);
+      std::vector<faiss::Index::idx_t> labels(n * request_.rescoreK);
+      RescoreInto(*request_.rescore, request_.queries.data(), n, labels_.data(), request_.k, request_.rescoreK,
+                  distances.data(), labels.data());
+      distances_.swap(distances);
+      labels_.swap(labels);
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override { return SearchResult(env, distances_, labels_); }
+
+ private:
+  void Search() {
     const faiss::Index* top = handle_->index.get();
     const faiss::IndexIDMap* idmap = handle_->idmap;
     const faiss::Index* target = idmap ? idmap->index : top;
@@ -175,9 +199,6 @@ class SearchWorker : public PromiseWorker {
     }
   }
 
-  Napi::Value Result(Napi::Env env) override { return SearchResult(env, distances_, labels_); }
-
- private:
   // For an index that cannot take a selector: fetch a longer list and keep the allowed ids, growing
   // the list until every query has k allowed hits or its probed lists are exhausted. Only allowed
   // ids ever reach the result; the recall is that of the unfiltered search over the same lists.
@@ -233,6 +254,17 @@ Napi::Value QueueSearch(Napi::Env env, IndexRef handle, const Napi::Value& queri
     request.efSearch = OptionalInt(object, "efSearch");
     Napi::Value allowed = object.Get("allowedIds");
     if (!allowed.IsUndefined() && !allowed.IsNull()) request.allowedIds = CopyIds(allowed, "allowedIds");
+    Napi::Value rescore = object.Get("rescore");
+    if (!rescore.IsUndefined() && !rescore.IsNull()) {
+      request.rescore = VectorFileObject::MappedOf(env, rescore, "rescore");
+      Napi::Value rescoreK = object.Get("rescoreK");
+      if (!rescoreK.IsNumber() || rescoreK.As<Napi::Number>().Int64Value() <= 0 ||
+          rescoreK.As<Napi::Number>().Int64Value() > request.k)
+        throw Napi::RangeError::New(env, "Expected rescoreK between 1 and k");
+      request.rescoreK = rescoreK.As<Napi::Number>().Int64Value();
+      if (request.rescore->dimension != handle->index->d)
+        throw Napi::RangeError::New(env, "the vectors to re-score with do not have the index's dimension");
+    }
   }
   auto worker = new SearchWorker(env, std::move(handle), std::move(request));
   return worker->QueueForPromise();

@@ -94,6 +94,13 @@ MappedRef VectorFileObject::Mapped(Napi::Env env) const {
   return mapped_;
 }
 
+MappedRef VectorFileObject::MappedOf(Napi::Env env, const Napi::Value& value, const char* name) {
+  const auto& constructor = env.GetInstanceData<AddonData>()->vectorFileConstructor;
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(constructor.Value()))
+    throw Napi::TypeError::New(env, std::string("Expected a NativeVectorFile for ") + name);
+  return Unwrap(value.As<Napi::Object>())->Mapped(env);
+}
+
 Napi::Value VectorFileObject::Rescore(const Napi::CallbackInfo& info) {
   return QueueRescore(info.Env(), Mapped(info.Env()), info[0], info[1], info[2]);
 }

@@ -38,6 +38,10 @@ class VectorFileObject : public Napi::ObjectWrap<VectorFileObject> {
   static Napi::Function Define(Napi::Env env);
   explicit VectorFileObject(const Napi::CallbackInfo& info);
 
+  // The mapping of a NativeVectorFile passed as an argument (a TypeError for anything else, an
+  // Error once it is closed).
+  static MappedRef MappedOf(Napi::Env env, const Napi::Value& value, const char* name);
+
  private:
   MappedRef Mapped(Napi::Env env) const;
   Napi::Value Rescore(const Napi::CallbackInfo& info);

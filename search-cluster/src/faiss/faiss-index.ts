@@ -20,6 +20,7 @@ import {
   type SearchOptions,
 } from './options.ts';
 import { ReadWriteLock } from './rw-lock.ts';
+import type { VectorFile } from './vector-file.ts';
 
 export type { FaissBuild, IndexKind } from './load-native.ts';
 export type { CreateOptions, SearchOptions } from './options.ts';
@@ -173,6 +174,36 @@ export class FaissIndex {
     assertVectors(queries, 'queries', this.#dimension);
     assertSearchOptions(options);
     return this.#read(() => tracked('search', () => this.#native.search(queries, k, options)));
+  }
+
+  /**
+   * search() for a short list of `shortList` ids per query, re-scored by exact inner product
+   * against `vectors` in the same native call (one trip to the libuv pool): the k best per query,
+   * best first, padded with -1n / -Infinity. vector-file.ts#searchRescored is the usual way in.
+   */
+  async searchRescored(
+    queries: Float32Array,
+    k: number,
+    vectors: VectorFile,
+    shortList: number,
+    options?: SearchOptions,
+  ): Promise<SearchResult> {
+    assertPositiveInteger(k, 'k', MAX_K);
+    assertPositiveInteger(shortList, 'shortList', MAX_K);
+    if (shortList < k) throw new RangeError(`Expected shortList at least k (${k}) but received ${shortList}`);
+    assertVectors(queries, 'queries', this.#dimension);
+    assertSearchOptions(options);
+    if (vectors.dimension !== this.#dimension)
+      throw new RangeError(
+        `Expected vectors of dimension ${this.#dimension} but received ${vectors.dimension}`,
+      );
+    return this.#read(() =>
+      tracked('search', () =>
+        vectors.withNative((file) =>
+          this.#native.search(queries, shortList, { ...options, rescore: file, rescoreK: k }),
+        ),
+      ),
+    );
   }
 
   /** Saves the index in FAISS's file format (FaissIndex.read loads it). */

@@ -21,10 +21,17 @@ export interface NativeIndex {
   train(vectors: Float32Array): Promise<void>;
   add(vectors: Float32Array, ids: BigInt64Array): Promise<void>;
   remove(ids: BigInt64Array): Promise<number>;
+  /** With `rescore`, the k results per query are re-scored exactly against it and the `rescoreK` best returned (search.cc). */
   search(
     queries: Float32Array,
     k: number,
-    options?: { nprobe?: number; efSearch?: number; allowedIds?: BigInt64Array },
+    options?: {
+      nprobe?: number;
+      efSearch?: number;
+      allowedIds?: BigInt64Array;
+      rescore?: NativeVectorFile;
+      rescoreK?: number;
+    },
   ): Promise<NativeSearchResult>;
   write(path: string): Promise<void>;
   toBuffer(): Promise<Buffer>;

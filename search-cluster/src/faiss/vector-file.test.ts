@@ -70,6 +70,32 @@ describe('VectorFile', () => {
     file.close();
   });
 
+  it('re-scores within the index search exactly as search then rescore would, and refuses what does not fit', async () => {
+    const index = FaissIndex.create(DIM, 'IVF64,PQ16x4fs');
+    await index.train(base);
+    await index.add(base, ids);
+    const file = VectorFile.open(path);
+    for (const nprobe of [1, 8, 64]) {
+      const shortList = await index.search(queries, 100, { nprobe });
+      const twoCalls = await file.rescore(queries, shortList.ids, 10);
+      const oneCall = await index.searchRescored(queries, 10, file, 100, { nprobe });
+      expect(oneCall.ids).toEqual(twoCalls.ids);
+      expect(oneCall.distances).toEqual(twoCalls.distances);
+    }
+    // a filter the fast scan applies after its search: the re-score sees allowed ids only
+    const allowed = ids.filter((_, i) => i % 3 === 0);
+    const filtered = await index.searchRescored(queries, 10, file, 100, { nprobe: 64, allowedIds: allowed });
+    const allowedSet = new Set(allowed);
+    for (const id of filtered.ids) if (id >= 0n) expect(allowedSet.has(id)).toBe(true);
+    await expect(index.searchRescored(queries, 10, file, 5)).rejects.toThrow(/shortList at least k/);
+    const other = FaissIndex.create(DIM * 2, 'Flat');
+    await expect(other.searchRescored(new Float32Array(DIM * 2), 1, file, 1)).rejects.toThrow(/dimension/);
+    other.close();
+    file.close();
+    await expect(index.searchRescored(queries, 10, file, 100)).rejects.toThrow(/closed/);
+    index.close();
+  });
+
   it('refuses duplicate ids, and a truncated or foreign file', async () => {
     const twice = new BigInt64Array([1n, 2n, 1n]);
     await expect(

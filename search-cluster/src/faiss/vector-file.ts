@@ -140,6 +140,12 @@ export class VectorFile {
     return this.#native.scoreCells(...cellScanArgs(this.count, this.dimension, queries, scan, k));
   }
 
+  /** Runs `use` with the native file while it is open (FaissIndex#searchRescored hands it to the index's own call). */
+  withNative<T>(use: (file: NativeVectorFile) => T): T {
+    if (this.#closed) throw new Error('The vector file is closed');
+    return use(this.#native);
+  }
+
   /** Unmaps once re-scorings and scans already running finish. */
   close(): void {
     if (this.#closed) return;
@@ -169,6 +175,5 @@ export async function searchRescored(
   assertPositiveInteger(candidates, 'candidates', MAX_CANDIDATES);
   if (candidates < k)
     throw new RangeError(`Expected candidates at least k (${k}) but received ${candidates}`);
-  const shortList = await index.search(queries, candidates, searchOptions);
-  return vectors.rescore(queries, shortList.ids, k);
+  return index.searchRescored(queries, k, vectors, candidates, searchOptions);
 }

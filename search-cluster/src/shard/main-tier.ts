@@ -206,6 +206,11 @@ export class MainTier {
     if (options.allowedIds) native.allowedIds = options.allowedIds;
     if (this.kind === 'hnsw') native.efSearch = Math.max(options.efSearch ?? this.params.efSearch, fetchK);
     if (this.kind === 'ivfpq') native.nprobe = options.nprobe ?? this.params.nprobe;
+    if (this.kind === 'ivfpq' && this.deleted.size === 0 && fetchK >= k) {
+      // nothing to drop between the short list and the re-score: both in one native call
+      const fused = this.store.searchRescored?.(this.index, queries, nq, fetchK, k, native);
+      if (fused) return fused;
+    }
     const { ids, distances } = await this.index.search(queries, fetchK, native);
     return this.collect(queries, nq, k, fetchK, ids, distances);
   }

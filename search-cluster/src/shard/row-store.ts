@@ -3,6 +3,7 @@ import type { SearchResult } from '../faiss/faiss-index.ts';
 import { type CellScan, scoreCells, scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile } from '../faiss/vector-file.ts';
 import { type Hit, hitsPerQuery } from './topk.ts';
+import type { VectorIndex, VectorSearchOptions } from './vector-index.ts';
 
 /**
  * Exact candidate scoring for an immutable tier: the main tier re-scores its compressed short list
@@ -26,6 +27,18 @@ export interface RowStore {
   scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult>;
   /** The vectors of `rows`, concatenated in the order given. */
   read(rows: ArrayLike<number>): Promise<Float32Array>;
+  /**
+   * The index's short list (`shortList` per query) re-scored here within the index's own native
+   * call, when both sides can (the memory-mapped file, the FAISS index); null otherwise.
+   */
+  searchRescored?(
+    index: VectorIndex,
+    queries: Float32Array,
+    nq: number,
+    shortList: number,
+    k: number,
+    options: VectorSearchOptions,
+  ): Promise<Hit[][]> | null;
   close(): Promise<void>;
 }
 
@@ -108,6 +121,20 @@ export class VectorFileStore implements RowStore {
 
   scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult> {
     return this.file.scoreCells(queries, scan, k);
+  }
+
+  searchRescored(
+    index: VectorIndex,
+    queries: Float32Array,
+    nq: number,
+    shortList: number,
+    k: number,
+    options: VectorSearchOptions,
+  ): Promise<Hit[][]> | null {
+    if (!index.searchRescored) return null;
+    return index
+      .searchRescored(queries, k, this.file, shortList, options)
+      .then(({ ids, distances }) => hitsPerQuery(ids, distances, nq, k));
   }
 
   async read(rows: ArrayLike<number>): Promise<Float32Array> {

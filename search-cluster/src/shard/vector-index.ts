@@ -1,4 +1,5 @@
 import type { NativeIndex } from '../faiss/load-native.ts';
+import type { VectorFile } from '../faiss/vector-file.ts';
 
 /**
  * The slice of the native FAISS wrapper (`../faiss/faiss-index.ts`) the shard relies on. Keeping it
@@ -27,6 +28,14 @@ export interface VectorIndex
     'dimension' | 'count' | 'isTrained' | 'memoryBytes' | 'train' | 'add' | 'remove' | 'write' | 'close'
   > {
   search(queries: Float32Array, k: number, options?: VectorSearchOptions): Promise<VectorSearchResult>;
+  /** A short list of `shortList` per query re-scored against `vectors` in the same native call (faiss-index.ts). */
+  searchRescored?(
+    queries: Float32Array,
+    k: number,
+    vectors: VectorFile,
+    shortList: number,
+    options?: VectorSearchOptions,
+  ): Promise<VectorSearchResult>;
 }
 
 /** Creates and loads indexes; the shard never names the native class itself. */
