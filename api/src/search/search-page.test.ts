@@ -223,9 +223,8 @@ describe.each(backends)('search hydration: one round trip, the page only ($name)
       expect(again.statements).toBe(1);
       expect(again.outcome.hits.map((h) => h.image.id)).toEqual(uncached.outcome.hits.map((h) => h.image.id));
       // the same scores, but for recency's "now", a few milliseconds later
-      again.outcome.hits.forEach((hit, i) =>
-        expect(hit.score).toBeCloseTo(uncached.outcome.hits[i]!.score, 6),
-      );
+      for (const [i, hit] of again.outcome.hits.entries())
+        expect(hit.score).toBeCloseTo(uncached.outcome.hits[i]!.score, 6);
       expect(again.outcome.hasNextPage).toBe(uncached.outcome.hasNextPage);
       // what GraphQL resolves (images and tags) came with the page statement
       expect(again.images).toEqual(again.outcome.hits.map((h) => h.image));
