@@ -64,7 +64,7 @@ export function createMetrics() {
   );
   const hydratePath = define.counter(
     'pixelfind_search_hydrate_total',
-    "Searches' hydrate statements by path (search.service.ts#hydrate): page (every candidate's facts were cached, only the page was read and gated), full (a candidate unknown to the facts cache: every candidate read), recheck (the page statement no longer admitted a cached page row, so the full statement ran as well).",
+    "Searches' hydrate statements by path (search.service.ts#hydrate): page (every candidate's facts were cached, only the page was read and gated), full (a candidate unknown to the facts cache, or the cache off: every candidate read), recheck (the page statement no longer admitted a cached page row, so the full statement ran as well).",
     ['path'],
   );
   const versions = ['model_version', 'ranker_version'] as const;

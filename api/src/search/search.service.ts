@@ -241,7 +241,7 @@ export function createSearchService(deps: SearchDeps) {
       const admittedNow = new Set(fresh.candidates.map((f) => f.id));
       factsCache!.forget(page.filter((id) => !admittedNow.has(id)));
       deps.metrics?.hydratePath.inc({ path: 'recheck' });
-    } else if (factsCache) {
+    } else {
       deps.metrics?.hydratePath.inc({ path: 'full' });
     }
     const read = await repo.pageOf(candidates, plan);
