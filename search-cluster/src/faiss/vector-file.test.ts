@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaissIndex } from './faiss-index.ts';
+import { loadNative } from './load-native.ts';
 import { clusteredUnitVectors, recallAtK, sequentialIds } from './synthetic.ts';
 import { searchRescored, VectorFile, writeVectorFile } from './vector-file.ts';
 
@@ -91,6 +92,14 @@ describe('VectorFile', () => {
     const other = FaissIndex.create(DIM * 2, 'Flat');
     await expect(other.searchRescored(new Float32Array(DIM * 2), 1, file, 1)).rejects.toThrow(/dimension/);
     other.close();
+    // the addon itself refuses anything but one of its vector files, and a rescoreK past k
+    const native = loadNative().create(DIM, 'Flat');
+    const query = queries.subarray(0, DIM);
+    expect(() => native.search(query, 5, { rescore: {} as never, rescoreK: 5 })).toThrow(/NativeVectorFile/);
+    file.withNative((handle) =>
+      expect(() => native.search(query, 5, { rescore: handle, rescoreK: 6 })).toThrow(/rescoreK/),
+    );
+    native.close();
     file.close();
     await expect(index.searchRescored(queries, 10, file, 100)).rejects.toThrow(/closed/);
     index.close();
