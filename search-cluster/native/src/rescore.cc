@@ -7,6 +7,13 @@
 
 namespace pixelfind {
 
+namespace {
+constexpr size_t kCacheLine = 64;
+// Rows requested ahead of the one being scored: two keep a 512-d row (32 lines) in flight while
+// one is multiplied, without evicting the query from L1.
+constexpr size_t kPrefetchAhead = 2;
+}  // namespace
+
 void RescoreInto(const MappedVectors& mapped, const float* queries, int64_t n, const int64_t* candidates,
                  int64_t perQuery, int64_t k, float* distances, int64_t* ids) {
   const int64_t d = mapped.dimension;
@@ -14,15 +21,30 @@ void RescoreInto(const MappedVectors& mapped, const float* queries, int64_t n, c
   std::fill(ids, ids + n * k, -1);
 #pragma omp parallel for schedule(dynamic)
   for (int64_t q = 0; q < n; q++) {
-    std::vector<std::pair<float, int64_t>> scored;
-    scored.reserve(perQuery);
     const float* query = queries + q * d;
     const int64_t* list = candidates + q * perQuery;
+    // Rows first, then the products with the row kPrefetchAhead places on already on its way from
+    // memory: the short list's rows are scattered over a file far larger than the caches, and
+    // each product would otherwise wait for its row's first lines (bench:search at 200k x 512
+    // spent as long in those waits and the id lookups as in the arithmetic).
+    std::vector<std::pair<int64_t, int64_t>> found;  // (row, id)
+    found.reserve(perQuery);
     for (int64_t c = 0; c < perQuery; c++) {
       if (list[c] < 0) continue;
       int64_t row = mapped.RowOf(list[c]);
-      if (row < 0) continue;
-      scored.emplace_back(faiss::fvec_inner_product(query, mapped.vectors + row * d, d), list[c]);
+      if (row >= 0) found.emplace_back(row, list[c]);
+    }
+    std::vector<std::pair<float, int64_t>> scored;
+    scored.reserve(found.size());
+    const size_t rowBytes = static_cast<size_t>(d) * sizeof(float);
+    auto prefetchRow = [&](size_t at) {
+      const char* start = reinterpret_cast<const char*>(mapped.vectors + found[at].first * d);
+      for (size_t offset = 0; offset < rowBytes; offset += kCacheLine) __builtin_prefetch(start + offset, 0, 0);
+    };
+    for (size_t c = 0; c < std::min(found.size(), kPrefetchAhead); c++) prefetchRow(c);
+    for (size_t c = 0; c < found.size(); c++) {
+      if (c + kPrefetchAhead < found.size()) prefetchRow(c + kPrefetchAhead);
+      scored.emplace_back(faiss::fvec_inner_product(query, mapped.vectors + found[c].first * d, d), found[c].second);
     }
     // Highest score first; on ties the smaller id, so results do not depend on candidate order.
     auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
