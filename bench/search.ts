@@ -203,8 +203,12 @@ function calibrationMarkdown(shards: { shard: number; calibration: NprobeCalibra
       : [],
   );
   if (lines.length === 0) return 'nprobe: no tier calibrated one (the 1/8-of-lists rule serves).';
-  const { queries, k } = shards.find((s) => s.calibration)!.calibration!;
-  return `nprobe calibrated at build (rebuild/calibrate-nprobe.ts: ${queries} stored rows as queries, recall@${k} of the serving path against exact, the smallest nprobe within 0.005 of the ceiling's, x2 for text queries): ${lines.join('; ')}.`;
+  const { queries, k, target } = shards.find((s) => s.calibration)!.calibration!;
+  const rule =
+    target === undefined
+      ? "the smallest nprobe within 0.005 of the ceiling's"
+      : `the smallest nprobe reaching recall ${target} or within 0.005 of the ceiling's`;
+  return `nprobe calibrated at build (rebuild/calibrate-nprobe.ts: ${queries} stored rows as queries, recall@${k} of the serving path against exact, ${rule}, x2 for text queries): ${lines.join('; ')}.`;
 }
 
 async function main() {

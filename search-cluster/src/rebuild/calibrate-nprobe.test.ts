@@ -3,6 +3,7 @@ import { faissFactory } from '../shard/faiss-factory.ts';
 import { defaultNprobe, MainTier } from '../shard/main-tier.ts';
 import { idRange, unitVectors } from '../shard/test-vectors.ts';
 import { buildMainTier } from './build-main.ts';
+import { calibrateNprobe, TEXT_QUERY_MARGIN } from './calibrate-nprobe.ts';
 import { exactTopKOfRows } from './exact-search.ts';
 
 const D = 32;
@@ -76,6 +77,23 @@ describe('calibrateNprobe (through buildMainTier)', () => {
     expect(recalls.at(-1)!).toBeGreaterThan(recalls[0]! + 0.1);
     expect(calibration.nprobe).toBe(calibration.ceiling);
     expect(tier.params.nprobe).toBe(calibration.ceiling);
+    await tier.close();
+  }, 60_000);
+
+  it('stops at the first nprobe that reaches the recall target, even where more lists still add recall', async () => {
+    // the wide cloud: recall keeps growing with the lists, so only the target can stop early
+    const { tier, calibration, rows } = await build(unitVectors(N + HELD_OUT, D, 11, 1), 2);
+    const [first, second] = calibration.points;
+    // a target between the two lowest points' recall: the second is the first to reach it
+    const target = (first!.recall + second!.recall) / 2;
+    const early = await calibrateNprobe(tier, rows, 2, { queries: 200, target });
+    expect(early.target).toBe(target);
+    expect(early.points).toEqual(calibration.points);
+    expect(early.nprobe).toBe(Math.min(early.ceiling, second!.nprobe * TEXT_QUERY_MARGIN));
+    expect(early.nprobe).toBeLessThan(calibration.nprobe);
+    // a target nothing reaches leaves the tolerance rule: here, the ceiling
+    const strict = await calibrateNprobe(tier, rows, 2, { queries: 200, target: 1 });
+    expect(strict.nprobe).toBe(calibration.nprobe);
     await tier.close();
   }, 60_000);
 

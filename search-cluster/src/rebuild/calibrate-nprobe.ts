@@ -11,10 +11,12 @@ export interface NprobeCalibration {
   points: { nprobe: number; recall: number }[];
   queries: number;
   k: number;
+  /** The recall target the choice used (absent in snapshots written before it existed). */
+  target?: number;
 }
 
 export interface CalibrationOptions {
-  /** Sample queries (stored rows, spread over the tier). Default 100. */
+  /** Sample queries (stored rows, spread over the tier). Default 200: recall@10's standard error on 2,000 neighbours is ~0.003 near 0.98. */
   queries?: number;
   /**
    * Neighbours per query. Default 10: recall@10 is what the recall canary watches in production
@@ -26,7 +28,20 @@ export interface CalibrationOptions {
   k?: number;
   /** recall@k a smaller nprobe may lose against the ceiling's. Default 0.005. */
   tolerance?: number;
+  /** recall@k at which a smaller nprobe is enough whatever the ceiling gains. Default CALIBRATION_RECALL_TARGET. */
+  target?: number;
 }
+
+/**
+ * recall@10 on the sample (stored image rows, before TEXT_QUERY_MARGIN) that is enough: more
+ * lists past it cost scan time for a gain nobody is served by. The recall canary alerts under 0.95
+ * on served queries (api/src/quality/recall-canary.ts, infra/prometheus/); this keeps 0.02 above
+ * that on image queries, and text queries get TEXT_QUERY_MARGIN times the lists on top. At 1M x 512
+ * on bench:search the tolerance rule alone (within 0.005 of the ceiling) chose the ceiling, 256 lists,
+ * for image-row recall 0.995 against 0.978 at 32, while the served text queries' recall was the
+ * same from 32 lists to 512 (bench/results/search.md).
+ */
+export const CALIBRATION_RECALL_TARGET = 0.97;
 
 /**
  * How many times the image-query nprobe text queries get. The sample queries are stored image
@@ -44,8 +59,8 @@ export const TEXT_QUERY_MARGIN = 2;
  * no answer comes from; where they spread, it is needed. Measured, not guessed: `queries` stored
  * rows are searched through the serving path (PQ short list, exact re-score) at nprobe = the
  * configured value, doubled, ... up to the ceiling, against an exact search of every row (itself
- * left out), and the smallest nprobe within `tolerance` of the ceiling's recall@10 wins, times
- * TEXT_QUERY_MARGIN, at most the ceiling. So a calibration only ever lowers the default, and only
+ * left out), and the smallest nprobe that reaches `target` recall@10 or comes within `tolerance`
+ * of the ceiling's wins, times TEXT_QUERY_MARGIN, at most the ceiling. So a calibration only ever lowers the default, and only
  * where the lower value lost nothing measurable.
  */
 export async function calibrateNprobe(
@@ -58,8 +73,9 @@ export async function calibrateNprobe(
   const n = rows.ids.length;
   const d = tier.dimension;
   const k = Math.max(1, Math.min(options.k ?? 10, n - 1));
-  const count = Math.max(1, Math.min(options.queries ?? 100, n));
+  const count = Math.max(1, Math.min(options.queries ?? 200, n));
   const tolerance = options.tolerance ?? 0.005;
+  const target = options.target ?? CALIBRATION_RECALL_TARGET;
   // rows spread over the tier (its arrival order), each left out of its own answer
   const picks = Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * n) / count));
   const queries = picks.map((row) => rows.vectors.subarray(row * d, (row + 1) * d));
@@ -94,7 +110,7 @@ export async function calibrateNprobe(
   const points: { nprobe: number; recall: number }[] = [];
   for (const nprobe of ladder) points.push({ nprobe, recall: await recallAt(nprobe) });
   const best = points.at(-1)!.recall;
-  const enough = points.find((p) => p.recall >= best - tolerance)!.nprobe;
+  const enough = points.find((p) => p.recall >= Math.min(target, best - tolerance))!.nprobe;
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     nprobe: Math.min(ceiling, Math.max(configured, enough * TEXT_QUERY_MARGIN)),
@@ -102,5 +118,6 @@ export async function calibrateNprobe(
     points: points.map((p) => ({ nprobe: p.nprobe, recall: round(p.recall) })),
     queries: count,
     k,
+    target,
   };
 }

@@ -346,7 +346,7 @@ describe('restart', () => {
     // the build's nprobe calibration is in the snapshot, and the restarted shard serves it
     const meta = JSON.parse(await readFile(join(stats(shard).lastRebuild!.snapshot!, 'meta.json'), 'utf8'));
     const { nprobe } = stats(shard).main!;
-    expect(meta.calibration).toMatchObject({ nprobe, queries: 100 });
+    expect(meta.calibration).toMatchObject({ nprobe, queries: 200, target: 0.97 });
     await shard.close();
     shard = newShard(source, tiers);
     await shard.start();
