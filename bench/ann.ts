@@ -55,8 +55,15 @@ const { base, querySets } = annData({
   seed: SEED,
   spread: Number(settings.spread),
   textShift: Number(settings.textShift),
+  families: settings.dataFamilies,
 });
 const ids = sequentialIds(N);
+
+/** The method text's words for `--data-families`. */
+function dataFamiliesNote(levels: readonly number[]): string {
+  if (levels.length === 0) return '; the centres independent random directions';
+  return `; the centres themselves drawn around ${levels.map((n) => n.toLocaleString('en')).join(', then around ')} coarser centres (noise norm 1 at each level: groups at ${levels.length + 1} scales)`;
+}
 log('data generated');
 
 const workDir = await mkdtemp(join(tmpdir(), 'pixelfind-ann-'));
@@ -111,6 +118,7 @@ try {
       k: K,
       seed: SEED,
       clusters: CLUSTERS,
+      dataFamilies: settings.dataFamilies.join(','),
       spread: Number(settings.spread),
       textShift: Number(settings.textShift),
       M,
@@ -126,7 +134,7 @@ try {
     method:
       `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres (noise norm ${settings.spread} ` +
       `relative to the centre, ${(N / CLUSTERS).toFixed(0)} vectors per cluster, ${(CLUSTERS / NLIST).toFixed(0)}x more ` +
-      `clusters than IVF lists); ${NQ} image queries from the same centres; ${NQ} text queries from the same centres ` +
+      `clusters than IVF lists${dataFamiliesNote(settings.dataFamilies)}); ${NQ} image queries from the same centres; ${NQ} text queries from the same centres ` +
       `shifted by a common offset of norm ${settings.textShift}. Ground truth by exact inner-product search; ` +
       `recall@${K}. Queries are sent one at a time; "threads" is the number of queries in flight (FAISS: concurrent ` +
       'promises on the libuv pool, one OpenMP thread each; hnswlib-node and usearch search synchronously, so each ' +

@@ -13,6 +13,8 @@ export function annSettings() {
       ...syntheticDataFlags({ n: '1000000', dim: '512' }),
       spread: { type: 'string', default: '1' },
       'text-shift': { type: 'string', default: '1.5' },
+      /** Coarser levels of data centres, coarsest last (`5120,64`: the clusters drawn around 5,120 centres, those around 64); default none. */
+      'data-families': { type: 'string', default: '' },
       threads: { type: 'string', default: '1,2' },
       m: { type: 'string', default: '32' },
       'ef-construction': { type: 'string', default: '40' },
@@ -65,6 +67,7 @@ export function annSettings() {
     /** Noise norm relative to the centre, and the text queries' offset: as typed, for the method text. */
     spread: String(flags.spread),
     textShift: String(flags['text-shift']),
+    dataFamilies: flags['data-families'] ? list('data-families') : [],
     m,
     efConstruction,
     nlist,

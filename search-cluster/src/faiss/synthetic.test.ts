@@ -74,3 +74,34 @@ describe('unitVectorsAround', () => {
     expect(around.vectors).toEqual(rows);
   });
 });
+
+describe('clusteredUnitVectors families', () => {
+  const meanPairCosine = (rows: Float32Array) => {
+    const count = rows.length / dimension;
+    let sum = 0;
+    let pairs = 0;
+    for (let i = 0; i < count; i++)
+      for (let j = i + 1; j < count; j++) {
+        sum += dotRows(rows, i, rows, j);
+        pairs++;
+      }
+    return sum / pairs;
+  };
+  const shape = { count: 400, dimension, clusters: 40, seed: 11 };
+
+  it('reads a one-level list as the number', () => {
+    expect(clusteredUnitVectors({ ...shape, families: [8] })).toEqual(
+      clusteredUnitVectors({ ...shape, families: 8 }),
+    );
+  });
+
+  it('nests further levels: every row shares the one coarsest centre, so rows lean together', () => {
+    // noise of norm 1 at each of three levels: a row's cosine to its centre ~ 1/sqrt(2), so two
+    // rows meeting only at the top centre have cosine ~ (1/sqrt(2))^6 = 0.125
+    const nested = meanPairCosine(clusteredUnitVectors({ ...shape, families: [8, 1] }));
+    expect(nested).toBeGreaterThan(0.09);
+    expect(nested).toBeLessThan(0.2);
+    // independent centres: nearly orthogonal rows on average
+    expect(Math.abs(meanPairCosine(clusteredUnitVectors(shape)))).toBeLessThan(0.05);
+  });
+});

@@ -50,10 +50,12 @@ export interface ClusteredOptions {
   centreSeed?: number;
   /**
    * Draw the centres themselves around this many "family" centres (a two-level structure, as
-   * semantic groups of images in CLIP space), with noise `familySpread` (default 1). Default none:
-   * independent random centres, nearly orthogonal in high dimension.
+   * semantic groups of images in CLIP space), with noise `familySpread` (default 1). A list nests
+   * further: the centres around `families[0]` centres, those around `families[1]`, and so on,
+   * coarsest last (groups at several scales). Default none: independent random centres, nearly
+   * orthogonal in high dimension.
    */
-  families?: number;
+  families?: number | readonly number[];
   familySpread?: number;
 }
 
@@ -61,15 +63,18 @@ export interface ClusteredOptions {
 export function clusteredUnitVectors(options: ClusteredOptions): Float32Array {
   const { count, dimension, clusters, seed, spread = 1, shift } = options;
   const centreSeed = options.centreSeed ?? seed;
+  const [families, ...coarser] =
+    typeof options.families === 'number' ? [options.families] : (options.families ?? []);
   const centres =
-    options.families === undefined
+    families === undefined
       ? normalizeRows(randomNormal(clusters * dimension, centreSeed), dimension)
       : clusteredUnitVectors({
           count: clusters,
           dimension,
-          clusters: options.families,
+          clusters: families,
           seed: centreSeed ^ 0x5bd1e995,
           spread: options.familySpread ?? 1,
+          ...(coarser.length > 0 ? { families: coarser, familySpread: options.familySpread ?? 1 } : {}),
         });
   const rows = unitVectorsAround(centres, dimension, seededRandom(seed ^ 0x9e3779b9), spread, shift);
   return rows(count).vectors;
@@ -172,7 +177,6 @@ export function shiftVector(dimension: number, length: number, seed: number): Fl
   return direction;
 }
 
-/** Ids 0..count-1 offset by `first` (ids are ours, so tests use non-trivial ones). */
 /** bench/ann.ts's data: a clustered base, and image and text query sets around the same centres. */
 export interface AnnData {
   base: Float32Array;
@@ -191,8 +195,11 @@ export function annData(options: {
   spread?: number;
   /** Length of the text-query shift; default 1.5. */
   textShift?: number;
+  /** Coarser levels of centres (ClusteredOptions.families), coarsest last; default none. */
+  families?: readonly number[];
 }): AnnData {
   const { count, queries, dimension, clusters, seed = 42, spread = 1, textShift = 1.5 } = options;
+  const levels = options.families && options.families.length > 0 ? { families: options.families } : {};
   const around = (set: number, shift?: Float32Array) =>
     clusteredUnitVectors({
       count: queries,
@@ -202,13 +209,15 @@ export function annData(options: {
       centreSeed: seed,
       spread,
       shift,
+      ...levels,
     });
   return {
-    base: clusteredUnitVectors({ count, dimension, clusters, seed, spread }),
+    base: clusteredUnitVectors({ count, dimension, clusters, seed, spread, ...levels }),
     querySets: { image: around(1), text: around(2, shiftVector(dimension, textShift, seed + 3)) },
   };
 }
 
+/** Ids 0..count-1 offset by `first` (ids are ours, so tests use non-trivial ones). */
 export function sequentialIds(count: number, first = 0n): BigInt64Array {
   const ids = new BigInt64Array(count);
   for (let i = 0; i < count; i++) ids[i] = first + BigInt(i);
