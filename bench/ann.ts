@@ -62,7 +62,7 @@ const ids = sequentialIds(N);
 /** The method text's words for `--data-families`. */
 function dataFamiliesNote(levels: readonly number[]): string {
   if (levels.length === 0) return '; the centres independent random directions';
-  return `; the centres themselves drawn around ${levels.map((n) => n.toLocaleString('en')).join(', then around ')} coarser centres (noise norm 1 at each level: groups at ${levels.length + 1} scales)`;
+  return `; the centres themselves drawn around ${levels.map((n) => n.toLocaleString('en')).join(', then around ')} coarser centres (noise norm 1 at each level)`;
 }
 log('data generated');
 

@@ -2,8 +2,12 @@
 
 #include <faiss/utils/Heap.h>
 #include <faiss/utils/distances.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -11,6 +15,49 @@
 namespace pixelfind {
 
 namespace {
+
+// The rows' 8-bit codes (code = round((x - min) / scale) per dimension, one byte each): the scan
+// ranks the allowed rows by them, reading a quarter of the bytes, and re-scores the best exactly.
+struct CodeSource {
+  const uint8_t* codes = nullptr;  // null: score every row exactly
+  std::vector<float> scale;        // per dimension
+  int64_t shortList = 0;           // rows re-scored exactly per query
+};
+
+// sum_j weight[j] * code[j]: the code part of the inner product (the offset part is the same for
+// every row, so ranking needs only this).
+float CodeDot(const float* weight, const uint8_t* code, int64_t d) {
+  int64_t j = 0;
+  float sum = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  __m256 a0 = _mm256_setzero_ps();
+  __m256 a1 = _mm256_setzero_ps();
+  for (; j + 16 <= d; j += 16) {
+    uint64_t lo;
+    uint64_t hi;
+    std::memcpy(&lo, code + j, 8);
+    std::memcpy(&hi, code + j + 8, 8);
+    const __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(lo))));
+    const __m256 c1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(hi))));
+    a0 = _mm256_fmadd_ps(c0, _mm256_loadu_ps(weight + j), a0);
+    a1 = _mm256_fmadd_ps(c1, _mm256_loadu_ps(weight + j + 8), a1);
+  }
+  const __m256 a = _mm256_add_ps(a0, a1);
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  sum = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+#endif
+  for (; j < d; j++) sum += weight[j] * static_cast<float>(code[j]);
+  return sum;
+}
+
+// Rows are scattered (the allowed ones, in row order): the hardware prefetcher only follows a row
+// after its first lines miss, so every line of the row kAhead places on is requested up front.
+constexpr size_t kAhead = 8;
+inline void PrefetchRow(const void* row, int64_t bytes) {
+  const char* at = static_cast<const char*>(row);
+  for (int64_t line = 0; line < bytes; line += 64) __builtin_prefetch(at + line);
+}
 
 // Where the rows live: a Float32Array held by reference, or a memory-mapped file.
 struct RowSource {
@@ -24,9 +71,11 @@ class ScoreCellsWorker : public PromiseWorker {
  public:
   ScoreCellsWorker(Napi::Env env, RowSource source, std::optional<Napi::Float32Array> vectors,
                    std::vector<float> queries, std::vector<int32_t> rows, const Napi::Int32Array& cellOfRow,
-                   const Napi::Float32Array& centroids, int64_t budget, int64_t minCells, int64_t k)
+                   const Napi::Float32Array& centroids, int64_t budget, int64_t minCells, int64_t k,
+                   CodeSource codes, std::optional<Napi::Uint8Array> codeArray)
       : PromiseWorker(env, "scoreCells"),
         source_(std::move(source)),
+        codes_(std::move(codes)),
         keepCells_(Napi::Persistent(cellOfRow)),
         keepCentroids_(Napi::Persistent(centroids)),
         cellOfRow_(cellOfRow.Data()),
@@ -38,6 +87,7 @@ class ScoreCellsWorker : public PromiseWorker {
         minCells_(minCells),
         k_(k) {
     if (vectors) keepVectors_ = Napi::Persistent(*vectors);
+    if (codeArray) keepCodes_ = Napi::Persistent(*codeArray);
   }
 
  protected:
@@ -83,6 +133,7 @@ class ScoreCellsWorker : public PromiseWorker {
       float* dis = distances_.data() + q * k_;
       int64_t* ids = labels_.data() + q * k_;
       faiss::heap_heapify<C>(k_, dis, ids);
+      if (codes_.codes && static_cast<int64_t>(scan.size()) > codes_.shortList) ShortList(query, scan);
       const size_t count = scan.size();
       for (size_t j = 0; j < count; j++) {
         if (j + 4 < count) __builtin_prefetch(source_.vectors + static_cast<int64_t>(scan[j + 4]) * d);
@@ -98,12 +149,37 @@ class ScoreCellsWorker : public PromiseWorker {
 
   Napi::Value Result(Napi::Env env) override {
     keepVectors_.Reset();
+    keepCodes_.Reset();
     keepCells_.Reset();
     keepCentroids_.Reset();
     return SearchResult(env, distances_, labels_);
   }
 
  private:
+  // Replaces `scan` by its `shortList` rows of best code score, in row order.
+  void ShortList(const float* query, std::vector<int32_t>& scan) {
+    const int64_t d = source_.dimension;
+    weight_.resize(d);
+    for (int64_t j = 0; j < d; j++) weight_[j] = query[j] * codes_.scale[j];
+    using C = faiss::CMin<float, int64_t>;
+    const int64_t r = codes_.shortList;
+    approx_.assign(r, 0);
+    approxIds_.assign(r, -1);
+    faiss::heap_heapify<C>(r, approx_.data(), approxIds_.data());
+    const size_t count = scan.size();
+    for (size_t j = 0; j < count; j++) {
+      const uint8_t* code = codes_.codes + static_cast<int64_t>(scan[j]) * d;
+      if (j + kAhead < count) PrefetchRow(codes_.codes + static_cast<int64_t>(scan[j + kAhead]) * d, d);
+      const float score = CodeDot(weight_.data(), code, d);
+      if (C::cmp(approx_[0], score)) faiss::heap_replace_top<C>(r, approx_.data(), approxIds_.data(), score, scan[j]);
+    }
+    scan.clear();
+    for (const int64_t row : approxIds_) {
+      if (row >= 0) scan.push_back(static_cast<int32_t>(row));
+    }
+    std::sort(scan.begin(), scan.end());
+  }
+
   // Once per call (every query shares it): the given rows without repeats (through a bitmap over
   // the tier's rows, unless they come strictly ascending), counting-sorted by cell. Rows outside
   // the tier or of no cell are dropped, never scored.
@@ -141,7 +217,12 @@ class ScoreCellsWorker : public PromiseWorker {
   }
 
   RowSource source_;
+  CodeSource codes_;
+  std::vector<float> weight_;
+  std::vector<float> approx_;
+  std::vector<int64_t> approxIds_;
   Napi::Reference<Napi::Float32Array> keepVectors_;
+  Napi::Reference<Napi::Uint8Array> keepCodes_;
   Napi::Reference<Napi::Int32Array> keepCells_;
   Napi::Reference<Napi::Float32Array> keepCentroids_;
   const int32_t* cellOfRow_;
@@ -169,7 +250,9 @@ bool IsArrayOf(const Napi::Value& value, napi_typedarray_type type) {
   return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == type;
 }
 
-// The arguments after the row source: queries, rows, cellOfRow, centroids, budget, minCells, k.
+// The arguments after the row source: queries, rows, cellOfRow, centroids, budget, minCells, k,
+// then optionally codes (Uint8Array of a byte per dimension per row, or null), their per-dimension
+// scale (Float32Array) and the short list re-scored exactly.
 Napi::Value Queue(const Napi::CallbackInfo& info, size_t at, RowSource source,
                   std::optional<Napi::Float32Array> vectors) {
   Napi::Env env = info.Env();
@@ -192,8 +275,24 @@ Napi::Value Queue(const Napi::CallbackInfo& info, size_t at, RowSource source,
     throw Napi::RangeError::New(env, "queries and centroids must hold whole rows of the dimension");
   if (static_cast<int64_t>(cellOfRow.ElementLength()) != source.count)
     throw Napi::RangeError::New(env, "cellOfRow must hold one cell for each row of the vectors");
+  CodeSource codes;
+  std::optional<Napi::Uint8Array> codeArray;
+  if (!info[at + 7].IsUndefined() && !info[at + 7].IsNull()) {
+    if (!IsArrayOf(info[at + 7], napi_uint8_array)) throw Napi::TypeError::New(env, "Expected Uint8Array for codes");
+    codeArray = info[at + 7].As<Napi::Uint8Array>();
+    if (static_cast<int64_t>(codeArray->ElementLength()) != source.count * d)
+      throw Napi::RangeError::New(env, "codes must hold one byte per dimension for each row of the vectors");
+    if (!IsArrayOf(info[at + 8], napi_float32_array) ||
+        static_cast<int64_t>(info[at + 8].As<Napi::Float32Array>().ElementLength()) != d)
+      throw Napi::TypeError::New(env, "Expected Float32Array of one scale per dimension for codeScale");
+    auto scale = info[at + 8].As<Napi::Float32Array>();
+    codes.codes = codeArray->Data();
+    codes.scale.assign(scale.Data(), scale.Data() + d);
+    codes.shortList = NonNegativeInteger(env, info[at + 9], "shortList");
+    if (codes.shortList < k) throw Napi::RangeError::New(env, "shortList must be at least k");
+  }
   auto worker = new ScoreCellsWorker(env, std::move(source), vectors, std::move(queries), std::move(rows), cellOfRow,
-                                     centroids, budget, minCells, k);
+                                     centroids, budget, minCells, k, std::move(codes), codeArray);
   return worker->QueueForPromise();
 }
 

@@ -52,6 +52,20 @@ export interface CellScan {
   centroids: Float32Array;
   budget: number;
   minCells: number;
+  /** 8-bit codes of the tier's rows: rank the visited rows by them, re-score the best exactly. */
+  codes?: RowCodes;
+}
+
+/**
+ * A tier's rows as 8-bit codes, a byte per dimension (row-codes.ts): value ~ min + code x scale.
+ * The cell scan ranks by them (a quarter of the bytes of float rows) and scores `shortList` rows
+ * per query exactly.
+ */
+export interface RowCodes {
+  bytes: Uint8Array;
+  /** Per dimension. */
+  scale: Float32Array;
+  shortList: number;
 }
 
 /** The arguments after the row source, checked once for both sources. */
@@ -63,6 +77,9 @@ export type CellScanArgs = [
   budget: number,
   minCells: number,
   k: number,
+  codes: Uint8Array | null,
+  codeScale: Float32Array | null,
+  shortList: number,
 ];
 
 /** Checks a scan against a source of `count` rows of `dimension`; the native call's tail arguments. */
@@ -90,7 +107,26 @@ export function cellScanArgs(
       throw new RangeError(`Expected non-negative integer for ${name} but received ${value}`);
   }
   assertPositiveInteger(k, 'k', MAX_K);
-  return [queries, rows, cellOfRow, centroids, budget, minCells, k];
+  const { codes } = scan;
+  if (!codes) return [queries, rows, cellOfRow, centroids, budget, minCells, k, null, null, 0];
+  if (!(codes.bytes instanceof Uint8Array) || codes.bytes.length !== count * dimension)
+    throw invalidParameterError('codes', `Uint8Array of ${count} rows of ${dimension}`, codes.bytes);
+  if (!(codes.scale instanceof Float32Array) || codes.scale.length !== dimension)
+    throw invalidParameterError('codes.scale', `Float32Array of ${dimension}`, codes.scale);
+  if (!Number.isSafeInteger(codes.shortList) || codes.shortList < k)
+    throw new RangeError(`Expected a short list of at least k = ${k} but received ${codes.shortList}`);
+  return [
+    queries,
+    rows,
+    cellOfRow,
+    centroids,
+    budget,
+    minCells,
+    k,
+    codes.bytes,
+    codes.scale,
+    codes.shortList,
+  ];
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CellScan } from '../faiss/score-rows.ts';
 import { assignNearest, sphericalKMeans } from '../kmeans.ts';
+import { RowCodeBook } from './row-codes.ts';
 import type { RowStore } from './row-store.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
 
@@ -8,13 +9,18 @@ const MAX_CELLS = 4096;
 /** k-means runs on a sample of this many rows per cell (FAISS warns below 39), then assigns all. */
 const SAMPLE_PER_CELL = 64;
 const KMEANS_ITERATIONS = 10;
+/** Rows a query's scan re-scores exactly after ranking by codes: this many per result, at least SHORT_LIST_MIN. */
+const SHORT_LIST_PER_RESULT = 10;
+const SHORT_LIST_MIN = 100;
 
 /**
  * A coarse partition of a main tier's rows (about 4 sqrt(n) cells, as an IVF's lists; spherical
  * k-means on a sample) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
  * are too many to score them all is answered by scoring exactly the allowed rows of the cells
  * nearest the query, in centroid order, until enough were scored: an IVF over the allowed set
- * alone, run natively (score-rows.ts#scoreCells). It stays correct where an ANN search with an id selector does not: when the allowed ids
+ * alone, run natively (score-rows.ts#scoreCells). The rows are ranked by their 8-bit codes
+ * (row-codes.ts, a byte per dimension, kept here) and only a short list per query is scored from
+ * the full rows: the scan is bound by the bytes it reads. It stays correct where an ANN search with an id selector does not: when the allowed ids
  * sit together in one region and the query outside it, HNSW wanders among disallowed nodes and
  * IVF probes lists holding none.
  */
@@ -25,6 +31,9 @@ export class FilterCells {
     readonly centroids: Float32Array,
     /** Cell of each row of the tier. */
     readonly cellOfRow: Int32Array,
+    readonly codeBook: RowCodeBook,
+    /** The 8-bit codes of every row of the tier, a byte per dimension. */
+    readonly codes: Uint8Array,
   ) {}
 
   get count(): number {
@@ -32,7 +41,7 @@ export class FilterCells {
   }
 
   get memoryBytes(): number {
-    return this.centroids.byteLength + this.cellOfRow.byteLength;
+    return this.centroids.byteLength + this.cellOfRow.byteLength + this.codes.byteLength;
   }
 
   /** Partitions the `rows` rows of `store` (deterministic: the same rows, the same cells). */
@@ -55,16 +64,34 @@ export class FilterCells {
         signal,
       },
     );
-    const { cluster: cellOfRow } = await assignNearest(factory, centroids, dimension, rows, (start, end) => {
-      signal?.throwIfAborted();
-      return store.read(Int32Array.from({ length: end - start }, (_, i) => start + i));
-    });
-    return new FilterCells(dimension, centroids, cellOfRow);
+    const codeBook = RowCodeBook.fromSample(sample, dimension);
+    const codes = new Uint8Array(rows * dimension);
+    const { cluster: cellOfRow } = await assignNearest(
+      factory,
+      centroids,
+      dimension,
+      rows,
+      async (start, end) => {
+        signal?.throwIfAborted();
+        const vectors = await store.read(Int32Array.from({ length: end - start }, (_, i) => start + i));
+        codeBook.encode(vectors, codes, start);
+        return vectors;
+      },
+    );
+    return new FilterCells(dimension, centroids, cellOfRow, codeBook, codes);
   }
 
-  /** The scan of `rows` (allowed, live, unique rows of the tier) over these cells. */
-  scan(rows: Int32Array, budget: number, minCells: number): CellScan {
-    return { rows, cellOfRow: this.cellOfRow, centroids: this.centroids, budget, minCells };
+  /** The scan of `rows` (allowed, live, unique rows of the tier) over these cells, for the best `k`. */
+  scan(rows: Int32Array, budget: number, minCells: number, k: number): CellScan {
+    const shortList = Math.max(SHORT_LIST_MIN, SHORT_LIST_PER_RESULT * k);
+    return {
+      rows,
+      cellOfRow: this.cellOfRow,
+      centroids: this.centroids,
+      budget,
+      minCells,
+      codes: this.codeBook.codes(this.codes, shortList),
+    };
   }
 }
 

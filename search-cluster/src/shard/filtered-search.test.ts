@@ -275,12 +275,12 @@ describe('FilterCells scan (native scoreCells)', () => {
     ] as const) {
       const query = row(vectors, q, D);
       const want = expectedScan(cells, vectors, query, given, budget, minCells).slice(0, K);
-      const got = await scoreCells(vectors, D, query, cells.scan(given, budget, minCells), K);
+      const got = await scoreCells(vectors, D, query, cells.scan(given, budget, minCells, K), K);
       expect([...got.ids].map(Number).filter((r) => r >= 0)).toEqual(want.map((w) => w.row));
       for (const [j, w] of want.entries()) expect(got.distances[j]).toBeCloseTo(w.score, 5);
     }
     // the query's own row (30 is given) sits in the nearest cell, and comes first
-    const own = await scoreCells(vectors, D, row(vectors, 30, D), cells.scan(given, 1, 1), 1);
+    const own = await scoreCells(vectors, D, row(vectors, 30, D), cells.scan(given, 1, 1, 1), 1);
     expect(own.ids[0]).toBe(30n);
   });
 
@@ -290,7 +290,7 @@ describe('FilterCells scan (native scoreCells)', () => {
     const given = Int32Array.of(-1, 7, 499, 500, 2_000_000, 42);
     const query = row(vectors, 42, D);
     const want = expectedScan(cells, vectors, query, given, 10_000, 0);
-    const got = await scoreCells(vectors, D, query, cells.scan(given, 10_000, 0), 5);
+    const got = await scoreCells(vectors, D, query, cells.scan(given, 10_000, 0, 5), 5);
     expect([...got.ids].map(Number)).toEqual([...want.map((w) => w.row), -1, -1]);
     expect(got.distances[4]).toBe(Number.NEGATIVE_INFINITY);
 
@@ -300,11 +300,11 @@ describe('FilterCells scan (native scoreCells)', () => {
       await writeVectorFile(file, D, vectors, idRange(0, 500));
       const mapped = VectorFile.open(file);
       try {
-        const fromFile = await mapped.scoreCells(query, cells.scan(given, 10_000, 0), 5);
+        const fromFile = await mapped.scoreCells(query, cells.scan(given, 10_000, 0, 5), 5);
         expect([...fromFile.ids]).toEqual([...got.ids]);
         expect([...fromFile.distances]).toEqual([...got.distances]);
         await expect(
-          mapped.scoreCells(query, { ...cells.scan(given, 1, 0), cellOfRow: new Int32Array(3) }, 5),
+          mapped.scoreCells(query, { ...cells.scan(given, 1, 0, 5), cellOfRow: new Int32Array(3) }, 5),
         ).rejects.toThrow(/one cell for each of 500 rows/);
       } finally {
         mapped.close();
@@ -312,6 +312,33 @@ describe('FilterCells scan (native scoreCells)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+  it('ranks by the codes and scores only the short list exactly', async () => {
+    const vectors = unitVectors(600, D, 6, 12);
+    const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 600, D, faissFactory);
+    const given = Int32Array.from({ length: 600 }, (_, i) => i);
+    const query = row(vectors, 77, D);
+    const exact = expectedScan(cells, vectors, query, given, 10_000, 0);
+    // codes of the negated rows rank the rows worst first: the short list then holds the rows
+    // the exact order puts last, and the answer is the best of those, exactly scored
+    const negated = vectors.map((v) => -v);
+    const inverted = new Uint8Array(vectors.length);
+    cells.codeBook.encode(negated, inverted, 0);
+    const shortList = 40;
+    const scan = { ...cells.scan(given, 10_000, 0, 5), codes: cells.codeBook.codes(inverted, shortList) };
+    const got = await scoreCells(vectors, D, query, scan, 5);
+    const worst = exact.slice(-shortList);
+    expect([...got.ids].map(Number)).toEqual(worst.slice(0, 5).map((w) => w.row));
+    for (const [j, w] of worst.slice(0, 5).entries()) expect(got.distances[j]).toBeCloseTo(w.score, 5);
+    // the tier's own codes keep the exact answer
+    const own = await scoreCells(vectors, D, query, cells.scan(given, 10_000, 0, 5), 5);
+    expect([...own.ids].map(Number)).toEqual(exact.slice(0, 5).map((w) => w.row));
+    expect(() =>
+      scoreCells(vectors, D, query, { ...scan, codes: cells.codeBook.codes(inverted, 4) }, 5),
+    ).toThrow(/short list of at least k = 5/);
+    expect(() =>
+      scoreCells(vectors, D, query, { ...scan, codes: { ...scan.codes, bytes: new Uint8Array(5) } }, 5),
+    ).toThrow(/codes/);
   });
 });
 

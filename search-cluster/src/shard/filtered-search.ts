@@ -115,6 +115,7 @@ async function scanMain(
     rows,
     cellBudget(rows.length, tiers.filter),
     MIN_CELLS,
+    k,
   );
   return Promise.all(Array.from({ length: nq }, (_, q) => main.scoreCells(query(q), scan, k)));
 }
