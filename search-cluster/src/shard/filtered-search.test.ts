@@ -188,6 +188,28 @@ describe('filtered search', () => {
     }
   });
 
+  it('answers the hot tier exactly whether a filter is small next to it (scored in JS) or not (natively)', async () => {
+    const { shard } = await shardOf('flat');
+    const fresh = unitVectors(640, D, 37, 30);
+    const newIds = idRange(N + 1, 640);
+    await shard.upsert(MV, newIds, fresh);
+    // 16 allowed ids against 640 hot rows go through the JS lookups, 320 through the native selector
+    for (const size of [16, 320]) {
+      const allowed = newIds.filter((_, i) => i % Math.floor(640 / size) === 0).slice(0, size);
+      const query = unitVectors(1, D, 38 + size, 1);
+      const want = [...allowed]
+        .map((id) => ({ id, score: Math.fround(dotAt(query, 0, fresh, Number(id - BigInt(N) - 1n) * D, D)) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, K);
+      const hits = await search(shard, query, allowed);
+      expect(
+        hits.map((h) => h.id),
+        `${size} allowed`,
+      ).toEqual(want.map((w) => w.id));
+      for (const [j, w] of want.entries()) expect(hits[j]!.score).toBeCloseTo(w.score, 5);
+    }
+  });
+
   it('returns only allowed ids when the allow-list holds repeats, ids of no tier and the ids of other shards', async () => {
     const { shard, vectors } = await shardOf('flat');
     const live = liveMap(vectors);
