@@ -10,8 +10,9 @@
  * A label filter reaches the cluster as `allowedIds` (the API resolves labels to ids; that
  * Postgres step is not measured here). The shard's rule (search-cluster/src/shard/filter-plan.ts):
  * at most `exactScanMaxIds` allowed ids are scored exactly; more, but under `filterAnnShare` of the
- * shard, are answered by scoring the allowed ids of the filter cells nearest the query until
- * `filterScanShare` of them (at least `exactScanMaxIds`) are scored; above that share, the ANN search with an id selector, its parameters divided
+ * shard, are answered from the allowed ids of the filter cells nearest the query until
+ * `filterScanShare` of them (at least `exactScanMaxIds`) are visited, ranked by their 8-bit codes
+ * and a short list scored exactly; above that share, the ANN search with an id selector, its parameters divided
  * by the share. `--hot` leaves the last vectors out of the rebuild and upserts them after it, so
  * they are served by the hot tier.
  *
@@ -372,7 +373,7 @@ const md = [
   '',
   `The load average counts this run's own runnable threads (FAISS and libuv pools beside the event loop); other work shared the cores when other processes used more than ${SHARED_MACHINE_OTHERS_PERCENT}% of the machine's CPU.${loaded ? ' **Shared machine: latencies are pessimistic and noisy; a quiet-machine re-run is needed before they are quoted.**' : ''}`,
   '',
-  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, ${HOT > 0 ? `the last ${HOT} vectors upserted after the rebuild so the hot tier serves them` : 'hot tier empty'}). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors; the attribute 20% is a random 20%. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule (filter-plan.ts): at most ${FILTER.scanBudget} allowed ids (\`exactScanMaxIds\`) are scored exactly; more, under ${FILTER.annMinShare * 100}% of the shard (\`filterAnnShare\`), by the nearest filter cells until ${FILTER.scanShare * 100}% of them (\`filterScanShare\`), at least ${FILTER.scanBudget}, are scored (natively: score-cells.cc); above that share, ANN with an id selector and efSearch / nprobe divided by the share, with an exact top-up when short.`,
+  `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres, ${NQ} queries from the same centres, k=${K}, ${SHARDS} in-process shard${SHARDS > 1 ? 's' : ''} (\`createRouter({ mode: 'in-process' })\`, main tier forced with \`tiers.mainTier\`, ${HOT > 0 ? `the last ${HOT} vectors upserted after the rebuild so the hot tier serves them` : 'hot tier empty'}). A filter goes to \`router.search(..., { allowedIds })\` as a \`BigInt64Array\` (the API's label-to-id step in Postgres is not measured). Semantic labels hold the given share of vectors nearest a random direction (coherent in space, most queries outside them); the AND is a semantic 20% label with an attribute on a random 25% of vectors; the attribute 20% is a random 20%. Recall@${K} against exact top ${K} among the allowed ids; one query at a time, ${REPEATS} passes per case in rotating order, the pass with the lowest p50 kept. The shard's rule (filter-plan.ts): at most ${FILTER.scanBudget} allowed ids (\`exactScanMaxIds\`) are scored exactly; more, under ${FILTER.annMinShare * 100}% of the shard (\`filterAnnShare\`), by the nearest filter cells until ${FILTER.scanShare * 100}% of them (\`filterScanShare\`), at least ${FILTER.scanBudget}, are visited, ranked by their 8-bit codes (a byte per dimension, row-codes.ts) and the best max(100, 10k) scored exactly (natively: score-cells.cc); above that share, ANN with an id selector and efSearch / nprobe divided by the share, with an exact top-up when short.`,
   '',
   '## Target',
   '',
@@ -410,7 +411,7 @@ const md = [
     [2, 3, 5, 6, 7, 8, 9, 11],
   ),
   '',
-  "Paths: `exact` scores every allowed id; `cells` scores the allowed ids of the filter cells (about sqrt(n) per shard, spherical k-means) nearest the query until the cell budget is scored; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly.",
+  "Paths: `exact` scores every allowed id; `cells` visits the allowed ids of the filter cells (about 4 sqrt(n) per shard, spherical k-means) nearest the query until the cell budget is visited, ranks them by their 8-bit codes and scores a short list exactly; `ann` is the main tier's ANN search with an id selector, efSearch and nprobe divided by the allowed share. The hot tier is always answered exactly (natively with an id selector unless the filter is under 1/16 of the hot tier).",
   '',
   `![p50 over the unfiltered p50, per filter](${RESULTS}.svg)`,
   '',
