@@ -16,11 +16,11 @@ const SHORT_LIST_MIN = 100;
 /**
  * A coarse partition of a main tier's rows (about 4 sqrt(n) cells, as an IVF's lists; spherical
  * k-means on a sample) for filtered search, whatever the tier's ANN structure. A filter whose allowed ids
- * are too many to score them all is answered by scoring exactly the allowed rows of the cells
- * nearest the query, in centroid order, until enough were scored: an IVF over the allowed set
- * alone, run natively (score-rows.ts#scoreCells). The rows are ranked by their 8-bit codes
- * (row-codes.ts, a byte per dimension, kept here) and only a short list per query is scored from
- * the full rows: the scan is bound by the bytes it reads. It stays correct where an ANN search with an id selector does not: when the allowed ids
+ * are too many to score them all is answered from the allowed rows of the cells nearest the query,
+ * in centroid order, until enough were visited: an IVF over the allowed set alone, run natively
+ * (score-rows.ts#scoreCells). The visited rows are ranked by their 8-bit codes (row-codes.ts, a
+ * byte per dimension, kept here) and only a short list per query is scored exactly from the full
+ * rows: the scan is bound by the bytes it reads. It stays correct where an ANN search with an id selector does not: when the allowed ids
  * sit together in one region and the query outside it, HNSW wanders among disallowed nodes and
  * IVF probes lists holding none.
  */
