@@ -21,7 +21,8 @@
         "src/rescore.cc",
         "src/score-rows.cc",
         "src/score-cells.cc",
-        "src/live-rows.cc"
+        "src/live-rows.cc",
+        "src/map-bytes.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

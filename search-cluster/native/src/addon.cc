@@ -6,6 +6,7 @@
 #include "create.h"
 #include "index-object.h"
 #include "live-rows.h"
+#include "map-bytes.h"
 #include "read.h"
 #include "score-cells.h"
 #include "score-rows.h"
@@ -29,6 +30,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scoreRows", Napi::Function::New<ScoreRows>(env, "scoreRows"));
   exports.Set("liveRows", Napi::Function::New<LiveRows>(env, "liveRows"));
   exports.Set("scoreCells", Napi::Function::New<ScoreCells>(env, "scoreCells"));
+  exports.Set("mapBytes", Napi::Function::New<MapBytes>(env, "mapBytes"));
   exports.Set("setThreads", Napi::Function::New<SetThreads>(env, "setThreads"));
   exports.Set("getThreads", Napi::Function::New<GetThreads>(env, "getThreads"));
   exports.Set("avx2", Napi::Boolean::New(env, PIXELFIND_FAISS_AVX2 != 0));

@@ -69,6 +69,8 @@ export interface NativeAddon {
   liveRows(allowed: BigInt64Array, rowAt: Int32Array, base: bigint, dead: Uint8Array): Int32Array;
   /** See score-rows.ts#scoreCells. */
   scoreCells(vectors: Float32Array, dimension: number, ...args: CellScanArgs): Promise<NativeSearchResult>;
+  /** See mapped-bytes.ts. */
+  mapBytes(path: string): ArrayBuffer;
   setThreads(threads: number): void;
   getThreads(): number;
   /** Whether the addon links the AVX2 FAISS build (false: Debian's generic library). */

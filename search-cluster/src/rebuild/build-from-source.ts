@@ -67,9 +67,18 @@ export async function buildFromSource(options: SourceBuildOptions): Promise<Sour
       : { tier: null, snapshotDir: null, calibration: null };
   if (built.calibration) log.info('main tier nprobe calibrated', { modelVersion, ...built.calibration });
   // a failure leaves the cells to the first filtered search that needs them
-  await built.tier?.filterCells(factory).catch((error: unknown) => {
-    log.warn('filter cells build failed', { modelVersion, error: (error as Error).message });
-  });
+  await built.tier
+    ?.filterCells(factory)
+    .then((cells) => {
+      if (cells.codesInMemoryBecause)
+        log.warn('filter codes kept in memory: cannot write beside the vector file', {
+          modelVersion,
+          reason: cells.codesInMemoryBecause,
+        });
+    })
+    .catch((error: unknown) => {
+      log.warn('filter cells build failed', { modelVersion, error: (error as Error).message });
+    });
   return {
     tier: built.tier,
     snapshotDir: built.snapshotDir,

@@ -1,3 +1,4 @@
+import { type ByteSink, mappedSink, memorySink } from '../faiss/mapped-bytes.ts';
 import type { CellScan } from '../faiss/score-rows.ts';
 import { assignNearest, sphericalKMeans } from '../kmeans.ts';
 import { RowCodeBook } from './row-codes.ts';
@@ -20,7 +21,9 @@ const SHORT_LIST_MIN = 100;
  * in centroid order, until enough were visited: an IVF over the allowed set alone, run natively
  * (score-rows.ts#scoreCells). The visited rows are ranked by their 8-bit codes (row-codes.ts, a
  * byte per dimension, kept here) and only a short list per query is scored exactly from the full
- * rows: the scan is bound by the bytes it reads. It stays correct where an ANN search with an id selector does not: when the allowed ids
+ * rows: the scan is bound by the bytes it reads. The codes live where the rows do: in memory beside
+ * rows in memory, memory-mapped beside a memory-mapped vector file (RowStore#derivedDir), so a
+ * compressed tier's resident bytes per vector stay its index's. It stays correct where an ANN search with an id selector does not: when the allowed ids
  * sit together in one region and the query outside it, HNSW wanders among disallowed nodes and
  * IVF probes lists holding none.
  */
@@ -34,6 +37,10 @@ export class FilterCells {
     readonly codeBook: RowCodeBook,
     /** The 8-bit codes of every row of the tier, a byte per dimension. */
     readonly codes: Uint8Array,
+    /** Whether `codes` is memory-mapped (not counted in memoryBytes). */
+    readonly codesMapped: boolean,
+    /** Why codes meant to be mapped are in memory (the directory refused the file), else null. */
+    readonly codesInMemoryBecause: string | null,
   ) {}
 
   get count(): number {
@@ -41,7 +48,9 @@ export class FilterCells {
   }
 
   get memoryBytes(): number {
-    return this.centroids.byteLength + this.cellOfRow.byteLength + this.codes.byteLength;
+    return (
+      this.centroids.byteLength + this.cellOfRow.byteLength + (this.codesMapped ? 0 : this.codes.byteLength)
+    );
   }
 
   /** Partitions the `rows` rows of `store` (deterministic: the same rows, the same cells). */
@@ -65,20 +74,28 @@ export class FilterCells {
       },
     );
     const codeBook = RowCodeBook.fromSample(sample, dimension);
-    const codes = new Uint8Array(rows * dimension);
-    const { cluster: cellOfRow } = await assignNearest(
-      factory,
-      centroids,
-      dimension,
-      rows,
-      async (start, end) => {
-        signal?.throwIfAborted();
-        const vectors = await store.read(Int32Array.from({ length: end - start }, (_, i) => start + i));
-        codeBook.encode(vectors, codes, start);
-        return vectors;
-      },
-    );
-    return new FilterCells(dimension, centroids, cellOfRow, codeBook, codes);
+    const { sink, refused } = await codeSink(store, rows * dimension);
+    try {
+      const { cluster: cellOfRow } = await assignNearest(
+        factory,
+        centroids,
+        dimension,
+        rows,
+        async (start, end) => {
+          signal?.throwIfAborted();
+          const vectors = await store.read(Int32Array.from({ length: end - start }, (_, i) => start + i));
+          const chunk = new Uint8Array(vectors.length);
+          codeBook.encode(vectors, chunk, 0);
+          await sink.write(chunk, start * dimension);
+          return vectors;
+        },
+      );
+      const codes = await sink.finish();
+      return new FilterCells(dimension, centroids, cellOfRow, codeBook, codes, sink.mapped, refused);
+    } catch (error) {
+      await sink.abort();
+      throw error;
+    }
   }
 
   /** The scan of `rows` (allowed, live, unique rows of the tier) over these cells, for the best `k`. */
@@ -92,6 +109,22 @@ export class FilterCells {
       minCells,
       codes: this.codeBook.codes(this.codes, shortList),
     };
+  }
+}
+
+/**
+ * Where the codes go: a mapped file in the store's derivedDir, or memory when it has none or the
+ * directory refuses a file (a read-only snapshot volume; the tier still serves, at more RAM).
+ */
+async function codeSink(
+  store: RowStore,
+  length: number,
+): Promise<{ sink: ByteSink; refused: string | null }> {
+  if (store.derivedDir === undefined) return { sink: memorySink(length), refused: null };
+  try {
+    return { sink: await mappedSink(store.derivedDir, 'filter-codes', length), refused: null };
+  } catch (error) {
+    return { sink: memorySink(length), refused: `${store.derivedDir}: ${(error as Error).message}` };
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { cellBudget, type FilterPath, filterPath } from './filter-plan.ts';
 import { IdTable } from './int64.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { TierOptions } from './options.ts';
-import { MemoryRowStore } from './row-store.ts';
+import { MemoryRowStore, VectorFileStore } from './row-store.ts';
 import { Shard } from './shard.ts';
 import { idRange, rng, row, unitVectors } from './test-vectors.ts';
 
@@ -335,6 +335,44 @@ describe('FilterCells scan (native scoreCells)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+  it('maps the codes of a memory-mapped tier beside its file, and keeps them in memory when it cannot', async () => {
+    const vectors = unitVectors(700, D, 9, 14);
+    const inMemory = await FilterCells.build(new MemoryRowStore(vectors, D), 700, D, faissFactory);
+    expect(inMemory.codesMapped).toBe(false);
+    expect(inMemory.memoryBytes).toBeGreaterThanOrEqual(700 * D);
+    const dir = await mkdtemp(path.join(tmpdir(), 'filter-codes-'));
+    try {
+      const file = path.join(dir, 'vectors.bin');
+      await writeVectorFile(file, D, vectors, idRange(0, 700));
+      const store = await VectorFileStore.open(file, 700, D);
+      try {
+        const mapped = await FilterCells.build(store, 700, D, faissFactory);
+        expect(mapped.codesMapped).toBe(true);
+        expect(mapped.codesInMemoryBecause).toBeNull();
+        expect(mapped.memoryBytes).toBe(inMemory.memoryBytes - 700 * D);
+        // the same rows, the same codes and cells; the file was unlinked once mapped
+        expect(Buffer.from(mapped.codes).equals(Buffer.from(inMemory.codes))).toBe(true);
+        expect([...mapped.cellOfRow]).toEqual([...inMemory.cellOfRow]);
+        expect(await readdir(dir)).toEqual(['vectors.bin']);
+        const given = Int32Array.from({ length: 700 }, (_, i) => i).filter((i) => i % 2 === 1);
+        const query = row(vectors, 11, D);
+        const want = await scoreCells(vectors, D, query, inMemory.scan(given, 200, 1, K), K);
+        const got = await store.scoreCells(query, mapped.scan(given, 200, 1, K), K);
+        expect([...got.ids]).toEqual([...want.ids]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // a directory that refuses the file: codes in memory, and the reason said
+    const refusing = Object.assign(new MemoryRowStore(vectors, D), { derivedDir: path.join(dir, 'gone') });
+    const fallback = await FilterCells.build(refusing, 700, D, faissFactory);
+    expect(fallback.codesMapped).toBe(false);
+    expect(fallback.codesInMemoryBecause).toMatch(/gone: ENOENT/);
+    expect(Buffer.from(fallback.codes).equals(Buffer.from(inMemory.codes))).toBe(true);
+  });
+
   it('ranks by the codes and scores only the short list exactly', async () => {
     const vectors = unitVectors(600, D, 6, 12);
     const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 600, D, faissFactory);

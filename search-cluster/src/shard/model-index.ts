@@ -483,13 +483,19 @@ export class ModelIndex {
     const previous = this.main;
     this.main = next;
     // ahead of filtered traffic; a failure here is retried by the first search that needs it
-    next?.filterCells(this.config.factory).catch((error: unknown) => {
-      if (this.state !== 'closed')
-        this.config.log.warn('filter cells build failed', {
-          modelVersion: this.modelVersion,
-          error: (error as Error).message,
-        });
-    });
+    next
+      ?.filterCells(this.config.factory)
+      .then(({ codesInMemoryBecause: reason }) => {
+        if (reason)
+          this.config.log.warn('filter codes kept in memory', { modelVersion: this.modelVersion, reason });
+      })
+      .catch((error: unknown) => {
+        if (this.state !== 'closed')
+          this.config.log.warn('filter cells build failed', {
+            modelVersion: this.modelVersion,
+            error: (error as Error).message,
+          });
+      });
     this.racingDeletes = null;
     previous?.retire();
     await this.hot.remove(covered);

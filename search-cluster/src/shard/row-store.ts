@@ -1,4 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { SearchResult } from '../faiss/faiss-index.ts';
 import { type CellScan, scoreCells, scoreRows } from '../faiss/score-rows.ts';
 import { VectorFile } from '../faiss/vector-file.ts';
@@ -22,6 +23,12 @@ export interface RowStore {
   readonly memoryBytes: number;
   /** score() reads candidates by row (memory) rather than by id (the file looks ids up itself). */
   readonly scoresByRow: boolean;
+  /**
+   * A directory on disk where data derived from these rows (the filter codes) is written and
+   * memory-mapped, to be held in RAM no more than the rows themselves are: the memory-mapped
+   * file's directory. Absent: such data stays in memory, beside the rows.
+   */
+  readonly derivedDir?: string;
   score(queries: Float32Array, nq: number, candidates: Candidates, k: number): Promise<Hit[][]>;
   /** The filtered cell scan (score-rows.ts#scoreCells): the k best rows per query, as rows of the tier in `ids`. */
   scoreCells(queries: Float32Array, scan: CellScan, k: number): Promise<SearchResult>;
@@ -99,6 +106,7 @@ export class VectorFileStore implements RowStore {
   readonly scoresByRow = false;
 
   private constructor(
+    readonly derivedDir: string,
     private readonly file: VectorFile,
     private readonly handle: FileHandle,
     private readonly dimension: number,
@@ -110,7 +118,7 @@ export class VectorFileStore implements RowStore {
     const file = VectorFile.open(path);
     const handle = await open(path, 'r');
     // header (32 bytes), then count ids, then the rows
-    return new VectorFileStore(file, handle, dimension, 32 + count * 8);
+    return new VectorFileStore(dirname(path), file, handle, dimension, 32 + count * 8);
   }
 
   async score(queries: Float32Array, nq: number, { perQuery, ids }: Candidates, k: number): Promise<Hit[][]> {
