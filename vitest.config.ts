@@ -17,6 +17,7 @@ export default defineConfig({
       'edge/**/*.test.ts',
       'test/**/*.test.ts',
       'infra/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/data/**'],
     testTimeout: 60_000,

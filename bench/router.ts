@@ -31,7 +31,12 @@
  * Default dimension is 128, not CLIP's 512, so the six builds (HNSW over 200k vectors being the
  * longest) finish in a few minutes on 2 cores.
  *
- * Writes bench/results/router.md and bench/results/router.json.
+ * One shard is also swept over more efSearch / nprobe values (`--one-ef`, `--one-nprobe`) and, for
+ * IVF-PQ, built again at larger rescoreFactors (`--one-rescore`): its recall-CPU curve, from which
+ * every multi-shard row also gets the single shard's CPU at the same recall (the issue's "at equal
+ * recall"; linear between the curve's neighbouring points, none outside it).
+ *
+ * Writes bench/results/<name>.md and .json (`--name`, default router).
  */
 
 import { routerJson, routerMarkdown } from './router/report.ts';
@@ -46,5 +51,5 @@ const run = flags.render
   ? await readSavedRun(flags.render)
   : await measureRun(flags, commandLine('bench:router'));
 const json = routerJson(run);
-const paths = await writeResults('router', json, routerMarkdown(json, flags.clustered.sampleSize));
+const paths = await writeResults(flags.name, json, routerMarkdown(json, flags.clustered.sampleSize));
 log(`wrote ${paths.join(', ')}`);

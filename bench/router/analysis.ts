@@ -91,7 +91,7 @@ export function whyMarkdown({
           r.tier === v.tier && r.inflight === v.inflight && r.router === 'clustered' && r.params === v.params,
       );
       out.push(
-        `- **${v.tier}, ${v.inflight} in flight, clustered, ${v.params}**: ${row?.shardsPerQuery ?? '?'} shards searched per query, CPU overhead ${pct(v.cpuOverheadPct)}, recall ${v.recallMany.toFixed(3)} against the single shard's ${v.recallOne.toFixed(3)}: ${v.verdict}.`,
+        `- **${v.tier}, ${v.inflight} in flight, clustered, ${v.params}**: ${row?.shardsPerQuery ?? '?'} shards searched per query, CPU overhead ${pct(v.cpuOverheadPct)} (at equal recall ${v.equalRecallCpuOverheadPct === undefined ? 'outside the one-shard curve' : pct(v.equalRecallCpuOverheadPct)}), recall ${v.recallMany.toFixed(3)} against the single shard's ${v.recallOne.toFixed(3)}: ${v.verdict}.`,
       );
     }
     out.push(

@@ -41,7 +41,12 @@ export async function buildRouter(
   tier: MainTierKind,
   shards: number,
   kind: RouterKind,
-  { dim, data, clustered }: { dim: number; data: BenchData; clustered: ClusterPartitioning },
+  {
+    dim,
+    data,
+    clustered,
+    rescoreFactor,
+  }: { dim: number; data: BenchData; clustered: ClusterPartitioning; rescoreFactor?: number },
 ): Promise<{ built: Built; build: BuildRow }> {
   const { base, ids } = data;
   const source = new MemoryVectorSource();
@@ -49,6 +54,7 @@ export async function buildRouter(
     mainTier: tier,
     autoRebuildHotVectors: 0,
     autoRebuildTombstoneRatio: 0,
+    ...(rescoreFactor === undefined ? {} : { rescoreFactor }),
   };
   // a slow pass on a busy machine must not turn into partial answers
   const routerOptions = { deadlineMs: 60_000 };
@@ -148,9 +154,13 @@ export async function buildRouter(
   const stats = await router.stats();
   const factory = JSON.stringify(stats).match(/"factory":"([^"]+)"/)?.[1] ?? tier;
   const rescore =
-    kind === 'auto' && tier === 'ivfpq'
-      ? `, rescoreFactor=${shardRescoreFactor(DEFAULT_TIER_OPTIONS.rescoreFactor, shards)}`
-      : '';
+    tier !== 'ivfpq'
+      ? ''
+      : rescoreFactor !== undefined
+        ? `, rescoreFactor=${rescoreFactor}`
+        : kind === 'auto'
+          ? `, rescoreFactor=${shardRescoreFactor(DEFAULT_TIER_OPTIONS.rescoreFactor, shards)}`
+          : '';
   const build: BuildRow = {
     tier,
     shards,

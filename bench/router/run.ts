@@ -1,6 +1,6 @@
 import { faissBuild, setFaissThreads } from '../../search-cluster/src/faiss/faiss-index.ts';
 import { ivfpqFactory } from '../../search-cluster/src/rebuild/build-main.ts';
-import type { RouterSearchOptions } from '../../search-cluster/src/router/router.ts';
+import type { RouterSearchOptions, ShardRouter } from '../../search-cluster/src/router/router.ts';
 import { DEFAULT_TIER_OPTIONS } from '../../search-cluster/src/shard/options.ts';
 import { log, machineFacts, sampleLoad } from '../support/machine.ts';
 import { buildRouter } from './build.ts';
@@ -69,6 +69,33 @@ export async function measureRun(
       variants.push({ router: auto.router, kind: 'auto', shards: SHARDS, params, options, versus });
       variants.push({ router: clustered.router, kind: 'clustered', shards: SHARDS, params, options, versus });
     }
+    // one shard alone over more settings (and IVF-PQ rebuilt at larger rescoreFactors): the
+    // recall-CPU curve the equal-recall comparison reads
+    const named = new Set(variants.map((v) => `${v.shards}:${v.params}`));
+    const sweep = (router: ShardRouter, options: RouterSearchOptions, suffix: string) => {
+      const params =
+        [...Object.entries(options).map(([name, value]) => `${name}=${value}`), suffix]
+          .filter(Boolean)
+          .join(' ') || 'default';
+      if (named.has(`1:${params}`)) return;
+      named.add(`1:${params}`);
+      variants.push({ router, kind: 'one', shards: 1, params, options });
+    };
+    const oneSettings: RouterSearchOptions[] =
+      tier === 'hnsw'
+        ? [...settings.autoEf, ...settings.oneEf].map((efSearch) => ({ efSearch }))
+        : tier === 'ivfpq'
+          ? [...settings.autoNprobe, ...settings.oneNprobe].map((nprobe) => ({ nprobe }))
+          : [];
+    for (const options of oneSettings) sweep(one, options, '');
+    const rescored: ShardRouter[] = [];
+    if (tier === 'ivfpq') {
+      for (const rescoreFactor of settings.oneRescore) {
+        const router = (await build(tier, 1, 'one', { ...on, rescoreFactor })).router;
+        rescored.push(router);
+        for (const options of [{}, ...oneSettings]) sweep(router, options, `rescoreFactor=${rescoreFactor}`);
+      }
+    }
     if (tier === 'hnsw') {
       for (const ef of hnswEf) {
         variants.push({
@@ -101,7 +128,7 @@ export async function measureRun(
     await auto.failover!.close();
     await clustered.failover!.close();
     await clustered.whole!.close();
-    for (const router of [one, many, auto.router, clustered.router]) await router.close();
+    for (const router of [one, many, auto.router, clustered.router, ...rescored]) await router.close();
   }
   return { command, date, machine, avx2, load: load.stop(), settings, rows, builds };
 }

@@ -16,8 +16,8 @@ export async function readSavedRun(file: string): Promise<RouterRun> {
     machine: MachineFacts;
     avx2: boolean;
     command: string;
-    settings: Omit<Settings, 'tiers' | 'inflight' | 'families'> &
-      Partial<Pick<Settings, 'tiers' | 'inflight' | 'families'>>;
+    settings: Omit<Settings, 'tiers' | 'inflight' | 'families' | 'oneEf' | 'oneNprobe' | 'oneRescore'> &
+      Partial<Pick<Settings, 'tiers' | 'inflight' | 'families' | 'oneEf' | 'oneNprobe' | 'oneRescore'>>;
   };
   // older runs lack tiers and inflight: the rows have them
   const stored = saved.settings;
@@ -42,6 +42,10 @@ export async function readSavedRun(file: string): Promise<RouterRun> {
       targetPct: stored.targetPct,
       autoEf: stored.autoEf,
       autoNprobe: stored.autoNprobe,
+      // older runs swept one shard over the auto settings only
+      oneEf: stored.oneEf ?? [],
+      oneNprobe: stored.oneNprobe ?? [],
+      oneRescore: stored.oneRescore ?? [],
       shardDefaults: stored.shardDefaults,
     },
     rows: saved.rows,

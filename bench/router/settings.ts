@@ -37,6 +37,11 @@ export interface Settings {
   targetPct: number;
   autoEf: number[];
   autoNprobe: number[];
+  /** More whole efSearch / nprobe values one shard is swept over: its recall-CPU curve (equal-recall baseline). */
+  oneEf: number[];
+  oneNprobe: number[];
+  /** IVF-PQ: more one-shard builds at these rescoreFactors, swept too (the curve past the default's recall). */
+  oneRescore: number[];
   shardDefaults: ShardDefaults;
 }
 
@@ -48,6 +53,8 @@ export interface RouterFlags {
   clustered: ClusterPartitioning;
   /** Re-render router.md from this saved router.json instead of measuring. */
   render: string | undefined;
+  /** Results are bench/results/<name>.md and .json. */
+  name: string;
 }
 
 export function routerFlags(): RouterFlags {
@@ -61,6 +68,11 @@ export function routerFlags(): RouterFlags {
       /** Whole-collection efSearch / nprobe values the automatic rows are also compared at. */
       'auto-ef': { type: 'string', default: '32,128' },
       'auto-nprobe': { type: 'string', default: '16,64' },
+      /** More settings one shard alone is swept over, for the equal-recall comparison. */
+      'one-ef': { type: 'string', default: '16,24,48,96,192' },
+      'one-nprobe': { type: 'string', default: '8,12,24,32,48,96,128' },
+      'one-rescore': { type: 'string', default: '16' },
+      name: { type: 'string', default: 'router' },
       repeats: { type: 'string', default: '3' },
       target: { type: 'string', default: '15' },
       /** Draw the cluster centres around this many family centres (two-level data); default none. */
@@ -84,6 +96,9 @@ export function routerFlags(): RouterFlags {
   const hnswEf = list('hnsw-ef');
   const autoEf = list('auto-ef');
   const autoNprobe = list('auto-nprobe');
+  const oneEf = list('one-ef');
+  const oneNprobe = list('one-nprobe');
+  const oneRescore = flags['one-rescore'] === '' ? [] : list('one-rescore');
   const repeats = positive('repeats');
   const targetPct = Number(flags.target);
   const shardDefaults = {
@@ -109,10 +124,14 @@ export function routerFlags(): RouterFlags {
       targetPct,
       autoEf,
       autoNprobe,
+      oneEf,
+      oneNprobe,
+      oneRescore,
       shardDefaults,
     },
     hnswEf,
     clustered,
     render: flags.render,
+    name: flags.name,
   };
 }

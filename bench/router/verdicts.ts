@@ -15,7 +15,48 @@ export interface Verdict {
   cpuOverheadPct: number;
   recallOne: number;
   recallMany: number;
+  /**
+   * CPU per query against the single shard's at the same recall (its recall-CPU curve, linear
+   * between neighbouring points), minus 1; absent when the row's recall is outside the curve.
+   */
+  equalRecallCpuOverheadPct?: number;
   verdict: string;
+}
+
+/** A point of the single shard's recall-CPU curve. */
+export interface CurvePoint {
+  recall: number;
+  cpuMsPerQuery: number;
+  params: string;
+}
+
+/**
+ * The single shard's cheapest CPU per query for each recall its rows reach: the rows no cheaper row
+ * beats on recall, cheapest first (recall and CPU both rising).
+ */
+export function recallCurve(ones: Row[]): CurvePoint[] {
+  const curve: CurvePoint[] = [];
+  for (const r of [...ones].sort((a, b) => a.cpuMsPerQuery - b.cpuMsPerQuery || b.recall - a.recall)) {
+    if (curve.length === 0 || r.recall > curve[curve.length - 1]!.recall)
+      curve.push({ recall: r.recall, cpuMsPerQuery: r.cpuMsPerQuery, params: r.params });
+  }
+  return curve;
+}
+
+/** The curve's CPU per query at `recall`, linear between its neighbouring points; undefined outside it. */
+export function cpuAtRecall(curve: CurvePoint[], recall: number): number | undefined {
+  const first = curve[0];
+  if (!first || recall < first.recall) return undefined;
+  for (let i = 0; i < curve.length; i++) {
+    const at = curve[i]!;
+    if (recall === at.recall) return at.cpuMsPerQuery;
+    const next = curve[i + 1];
+    if (next && recall < next.recall) {
+      const t = (recall - at.recall) / (next.recall - at.recall);
+      return at.cpuMsPerQuery + t * (next.cpuMsPerQuery - at.cpuMsPerQuery);
+    }
+  }
+  return undefined;
 }
 
 /** Every multi-shard row of the router's own against the 1-shard row it is compared with. */
@@ -23,7 +64,7 @@ export function routerVerdicts(
   { tiers: TIERS, inflight: INFLIGHT, shards: SHARDS, targetPct: TARGET }: Settings,
   rows: Row[],
 ): Verdict[] {
-  const isMet = (r: Row, one: Row) =>
+  const sameParamsMet = (r: Row, one: Row) =>
     r.cpuOverheadPct !== undefined && r.cpuOverheadPct <= TARGET && r.recall >= one.recall - 0.0005;
   const verdicts: Verdict[] = [];
   for (const tier of TIERS) {
@@ -31,12 +72,19 @@ export function routerVerdicts(
       const manyRows = rows.filter(
         (r) => r.tier === tier && r.inflight === inflight && r.shards === SHARDS && !isFailover(r.router),
       );
+      const curve = recallCurve(
+        rows.filter((o) => o.tier === tier && o.inflight === inflight && o.shards === 1),
+      );
       const oneOf = (r: Row) =>
         rows.find(
           (o) => o.tier === tier && o.inflight === inflight && o.shards === 1 && o.params === r.versus,
         )!;
       const verdictRow = (r: Row): Verdict => {
         const one = oneOf(r);
+        const atRecall = cpuAtRecall(curve, r.recall);
+        const equalRecallCpuOverheadPct =
+          atRecall === undefined ? undefined : round((r.cpuMsPerQuery / atRecall - 1) * 100, 1);
+        const equalRecallMet = equalRecallCpuOverheadPct !== undefined && equalRecallCpuOverheadPct <= TARGET;
         return {
           tier,
           inflight,
@@ -46,13 +94,16 @@ export function routerVerdicts(
           cpuOverheadPct: r.cpuOverheadPct!,
           recallOne: one.recall,
           recallMany: r.recall,
-          verdict: isMet(r, one)
+          ...(equalRecallCpuOverheadPct === undefined ? {} : { equalRecallCpuOverheadPct }),
+          verdict: sameParamsMet(r, one)
             ? 'met'
-            : r.recall < one.recall - 0.0005
-              ? r.cpuOverheadPct! <= TARGET
-                ? 'not met (recall lost)'
-                : 'not met (recall lost, CPU)'
-              : 'not met (CPU)',
+            : equalRecallMet
+              ? 'met (equal recall)'
+              : r.recall < one.recall - 0.0005
+                ? r.cpuOverheadPct! <= TARGET
+                  ? 'not met (recall lost)'
+                  : 'not met (recall lost, CPU)'
+                : 'not met (CPU)',
         };
       };
       // the router's own rows: unscaled and automatic, at the defaults and at every whole setting
