@@ -9,6 +9,39 @@ namespace pixelfind {
 
 namespace {
 
+// The k best of each query's perQuery rows by inner product (rows outside the store skipped),
+// best first, as positions in the query's row list; -1 / -inf pad.
+void Score(const float* vectors, int64_t count, int d, const std::vector<float>& queries,
+           const std::vector<int32_t>& rowList, int64_t perQuery, int64_t k, std::vector<float>& distances,
+           std::vector<int64_t>& labels) {
+  const int64_t n = static_cast<int64_t>(queries.size()) / d;
+  distances.assign(n * k, -std::numeric_limits<float>::infinity());
+  labels.assign(n * k, -1);
+  using C = faiss::CMin<float, int64_t>;
+  for (int64_t q = 0; q < n; q++) {
+    float* dis = distances.data() + q * k;
+    int64_t* ids = labels.data() + q * k;
+    faiss::heap_heapify<C>(k, dis, ids);
+    const float* query = queries.data() + q * d;
+    const int32_t* rows = rowList.data() + q * perQuery;
+    for (int64_t j = 0; j < perQuery; j++) {
+      const int64_t row = rows[j];
+      if (row < 0 || row >= count) continue;
+      const float score = faiss::fvec_inner_product(query, vectors + row * d, d);
+      if (C::cmp(dis[0], score)) faiss::heap_replace_top<C>(k, dis, ids, score, j);
+    }
+    faiss::heap_reorder<C>(k, dis, ids);
+    for (int64_t j = 0; j < k; j++) {
+      if (ids[j] < 0) dis[j] = -std::numeric_limits<float>::infinity();
+    }
+  }
+}
+
+// Calls with at most this many floats of rows to read (128 rows at 512-d, some 10-30 us) are
+// scored on the calling thread: a trip to the libuv pool and back costs more (~40-50 us of CPU
+// measured on the 2-core machine), and the event loop is held no longer than that trip's own work.
+constexpr int64_t kInlineFloats = 65536;
+
 class ScoreRowsWorker : public PromiseWorker {
  public:
   // `vectors` is not copied: it is an immutable tier's whole row store (copying it per call would
@@ -27,29 +60,7 @@ class ScoreRowsWorker : public PromiseWorker {
         k_(k) {}
 
  protected:
-  void Run() override {
-    const int64_t n = static_cast<int64_t>(queries_.size()) / d_;
-    distances_.assign(n * k_, -std::numeric_limits<float>::infinity());
-    labels_.assign(n * k_, -1);
-    using C = faiss::CMin<float, int64_t>;
-    for (int64_t q = 0; q < n; q++) {
-      float* dis = distances_.data() + q * k_;
-      int64_t* ids = labels_.data() + q * k_;
-      faiss::heap_heapify<C>(k_, dis, ids);
-      const float* query = queries_.data() + q * d_;
-      const int32_t* rows = rows_.data() + q * perQuery_;
-      for (int64_t j = 0; j < perQuery_; j++) {
-        const int64_t row = rows[j];
-        if (row < 0 || row >= count_) continue;
-        const float score = faiss::fvec_inner_product(query, vectors_ + row * d_, d_);
-        if (C::cmp(dis[0], score)) faiss::heap_replace_top<C>(k_, dis, ids, score, j);
-      }
-      faiss::heap_reorder<C>(k_, dis, ids);
-      for (int64_t j = 0; j < k_; j++) {
-        if (ids[j] < 0) dis[j] = -std::numeric_limits<float>::infinity();
-      }
-    }
-  }
+  void Run() override { Score(vectors_, count_, d_, queries_, rows_, perQuery_, k_, distances_, labels_); }
 
   Napi::Value Result(Napi::Env env) override {
     keep_.Reset();
@@ -95,6 +106,15 @@ Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
   const auto n = static_cast<int64_t>(queries.size()) / d;
   if (perQuery < 0 || static_cast<int64_t>(rows.size()) != n * perQuery)
     throw Napi::RangeError::New(env, "rows must hold perQuery rows for each query");
+  if (static_cast<int64_t>(rows.size()) * d <= kInlineFloats) {
+    std::vector<float> distances;
+    std::vector<int64_t> labels;
+    Score(vectors.Data(), static_cast<int64_t>(vectors.ElementLength()) / d, static_cast<int>(d), queries, rows,
+          perQuery, k, distances, labels);
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(SearchResult(env, distances, labels));
+    return deferred.Promise();
+  }
   auto worker = new ScoreRowsWorker(env, vectors, static_cast<int>(d), std::move(queries), std::move(rows), perQuery, k);
   return worker->QueueForPromise();
 }

@@ -76,3 +76,27 @@ describe('the SIMD inner product, through the paths that use it', () => {
     },
   );
 });
+
+describe('scoreRows on the calling thread and on the pool', () => {
+  it('gives the same answer for a small call (scored inline) and a large one (on the libuv pool)', async () => {
+    const d = 512;
+    const count = 400;
+    const rows = values(count * d, 99);
+    const query = values(d, 5);
+    // 100 rows x 512 floats is under the inline limit (65,536 floats), 400 rows over it
+    const small = Int32Array.from({ length: 100 }, (_, i) => i * 4);
+    const large = Int32Array.from({ length: count }, (_, i) => i);
+    const inline = await scoreRows(rows, d, query, small, small.length, 10);
+    const pooled = await scoreRows(rows, d, query, large, large.length, count);
+    // the large call's positions are rows; keep those the small call was given, in its order
+    const wanted = [...pooled.ids]
+      .map(Number)
+      .filter((row) => row % 4 === 0)
+      .slice(0, 10);
+    expect([...inline.ids].map((at) => small[Number(at)])).toEqual(wanted);
+    for (const [j, at] of [...inline.ids].entries()) {
+      const { exact, scale } = reference(query, rows, small[Number(at)]!, d);
+      expect(Math.abs(inline.distances[j]! - exact)).toBeLessThanOrEqual(scale * 1e-6);
+    }
+  });
+});
