@@ -32,8 +32,8 @@ export function routerJson(run: RouterRun) {
         nprobe: DEFAULTS.nprobe,
       },
       clustered: {
-        nearest: 'nprobe / sqrt(shards) (rounded, at least 1), efSearch unchanged (at least k)',
-        slack: 'nprobe / shards, efSearch / shards (rounded up, at least 1 and k)',
+        nearest: 'nprobe x sqrt(shards) (rounded, at least 1), efSearch unchanged (at least k)',
+        slack: 'nprobe / sqrt(shards), efSearch / shards (rounded up, at least 1 and k)',
         atDefaults: clusterShardParams(DEFAULTS, SHARDS, K),
       },
     },

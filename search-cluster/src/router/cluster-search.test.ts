@@ -83,17 +83,17 @@ describe('probe rounds of a cluster-partitioned search', () => {
 });
 
 describe('per-shard parameters under cluster partitioning', () => {
-  it('probes the nearest shard over the same share of its lists and a slack shard over 1/S', () => {
+  it('probes the nearest shard over the same codes one index would scan (its lists are sqrt(S) finer) and a slack shard over nprobe / sqrt(S)', () => {
     expect(clusterShardParams({ nprobe: 32, efSearch: 64 }, 4, 10)).toEqual({
-      nearest: { nprobe: 16, efSearch: 64 },
-      slack: { nprobe: 8, efSearch: 16 },
+      nearest: { nprobe: 64, efSearch: 64 },
+      slack: { nprobe: 16, efSearch: 16 },
     });
     expect(clusterShardParams({ nprobe: 32, efSearch: 64 }, 16, 10)).toEqual({
-      nearest: { nprobe: 8, efSearch: 64 },
-      slack: { nprobe: 2, efSearch: 10 }, // efSearch never below k
+      nearest: { nprobe: 128, efSearch: 64 },
+      slack: { nprobe: 8, efSearch: 10 }, // efSearch never below k
     });
     expect(clusterShardParams({ nprobe: 1, efSearch: 8 }, 4, 10)).toEqual({
-      nearest: { nprobe: 1, efSearch: 10 },
+      nearest: { nprobe: 2, efSearch: 10 },
       slack: { nprobe: 1, efSearch: 10 },
     });
   });

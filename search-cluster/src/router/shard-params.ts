@@ -55,16 +55,20 @@ export interface ShardSearchParams {
  * ones. A query asks the shard of its nearest centroid first, then the shards whose bound reaches
  * the k-th score found ("slack" shards):
  *
- * - the nearest shard holds most of the query's neighbours in about 1/S of the vectors, and its
- *   IVF has about 1/sqrt(S) of the lists one index of the whole would have (lists follow
- *   4 sqrt(n)), so it probes the same share of its lists: nprobe / sqrt(S), rounded. efSearch is
- *   kept: its graph must find nearly all of the k.
+ * - the nearest shard holds most of the query's neighbours. Its IVF has about 1/sqrt(S) of the
+ *   lists one index of the whole would have (lists follow 4 sqrt(n)) over about 1/S of the space,
+ *   so its lists are sqrt(S) times finer where the query is: covering the same neighbourhood (the
+ *   same codes) takes nprobe x sqrt(S) of them, rounded. efSearch is kept: its graph must find
+ *   nearly all of the k. The rule before, nprobe / sqrt(S) ("the same share of its lists"),
+ *   scanned S times fewer codes than one shard and lost recall: 0.918 against 0.956 at 400k x 512
+ *   (bench/results/router-512d.md, its first run).
  * - a slack shard holds only the few neighbours past the nearest shard's border, in its lists and
- *   graph region nearest the query: nprobe / S and efSearch / S, rounded up, at least 1 and k.
+ *   graph region nearest the query: nprobe / sqrt(S) (rounded up, at least 1) and efSearch / S
+ *   (rounded up, at least k).
  *
- * bench:router (50k x 128, 4 shards, two-level data) measures both against one shard at the whole
- * parameters (bench/results/router.md). With one shard, or `scaleSearchParams: false`, the router
- * sends the whole parameters to every shard.
+ * bench:router (4 shards, two-level data) measures both against one shard at the whole parameters
+ * and along one shard's recall-CPU curve (bench/results/router.md, router-512d.md). With one shard,
+ * or `scaleSearchParams: false`, the router sends the whole parameters to every shard.
  */
 export function clusterShardParams(
   whole: ShardSearchParams,
@@ -73,11 +77,11 @@ export function clusterShardParams(
 ): { nearest: ShardSearchParams; slack: ShardSearchParams } {
   return {
     nearest: {
-      nprobe: Math.max(1, Math.round(whole.nprobe / Math.sqrt(shardCount))),
+      nprobe: Math.max(1, Math.round(whole.nprobe * Math.sqrt(shardCount))),
       efSearch: Math.max(k, whole.efSearch),
     },
     slack: {
-      nprobe: Math.max(1, Math.ceil(whole.nprobe / shardCount)),
+      nprobe: Math.max(1, Math.ceil(whole.nprobe / Math.sqrt(shardCount))),
       efSearch: Math.max(k, Math.ceil(whole.efSearch / shardCount)),
     },
   };
