@@ -1,6 +1,10 @@
 import { loadavg } from 'node:os';
 import { recallAtK } from '../../search-cluster/src/faiss/synthetic.ts';
-import type { RouterSearchOptions, ShardRouter } from '../../search-cluster/src/router/router.ts';
+import {
+  ClusterRouter,
+  type RouterSearchOptions,
+  type ShardRouter,
+} from '../../search-cluster/src/router/router.ts';
 import type { MainTierKind } from '../../search-cluster/src/shard/main-tier.ts';
 import { log } from '../support/machine.ts';
 import { percentile, round } from '../support/stats.ts';
@@ -77,7 +81,9 @@ export async function measure(
 ): Promise<Row[]> {
   const { data, queries, k, repeats } = context;
   const rows: Row[] = [];
-  for (const v of variants) await pass(v.router, v.options, 1, context, Math.min(50, queries)); // warm-up
+  // warm-up on other queries: the clustered routers' probe audit learns its slack from these
+  const warm = { ...context, data: { ...data, queryList: data.warmList } };
+  for (const v of variants) await pass(v.router, v.options, 1, warm, data.warmList.length);
   const best: (Pass | undefined)[] = variants.map(() => undefined);
   for (let r = 0; r < repeats; r++) {
     for (let i = 0; i < variants.length; i++) {
@@ -106,6 +112,14 @@ export async function measure(
       shardsPerQuery: round(p.shardsAnswered / queries, 2),
       load1: round(loadavg()[0] ?? 0, 2),
     };
+    const audit = v.router instanceof ClusterRouter ? v.router.probeAudit(MODEL) : null;
+    if (audit)
+      row.probeAudit = {
+        builtSlack: round(audit.builtSlack, 4),
+        slack: round(audit.slack, 4),
+        audited: audit.audited,
+        missed: audit.missed,
+      };
     if (v.shards > 1) {
       row.overheadPct = round((p.wallMs / baseline.wallMs - 1) * 100, 1);
       row.cpuOverheadPct = round((p.cpuMs / baseline.cpuMs - 1) * 100, 1);

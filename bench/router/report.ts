@@ -1,3 +1,4 @@
+import { AUDIT_EVERY, AUDIT_FIRST } from '../../search-cluster/src/router/probe-audit.ts';
 import {
   clusterShardParams,
   shardEfSearch,
@@ -143,6 +144,32 @@ export function routerMarkdown(json: RouterJson, mapSample: number | undefined):
         c.points.map((p) => [c.tier, c.inflight, p.params, p.recall.toFixed(3), p.cpuMsPerQuery]),
       ),
       [1, 3, 4],
+    ),
+    '',
+    `Probe audit (\`search-cluster/src/router/probe-audit.ts\`): each clustered router searched every shard for its first ${AUDIT_FIRST} queries (the warm-up, on other queries than the measured ones, from the same centres) and one in ${AUDIT_EVERY} after, and raised the partition map's slack to what their top ${K} needed. The three clustered routers of a tier share one map, so the slack each reports is the shared one when it finished.`,
+    '',
+    table(
+      [
+        'main tier',
+        'router',
+        'params',
+        'slack as built',
+        'slack after the run',
+        'audited queries',
+        'missed by the rule',
+      ],
+      rows
+        .filter((r) => r.probeAudit)
+        .map((r) => [
+          r.tier,
+          r.router,
+          r.params,
+          r.probeAudit!.builtSlack,
+          r.probeAudit!.slack,
+          r.probeAudit!.audited,
+          r.probeAudit!.missed,
+        ]),
+      [3, 4, 5, 6],
     ),
     '',
     '## Balance',

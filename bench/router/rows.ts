@@ -42,6 +42,8 @@ export interface Row {
   cpuOverheadPct?: number;
   /** The 1-shard row's params this row is compared with. */
   versus?: string;
+  /** Clustered routers: the probe audit after the run (the map slack at its first search and after the run). */
+  probeAudit?: { builtSlack: number; slack: number; audited: number; missed: number };
   load1: number;
 }
 

@@ -93,6 +93,8 @@ describe('cluster partitioning', () => {
       source: filledSource(),
       tiers,
       partitioning,
+      // the probe rule alone, with the slack the map's sample calibrated
+      probeAudit: { first: 0, every: 0 },
     });
     opened.push(router);
     const live = new Map([...ids].map((id, i) => [id, vec(data, i)]));

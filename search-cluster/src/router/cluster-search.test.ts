@@ -5,6 +5,7 @@ import type { Hit } from '../shard/topk.ts';
 import { probeSearch } from './cluster-search.ts';
 import type { ShardAnswer } from './hedged-search.ts';
 import type { PartitionMap } from './partition-map.ts';
+import { AUDIT_EVERY, AUDIT_FIRST, ProbeAudit } from './probe-audit.ts';
 import { clusterShardParams } from './shard-params.ts';
 
 // Three shards on the axes of a 3-d space, one centroid each; the slack lets a shard through when
@@ -33,8 +34,9 @@ function shards(answers: (Hit[] | null)[]) {
       if (!request) return undefined;
       asked.push({ shard: s, request });
       const answer = answers[s];
+      // every query of a shared request gets the shard's answer
       return answer
-        ? { ok: true, results: [answer] }
+        ? { ok: true, results: Array.from({ length: request.queries.length / 3 }, () => answer) }
         : { ok: false, error: new ClusterError('SHARD_UNAVAILABLE', `shard ${s} is down`) };
     });
   return { asked, fanOut };
@@ -79,6 +81,52 @@ describe('probe rounds of a cluster-partitioned search', () => {
     const { fanOut } = shards([[{ id: 1n, score: 0.95 }, shared], [shared, { id: 8n, score: 0.91 }], []]);
     const result = await probeSearch({ map, nearest, slack, queries: [query], k: K, fanOut });
     expect(result.results[0]).toEqual([{ id: 1n, score: 0.95 }, shared]);
+  });
+});
+
+describe('the probe audit', () => {
+  it('asks an audited query of every shard and says what slack its top k needed', async () => {
+    // near shard 0; shard 2 (centroid score 0) holds the second-best hit 0.97: its bound 0 + 0.5
+    // misses the k-th score 0.97, so the rule would have missed it, and needed a slack of 0.97
+    const query = Float32Array.from([1, 0, 0]);
+    const { asked, fanOut } = shards([hits(0, 0.99, 0.9), hits(1, 0.2), hits(2, 0.97)]);
+    const result = await probeSearch({ map, nearest, slack, queries: [query], k: K, fanOut, audit: [true] });
+    expect(asked.map((a) => a.shard)).toEqual([0, 1, 2]);
+    expect(asked[0]!.request).toMatchObject({ nprobe: 16, efSearch: 64 });
+    for (const { request } of asked.slice(1)) expect(request).toMatchObject({ nprobe: 8, efSearch: 16 });
+    expect(result.results[0]!.map((h) => h.score)).toEqual([0.99, 0.97]);
+    expect(result.audit.audited).toBe(1);
+    expect(result.audit.missed).toBe(1);
+    expect(result.audit.slackNeeded).toBeCloseTo(0.97, 6);
+  });
+
+  it('needs no slack when the nearest shard held the whole top k, and audits only the picked queries', async () => {
+    const query = Float32Array.from([1, 0, 0]);
+    const { asked, fanOut } = shards([hits(0, 0.99, 0.98), hits(1, 0.5), hits(2, 0.4)]);
+    const result = await probeSearch({
+      map,
+      nearest,
+      slack,
+      queries: [query, query],
+      k: K,
+      fanOut,
+      audit: [false, true],
+    });
+    // one shared request per shard: shard 0 for both, 1 and 2 for the audited one
+    expect(asked.map((a) => a.shard)).toEqual([0, 1, 2]);
+    expect(result.audit).toEqual({ audited: 1, missed: 0, slackNeeded: 0 });
+  });
+
+  it('raises the map slack to what audited queries needed, auditing the first searches and then one in many', () => {
+    const own = { ...map, slack: 0.1 };
+    const audit = new ProbeAudit(own);
+    const picks = audit.pick(AUDIT_FIRST + AUDIT_EVERY + 1);
+    expect(picks.slice(0, AUDIT_FIRST).every(Boolean)).toBe(true);
+    expect(picks.filter(Boolean).length).toBe(AUDIT_FIRST + 1);
+    audit.record({ audited: 3, missed: 1, slackNeeded: 0.3 });
+    audit.record({ audited: 2, missed: 0, slackNeeded: 0.2 });
+    expect(own.slack).toBe(0.3);
+    expect(audit.stats()).toEqual({ audited: 5, missed: 1, slack: 0.3, builtSlack: 0.1 });
   });
 });
 

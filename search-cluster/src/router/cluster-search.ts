@@ -2,6 +2,7 @@ import type { ShardSearchRequest } from '../shard/shard.ts';
 import { type Hit, mergeTopK } from '../shard/topk.ts';
 import type { ShardAnswer } from './hedged-search.ts';
 import type { PartitionMap } from './partition-map.ts';
+import type { AuditOutcome, ProbeAudit } from './probe-audit.ts';
 import { type ProbePlan, probePlan } from './probe-plan.ts';
 import type { RouterBatchSearchResult } from './router.types.ts';
 import { checkAnswers } from './shard-answers.ts';
@@ -33,6 +34,11 @@ export interface ProbeSearchInput {
   k: number;
   /** Searches `requests[s]` on shard s (skipping nulls); answers in shard order. */
   fanOut: (requests: readonly (ShardSearchRequest | null)[]) => Promise<(ShardAnswer | undefined)[]>;
+  /**
+   * Queries to audit (probe-audit.ts): asked of every shard in round one (their nearest shard as
+   * the nearest, the others as slack), so the result says what slack their top k needed.
+   */
+  audit?: readonly boolean[];
 }
 
 export interface ProbeSearchResult {
@@ -43,6 +49,8 @@ export interface ProbeSearchResult {
   shardsAnswered: Set<number>;
   /** Shards searched that failed. */
   shardsFailed: Set<number>;
+  /** What the audited queries needed (none audited: zeros). */
+  audit: AuditOutcome;
 }
 
 export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchResult> {
@@ -56,17 +64,22 @@ export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchR
   const answers: ShardAnswer[] = [];
   const shardsAnswered = new Set<number>();
   const shardsFailed = new Set<number>();
-  // round one: the nearest shard of each query, asked as the nearest
-  let want: number[][] = plans.map((plan) => [plan.order[0]!]);
+  // round one: the nearest shard of each query, asked as the nearest (an audited query: every shard)
+  let want: number[][] = plans.map((plan, q) => (input.audit?.[q] ? [...plan.order] : [plan.order[0]!]));
+  // audited queries: the shard each hit came from
+  const shardOfHit: (Map<bigint, number> | null)[] = queries.map((_, q) =>
+    input.audit?.[q] ? new Map() : null,
+  );
   let short = queries.map(() => true);
   while (want.some((shards) => shards.length > 0)) {
     const perShard: number[][] = Array.from({ length: shardCount }, () => []);
     const asNearest = new Uint8Array(shardCount);
     want.forEach((shards, q) => {
-      for (const s of shards) {
+      for (const [i, s] of shards.entries()) {
         perShard[s]!.push(q);
         searched[q * shardCount + s] = 1;
-        if (short[q]) asNearest[s] = 1;
+        // an audited query asks its other shards as a probed shard would be asked
+        if (short[q] && (i === 0 || !shardOfHit[q])) asNearest[s] = 1;
       }
     });
     const requests = perShard.map((qs, s): ShardSearchRequest | null => {
@@ -87,7 +100,11 @@ export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchR
         return;
       }
       shardsAnswered.add(s);
-      for (const [i, q] of perShard[s]!.entries()) found[q]!.push(answer.results[i] ?? []);
+      for (const [i, q] of perShard[s]!.entries()) {
+        const hits = answer.results[i] ?? [];
+        found[q]!.push(hits);
+        for (const hit of hits) if (!shardOfHit[q]?.has(hit.id)) shardOfHit[q]?.set(hit.id, s);
+      }
     });
     short = best.map((hits, q) => {
       const lists = found[q]!;
@@ -102,7 +119,48 @@ export async function probeSearch(input: ProbeSearchInput): Promise<ProbeSearchR
       return plan.order.filter((s) => searched[q * shardCount + s] === 0 && plan.bound[s]! >= kth);
     });
   }
-  return { results: best, answers, shardsAnswered, shardsFailed };
+  return {
+    results: best,
+    answers,
+    shardsAnswered,
+    shardsFailed,
+    audit: auditOutcome(map, queries, plans, best, shardOfHit, k),
+  };
+}
+
+/** For each audited query with a full top k: the slack its hits on other shards than its nearest needed. */
+function auditOutcome(
+  map: PartitionMap,
+  queries: readonly Float32Array[],
+  plans: ProbePlan[],
+  best: Hit[][],
+  shardOfHit: (Map<bigint, number> | null)[],
+  k: number,
+): AuditOutcome {
+  const outcome: AuditOutcome = { audited: 0, missed: 0, slackNeeded: 0 };
+  queries.forEach((query, q) => {
+    const shards = shardOfHit[q];
+    const hits = best[q]!;
+    if (!shards || hits.length < k) return;
+    outcome.audited++;
+    const plan = plans[q]!;
+    const kth = hits[k - 1]!.score;
+    let norm = 0;
+    for (const v of query) norm += v * v;
+    const length = Math.sqrt(norm) || 1;
+    const slackPart = length * map.slack;
+    let missed = false;
+    for (const hit of hits) {
+      const s = shards.get(hit.id);
+      if (s === undefined || s === plan.order[0]) continue;
+      // bound[s] = centroid score + length x slack; the rule asks s while bound[s] >= kth
+      const centroidScore = plan.bound[s]! - slackPart;
+      outcome.slackNeeded = Math.max(outcome.slackNeeded, (kth - centroidScore) / length);
+      if (plan.bound[s]! < kth) missed = true;
+    }
+    if (missed) outcome.missed++;
+  });
+  return outcome;
 }
 
 /**
@@ -124,8 +182,11 @@ export async function clusterSearch(input: {
   fanOut: ProbeSearchInput['fanOut'];
   deadlineMs: number;
   signal: AbortSignal | undefined;
+  /** The model version's probe audit (probe-audit.ts); none: no query is audited. */
+  audit?: ProbeAudit;
 }): Promise<RouterBatchSearchResult> {
   const { request, named, k } = input;
+  const audit = input.audit?.pick(input.queries.length);
   const params = input.scale
     ? clusterShardParams({ ...input.defaults, ...named }, input.map.shardCount, k)
     : { nearest: named, slack: named };
@@ -136,8 +197,11 @@ export async function clusterSearch(input: {
     queries: input.queries,
     k,
     fanOut: input.fanOut,
+    ...(audit ? { audit } : {}),
   });
   checkAnswers(probed.answers, input.deadlineMs, input.signal);
+  // a partial answer's top k is not the data's: it says nothing about the slack
+  if (probed.shardsFailed.size === 0) input.audit?.record(probed.audit);
   return {
     results: probed.results,
     partial: probed.shardsFailed.size > 0,

@@ -8,6 +8,8 @@ import type { ClusterPlacement } from './cluster-placement.ts';
 import { clusterSearch } from './cluster-search.ts';
 import { clusterHealth, clusterStats } from './cluster-status.ts';
 import { CLIENT_ERRORS, openFanOut } from './hedged-search.ts';
+import type { PartitionMap } from './partition-map.ts';
+import { ProbeAudit, type ProbeAuditOptions, type ProbeAuditStats } from './probe-audit.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
 import type {
@@ -65,6 +67,9 @@ export class ClusterRouter implements ShardRouter {
   private readonly wholeNprobe: number;
 
   private readonly placement: ClusterPlacement | undefined;
+  /** Per model version under cluster partitioning: the probe rule's check on served queries. */
+  private readonly audits = new Map<string, ProbeAudit>();
+  private readonly auditOptions: ProbeAuditOptions;
 
   constructor(shards: ShardReplica[][], options: RouterOptions & { placement?: ClusterPlacement } = {}) {
     if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
@@ -80,6 +85,7 @@ export class ClusterRouter implements ShardRouter {
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
     this.wholeNprobe = options.wholeNprobe ?? DEFAULT_WHOLE_NPROBE;
     this.placement = options.placement;
+    this.auditOptions = options.probeAudit ?? {};
     if (this.placement && this.shardCount < 2)
       throw new Error('Cluster partitioning needs at least two shards');
     this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
@@ -156,6 +162,7 @@ export class ClusterRouter implements ShardRouter {
           fanOut: fanOut.run,
           deadlineMs,
           signal: options.signal,
+          audit: this.auditOf(modelVersion, placed),
         });
       }
       if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
@@ -194,6 +201,20 @@ export class ClusterRouter implements ShardRouter {
     } finally {
       fanOut.close();
     }
+  }
+
+  /** What the probe audit of a cluster-partitioned model version saw; null for other versions. */
+  probeAudit(modelVersion: string): ProbeAuditStats | null {
+    return this.audits.get(modelVersion)?.stats() ?? null;
+  }
+
+  private auditOf(modelVersion: string, map: PartitionMap): ProbeAudit {
+    let audit = this.audits.get(modelVersion);
+    if (!audit) {
+      audit = new ProbeAudit(map, this.auditOptions);
+      this.audits.set(modelVersion, audit);
+    }
+    return audit;
   }
 
   // ---------------------------------------------------------------- writes

@@ -1,6 +1,7 @@
 import type { RebuildOutcome } from '../shard/model-index.ts';
 import type { ShardHealth, ShardStats } from '../shard/shard.ts';
 import type { Hit } from '../shard/topk.ts';
+import type { ProbeAuditOptions } from './probe-audit.ts';
 
 /** The router's contract: what the API's cluster client calls, and the shapes it gets back. */
 
@@ -137,4 +138,10 @@ export interface RouterOptions {
   wholeNprobe?: number;
   /** A failing replica is tried last for this long, doubling per failure up to 30 s. Default 1 s. */
   backoffMs?: number;
+  /**
+   * Cluster partitioning: the probe rule's check on served queries (probe-audit.ts). The first
+   * `first` unfiltered searches of a model version, then one in `every` (0: none after the first),
+   * ask every shard and raise the map's slack to what they needed. Default 200 and 500.
+   */
+  probeAudit?: ProbeAuditOptions;
 }
