@@ -1,4 +1,4 @@
-import { AUDIT_EVERY, AUDIT_FIRST } from '../../search-cluster/src/router/probe-audit.ts';
+import { AUDIT_FIRST, auditEvery } from '../../search-cluster/src/router/probe-audit.ts';
 import {
   clusterShardParams,
   shardEfSearch,
@@ -146,14 +146,14 @@ export function routerMarkdown(json: RouterJson, mapSample: number | undefined):
       [1, 3, 4],
     ),
     '',
-    `Probe audit (\`search-cluster/src/router/probe-audit.ts\`): each clustered router searched every shard for its first ${AUDIT_FIRST} queries (the warm-up, on other queries than the measured ones, from the same centres) and one in ${AUDIT_EVERY} after, and raised the partition map's slack to what their top ${K} needed. The three clustered routers of a tier share one map, so the slack each reports is the shared one when it finished.`,
+    `Probe audit (\`search-cluster/src/router/probe-audit.ts\`): each clustered router searched every shard for its first ${AUDIT_FIRST} queries (the warm-up, on other queries than the measured ones, from the same centres) and one in ${auditEvery(SHARDS)} after, and raised the partition map's slack to what their top ${K} needed. The three clustered routers of a tier share one map, so the slack each reports is the shared one when it finished.`,
     '',
     table(
       [
         'main tier',
         'router',
         'params',
-        'slack as built',
+        'slack at its first search',
         'slack after the run',
         'audited queries',
         'missed by the rule',

@@ -5,7 +5,7 @@ import type { Hit } from '../shard/topk.ts';
 import { probeSearch } from './cluster-search.ts';
 import type { ShardAnswer } from './hedged-search.ts';
 import type { PartitionMap } from './partition-map.ts';
-import { AUDIT_EVERY, AUDIT_FIRST, ProbeAudit } from './probe-audit.ts';
+import { AUDIT_EVERY, AUDIT_FIRST, auditEvery, ProbeAudit } from './probe-audit.ts';
 import { clusterShardParams } from './shard-params.ts';
 
 // Three shards on the axes of a 3-d space, one centroid each; the slack lets a shard through when
@@ -120,6 +120,7 @@ describe('the probe audit', () => {
   it('raises the map slack to what audited queries needed, auditing the first searches and then one in many', () => {
     const own = { ...map, slack: 0.1 };
     const audit = new ProbeAudit(own);
+    // 3 shards: one in 500 after the first
     const picks = audit.pick(AUDIT_FIRST + AUDIT_EVERY + 1);
     expect(picks.slice(0, AUDIT_FIRST).every(Boolean)).toBe(true);
     expect(picks.filter(Boolean).length).toBe(AUDIT_FIRST + 1);
@@ -127,6 +128,9 @@ describe('the probe audit', () => {
     audit.record({ audited: 2, missed: 0, slackNeeded: 0.2 });
     expect(own.slack).toBe(0.3);
     expect(audit.stats()).toEqual({ audited: 5, missed: 1, slack: 0.3, builtSlack: 0.1 });
+    // 64 shards: an audit asks all 64, so one in 128 x 64
+    expect(auditEvery(64)).toBe(8192);
+    expect(auditEvery(2)).toBe(AUDIT_EVERY);
   });
 });
 

@@ -2,8 +2,13 @@ import type { PartitionMap } from './partition-map.ts';
 
 /** Searches audited first (the map's sample-based slack is checked at once on served data). */
 export const AUDIT_FIRST = 200;
-/** After those, one search in this many is audited. */
+/**
+ * After those, one search in AUDIT_EVERY_PER_SHARD x shards (at least AUDIT_EVERY) is audited: an
+ * audit asks every shard, so its extra shard calls stay under 1% of a search's whatever the count.
+ */
 export const AUDIT_EVERY = 500;
+export const AUDIT_EVERY_PER_SHARD = 128;
+export const auditEvery = (shardCount: number) => Math.max(AUDIT_EVERY, AUDIT_EVERY_PER_SHARD * shardCount);
 
 /** What the audited queries of one cluster search saw (cluster-search.ts#probeSearch). */
 export interface AuditOutcome {
@@ -33,7 +38,7 @@ export interface ProbeAuditStats {
  * at 400k x 512 a 20,000-row sample set a slack under which the router missed neighbours on
  * other shards (recall@10 0.920 against one shard's 0.956, bench/results/router-512d.md). So the
  * router searches every shard for the first AUDIT_FIRST unfiltered queries of a model version and
- * one in AUDIT_EVERY after, answers them from all shards, and raises the slack to what they
+ * one in auditEvery(shards) after, answers them from all shards, and raises the slack to what they
  * needed: the rule's "would have found every neighbour" holds on the data it serves (text
  * queries included). The raised slack lives in memory: a restart learns it again.
  */
@@ -51,7 +56,7 @@ export class ProbeAudit {
   ) {
     this.builtSlack = map.slack;
     this.first = options.first ?? AUDIT_FIRST;
-    this.every = options.every ?? AUDIT_EVERY;
+    this.every = options.every ?? auditEvery(map.shardCount);
   }
 
   /** Which of the next `count` queries to audit. */

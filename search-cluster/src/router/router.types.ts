@@ -141,7 +141,8 @@ export interface RouterOptions {
   /**
    * Cluster partitioning: the probe rule's check on served queries (probe-audit.ts). The first
    * `first` unfiltered searches of a model version, then one in `every` (0: none after the first),
-   * ask every shard and raise the map's slack to what they needed. Default 200 and 500.
+   * ask every shard and raise the map's slack to what they needed. Default 200, and 128 x shards (at
+   * least 500).
    */
   probeAudit?: ProbeAuditOptions;
 }
