@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,6 +39,23 @@ describe('byte sinks', () => {
     await aborted.abort();
     expect(await readdir(dir)).toEqual([]);
     await expect(mappedSink(path.join(dir, 'missing'), 'codes', 4)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("remove files a dead process left, and no one else's", async () => {
+    const dir = await scratch();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const files = {
+      orphan: `codes.${dead}-0a1b.tmp`,
+      live: `codes.${process.pid}-ffff.tmp`,
+      other: `vectors.${dead}-0a1b.tmp`,
+      snapshot: 'vectors.pxvec',
+    };
+    for (const name of Object.values(files)) await writeFile(path.join(dir, name), 'x');
+    const sink = await mappedSink(dir, 'codes', 4);
+    const left = await readdir(dir);
+    expect(left).not.toContain(files.orphan);
+    for (const kept of [files.live, files.other, files.snapshot]) expect(left).toContain(kept);
+    await sink.abort();
   });
 
   it('keep bytes on the heap for a tier in memory', async () => {

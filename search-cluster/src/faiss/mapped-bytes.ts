@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadNative } from './load-native.ts';
 
@@ -35,10 +35,13 @@ export function memorySink(length: number): ByteSink {
 }
 
 /**
- * A sink of `length` bytes in a new file in `dir` (named `name` plus a random suffix, so processes
- * sharing the directory never collide), mapped by finish().
+ * A sink of `length` bytes in a new file in `dir` (named `name` plus this process's id and a random
+ * suffix, so processes sharing the directory never collide), mapped by finish(). Files of `name`
+ * left by processes that no longer run (killed between creating and mapping one) are removed first:
+ * at scale one is gigabytes.
  */
 export async function mappedSink(dir: string, name: string, length: number): Promise<ByteSink> {
+  await removeOrphans(dir, name);
   const path = join(dir, `${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   let file: FileHandle | null = await open(path, 'wx');
   try {
@@ -75,4 +78,23 @@ export async function mappedSink(dir: string, name: string, length: number): Pro
       await rm(path, { force: true });
     },
   };
+}
+
+/** Removes `name.<pid>-<hex>.tmp` files in `dir` whose process is gone. */
+async function removeOrphans(dir: string, name: string): Promise<void> {
+  const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)-[0-9a-f]+\\.tmp$`);
+  for (const entry of await readdir(dir)) {
+    const pid = Number(pattern.exec(entry)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && !isRunning(pid)) await rm(join(dir, entry), { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
