@@ -1,3 +1,4 @@
+import { warnCodesInMemory } from '../shard/filter-cells.ts';
 import type { MainTier, MainTierSearchParams } from '../shard/main-tier.ts';
 import type { Logger, TierOptions } from '../shard/options.ts';
 import { ownsRecord, type Partition, type VectorPlacement } from '../shard/partition.ts';
@@ -69,13 +70,7 @@ export async function buildFromSource(options: SourceBuildOptions): Promise<Sour
   // a failure leaves the cells to the first filtered search that needs them
   await built.tier
     ?.filterCells(factory)
-    .then((cells) => {
-      if (cells.codesInMemoryBecause)
-        log.warn('filter codes kept in memory: cannot write beside the vector file', {
-          modelVersion,
-          reason: cells.codesInMemoryBecause,
-        });
-    })
+    .then((cells) => warnCodesInMemory(cells, log, { modelVersion }))
     .catch((error: unknown) => {
       log.warn('filter cells build failed', { modelVersion, error: (error as Error).message });
     });

@@ -143,7 +143,8 @@ function snapshotAt(dir: string, meta: SnapshotMeta): Snapshot {
 async function removeOldSnapshots(root: string, keep: string): Promise<void> {
   for (const entry of await readdir(root)) {
     if (entry !== keep && (entry.startsWith('snap-') || entry.startsWith('.tmp-'))) {
-      await rm(join(root, entry), { recursive: true, force: true });
+      // retried: a serving tier's filter-codes build may create its file there meanwhile (ENOTEMPTY)
+      await rm(join(root, entry), { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
     }
   }
 }

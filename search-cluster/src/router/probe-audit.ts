@@ -77,3 +77,23 @@ export class ProbeAudit {
     return { audited: this.audited, missed: this.missed, slack: this.map.slack, builtSlack: this.builtSlack };
   }
 }
+
+/** A router's audits, one per cluster-partitioned model version, made on its first search. */
+export class ProbeAudits {
+  private readonly audits = new Map<string, ProbeAudit>();
+
+  constructor(private readonly options: ProbeAuditOptions = {}) {}
+
+  of(modelVersion: string, map: PartitionMap): ProbeAudit {
+    let audit = this.audits.get(modelVersion);
+    if (!audit) {
+      audit = new ProbeAudit(map, this.options);
+      this.audits.set(modelVersion, audit);
+    }
+    return audit;
+  }
+
+  stats(modelVersion: string): ProbeAuditStats | null {
+    return this.audits.get(modelVersion)?.stats() ?? null;
+  }
+}

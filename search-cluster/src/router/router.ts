@@ -2,14 +2,13 @@ import { badRequest, ClusterError, isClusterError } from '../errors.ts';
 import { DEFAULT_SHARD_DEADLINE_MS } from '../runtime/common-env.ts';
 import { partitionIds } from '../shard/partition.ts';
 import { MAX_EF_SEARCH, MAX_NPROBE, type ShardSearchRequest } from '../shard/shard.ts';
-import { type Hit, mergeTopK } from '../shard/topk.ts';
 import { checkK, checkModelVersion, checkOptionalPositiveInt, toIdArray } from '../shard/validate.ts';
 import type { ClusterPlacement } from './cluster-placement.ts';
 import { clusterSearch } from './cluster-search.ts';
 import { clusterHealth, clusterStats } from './cluster-status.ts';
+import { fullSearch } from './full-search.ts';
 import { CLIENT_ERRORS, openFanOut } from './hedged-search.ts';
-import type { PartitionMap } from './partition-map.ts';
-import { ProbeAudit, type ProbeAuditOptions, type ProbeAuditStats } from './probe-audit.ts';
+import { type ProbeAuditStats, ProbeAudits } from './probe-audit.ts';
 import type { ShardReplica } from './replica.ts';
 import { ReplicaSet, type ReplicaState } from './replica-choice.ts';
 import type {
@@ -24,7 +23,7 @@ import type {
   ShardRouter,
   UpsertItems,
 } from './router.types.ts';
-import { checkAnswers, describeError } from './shard-answers.ts';
+import { describeError } from './shard-answers.ts';
 import { DEFAULT_WHOLE_EF_SEARCH, DEFAULT_WHOLE_NPROBE, shardEfSearch } from './shard-params.ts';
 import { packItems, rowsByShard, rowsByVector } from './upsert-items.ts';
 
@@ -68,8 +67,7 @@ export class ClusterRouter implements ShardRouter {
 
   private readonly placement: ClusterPlacement | undefined;
   /** Per model version under cluster partitioning: the probe rule's check on served queries. */
-  private readonly audits = new Map<string, ProbeAudit>();
-  private readonly auditOptions: ProbeAuditOptions;
+  private readonly audits: ProbeAudits;
 
   constructor(shards: ShardReplica[][], options: RouterOptions & { placement?: ClusterPlacement } = {}) {
     if (shards.length === 0 || shards.some((replicas) => replicas.length === 0)) {
@@ -85,7 +83,7 @@ export class ClusterRouter implements ShardRouter {
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
     this.wholeNprobe = options.wholeNprobe ?? DEFAULT_WHOLE_NPROBE;
     this.placement = options.placement;
-    this.auditOptions = options.probeAudit ?? {};
+    this.audits = new ProbeAudits(options.probeAudit);
     if (this.placement && this.shardCount < 2)
       throw new Error('Cluster partitioning needs at least two shards');
     this.replicas = shards.map((replicas) => new ReplicaSet(replicas, options.backoffMs ?? 1_000));
@@ -162,7 +160,7 @@ export class ClusterRouter implements ShardRouter {
           fanOut: fanOut.run,
           deadlineMs,
           signal: options.signal,
-          audit: this.auditOf(modelVersion, placed),
+          audit: this.audits.of(modelVersion, placed),
         });
       }
       if (this.scaleSearchParams && this.shardCount > 1 && !allowed) {
@@ -178,26 +176,14 @@ export class ClusterRouter implements ShardRouter {
         if (shardAllowed && shardAllowed.length === 0) return null;
         return shardAllowed ? { ...base, allowedIds: shardAllowed } : base;
       });
-      const answers = await fanOut.run(requests);
-      const empty = queries.map((): Hit[] => []);
-      const answered = checkAnswers(
-        answers.map((a) => a ?? { ok: true, results: empty }),
+      return await fullSearch({
+        requests,
+        queries,
+        k,
+        fanOut: fanOut.run,
         deadlineMs,
-        options.signal,
-      );
-      const results = queries.map((_, q) =>
-        mergeTopK(
-          answered.map((a) => a.results[q] ?? []),
-          k,
-        ),
-      );
-      const failed = answers.filter((a) => a && !a.ok).length;
-      return {
-        results,
-        partial: failed > 0,
-        shardsAnswered: this.shardCount - failed,
-        shardsTotal: this.shardCount,
-      };
+        signal: options.signal,
+      });
     } finally {
       fanOut.close();
     }
@@ -205,16 +191,7 @@ export class ClusterRouter implements ShardRouter {
 
   /** What the probe audit of a cluster-partitioned model version saw; null for other versions. */
   probeAudit(modelVersion: string): ProbeAuditStats | null {
-    return this.audits.get(modelVersion)?.stats() ?? null;
-  }
-
-  private auditOf(modelVersion: string, map: PartitionMap): ProbeAudit {
-    let audit = this.audits.get(modelVersion);
-    if (!audit) {
-      audit = new ProbeAudit(map, this.auditOptions);
-      this.audits.set(modelVersion, audit);
-    }
-    return audit;
+    return this.audits.stats(modelVersion);
   }
 
   // ---------------------------------------------------------------- writes

@@ -1,6 +1,7 @@
 import { type ByteSink, mappedSink, memorySink } from '../faiss/mapped-bytes.ts';
 import type { CellScan } from '../faiss/score-rows.ts';
 import { assignNearest, sphericalKMeans } from '../kmeans.ts';
+import type { LogSink } from '../runtime/logger.ts';
 import { RowCodeBook } from './row-codes.ts';
 import type { RowStore } from './row-store.ts';
 import type { VectorIndexFactory } from './vector-index.ts';
@@ -110,6 +111,15 @@ export class FilterCells {
       codes: this.codeBook.codes(this.codes, shortList),
     };
   }
+}
+
+/** Says, once a tier's cells are built, that its codes stayed in memory against the plan, and why. */
+export function warnCodesInMemory(cells: FilterCells, log: LogSink, fields: Record<string, unknown>): void {
+  if (cells.codesInMemoryBecause)
+    log.warn('filter codes kept in memory: cannot write beside the vector file', {
+      ...fields,
+      reason: cells.codesInMemoryBecause,
+    });
 }
 
 /**

@@ -8,12 +8,12 @@ import { VectorFile, writeVectorFile } from '../faiss/vector-file.ts';
 import { MemoryVectorSource } from '../rebuild/vector-source.ts';
 import { dotAt } from '../vector-math.ts';
 import { faissFactory } from './faiss-factory.ts';
-import { FilterCells } from './filter-cells.ts';
+import { FilterCells, warnCodesInMemory } from './filter-cells.ts';
 import { cellBudget, type FilterPath, filterPath } from './filter-plan.ts';
 import { IdTable } from './int64.ts';
 import type { MainTierKind } from './main-tier.ts';
 import type { TierOptions } from './options.ts';
-import { MemoryRowStore, VectorFileStore } from './row-store.ts';
+import { MemoryRowStore, type RowStore, VectorFileStore } from './row-store.ts';
 import { Shard } from './shard.ts';
 import { idRange, rng, row, unitVectors } from './test-vectors.ts';
 
@@ -354,6 +354,24 @@ describe('FilterCells scan (native scoreCells)', () => {
         expect(Buffer.from(mapped.codes).equals(Buffer.from(inMemory.codes))).toBe(true);
         expect([...mapped.cellOfRow]).toEqual([...inMemory.cellOfRow]);
         expect(await readdir(dir)).toEqual(['vectors.bin']);
+        // a build that fails after its codes file exists (a row read fails) removes the file
+        let reads = 0;
+        const failing: RowStore = {
+          memoryBytes: 0,
+          scoresByRow: false,
+          derivedDir: dir,
+          score: store.score.bind(store),
+          scoreCells: store.scoreCells.bind(store),
+          close: async () => {},
+          read: async (rows) => {
+            // the first read is the k-means sample, the second the first chunk of codes
+            if (++reads === 2) throw new Error('disk read failed');
+            return store.read(rows);
+          },
+        };
+        await expect(FilterCells.build(failing, 700, D, faissFactory)).rejects.toThrow(/disk read failed/);
+        expect(reads).toBe(2);
+        expect(await readdir(dir)).toEqual(['vectors.bin']);
         const given = Int32Array.from({ length: 700 }, (_, i) => i).filter((i) => i % 2 === 1);
         const query = row(vectors, 11, D);
         const want = await scoreCells(vectors, D, query, inMemory.scan(given, 200, 1, K), K);
@@ -371,6 +389,20 @@ describe('FilterCells scan (native scoreCells)', () => {
     expect(fallback.codesMapped).toBe(false);
     expect(fallback.codesInMemoryBecause).toMatch(/gone: ENOENT/);
     expect(Buffer.from(fallback.codes).equals(Buffer.from(inMemory.codes))).toBe(true);
+    const warned: [string, Record<string, unknown> | undefined][] = [];
+    const log = {
+      info() {},
+      error() {},
+      warn: (m: string, f?: Record<string, unknown>) => warned.push([m, f]),
+    };
+    warnCodesInMemory(fallback, log, { modelVersion: MV });
+    warnCodesInMemory(inMemory, log, { modelVersion: MV });
+    expect(warned).toEqual([
+      [
+        expect.stringMatching(/filter codes kept in memory/),
+        { modelVersion: MV, reason: fallback.codesInMemoryBecause },
+      ],
+    ]);
   });
 
   it('ranks by the codes and scores only the short list exactly', async () => {

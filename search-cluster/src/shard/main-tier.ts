@@ -302,12 +302,12 @@ export class MainTier {
   /**
    * The coarse partition filtered searches scan by (see FilterCells), built once per tier on first
    * call; the shard starts it when it installs the tier, so it is ready before filtered traffic.
-   * The build holds the tier open; a failed build is retried by the next call.
+   * The build holds the tier open; a failed or aborted (`signal`) build is retried by the next call.
    */
-  filterCells(factory: VectorIndexFactory): Promise<FilterCells> {
+  filterCells(factory: VectorIndexFactory, signal?: AbortSignal): Promise<FilterCells> {
     if (!this.cells) {
       this.acquire();
-      this.cells = FilterCells.build(this.store, this.ids.length, this.dimension, factory)
+      this.cells = FilterCells.build(this.store, this.ids.length, this.dimension, factory, signal)
         .then((cells) => {
           this.cellsBytes = cells.memoryBytes;
           return cells;
@@ -318,6 +318,11 @@ export class MainTier {
       });
     }
     return this.cells;
+  }
+
+  /** Resolves once a cells build in flight has ended, built or failed (a closing index waits on it). */
+  async cellsSettled(): Promise<void> {
+    await this.cells?.catch(() => undefined);
   }
 
   acquire(): void {

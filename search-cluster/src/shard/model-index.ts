@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ClusterError } from '../errors.ts';
 import { buildFromSource } from '../rebuild/build-from-source.ts';
 import { quarantineSnapshot, readSnapshot } from '../rebuild/snapshot.ts';
+import { warnCodesInMemory } from './filter-cells.ts';
 import { EMPTY, filteredSearch, type TierView } from './filtered-search.ts';
 import { HotTier } from './hot-tier.ts';
 import type { MainTier, MainTierSearchParams } from './main-tier.ts';
@@ -484,11 +485,8 @@ export class ModelIndex {
     this.main = next;
     // ahead of filtered traffic; a failure here is retried by the first search that needs it
     next
-      ?.filterCells(this.config.factory)
-      .then(({ codesInMemoryBecause: reason }) => {
-        if (reason)
-          this.config.log.warn('filter codes kept in memory', { modelVersion: this.modelVersion, reason });
-      })
+      ?.filterCells(this.config.factory, this.closing.signal)
+      .then((cells) => warnCodesInMemory(cells, this.config.log, { modelVersion: this.modelVersion }))
       .catch((error: unknown) => {
         if (this.state !== 'closed')
           this.config.log.warn('filter cells build failed', {
@@ -554,8 +552,11 @@ export class ModelIndex {
         this.searchesDone = resolve;
       });
     }
-    this.main?.retire();
+    const main = this.main;
     this.main = null;
+    main?.retire();
+    // the background cells build writes beside the snapshot: nothing may write there after close
+    await main?.cellsSettled();
     this.hot.index.close();
   }
 }
