@@ -21,6 +21,7 @@
         "src/rescore.cc",
         "src/score-rows.cc",
         "src/score-cells.cc",
+        "src/inner-products.cc",
         "src/live-rows.cc",
         "src/map-bytes.cc"
       ],

@@ -89,14 +89,15 @@ describe.runIf(postgresAvailable && redisAvailable)('npm run cluster:local, end 
     await ensureTinyClip();
     dir = await mkdtemp(path.join(tmpdir(), 'pixelfind-cluster-local-'));
     cluster = clusterLocal(args());
-    // ready once the state file says so (every process answered its readiness check)
+    // ready once the state file says so (every process answered its readiness check) and the
+    // URL block a user reads has been printed: it follows the state file's write
     const deadline = Date.now() + 280_000;
     for (;;) {
       if (cluster.child.exitCode !== null) {
         throw new Error(`cluster:local exited with ${cluster.child.exitCode}:\n${cluster.output()}`);
       }
       const current = await readState(dir).catch(() => null);
-      if (current?.ready) {
+      if (current?.ready && cluster.output().includes('Ctrl-C stops it')) {
         state = current;
         break;
       }

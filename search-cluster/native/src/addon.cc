@@ -5,6 +5,7 @@
 #include "common.h"
 #include "create.h"
 #include "index-object.h"
+#include "inner-products.h"
 #include "live-rows.h"
 #include "map-bytes.h"
 #include "read.h"
@@ -28,6 +29,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromBuffer", Napi::Function::New<ReadBuffer>(env, "fromBuffer"));
   exports.Set("openVectorFile", Napi::Function::New<OpenVectorFile>(env, "openVectorFile"));
   exports.Set("scoreRows", Napi::Function::New<ScoreRows>(env, "scoreRows"));
+  exports.Set("innerProducts", Napi::Function::New<InnerProducts>(env, "innerProducts"));
   exports.Set("liveRows", Napi::Function::New<LiveRows>(env, "liveRows"));
   exports.Set("scoreCells", Napi::Function::New<ScoreCells>(env, "scoreCells"));
   exports.Set("mapBytes", Napi::Function::New<MapBytes>(env, "mapBytes"));

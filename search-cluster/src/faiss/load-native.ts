@@ -65,6 +65,8 @@ export interface NativeAddon {
   openVectorFile(path: string): NativeVectorFile;
   /** See score-rows.ts. */
   scoreRows(...args: ScoreRowsArgs): Promise<NativeSearchResult>;
+  /** See inner-products.ts. */
+  innerProducts(rows: Float32Array, dimension: number, query: Float32Array, offset: number): Float32Array;
   /** See live-rows.ts. */
   liveRows(allowed: BigInt64Array, rowAt: Int32Array, base: bigint, dead: Uint8Array): Int32Array;
   /** See score-rows.ts#scoreCells. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { innerProducts } from '../faiss/inner-products.ts';
 import { sphericalKMeans } from '../kmeans.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
 import { dotAt } from '../vector-math.ts';
@@ -95,33 +96,20 @@ export async function buildPartitionMap(
 
 /**
  * Best centroid score per shard for the query at `offset` (higher is nearer). Every search scores
- * every centroid, so the dot products run four sums abreast (half the time of `dotAt` in V8);
- * placement (`shardOfVector`) keeps `dotAt`, whose summation order placed the stored vectors.
+ * every centroid, natively (`innerProducts`: some 3 us for 64 x 512 floats, a tenth of the same
+ * loop in V8); placement (`shardOfVector`) keeps `dotAt`, whose summation order placed the stored
+ * vectors, so a query's plan may order two shards of equal centroid scores differently.
  */
 export function shardScores(
   map: Pick<PartitionMap, 'centroids' | 'shardOfCluster' | 'dimension' | 'shardCount'>,
   queries: Float32Array,
   offset: number,
 ): Float64Array {
-  const { centroids, dimension: d } = map;
+  const byCluster = innerProducts(map.centroids, map.dimension, queries, offset);
   const scores = new Float64Array(map.shardCount).fill(Number.NEGATIVE_INFINITY);
-  for (let c = 0; c < map.shardOfCluster.length; c++) {
-    const at = c * d;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = 0;
-    for (; i + 3 < d; i += 4) {
-      s0 += centroids[at + i]! * queries[offset + i]!;
-      s1 += centroids[at + i + 1]! * queries[offset + i + 1]!;
-      s2 += centroids[at + i + 2]! * queries[offset + i + 2]!;
-      s3 += centroids[at + i + 3]! * queries[offset + i + 3]!;
-    }
-    for (; i < d; i++) s0 += centroids[at + i]! * queries[offset + i]!;
-    const score = s0 + s1 + s2 + s3;
+  for (let c = 0; c < byCluster.length; c++) {
     const s = map.shardOfCluster[c]!;
-    if (score > scores[s]!) scores[s] = score;
+    if (byCluster[c]! > scores[s]!) scores[s] = byCluster[c]!;
   }
   return scores;
 }
