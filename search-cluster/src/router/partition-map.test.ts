@@ -52,6 +52,14 @@ describe('partition map', async () => {
     );
   });
 
+  it('refuses a map whose centroids are more than a search can score', async () => {
+    const wide = 4096;
+    const sample = new Float32Array(1100 * wide).fill(1 / 64);
+    await expect(buildPartitionMap('m', sample, wide, 4, faissFactory, { clusters: 257 })).rejects.toThrow(
+      /over the 1048576 floats a search scores/,
+    );
+  });
+
   it('calibrates a slack under which the probe rule finds every exact neighbour of unseen queries', async () => {
     // 256-d: neighbours past a shard's border are rare, and 200 calibration queries (the old
     // default) saw too few of them: this rule then missed 0.03% of these neighbours

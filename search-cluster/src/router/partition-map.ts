@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { innerProducts } from '../faiss/inner-products.ts';
+import { innerProducts, MAX_INNER_PRODUCT_FLOATS } from '../faiss/inner-products.ts';
 import { sphericalKMeans } from '../kmeans.ts';
 import type { VectorIndexFactory } from '../shard/vector-index.ts';
 import { dotAt } from '../vector-math.ts';
@@ -66,6 +66,7 @@ export async function buildPartitionMap(
       `A partition map over ${shardCount} shards needs a sample of at least ${shardCount * 4} vectors, got ${n}`,
     );
   }
+  checkSearchable(clusters, dimension);
   const { centroids, assignment } = await sphericalKMeans(sample, dimension, clusters, {
     factory,
     seed: options.seed ?? 1,
@@ -92,6 +93,15 @@ export async function buildPartitionMap(
     slack,
     sampleRowsPerShard,
   };
+}
+
+/** Every search scores every centroid synchronously: a map past that call's bound is refused. */
+function checkSearchable(clusters: number, dimension: number): void {
+  if (clusters * dimension > MAX_INNER_PRODUCT_FLOATS) {
+    throw new Error(
+      `A partition map of ${clusters} clusters x ${dimension} dimensions is over the ${MAX_INNER_PRODUCT_FLOATS} floats a search scores; use fewer clusters`,
+    );
+  }
 }
 
 /**
@@ -321,6 +331,7 @@ export function parsePartitionMap(text: string): PartitionMap {
   }
   if (shardOfCluster.some((s) => s >= shardCount))
     throw new Error('partition map names a shard it does not have');
+  checkSearchable(clusters, dimension);
   const version = mapVersion(shardCount, dimension, centroids, shardOfCluster);
   if (version !== raw.version)
     throw new Error(`partition map content does not match version ${String(raw.version)}`);
