@@ -135,17 +135,17 @@ describe('the probe audit', () => {
 });
 
 describe('per-shard parameters under cluster partitioning', () => {
-  it('probes the nearest shard over the same codes one index would scan (its lists are sqrt(S) finer) and a slack shard over nprobe / sqrt(S)', () => {
+  it('keeps nprobe on every probed shard and the whole efSearch on the nearest; a slack shard gets efSearch / S', () => {
     expect(clusterShardParams({ nprobe: 32, efSearch: 64 }, 4, 10)).toEqual({
-      nearest: { nprobe: 64, efSearch: 64 },
-      slack: { nprobe: 16, efSearch: 16 },
+      nearest: { nprobe: 32, efSearch: 64 },
+      slack: { nprobe: 32, efSearch: 16 },
     });
     expect(clusterShardParams({ nprobe: 32, efSearch: 64 }, 16, 10)).toEqual({
-      nearest: { nprobe: 128, efSearch: 64 },
-      slack: { nprobe: 8, efSearch: 10 }, // efSearch never below k
+      nearest: { nprobe: 32, efSearch: 64 },
+      slack: { nprobe: 32, efSearch: 10 }, // efSearch never below k
     });
     expect(clusterShardParams({ nprobe: 1, efSearch: 8 }, 4, 10)).toEqual({
-      nearest: { nprobe: 2, efSearch: 10 },
+      nearest: { nprobe: 1, efSearch: 10 },
       slack: { nprobe: 1, efSearch: 10 },
     });
   });

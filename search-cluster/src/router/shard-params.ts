@@ -55,34 +55,30 @@ export interface ShardSearchParams {
  * ones. A query asks the shard of its nearest centroid first, then the shards whose bound reaches
  * the k-th score found ("slack" shards):
  *
- * - the nearest shard holds most of the query's neighbours. Its IVF has about 1/sqrt(S) of the
- *   lists one index of the whole would have (lists follow 4 sqrt(n)) over about 1/S of the space,
- *   so its lists are sqrt(S) times finer where the query is: covering the same neighbourhood (the
- *   same codes) takes nprobe x sqrt(S) of them, rounded. efSearch is kept: its graph must find
- *   nearly all of the k. The rule before, nprobe / sqrt(S) ("the same share of its lists"),
- *   scanned S times fewer codes than one shard and lost recall: 0.918 against 0.956 at 400k x 512
- *   (bench/results/router-512d.md, its first run).
- * - a slack shard holds only the few neighbours past the nearest shard's border, in its lists and
- *   graph region nearest the query: nprobe / sqrt(S) (rounded up, at least 1) and efSearch / S
- *   (rounded up, at least k).
+ * - nprobe is unchanged on every probed shard. A shard's IVF has about 1/sqrt(S) of the lists one
+ *   index of the whole would have over about 1/S of the space, so its lists are finer where the
+ *   query is; with residual codes (`ivfpqFactory`) that buys recall, not a need for more lists.
+ *   bench:router, 4 shards, two-level data (2026-12-03): the nearest shard at nprobe x sqrt(S) (64)
+ *   and slack shards at nprobe / sqrt(S) (16) gave recall@10 0.977 at 400k x 512 and 0.934 at
+ *   50k x 128, every probed shard at the whole nprobe (32) 0.979 and 0.934, at 2 and 19 points less
+ *   CPU overhead; slack shards at 8 lost 0.008 (0.969). One index of the whole: 0.966 and 0.861.
+ * - efSearch: the nearest shard keeps it (its graph must find nearly all of the k); a slack shard
+ *   holds only the few neighbours past the nearest shard's border, in its graph region nearest the
+ *   query: efSearch / S, rounded up, at least k (HNSW at 50k x 128: +2.4% CPU over one shard,
+ *   against +13.6% with the whole efSearch there, at recall 0.996 and 0.997).
  *
- * bench:router (4 shards, two-level data) measures both against one shard at the whole parameters
- * and along one shard's recall-CPU curve (bench/results/router.md, router-512d.md). With one shard,
- * or `scaleSearchParams: false`, the router sends the whole parameters to every shard.
+ * bench:router measures the rule against one shard at the whole parameters and along one shard's
+ * recall-CPU curve (bench/results/router.md, router-512d.md). With one shard, or
+ * `scaleSearchParams: false`, the router sends the whole parameters to every shard.
  */
 export function clusterShardParams(
   whole: ShardSearchParams,
   shardCount: number,
   k: number,
 ): { nearest: ShardSearchParams; slack: ShardSearchParams } {
+  const nprobe = Math.max(1, whole.nprobe);
   return {
-    nearest: {
-      nprobe: Math.max(1, Math.round(whole.nprobe * Math.sqrt(shardCount))),
-      efSearch: Math.max(k, whole.efSearch),
-    },
-    slack: {
-      nprobe: Math.max(1, Math.ceil(whole.nprobe / Math.sqrt(shardCount))),
-      efSearch: Math.max(k, Math.ceil(whole.efSearch / shardCount)),
-    },
+    nearest: { nprobe, efSearch: Math.max(k, whole.efSearch) },
+    slack: { nprobe, efSearch: Math.max(k, Math.ceil(whole.efSearch / shardCount)) },
   };
 }
