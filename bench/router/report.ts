@@ -33,9 +33,10 @@ export function routerJson(run: RouterRun) {
         nprobe: DEFAULTS.nprobe,
       },
       clustered: {
-        nearest: 'nprobe unchanged, efSearch unchanged (at least k)',
-        slack: 'nprobe unchanged, efSearch / shards (rounded up, at least k)',
-        atDefaults: clusterShardParams(DEFAULTS, SHARDS, K),
+        nearest:
+          "nprobe the query's, else none (each shard's own calibrated default), efSearch unchanged (at least k)",
+        slack: "nprobe as the nearest's, efSearch / shards (rounded up, at least k)",
+        atDefaults: clusterShardParams({ efSearch: DEFAULTS.efSearch }, SHARDS, K),
       },
     },
     builds,
@@ -102,11 +103,11 @@ export function routerMarkdown(json: RouterJson, mapSample: number | undefined):
     '',
     `Data: ${N} seeded synthetic ${DIM}-d unit vectors around ${CLUSTERS} cluster centres${FAMILIES === undefined ? '' : ` drawn around ${FAMILIES} family centres`} (\`search-cluster/src/faiss/synthetic.ts\`), ${NQ} queries from the same centres, k=${K}; recall@${K} against an exact FAISS Flat search over all vectors. Routers: **one** = \`createRouter({ mode: 'in-process', shards: 1 })\`; **unscaled** = ${SHARDS} shards with \`scaleSearchParams: false\` (every shard gets the whole search's parameters, the old behaviour); **auto** = ${SHARDS} shards as \`createRouter\` now makes them (tiers from \`inProcessTiers\`, a \`ClusterRouter\` that scales efSearch per shard); **failover** = auto's shards behind 2 replicas each, the first replica of every shard down; **clustered** = ${SHARDS} shards as \`createRouter({ partitioning: { kind: 'cluster' } })\` makes them (a partition map of k-means centroids over a ${mapSample}-vector sample of the source, built before the shards start; the router probes the nearest shards, each with parameters scaled to what it holds, see the rule below); **clustered-whole** = clustered's shards with \`scaleSearchParams: false\` (every probed shard gets the whole parameters, slack shards the whole efSearch too); **clustered-failover** = clustered's shards behind 2 replicas each, the first down. Each is filled from a \`MemoryVectorSource\` and \`router.rebuild()\`; the main tier is forced with \`tiers.mainTier\`. Queries go one per \`router.search()\` call with ${INFLIGHT.join(' or ')} calls in flight; FAISS uses one OpenMP thread per call. Variants of one tier run in rotating order, ${REPEATS} passes each, fastest pass kept. CPU overhead = CPU ms/query of the ${SHARDS}-shard row over the 1-shard row with the same whole-collection params ("vs"), minus 1; wall overhead likewise with the wall time of the pass.`,
     '',
-    `Rule (\`search-cluster/src/router/shard-params.ts\`): per shard efSearch = ${json.rule.efSearch}, rescoreFactor = ${json.rule.rescoreFactor}, nprobe ${json.rule.nprobe}; at the shard defaults and ${SHARDS} shards: efSearch ${json.rule.perShardAtDefaults.efSearch}, rescoreFactor ${json.rule.perShardAtDefaults.rescoreFactor}, nprobe ${json.rule.perShardAtDefaults.nprobe}. Clustered (\`clusterShardParams\`): the shard of the query's nearest centroid gets ${json.rule.clustered.nearest}, each slack-probed shard ${json.rule.clustered.slack}; at the shard defaults: nearest nprobe ${json.rule.clustered.atDefaults.nearest.nprobe} / efSearch ${json.rule.clustered.atDefaults.nearest.efSearch}, slack nprobe ${json.rule.clustered.atDefaults.slack.nprobe} / efSearch ${json.rule.clustered.atDefaults.slack.efSearch}; rescoreFactor is the shards' own (${DEFAULTS.rescoreFactor}). Unfiltered searches only.`,
+    `Rule (\`search-cluster/src/router/shard-params.ts\`): per shard efSearch = ${json.rule.efSearch}, rescoreFactor = ${json.rule.rescoreFactor}, nprobe ${json.rule.nprobe}; at the shard defaults and ${SHARDS} shards: efSearch ${json.rule.perShardAtDefaults.efSearch}, rescoreFactor ${json.rule.perShardAtDefaults.rescoreFactor}, nprobe ${json.rule.perShardAtDefaults.nprobe}. Clustered (\`clusterShardParams\`): the shard of the query's nearest centroid gets ${json.rule.clustered.nearest}, each slack-probed shard ${json.rule.clustered.slack}; at the shard defaults: nearest nprobe ${json.rule.clustered.atDefaults.nearest.nprobe ?? "the shard's own"} / efSearch ${json.rule.clustered.atDefaults.nearest.efSearch}, slack nprobe ${json.rule.clustered.atDefaults.slack.nprobe ?? "the shard's own"} / efSearch ${json.rule.clustered.atDefaults.slack.efSearch}; rescoreFactor is the shards' own (${DEFAULTS.rescoreFactor}). Unfiltered searches only.`,
     '',
     '## Target',
     '',
-    `Issue 14 item 5: "${SHARDS} shards against 1 at equal recall costs <= +${TARGET}% CPU per query". Met = CPU overhead <= ${TARGET}% and recall at least the single shard's (within 0.0005), against one shard at the same whole parameters; or "met (equal recall)": CPU per query at most ${TARGET}% above what one shard spends for the same recall, read off its recall-CPU curve below (linear between neighbouring points; no figure outside the curve).`,
+    `Issue 14 item 5: "${SHARDS} shards against 1 at equal recall costs <= +${TARGET}% CPU per query". Met = CPU overhead <= ${TARGET}% and recall at least the single shard's (within 0.0005), against one shard at the same whole parameters; or "met (equal recall)": CPU per query at most ${TARGET}% above what one shard spends for the same recall, read off its recall-CPU curve below (the lower convex hull of its rows: linear between neighbouring points, each reachable by running two settings for parts of the queries; no figure outside the curve). Where the curve covers a row's recall that figure decides; "met" then also needs the same-parameters comparison to hold, since one shard's IVF default is its calibrated nprobe, not the whole nprobe a clustered router sends.`,
     '',
     table(
       [
@@ -136,7 +137,7 @@ export function routerMarkdown(json: RouterJson, mapSample: number | undefined):
       [1, 4, 5, 6, 7, 8],
     ),
     '',
-    `One shard's recall-CPU curve (the rows of one shard no cheaper one-shard row beats on recall, over every setting it ran; \`--one-ef\`, \`--one-nprobe\`, \`--one-rescore\`):`,
+    `One shard's recall-CPU curve (the lower convex hull of one shard's rows over every setting it ran, cheapest first; \`--one-ef\`, \`--one-nprobe\`, \`--one-rescore\`):`,
     '',
     table(
       ['main tier', 'in flight', 'params', `recall@${K}`, 'CPU ms/query'],

@@ -31,6 +31,18 @@ describe('the single shard recall-CPU curve', () => {
     expect(recallCurve(rows).map((p) => p.params)).toEqual(['nprobe=8', 'nprobe=16', 'nprobe=32']);
   });
 
+  it('is the lower convex hull: a sliver of recall bought dearly does not raise the price of the recall above it', () => {
+    const curve = recallCurve([
+      one('nprobe=48', 0.9655, 0.524),
+      one('nprobe=64', 0.9658, 0.571),
+      one('nprobe=128', 0.9659, 0.719),
+      one('rescoreFactor=16', 0.9833, 0.731),
+    ]);
+    expect(curve.map((p) => p.params)).toEqual(['nprobe=48', 'rescoreFactor=16']);
+    // half way: half the queries at each setting
+    expect(cpuAtRecall(curve, 0.9744)).toBeCloseTo(0.6275, 10);
+  });
+
   it('reads CPU at a recall linearly between neighbouring points, and nothing outside the curve', () => {
     const curve = recallCurve(rows);
     expect(cpuAtRecall(curve, 0.8)).toBe(0.2);

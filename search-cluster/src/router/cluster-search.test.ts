@@ -144,6 +144,11 @@ describe('per-shard parameters under cluster partitioning', () => {
       nearest: { nprobe: 32, efSearch: 64 },
       slack: { nprobe: 32, efSearch: 10 }, // efSearch never below k
     });
+    // a query that names no nprobe: none is sent, each shard probes its own calibrated default
+    expect(clusterShardParams({ efSearch: 64 }, 4, 10)).toEqual({
+      nearest: { efSearch: 64 },
+      slack: { efSearch: 16 },
+    });
     expect(clusterShardParams({ nprobe: 1, efSearch: 8 }, 4, 10)).toEqual({
       nearest: { nprobe: 1, efSearch: 10 },
       slack: { nprobe: 1, efSearch: 10 },

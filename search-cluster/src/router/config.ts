@@ -172,7 +172,6 @@ export async function startInProcessShards(config: InProcessRouterConfig): Promi
     routerOptions: {
       ...config,
       wholeEfSearch: config.wholeEfSearch ?? config.tiers?.efSearch ?? DEFAULT_TIER_OPTIONS.efSearch,
-      wholeNprobe: config.wholeNprobe ?? config.tiers?.nprobe ?? DEFAULT_TIER_OPTIONS.nprobe,
       ...(placement ? { placement } : {}),
     },
   };

@@ -24,7 +24,7 @@ import type {
   UpsertItems,
 } from './router.types.ts';
 import { describeError } from './shard-answers.ts';
-import { DEFAULT_WHOLE_EF_SEARCH, DEFAULT_WHOLE_NPROBE, shardEfSearch } from './shard-params.ts';
+import { DEFAULT_WHOLE_EF_SEARCH, shardEfSearch } from './shard-params.ts';
 import { packItems, rowsByShard, rowsByVector } from './upsert-items.ts';
 
 export type { Hit } from '../shard/topk.ts';
@@ -63,7 +63,6 @@ export class ClusterRouter implements ShardRouter {
   private readonly probeTimeoutMs: number;
   private readonly scaleSearchParams: boolean;
   private readonly wholeEfSearch: number;
-  private readonly wholeNprobe: number;
 
   private readonly placement: ClusterPlacement | undefined;
   /** Per model version under cluster partitioning: the probe rule's check on served queries. */
@@ -81,7 +80,6 @@ export class ClusterRouter implements ShardRouter {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
     this.scaleSearchParams = options.scaleSearchParams ?? true;
     this.wholeEfSearch = options.wholeEfSearch ?? DEFAULT_WHOLE_EF_SEARCH;
-    this.wholeNprobe = options.wholeNprobe ?? DEFAULT_WHOLE_NPROBE;
     this.placement = options.placement;
     this.audits = new ProbeAudits(options.probeAudit);
     if (this.placement && this.shardCount < 2)
@@ -153,7 +151,7 @@ export class ClusterRouter implements ShardRouter {
             ...(nprobe === undefined ? {} : { nprobe }),
             ...(efSearch === undefined ? {} : { efSearch }),
           },
-          defaults: { nprobe: this.wholeNprobe, efSearch: this.wholeEfSearch },
+          defaults: { efSearch: this.wholeEfSearch },
           scale: this.scaleSearchParams,
           queries,
           k,

@@ -130,12 +130,6 @@ export interface RouterOptions {
    * it per shard. Default the shard default (64); in-process routers take `tiers.efSearch`.
    */
   wholeEfSearch?: number;
-  /**
-   * The nprobe of a search of the whole collection when the query names none; the router scales
-   * it per shard under cluster partitioning. Default the shard default (32); in-process routers
-   * take `tiers.nprobe`.
-   */
-  wholeNprobe?: number;
   /** A failing replica is tried last for this long, doubling per failure up to 30 s. Default 1 s. */
   backoffMs?: number;
   /**

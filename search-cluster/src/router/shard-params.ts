@@ -41,12 +41,9 @@ export function shardRescoreFactor(rescoreFactor: number, shardCount: number): n
 /** The whole-collection efSearch the router scales when a query names none: the shard default. */
 export const DEFAULT_WHOLE_EF_SEARCH = DEFAULT_TIER_OPTIONS.efSearch;
 
-/** The whole-collection nprobe the router scales (cluster partitioning) when a query names none. */
-export const DEFAULT_WHOLE_NPROBE = DEFAULT_TIER_OPTIONS.nprobe;
-
-/** Search parameters of one shard's request. */
+/** Search parameters of one shard's request; no nprobe: the shard's own default (calibrated per build). */
 export interface ShardSearchParams {
-  nprobe: number;
+  nprobe?: number;
   efSearch: number;
 }
 
@@ -55,7 +52,8 @@ export interface ShardSearchParams {
  * ones. A query asks the shard of its nearest centroid first, then the shards whose bound reaches
  * the k-th score found ("slack" shards):
  *
- * - nprobe is unchanged on every probed shard. A shard's IVF has about 1/sqrt(S) of the lists one
+ * - nprobe is unchanged on every probed shard: the query's, else none, so each shard probes its own
+ *   default, calibrated on its rows at build (rebuild/calibrate-nprobe.ts). A shard's IVF has about 1/sqrt(S) of the lists one
  *   index of the whole would have over about 1/S of the space, so its lists are finer where the
  *   query is; with residual codes (`ivfpqFactory`) that buys recall, not a need for more lists.
  *   bench:router, 4 shards, two-level data (2026-12-03): the nearest shard at nprobe x sqrt(S) (64)
@@ -76,9 +74,9 @@ export function clusterShardParams(
   shardCount: number,
   k: number,
 ): { nearest: ShardSearchParams; slack: ShardSearchParams } {
-  const nprobe = Math.max(1, whole.nprobe);
+  const nprobe = whole.nprobe === undefined ? {} : { nprobe: whole.nprobe };
   return {
-    nearest: { nprobe, efSearch: Math.max(k, whole.efSearch) },
-    slack: { nprobe, efSearch: Math.max(k, Math.ceil(whole.efSearch / shardCount)) },
+    nearest: { ...nprobe, efSearch: Math.max(k, whole.efSearch) },
+    slack: { ...nprobe, efSearch: Math.max(k, Math.ceil(whole.efSearch / shardCount)) },
   };
 }

@@ -62,6 +62,9 @@ export class FilterCells {
     factory: VectorIndexFactory,
     signal?: AbortSignal,
   ): Promise<FilterCells> {
+    // an empty tier has nothing to partition (k-means would report needing 0 vectors)
+    if (!Number.isInteger(rows) || rows < 1)
+      throw new RangeError(`Filter cells need at least one row, got ${rows}`);
     const cells = Math.max(1, Math.min(MAX_CELLS, Math.round(4 * Math.sqrt(rows))));
     const sample = await store.read(spread(rows, Math.min(rows, cells * SAMPLE_PER_CELL)));
     const { centroids } = await sphericalKMeans(

@@ -306,6 +306,13 @@ describe('FilterCells scan (native scoreCells)', () => {
     expect(own.ids[0]).toBe(30n);
   });
 
+  it('refuses to partition an empty tier with a clear error', async () => {
+    const store = new MemoryRowStore(new Float32Array(0), D);
+    await expect(FilterCells.build(store, 0, D, faissFactory)).rejects.toThrow(
+      'Filter cells need at least one row, got 0',
+    );
+  });
+
   it('skips rows outside the tier, pads short answers, and scores the same from a vector file', async () => {
     const vectors = unitVectors(500, D, 5, 10);
     const cells = await FilterCells.build(new MemoryRowStore(vectors, D), 500, D, faissFactory);
