@@ -23,7 +23,7 @@ export interface MainTierChoiceOptions {
 export const IVFPQ_MIN_VECTORS = 2048;
 
 /**
- * `IVF{nlist},PQ{m}x4fsr`, IVF-PQ fast scan: 4-bit codes that FAISS scans 32 at a time with SIMD
+ * `IVF{nlist},PQ{m}x4fs`, IVF-PQ fast scan: 4-bit codes that FAISS scans 32 at a time with SIMD
  * table lookups, several times faster per code than 8-bit PQ, so the tier can probe the many lists
  * a recall of 0.95 needs (text queries most) and still outrun fp32 HNSW: at 100k x 512,
  * IVF512,PQ64x4fs with a re-score reached recall 0.97 at 1.75x fp32 HNSW32's QPS for image queries
@@ -33,21 +33,23 @@ export const IVFPQ_MIN_VECTORS = 2048;
  * sub-quantisers, 32 bytes of codes per vector; small dimensions keep at least 16 codes, as fewer
  * 4-bit codes rank a short list too coarsely to re-score.
  *
- * The trailing `r` makes the codes encode each vector's residual from its list's centroid
- * (`by_residual`; FAISS's `x4fs` alone encodes the raw vector). For inner product that costs one
- * bias a probed list (the coarse score, already computed), while 16 centroids per sub-quantiser then
- * cover a list's spread instead of the whole collection's. It matters most where a shard holds one
- * region of the space (cluster partitioning): at 400k x 512 on 4 cluster-partitioned shards the
- * nearest shard's 80-candidate short list found 0.932 of the top 10 with raw codes and 0.986 with
- * residual ones; one index of the whole went from 0.948 to 0.956 (nprobe 32, a throwaway script
- * over bench:router's data, 2026-12-03; bench/results/router-512d.md has the routed runs).
+ * The codes encode raw vectors (`x4fs`: FAISS's by_residual off), not residuals from the list
+ * centroid (`x4fsr`). Residual codes were measured (2026-12-03): they lifted image-like queries on
+ * cluster-partitioned shards (400k x 512, the nearest shard's 80-candidate short list: recall@10
+ * 0.932 -> 0.986; bench/results/router-512d-residual.md: 4 clustered shards +4.8% CPU at recall
+ * 0.979 against one shard's 0.966), but cut bench:search's served recall@100 at 1M, whose queries
+ * are text embeddings apart from the images, from 0.878 to 0.692 at every nprobe
+ * (search-residual.md against search.md). Text queries are the product's main kind, so raw codes
+ * stay. A likely cause, not verified: with residual codes FAISS quantises each probed list's
+ * coarse score into the same 16-bit accumulator as the codes' table lookups, and for a query far
+ * from the data those scores span a range that costs the lookups their resolution.
  */
 export function ivfpqFactory(n: number, dimension: number): string {
   const target = Math.max(1, Math.min(4 * Math.sqrt(n), n / 39, 65536));
   const nlist = 2 ** Math.max(0, Math.floor(Math.log2(target)));
   let m = Math.min(dimension, Math.max(16, Math.floor(dimension / 8)));
   while (dimension % m !== 0) m--;
-  return `IVF${nlist},PQ${m}x4fsr`;
+  return `IVF${nlist},PQ${m}x4fs`;
 }
 
 export function chooseMainTier(

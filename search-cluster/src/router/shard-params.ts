@@ -53,13 +53,12 @@ export interface ShardSearchParams {
  * the k-th score found ("slack" shards):
  *
  * - nprobe is unchanged on every probed shard: the query's, else none, so each shard probes its own
- *   default, calibrated on its rows at build (rebuild/calibrate-nprobe.ts). A shard's IVF has about 1/sqrt(S) of the lists one
- *   index of the whole would have over about 1/S of the space, so its lists are finer where the
- *   query is; with residual codes (`ivfpqFactory`) that buys recall, not a need for more lists.
- *   bench:router, 4 shards, two-level data (2026-12-03): the nearest shard at nprobe x sqrt(S) (64)
- *   and slack shards at nprobe / sqrt(S) (16) gave recall@10 0.977 at 400k x 512 and 0.934 at
- *   50k x 128, every probed shard at the whole nprobe (32) 0.979 and 0.934, at 2 and 19 points less
- *   CPU overhead; slack shards at 8 lost 0.008 (0.969). One index of the whole: 0.966 and 0.861.
+ *   default, calibrated on its rows at build (rebuild/calibrate-nprobe.ts). The rule before sent
+ *   the nearest shard nprobe x sqrt(S) (its lists are finer where the query is) and slack shards
+ *   nprobe / sqrt(S); bench:router (4 shards, two-level data) measured the same recall with the
+ *   shards' own defaults for less CPU: 400k x 512, 0.931 at +40.5% against 0.932 at +18.2%
+ *   (bench/results/router-512d.md); 50k x 128, 0.934 at +28.5% against +9% (router.md). With
+ *   residual codes too: 0.977 against 0.979 (router-512d-residual.md).
  * - efSearch: the nearest shard keeps it (its graph must find nearly all of the k); a slack shard
  *   holds only the few neighbours past the nearest shard's border, in its graph region nearest the
  *   query: efSearch / S, rounded up, at least k (HNSW at 50k x 128: +2.4% CPU over one shard,
